@@ -1,0 +1,65 @@
+# Fangxun — the two commands are `make demo` and `make test`; each does all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+VENDOR := src/fangxun/web/static/vendor
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test test-fast test-browser lint typecheck setup system assets bench clean
+
+demo: setup
+	$(VENV)/bin/fangxun demo
+
+test: setup lint typecheck
+	FANGXUN_TEST_POSTGRES_URL=$(PG_URL) $(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(MAKE) --no-print-directory test-browser
+
+# The browser tests run in their own process: Chromium and the live server want the machine to themselves.
+test-browser: setup
+	$(VENV)/bin/pytest -q -m browser -p no:xdist
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -x -m "not browser and not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(VENV)/bin/mypy src/fangxun/config.py src/fangxun/db src/fangxun/org src/fangxun/inundation
+
+setup: $(STAMP) assets system
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip setuptools wheel
+	$(PIP) install -q -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)/leaflet $(VENDOR)/htmx
+	cp -r node_modules/leaflet/dist/* $(VENDOR)/leaflet/
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	touch $@
+
+# Debian packages: Chromium for the browser tests, CJK fonts for PDFs and screenshots.
+system:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; \
+	  else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; fi; \
+	fi
+
+bench: setup
+	$(PIP) install -q -c requirements.lock -e ".[dev,bench]"
+	$(PY) benchmarks/validation.py
+	$(PY) benchmarks/inundation_vs_landlab.py
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) var .pytest_cache .mypy_cache .ruff_cache

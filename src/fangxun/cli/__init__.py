@@ -1,0 +1,1 @@
+"""Command-line shell (Typer + Rich): parses, calls a service, renders."""
