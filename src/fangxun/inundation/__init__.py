@@ -1,1 +1,22 @@
-"""fangxun.inundation."""
+"""fangxun.inundation: a fast, validated 2-D surface-flow model for ponding forecasts.
+
+Pure NumPy/Numba; imports nothing else from ``fangxun``. See :mod:`.model` for the scheme and an
+example.
+"""
+
+from ._backend import available_backends, register_backend
+from .drainage import Horton, PointInflow
+from .grid import Grid
+from .model import Model
+from .rain import GriddedRain, Hyetograph
+
+__all__ = [
+    "GriddedRain",
+    "Grid",
+    "Horton",
+    "Hyetograph",
+    "Model",
+    "PointInflow",
+    "available_backends",
+    "register_backend",
+]

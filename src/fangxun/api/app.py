@@ -1,0 +1,87 @@
+"""The FastAPI application: the API under ``/api/v1``, the web pages at ``/``, static files.
+
+Build it with :func:`create_app`; nothing is built at import time. ``uvicorn --factory
+fangxun.api.app:create_app`` works too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from fangxun import __version__
+from fangxun.api import health
+from fangxun.api.problems import install_problem_handlers
+from fangxun.audit.router import router as audit_router
+from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
+from fangxun.db.engine import make_engine, session_factory
+from fangxun.org.router import router as org_router
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def api_router() -> APIRouter:
+    """Every API route, to be mounted at :data:`API_PREFIX`. Later domains add theirs here."""
+    router = APIRouter()
+    router.include_router(health.router)
+    router.include_router(org_router)
+    router.include_router(audit_router)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the application.
+
+    ``settings`` defaults to :func:`fangxun.config.get_settings`; ``engine`` to one made from
+    ``settings.database_url`` (tests pass their own). The schema is not migrated here: the
+    ``fangxun serve`` command does that first.
+    """
+    settings = settings or get_settings()
+    owns_engine = engine is None
+    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+    if settings.secret_key == DEV_SECRET_KEY:
+        logger.warning(
+            "FANGXUN_SECRET_KEY is not set: using the fixed development-only key "
+            "(environment=%s). Never do this in production.",
+            settings.environment,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Fangxun 防汛",
+        summary="Urban waterlogging early warning and flood-control command for a city district.",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+
+    install_problem_handlers(app)
+    app.include_router(api_router(), prefix=API_PREFIX)
+
+    from fangxun.web.pages import router as pages_router  # the web shell depends on api.deps
+
+    app.include_router(pages_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    else:
+        logger.warning("static files directory %s is missing; /static is not served", STATIC_DIR)
+    return app

@@ -1,0 +1,161 @@
+"""Settings for Fangxun, read from the environment (prefix ``FANGXUN_``) and an optional ``.env``.
+
+No settings object is built at import time: call :func:`get_settings` (cached) at the edge (CLI
+command, app factory) and pass the object down. A bad setting fails at start with a
+:class:`ConfigError` whose message names the ``FANGXUN_...`` variable.
+
+>>> s = Settings(environment="test", database_url="sqlite://")
+>>> s.port
+8000
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fangxun.errors import ConfigError
+
+ENV_PREFIX = "FANGXUN_"
+
+Environment = Literal["development", "demo", "test", "production"]
+Language = Literal["zh", "en"]
+
+#: Used only outside production so that a fresh checkout runs; never accepted in production.
+DEV_SECRET_KEY = "fangxun-dev-only-secret-key-do-not-use-in-production"
+
+#: The shortest secret key accepted in production (characters).
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """All runtime configuration. Durations are in seconds (SI); ``port`` is a TCP port number."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    environment: Environment = "development"
+    database_url: str = "sqlite:///./var/fangxun.db"
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    language: Language = "zh"
+    basemap_url: str | None = None
+    data_dir: Path = Path("./var")
+    #: API bearer token lifetime, s.
+    token_ttl_s: int = Field(default=12 * 3600, gt=0)
+    #: Web session cookie lifetime, s.
+    session_ttl_s: int = Field(default=12 * 3600, gt=0)
+    #: Failed logins per username (or client IP) tolerated within ``login_window_s``.
+    login_max_attempts: int = Field(default=5, gt=0)
+    #: Sliding window for counting failed logins, s.
+    login_window_s: int = Field(default=15 * 60, gt=0)
+    #: Failed logins tolerated from one client address within the window (offices share NAT).
+    login_max_attempts_per_ip: int = Field(default=50, gt=0)
+    #: Log SQL statements (debugging only).
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if value.startswith(("postgres://", "postgresql://")):
+            # The bare scheme picks psycopg2, which is not installed; say what to write instead.
+            raise ValueError(
+                "use the psycopg 3 driver: write 'postgresql+psycopg://user@host:port/db'"
+            )
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must start with 'sqlite://' or 'postgresql+psycopg://' "
+                f"(got {value.split(':', 1)[0]!r})"
+            )
+        return value
+
+    @field_validator("basemap_url")
+    @classmethod
+    def _check_basemap_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError(
+                "must be an http(s) tile URL template such as https://host/{z}/{x}/{y}.png"
+            )
+        if not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("must contain the {z}, {x} and {y} placeholders")
+        return value
+
+    @model_validator(mode="after")
+    def _check_secret_key(self) -> Settings:
+        if self.environment == "production":
+            if not self.secret_key:
+                raise ValueError("secret_key: required when FANGXUN_ENVIRONMENT=production")
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ValueError("secret_key: the development key is refused in production")
+            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    f"secret_key: must be at least {MIN_SECRET_KEY_LENGTH} characters in production"
+                )
+        elif not self.secret_key:
+            # Allowed outside production; create_app logs a warning so it is never silent.
+            self.secret_key = DEV_SECRET_KEY
+        return self
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The secret key, never None after validation."""
+        assert self.secret_key is not None  # guaranteed by _check_secret_key
+        return self.secret_key
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    """Map a pydantic error location to the environment variable the user sets."""
+    if not loc:
+        return ENV_PREFIX + "*"
+    return ENV_PREFIX + str(loc[0]).upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings`, turning a validation failure into a :class:`ConfigError`.
+
+    The message lists each bad variable by its ``FANGXUN_...`` name and says what was wrong.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Settings(**overrides)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            msg = str(err.get("msg", "invalid"))
+            if not loc and msg.startswith("Value error, secret_key:"):
+                # Model-level validator: recover the field name from the message.
+                loc = ("secret_key",)
+                msg = msg.removeprefix("Value error, secret_key:").strip()
+            msg = msg.removeprefix("Value error, ")
+            problems.append(f"{_env_name(loc)}: {msg}")
+        raise ConfigError("Invalid configuration: " + "; ".join(problems)) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first call and cached. Raises :class:`ConfigError`."""
+    return load_settings()

@@ -1,0 +1,389 @@
+"""Numba kernels (arrays and scalars only) and the ``numba`` backend built on them.
+
+A step costs two fused passes over the grid, both parallel over rows with a contiguous inner
+loop that LLVM vectorises:
+
+* :func:`flux_kernel`: new x- and y-face fluxes (θ-scheme, implicit Manning friction) and a count
+  of faces that might drain a cell below zero;
+* :func:`update_kernel`: continuity + rain + drainage + infiltration, running maximum and its
+  time, arrival times, time above thresholds, and the per-row maximum depth that sets the next Δt.
+
+The exact positivity limiter (:func:`limit_factor_kernel`, :func:`apply_limit_kernel`) only runs
+when the flux kernel found a face whose outflow exceeds a quarter of its upstream cell's depth (if
+no face does, no cell can lose more than it holds, so the limiter would change nothing).
+
+Friction needs h_f^(-7/3). ``pow`` and ``cbrt`` are scalar library calls that stop vectorisation
+(no SVML here), so :func:`inv_cbrt` starts from an exponent bit trick and refines with
+division-free Newton steps r ← r·(4 − x·r³)/3 to full precision in each dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+from ._backend import GRAVITY, NODATA_Z, AnyArray, State, StepParams, StepResult, register_backend
+from ._reference import apply_sources, boundary_fluxes
+
+# No 'nnan'/'ninf': arrival times use +inf as "not yet". Reassociation and contraction are fine.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# Exponent-trick seeds for x^(-1/3): bits(r0) = MAGIC - bits(x)/3 (tuned for max relative error).
+_MAGIC32 = 1419916000
+_MAGIC64 = 6142621803746013184
+
+
+@intrinsic  # type: ignore[misc]
+def _bits(typingctx: Any, x: Any) -> Any:
+    """Reinterpret a float's bits as a signed integer of the same width."""
+    if x == types.float32:
+        ret, width = types.int32, 32
+    elif x == types.float64:
+        ret, width = types.int64, 64
+    else:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(width))
+
+    return ret(x), codegen
+
+
+@intrinsic  # type: ignore[misc]
+def _from_bits(typingctx: Any, i: Any) -> Any:
+    """Reinterpret a signed integer's bits as a float of the same width."""
+    if i == types.int32:
+        ret, lt = types.float32, ir.FloatType()
+    elif i == types.int64:
+        ret, lt = types.float64, ir.DoubleType()
+    else:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], lt)
+
+    return ret(i), codegen
+
+
+@njit(inline="always", fastmath=FASTMATH)  # type: ignore[misc]
+def inv_cbrt32(x: np.float32) -> np.float32:
+    """x^(-1/3) for float32 x > 0, to about 1 ulp."""
+    i = _bits(x)
+    third = np.float32(0.33333334)
+    seed = np.int32(np.int32(_MAGIC32) - np.int32(np.float32(i) * third))
+    r = _from_bits(seed)
+    x3 = x * third
+    four3 = np.float32(1.3333334)
+    for _ in range(3):
+        r = r * (four3 - x3 * (r * r * r))
+    return r  # type: ignore[no-any-return]
+
+
+@njit(inline="always", fastmath=FASTMATH)  # type: ignore[misc]
+def inv_cbrt64(x: np.float64) -> np.float64:
+    """x^(-1/3) for float64 x > 0, to about 1 ulp."""
+    i = _bits(x)
+    seed = np.int64(_MAGIC64) - np.int64(np.float64(i) * (1.0 / 3.0))
+    r = _from_bits(seed)
+    x3 = x * (1.0 / 3.0)
+    for _ in range(4):
+        r = r * (4.0 / 3.0 - x3 * (r * r * r))
+    return r  # type: ignore[no-any-return]
+
+
+def inv_cbrt(x: float) -> float:
+    """x^(-1/3) (pure Python; inside kernels the typed overload below is used)."""
+    return float(x) ** (-1.0 / 3.0)
+
+
+@overload(inv_cbrt, inline="always")  # type: ignore[misc]
+def _inv_cbrt_overload(x):  # type: ignore[no-untyped-def]  # numba compares the signatures
+    if x == types.float32:
+
+        def impl32(x):  # type: ignore[no-untyped-def]
+            return inv_cbrt32(x)
+
+        return impl32
+    if x == types.float64:
+
+        def impl64(x):  # type: ignore[no-untyped-def]
+            return inv_cbrt64(x)
+
+        return impl64
+    return None
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+def flux_kernel(
+    h: AnyArray,
+    z: AnyArray,
+    qx: AnyArray,
+    qy: AnyArray,
+    qxn: AnyArray,
+    qyn: AnyArray,
+    gn2x: AnyArray,
+    gn2y: AnyArray,
+    dt: Any,
+    inv_dx: Any,
+    g_dt: Any,
+    theta: Any,
+    hmin: Any,
+    viol: Any,
+) -> None:
+    """Interior face fluxes into qxn/qyn; viol[r] = faces of row r that may over-drain."""
+    ny, nx = h.shape
+    one = dt / dt  # typed constants: a Python literal would promote float32 to float64
+    zero = one - one
+    half = one / (one + one)
+    quarter = half * half
+    dt_dx = dt * inv_dx
+    for r in prange(ny):
+        cnt = 0
+        for c in range(1, nx):
+            zl = z[r, c - 1]
+            zr = z[r, c]
+            hl = h[r, c - 1]
+            hr = h[r, c]
+            el = zl + hl
+            er = zr + hr
+            hf = max(el, er) - max(zl, zr)
+            q = qx[r, c]
+            sl = (er - el) * inv_dx
+            th = one if q * sl > zero else theta
+            qs = th * q + (one - th) * half * (qx[r, c - 1] + qx[r, c + 1])
+            hc = max(hf, hmin)
+            ri = inv_cbrt(hc)
+            r3 = ri * ri * ri
+            den = one + gn2x[r, c] * dt * abs(q) * (r3 * r3 * ri)
+            qnew = (qs - g_dt * hf * sl) / den
+            qnew = qnew if hf > hmin else zero
+            qxn[r, c] = qnew
+            hup = hl if qnew > zero else hr
+            cnt += 1 if abs(qnew) * dt_dx > quarter * hup else 0
+        if r >= 1:
+            for c in range(nx):
+                zl = z[r - 1, c]
+                zr = z[r, c]
+                hl = h[r - 1, c]
+                hr = h[r, c]
+                el = zl + hl
+                er = zr + hr
+                hf = max(el, er) - max(zl, zr)
+                q = qy[r, c]
+                sl = (er - el) * inv_dx
+                th = one if q * sl > zero else theta
+                qs = th * q + (one - th) * half * (qy[r - 1, c] + qy[r + 1, c])
+                hc = max(hf, hmin)
+                ri = inv_cbrt(hc)
+                r3 = ri * ri * ri
+                den = one + gn2y[r, c] * dt * abs(q) * (r3 * r3 * ri)
+                qnew = (qs - g_dt * hf * sl) / den
+                qnew = qnew if hf > hmin else zero
+                qyn[r, c] = qnew
+                hup = hl if qnew > zero else hr
+                cnt += 1 if abs(qnew) * dt_dx > quarter * hup else 0
+        viol[r] = cnt
+
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+def limit_factor_kernel(h: AnyArray, qx: AnyArray, qy: AnyArray, fac: AnyArray, dt_dx: Any) -> None:
+    """fac = min(1, h / outflow depth) per cell."""
+    ny, nx = h.shape
+    one = dt_dx / dt_dx
+    zero = one - one
+    for r in prange(ny):
+        for c in range(nx):
+            out = (
+                max(qx[r, c + 1], zero)
+                + max(-qx[r, c], zero)
+                + max(qy[r + 1, c], zero)
+                + max(-qy[r, c], zero)
+            ) * dt_dx
+            fac[r, c] = h[r, c] / out if out > h[r, c] else one
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+def apply_limit_kernel(qx: AnyArray, qy: AnyArray, fac: AnyArray) -> None:
+    """Scale every face flux by the factor of the cell it leaves."""
+    ny, nx = fac.shape
+    zero = fac[0, 0] - fac[0, 0]
+    for r in prange(ny):
+        for c in range(nx + 1):
+            q = qx[r, c]
+            if q > zero:
+                if c >= 1:
+                    qx[r, c] = q * fac[r, c - 1]
+            elif c < nx:
+                qx[r, c] = q * fac[r, c]
+    for r in prange(ny + 1):
+        for c in range(nx):
+            q = qy[r, c]
+            if q > zero:
+                if r >= 1:
+                    qy[r, c] = q * fac[r - 1, c]
+            elif r < ny:
+                qy[r, c] = q * fac[r, c]
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+def update_kernel(
+    h: AnyArray,
+    z: AnyArray,
+    qx: AnyArray,
+    qy: AnyArray,
+    rain_field: AnyArray,
+    rain_dt: Any,
+    use_field: bool,
+    drain: AnyArray,
+    has_drain: bool,
+    inf_f: AnyArray,
+    inf_fc: AnyArray,
+    inf_k: AnyArray,
+    has_infil: bool,
+    has_nodata: bool,
+    dt: Any,
+    inv_dx: Any,
+    t_new: Any,
+    maxd: AnyArray,
+    tmax: AnyArray,
+    thr: AnyArray,
+    arrival: AnyArray,
+    tabove: AnyArray,
+    hmax_row: AnyArray,
+    drain_row: Any,
+    infil_row: Any,
+    inf: Any,
+    nodata_z: Any,
+) -> None:
+    """Continuity, sources and sinks, and running statistics (see the module docstring)."""
+    ny, nx = h.shape
+    nthr = thr.shape[0]
+    zero = dt - dt
+    dt_dx = dt * inv_dx
+    for r in prange(ny):
+        dsum = 0.0
+        isum = 0.0
+        for c in range(nx):
+            hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qy[r + 1, c]))
+            if use_field:
+                hn += rain_field[r, c] * dt
+            else:
+                hn += rain_dt
+            if has_nodata and z[r, c] >= nodata_z:
+                hn = zero
+            hn = max(hn, zero)
+            if has_drain:
+                d = min(drain[r, c] * dt, hn)
+                hn -= d
+                dsum += d
+            if has_infil:
+                cap = inf_f[r, c] * dt
+                fi = min(cap, hn)
+                hn -= fi
+                isum += fi
+                used = fi / cap if cap > zero else zero
+                fc = inf_fc[r, c]
+                inf_f[r, c] = fc + (inf_f[r, c] - fc) * np.exp(-inf_k[r, c] * dt * used)
+            h[r, c] = hn
+        hm = zero
+        for c in range(nx):
+            hn = h[r, c]
+            rise = hn > maxd[r, c]
+            maxd[r, c] = hn if rise else maxd[r, c]
+            tmax[r, c] = t_new if rise else tmax[r, c]
+            hm = max(hm, hn)
+        hmax_row[r] = hm
+        for k in range(nthr):
+            tk = thr[k]
+            for c in range(nx):
+                above = h[r, c] >= tk
+                arrival[k, r, c] = min(arrival[k, r, c], t_new if above else inf)
+                tabove[k, r, c] += dt if above else zero
+        drain_row[r] = dsum
+        infil_row[r] = isum
+
+
+class NumbaBackend:
+    """The parallel Numba backend (CPU)."""
+
+    name = "numba"
+
+    def __init__(self) -> None:
+        self._viol: AnyArray | None = None
+        self._rows: AnyArray | None = None
+        self._drain_rows: AnyArray | None = None
+        self._infil_rows: AnyArray | None = None
+
+    def prepare(self, state: State) -> None:
+        """Allocate the per-row scratch arrays."""
+        ny = state.h.shape[0]
+        self._viol = np.zeros(ny, dtype=np.int64)
+        self._rows = np.zeros(ny, dtype=state.h.dtype)
+        self._drain_rows = np.zeros(ny, dtype=np.float64)
+        self._infil_rows = np.zeros(ny, dtype=np.float64)
+
+    def sync(self, state: State) -> None:
+        """Host arrays are the state; nothing to do."""
+
+    def step(self, state: State, params: StepParams) -> StepResult:
+        """Advance ``state`` by one step."""
+        s, p = state, params
+        if self._viol is None or self._viol.shape[0] != s.h.shape[0]:
+            self.prepare(s)
+        assert self._viol is not None and self._rows is not None
+        assert self._drain_rows is not None and self._infil_rows is not None
+        ft = s.h.dtype.type
+        dt, inv_dx = ft(p.dt), ft(1.0 / p.dx)
+        sources = apply_sources(s.h, p) if p.src_rows.size else 0.0
+        flux_kernel(
+            s.h, s.z, s.qx, s.qy, s.qx_new, s.qy_new, s.gn2x, s.gn2y,
+            dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min), self._viol,
+        )  # fmt: skip
+        boundary_fluxes(s, p)
+        qxn, qyn = s.qx_new, s.qy_new
+        need = bool(self._viol.any())
+        if not need and any(p.bc_kind):
+            dtdx = ft(p.dt / p.dx)
+            q4 = ft(0.25)
+            need = bool(
+                np.any(np.abs(qyn[0, :]) * dtdx > q4 * s.h[0, :])
+                or np.any(np.abs(qyn[-1, :]) * dtdx > q4 * s.h[-1, :])
+                or np.any(np.abs(qxn[:, 0]) * dtdx > q4 * s.h[:, 0])
+                or np.any(np.abs(qxn[:, -1]) * dtdx > q4 * s.h[:, -1])
+            )
+        limited = False
+        if need:
+            limit_factor_kernel(s.h, qxn, qyn, s.limiter, ft(p.dt / p.dx))
+            limited = bool(np.any(s.limiter < 1))
+            if limited:
+                apply_limit_kernel(qxn, qyn, s.limiter)
+        outflow = (
+            float(np.sum(qyn[-1, :], dtype=np.float64))
+            - float(np.sum(qyn[0, :], dtype=np.float64))
+            + float(np.sum(qxn[:, -1], dtype=np.float64))
+            - float(np.sum(qxn[:, 0], dtype=np.float64))
+        ) * (float(dt) * float(inv_dx))
+        update_kernel(
+            s.h, s.z, qxn, qyn, s.rain_field, ft(p.rain_rate) * dt, p.use_rain_field,
+            s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
+            dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
+            s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(np.inf), ft(NODATA_Z),
+        )  # fmt: skip
+        s.qx, s.qx_new = qxn, s.qx
+        s.qy, s.qy_new = qyn, s.qy
+        return StepResult(
+            h_max=float(self._rows.max()),
+            sources=sources,
+            drained=float(self._drain_rows.sum()) if p.has_drain else 0.0,
+            infiltrated=float(self._infil_rows.sum()) if p.has_infil else 0.0,
+            outflow=outflow,
+            limited=limited,
+        )
+
+
+register_backend("numba", NumbaBackend)

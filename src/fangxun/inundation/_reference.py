@@ -1,0 +1,224 @@
+"""Plain vectorised NumPy twin of the kernels: the ``numpy`` backend, and the reference in tests.
+
+It is written for clarity, not speed: each part of a step is one readable array expression. The
+``numba`` backend (:mod:`._kernels`) must agree with it to round-off.
+
+One step (local inertial scheme, Bates et al. 2010; θ-scheme of de Almeida et al. 2012):
+
+1. point sources add (or, limited to what is there, remove) water;
+2. new unit-width fluxes on every face from the old depths and fluxes:
+   ``q' = [θ·q + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x] / [1 + g·n²·Δt·|q| / h_f^(7/3)]``
+   with ``h_f = max(η) − max(z)``, and θ = 1 where the old flux runs against the surface gradient;
+3. boundary faces (closed: 0; open: free overfall at critical depth, outflow only; stage: the same
+   update against a ghost cell holding the fixed water level);
+4. positivity limiter: where a cell's total outflow over the step would exceed its depth, all its
+   outgoing fluxes are scaled down by the same factor (the flux is changed, not the depth, so mass
+   stays exact);
+5. continuity, rain, drainage sink and Horton infiltration (each sink limited to what is there),
+   then running maxima, arrival times and time above thresholds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import (
+    GRAVITY,
+    NODATA_Z,
+    OPEN,
+    STAGE,
+    AnyArray,
+    State,
+    StepParams,
+    StepResult,
+    register_backend,
+)
+
+
+def face_flux(
+    z_lo: AnyArray,
+    h_lo: AnyArray,
+    z_hi: AnyArray,
+    h_hi: AnyArray,
+    q: AnyArray,
+    q_prev: AnyArray,
+    q_next: AnyArray,
+    gn2: AnyArray,
+    dt: float,
+    dx: float,
+    theta: float,
+    h_flow_min: float,
+) -> AnyArray:
+    """New unit-width discharge (m²/s, positive from the ``lo`` to the ``hi`` cell) on faces."""
+    dtype = h_lo.dtype.type
+    g = dtype(GRAVITY)
+    eta_lo = z_lo + h_lo
+    eta_hi = z_hi + h_hi
+    h_f = np.maximum(eta_lo, eta_hi) - np.maximum(z_lo, z_hi)
+    slope = (eta_hi - eta_lo) / dtype(dx)
+    th = np.where(q * slope > 0, dtype(1.0), dtype(theta))
+    q_smooth = th * q + (dtype(1.0) - th) * dtype(0.5) * (q_prev + q_next)
+    h_c = np.maximum(h_f, dtype(h_flow_min))
+    friction = dtype(1.0) + dtype(dt) * gn2 * np.abs(q) / (h_c * h_c * np.cbrt(h_c))
+    q_new = (q_smooth - g * h_f * dtype(dt) * slope) / friction
+    return np.where(h_f > dtype(h_flow_min), q_new, dtype(0.0)).astype(h_lo.dtype, copy=False)
+
+
+def boundary_fluxes(s: State, p: StepParams) -> None:
+    """Fill the edge faces of ``s.qx_new``/``s.qy_new`` from the boundary conditions."""
+    h, z = s.h, s.z
+    dtype = h.dtype.type
+    g = dtype(GRAVITY)
+    hmin = dtype(p.h_flow_min)
+    # (flux row/col view, old flux view, edge cell depth, edge cell bed, inner flux, outward sign,
+    #  gn2 on the edge faces)
+    edges = (
+        (s.qy_new[0, :], s.qy[0, :], h[0, :], z[0, :], s.qy[1, :], -1, s.gn2y[0, :]),
+        (s.qy_new[-1, :], s.qy[-1, :], h[-1, :], z[-1, :], s.qy[-2, :], 1, s.gn2y[-1, :]),
+        (s.qx_new[:, 0], s.qx[:, 0], h[:, 0], z[:, 0], s.qx[:, 1], -1, s.gn2x[:, 0]),
+        (s.qx_new[:, -1], s.qx[:, -1], h[:, -1], z[:, -1], s.qx[:, -2], 1, s.gn2x[:, -1]),
+    )
+    for (out, q_old, h_e, z_e, _q_in, sign, gn2), kind, stage in zip(
+        edges, p.bc_kind, p.bc_stage, strict=True
+    ):
+        if kind == OPEN:
+            critical = h_e * np.sqrt(g * h_e)
+            out[:] = np.where(h_e > hmin, dtype(sign) * critical, dtype(0.0))
+        elif kind == STAGE:
+            z_g = z_e
+            h_g = np.maximum(dtype(stage) - z_e, dtype(0.0))
+            if sign > 0:  # edge cell is "lo", ghost is "hi"
+                out[:] = face_flux(
+                    z_e, h_e, z_g, h_g, q_old, q_old, q_old, gn2, p.dt, p.dx, 1.0, p.h_flow_min
+                )
+            else:
+                out[:] = face_flux(
+                    z_g, h_g, z_e, h_e, q_old, q_old, q_old, gn2, p.dt, p.dx, 1.0, p.h_flow_min
+                )
+            # nodata edge cells take no part (their bed is NODATA_Z, far above any stage)
+            out[z_e >= dtype(NODATA_Z)] = 0.0
+        else:
+            out[:] = 0.0
+
+
+def limit_outflow(s: State, dt: float, dx: float) -> bool:
+    """Scale outgoing fluxes so no cell loses more than it holds; True if any was scaled."""
+    h = s.h
+    dtype = h.dtype.type
+    qx, qy = s.qx_new, s.qy_new
+    out = (
+        np.maximum(qx[:, 1:], 0)
+        + np.maximum(-qx[:, :-1], 0)
+        + np.maximum(qy[1:, :], 0)
+        + np.maximum(-qy[:-1, :], 0)
+    ) * dtype(dt / dx)
+    over = out > h
+    if not over.any():
+        return False
+    factor = np.where(over, h / np.where(over, out, dtype(1.0)), dtype(1.0)).astype(h.dtype)
+    ones_col = np.ones((h.shape[0], 1), dtype=h.dtype)
+    ones_row = np.ones((1, h.shape[1]), dtype=h.dtype)
+    fx_lo = np.hstack([ones_col, factor])  # factor of the cell west of each x face
+    fx_hi = np.hstack([factor, ones_col])  # ... east of it
+    fy_lo = np.vstack([ones_row, factor])
+    fy_hi = np.vstack([factor, ones_row])
+    qx *= np.where(qx > 0, fx_lo, fx_hi)
+    qy *= np.where(qy > 0, fy_lo, fy_hi)
+    return True
+
+
+class NumpyBackend:
+    """The plain NumPy backend (reference)."""
+
+    name = "numpy"
+
+    def prepare(self, state: State) -> None:
+        """Nothing to prepare."""
+
+    def sync(self, state: State) -> None:
+        """Host arrays are the state; nothing to do."""
+
+    def step(self, state: State, params: StepParams) -> StepResult:
+        """Advance ``state`` by one step (see the module docstring)."""
+        s, p = state, params
+        h, z = s.h, s.z
+        dtype = h.dtype.type
+        dt = dtype(p.dt)
+        inv_dx = dtype(1.0 / p.dx)
+
+        sources = apply_sources(h, p)
+
+        qx, qy, qxn, qyn = s.qx, s.qy, s.qx_new, s.qy_new
+        qxn[:, 1:-1] = face_flux(
+            z[:, :-1], h[:, :-1], z[:, 1:], h[:, 1:], qx[:, 1:-1], qx[:, :-2], qx[:, 2:],
+            s.gn2x[:, 1:-1], p.dt, p.dx, p.theta, p.h_flow_min,
+        )  # fmt: skip
+        qyn[1:-1, :] = face_flux(
+            z[:-1, :], h[:-1, :], z[1:, :], h[1:, :], qy[1:-1, :], qy[:-2, :], qy[2:, :],
+            s.gn2y[1:-1, :], p.dt, p.dx, p.theta, p.h_flow_min,
+        )  # fmt: skip
+        boundary_fluxes(s, p)
+        limited = limit_outflow(s, p.dt, p.dx)
+
+        outflow = (
+            float(np.sum(qyn[-1, :], dtype=np.float64))
+            - float(np.sum(qyn[0, :], dtype=np.float64))
+            + float(np.sum(qxn[:, -1], dtype=np.float64))
+            - float(np.sum(qxn[:, 0], dtype=np.float64))
+        ) * (float(dt) * float(inv_dx))
+
+        div = (qxn[:, :-1] - qxn[:, 1:]) + (qyn[:-1, :] - qyn[1:, :])
+        hn = h + (dt * inv_dx) * div
+        rain = s.rain_field if p.use_rain_field else dtype(p.rain_rate)
+        hn = hn + rain * dt
+        if p.has_nodata:
+            hn = np.where(z >= dtype(NODATA_Z), dtype(0.0), hn)
+        hn = np.maximum(hn, dtype(0.0))
+        drained = 0.0
+        if p.has_drain:
+            d = np.minimum(s.drain * dt, hn)
+            hn = hn - d
+            drained = float(np.sum(d, dtype=np.float64))
+        infiltrated = 0.0
+        if p.has_infil:
+            cap = s.infil_f * dt
+            inf = np.minimum(cap, hn)
+            hn = hn - inf
+            infiltrated = float(np.sum(inf, dtype=np.float64))
+            used = np.where(cap > 0, inf / np.where(cap > 0, cap, dtype(1.0)), dtype(0.0))
+            s.infil_f[...] = s.infil_fc + (s.infil_f - s.infil_fc) * np.exp(-s.infil_k * dt * used)
+        h[...] = hn
+
+        t_new = dtype(p.t_new)
+        rise = hn > s.max_depth
+        s.max_depth[...] = np.where(rise, hn, s.max_depth)
+        s.time_of_max[...] = np.where(rise, t_new, s.time_of_max)
+        for k in range(s.thresholds.shape[0]):
+            above = hn >= s.thresholds[k]
+            s.arrival[k] = np.minimum(s.arrival[k], np.where(above, t_new, dtype(np.inf)))
+            s.time_above[k] += np.where(above, dt, dtype(0.0))
+
+        s.qx, s.qx_new = qxn, qx
+        s.qy, s.qy_new = qyn, qy
+        return StepResult(
+            h_max=float(hn.max()),
+            sources=sources,
+            drained=drained,
+            infiltrated=infiltrated,
+            outflow=outflow,
+            limited=limited,
+        )
+
+
+def apply_sources(h: AnyArray, p: StepParams) -> float:
+    """Add point-source depths; withdrawals take at most what the cell holds. Net depth added."""
+    total = 0.0
+    for r, c, d in zip(p.src_rows, p.src_cols, p.src_depth, strict=True):
+        old = h[r, c]
+        new = max(old + h.dtype.type(d), h.dtype.type(0.0))
+        h[r, c] = new
+        total += float(new) - float(old)
+    return total
+
+
+register_backend("numpy", NumpyBackend)

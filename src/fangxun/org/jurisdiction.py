@@ -1,0 +1,93 @@
+"""Jurisdiction: which units' objects a user may see. The one reusable check every domain uses.
+
+A ``unit`` user sees its own unit and all its descendants; every other role sees everything. An
+object outside the caller's jurisdiction is reported as *not found* (404), never *forbidden*, so its
+existence does not leak.
+
+Typical use in a later domain's service::
+
+    stmt = scope_query(select(HazardPoint), HazardPoint.unit_id, session=session, user=actor)
+    point = get_in_jurisdiction(session=session, user=actor, model=HazardPoint, obj_id=7)
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, false, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from fangxun.audit.service import SystemActor
+from fangxun.errors import NotFoundError
+from fangxun.org.models import Role, Unit, User
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def descendant_unit_ids(*, session: Session, unit_id: int) -> set[int]:
+    """``unit_id`` and the ids of all units below it (a recursive CTE: SQLite and PostgreSQL)."""
+    tree = select(Unit.id).where(Unit.id == unit_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(Unit.id).where(Unit.parent_id == tree.c.id))
+    return set(session.scalars(select(tree.c.id)))
+
+
+def visible_unit_ids(*, session: Session, user: User | SystemActor | None) -> set[int] | None:
+    """Unit ids ``user`` may see; ``None`` means every unit (no restriction).
+
+    A ``unit`` user without a unit sees nothing (an empty set), rather than everything.
+    """
+    if user is None or isinstance(user, SystemActor) or user.role != Role.unit:
+        return None
+    if user.unit_id is None:
+        return set()
+    return descendant_unit_ids(session=session, unit_id=user.unit_id)
+
+
+def is_unit_visible(
+    *, session: Session, user: User | SystemActor | None, unit_id: int | None
+) -> bool:
+    """True when an object belonging to ``unit_id`` is inside ``user``'s jurisdiction.
+
+    Objects with no unit (``None``) are district-wide: visible only to unrestricted users.
+    """
+    visible = visible_unit_ids(session=session, user=user)
+    if visible is None:
+        return True
+    return unit_id is not None and unit_id in visible
+
+
+def scope_query(
+    stmt: Select[S],
+    unit_column: InstrumentedAttribute[Any],
+    *,
+    session: Session,
+    user: User | SystemActor | None,
+) -> Select[S]:
+    """Limit ``stmt`` to rows whose ``unit_column`` lies in ``user``'s jurisdiction."""
+    visible = visible_unit_ids(session=session, user=user)
+    if visible is None:
+        return stmt
+    if not visible:
+        return stmt.where(false())
+    return stmt.where(unit_column.in_(sorted(visible)))
+
+
+def get_in_jurisdiction(
+    *,
+    session: Session,
+    user: User | SystemActor | None,
+    model: type[T],
+    obj_id: Any,
+    unit_attr: str = "unit_id",
+    label: str | None = None,
+) -> T:
+    """Load ``model`` by primary key, or raise :class:`NotFoundError` if it is missing *or* outside
+    ``user``'s jurisdiction (the two cases give the same message)."""
+    obj = session.get(model, obj_id)
+    name = label or getattr(model, "__tablename__", model.__name__)
+    if obj is None or not is_unit_visible(
+        session=session, user=user, unit_id=getattr(obj, unit_attr)
+    ):
+        raise NotFoundError(f"{name} {obj_id} not found")
+    return obj

@@ -1,0 +1,117 @@
+"""Languages of the web pages: Babel message catalogues, Chinese first, English switchable.
+
+Every UI text is an English msgid in the templates (``{{ _("Map") }}``) or in Python (marked with
+:func:`N_` and translated at render time); ``locale/{zh,en}/LC_MESSAGES/messages.po`` give the text
+shown. The catalogues are kept with ``pybabel`` (see ``babel.cfg`` next to this file), from the
+project root::
+
+    W=src/fangxun/web
+    pybabel extract -F $W/babel.cfg --no-location --sort-output -o $W/locale/messages.pot $W
+    pybabel update -i $W/locale/messages.pot -d $W/locale -N --ignore-obsolete
+    # ... translate the new (empty) msgstr entries in both .po files, then:
+    pybabel compile -d $W/locale
+
+``tests/web/test_web_i18n.py`` fails when a msgid lacks a translation or the ``.mo`` is stale.
+
+The language of a request is ``?lang=xx`` (which also sets the ``lang`` cookie), else the ``lang``
+cookie, else ``Settings.language``.
+
+>>> gettext_for("zh")("Map")
+'一张图'
+>>> gettext_for("en")("Map")
+'Map'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+import jinja2
+from babel.support import Translations
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+#: Languages offered, the first is the default when nothing else decides.
+LANGUAGES: Final[tuple[str, ...]] = ("zh", "en")
+#: Name of the cookie (and query parameter) that picks the language.
+LANG_COOKIE: Final = "lang"
+#: Each language named in its own script, for the language switch.
+LANGUAGE_NAMES: Final[dict[str, str]] = {"zh": "中文", "en": "English"}
+#: ``<html lang>`` values (BCP 47).
+HTML_LANG: Final[dict[str, str]] = {"zh": "zh-CN", "en": "en"}
+
+WEB_DIR: Final = Path(__file__).resolve().parent
+LOCALE_DIR: Final = WEB_DIR / "locale"
+TEMPLATE_DIR: Final = WEB_DIR / "templates"
+DOMAIN: Final = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it (it is translated when rendered)."""
+    return message
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations_for(lang: str) -> Translations:
+    """The compiled catalogue of ``lang``; raises ``ValueError`` for an unknown language and
+    ``FileNotFoundError`` when ``messages.mo`` was not compiled (run ``pybabel compile``)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} is not offered; choose one of {', '.join(LANGUAGES)}")
+    mo = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if not mo.is_file():
+        raise FileNotFoundError(
+            f"message catalogue {mo} is missing: run 'pybabel compile -d {LOCALE_DIR}'"
+        )
+    with mo.open("rb") as fh:
+        return Translations(fh, domain=DOMAIN)
+
+
+def gettext_for(lang: str) -> Callable[[str], str]:
+    """The ``gettext`` function of ``lang``, for texts produced in Python."""
+    return translations_for(lang).gettext
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def templates_for(lang: str) -> Jinja2Templates:
+    """A template renderer whose ``_()``/``gettext()``/``ngettext()`` speak ``lang``.
+
+    One Jinja environment per language keeps translation state out of requests: the templates
+    are compiled once per language and shared by all requests.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # newstyle: ``_("... %(name)s", name=x)`` formats and escapes in one step.
+    env.install_gettext_translations(translations_for(lang), newstyle=True)  # type: ignore[attr-defined]
+    return Jinja2Templates(env=env)
+
+
+def negotiate_language(request: Request, default: str) -> str:
+    """The language of ``request``: ``?lang=``, then the ``lang`` cookie, then ``default``."""
+    for candidate in (request.query_params.get(LANG_COOKIE), request.cookies.get(LANG_COOKIE)):
+        if candidate in LANGUAGES:
+            return candidate
+    return default if default in LANGUAGES else LANGUAGES[0]
+
+
+__all__ = [
+    "HTML_LANG",
+    "LANGUAGES",
+    "LANGUAGE_NAMES",
+    "LANG_COOKIE",
+    "LOCALE_DIR",
+    "N_",
+    "TEMPLATE_DIR",
+    "gettext_for",
+    "negotiate_language",
+    "templates_for",
+    "translations_for",
+]

@@ -1,0 +1,265 @@
+"""Server-rendered pages of the web shell: login and logout, the map, and "coming" placeholders.
+
+Thin views: they read the form, call :func:`fangxun.org.service.authenticate` and render a template;
+the session cookie and CSRF handling live in :mod:`fangxun.web.auth`, page rendering in
+:mod:`fangxun.web.render`. ``fangxun.api.app.create_app`` includes :data:`router` at ``/``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.config import Settings
+from fangxun.errors import AuthenticationError, ThrottledError
+from fangxun.org import service as org_service
+from fangxun.web.auth import (
+    CsrfProtected,
+    WebUser,
+    clear_session,
+    login_session,
+    logout_session,
+    safe_next,
+    session_user,
+    write_session,
+)
+from fangxun.web.basemap import BasemapError, Hillshade, find_hillshade
+from fangxun.web.i18n import N_, gettext_for, negotiate_language
+from fangxun.web.nav import SECTIONS, Section
+from fangxun.web.render import WebRoute, render_page, role_name
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+#: Map view when there is no hillshade to fit: the demo district (Zhengzhou High-tech Zone), lat/lon
+#: in degrees and a Leaflet zoom level. Only a starting view; the data decide what is shown.
+DEFAULT_VIEW: Final[dict[str, Any]] = {"center": [34.81, 113.55], "zoom": 13}
+HILLSHADE_PNG_URL: Final = "/web/basemap/hillshade.png"
+HILLSHADE_JSON_URL: Final = "/web/basemap/hillshade.json"
+
+#: Overlays of the domains to come (key, msgid); each domain fills its group when it is built.
+MAP_OVERLAYS: Final[tuple[tuple[str, str], ...]] = (
+    ("hazards", N_("Hazard points")),
+    ("gauges", N_("Rain and water gauges")),
+    ("ponding", N_("Forecast ponding depth")),
+    ("jurisdictions", N_("Street office jurisdictions")),
+)
+#: Legend entries to come (msgid, CSS background, is a colour ramp).
+MAP_LEGEND: Final[tuple[tuple[str, str, bool], ...]] = (
+    (N_("Ponding depth 0 to 50 cm"), "linear-gradient(90deg, #c6e2ff, #1f5fbf, #081d58)", True),
+    (N_("Hazard point"), "#d7301f", False),
+    (N_("Gauge"), "#1a9850", False),
+)
+
+
+def _login_page(
+    request: Request,
+    settings: Settings,
+    *,
+    next_path: str,
+    username: str = "",
+    error: str | None = None,
+    info: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render_page(
+        request,
+        "login.html",
+        settings=settings,
+        status_code=status_code,
+        context={"next": next_path, "username": username, "error": error, "info": info},
+    )
+
+
+@router.get("/")
+def home(user: WebUser) -> RedirectResponse:
+    """The start page is the map."""
+    return RedirectResponse("/map", status_code=303)
+
+
+@router.get("/login")
+def login_form(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    next: str | None = None,
+    logged_out: bool = False,
+) -> Response:
+    """The login form (starts an anonymous session that carries the form's CSRF token)."""
+    target = safe_next(next)
+    if not logged_out and session_user(request, db, settings) is not None:
+        return RedirectResponse(target, status_code=303)
+    _ = gettext_for(negotiate_language(request, settings.language))
+    info = _("You have logged out.") if logged_out else None
+    return _login_page(request, settings, next_path=target, info=info)
+
+
+@router.post("/login", dependencies=[CsrfProtected])
+def login_submit(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/map",
+) -> Response:
+    """Check the credentials (throttled like the API) and start a logged-in session."""
+    _ = gettext_for(negotiate_language(request, settings.language))
+    target = safe_next(next)
+    username = username.strip()
+    if not username or not password:
+        return _login_page(
+            request,
+            settings,
+            next_path=target,
+            username=username,
+            error=_("Enter your username and password."),
+            status_code=400,
+        )
+    try:
+        user = org_service.authenticate(
+            session=db,
+            username=username,
+            password=password,
+            client_ip=request.client.host if request.client else None,
+            policy=org_service.LoginPolicy.from_settings(settings),
+        )
+    except ThrottledError as exc:
+        minutes = max(1, math.ceil(exc.retry_after_s / 60))
+        return _login_page(
+            request,
+            settings,
+            next_path=target,
+            username=username,
+            error=_("Too many failed logins. Try again in %(minutes)d minutes.")
+            % {"minutes": minutes},
+            status_code=429,
+        )
+    except AuthenticationError:
+        return _login_page(
+            request,
+            settings,
+            next_path=target,
+            username=username,
+            error=_("Wrong username or password."),
+            status_code=401,
+        )
+    response = RedirectResponse(target, status_code=303)
+    write_session(response, login_session(request, db, user, settings), settings)
+    return response
+
+
+@router.post("/logout", dependencies=[CsrfProtected])
+def logout(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    """End the session (its token is revoked, the cookie removed); back to the login page."""
+    logout_session(request, db, settings)
+    response = RedirectResponse("/login?logged_out=1", status_code=303)
+    clear_session(response, settings)
+    return response
+
+
+def _hillshade_or_problem(settings: Settings) -> tuple[Hillshade | None, str | None]:
+    try:
+        return find_hillshade(settings.data_dir), None
+    except BasemapError as exc:
+        return None, str(exc)
+
+
+def _map_config(
+    request: Request, settings: Settings, hillshade: Hillshade | None
+) -> dict[str, Any]:
+    _ = gettext_for(negotiate_language(request, settings.language))
+    tiles = None
+    if settings.basemap_url:
+        host = urlsplit(settings.basemap_url).netloc or request.url.netloc
+        tiles = {"url": settings.basemap_url, "attribution": _("Tiles: %(host)s") % {"host": host}}
+    return {
+        "hillshade": (
+            {"url": HILLSHADE_PNG_URL, "bounds": hillshade.bounds.leaflet()} if hillshade else None
+        ),
+        "tiles": tiles,
+        "view": DEFAULT_VIEW,
+        "labels": {
+            "hillshade": _("Synthetic terrain (demo)"),
+            "terrain": _("Synthetic terrain (demo)"),
+            "tiles": _("Online map"),
+            "plain": _("Plain background"),
+            "legend": _("Legend"),
+            "pending": _("coming"),
+        },
+        "overlays": [{"key": k, "label": _(label), "pending": True} for k, label in MAP_OVERLAYS],
+        "legend": [
+            {"label": _(label), "swatch": swatch, "ramp": ramp, "pending": True}
+            for label, swatch, ramp in MAP_LEGEND
+        ],
+    }
+
+
+@router.get("/map")
+def map_page(request: Request, user: WebUser, settings: SettingsDep) -> Response:
+    """The one map (一张图): offline hillshade basemap, optional online tiles, layers to come."""
+    _ = gettext_for(negotiate_language(request, settings.language))
+    hillshade, problem = _hillshade_or_problem(settings)
+    notice = None
+    if hillshade is None:
+        notice = _(
+            "No offline basemap: the demo hillshade was not found under the data folder "
+            "(run 'fangxun demo load'). The map shows a plain background."
+        )
+        if problem:
+            notice = _("The offline basemap could not be read: %(problem)s") % {"problem": problem}
+    return render_page(
+        request,
+        "map.html",
+        settings=settings,
+        user=user,
+        active="map",
+        context={"basemap_notice": notice, "map_config": _map_config(request, settings, hillshade)},
+    )
+
+
+def _require_hillshade(settings: Settings) -> Hillshade:
+    hillshade, problem = _hillshade_or_problem(settings)
+    if hillshade is None:
+        raise HTTPException(404, detail=problem or "no demo hillshade under the data folder")
+    return hillshade
+
+
+@router.get(HILLSHADE_PNG_URL)
+def hillshade_png(user: WebUser, settings: SettingsDep) -> FileResponse:
+    """The hillshade image of the demo terrain (PNG, Web Mercator)."""
+    return FileResponse(_require_hillshade(settings).png, media_type="image/png")
+
+
+@router.get(HILLSHADE_JSON_URL)
+def hillshade_json(user: WebUser, settings: SettingsDep) -> dict[str, Any]:
+    """The hillshade's WGS 84 bounds, ``[[south, west], [north, east]]`` in degrees."""
+    return {"bounds": _require_hillshade(settings).bounds.leaflet()}
+
+
+def _placeholder_route(section: Section) -> None:
+    def placeholder(request: Request, user: WebUser, settings: SettingsDep) -> Response:
+        if not section.visible_to(role_name(user)):
+            # Same answer as an unknown page: a hidden section does not reveal itself.
+            raise HTTPException(404, detail="Not Found")
+        return render_page(
+            request,
+            "placeholder.html",
+            settings=settings,
+            user=user,
+            active=section.slug,
+            context={"section": section},
+        )
+
+    placeholder.__name__ = f"placeholder_{section.slug}"
+    placeholder.__doc__ = f"'Coming' page of the {section.slug} section (not built yet)."
+    router.add_api_route(section.path, placeholder, methods=["GET"], response_model=None)
+
+
+for _section in SECTIONS:
+    if not _section.built:
+        _placeholder_route(_section)

@@ -1,0 +1,103 @@
+// Map page (一张图): Leaflet from the project's own static files, an offline hillshade basemap,
+// an optional online tile layer, and the layer switcher and legend that later layers plug into.
+// Every text comes from the server (#map-config), already translated.
+/* global L */
+
+const config = JSON.parse(document.getElementById("map-config").textContent);
+const labels = config.labels;
+
+const map = L.map("map", {
+  zoomControl: true,
+  attributionControl: true,
+  // The hillshade is a single image: allow zooming well past its native 10 m cells.
+  maxZoom: 19,
+  // Fractional zoom so that fitting the district's bounds fills the window.
+  zoomSnap: 0.25,
+});
+map.attributionControl.setPrefix(false);
+L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
+
+const baseLayers = {};
+if (config.hillshade) {
+  baseLayers[labels.hillshade] = L.imageOverlay(config.hillshade.url, config.hillshade.bounds, {
+    attribution: labels.terrain,
+    className: "fangxun-hillshade",
+    interactive: false,
+  });
+}
+if (config.tiles) {
+  baseLayers[labels.tiles] = L.tileLayer(config.tiles.url, {
+    maxZoom: 19,
+    attribution: config.tiles.attribution,
+  });
+}
+// "Plain" is an empty layer: the map container's own background shows.
+baseLayers[labels.plain] = L.layerGroup();
+const firstBase = Object.values(baseLayers)[0];
+firstBase.addTo(map);
+
+// Overlays of the domains to come: empty groups now, filled by their own modules later
+// through window.fangxun.overlays[key].
+const overlays = {};
+const overlayByKey = {};
+for (const item of config.overlays) {
+  const group = L.layerGroup();
+  overlayByKey[item.key] = group;
+  const name = item.pending ? `${item.label} <span class="pending">(${labels.pending})</span>` : item.label;
+  overlays[name] = group;
+}
+L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
+
+function panel(position, className, build) {
+  const control = L.control({ position });
+  control.onAdd = () => {
+    const div = L.DomUtil.create("div", `map-panel ${className}`);
+    build(div);
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  return control.addTo(map);
+}
+
+if (config.hillshade) {
+  // The terrain is synthetic: say so wherever it is shown.
+  panel("bottomleft", "terrain-label", (div) => {
+    div.textContent = labels.terrain;
+    div.dataset.testid = "terrain-label";
+  });
+}
+
+panel("bottomright", "legend", (div) => {
+  div.dataset.testid = "legend";
+  const title = document.createElement("h2");
+  title.textContent = labels.legend;
+  div.appendChild(title);
+  const list = document.createElement("ul");
+  for (const entry of config.legend) {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = entry.ramp ? "swatch ramp" : "swatch";
+    swatch.style.background = entry.swatch;
+    const text = document.createElement("span");
+    text.textContent = entry.label;
+    li.append(swatch, text);
+    if (entry.pending) {
+      const note = document.createElement("span");
+      note.className = "pending";
+      note.textContent = `(${labels.pending})`;
+      li.appendChild(note);
+    }
+    list.appendChild(li);
+  }
+  div.appendChild(list);
+});
+
+if (config.hillshade) {
+  map.fitBounds(config.hillshade.bounds);
+} else {
+  map.setView(config.view.center, config.view.zoom);
+}
+
+// Hooks for later modules and for the browser tests.
+window.fangxun = Object.assign(window.fangxun || {}, { map, overlays: overlayByKey, baseLayers });
+document.getElementById("map").dataset.ready = "true";
