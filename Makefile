@@ -14,12 +14,12 @@ demo: setup
 	$(VENV)/bin/fangxun demo
 
 test: setup lint typecheck
-	FANGXUN_TEST_POSTGRES_URL=$(PG_URL) $(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	FANGXUN_TEST_POSTGRES_URL=$(PG_URL) $(VENV)/bin/pytest -q -n 2 --dist loadgroup -m "not browser"
 	$(MAKE) --no-print-directory test-browser
 
 # The browser tests run in their own process: Chromium and the live server want the machine to themselves.
 test-browser: setup
-	$(VENV)/bin/pytest -q -m browser -p no:xdist
+	FANGXUN_TEST_POSTGRES_URL=$(PG_URL) $(VENV)/bin/pytest -q -m browser -p no:xdist
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -x -m "not browser and not slow"

@@ -11,7 +11,7 @@ from fangxun.db import migrate
 from fangxun.db.engine import make_engine
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def redacted(url: str) -> str:

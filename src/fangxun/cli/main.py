@@ -41,7 +41,7 @@ EXIT_CODES: dict[type[FangxunError], int] = {
     ConfigError: 78,  # EX_CONFIG
 }
 
-_stderr = Console(stderr=True)
+_stderr = Console(stderr=True, soft_wrap=True)
 
 
 def exit_code_for(exc: FangxunError) -> int:

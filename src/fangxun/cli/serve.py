@@ -10,7 +10,7 @@ from fangxun.config import get_settings
 from fangxun.db import migrate
 
 app = typer.Typer()
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from fangxun.org.models import Role, Unit
 from fangxun.org.schemas import UserCreate, UserUpdate
 
 app = typer.Typer(help="User accounts.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)
 
 #: CLI option name for each schema field, so errors point at what the operator typed.
 _OPTION = {"username": "USERNAME", "password": "--password", "role": "--role", "unit_id": "--unit"}
