@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,23 @@ DEV_SECRET_KEY = "fangxun-dev-only-secret-key-do-not-use-in-production"
 
 #: The shortest secret key accepted in production (characters).
 MIN_SECRET_KEY_LENGTH = 32
+
+#: Default ponding thresholds of hazard points by kind, cm of water: (blue, yellow, orange, red).
+#: A LOCAL CHOICE, not a national standard: roads follow 15/27/40/50 (15 cm is the one-lane
+#: limit of MOHURD 2014 and GB 50318-2017); every other value is [unverified] configuration.
+#: Override with FANGXUN_HAZARD_THRESHOLDS_CM='{"underpass": [10, 20, 30, 40]}' (kinds not named
+#: keep these defaults).
+DEFAULT_HAZARD_THRESHOLDS_CM: dict[str, tuple[float, float, float, float]] = {
+    "low_lying_road": (15.0, 27.0, 40.0, 50.0),
+    "underpass": (15.0, 27.0, 40.0, 50.0),
+    "residential_compound": (10.0, 20.0, 30.0, 50.0),
+    "river_embankment": (20.0, 40.0, 60.0, 80.0),
+    "pump_station": (10.0, 20.0, 30.0, 40.0),
+    "construction_site": (15.0, 30.0, 45.0, 60.0),
+    "bridge_culvert": (15.0, 27.0, 40.0, 50.0),
+    "channel": (20.0, 40.0, 60.0, 80.0),
+    "other": (15.0, 27.0, 40.0, 50.0),
+}
 
 
 class Settings(BaseSettings):
@@ -64,6 +82,31 @@ class Settings(BaseSettings):
     login_max_attempts_per_ip: int = Field(default=50, gt=0)
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
+    # --- monitoring (issue 5) ---
+    #: MQTT broker the ingest service subscribes to.
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    #: Fixed client id: the broker keeps this session's queue while ingest is down.
+    mqtt_client_id: str = "fangxun-ingest"
+    #: How long the broker keeps the session of a disconnected ingest service, s.
+    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, gt=0)
+    #: Most observations written in one transaction by the ingest service.
+    ingest_batch_size: int = Field(default=2000, gt=0)
+    #: Longest wait before a partial batch is written, s.
+    ingest_flush_s: float = Field(default=0.2, gt=0)
+    #: A station with no data for this long is stale and raises a monitoring alarm, s.
+    monitoring_stale_s: int = Field(default=30 * 60, gt=0)
+    #: Observation times further ahead of the server clock than this are flagged "future", s.
+    qc_future_tolerance_s: int = Field(default=5 * 60, ge=0)
+    #: Observation times older than this on arrival are flagged "too old", s.
+    qc_max_age_s: int = Field(default=30 * 24 * 3600, gt=0)
+    #: A dry spell this long ends a rain event (event totals), s.
+    rain_event_gap_s: int = Field(default=6 * 3600, gt=0)
+    #: Ponding thresholds by hazard-point kind, cm (blue, yellow, orange, red); see
+    #: :data:`DEFAULT_HAZARD_THRESHOLDS_CM`. Kinds left out keep their defaults.
+    hazard_thresholds_cm: dict[str, tuple[float, float, float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_HAZARD_THRESHOLDS_CM)
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -82,6 +125,25 @@ class Settings(BaseSettings):
                 f"(got {value.split(':', 1)[0]!r})"
             )
         return value
+
+    @field_validator("hazard_thresholds_cm")
+    @classmethod
+    def _check_hazard_thresholds(
+        cls, value: dict[str, tuple[float, float, float, float]]
+    ) -> dict[str, tuple[float, float, float, float]]:
+        unknown = sorted(set(value) - set(DEFAULT_HAZARD_THRESHOLDS_CM))
+        if unknown:
+            raise ValueError(
+                f"unknown hazard kind(s) {', '.join(unknown)}; "
+                f"known: {', '.join(DEFAULT_HAZARD_THRESHOLDS_CM)}"
+            )
+        for kind, levels in value.items():
+            if levels[0] <= 0 or any(b <= a for a, b in pairwise(levels)):
+                raise ValueError(
+                    f"{kind}: thresholds must be positive and rise blue < yellow < orange < red "
+                    f"(got {list(levels)})"
+                )
+        return {**DEFAULT_HAZARD_THRESHOLDS_CM, **value}
 
     @field_validator("basemap_url")
     @classmethod

@@ -8,11 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 
 from fangxun.api.app import create_app
+from fangxun.api.deps import SessionDep
 from fangxun.config import load_settings
-from fangxun.org.models import Role
+from fangxun.db import session_scope
+from fangxun.errors import ConflictError
+from fangxun.org.models import Role, Unit, UnitKind
 
 MakeUser = Callable[..., Any]
 
@@ -127,3 +130,23 @@ def test_conflict_is_409(client: TestClient, make_user: MakeUser) -> None:
 def test_web_pages_and_static_files_are_mounted(client: TestClient, app: FastAPI) -> None:
     assert client.get("/login").status_code == 200
     assert "/static" in {getattr(route, "path", "") for route in app.routes}
+
+
+def test_request_session_commits_on_success_and_rolls_back_on_error(
+    app: FastAPI, engine: Engine
+) -> None:
+    @app.post("/api/v1/_test/units/{code}")
+    def add_unit(code: str, session: SessionDep, fail: bool = False) -> dict[str, str]:
+        session.add(Unit(code=code, name_zh=code, kind=UnitKind.district))
+        session.flush()  # written, but not committed
+        if fail:
+            raise ConflictError("failing after the write")
+        return {"code": code}
+
+    with TestClient(app) as client:
+        assert client.post("/api/v1/_test/units/kept").status_code == 200
+        failed = client.post("/api/v1/_test/units/dropped", params={"fail": True})
+        assert failed.status_code == 409
+        assert failed.headers["content-type"].startswith(PROBLEM)
+    with session_scope(engine) as session:
+        assert set(session.scalars(select(Unit.code))) == {"kept"}

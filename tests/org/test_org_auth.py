@@ -160,3 +160,13 @@ def test_password_change_revokes_tokens(db_session: Session, user_id: int) -> No
     )
     with pytest.raises(AuthenticationError):
         service.user_for_token(session=db_session, token=token)
+
+
+def test_old_login_attempts_are_pruned(engine: Engine, user_id: int) -> None:
+    with session_scope(engine) as session:
+        long_ago = utcnow() - timedelta(seconds=service.LOGIN_ATTEMPT_RETENTION_S + 60)
+        session.add(LoginAttempt(username="ghost", attempted_at=long_ago, succeeded=False))
+    _fail(engine)
+    with session_scope(engine) as session:
+        names = list(session.scalars(select(LoginAttempt.username)))
+    assert names == ["duty1"]

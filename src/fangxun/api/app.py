@@ -21,6 +21,7 @@ from fangxun.api.problems import install_problem_handlers
 from fangxun.audit.router import router as audit_router
 from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
+from fangxun.monitoring.router import router as monitoring_router
 from fangxun.org.router import router as org_router
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def api_router() -> APIRouter:
     router.include_router(health.router)
     router.include_router(org_router)
     router.include_router(audit_router)
+    router.include_router(monitoring_router)
     return router
 
 

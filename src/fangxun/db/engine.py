@@ -16,6 +16,8 @@ from fangxun.errors import ConfigError
 
 #: How long SQLite waits for another process's write lock before failing, ms.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: How long to wait for a PostgreSQL connection unless the URL says otherwise, s.
+PG_CONNECT_TIMEOUT_S = 10
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any, *, wal: bool) -> None:
@@ -67,7 +69,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                 "FANGXUN_DATABASE_URL: use the psycopg 3 driver ('postgresql+psycopg://...'), "
                 f"not {parsed.drivername!r}"
             )
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            # Fail a health check or a command within seconds when the server is unreachable.
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     raise ConfigError(
         f"FANGXUN_DATABASE_URL: unsupported database {backend!r} (use sqlite or postgresql+psycopg)"
     )

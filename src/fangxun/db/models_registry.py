@@ -6,7 +6,23 @@ A new domain adds one import line here.
 from __future__ import annotations
 
 from fangxun.audit import models as audit_models
+from fangxun.briefings import models as briefing_models
 from fangxun.db.base import Base
+from fangxun.duty import models as duty_models
+from fangxun.hazards import models as hazard_models
+from fangxun.incidents import models as incident_models
+from fangxun.monitoring import models as monitoring_models
 from fangxun.org import models as org_models
+from fangxun.supplies import models as supplies_models
 
-__all__ = ["Base", "audit_models", "org_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "briefing_models",
+    "duty_models",
+    "incident_models",
+    "supplies_models",
+    "hazard_models",
+    "monitoring_models",
+    "org_models",
+]

@@ -117,7 +117,7 @@ def _inv_cbrt_overload(x):  # type: ignore[no-untyped-def]  # numba compares the
     return None
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")  # type: ignore[misc]
 def flux_kernel(
     h: AnyArray,
     z: AnyArray,
@@ -134,7 +134,12 @@ def flux_kernel(
     hmin: Any,
     viol: Any,
 ) -> None:
-    """Interior face fluxes into qxn/qyn; viol[r] = faces of row r that may over-drain."""
+    """Interior face fluxes into qxn/qyn; viol[r] > 0 if a face of row r may over-drain a cell.
+
+    Row r computes its x faces and the y faces between rows r and r+1. Every index is an offset
+    >= 0 from the loop variable, so no negative-index wrap-around code blocks vectorisation.
+    The violation count is a float sum (vectorisable reduction).
+    """
     ny, nx = h.shape
     one = dt / dt  # typed constants: a Python literal would promote float32 to float64
     zero = one - one
@@ -142,52 +147,51 @@ def flux_kernel(
     quarter = half * half
     dt_dx = dt * inv_dx
     for r in prange(ny):
-        cnt = 0
-        for c in range(1, nx):
-            zl = z[r, c - 1]
-            zr = z[r, c]
-            hl = h[r, c - 1]
-            hr = h[r, c]
+        cnt = zero
+        for c in range(nx - 1):
+            zl = z[r, c]
+            zr = z[r, c + 1]
+            hl = h[r, c]
+            hr = h[r, c + 1]
             el = zl + hl
             er = zr + hr
             hf = max(el, er) - max(zl, zr)
-            q = qx[r, c]
+            q = qx[r, c + 1]
             sl = (er - el) * inv_dx
             th = one if q * sl > zero else theta
-            qs = th * q + (one - th) * half * (qx[r, c - 1] + qx[r, c + 1])
+            qs = th * q + (one - th) * half * (qx[r, c] + qx[r, c + 2])
             hc = max(hf, hmin)
             ri = inv_cbrt(hc)
             r3 = ri * ri * ri
-            den = one + gn2x[r, c] * dt * abs(q) * (r3 * r3 * ri)
+            den = one + gn2x[r, c + 1] * dt * abs(q) * (r3 * r3 * ri)
             qnew = (qs - g_dt * hf * sl) / den
             qnew = qnew if hf > hmin else zero
-            qxn[r, c] = qnew
+            qxn[r, c + 1] = qnew
             hup = hl if qnew > zero else hr
-            cnt += 1 if abs(qnew) * dt_dx > quarter * hup else 0
-        if r >= 1:
+            cnt += one if abs(qnew) * dt_dx > quarter * hup else zero
+        if r < ny - 1:
             for c in range(nx):
-                zl = z[r - 1, c]
-                zr = z[r, c]
-                hl = h[r - 1, c]
-                hr = h[r, c]
+                zl = z[r, c]
+                zr = z[r + 1, c]
+                hl = h[r, c]
+                hr = h[r + 1, c]
                 el = zl + hl
                 er = zr + hr
                 hf = max(el, er) - max(zl, zr)
-                q = qy[r, c]
+                q = qy[r + 1, c]
                 sl = (er - el) * inv_dx
                 th = one if q * sl > zero else theta
-                qs = th * q + (one - th) * half * (qy[r - 1, c] + qy[r + 1, c])
+                qs = th * q + (one - th) * half * (qy[r, c] + qy[r + 2, c])
                 hc = max(hf, hmin)
                 ri = inv_cbrt(hc)
                 r3 = ri * ri * ri
-                den = one + gn2y[r, c] * dt * abs(q) * (r3 * r3 * ri)
+                den = one + gn2y[r + 1, c] * dt * abs(q) * (r3 * r3 * ri)
                 qnew = (qs - g_dt * hf * sl) / den
                 qnew = qnew if hf > hmin else zero
-                qyn[r, c] = qnew
+                qyn[r + 1, c] = qnew
                 hup = hl if qnew > zero else hr
-                cnt += 1 if abs(qnew) * dt_dx > quarter * hup else 0
+                cnt += one if abs(qnew) * dt_dx > quarter * hup else zero
         viol[r] = cnt
-
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
@@ -230,7 +234,7 @@ def apply_limit_kernel(qx: AnyArray, qy: AnyArray, fac: AnyArray) -> None:
                 qy[r, c] = q * fac[r, c]
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")  # type: ignore[misc]
 def update_kernel(
     h: AnyArray,
     z: AnyArray,
@@ -257,53 +261,69 @@ def update_kernel(
     hmax_row: AnyArray,
     drain_row: Any,
     infil_row: Any,
-    inf: Any,
     nodata_z: Any,
 ) -> None:
-    """Continuity, sources and sinks, and running statistics (see the module docstring)."""
+    """Continuity, sources and sinks, and running statistics (see the module docstring).
+
+    Each row is done in short loops over the (cache-hot) row so that the common path
+    (continuity + uniform rain) vectorises and optional parts cost nothing when off. Arrival
+    times need no pass of their own: the depth first reaches a threshold exactly when the running
+    maximum first does, so they are written only where the maximum crosses a threshold. Time
+    above thresholds is only touched where the depth is above the lowest threshold.
+    """
     ny, nx = h.shape
     nthr = thr.shape[0]
     zero = dt - dt
+    thr0 = thr[0] if nthr > 0 else zero
     dt_dx = dt * inv_dx
     for r in prange(ny):
+        if use_field:
+            for c in range(nx):
+                hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qy[r + 1, c]))
+                h[r, c] = max(hn + rain_field[r, c] * dt, zero)
+        else:
+            for c in range(nx):
+                hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qy[r + 1, c]))
+                h[r, c] = max(hn + rain_dt, zero)
+        if has_nodata:
+            for c in range(nx):
+                h[r, c] = zero if z[r, c] >= nodata_z else h[r, c]
         dsum = 0.0
-        isum = 0.0
-        for c in range(nx):
-            hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qy[r + 1, c]))
-            if use_field:
-                hn += rain_field[r, c] * dt
-            else:
-                hn += rain_dt
-            if has_nodata and z[r, c] >= nodata_z:
-                hn = zero
-            hn = max(hn, zero)
-            if has_drain:
-                d = min(drain[r, c] * dt, hn)
-                hn -= d
+        if has_drain:
+            for c in range(nx):
+                d = min(drain[r, c] * dt, h[r, c])
+                h[r, c] -= d
                 dsum += d
-            if has_infil:
+        isum = 0.0
+        if has_infil:
+            for c in range(nx):
                 cap = inf_f[r, c] * dt
-                fi = min(cap, hn)
-                hn -= fi
+                fi = min(cap, h[r, c])
+                h[r, c] -= fi
                 isum += fi
                 used = fi / cap if cap > zero else zero
                 fc = inf_fc[r, c]
                 inf_f[r, c] = fc + (inf_f[r, c] - fc) * np.exp(-inf_k[r, c] * dt * used)
-            h[r, c] = hn
         hm = zero
         for c in range(nx):
             hn = h[r, c]
-            rise = hn > maxd[r, c]
-            maxd[r, c] = hn if rise else maxd[r, c]
-            tmax[r, c] = t_new if rise else tmax[r, c]
+            old = maxd[r, c]
+            if hn > old:
+                maxd[r, c] = hn
+                tmax[r, c] = t_new
+                if hn >= thr0:
+                    for k in range(nthr):
+                        if old < thr[k] and hn >= thr[k]:
+                            arrival[k, r, c] = t_new
             hm = max(hm, hn)
-        hmax_row[r] = hm
-        for k in range(nthr):
-            tk = thr[k]
+        if nthr > 0:
             for c in range(nx):
-                above = h[r, c] >= tk
-                arrival[k, r, c] = min(arrival[k, r, c], t_new if above else inf)
-                tabove[k, r, c] += dt if above else zero
+                hn = h[r, c]
+                if hn >= thr0:
+                    for k in range(nthr):
+                        if hn >= thr[k]:
+                            tabove[k, r, c] += dt
+        hmax_row[r] = hm
         drain_row[r] = dsum
         infil_row[r] = isum
 
@@ -322,7 +342,7 @@ class NumbaBackend:
     def prepare(self, state: State) -> None:
         """Allocate the per-row scratch arrays."""
         ny = state.h.shape[0]
-        self._viol = np.zeros(ny, dtype=np.int64)
+        self._viol = np.zeros(ny, dtype=state.h.dtype)
         self._rows = np.zeros(ny, dtype=state.h.dtype)
         self._drain_rows = np.zeros(ny, dtype=np.float64)
         self._infil_rows = np.zeros(ny, dtype=np.float64)
@@ -346,7 +366,7 @@ class NumbaBackend:
         )  # fmt: skip
         boundary_fluxes(s, p)
         qxn, qyn = s.qx_new, s.qy_new
-        need = bool(self._viol.any())
+        need = bool(self._viol.max() > 0)
         if not need and any(p.bc_kind):
             dtdx = ft(p.dt / p.dx)
             q4 = ft(0.25)
@@ -372,7 +392,7 @@ class NumbaBackend:
             s.h, s.z, qxn, qyn, s.rain_field, ft(p.rain_rate) * dt, p.use_rain_field,
             s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
             dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
-            s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(np.inf), ft(NODATA_Z),
+            s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(NODATA_Z),
         )  # fmt: skip
         s.qx, s.qx_new = qxn, s.qx
         s.qy, s.qy_new = qyn, s.qy

@@ -249,15 +249,16 @@ def write_max_depth_png(
     max_depth_m: npt.ArrayLike,
     grid: Grid,
     title: str = "Maximum depth",
-    min_depth_m: float = 0.01,
+    min_depth_m: float = 0.03,
 ) -> Path:
     """Draw the max-depth map over a grey hillshade of the terrain, with a colour bar (m).
 
     Cells shallower than ``min_depth_m`` are left transparent so that the terrain shows through.
     Axes are map coordinates (m) when the grid has a transform, column/row metres otherwise.
     """
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import LightSource
+    from matplotlib.colors import LightSource, ListedColormap
     from matplotlib.figure import Figure
 
     depth = np.array(max_depth_m, dtype=np.float64, copy=True)
@@ -277,7 +278,8 @@ def write_max_depth_png(
     vmax = float(np.nanmax(depth)) if np.isfinite(depth).any() else 1.0
     im = ax.imshow(
         np.ma.masked_invalid(depth),
-        cmap="Blues",
+        # Blues without its near-white end, so shallow water still shows against the terrain.
+        cmap=ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256))),
         extent=extent,
         vmin=0.0,
         vmax=max(vmax, min_depth_m * 2),
@@ -285,6 +287,7 @@ def write_max_depth_png(
     )
     cbar = fig.colorbar(im, ax=ax, shrink=0.8)
     cbar.set_label("max depth (m)")
+    ax.ticklabel_format(useOffset=False, style="plain")
     ax.set_title(title)
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
@@ -300,7 +303,20 @@ def write_max_depth_png(
 
 
 class RunFileError(ValueError):
-    """A run file that cannot be used; the message names the file, the key and the problem."""
+    """A run file that cannot be used; the message names the file, the key and the problem.
+
+    ``problems`` lists each ``(key, message)``, the key as a dotted TOML path ("" when the file as
+    a whole is at fault).
+    """
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems: list[tuple[str, str]] = list(problems)
+
+    @classmethod
+    def at(cls, key: str, message: str) -> RunFileError:
+        """The error for one key: "key: message"."""
+        return cls(f"{key}: {message}", [(key, message)])
 
 
 class _Strict(BaseModel):
@@ -490,13 +506,13 @@ class RunConfig(_Strict):
         return p if p.is_absolute() else self.base_dir / p
 
 
-def _format_validation_error(source: str, exc: ValidationError) -> str:
-    lines = [f"{source}: {exc.error_count()} problem(s) in the run file"]
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
     for err in exc.errors():
-        # Drop pydantic's union-branch tags (e.g. 'chicago') so the location reads like the TOML.
+        # Drop pydantic's internal branch tags so the location reads like the TOML path.
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "lax-")))
-        lines.append(f"  {loc or '(top level)'}: {err['msg']}")
-    return "\n".join(lines)
+        out.append((loc, err["msg"]))
+    return out
 
 
 def parse_run_config(
@@ -506,7 +522,10 @@ def parse_run_config(
     try:
         return RunConfig.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        raise RunFileError(_format_validation_error(source, exc)) from exc
+        problems = _problems(exc)
+        lines = [f"{source}: {len(problems)} problem(s) in the run file"]
+        lines += [f"  {loc or '(top level)'}: {msg}" for loc, msg in problems]
+        raise RunFileError("\n".join(lines), problems) from exc
 
 
 def load_run_file(path: str | Path) -> RunConfig:
@@ -548,7 +567,7 @@ def build_rain(
                 n = len(scenario.hourly_mm) - section.first_hour
             return scenario.window(section.first_hour, n)
     except ValueError as exc:
-        raise RunFileError(f"rain: {exc}") from exc
+        raise RunFileError.at("rain", str(exc)) from exc
     return None
 
 
@@ -560,16 +579,16 @@ def _scalar_or_raster(
         try:
             r = read_raster(path)
         except ValueError as exc:
-            raise RunFileError(f"{key}: {exc}") from exc
+            raise RunFileError.at(key, str(exc)) from exc
         if r.values.shape != grid.shape:
-            raise RunFileError(
-                f"{key}: raster {path} has shape {r.values.shape}, the terrain has {grid.shape}"
+            raise RunFileError.at(
+                key, f"raster {path} has shape {r.values.shape}, the terrain has {grid.shape}"
             )
         # Cells outside the terrain do not matter; cells inside must have a value.
         missing = r.nodata_mask & ~grid.nodata_mask
         if missing.any():
             row, col = (int(i) for i in np.argwhere(missing)[0])
-            raise RunFileError(f"{key}: raster {path} has no value at (row={row}, col={col})")
+            raise RunFileError.at(key, f"raster {path} has no value at (row={row}, col={col})")
         return np.where(grid.nodata_mask, 0.0, r.values)
     return float(value)
 
@@ -584,16 +603,16 @@ def gauge_cells(cfg: RunConfig, grid: Grid) -> dict[str, tuple[int, int]]:
         else:
             assert g.x is not None and g.y is not None
             if grid.transform is None:
-                raise RunFileError(f"gauges.{name}: x/y need a georeferenced terrain")
+                raise RunFileError.at(f"gauges.{name}", "x/y need a georeferenced terrain")
             inv = ~grid.transform
             fc, fr = inv @ (g.x, g.y)
             row, col = math.floor(fr), math.floor(fc)
         if not (0 <= row < ny and 0 <= col < nx):
-            raise RunFileError(
-                f"gauges.{name}: (row={row}, col={col}) lies outside the {ny}×{nx} terrain"
+            raise RunFileError.at(
+                f"gauges.{name}", f"(row={row}, col={col}) lies outside the {ny}×{nx} terrain"
             )
         if grid.nodata_mask[row, col]:
-            raise RunFileError(f"gauges.{name}: (row={row}, col={col}) is a nodata cell")
+            raise RunFileError.at(f"gauges.{name}", f"(row={row}, col={col}) is a nodata cell")
         out[name] = (row, col)
     return out
 
@@ -620,7 +639,7 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         try:
             grid = read_terrain(cfg.resolve(cfg.terrain.path))
         except ValueError as exc:
-            raise RunFileError(f"terrain.path: {exc}") from exc
+            raise RunFileError.at("terrain.path", str(exc)) from exc
     rain: Hyetograph | GriddedRain | None = build_rain(cfg.rain)
     manning = _scalar_or_raster(cfg, cfg.model.manning, "model.manning", grid)
     drainage = (
@@ -641,7 +660,7 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         try:
             inflows.append(PointInflow(spec.row, spec.col, spec.times_s, spec.discharge_m3_s))
         except ValueError as exc:
-            raise RunFileError(f"inflows[{i}]: {exc}") from exc
+            raise RunFileError.at(f"inflows[{i}]", str(exc)) from exc
     initial_depth = None
     if cfg.run.initial_depth is not None:
         initial_depth = _scalar_or_raster(cfg, cfg.run.initial_depth, "run.initial_depth", grid)
@@ -657,7 +676,10 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         "backend": cfg.model.backend,
         "gauges": gauge_cells(cfg, grid),
         "alpha": cfg.model.alpha,
-        "depth_thresholds_m": cfg.run.depth_thresholds_m,
+        # The arrival-time raster needs its threshold among the tracked ones.
+        "depth_thresholds_m": tuple(
+            sorted({*cfg.run.depth_thresholds_m, cfg.run.arrival_threshold_m})
+        ),
         "output_interval_s": cfg.run.output_interval_s,
         "wet_threshold_m": cfg.model.wet_threshold_m,
     }

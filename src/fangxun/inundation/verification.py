@@ -48,6 +48,7 @@ __all__ = [
     "TOLERANCES",
     "CaseResult",
     "Settings",
+    "depression_terrain",
     "hunter_front_depth",
     "kinematic_plane_outflow",
     "ritter_depth",
@@ -197,6 +198,55 @@ def kinematic_time_to_fraction(
     """Time (s) at which the kinematic outflow reaches ``fraction`` of the equilibrium i·L."""
     alpha, m = math.sqrt(slope) / manning, 5.0 / 3.0
     return float((fraction * rain_m_s * length / alpha) ** (1.0 / m) / rain_m_s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic urban-like terrain
+# ---------------------------------------------------------------------------------------------
+
+
+def depression_terrain(
+    shape: tuple[int, int],
+    cell_size: float = 10.0,
+    slope: float = 0.002,
+    depressions_per_km2: float = 4.0,
+    depth_range_m: tuple[float, float] = (0.3, 1.0),
+    radius_range_m: tuple[float, float] = (20.0, 80.0),
+    seed: int = 0,
+) -> FloatArray:
+    """A gentle slope (falling to the south-east) with bowl-shaped depressions (m).
+
+    Each depression is a smooth bowl ``d·(1 − (r/R)²)²`` with depth ``d`` drawn from
+    ``depth_range_m`` and radius ``R`` from ``radius_range_m``; where bowls overlap the deeper one
+    wins. Elevations start at 100 m. Deterministic for a seed; used by the example run file and
+    the Landlab comparison.
+    """
+    ny, nx = shape
+    if ny < 1 or nx < 1 or cell_size <= 0.0:
+        raise ValueError(f"bad terrain shape {shape} or cell size {cell_size}")
+    rng = np.random.default_rng(seed)
+    rows = np.arange(ny, dtype=np.float64)[:, None] * cell_size
+    cols = np.arange(nx, dtype=np.float64)[None, :] * cell_size
+    # Slope down towards increasing row and column (south-east), plus a mild long undulation.
+    z = 100.0 - slope * (rows + cols) / math.sqrt(2.0)
+    z = z + 0.2 * np.sin(cols / 700.0) * np.cos(rows / 900.0)
+    dig = np.zeros(shape)
+    area_km2 = ny * nx * cell_size * cell_size / 1e6
+    n_dep = max(1, round(depressions_per_km2 * area_km2))
+    for _ in range(n_dep):
+        cy, cx = rng.uniform(0, ny * cell_size), rng.uniform(0, nx * cell_size)
+        big_r = rng.uniform(*radius_range_m)
+        d = rng.uniform(*depth_range_m)
+        r0, r1 = max(0, int((cy - big_r) / cell_size)), min(ny, int((cy + big_r) / cell_size) + 2)
+        c0, c1 = max(0, int((cx - big_r) / cell_size)), min(nx, int((cx + big_r) / cell_size) + 2)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        rr = (rows[r0:r1] + 0.5 * cell_size - cy) ** 2 + (
+            cols[:, c0:c1] + 0.5 * cell_size - cx
+        ) ** 2
+        bowl = d * np.clip(1.0 - rr / (big_r * big_r), 0.0, None) ** 2
+        dig[r0:r1, c0:c1] = np.maximum(dig[r0:r1, c0:c1], bowl)
+    return np.asarray(z - dig, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------

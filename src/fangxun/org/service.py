@@ -72,6 +72,8 @@ __all__ = [
 
 #: Bearer token lifetime when the caller gives none, s (the API passes ``settings.token_ttl_s``).
 DEFAULT_TOKEN_TTL_S = 12 * 3600
+#: Login attempts are kept at least this long (for people reading the table), s.
+LOGIN_ATTEMPT_RETENTION_S = 24 * 3600
 
 
 def _flush(session: Session, what: str) -> None:
@@ -578,6 +580,12 @@ def authenticate(
     name = username.strip().lower()[:64]
     now = utcnow()
     check_throttle(session=session, username=name, client_ip=client_ip, policy=policy, now=now)
+    # Attempts matter only inside the window: prune older ones as we go, so guessing at many
+    # usernames cannot grow the table without bound.
+    keep_s = max(policy.window_s, LOGIN_ATTEMPT_RETENTION_S)
+    session.execute(
+        delete(LoginAttempt).where(LoginAttempt.attempted_at < now - timedelta(seconds=keep_s))
+    )
     user = get_user_by_username(session=session, username=name) if name else None
     if user is None:
         security.burn_verify(password)
@@ -591,13 +599,6 @@ def authenticate(
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = now
-    # Old attempts are only needed for the window; drop this user's expired ones as we go.
-    session.execute(
-        delete(LoginAttempt).where(
-            LoginAttempt.username == name,
-            LoginAttempt.attempted_at < now - timedelta(seconds=policy.window_s),
-        )
-    )
     return user
 
 

@@ -1,0 +1,635 @@
+"""Import and export of the hazard ledger: GeoJSON (RFC 7946) and Excel (.xlsx, Chinese headers).
+
+An import is atomic: every row is checked first, and if any is bad nothing is written and a
+:class:`ImportFailed` lists every problem by row, column and reason. Points are matched by code:
+a new code creates a point, a known one updates it, an identical row leaves it unchanged. A file
+written by :func:`export_geojson` or :func:`export_xlsx` imports back unchanged.
+
+Excel rows are numbered as the spreadsheet shows them (the header is row 1); GeoJSON features from
+1 in file order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils.exceptions import InvalidFileException
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed
+from fangxun.hazards import service
+from fangxun.hazards.models import HazardKind, HazardPoint, PointStatus, RiskLevel
+from fangxun.hazards.schemas import HazardPointCreate, HazardPointUpdate, ImportReport, Thresholds
+from fangxun.org.jurisdiction import visible_unit_ids
+from fangxun.org.models import Person, Unit
+from fangxun.org.permissions import Actor
+
+#: (field, Excel header) in column order. Headers are what offices write in their 台账.
+COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("code", "编号"),
+    ("name", "名称"),
+    ("kind", "类型"),
+    ("lon", "经度"),
+    ("lat", "纬度"),
+    ("unit", "责任单位"),
+    ("responsible", "责任人"),
+    ("deputy", "副责任人"),
+    ("risk_level", "风险等级"),
+    ("blue", "蓝色阈值(cm)"),
+    ("yellow", "黄色阈值(cm)"),
+    ("orange", "橙色阈值(cm)"),
+    ("red", "红色阈值(cm)"),
+    ("status", "状态"),
+    ("address", "地址"),
+    ("description", "备注"),
+    ("polygon", "范围(GeoJSON)"),
+)
+HEADER_OF: Final = dict(COLUMNS)
+REQUIRED: Final = ("code", "name", "kind", "lon", "lat", "unit")
+SHEET_TITLE: Final = "隐患台账"
+
+KIND_LABELS: Final[dict[HazardKind, str]] = {
+    HazardKind.low_lying_road: "低洼路段",
+    HazardKind.underpass: "下穿通道",
+    HazardKind.residential_compound: "居民小区",
+    HazardKind.river_embankment: "河道堤防",
+    HazardKind.pump_station: "泵站",
+    HazardKind.construction_site: "在建工地",
+    HazardKind.bridge_culvert: "桥涵",
+    HazardKind.channel: "沟渠",
+    HazardKind.other: "其他",
+}
+RISK_LABELS: Final[dict[RiskLevel, str]] = {
+    RiskLevel.low: "低",
+    RiskLevel.medium: "中",
+    RiskLevel.high: "高",
+    RiskLevel.very_high: "极高",
+}
+STATUS_LABELS: Final[dict[PointStatus, str]] = {
+    PointStatus.active: "在册",
+    PointStatus.retired: "已撤销",
+}
+
+
+class ImportFailed(ValidationFailed):
+    """An import refused as a whole; ``problems`` has one entry per bad cell.
+
+    Each problem's ``loc`` is ``("row", row, column)``.
+    """
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record read from a file: its row number and raw values by field."""
+
+    number: int
+    values: dict[str, Any]
+
+
+def _problem(row: int, column: str, reason: str) -> FieldProblem:
+    return FieldProblem(("row", row, column), reason)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_xlsx(content: bytes) -> tuple[list[Row], str]:
+    """Rows of the first sheet of an .xlsx workbook, keyed by field; returns (rows, "xlsx").
+
+    Raises :class:`ImportFailed` when the bytes are not a workbook or a required column is missing.
+    """
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise ImportFailed(
+            "the file is not an Excel .xlsx workbook",
+            problems=[_problem(0, "file", f"not an .xlsx workbook ({type(exc).__name__})")],
+        ) from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows_iter = sheet.iter_rows(values_only=True)
+        header = next(rows_iter, None)
+        if header is None:
+            raise ImportFailed(
+                "the workbook is empty", problems=[_problem(1, "file", "no header row")]
+            )
+        by_header = {h: f for f, h in COLUMNS}
+        index: dict[int, str] = {}
+        for i, cell in enumerate(header):
+            name = str(cell).strip() if cell is not None else ""
+            field = by_header.get(name) or (name if name in HEADER_OF else None)
+            if field is not None:
+                index[i] = field
+        missing = [HEADER_OF[f] for f in REQUIRED if f not in index.values()]
+        if missing:
+            raise ImportFailed(
+                f"missing column(s): {', '.join(missing)}",
+                problems=[_problem(1, m, "required column is missing") for m in missing],
+            )
+        rows: list[Row] = []
+        for number, values in enumerate(rows_iter, start=2):
+            record = {index[i]: v for i, v in enumerate(values) if i in index}
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in record.values()):
+                continue  # blank lines are common at the end of office sheets
+            rows.append(Row(number, record))
+        return rows, "xlsx"
+    finally:
+        workbook.close()
+
+
+def read_geojson(content: bytes) -> tuple[list[Row], str]:
+    """Rows of an RFC 7946 FeatureCollection of Point features; returns (rows, "geojson")."""
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportFailed(
+            "the file is not GeoJSON", problems=[_problem(0, "file", f"not JSON: {exc}")]
+        ) from None
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise ImportFailed(
+            "the file is not a GeoJSON FeatureCollection",
+            problems=[_problem(0, "type", "expected a FeatureCollection")],
+        )
+    features = data.get("features")
+    if not isinstance(features, list):
+        raise ImportFailed(
+            "'features' must be a list", problems=[_problem(0, "features", "must be a list")]
+        )
+    rows: list[Row] = []
+    problems: list[FieldProblem] = []
+    for number, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            problems.append(_problem(number, "type", "expected a Feature"))
+            continue
+        geometry = feature.get("geometry")
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            problems.append(_problem(number, "properties", "must be an object"))
+            continue
+        values: dict[str, Any] = {k: props.get(k) for k, _ in COLUMNS if k in props}
+        thresholds = props.get("thresholds_cm")
+        if isinstance(thresholds, dict):
+            for colour in ("blue", "yellow", "orange", "red"):
+                values[colour] = thresholds.get(colour)
+        elif thresholds is not None:
+            problems.append(_problem(number, "thresholds_cm", "must be an object"))
+        if "unit_code" in props and "unit" not in values:
+            values["unit"] = props["unit_code"]
+        if (
+            not isinstance(geometry, dict)
+            or geometry.get("type") != "Point"
+            or not isinstance(geometry.get("coordinates"), list)
+            or len(geometry["coordinates"]) < 2
+        ):
+            problems.append(_problem(number, "geometry", "expected a Point with [lon, lat]"))
+            continue
+        values["lon"], values["lat"] = geometry["coordinates"][0], geometry["coordinates"][1]
+        rows.append(Row(number, values))
+    if problems:
+        raise ImportFailed(f"{len(problems)} problem(s) in the GeoJSON file", problems=problems)
+    return rows, "geojson"
+
+
+def read_any(content: bytes, filename: str) -> tuple[list[Row], str]:
+    """Read by extension: ``.xlsx`` as Excel, ``.geojson``/``.json`` as GeoJSON."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        return read_xlsx(content)
+    if name.endswith((".geojson", ".json")):
+        return read_geojson(content)
+    raise ImportFailed(
+        f"{filename}: unknown file type",
+        problems=[_problem(0, "file", "name it .xlsx (Excel) or .geojson (GeoJSON)")],
+    )
+
+
+# --- checking ----------------------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores "1001" typed as a number as 1001.0
+    return str(value).strip()
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a true/false value")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    else:
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def _choice(value: Any, labels: Mapping[Any, str], what: str) -> Any:
+    text = _text(value)
+    for member, label in labels.items():
+        if text in (member.value, label):
+            return member
+    options = "、".join(labels.values())
+    raise ValueError(f"unknown {what} {text!r} (one of {options}, or the English code)")
+
+
+class _Lookup:
+    """Units and people visible to the actor, by code and by name."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        visible = visible_unit_ids(session=session, user=actor)
+        units = list(session.scalars(select(Unit)))
+        self.units = [u for u in units if visible is None or u.id in visible]
+        self.people = [
+            p for p in session.scalars(select(Person)) if visible is None or p.unit_id in visible
+        ]
+
+    def unit(self, value: Any) -> Unit:
+        text = _text(value)
+        for unit in self.units:
+            if text in (unit.code, unit.name_zh):
+                return unit
+        raise ValueError(f"unknown unit {text!r}")
+
+    def person(self, value: Any, unit: Unit | None) -> int | None:
+        text = _text(value)
+        if text is None:
+            return None
+        matches = [p for p in self.people if p.name == text]
+        if unit is not None and len(matches) > 1:
+            matches = [p for p in matches if p.unit_id == unit.id] or matches
+        if not matches:
+            raise ValueError(f"unknown person {text!r}")
+        if len(matches) > 1:
+            raise ValueError(f"{len(matches)} people are called {text!r}; the name is ambiguous")
+        return matches[0].id
+
+
+def check_rows(
+    *, session: Session, rows: Sequence[Row], actor: Actor
+) -> list[tuple[Row, HazardPointCreate]]:
+    """Turn rows into validated points, or raise :class:`ImportFailed` listing every problem."""
+    lookup = _Lookup(session, actor)
+    problems: list[FieldProblem] = []
+    seen: dict[str, int] = {}
+    out: list[tuple[Row, HazardPointCreate]] = []
+    for row in rows:
+        v = row.values
+        bad: list[FieldProblem] = []
+
+        def fail(field: str, reason: str, row: Row = row, bad: list[FieldProblem] = bad) -> None:
+            bad.append(_problem(row.number, HEADER_OF.get(field, field), reason))
+
+        for field in REQUIRED:
+            if _blank(v.get(field)):
+                fail(field, "required")
+        data: dict[str, Any] = {}
+        code = _text(v.get("code"))
+        if code is not None:
+            if code in seen:
+                fail("code", f"duplicate code {code!r} (first on row {seen[code]})")
+            else:
+                seen[code] = row.number
+            data["code"] = code
+        if not _blank(v.get("name")):
+            data["name"] = _text(v.get("name"))
+        for field, labels, what in (
+            ("kind", KIND_LABELS, "kind"),
+            ("risk_level", RISK_LABELS, "risk level"),
+            ("status", STATUS_LABELS, "status"),
+        ):
+            if not _blank(v.get(field)):
+                try:
+                    data[field] = _choice(v.get(field), labels, what)
+                except ValueError as exc:
+                    fail(field, str(exc))
+        for field, low, high in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
+            if _blank(v.get(field)):
+                continue
+            try:
+                number = _number(v.get(field))
+            except ValueError as exc:
+                fail(field, str(exc))
+                continue
+            if not low <= number <= high:
+                fail(field, f"{number} is out of range [{low:g}, {high:g}] (WGS 84 degrees)")
+            else:
+                data[field] = number
+        unit: Unit | None = None
+        if not _blank(v.get("unit")):
+            try:
+                unit = lookup.unit(v.get("unit"))
+                data["unit_id"] = unit.id
+            except ValueError as exc:
+                fail("unit", str(exc))
+        for field, target in (
+            ("responsible", "responsible_person_id"),
+            ("deputy", "deputy_person_id"),
+        ):
+            try:
+                data[target] = lookup.person(v.get(field), unit)
+            except ValueError as exc:
+                fail(field, str(exc))
+        colours = ("blue", "yellow", "orange", "red")
+        given = [c for c in colours if not _blank(v.get(c))]
+        if given and len(given) < 4:
+            for c in colours:
+                if c not in given:
+                    fail(c, "give all four thresholds, or none for the kind's defaults")
+        elif given:
+            levels: dict[str, float] = {}
+            for c in colours:
+                try:
+                    levels[c] = _number(v.get(c))
+                except ValueError as exc:
+                    fail(c, str(exc))
+            if len(levels) == 4:
+                try:
+                    data["thresholds_cm"] = Thresholds(**levels)
+                except ValidationError as exc:
+                    fail("blue", _first_msg(exc))
+        for field in ("address", "description"):
+            if not _blank(v.get(field)):
+                data[field] = _text(v.get(field))
+        polygon = v.get("polygon")
+        if not _blank(polygon):
+            if isinstance(polygon, str):
+                try:
+                    polygon = json.loads(polygon)
+                except json.JSONDecodeError:
+                    fail("polygon", "not valid JSON")
+                    polygon = None
+            data["polygon"] = polygon
+        if not bad:
+            try:
+                out.append((row, HazardPointCreate(**data)))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    loc = err.get("loc", ())
+                    field = str(loc[0]) if loc else "row"
+                    field = {"unit_id": "unit", "thresholds_cm": "blue"}.get(field, field)
+                    fail(field, str(err.get("msg", "invalid")).removeprefix("Value error, "))
+        problems.extend(bad)
+    if problems:
+        raise ImportFailed(
+            f"{len(problems)} problem(s) in the file; nothing was imported", problems=problems
+        )
+    return out
+
+
+def _first_msg(exc: ValidationError) -> str:
+    errors = exc.errors()
+    return str(errors[0].get("msg", "invalid")).removeprefix("Value error, ") if errors else ""
+
+
+# --- applying ----------------------------------------------------------------------------------
+
+
+def _as_create(point: HazardPoint) -> HazardPointCreate:
+    return HazardPointCreate(
+        code=point.code,
+        name=point.name,
+        kind=point.kind,
+        lon=point.lon,
+        lat=point.lat,
+        polygon=point.polygon,
+        address=point.address,
+        description=point.description,
+        unit_id=point.unit_id,
+        responsible_person_id=point.responsible_person_id,
+        deputy_person_id=point.deputy_person_id,
+        risk_level=point.risk_level,
+        thresholds_cm=service.thresholds_of(point),
+        status=point.status,
+    )
+
+
+def import_points(
+    *,
+    session: Session,
+    content: bytes,
+    filename: str,
+    actor: Actor,
+    thresholds_table: Mapping[str, Sequence[float]] | None = None,
+) -> ImportReport:
+    """Import a GeoJSON or Excel file atomically (by code: create, update or leave unchanged).
+
+    Raises :class:`ImportFailed` (nothing written) listing every bad cell. Never commits.
+    """
+    service._require(actor, service.HazardAction.manage_points, "import hazard points")
+    rows, _ = read_any(content, filename)
+    checked = check_rows(session=session, rows=rows, actor=actor)
+    existing = {
+        p.code: p
+        for p in session.scalars(
+            select(HazardPoint).where(HazardPoint.code.in_([c.code for _, c in checked]))
+        )
+    }
+    problems = []
+    for row, point_in in checked:
+        point = existing.get(point_in.code)
+        if point is not None:
+            try:
+                service.get_point(session=session, point_id=point.id, actor=actor)
+            except NotFoundError:
+                problems.append(
+                    _problem(row.number, HEADER_OF["code"], f"code {point_in.code!r} is taken")
+                )
+    if problems:
+        raise ImportFailed("codes used by points outside your jurisdiction", problems=problems)
+    report = ImportReport(created=0, updated=0, unchanged=0)
+    # A savepoint: if a write still fails half-way (a race on a code), none of the rows stay.
+    with session.begin_nested():
+        for _row, point_in in checked:
+            point = existing.get(point_in.code)
+            if point is None:
+                if point_in.thresholds_cm is None:
+                    point_in = point_in.model_copy(
+                        update={
+                            "thresholds_cm": service.default_thresholds_cm(
+                                point_in.kind, thresholds_table
+                            )
+                        }
+                    )
+                service.create_point(
+                    session=session,
+                    point_in=point_in,
+                    actor=actor,
+                    thresholds_table=thresholds_table,
+                )
+                report.created += 1
+                continue
+            current = _as_create(point)
+            wanted = point_in
+            if wanted.thresholds_cm is None:
+                wanted = wanted.model_copy(update={"thresholds_cm": current.thresholds_cm})
+            if wanted == current:
+                report.unchanged += 1
+                continue
+            changes = {
+                k: getattr(wanted, k)
+                for k in HazardPointCreate.model_fields
+                if getattr(wanted, k) != getattr(current, k)
+            }
+            service.update_point(
+                session=session,
+                point_id=point.id,
+                point_in=HazardPointUpdate(**changes),
+                actor=actor,
+            )
+            report.updated += 1
+    return report
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _records(session: Session, points: Sequence[HazardPoint]) -> list[dict[str, Any]]:
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    person_ids = {p.responsible_person_id for p in points} | {p.deputy_person_id for p in points}
+    people = {
+        p.id: p.name
+        for p in session.scalars(select(Person).where(Person.id.in_([i for i in person_ids if i])))
+    }
+    out = []
+    for p in points:
+        t = service.thresholds_of(p)
+        out.append(
+            {
+                "code": p.code,
+                "name": p.name,
+                "kind": p.kind,
+                "lon": p.lon,
+                "lat": p.lat,
+                "unit": units[p.unit_id],
+                "responsible": people.get(p.responsible_person_id or 0),
+                "deputy": people.get(p.deputy_person_id or 0),
+                "risk_level": p.risk_level,
+                "blue": t.blue,
+                "yellow": t.yellow,
+                "orange": t.orange,
+                "red": t.red,
+                "status": p.status,
+                "address": p.address,
+                "description": p.description,
+                "polygon": p.polygon,
+            }
+        )
+    return out
+
+
+def _export_points(
+    session: Session, actor: Actor, flt: service.PointFilter | None
+) -> list[HazardPoint]:
+    points, _ = service.list_points(session=session, actor=actor, flt=flt, limit=1_000_000)
+    return points
+
+
+def export_geojson(
+    *, session: Session, actor: Actor, flt: service.PointFilter | None = None
+) -> dict[str, Any]:
+    """The points in the actor's jurisdiction as an RFC 7946 FeatureCollection (importable)."""
+    points = _export_points(session, actor, flt)
+    features = []
+    for rec in _records(session, points):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]},
+                "properties": {
+                    "code": rec["code"],
+                    "name": rec["name"],
+                    "kind": rec["kind"].value,
+                    "unit": rec["unit"].code,
+                    "unit_name": rec["unit"].name_zh,
+                    "responsible": rec["responsible"],
+                    "deputy": rec["deputy"],
+                    "risk_level": rec["risk_level"].value,
+                    "thresholds_cm": {c: rec[c] for c in ("blue", "yellow", "orange", "red")},
+                    "status": rec["status"].value,
+                    "address": rec["address"],
+                    "description": rec["description"],
+                    "polygon": rec["polygon"],
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "name": "fangxun_hazard_points", "features": features}
+
+
+def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | None = None) -> bytes:
+    """The points in the actor's jurisdiction as an .xlsx workbook with Chinese headers."""
+    points = _export_points(session, actor, flt)
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = SHEET_TITLE
+    sheet.append([header for _, header in COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    for rec in _records(session, points):
+        sheet.append(
+            [
+                rec["code"],
+                rec["name"],
+                KIND_LABELS[rec["kind"]],
+                rec["lon"],
+                rec["lat"],
+                rec["unit"].name_zh,
+                rec["responsible"],
+                rec["deputy"],
+                RISK_LABELS[rec["risk_level"]],
+                rec["blue"],
+                rec["yellow"],
+                rec["orange"],
+                rec["red"],
+                STATUS_LABELS[rec["status"]],
+                rec["address"],
+                rec["description"],
+                json.dumps(rec["polygon"], separators=(",", ":")) if rec["polygon"] else None,
+            ]
+        )
+    widths = (12, 28, 10, 13, 12, 22, 10, 10, 8, 12, 12, 12, 12, 8, 30, 30, 30)
+    for column, width in zip("ABCDEFGHIJKLMNOPQ", widths, strict=True):
+        sheet.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "COLUMNS",
+    "KIND_LABELS",
+    "RISK_LABELS",
+    "STATUS_LABELS",
+    "ImportFailed",
+    "Row",
+    "check_rows",
+    "export_geojson",
+    "export_xlsx",
+    "import_points",
+    "read_any",
+    "read_geojson",
+    "read_xlsx",
+]
