@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     login_max_attempts_per_ip: int = Field(default=50, gt=0)
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
+    #: Duty: a shift nobody has checked in to this long after its start raises an alarm, s.
+    duty_check_in_grace_s: int = Field(default=30 * 60, gt=0)
+    #: Incidents: public reports accepted per client address within ``public_report_window_s``.
+    public_report_max: int = Field(default=5, gt=0)
+    #: Incidents: sliding window of the public form's rate limit, s.
+    public_report_window_s: int = Field(default=3600, gt=0)
     # --- monitoring (issue 5) ---
     #: MQTT broker the ingest service subscribes to.
     mqtt_host: str = "127.0.0.1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import doctest
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
+import fangxun.inundation.io as io_module
 from fangxun.inundation.grid import Grid
 from fangxun.inundation.io import (
     RunFileError,
@@ -32,6 +34,11 @@ from fangxun.inundation.rain import (
 )
 
 EPSG_4547 = "EPSG:4547"
+
+
+def test_doctest() -> None:
+    result = doctest.testmod(io_module)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def _write_gtiff(
@@ -294,7 +301,7 @@ def test_rain_values_checked_with_key(tmp_path: Path, extra: str, match: str) ->
         (
             "[rain]\nkind = 'chicago'\nreturn_period_years = -1\nduration_s = 60\n"
             "[rain.formula]\na_mm_min = 10\nb = 5\nc = 0.5\nn = 0.7\n",
-            "rain.chicago.return_period_years",
+            r"rain\.return_period_years: Input should be greater than 0",
         ),
         (
             "[rain]\nkind = 'chicago'\nreturn_period_years = 5\nduration_s = 60\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fangxun.inundation.model as model_module
-from fangxun.inundation import GriddedRain, Grid, Horton, Hyetograph, Model, PointInflow
+from fangxun.inundation import Grid, GriddedRain, Horton, Hyetograph, Model, PointInflow
 
 
 def test_doctest() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fangxun.inundation.rain as rain_module
 from fangxun.inundation.rain import (
     EXAMPLE_FORMULA_UNVERIFIED,
     MM_H_TO_M_S,
@@ -20,6 +22,12 @@ from fangxun.inundation.rain import (
     idw_gridded_rain,
     zhengzhou_720_reconstruction,
 )
+
+
+def test_doctest() -> None:
+    result = doctest.testmod(rain_module)
+    assert result.attempted > 0 and result.failed == 0
+
 
 # ---------------------------------------------------------------------------------------------
 # Hyetograph

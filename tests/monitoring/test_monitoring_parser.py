@@ -76,9 +76,12 @@ def test_single_object_and_reasons() -> None:
     assert one.messages[0].time == datetime(2021, 7, 20, 8, tzinfo=UTC)
     assert "malformed JSON" in parse_payload(b"{not json").rejects[0].reason
     assert "not UTF-8" in parse_payload(b"\xff\xfe").rejects[0].reason
-    assert "not valid JSON" in parse_payload(
-        '{"datastream": "A", "time": "2021-07-20T16:00:00+08:00", "value": NaN}'
-    ).rejects[0].reason
+    assert (
+        "not valid JSON"
+        in parse_payload('{"datastream": "A", "time": "2021-07-20T16:00:00+08:00", "value": NaN}')
+        .rejects[0]
+        .reason
+    )
     no_offset = parse_payload('{"datastream": "A", "time": "2021-07-20T16:00:00", "value": 1}')
     assert "offset" in no_offset.rejects[0].reason
     text = parse_payload('{"datastream": "A", "time": "2021-07-20T16:00:00Z", "value": "1"}')

@@ -19,10 +19,15 @@ from fangxun import __version__
 from fangxun.api import health
 from fangxun.api.problems import install_problem_handlers
 from fangxun.audit.router import router as audit_router
+from fangxun.briefings.router import router as briefings_router
 from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
+from fangxun.duty.router import router as duty_router
+from fangxun.hazards.router import router as hazards_router
+from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
 from fangxun.org.router import router as org_router
+from fangxun.supplies.router import router as supplies_router
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +41,12 @@ def api_router() -> APIRouter:
     router.include_router(health.router)
     router.include_router(org_router)
     router.include_router(audit_router)
+    router.include_router(hazards_router)
     router.include_router(monitoring_router)
+    router.include_router(duty_router)
+    router.include_router(incidents_router)
+    router.include_router(supplies_router)
+    router.include_router(briefings_router)
     return router
 
 

@@ -16,7 +16,9 @@ from typer.core import TyperGroup
 from fangxun import __version__
 from fangxun.cli import db as db_cli
 from fangxun.cli import demo as demo_cli
+from fangxun.cli import hazards as hazards_cli
 from fangxun.cli import inundation as inundation_cli
+from fangxun.cli import monitoring as monitoring_cli
 from fangxun.cli import serve as serve_cli
 from fangxun.cli import users as users_cli
 from fangxun.errors import (
@@ -84,7 +86,10 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(users_cli.app, name="user")
 app.command("serve")(serve_cli.serve)
 app.add_typer(demo_cli.app, name="demo")
+app.add_typer(hazards_cli.app, name="hazards")
 app.add_typer(inundation_cli.app, name="inundation")
+app.command("ingest")(monitoring_cli.ingest)
+app.add_typer(monitoring_cli.app, name="monitoring")
 
 
 def _version_callback(value: bool) -> None:

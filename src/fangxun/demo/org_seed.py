@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
+from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.errors import ConfigError
 from fangxun.org import service as org
 from fangxun.org.models import Person, Role, Unit, UnitKind
@@ -179,6 +180,7 @@ class DemoSummary:
     users_created: int = 0
     users_existing: int = 0
     terrain_files: TerrainFiles | None = None
+    hazards: HazardSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -289,4 +291,5 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
     session.flush()
     if write_terrain:
         summary.terrain_files = ensure_terrain_files(settings.data_dir)
+    summary.hazards = seed_hazards(session=session)
     return summary

@@ -134,6 +134,8 @@ class SwapRead(BaseModel):
 class GapRead(BaseModel):
     """A hole in the roster: ``kind`` is ``uncovered``, ``no_leader`` or ``no_check_in``."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     kind: str
     unit_id: int
     starts_at: datetime
@@ -145,6 +147,8 @@ class GapRead(BaseModel):
 class DutyMember(BaseModel):
     """One person of the current duty team, with how to reach them."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     person_id: int
     name: str
     phone: str | None
@@ -155,6 +159,8 @@ class DutyMember(BaseModel):
 
 class DutyTeamRead(BaseModel):
     """Who is on duty now for a unit."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     unit_id: int
     unit_name: str

@@ -80,9 +80,7 @@ class Incident(TimestampMixin, Base):
     __table_args__ = (Index("ix_incident_status_reported", "status", "reported_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
-    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
     kind: Mapped[IncidentKind] = mapped_column(_enum(IncidentKind, "incident_kind"))
     severity: Mapped[Severity] = mapped_column(_enum(Severity, "incident_severity"))
     status: Mapped[IncidentStatus] = mapped_column(
@@ -108,6 +106,21 @@ class Incident(TimestampMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column()
 
     unit: Mapped[Unit] = relationship()
+
+    @property
+    def dispatch_s(self) -> float | None:
+        """Seconds from report to dispatch (None until dispatched)."""
+        if self.dispatched_at is None:
+            return None
+        return (self.dispatched_at - self.reported_at).total_seconds()
+
+    @property
+    def arrival_s(self) -> float | None:
+        """Seconds from report to the team on site (None until on site)."""
+        if self.on_site_at is None:
+            return None
+        return (self.on_site_at - self.reported_at).total_seconds()
+
     events: Mapped[list[IncidentEvent]] = relationship(
         back_populates="incident",
         cascade="all, delete-orphan",

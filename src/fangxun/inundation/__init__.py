@@ -11,8 +11,8 @@ from .model import Model
 from .rain import GriddedRain, Hyetograph
 
 __all__ = [
-    "GriddedRain",
     "Grid",
+    "GriddedRain",
     "Horton",
     "Hyetograph",
     "Model",

@@ -42,7 +42,7 @@ CLOSED, OPEN, STAGE = 0, 1, 2
 EDGES = ("north", "south", "west", "east")
 """Order of edges in :attr:`StepParams.bc_kind` and :attr:`StepParams.bc_stage`."""
 
-AnyArray = npt.NDArray[np.floating]  # type: ignore[type-arg]
+AnyArray = npt.NDArray[np.floating]
 
 
 @dataclass

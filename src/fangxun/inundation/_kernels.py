@@ -37,9 +37,10 @@ _MAGIC32 = 1419916000
 _MAGIC64 = 6142621803746013184
 
 
-@intrinsic  # type: ignore[misc]
+@intrinsic
 def _bits(typingctx: Any, x: Any) -> Any:
     """Reinterpret a float's bits as a signed integer of the same width."""
+    ret: Any
     if x == types.float32:
         ret, width = types.int32, 32
     elif x == types.float64:
@@ -53,9 +54,11 @@ def _bits(typingctx: Any, x: Any) -> Any:
     return ret(x), codegen
 
 
-@intrinsic  # type: ignore[misc]
+@intrinsic
 def _from_bits(typingctx: Any, i: Any) -> Any:
     """Reinterpret a signed integer's bits as a float of the same width."""
+    ret: Any
+    lt: Any
     if i == types.int32:
         ret, lt = types.float32, ir.FloatType()
     elif i == types.int64:
@@ -69,13 +72,13 @@ def _from_bits(typingctx: Any, i: Any) -> Any:
     return ret(i), codegen
 
 
-@njit(inline="always", fastmath=FASTMATH)  # type: ignore[misc]
+@njit(inline="always", fastmath=FASTMATH)
 def inv_cbrt32(x: np.float32) -> np.float32:
     """x^(-1/3) for float32 x > 0, to about 1 ulp."""
-    i = _bits(x)
+    i: Any = _bits(x)  # type: ignore[call-arg]
     third = np.float32(0.33333334)
     seed = np.int32(np.int32(_MAGIC32) - np.int32(np.float32(i) * third))
-    r = _from_bits(seed)
+    r: Any = _from_bits(seed)  # type: ignore[call-arg]
     x3 = x * third
     four3 = np.float32(1.3333334)
     for _ in range(3):
@@ -83,12 +86,12 @@ def inv_cbrt32(x: np.float32) -> np.float32:
     return r  # type: ignore[no-any-return]
 
 
-@njit(inline="always", fastmath=FASTMATH)  # type: ignore[misc]
+@njit(inline="always", fastmath=FASTMATH)
 def inv_cbrt64(x: np.float64) -> np.float64:
     """x^(-1/3) for float64 x > 0, to about 1 ulp."""
-    i = _bits(x)
+    i: Any = _bits(x)  # type: ignore[call-arg]
     seed = np.int64(_MAGIC64) - np.int64(np.float64(i) * (1.0 / 3.0))
-    r = _from_bits(seed)
+    r: Any = _from_bits(seed)  # type: ignore[call-arg]
     x3 = x * (1.0 / 3.0)
     for _ in range(4):
         r = r * (4.0 / 3.0 - x3 * (r * r * r))
@@ -97,10 +100,10 @@ def inv_cbrt64(x: np.float64) -> np.float64:
 
 def inv_cbrt(x: float) -> float:
     """x^(-1/3) (pure Python; inside kernels the typed overload below is used)."""
-    return float(x) ** (-1.0 / 3.0)
+    return float(float(x) ** (-1.0 / 3.0))
 
 
-@overload(inv_cbrt, inline="always")  # type: ignore[misc]
+@overload(inv_cbrt, inline="always")
 def _inv_cbrt_overload(x):  # type: ignore[no-untyped-def]  # numba compares the signatures
     if x == types.float32:
 
@@ -117,7 +120,7 @@ def _inv_cbrt_overload(x):  # type: ignore[no-untyped-def]  # numba compares the
     return None
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def flux_kernel(
     h: AnyArray,
     z: AnyArray,
@@ -194,7 +197,7 @@ def flux_kernel(
         viol[r] = cnt
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def limit_factor_kernel(h: AnyArray, qx: AnyArray, qy: AnyArray, fac: AnyArray, dt_dx: Any) -> None:
     """fac = min(1, h / outflow depth) per cell."""
     ny, nx = h.shape
@@ -211,7 +214,7 @@ def limit_factor_kernel(h: AnyArray, qx: AnyArray, qy: AnyArray, fac: AnyArray, 
             fac[r, c] = h[r, c] / out if out > h[r, c] else one
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def apply_limit_kernel(qx: AnyArray, qy: AnyArray, fac: AnyArray) -> None:
     """Scale every face flux by the factor of the cell it leaves."""
     ny, nx = fac.shape
@@ -234,7 +237,7 @@ def apply_limit_kernel(qx: AnyArray, qy: AnyArray, fac: AnyArray) -> None:
                 qy[r, c] = q * fac[r, c]
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def update_kernel(
     h: AnyArray,
     z: AnyArray,

@@ -41,9 +41,9 @@ class Gauges:
     def record(
         self,
         time_s: float,
-        h: npt.NDArray[np.floating],  # type: ignore[type-arg]
-        qx: npt.NDArray[np.floating],  # type: ignore[type-arg]
-        qy: npt.NDArray[np.floating],  # type: ignore[type-arg]
+        h: npt.NDArray[np.floating],
+        qx: npt.NDArray[np.floating],
+        qy: npt.NDArray[np.floating],
         wet_threshold_m: float,
     ) -> None:
         """Sample depth and speed |q|/h (0 where the depth is below ``wet_threshold_m``)."""

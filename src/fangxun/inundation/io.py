@@ -9,6 +9,19 @@
 
 rasterio and matplotlib are imported inside the functions that need them, so that importing the
 numerical core stays light.
+
+>>> from pathlib import Path
+>>> cfg = parse_run_config(
+...     {"terrain": {"path": "dem.tif"}, "run": {"duration_s": 3600},
+...      "rain": {"kind": "hyetograph", "times_s": [0, 1800], "intensity_mm_h": [40, 0]}},
+...     base_dir=Path("/data"))
+>>> cfg.resolve(cfg.terrain.path).as_posix(), build_rain(cfg.rain).total_mm()
+('/data/dem.tif', 20.0)
+>>> parse_run_config({"terrain": {"path": "dem.tif"}, "run": {"duration_s": -1}}, Path("."))
+Traceback (most recent call last):
+...
+fangxun.inundation.io.RunFileError: run file: 1 problem(s) in the run file
+  run.duration_s: Input should be greater than 0
 """
 
 from __future__ import annotations
@@ -414,6 +427,8 @@ class NoRain(_Strict):
     kind: Literal["none"]
 
 
+_RAIN_KINDS = ("hyetograph", "chicago", "zhengzhou_720", "none")
+
 RainSection = Annotated[
     HyetographRain | ChicagoRain | Zhengzhou720Rain | NoRain, Field(discriminator="kind")
 ]
@@ -510,8 +525,11 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
         # Drop pydantic's internal branch tags so the location reads like the TOML path.
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "lax-")))
-        out.append((loc, err["msg"]))
+        parts = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "lax-"))]
+        # pydantic puts the union member's tag after "rain" (rain.chicago.duration_s).
+        if len(parts) > 1 and parts[0] == "rain" and parts[1] in _RAIN_KINDS:
+            del parts[1]
+        out.append((".".join(parts), err["msg"]))
     return out
 
 

@@ -3,6 +3,11 @@
 Both input types are piecewise constant in time and immutable. The model clips each time step at
 ``next_change_s`` so that the rain it applies over a step is exact.
 
+Tools that build them: :class:`StormFormula` (i = A/(t + b)^n, A = a(1 + C lg P)) and
+:func:`chicago_hyetograph` for design storms; :func:`zhengzhou_720_reconstruction` for the
+Zhengzhou "7·20" replay (a reconstruction that matches the published totals, not observed hourly
+data); :func:`idw_gridded_rain` to spread gauge series over the grid.
+
 >>> from fangxun.inundation.rain import Hyetograph
 >>> h = Hyetograph(times_s=[0.0, 3600.0], intensity_mm_h=[50.0, 0.0])
 >>> round(h.depth_m(0.0, 7200.0) * 1000.0, 9)  # mm of rain over two hours
@@ -110,11 +115,11 @@ class Hyetograph(_Frozen):
     ``Hyetograph(times_s=[0, 3600], intensity_mm_h=[50, 0])``.
     """
 
-    __slots__ = ("_cum_m", "intensity_mm_h", "times_s")
+    __slots__ = ("_total_mm", "intensity_mm_h", "times_s")
 
     times_s: FloatArray
     intensity_mm_h: FloatArray
-    _cum_m: FloatArray
+    _total_mm: float
 
     def __init__(self, times_s: Sequence[float], intensity_mm_h: Sequence[float]) -> None:
         t = _validate_times(times_s, "Hyetograph")
@@ -131,13 +136,11 @@ class Hyetograph(_Frozen):
             )
         _check_intensity(i, "Hyetograph")
         i.setflags(write=False)
-        # Cumulative depth (m) at each breakpoint, for totals; depth_m() sums segments directly.
-        cum = np.zeros_like(t)
-        cum[1:] = np.cumsum(i[:-1] * MM_H_TO_M_S * np.diff(t))
-        cum.setflags(write=False)
+        # Total in mm straight from mm/h·s, so round totals stay round (40 mm/h for 30 min = 20).
+        total_mm = float(np.sum(i[:-1] * np.diff(t))) / 3600.0
         self.times_s = t
         self.intensity_mm_h = i
-        self._cum_m = cum
+        self._total_mm = total_mm
         self._frozen = True
 
     @classmethod
@@ -188,7 +191,7 @@ class Hyetograph(_Frozen):
 
     def total_mm(self) -> float:
         """Rain depth (mm) up to the last breakpoint (the last intensity is taken to stop there)."""
-        return float(self._cum_m[-1]) * 1000.0
+        return self._total_mm
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Hyetograph):

@@ -46,7 +46,9 @@ Manager = Annotated[User, Depends(require_role(Role.admin, Role.district))]
 Ingester = Annotated[User, Depends(require_role(Role.admin, Role.district, Role.duty))]
 
 
-@router.get("/monitoring/stations", summary="Stations with latest values (GeoJSON)", responses=_ERRORS)
+@router.get(
+    "/monitoring/stations", summary="Stations with latest values (GeoJSON)", responses=_ERRORS
+)
 def stations(
     session: SessionDep, user: CurrentUser, kind: StationKind | None = None
 ) -> dict[str, Any]:
@@ -105,7 +107,9 @@ def create_datastream(session: SessionDep, user: Manager, datastream_in: Datastr
 @router.get("/monitoring/latest", response_model=list[DatastreamRead], responses=_ERRORS)
 def latest(session: SessionDep, user: CurrentUser) -> Any:
     """The latest value of every datastream you may see (the fast path)."""
-    return [service.datastream_read(ds) for ds in service.list_datastreams(session=session, actor=user)]
+    return [
+        service.datastream_read(ds) for ds in service.list_datastreams(session=session, actor=user)
+    ]
 
 
 @router.get(
@@ -127,7 +131,9 @@ def observations(
         session=session, actor=user, code=code, start=start, end=end,
         include_flagged=include_flagged, limit=limit,
     )  # fmt: skip
-    return [ObservationRead(time=p.time, value=p.value, flags=qc.flag_names(p.flags)) for p in points]
+    return [
+        ObservationRead(time=p.time, value=p.value, flags=qc.flag_names(p.flags)) for p in points
+    ]
 
 
 @router.get(

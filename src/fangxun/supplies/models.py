@@ -90,9 +90,7 @@ class Warehouse(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name_zh: Mapped[str] = mapped_column(String(200))
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
-    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
     address: Mapped[str | None] = mapped_column(String(300))
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
@@ -215,6 +213,13 @@ class StocktakeLine(Base):
     stocktake: Mapped[Stocktake] = relationship(back_populates="lines")
     item: Mapped[SupplyItem] = relationship()
 
+    @property
+    def difference(self) -> int | None:
+        """Counted minus book (negative: items missing); None until counted."""
+        if self.counted_quantity is None:
+            return None
+        return self.counted_quantity - self.book_quantity
+
 
 class Team(TimestampMixin, Base):
     """An emergency team (应急队伍) of a unit, its equipment and readiness."""
@@ -222,9 +227,7 @@ class Team(TimestampMixin, Base):
     __tablename__ = "supplies_team"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
-    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     specialty: Mapped[str | None] = mapped_column(String(100))
     readiness: Mapped[Readiness] = mapped_column(
@@ -266,9 +269,7 @@ class Drill(TimestampMixin, Base):
     __tablename__ = "supplies_drill"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
-    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
     held_on: Mapped[date] = mapped_column(Date)
     scenario: Mapped[str] = mapped_column(Text)
     team_ids: Mapped[list[Any]] = mapped_column(json_type(), default=list)

@@ -1,0 +1,241 @@
+"""Ingest benchmark: a sustained stream of observations through Mosquitto into the database.
+
+    .venv/bin/python benchmarks/ingest.py [--n 60000] [--per-message 1] [--rate 0]
+        [--broker private|shared] [--database-url URL]
+
+Starts ``fangxun ingest`` as its own process on a fresh PostgreSQL schema (default: the URL in
+``FANGXUN_TEST_POSTGRES_URL``, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``), with a
+network of 100 datastreams, publishes ``--n`` observations at QoS 1 (``--per-message``
+observations per MQTT message; ``--rate`` observations per second, 0 = as fast as the publisher
+goes), and measures committed observations per second in the database (first publish to last
+commit) and the loss count (published − stored after the stream settles).
+
+``--broker private`` (default) runs the real Mosquitto binary on a free port with
+``max_queued_messages`` raised for a persistent-session consumer (the deployment setting);
+``--broker shared`` uses the machine's broker on 127.0.0.1:1883 with its own configuration.
+Results go to ``benchmarks/results/ingest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from fangxun.audit.service import SystemActor
+from fangxun.db import make_engine, session_scope
+from fangxun.db.migrate import upgrade_engine
+from fangxun.monitoring import service
+from fangxun.monitoring.ingest.mqtt import station_topic
+from fangxun.monitoring.models import Observation, StationKind
+from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "ingest.json"
+FANGXUN = str(Path(sys.executable).parent / "fangxun")
+SYSTEM = SystemActor(username="benchmark")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"broker did not start on port {port}")
+
+
+def _start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    conf = folder / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
+        f"persistence true\npersistence_location {folder}/\nmax_queued_messages 1000000\n"
+        f"log_dest file {folder}/mosquitto.log\n"
+    )
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([mosquitto, "-c", str(conf)])
+    _wait_port(port)
+    return proc, port
+
+
+def _network(url: str, n_streams: int) -> list[tuple[str, str]]:
+    engine = make_engine(url)
+    upgrade_engine(engine)
+    codes = []
+    with session_scope(engine) as session:
+        service.ensure_observed_properties(session=session)
+        for i in range(n_streams):
+            st = f"B{i:03d}"
+            service.create_station(
+                session=session,
+                station_in=StationCreate(
+                    code=st, name_zh=st, kind=StationKind.ponding, lon=113.5 + i * 1e-3, lat=34.8
+                ),
+                actor=SYSTEM,
+            )
+            service.create_datastream(
+                session=session,
+                datastream_in=DatastreamCreate(
+                    code=f"{st}-depth", name=st, station_code=st,
+                    observed_property="ponding_depth", unit="cm",
+                ),
+                actor=SYSTEM,
+            )  # fmt: skip
+            codes.append((st, f"{st}-depth"))
+    engine.dispose()
+    return codes
+
+
+def _count(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Observation)).scalar_one())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=60_000, help="observations to publish")
+    parser.add_argument("--per-message", type=int, default=1, help="observations per message")
+    parser.add_argument("--rate", type=float, default=0.0, help="obs/s to publish (0: max)")
+    parser.add_argument("--streams", type=int, default=100, help="datastreams in the network")
+    parser.add_argument("--broker", choices=["private", "shared"], default="private")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("FANGXUN_TEST_POSTGRES_URL")
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument("--settle-s", type=float, default=30.0, help="wait for stragglers, s")
+    parser.add_argument("--no-save", action="store_true", help="do not write the results file")
+    args = parser.parse_args()
+
+    schema = f"fx_bench_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(args.database_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = (
+        make_url(args.database_url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="fangxun-bench-"))
+    broker: subprocess.Popen[bytes] | None = None
+    ingest: subprocess.Popen[bytes] | None = None
+    try:
+        codes = _network(url, args.streams)
+        if args.broker == "private":
+            broker, port = _start_broker(tmp)
+        else:
+            port = 1883
+        client_id = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+        env = os.environ | {
+            "FANGXUN_DATABASE_URL": url,
+            "FANGXUN_ENVIRONMENT": "test",
+            "FANGXUN_MQTT_PORT": str(port),
+            "FANGXUN_MQTT_CLIENT_ID": client_id,
+        }
+        log = (tmp / "ingest.log").open("wb")
+        ingest = subprocess.Popen([FANGXUN, "ingest", "--report-s", "0"], env=env, stdout=log,
+                                  stderr=log)  # fmt: skip
+        engine = make_engine(url)
+        time.sleep(3.0)  # connect and subscribe
+
+        pub = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
+        )
+        pub.max_inflight_messages_set(1000)
+        pub.max_queued_messages_set(0)
+        pub.connect("127.0.0.1", port)
+        pub.loop_start()
+        base = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+        start = time.perf_counter()
+        infos = []
+        sent = 0
+        k = 0
+        while sent < args.n:
+            batch = []
+            for _ in range(min(args.per_message, args.n - sent)):
+                station, code = codes[sent % len(codes)]
+                t = base + dt.timedelta(seconds=sent // len(codes))
+                batch.append({"datastream": code, "time": t.isoformat(), "value": sent % 50})
+                sent += 1
+            payload = json.dumps(batch[0] if len(batch) == 1 else batch)
+            infos.append(pub.publish(station_topic(codes[k % len(codes)][0]), payload, qos=1))
+            k += 1
+            if args.rate > 0:
+                ahead = sent / args.rate - (time.perf_counter() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+        for info in infos:
+            info.wait_for_publish(timeout=120)
+        published_s = time.perf_counter() - start
+        last_change = time.perf_counter()
+        stored = _count(engine)
+        while stored < args.n and time.perf_counter() - last_change < args.settle_s:
+            time.sleep(0.05)
+            now_count = _count(engine)
+            if now_count != stored:
+                stored, last_change = now_count, time.perf_counter()
+        elapsed = last_change - start
+        pub.disconnect()
+        pub.loop_stop()
+        engine.dispose()
+        result = {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs",
+            "broker": args.broker,
+            "database": "postgresql",
+            "published": args.n,
+            "per_message": args.per_message,
+            "target_rate": args.rate,
+            "stored": stored,
+            "lost": args.n - stored,
+            "publish_s": round(published_s, 3),
+            "elapsed_s": round(elapsed, 3),
+            "committed_per_s": round(stored / elapsed, 1),
+        }
+        print(json.dumps(result, indent=2))
+        if not args.no_save:
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            runs.append(result)
+            RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
+    finally:
+        if ingest is not None:
+            ingest.send_signal(signal.SIGTERM)
+            ingest.wait(timeout=20)
+        if broker is not None:
+            broker.terminate()
+            broker.wait(timeout=10)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""HTTP routes of consultation briefings: generate, read, decisions, PDF."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.briefings import service
+from fangxun.briefings.models import TaskStatus
+from fangxun.briefings.schemas import BriefingCreate, BriefingRead, TaskCreate, TaskRead
+
+router = APIRouter(prefix="/briefings", tags=["briefings"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Role may not do this"},
+    404: {"description": "Not found"},
+}
+
+
+@router.post("", response_model=BriefingRead, status_code=201, responses=_ERRORS)
+def generate(body: BriefingCreate, user: CurrentUser, session: SessionDep) -> Any:
+    """Generate the consultation briefing for now (or ``as_of``)."""
+    briefing = service.generate(session=session, briefing_in=body, actor=user)
+    session.flush()
+    return briefing
+
+
+@router.get("", response_model=list[BriefingRead], responses=_ERRORS)
+def list_briefings(
+    user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> Any:
+    """Briefings, newest first."""
+    return service.list_briefings(session=session, limit=limit)
+
+
+@router.get("/tasks", response_model=list[TaskRead], responses=_ERRORS)
+def open_tasks(user: CurrentUser, session: SessionDep) -> Any:
+    """Open decision tasks, by deadline."""
+    return service.open_tasks(session=session)
+
+
+@router.get("/{briefing_id}", response_model=BriefingRead, responses=_ERRORS)
+def get_briefing(briefing_id: int, user: CurrentUser, session: SessionDep) -> Any:
+    """One briefing."""
+    return service.get_briefing(session=session, briefing_id=briefing_id)
+
+
+@router.get("/{briefing_id}/pdf", responses={**_ERRORS, 200: {"content": {"application/pdf": {}}}})
+def briefing_pdf(briefing_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    """The briefing as PDF."""
+    briefing = service.get_briefing(session=session, briefing_id=briefing_id)
+    return Response(
+        service.export_pdf(briefing),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="briefing-{briefing.id}.pdf"'},
+    )
+
+
+@router.post("/{briefing_id}/tasks", response_model=TaskRead, status_code=201, responses=_ERRORS)
+def add_task(briefing_id: int, body: TaskCreate, user: CurrentUser, session: SessionDep) -> Any:
+    """Record a decision as a task with an owner and a deadline."""
+    return service.add_task(session=session, briefing_id=briefing_id, task_in=body, actor=user)
+
+
+@router.put("/tasks/{task_id}/status", response_model=TaskRead, responses=_ERRORS)
+def set_task_status(
+    task_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    status: Annotated[TaskStatus, Query()],
+) -> Any:
+    """Mark a task done or dropped."""
+    return service.set_task_status(session=session, task_id=task_id, status=status, actor=user)

@@ -1,0 +1,402 @@
+"""Consultation briefings (会商研判): one call gathers the situation now into a frozen briefing,
+decisions become tasks with owners and deadlines, and the briefing exports as PDF.
+
+Sections, in order: rain so far, forecast, warnings in force, points at risk, open incidents,
+duty team, supply shortages, teams. A section whose domain is not installed (or fails) is kept and
+marked *not available* with the reason, so the briefing never silently leaves something out.
+
+Other domains contribute by a module ``fangxun.<domain>.briefing`` with a function
+``briefing_section(*, session, actor, at) -> dict`` (JSON-ready data); without one, rain and
+hazard points fall back to the monitoring and hazard services here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from fangxun.audit.models import AuditAction
+from fangxun.audit.service import record_change, snapshot
+from fangxun.briefings.models import Briefing, BriefingTask, TaskStatus
+from fangxun.briefings.schemas import BriefingCreate, TaskCreate
+from fangxun.db.types import utcnow
+from fangxun.duty import service as duty
+from fangxun.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
+from fangxun.incidents import service as incidents
+from fangxun.org.models import Person, Role, User
+from fangxun.org.permissions import Actor
+from fangxun.supplies import service as supplies
+from fangxun.supplies.models import Readiness
+
+logger = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+#: Roles that may generate briefings and record decisions.
+CONVENERS = frozenset({Role.admin, Role.district, Role.duty})
+#: Section keys in the order of the briefing.
+SECTION_KEYS = (
+    "rain",
+    "forecast",
+    "warnings",
+    "points_at_risk",
+    "incidents",
+    "duty",
+    "shortages",
+    "teams",
+)
+#: The domain whose ``briefing`` module may provide each section.
+SECTION_DOMAIN = {
+    "rain": "monitoring",
+    "forecast": "forecast",
+    "warnings": "warnings",
+    "points_at_risk": "hazards",
+}
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates" / "briefings"
+
+SectionFn = Callable[..., dict[str, Any]]
+
+
+def _username(actor: Actor) -> str:
+    return actor.username if actor is not None else "system"
+
+
+def _require(actor: Actor, what: str) -> None:
+    if isinstance(actor, User) and (not actor.is_active or actor.role not in CONVENERS):
+        raise PermissionDeniedError(f"role {actor.role.value!r} may not {what}")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _available(data: dict[str, Any]) -> dict[str, Any]:
+    return {"available": True, "reason": None, "data": data}
+
+
+def _not_available(reason: str) -> dict[str, Any]:
+    return {"available": False, "reason": reason, "data": None}
+
+
+# --- sections owned here -----------------------------------------------------------------------
+
+
+def _incidents(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    open_items = incidents.list_incidents(session=session, actor=actor, open_only=True)
+    open_items = [i for i in open_items if i.reported_at <= at]
+    stats = incidents.response_stats(
+        session=session, actor=actor, since=at - timedelta(hours=24), until=at
+    )
+    by_status: dict[str, int] = {}
+    for item in open_items:
+        by_status[item.status.value] = by_status.get(item.status.value, 0) + 1
+    return {
+        "open": len(open_items),
+        "by_status": by_status,
+        "items": [
+            {
+                "id": i.id,
+                "title": i.title,
+                "kind": i.kind.value,
+                "severity": i.severity.value,
+                "status": i.status.value,
+                "location": i.location_text,
+                "reported_at": _iso(i.reported_at),
+                "team_id": i.team_id,
+            }
+            for i in open_items
+        ],
+        "last_24h": {
+            "reported": stats.incidents,
+            "dispatched": stats.dispatched,
+            "dispatch_mean_s": stats.dispatch_mean_s,
+            "arrival_mean_s": stats.arrival_mean_s,
+        },
+    }
+
+
+def _duty(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    teams = duty.current_team(session=session, actor=actor, at=at)
+    return {
+        "teams": [
+            {
+                "unit": t.unit_name,
+                "shift_id": t.shift_id,
+                "starts_at": _iso(t.starts_at),
+                "ends_at": _iso(t.ends_at),
+                "leader": t.leader.name if t.leader else None,
+                "leader_phone": t.leader.phone if t.leader else None,
+                "members": [m.name for m in t.members],
+                "checked_in": [m.name for m in [t.leader, *t.members] if m and m.checked_in],
+            }
+            for t in teams
+        ]
+    }
+
+
+def _shortages(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    rows = supplies.shortages(session=session, actor=actor)
+    return {
+        "count": len(rows),
+        "items": [
+            {
+                "warehouse": r.warehouse_name,
+                "item": r.item_name,
+                "unit_of_measure": r.unit_of_measure,
+                "quota": r.quota,
+                "quantity": r.quantity,
+                "shortfall": r.shortfall,
+            }
+            for r in rows
+        ],
+    }
+
+
+def _teams(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    teams = supplies.list_teams(session=session, actor=actor)
+    counts = {r.value: 0 for r in Readiness}
+    for team in teams:
+        counts[team.readiness.value] += 1
+    return {
+        "by_readiness": counts,
+        "standby": [
+            {
+                "name": t.name,
+                "specialty": t.specialty,
+                "members": len(t.members),
+                "phone": t.phone,
+                "equipment": list(t.equipment or []),
+            }
+            for t in teams
+            if t.readiness is Readiness.standby
+        ],
+    }
+
+
+# --- fall-backs on other domains' services -----------------------------------------------------
+
+
+def _rain_from_monitoring(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    from fangxun.monitoring import service as monitoring
+
+    gauges = []
+    for ds in monitoring.list_datastreams(session=session, actor=actor):
+        if ds.observed_property.code != "rainfall":
+            continue
+        totals = monitoring.rain_totals(session=session, actor=actor, code=ds.code, end=at)
+        gauges.append(
+            {
+                "datastream": ds.code,
+                "totals_mm": totals.totals_mm,
+                "event_total_mm": totals.event_total_mm,
+                "event_start": _iso(totals.event_start),
+            }
+        )
+    gauges.sort(key=lambda g: -float(g["event_total_mm"]))
+    return {
+        "gauges": gauges,
+        "max_event_total_mm": gauges[0]["event_total_mm"] if gauges else None,
+        "max_1h_mm": max((float(g["totals_mm"].get("1h", 0.0)) for g in gauges), default=None),
+    }
+
+
+def _points_from_hazards(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    from fangxun.hazards import service as hazards
+
+    points, total = hazards.list_points(
+        session=session, actor=actor, flt=hazards.PointFilter(has_open=True), limit=20
+    )
+    return {
+        "basis": "open problems in the hazard ledger (observed/forecast depths not linked yet)",
+        "with_open_problems": total,
+        "items": [{"id": p.id, "code": p.code, "name": p.name} for p in points],
+    }
+
+
+FALLBACKS: dict[str, SectionFn] = {
+    "rain": _rain_from_monitoring,
+    "points_at_risk": _points_from_hazards,
+}
+OWN: dict[str, SectionFn] = {
+    "incidents": _incidents,
+    "duty": _duty,
+    "shortages": _shortages,
+    "teams": _teams,
+}
+
+
+def _provider(key: str) -> SectionFn | None:
+    domain = SECTION_DOMAIN.get(key)
+    if domain is None:
+        return OWN[key]
+    try:
+        module = importlib.import_module(f"fangxun.{domain}.briefing")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"fangxun.{domain}.briefing":
+            raise
+        return FALLBACKS.get(key)
+    fn = getattr(module, "briefing_section", None)
+    return fn if callable(fn) else FALLBACKS.get(key)
+
+
+def gather(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    """Every section of the briefing at ``at`` as JSON-ready data (see the module docstring)."""
+    sections: dict[str, Any] = {}
+    for key in SECTION_KEYS:
+        fn = _provider(key)
+        if fn is None:
+            sections[key] = _not_available(f"the {SECTION_DOMAIN[key]} module is not installed")
+            continue
+        try:
+            # A savepoint: a failing section must not spoil the session for the others.
+            with session.begin_nested():
+                sections[key] = _available(fn(session=session, actor=actor, at=at))
+        except Exception as exc:  # one section never stops the briefing
+            logger.warning("briefing section %s failed: %s", key, exc)
+            sections[key] = _not_available(f"{type(exc).__name__}: {exc}")
+    return {"as_of": at.isoformat(), "sections": sections}
+
+
+def generate(*, session: Session, briefing_in: BriefingCreate, actor: Actor) -> Briefing:
+    """Generate and store the briefing for ``as_of`` (default now)."""
+    _require(actor, "generate briefings")
+    at = briefing_in.as_of.astimezone(UTC) if briefing_in.as_of else utcnow()
+    local = at.astimezone(LOCAL_TZ)
+    title = briefing_in.title or f"防汛会商材料 {local:%Y-%m-%d %H:%M}"
+    briefing = Briefing(
+        title=title,
+        as_of=at,
+        created_by=_username(actor),
+        content=gather(session=session, actor=actor, at=at),
+    )
+    briefing.tasks = []
+    session.add(briefing)
+    record_change(
+        session=session,
+        actor=actor,
+        action=AuditAction.create,
+        obj=briefing,
+        before=None,
+        after={k: v for k, v in snapshot(briefing).items() if k != "content"},
+    )
+    return briefing
+
+
+def get_briefing(*, session: Session, briefing_id: int) -> Briefing:
+    """A briefing by id, else :class:`NotFoundError`."""
+    briefing = session.get(Briefing, briefing_id)
+    if briefing is None:
+        raise NotFoundError(f"briefing {briefing_id} not found")
+    return briefing
+
+
+def list_briefings(*, session: Session, limit: int = 50) -> list[Briefing]:
+    """Briefings, newest first."""
+    stmt = select(Briefing).options(selectinload(Briefing.tasks))
+    return list(
+        session.scalars(stmt.order_by(Briefing.as_of.desc(), Briefing.id.desc()).limit(limit))
+    )
+
+
+def add_task(
+    *, session: Session, briefing_id: int, task_in: TaskCreate, actor: Actor
+) -> BriefingTask:
+    """Record a decision of the meeting as a task with an owner and a deadline."""
+    briefing = get_briefing(session=session, briefing_id=briefing_id)
+    _require(actor, "record decisions")
+    if session.get(Person, task_in.owner_person_id) is None:
+        raise ValidationFailed(
+            f"person {task_in.owner_person_id} does not exist", loc=("body", "owner_person_id")
+        )
+    deadline = task_in.deadline.astimezone(UTC)
+    if deadline <= briefing.as_of:
+        raise ValidationFailed("the deadline is before the meeting", loc=("body", "deadline"))
+    task = BriefingTask(
+        decision=task_in.decision, owner_person_id=task_in.owner_person_id, deadline=deadline
+    )
+    briefing.tasks.append(task)
+    session.flush()
+    record_change(
+        session=session,
+        actor=actor,
+        action=AuditAction.create,
+        obj=task,
+        before=None,
+        after=snapshot(task),
+    )
+    return task
+
+
+def set_task_status(
+    *, session: Session, task_id: int, status: TaskStatus, actor: Actor
+) -> BriefingTask:
+    """Mark a task done or dropped."""
+    task = session.get(BriefingTask, task_id)
+    if task is None:
+        raise NotFoundError(f"task {task_id} not found")
+    _require(actor, "update decisions")
+    if task.status is not TaskStatus.open:
+        raise ConflictError(f"task {task_id} is already {task.status.value}")
+    before = snapshot(task)
+    task.status = status
+    task.done_at = utcnow() if status is TaskStatus.done else None
+    record_change(
+        session=session,
+        actor=actor,
+        action=AuditAction.update,
+        obj=task,
+        before=before,
+        after=snapshot(task),
+    )
+    return task
+
+
+def open_tasks(*, session: Session, now: datetime | None = None) -> list[BriefingTask]:
+    """Open tasks by deadline (overdue first)."""
+    stmt = select(BriefingTask).where(BriefingTask.status == TaskStatus.open)
+    return list(session.scalars(stmt.order_by(BriefingTask.deadline, BriefingTask.id)))
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+
+def render_html(briefing: Briefing) -> str:
+    """The briefing as a standalone HTML document (Chinese; the PDF's source)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
+
+    def local(value: str | datetime | None) -> str:
+        if value is None:
+            return "—"
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+
+    def minutes(value: float | None) -> str:
+        return "—" if value is None else f"{value / 60:.0f} 分钟"
+
+    env.filters["local"] = local
+    env.filters["minutes"] = minutes
+    owners = {t.owner_person_id: t.owner.name for t in briefing.tasks}
+    return env.get_template("pdf.html").render(
+        briefing=briefing,
+        sections=briefing.content.get("sections", {}),
+        owners=owners,
+        generated=local(briefing.as_of),
+    )
+
+
+def export_pdf(briefing: Briefing) -> bytes:
+    """The briefing as PDF bytes (WeasyPrint; CJK text in Noto Sans CJK)."""
+    from weasyprint import HTML
+
+    pdf = HTML(string=render_html(briefing)).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)

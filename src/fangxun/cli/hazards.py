@@ -1,0 +1,114 @@
+"""`fangxun hazards ...`: import and export the hazard ledger (Excel or GeoJSON).
+
+``fangxun hazards import FILE`` is atomic: a bad row leaves the database untouched and every
+problem is printed as row, column and reason (exit code 65). ``fangxun hazards export FILE``
+writes ``.xlsx`` (Chinese headers) or ``.geojson`` by the file's extension.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from fangxun.audit.service import SystemActor
+from fangxun.config import get_settings
+from fangxun.db.engine import make_engine, session_scope
+from fangxun.errors import ValidationFailed
+from fangxun.hazards import io as hazard_io
+from fangxun.hazards.models import HazardKind, PointStatus
+from fangxun.hazards.service import PointFilter
+
+app = typer.Typer(help="Hazard ledger (隐患台账): import and export.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+_stderr = Console(stderr=True, soft_wrap=True)
+
+
+def _cli_actor() -> SystemActor:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        who = "unknown"
+    return SystemActor(username=f"cli:{who}"[:64])
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help=".xlsx or .geojson file."
+    ),
+) -> None:
+    """Import hazard points (all rows or none); points are matched by code."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            report = hazard_io.import_points(
+                session=session,
+                content=path.read_bytes(),
+                filename=path.name,
+                actor=_cli_actor(),
+                thresholds_table=settings.hazard_thresholds_cm,
+            )
+    except ValidationFailed as exc:
+        # Print every problem here (the generic handler prints them as loc paths).
+        _stderr.print(f"[bold red]Error:[/] {escape(exc.detail)}")
+        for problem in exc.problems:
+            loc = list(problem.loc)
+            where = (
+                f"row {loc[1]}, column {loc[2]}" if len(loc) == 3 and loc[0] == "row" else str(loc)
+            )
+            _stderr.print(f"  [red]{escape(where)}[/]: {escape(problem.msg)}")
+        raise typer.Exit(65) from None
+    finally:
+        engine.dispose()
+    console.print(
+        f"Imported {path.name}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged."
+    )
+
+
+@app.command()
+def export(
+    path: Path = typer.Argument(..., dir_okay=False, help="Output: .xlsx or .geojson."),
+    unit: str | None = typer.Option(None, "--unit", help="Only this unit (code) and below."),
+    kind: HazardKind | None = typer.Option(None, "--kind", help="Only this kind."),
+    status: PointStatus | None = typer.Option(None, "--status", help="Only this status."),
+) -> None:
+    """Export hazard points to Excel (Chinese headers) or GeoJSON."""
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".geojson", ".json"):
+        raise ValidationFailed(f"{path.name}: name the output .xlsx or .geojson", loc=("PATH",))
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            unit_id = None
+            if unit is not None:
+                from sqlalchemy import select
+
+                from fangxun.org.models import Unit
+
+                found = session.scalar(select(Unit).where(Unit.code == unit))
+                if found is None:
+                    raise ValidationFailed(f"unknown unit code {unit!r}", loc=("--unit",))
+                unit_id = found.id
+            flt = PointFilter(unit_id=unit_id, kind=kind, status=status)
+            actor = _cli_actor()
+            if suffix == ".xlsx":
+                data = hazard_io.export_xlsx(session=session, actor=actor, flt=flt)
+            else:
+                body = hazard_io.export_geojson(session=session, actor=actor, flt=flt)
+                data = (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+                count = len(body["features"])
+    finally:
+        engine.dispose()
+    path.write_bytes(data)
+    if suffix == ".xlsx":
+        console.print(f"Wrote {path} ({len(data)} bytes).")
+    else:
+        console.print(f"Wrote {path}: {count} points.")
