@@ -30,12 +30,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -43,7 +46,7 @@ from fangxun.audit.service import SystemActor
 from fangxun.db import make_engine, session_scope
 from fangxun.db.migrate import upgrade_engine
 from fangxun.monitoring import service
-from fangxun.monitoring.ingest.mqtt import station_topic
+from fangxun.monitoring.ingest.mqtt import TOPIC, station_topic
 from fangxun.monitoring.models import Observation, StationKind
 from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
 
@@ -111,6 +114,27 @@ def _network(url: str, n_streams: int) -> list[tuple[str, str]]:
     return codes
 
 
+def _create_session(port: int, client_id: str) -> None:
+    """Create the ingest's persistent session with its subscription before anything is
+    published, as a deployment does once; otherwise the first messages have no subscriber."""
+    subscribed = threading.Event()
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+    )
+    client.on_subscribe = lambda *_a: subscribed.set()
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    client.connect("127.0.0.1", port, clean_start=True, properties=props)
+    client.loop_start()
+    client.subscribe(TOPIC, qos=1)
+    if not subscribed.wait(10):
+        raise SystemExit("could not subscribe the ingest session")
+    client.disconnect()
+    client.loop_stop()
+
+
 def _count(engine: Any) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(Observation)).scalar_one())
@@ -129,6 +153,8 @@ def main() -> None:
         or "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     )
     parser.add_argument("--settle-s", type=float, default=30.0, help="wait for stragglers, s")
+    parser.add_argument("--log-level", default="info", help="ingest log level")
+    parser.add_argument("--keep-log", action="store_true", help="print the ingest log")
     parser.add_argument("--no-save", action="store_true", help="do not write the results file")
     args = parser.parse_args()
 
@@ -157,11 +183,11 @@ def main() -> None:
             "FANGXUN_MQTT_PORT": str(port),
             "FANGXUN_MQTT_CLIENT_ID": client_id,
         }
+        _create_session(port, client_id)
         log = (tmp / "ingest.log").open("wb")
-        ingest = subprocess.Popen([FANGXUN, "ingest", "--report-s", "0"], env=env, stdout=log,
+        ingest = subprocess.Popen([FANGXUN, "ingest", "--report-s", "0", "--log-level", args.log_level], env=env, stdout=log,
                                   stderr=log)  # fmt: skip
         engine = make_engine(url)
-        time.sleep(3.0)  # connect and subscribe
 
         pub = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
@@ -219,6 +245,9 @@ def main() -> None:
             "committed_per_s": round(stored / elapsed, 1),
         }
         print(json.dumps(result, indent=2))
+        if stored < args.n or args.keep_log:
+            log.flush()
+            print("ingest log tail:\n" + (tmp / "ingest.log").read_text()[-6000:])
         if not args.no_save:
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []

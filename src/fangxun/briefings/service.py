@@ -186,7 +186,7 @@ def _teams(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
 def _rain_from_monitoring(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
     from fangxun.monitoring import service as monitoring
 
-    gauges = []
+    gauges: list[dict[str, Any]] = []
     for ds in monitoring.list_datastreams(session=session, actor=actor):
         if ds.observed_property.code != "rainfall":
             continue

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import select
 
 from fangxun.audit.service import SystemActor
 from fangxun.config import get_settings
@@ -22,6 +23,7 @@ from fangxun.errors import ValidationFailed
 from fangxun.hazards import io as hazard_io
 from fangxun.hazards.models import HazardKind, PointStatus
 from fangxun.hazards.service import PointFilter
+from fangxun.org.models import Unit
 
 app = typer.Typer(help="Hazard ledger (隐患台账): import and export.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -89,10 +91,6 @@ def export(
         with session_scope(engine) as session:
             unit_id = None
             if unit is not None:
-                from sqlalchemy import select
-
-                from fangxun.org.models import Unit
-
                 found = session.scalar(select(Unit).where(Unit.code == unit))
                 if found is None:
                     raise ValidationFailed(f"unknown unit code {unit!r}", loc=("--unit",))

@@ -18,6 +18,7 @@ from fangxun.cli import db as db_cli
 from fangxun.cli import demo as demo_cli
 from fangxun.cli import hazards as hazards_cli
 from fangxun.cli import inundation as inundation_cli
+from fangxun.cli import operations as operations_cli
 from fangxun.cli import monitoring as monitoring_cli
 from fangxun.cli import serve as serve_cli
 from fangxun.cli import users as users_cli
@@ -88,6 +89,10 @@ app.command("serve")(serve_cli.serve)
 app.add_typer(demo_cli.app, name="demo")
 app.add_typer(hazards_cli.app, name="hazards")
 app.add_typer(inundation_cli.app, name="inundation")
+app.add_typer(operations_cli.duty_app, name="duty")
+app.add_typer(operations_cli.incidents_app, name="incidents")
+app.add_typer(operations_cli.supplies_app, name="supplies")
+app.add_typer(operations_cli.briefing_app, name="briefing")
 app.command("ingest")(monitoring_cli.ingest)
 app.add_typer(monitoring_cli.app, name="monitoring")
 

@@ -32,13 +32,14 @@ def ingest(
     ),
     batch_size: int | None = typer.Option(None, min=1, help="Observations per transaction."),
     report_s: float = typer.Option(10.0, help="Seconds between progress lines (0: none)."),
+    log_level: str = typer.Option("info", help="Logging level (debug shows every batch)."),
 ) -> None:
     """Run the MQTT ingest service until Ctrl+C or SIGTERM.
 
     Subscribes to fangxun/v1/stations/+/observations with QoS 1 on a persistent session, writes
     batches idempotently and acknowledges each message only after its batch is committed.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings()
     config = MqttConfig.from_settings(
         settings, host=host, port=port, client_id=client_id, batch_size=batch_size

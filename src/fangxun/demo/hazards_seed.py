@@ -194,15 +194,15 @@ def demo_spots(terrain: DemoTerrain) -> list[Spot]:
             )
         )
     # 4. River: bridges where west–east roads cross it, embankments every 800 m.
-    for i, road in enumerate(roads_ew, start=1):
-        s = road.position_m
+    for i, crossing in enumerate(roads_ew, start=1):
+        s = crossing.position_m
         xc = float(river_centre_x(np.array([s]))[0])
         row, col = _lowest(terrain, xc, s, 20.0, terrain.road_mask | terrain.river_mask)
         spots.append(
             Spot(
                 f"GXQ-BR{i:02d}",
                 # 枫香街 is a seed name; on the demo grid that street runs as 枫杨街.
-                f"{road.name_zh.replace('枫杨街', '枫香街')}须水河桥",
+                f"{crossing.name_zh.replace('枫杨街', '枫香街')}须水河桥",
                 HazardKind.bridge_culvert,
                 row,
                 col,
@@ -449,7 +449,7 @@ def seed_hazards(
     for code, items in sorted(by_unit.items()):
         staff = people.get(code, [])
         inspector = staff[-1] if staff else None
-        plan = service.create_inspection_plan(
+        inspection_plan = service.create_inspection_plan(
             session=session,
             plan_in=InspectionPlanCreate(
                 name=f"{units[code].name_zh}汛期每周巡查",
@@ -472,7 +472,7 @@ def seed_hazards(
                 session=session,
                 record_in=InspectionRecordCreate(
                     point_id=point.id,
-                    plan_id=plan.id,
+                    plan_id=inspection_plan.id,
                     inspected_at=now - timedelta(days=days_ago, hours=j % 7),
                     inspector_person_id=inspector.id if inspector else None,
                     gps_lon=round(float(lon) + 0.00005, 7),

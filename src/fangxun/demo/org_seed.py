@@ -21,6 +21,7 @@ from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
+from fangxun.demo.operations_seed import OperationsSeedSummary, seed_operations
 from fangxun.errors import ConfigError
 from fangxun.org import service as org
 from fangxun.org.models import Person, Role, Unit, UnitKind
@@ -181,6 +182,7 @@ class DemoSummary:
     users_existing: int = 0
     terrain_files: TerrainFiles | None = None
     hazards: HazardSeedSummary | None = None
+    operations: OperationsSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -292,4 +294,5 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
     if write_terrain:
         summary.terrain_files = ensure_terrain_files(settings.data_dir)
     summary.hazards = seed_hazards(session=session)
+    summary.operations = seed_operations(session=session)
     return summary

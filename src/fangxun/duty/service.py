@@ -694,4 +694,4 @@ def export_ical(shifts: Iterable[DutyShift], *, calendar_name: str = "防汛值�
         )
         event.add("description", "值班人员：" + ("、".join(crew) or "（无）"))
         cal.add_component(event)
-    return cal.to_ical()
+    return bytes(cal.to_ical())

@@ -181,7 +181,9 @@ def _body_person(
         raise ValidationFailed(f"person {person_id} does not exist", loc=loc)
 
 
-def _body_point(session: Session, actor: Actor, point_id: int, loc: tuple[str, ...]) -> HazardPoint:
+def _body_point(
+    session: Session, actor: Actor, point_id: int, loc: tuple[str | int, ...]
+) -> HazardPoint:
     point = session.get(HazardPoint, point_id)
     if point is None or not is_unit_visible(session=session, user=actor, unit_id=point.unit_id):
         raise ValidationFailed(f"hazard point {point_id} does not exist", loc=loc)
@@ -467,17 +469,17 @@ def add_attachment(
     point = get_point(session=session, point_id=point_id, actor=actor)
     if not (can(actor, HazardAction.manage_points) or can(actor, HazardAction.record_inspections)):
         _require(actor, HazardAction.manage_points, "add attachments")
-    for model, obj_id, name in (
-        (InspectionRecord, inspection_id, "inspection_id"),
-        (Rectification, rectification_id, "rectification_id"),
+    record = session.get(InspectionRecord, inspection_id) if inspection_id is not None else None
+    rect = session.get(Rectification, rectification_id) if rectification_id is not None else None
+    for obj_id, found, name in (
+        (inspection_id, record, "inspection_id"),
+        (rectification_id, rect, "rectification_id"),
     ):
-        if obj_id is not None:
-            obj = session.get(model, obj_id)
-            if obj is None or obj.point_id != point.id:
-                raise ValidationFailed(
-                    f"{name.removesuffix('_id')} {obj_id} does not exist on this point",
-                    loc=("body", name),
-                )
+        if obj_id is not None and (found is None or found.point_id != point.id):
+            raise ValidationFailed(
+                f"{name.removesuffix('_id')} {obj_id} does not exist on this point",
+                loc=("body", name),
+            )
     clean_name = Path(filename or "file").name[:255] or "file"
     media_type = files.check_content(content, filename=clean_name)
     digest = files.store(data_dir, content)

@@ -22,9 +22,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
@@ -488,8 +488,10 @@ def response_stats(
 
 def count_open(*, session: Session, actor: Actor) -> dict[str, int]:
     """Open incidents by state in the actor's jurisdiction."""
+    # scope_query is typed for one-entity selects; this one has two columns.
+    counts = cast("Select[Any]", select(Incident.status, func.count()).group_by(Incident.status))
     stmt = scope_query(
-        select(Incident.status, func.count()).group_by(Incident.status),
+        counts,
         Incident.unit_id,
         session=session,
         user=actor,

@@ -67,7 +67,7 @@ class State:
     thresholds: AnyArray  # (k,) m
     arrival: AnyArray  # (k, rows, cols) s, inf until reached
     time_above: AnyArray  # (k, rows, cols) s
-    limiter: AnyArray  # (rows, cols) scratch: outflow scaling factor per cell
+    limiter: AnyArray  # (rows+2, cols+2) scratch: outflow factor per cell, border of ones
 
 
 @dataclass

@@ -1,16 +1,14 @@
 """Numba kernels (arrays and scalars only) and the ``numba`` backend built on them.
 
-A step costs two fused passes over the grid, both parallel over rows with a contiguous inner
+A step costs two fused passes over the grid (plus a light limiter pass), both parallel over rows with a contiguous inner
 loop that LLVM vectorises:
 
-* :func:`flux_kernel`: new x- and y-face fluxes (θ-scheme, implicit Manning friction) and a count
-  of faces that might drain a cell below zero;
-* :func:`update_kernel`: continuity + rain + drainage + infiltration, running maximum and its
+* :func:`flux_kernel`: new x- and y-face fluxes (θ-scheme, implicit Manning friction);
+* :func:`update_kernel`: limited fluxes, continuity + rain + drainage + infiltration, running maximum and its
   time, arrival times, time above thresholds, and the per-row maximum depth that sets the next Δt.
 
-The exact positivity limiter (:func:`limit_factor_kernel`, :func:`apply_limit_kernel`) only runs
-when the flux kernel found a face whose outflow exceeds a quarter of its upstream cell's depth (if
-no face does, no cell can lose more than it holds, so the limiter would change nothing).
+In between, :func:`limit_factor_kernel` computes each cell's positivity factor (a cheap pass);
+the update kernel applies it to every face as it reads them and stores the limited fluxes.
 
 Friction needs h_f^(-7/3). ``pow`` and ``cbrt`` are scalar library calls that stop vectorisation
 (no SVML here), so :func:`inv_cbrt` starts from an exponent bit trick and refines with
@@ -78,12 +76,12 @@ def inv_cbrt32(x: np.float32) -> np.float32:
     i: Any = _bits(x)  # type: ignore[call-arg]
     third = np.float32(0.33333334)
     seed = np.int32(np.int32(_MAGIC32) - np.int32(np.float32(i) * third))
-    r: Any = _from_bits(seed)  # type: ignore[call-arg]
+    r: Any = _from_bits(seed)
     x3 = x * third
     four3 = np.float32(1.3333334)
     for _ in range(3):
         r = r * (four3 - x3 * (r * r * r))
-    return r  # type: ignore[no-any-return]
+    return r
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -91,11 +89,11 @@ def inv_cbrt64(x: np.float64) -> np.float64:
     """x^(-1/3) for float64 x > 0, to about 1 ulp."""
     i: Any = _bits(x)  # type: ignore[call-arg]
     seed = np.int64(_MAGIC64) - np.int64(np.float64(i) * (1.0 / 3.0))
-    r: Any = _from_bits(seed)  # type: ignore[call-arg]
+    r: Any = _from_bits(seed)
     x3 = x * (1.0 / 3.0)
     for _ in range(4):
         r = r * (4.0 / 3.0 - x3 * (r * r * r))
-    return r  # type: ignore[no-any-return]
+    return r
 
 
 def inv_cbrt(x: float) -> float:
@@ -135,22 +133,17 @@ def flux_kernel(
     g_dt: Any,
     theta: Any,
     hmin: Any,
-    viol: Any,
 ) -> None:
-    """Interior face fluxes into qxn/qyn; viol[r] > 0 if a face of row r may over-drain a cell.
+    """Interior face fluxes (not yet limited) into qxn/qyn, from the depths and old fluxes.
 
     Row r computes its x faces and the y faces between rows r and r+1. Every index is an offset
     >= 0 from the loop variable, so no negative-index wrap-around code blocks vectorisation.
-    The violation count is a float sum (vectorisable reduction).
     """
     ny, nx = h.shape
     one = dt / dt  # typed constants: a Python literal would promote float32 to float64
     zero = one - one
     half = one / (one + one)
-    quarter = half * half
-    dt_dx = dt * inv_dx
     for r in prange(ny):
-        cnt = zero
         for c in range(nx - 1):
             zl = z[r, c]
             zr = z[r, c + 1]
@@ -170,8 +163,6 @@ def flux_kernel(
             qnew = (qs - g_dt * hf * sl) / den
             qnew = qnew if hf > hmin else zero
             qxn[r, c + 1] = qnew
-            hup = hl if qnew > zero else hr
-            cnt += one if abs(qnew) * dt_dx > quarter * hup else zero
         if r < ny - 1:
             for c in range(nx):
                 zl = z[r, c]
@@ -192,18 +183,22 @@ def flux_kernel(
                 qnew = (qs - g_dt * hf * sl) / den
                 qnew = qnew if hf > hmin else zero
                 qyn[r + 1, c] = qnew
-                hup = hl if qnew > zero else hr
-                cnt += one if abs(qnew) * dt_dx > quarter * hup else zero
-        viol[r] = cnt
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def limit_factor_kernel(h: AnyArray, qx: AnyArray, qy: AnyArray, fac: AnyArray, dt_dx: Any) -> None:
-    """fac = min(1, h / outflow depth) per cell."""
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def limit_factor_kernel(
+    h: AnyArray, qx: AnyArray, qy: AnyArray, fpad: AnyArray, dt_dx: Any, nlim: AnyArray
+) -> None:
+    """fpad[r+1, c+1] = min(1, h / outflow depth) of cell (r, c); nlim[r] = cells limited.
+
+    ``fpad`` has a border of ones (outside the grid nothing is limited), so the update kernel
+    finds the upwind factor of every face, edges included, without branches.
+    """
     ny, nx = h.shape
     one = dt_dx / dt_dx
     zero = one - one
     for r in prange(ny):
+        cnt = zero
         for c in range(nx):
             out = (
                 max(qx[r, c + 1], zero)
@@ -211,36 +206,20 @@ def limit_factor_kernel(h: AnyArray, qx: AnyArray, qy: AnyArray, fac: AnyArray, 
                 + max(qy[r + 1, c], zero)
                 + max(-qy[r, c], zero)
             ) * dt_dx
-            fac[r, c] = h[r, c] / out if out > h[r, c] else one
-
-
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def apply_limit_kernel(qx: AnyArray, qy: AnyArray, fac: AnyArray) -> None:
-    """Scale every face flux by the factor of the cell it leaves."""
-    ny, nx = fac.shape
-    zero = fac[0, 0] - fac[0, 0]
-    for r in prange(ny):
-        for c in range(nx + 1):
-            q = qx[r, c]
-            if q > zero:
-                if c >= 1:
-                    qx[r, c] = q * fac[r, c - 1]
-            elif c < nx:
-                qx[r, c] = q * fac[r, c]
-    for r in prange(ny + 1):
-        for c in range(nx):
-            q = qy[r, c]
-            if q > zero:
-                if r >= 1:
-                    qy[r, c] = q * fac[r - 1, c]
-            elif r < ny:
-                qy[r, c] = q * fac[r, c]
+            hc = h[r, c]
+            over = out > hc
+            fpad[r + 1, c + 1] = hc / out if over else one
+            cnt += one if over else zero
+        nlim[r] = cnt
 
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def update_kernel(
     h: AnyArray,
     z: AnyArray,
+    qxn: AnyArray,
+    qyn: AnyArray,
+    fp: AnyArray,
     qx: AnyArray,
     qy: AnyArray,
     rain_field: AnyArray,
@@ -266,7 +245,12 @@ def update_kernel(
     infil_row: Any,
     nodata_z: Any,
 ) -> None:
-    """Continuity, sources and sinks, and running statistics (see the module docstring).
+    """Limited fluxes, continuity, sources and sinks, running statistics.
+
+    ``qxn``/``qyn`` hold this step's unlimited fluxes and ``fp`` the padded limiter factors;
+    each face is scaled by the factor of the cell it leaves and written to ``qx``/``qy`` (row r
+    writes its x faces and the y face above it; the y face below is recomputed, bit for bit the
+    same, by the expression the next row uses, so no thread reads what another writes).
 
     Each row is done in short loops over the (cache-hot) row so that the common path
     (continuity + uniform rain) vectorises and optional parts cost nothing when off. Arrival
@@ -277,17 +261,32 @@ def update_kernel(
     ny, nx = h.shape
     nthr = thr.shape[0]
     zero = dt - dt
-    thr0 = thr[0] if nthr > 0 else zero
+    one = dt / dt
+    thr0 = thr[0] if nthr > 0 else zero  # thresholds are sorted ascending
+    thr_top = thr[nthr - 1] if nthr > 0 else zero
     dt_dx = dt * inv_dx
     for r in prange(ny):
+        for c in range(nx + 1):
+            q = qxn[r, c]
+            qx[r, c] = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
+        for c in range(nx):
+            q = qyn[r, c]
+            qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
+        if r == ny - 1:
+            for c in range(nx):
+                q = qyn[ny, c]
+                qy[ny, c] = q * (fp[ny, c + 1] if q > zero else fp[ny + 1, c + 1])
+        for c in range(nx):
+            q = qyn[r + 1, c]
+            qb = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
+            hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qb))
+            h[r, c] = hn
         if use_field:
             for c in range(nx):
-                hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qy[r + 1, c]))
-                h[r, c] = max(hn + rain_field[r, c] * dt, zero)
+                h[r, c] = max(h[r, c] + rain_field[r, c] * dt, zero)
         else:
             for c in range(nx):
-                hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qy[r + 1, c]))
-                h[r, c] = max(hn + rain_dt, zero)
+                h[r, c] = max(h[r, c] + rain_dt, zero)
         if has_nodata:
             for c in range(nx):
                 h[r, c] = zero if z[r, c] >= nodata_z else h[r, c]
@@ -307,25 +306,31 @@ def update_kernel(
                 used = fi / cap if cap > zero else zero
                 fc = inf_fc[r, c]
                 inf_f[r, c] = fc + (inf_f[r, c] - fc) * np.exp(-inf_k[r, c] * dt * used)
+        # arrival: only where the running maximum crosses a threshold (rare; scalar loop)
+        if nthr > 0:
+            cross = zero
+            for c in range(nx):
+                hn = h[r, c]
+                cross += one if (hn >= thr0 and maxd[r, c] < thr_top) else zero
+            if cross > zero:
+                for c in range(nx):
+                    hn = h[r, c]
+                    old = maxd[r, c]
+                    for k in range(nthr):
+                        if old < thr[k] and hn >= thr[k]:
+                            arrival[k, r, c] = t_new
         hm = zero
         for c in range(nx):
             hn = h[r, c]
             old = maxd[r, c]
-            if hn > old:
-                maxd[r, c] = hn
-                tmax[r, c] = t_new
-                if hn >= thr0:
-                    for k in range(nthr):
-                        if old < thr[k] and hn >= thr[k]:
-                            arrival[k, r, c] = t_new
+            tmax[r, c] = t_new if hn > old else tmax[r, c]
+            maxd[r, c] = max(hn, old)
             hm = max(hm, hn)
-        if nthr > 0:
-            for c in range(nx):
-                hn = h[r, c]
-                if hn >= thr0:
-                    for k in range(nthr):
-                        if hn >= thr[k]:
-                            tabove[k, r, c] += dt
+        for k in range(nthr):
+            tk = thr[k]
+            if hm >= tk:
+                for c in range(nx):
+                    tabove[k, r, c] += dt if h[r, c] >= tk else zero
         hmax_row[r] = hm
         drain_row[r] = dsum
         infil_row[r] = isum
@@ -363,42 +368,29 @@ class NumbaBackend:
         ft = s.h.dtype.type
         dt, inv_dx = ft(p.dt), ft(1.0 / p.dx)
         sources = apply_sources(s.h, p) if p.src_rows.size else 0.0
+        # Boundary faces first (perimeter only, NumPy): the limiter needs every face.
+        boundary_fluxes(s, p)
         flux_kernel(
             s.h, s.z, s.qx, s.qy, s.qx_new, s.qy_new, s.gn2x, s.gn2y,
-            dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min), self._viol,
+            dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min),
         )  # fmt: skip
-        boundary_fluxes(s, p)
-        qxn, qyn = s.qx_new, s.qy_new
-        need = bool(self._viol.max() > 0)
-        if not need and any(p.bc_kind):
-            dtdx = ft(p.dt / p.dx)
-            q4 = ft(0.25)
-            need = bool(
-                np.any(np.abs(qyn[0, :]) * dtdx > q4 * s.h[0, :])
-                or np.any(np.abs(qyn[-1, :]) * dtdx > q4 * s.h[-1, :])
-                or np.any(np.abs(qxn[:, 0]) * dtdx > q4 * s.h[:, 0])
-                or np.any(np.abs(qxn[:, -1]) * dtdx > q4 * s.h[:, -1])
-            )
-        limited = False
-        if need:
-            limit_factor_kernel(s.h, qxn, qyn, s.limiter, ft(p.dt / p.dx))
-            limited = bool(np.any(s.limiter < 1))
-            if limited:
-                apply_limit_kernel(qxn, qyn, s.limiter)
-        outflow = (
-            float(np.sum(qyn[-1, :], dtype=np.float64))
-            - float(np.sum(qyn[0, :], dtype=np.float64))
-            + float(np.sum(qxn[:, -1], dtype=np.float64))
-            - float(np.sum(qxn[:, 0], dtype=np.float64))
-        ) * (float(dt) * float(inv_dx))
+        limit_factor_kernel(s.h, s.qx_new, s.qy_new, s.limiter, dt * inv_dx, self._viol)
+        # the update writes the limited fluxes over the old ones: s.qx/s.qy stay current
         update_kernel(
-            s.h, s.z, qxn, qyn, s.rain_field, ft(p.rain_rate) * dt, p.use_rain_field,
+            s.h, s.z, s.qx_new, s.qy_new, s.limiter, s.qx, s.qy,
+            s.rain_field, ft(p.rain_rate) * dt, p.use_rain_field,
             s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
             dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
             s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(NODATA_Z),
         )  # fmt: skip
-        s.qx, s.qx_new = qxn, s.qx
-        s.qy, s.qy_new = qyn, s.qy
+        qx, qy = s.qx, s.qy
+        outflow = (
+            float(np.sum(qy[-1, :], dtype=np.float64))
+            - float(np.sum(qy[0, :], dtype=np.float64))
+            + float(np.sum(qx[:, -1], dtype=np.float64))
+            - float(np.sum(qx[:, 0], dtype=np.float64))
+        ) * (float(dt) * float(inv_dx))
+        limited = bool(self._viol.max() > 0)
         return StepResult(
             h_max=float(self._rows.max()),
             sources=sources,

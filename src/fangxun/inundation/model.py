@@ -222,6 +222,10 @@ class Model:
         thresholds = [
             _positive(t, f"depth_thresholds_m[{i}]") for i, t in enumerate(depth_thresholds_m)
         ]
+        if any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+            raise ValueError(
+                f"depth_thresholds_m must be strictly increasing, got {list(thresholds)}"
+            )
         self.depth_thresholds_m = tuple(thresholds)
 
         # Manning's n → g·n² on faces.
@@ -321,7 +325,7 @@ class Model:
             thresholds=np.array(thresholds, dtype=ft),
             arrival=np.full((k, ny, nx), np.inf, dtype=ft),
             time_above=np.zeros((k, ny, nx), dtype=ft),
-            limiter=np.ones(shape, dtype=ft),
+            limiter=np.ones((ny + 2, nx + 2), dtype=ft),
         )
         for i, thr in enumerate(self._state.thresholds):
             self._state.arrival[i][self._state.h >= thr] = 0.0

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -435,14 +435,16 @@ class Shortage:
 def shortages(*, session: Session, actor: Actor, unit_id: int | None = None) -> list[Shortage]:
     """Every (warehouse, item) held below quota in the actor's jurisdiction (查漏补缺),
     largest shortfall first."""
-    stmt = (
+    # scope_query is typed for one-entity selects; this one has four columns.
+    stmt = cast(
+        "Select[Any]",
         select(Quota, Warehouse, SupplyItem, func.coalesce(Stock.quantity, 0))
         .join(Warehouse, Quota.warehouse_id == Warehouse.id)
         .join(SupplyItem, Quota.item_id == SupplyItem.id)
         .outerjoin(
             Stock, and_(Stock.warehouse_id == Quota.warehouse_id, Stock.item_id == Quota.item_id)
         )
-        .where(func.coalesce(Stock.quantity, 0) < Quota.quantity)
+        .where(func.coalesce(Stock.quantity, 0) < Quota.quantity),
     )
     stmt = scope_query(stmt, Warehouse.unit_id, session=session, user=actor)
     if unit_id is not None:

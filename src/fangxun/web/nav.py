@@ -75,26 +75,31 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "hazards",
         N_("Hazard ledger"),
         N_("Hazard points, point plans, inspections and rectifications."),
+        built=True,
     ),
     Section(
         "duty",
         N_("Duty"),
         N_("The 24-hour duty roster, leaders on duty, handovers and check-ins."),
+        built=True,
     ),
     Section(
         "incidents",
         N_("Incidents"),
         N_("Reports of danger, their dispatch, handling and closure."),
+        built=True,
     ),
     Section(
         "supplies",
         N_("Supplies & teams"),
         N_("Flood-control supplies, stocktaking against quotas, emergency teams."),
+        built=True,
     ),
     Section(
         "briefings",
         N_("Briefings"),
         N_("Consultations: the situation, the assessment and the decisions taken."),
+        built=True,
     ),
     Section(
         "reports",

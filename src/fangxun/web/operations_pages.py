@@ -7,8 +7,9 @@ message on the page (never a stack trace). ``fangxun.api.app.create_app`` includ
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -32,6 +33,9 @@ from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+#: Times on the pages are local (DESIGN: stored in UTC, shown in Asia/Shanghai).
+LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 #: Labels of incident kinds, severities and states (msgids).
 KIND_LABELS: Final[dict[str, str]] = {
@@ -85,6 +89,13 @@ LABELS: Final[dict[str, Any]] = {
 }
 
 
+def local(value: datetime | None, *, seconds: bool = False) -> str:
+    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
+
+
 def _gettext(request: Request, settings: Settings) -> Any:
     return gettext_for(negotiate_language(request, settings.language))
 
@@ -132,6 +143,7 @@ def _incidents_page(
                 session=db, actor=user, since=utcnow() - timedelta(hours=24)
             ),
             "labels": LABELS,
+            "local": local,
             "error": error,
         },
     )
@@ -164,8 +176,8 @@ def report_incident(
             session=db,
             incident_in=IncidentCreate(
                 unit_id=unit_id,
-                kind=kind,  # type: ignore[arg-type]
-                severity=severity,  # type: ignore[arg-type]
+                kind=kind,
+                severity=severity,
                 title=title,
                 location_text=location_text or None,
                 description=description or None,
@@ -215,6 +227,7 @@ def incident_page(
             "teams": supplies.list_teams(session=db, actor=user, readiness=Readiness.standby),
             "used": supplies.movements(session=db, actor=user, incident_id=incident.id),
             "labels": LABELS,
+            "local": local,
             "error": error,
         },
     )
@@ -238,7 +251,7 @@ def incident_transition(
             session=db,
             incident_id=incident_id,
             transition_in=TransitionIn(
-                to_status=to_status,  # type: ignore[arg-type]
+                to_status=to_status,
                 team_id=team_id,
                 note=note or None,
             ),
@@ -271,7 +284,7 @@ def _public_page(
         "incidents/public.html",
         settings=settings,
         status_code=status_code,
-        context={"labels": LABELS, "error": error, "reference": reference},
+        context={"labels": LABELS, "local": local, "error": error, "reference": reference},
     )
 
 
@@ -299,7 +312,7 @@ def public_submit(
         incident = incidents.report_public(
             session=db,
             report_in=PublicReport(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 title=title,
                 location_text=location_text,
                 reporter_phone=reporter_phone,
@@ -358,6 +371,7 @@ def duty_page(request: Request, user: WebUser, db: SessionDep, settings: Setting
             "shifts": shifts,
             "gaps": gaps,
             "labels": LABELS,
+            "local": local,
         },
     )
 
@@ -411,6 +425,7 @@ def supplies_page(
             "teams": supplies.list_teams(session=db, actor=user),
             "drills": supplies.list_drills(session=db, actor=user)[:10],
             "labels": LABELS,
+            "local": local,
         },
     )
 

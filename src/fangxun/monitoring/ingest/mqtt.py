@@ -252,6 +252,7 @@ class MqttIngest:
                     return
                 delay = min(delay * 2, 30.0)
         self.counters.add(result, received=len(items) + len(rejects))
+        logger.debug("batch: %d messages, %d observations", len(batch), len(items))
         generation = self._generation
         for inbound in batch:
             # A message from before a reconnect is redelivered by the broker on the new

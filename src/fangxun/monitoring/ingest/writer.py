@@ -17,12 +17,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
-from fangxun.db.types import utcnow
+from fangxun.db.types import UTCDateTime, utcnow
 from fangxun.monitoring import qc
 from fangxun.monitoring.ingest.parser import ObservationMessage, Reject, clip_raw
 from fangxun.monitoring.models import (
@@ -147,13 +161,77 @@ def _limits(ds: Datastream, prop: ObservedProperty) -> qc.Limits:
     )
 
 
-def _dialect_insert(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"unsupported database dialect {name!r}")
+_OBS_COLUMNS = ("datastream_id", "phenomenon_time", "value", "flags", "received_at")
+
+
+def _insert_ignoring_duplicates(
+    session: Session, rows: list[dict[str, Any]]
+) -> list[tuple[int, datetime]]:
+    """``INSERT ... ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING``; returns the keys of
+    the rows actually inserted (all of them unless the row count falls short, in which case the
+    rows stamped with this batch's ``received_at`` are looked up; SQLite uses ``RETURNING``).
+
+    On PostgreSQL the rows travel as five arrays expanded by ``unnest``: one short statement
+    whatever the batch size (a multi-row VALUES list of thousands of parameters costs more to
+    build and parse than to run). SQLite takes SQLAlchemy's batched multi-row VALUES.
+    """
+    table = Observation.__table__
+    dialect = session.get_bind().dialect.name
+    conflict = {"index_elements": ["datastream_id", "phenomenon_time"]}
+    returning = (table.c.datastream_id, table.c.phenomenon_time)
+    if dialect == "postgresql":
+        # The batch travels as one JSON document unpacked by jsonb_to_recordset: one short
+        # statement whatever the batch size (a VALUES list of thousands of parameters costs more
+        # to build and parse than to run); json.dumps is C code, and PostgreSQL parses the times
+        # and numbers itself (a float's repr round-trips exactly).
+        doc = json.dumps(
+            [
+                {"d": r["datastream_id"], "t": r["phenomenon_time"].isoformat(),
+                 "v": r["value"], "f": r["flags"]}
+                for r in rows
+            ]
+        )  # fmt: skip
+        rec = (
+            func.jsonb_to_recordset(cast(bindparam("doc", doc, type_=Text()), JSONB))
+            .table_valued(
+                column("d", Integer),
+                column("t", DateTime(timezone=True)),
+                column("v", Float),
+                column("f", Integer),
+            )
+            .render_derived(name="r", with_types=True)
+        )
+        received = bindparam("received_at", rows[0]["received_at"], type_=UTCDateTime())
+        stmt = (
+            postgresql.insert(table)
+            .from_select(
+                list(_OBS_COLUMNS), select(rec.c.d, rec.c.t, rec.c.v, rec.c.f, received)
+            )
+            .on_conflict_do_nothing(**conflict)
+        )
+        inserted_count = session.execute(stmt).rowcount
+        if inserted_count == len(rows):
+            return [(r["datastream_id"], r["phenomenon_time"]) for r in rows]
+        # Some rows were already there: ours are the ones stamped with this batch's receipt time.
+        keys = [(r["datastream_id"], r["phenomenon_time"]) for r in rows]
+        received_at = rows[0]["received_at"]
+        ours = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            ours.extend(
+                (int(a), b)
+                for a, b in session.execute(
+                    select(Observation.datastream_id, Observation.phenomenon_time).where(
+                        tuple_(Observation.datastream_id, Observation.phenomenon_time).in_(chunk),
+                        Observation.received_at == received_at,
+                    )
+                )
+            )
+        return ours
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(**conflict).returning(*returning)
+        return [(int(a), b) for a, b in session.execute(stmt, rows)]
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
 def _previous_from_db(session: Session, stream_id: int, time: datetime) -> qc.Previous | None:
@@ -289,14 +367,7 @@ def write_observations(
 
     inserted: set[tuple[int, datetime]] = set()
     if rows_to_insert:
-        insert = _dialect_insert(session)
-        table = Observation.__table__
-        stmt = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["datastream_id", "phenomenon_time"])
-            .returning(table.c.datastream_id, table.c.phenomenon_time)
-        )
-        for ds_id, t in session.execute(stmt, rows_to_insert):
+        for ds_id, t in _insert_ignoring_duplicates(session, rows_to_insert):
             inserted.add((ds_id, t))
 
     missing = [key for key in row_item if key not in inserted]
@@ -336,15 +407,29 @@ def write_observations(
                 .values(flags=Observation.flags.op("|")(int(qc.Flag.CONFLICT)))
             )
 
-    for ds_id, (t, value, flags, same_since) in latest.items():
-        # Conditional, so a concurrent writer with newer data is never overwritten.
-        session.execute(
-            update(Datastream)
+    if latest:
+        # One executemany for all datastreams; conditional, so a concurrent writer with newer
+        # data is never overwritten.
+        table = Datastream.__table__
+        stmt = (
+            update(table)
             .where(
-                Datastream.id == ds_id,
-                or_(Datastream.last_time.is_(None), Datastream.last_time < t),
+                table.c.id == bindparam("ds_id"),
+                or_(table.c.last_time.is_(None), table.c.last_time < bindparam("t")),
             )
-            .values(last_time=t, last_value=value, last_flags=flags, same_since=same_since)
+            .values(
+                last_time=bindparam("t"),
+                last_value=bindparam("v"),
+                last_flags=bindparam("f"),
+                same_since=bindparam("s"),
+            )
+        )
+        session.connection().execute(
+            stmt,
+            [
+                {"ds_id": ds_id, "t": t, "v": value, "f": flags, "s": same_since}
+                for ds_id, (t, value, flags, same_since) in latest.items()
+            ],
         )
 
     if dead:

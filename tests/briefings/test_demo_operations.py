@@ -1,0 +1,77 @@
+"""The demo district's operations seed, and a briefing generated on it with live figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from fangxun.briefings import service as briefings
+from fangxun.briefings.schemas import BriefingCreate
+from fangxun.config import load_settings
+from fangxun.db import session_scope
+from fangxun.demo import load_demo
+from fangxun.demo.operations_seed import seed_operations
+from fangxun.duty import service as duty
+from fangxun.incidents import service as incidents
+from fangxun.incidents.models import IncidentKind
+from fangxun.incidents.schemas import IncidentCreate
+from fangxun.org import service as org_service
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_operations_and_a_live_briefing(sqlite_engine: Engine, tmp_path: Path) -> None:
+    settings = load_settings(
+        environment="demo", database_url="sqlite://", data_dir=tmp_path / "data"
+    )
+    with session_scope(sqlite_engine) as session:
+        summary = load_demo(session=session, settings=settings, write_terrain=False)
+    ops = summary.operations
+    assert ops is not None
+    assert (ops.items, ops.warehouses, ops.teams, ops.drills, ops.incidents) == (8, 5, 7, 1, 2)
+    assert ops.shifts >= 6 * 28 * 2
+    with session_scope(sqlite_engine) as session:
+        again = seed_operations(session=session)
+    assert (again.items, again.shifts, again.incidents) == (0, 0, 0)
+
+    now = datetime.now(UTC)
+    with session_scope(sqlite_engine) as session:
+        # Every unit's roster has a leader on every shift of the coming week.
+        for unit in org_service.list_units(session=session, actor=None, limit=50)[0]:
+            if unit.code not in ("GXQ", "WUTONG", "GOUZHAO", "FENGYANG", "SHIFO", "SHUANGQIAO"):
+                continue
+            gaps = duty.find_gaps(
+                session=session,
+                actor=None,
+                unit_id=unit.id,
+                start=now,
+                end=now + timedelta(days=7),
+                now=now - timedelta(days=1),  # check-ins are not the point here
+            )
+            assert [g for g in gaps if g.kind == "no_leader"] == []
+        district = org_service.list_units(session=session, actor=None, limit=1)[0][0]
+        incidents.report(
+            session=session,
+            incident_in=IncidentCreate(
+                unit_id=district.id, kind=IncidentKind.vehicle_trapped, title="长椿路下穿车辆被困"
+            ),
+            actor=None,
+        )
+    with session_scope(sqlite_engine) as session:
+        briefing = briefings.generate(session=session, briefing_in=BriefingCreate(), actor=None)
+        sections = briefing.content["sections"]
+        assert sections["incidents"]["data"]["open"] == 1
+        assert sections["incidents"]["data"]["items"][0]["title"] == "长椿路下穿车辆被困"
+        on_duty = {t["unit"]: t for t in sections["duty"]["data"]["teams"]}
+        assert len(on_duty) == 6 and all(t["leader"] for t in on_duty.values())
+        short = {
+            (r["warehouse"], r["item"]): r["shortfall"]
+            for r in sections["shortages"]["data"]["items"]
+        }
+        assert short[("高新区防汛物资中心库", "编织袋")] == 2500
+        assert short[("沟赵办事处物资仓库", "潜水泵")] == 3
+        assert sections["teams"]["data"]["by_readiness"]["standby"] == 7
+        assert briefings.export_pdf(briefing).startswith(b"%PDF-")
