@@ -185,8 +185,8 @@ def main() -> None:
         }
         _create_session(port, client_id)
         log = (tmp / "ingest.log").open("wb")
-        ingest = subprocess.Popen([FANGXUN, "ingest", "--report-s", "0", "--log-level", args.log_level], env=env, stdout=log,
-                                  stderr=log)  # fmt: skip
+        command = [FANGXUN, "ingest", "--report-s", "0", "--log-level", args.log_level]
+        ingest = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         engine = make_engine(url)
 
         pub = mqtt.Client(
@@ -205,7 +205,7 @@ def main() -> None:
         while sent < args.n:
             batch = []
             for _ in range(min(args.per_message, args.n - sent)):
-                station, code = codes[sent % len(codes)]
+                _station, code = codes[sent % len(codes)]
                 t = base + dt.timedelta(seconds=sent // len(codes))
                 batch.append({"datastream": code, "time": t.isoformat(), "value": sent % 50})
                 sent += 1

@@ -60,9 +60,21 @@ def test_demo_operations_and_a_live_briefing(sqlite_engine: Engine, tmp_path: Pa
             ),
             actor=None,
         )
+        # A replay under way: the Wutong gauge reports 5 mm every 5 min for the last hour.
+        from fangxun.monitoring.ingest.csv_import import import_rows
+
+        rows = [["datastream", "time", "value"]] + [
+            ["RG03-rain", (now - timedelta(minutes=5 * k)).isoformat(), "5.0"] for k in range(12)
+        ]
+        import_rows(session=session, rows=rows, name="replay")
     with session_scope(sqlite_engine) as session:
         briefing = briefings.generate(session=session, briefing_in=BriefingCreate(), actor=None)
         sections = briefing.content["sections"]
+        rain = sections["rain"]
+        assert rain["available"], rain["reason"]
+        gauges = {g["datastream"]: g for g in rain["data"]["gauges"]}
+        assert gauges["RG03-rain"]["totals_mm"]["1h"] == pytest.approx(60.0)
+        assert rain["data"]["max_1h_mm"] == pytest.approx(60.0)
         assert sections["incidents"]["data"]["open"] == 1
         assert sections["incidents"]["data"]["items"][0]["title"] == "长椿路下穿车辆被困"
         on_duty = {t["unit"]: t for t in sections["duty"]["data"]["teams"]}

@@ -282,3 +282,10 @@ def _go_as(session: Session, iid: int, actor: User) -> None:
         transition_in=TransitionIn(to_status=S.closed, note="x"),
         actor=actor,
     )
+
+
+def test_hazard_point_link_is_checked(db_session: Session, world: World) -> None:
+    """The hazard ledger is installed here: a hazard point named by id must exist."""
+    with pytest.raises(ValidationFailed, match="hazard point 999") as caught:
+        _report(db_session, world, hazard_point_id=999)
+    assert caught.value.problems[0].loc == ("body", "hazard_point_id")

@@ -35,8 +35,9 @@ def reference() -> Model:
 
 
 def test_reference_is_converged(reference: Model) -> None:
-    finer = _run(fixed_dt_s=0.1)
-    assert np.nanmax(np.abs(finer.max_depth - reference.max_depth)) < 0.002
+    # first order in Δt: halving the step changes the peaks by about the reference's own error
+    coarser = _run(fixed_dt_s=0.4)
+    assert np.nanmax(np.abs(coarser.max_depth - reference.max_depth)) < 0.002
 
 
 def test_default_peak_depths_within_2cm(reference: Model) -> None:

@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from fangxun.cli import monitoring as monitoring_cli
 from fangxun.cli.db import redacted
 from fangxun.config import ENV_PREFIX, Settings, load_settings
 from fangxun.db import migrate
@@ -106,6 +107,9 @@ def demo(
         f"({PRIMARY_LOGIN.purpose_zh}). Ctrl+C stops the server."
     )
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=log_level)
+
+
+app.command("replay")(monitoring_cli.replay)
 
 
 @app.command()

@@ -18,8 +18,8 @@ from fangxun.cli import db as db_cli
 from fangxun.cli import demo as demo_cli
 from fangxun.cli import hazards as hazards_cli
 from fangxun.cli import inundation as inundation_cli
-from fangxun.cli import operations as operations_cli
 from fangxun.cli import monitoring as monitoring_cli
+from fangxun.cli import operations as operations_cli
 from fangxun.cli import serve as serve_cli
 from fangxun.cli import users as users_cli
 from fangxun.errors import (

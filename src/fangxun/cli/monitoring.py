@@ -28,7 +28,7 @@ def ingest(
     port: int | None = typer.Option(None, help="Broker port (default: FANGXUN_MQTT_PORT)."),
     client_id: str | None = typer.Option(
         None,
-        help="Fixed MQTT client id (the broker keeps its session; default: FANGXUN_MQTT_CLIENT_ID).",
+        help="Fixed MQTT client id, whose session the broker keeps [FANGXUN_MQTT_CLIENT_ID].",
     ),
     batch_size: int | None = typer.Option(None, min=1, help="Observations per transaction."),
     report_s: float = typer.Option(10.0, help="Seconds between progress lines (0: none)."),
@@ -94,3 +94,49 @@ def import_csv_command(
         f"{path.name}: {result.stored} stored, {result.duplicates} duplicates, "
         f"{result.dead_lettered} dead-lettered ({result.flagged} stored with QC flags)"
     )
+
+
+def replay(
+    scenario: str = typer.Option("720", help="720 (7·20 reconstruction) or chicago."),
+    speed: float = typer.Option(60.0, min=0.001, help="Times real time (60: an hour a minute)."),
+    first_hour: int = typer.Option(14, help="720 only: first hour of the 24 h window."),
+    hours: int = typer.Option(8, min=1, help="720 only: hours to replay."),
+    cell_m: float = typer.Option(40.0, help="Cell size of the inundation run, m (coarsened)."),
+    host: str | None = typer.Option(None, help="Broker host (default: FANGXUN_MQTT_HOST)."),
+    port: int | None = typer.Option(None, help="Broker port (default: FANGXUN_MQTT_PORT)."),
+) -> None:
+    """Play a storm through MQTT: gauge rain from the scenario, ponding depths computed by the
+    inundation core on the demo terrain, river and pump values by documented rules.
+
+    Run `fangxun ingest` alongside to store the observations.
+    """
+    from fangxun.demo.replay import build_plan, publish
+
+    if scenario not in ("720", "chicago"):
+        raise typer.BadParameter("use 720 or chicago", param_hint="--scenario")
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            plan = build_plan(
+                session=session,
+                scenario="720" if scenario == "720" else "chicago",
+                first_hour=first_hour,
+                hours=hours,
+                cell_m=cell_m,
+                progress=console.print,
+            )
+    finally:
+        engine.dispose()
+    console.print(
+        f"[bold]{plan.label}[/] — {len(plan.frames)} steps, {plan.duration_s / 3600:.1f} h"
+    )
+    console.print(f"peak ponding (cm): {plan.max_depth_cm}")
+    sent = publish(
+        plan,
+        host=host or settings.mqtt_host,
+        port=port or settings.mqtt_port,
+        speed=speed,
+        progress=console.print,
+    )
+    console.print(f"replay done: {sent} observations published")

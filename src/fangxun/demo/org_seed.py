@@ -21,6 +21,7 @@ from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
+from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
 from fangxun.demo.operations_seed import OperationsSeedSummary, seed_operations
 from fangxun.errors import ConfigError
 from fangxun.org import service as org
@@ -183,6 +184,7 @@ class DemoSummary:
     terrain_files: TerrainFiles | None = None
     hazards: HazardSeedSummary | None = None
     operations: OperationsSeedSummary | None = None
+    monitoring: MonitoringSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -295,4 +297,5 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
         summary.terrain_files = ensure_terrain_files(settings.data_dir)
     summary.hazards = seed_hazards(session=session)
     summary.operations = seed_operations(session=session)
+    summary.monitoring = seed_monitoring(session=session)
     return summary

@@ -1,11 +1,12 @@
 """Numba kernels (arrays and scalars only) and the ``numba`` backend built on them.
 
-A step costs two fused passes over the grid (plus a light limiter pass), both parallel over rows with a contiguous inner
-loop that LLVM vectorises:
+A step costs two fused passes over the grid (plus a light limiter pass), all parallel over rows
+with a contiguous inner loop that LLVM vectorises:
 
 * :func:`flux_kernel`: new x- and y-face fluxes (θ-scheme, implicit Manning friction);
-* :func:`update_kernel`: limited fluxes, continuity + rain + drainage + infiltration, running maximum and its
-  time, arrival times, time above thresholds, and the per-row maximum depth that sets the next Δt.
+* :func:`update_kernel`: limited fluxes, continuity + rain + drainage + infiltration, running
+  maximum and its time, arrival times, time above thresholds, and the per-row maximum depth that
+  sets the next Δt.
 
 In between, :func:`limit_factor_kernel` computes each cell's positivity factor (a cheap pass);
 the update kernel applies it to every face as it reads them and stores the limited fluxes.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numba
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
@@ -29,6 +31,9 @@ from ._reference import apply_sources, boundary_fluxes
 
 # No 'nnan'/'ninf': arrival times use +inf as "not yet". Reassociation and contraction are fine.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+SMALL_GRID = 40_000
+"""Grids with fewer cells run the kernels on one thread."""
 
 # Exponent-trick seeds for x^(-1/3): bits(r0) = MAGIC - bits(x)/3 (tuned for max relative error).
 _MAGIC32 = 1419916000
@@ -368,8 +373,14 @@ class NumbaBackend:
         ft = s.h.dtype.type
         dt, inv_dx = ft(p.dt), ft(1.0 / p.dx)
         sources = apply_sources(s.h, p) if p.src_rows.size else 0.0
-        # Boundary faces first (perimeter only, NumPy): the limiter needs every face.
-        boundary_fluxes(s, p)
+        # Boundary faces first (perimeter only, NumPy): the limiter needs every face. With all
+        # edges closed they stay 0 in the scratch buffers (no kernel writes the edge faces there).
+        any_open = any(p.bc_kind)
+        if any_open:
+            boundary_fluxes(s, p)
+        threads = numba.get_num_threads()
+        if s.h.size < SMALL_GRID:
+            numba.set_num_threads(1)  # waking threads costs more than a small grid's work
         flux_kernel(
             s.h, s.z, s.qx, s.qy, s.qx_new, s.qy_new, s.gn2x, s.gn2y,
             dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min),
@@ -383,13 +394,17 @@ class NumbaBackend:
             dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
             s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(NODATA_Z),
         )  # fmt: skip
+        if s.h.size < SMALL_GRID:
+            numba.set_num_threads(threads)
         qx, qy = s.qx, s.qy
-        outflow = (
-            float(np.sum(qy[-1, :], dtype=np.float64))
-            - float(np.sum(qy[0, :], dtype=np.float64))
-            + float(np.sum(qx[:, -1], dtype=np.float64))
-            - float(np.sum(qx[:, 0], dtype=np.float64))
-        ) * (float(dt) * float(inv_dx))
+        outflow = 0.0
+        if any_open:
+            outflow = (
+                float(np.sum(qy[-1, :], dtype=np.float64))
+                - float(np.sum(qy[0, :], dtype=np.float64))
+                + float(np.sum(qx[:, -1], dtype=np.float64))
+                - float(np.sum(qx[:, 0], dtype=np.float64))
+            ) * (float(dt) * float(inv_dx))
         limited = bool(self._viol.max() > 0)
         return StepResult(
             h_max=float(self._rows.max()),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep, require_role
 from fangxun.api.pagination import Page, PageDep
+from fangxun.db.types import utcnow
 from fangxun.errors import ValidationFailed
 from fangxun.monitoring import qc, service
 from fangxun.monitoring.ingest.parser import parse_payload
@@ -156,7 +157,7 @@ def rain_totals(
     return RainTotals(
         datastream=code,
         station_code=ds.station.code,
-        end=end or service.utcnow(),
+        end=end or utcnow(),
         totals_mm=result.totals_mm,
         event_total_mm=result.event_total_mm,
         event_start=result.event_start,
@@ -176,7 +177,7 @@ def areal_rain(
         raise ValidationFailed(
             f"window must be one of {', '.join(service.RAIN_WINDOWS_S)}", loc=("query", "window")
         )
-    end = end or service.utcnow()
+    end = end or utcnow()
     window_s = service.RAIN_WINDOWS_S[window]
     mean, gauges, samples = service.areal_rain(
         session=session, actor=user, window_s=window_s, end=end, power=power
@@ -199,7 +200,7 @@ def dead_letters(session: SessionDep, user: Ingester, page: PageDep) -> Any:
 @router.get("/monitoring/stale-stations", response_model=list[StaleStation], responses=_ERRORS)
 def stale(session: SessionDep, settings: SettingsDep, user: CurrentUser) -> Any:
     """Stations with no data for ``FANGXUN_MONITORING_STALE_S`` seconds or more."""
-    now = service.utcnow()
+    now = utcnow()
     return [
         StaleStation(
             code=st.code, name_zh=st.name_zh, kind=st.kind, last_time=t,

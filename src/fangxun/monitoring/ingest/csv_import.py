@@ -47,7 +47,10 @@ def import_rows(
     options: WriteOptions | None = None,
     batch_size: int = 5000,
 ) -> WriteResult:
-    """Import CSV ``rows`` (the first is the header); ``name`` labels dead letters. Never commits."""
+    """Import CSV ``rows`` (the first is the header); ``name`` labels dead letters.
+
+    Never commits.
+    """
     it = iter(rows)
     try:
         header = [h.strip().lower() for h in next(it)]

@@ -167,7 +167,7 @@ class MqttIngest:
         logger.warning("disconnected from the broker; paho reconnects with backoff")
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(_Inbound(msg.mid, msg.qos, msg.topic, msg.payload, self._generation))
+        self._queue.put(_Inbound(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation))
 
     # --- writer loop (caller's thread) ---------------------------------------------------------
 

@@ -168,8 +168,7 @@ def _insert_ignoring_duplicates(
     session: Session, rows: list[dict[str, Any]]
 ) -> list[tuple[int, datetime]]:
     """``INSERT ... ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING``; returns the keys of
-    the rows actually inserted (all of them unless the row count falls short, in which case the
-    rows stamped with this batch's ``received_at`` are looked up; SQLite uses ``RETURNING``).
+    the rows actually inserted.
 
     On PostgreSQL the rows travel as five arrays expanded by ``unnest``: one short statement
     whatever the batch size (a multi-row VALUES list of thousands of parameters costs more to
@@ -204,30 +203,18 @@ def _insert_ignoring_duplicates(
         received = bindparam("received_at", rows[0]["received_at"], type_=UTCDateTime())
         stmt = (
             postgresql.insert(table)
-            .from_select(
-                list(_OBS_COLUMNS), select(rec.c.d, rec.c.t, rec.c.v, rec.c.f, received)
-            )
+            .from_select(list(_OBS_COLUMNS), select(rec.c.d, rec.c.t, rec.c.v, rec.c.f, received))
             .on_conflict_do_nothing(**conflict)
         )
-        inserted_count = session.execute(stmt).rowcount
-        if inserted_count == len(rows):
+        # Fast path without RETURNING (fetching thousands of keys back costs as much as the
+        # insert); when the row count falls short (a redelivery), undo it to the savepoint and
+        # run it again returning the keys that did go in.
+        savepoint = session.begin_nested()
+        if session.execute(stmt).rowcount == len(rows):
+            savepoint.commit()
             return [(r["datastream_id"], r["phenomenon_time"]) for r in rows]
-        # Some rows were already there: ours are the ones stamped with this batch's receipt time.
-        keys = [(r["datastream_id"], r["phenomenon_time"]) for r in rows]
-        received_at = rows[0]["received_at"]
-        ours = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            ours.extend(
-                (int(a), b)
-                for a, b in session.execute(
-                    select(Observation.datastream_id, Observation.phenomenon_time).where(
-                        tuple_(Observation.datastream_id, Observation.phenomenon_time).in_(chunk),
-                        Observation.received_at == received_at,
-                    )
-                )
-            )
-        return ours
+        savepoint.rollback()
+        return [(int(a), b) for a, b in session.execute(stmt.returning(*returning))]
     if dialect == "sqlite":
         stmt = sqlite.insert(table).on_conflict_do_nothing(**conflict).returning(*returning)
         return [(int(a), b) for a, b in session.execute(stmt, rows)]
@@ -306,9 +293,9 @@ def write_observations(
                 _dead(source, pending.origin, result.items[i].reason or "", msg_json(msg), now)
             )
             continue
-        key = (msg.datastream, msg.time)
-        if key in first_at:
-            j = first_at[key]
+        code_time = (msg.datastream, msg.time)
+        if code_time in first_at:
+            j = first_at[code_time]
             if items[j].message.value == msg.value:
                 result.items[i] = ItemResult("duplicate")
             else:
@@ -318,7 +305,7 @@ def write_observations(
                 result.conflicts += 1
                 conflicted.add(j)
             continue
-        first_at[key] = i
+        first_at[code_time] = i
         by_stream[msg.datastream].append(i)
 
     rows_to_insert: list[dict[str, Any]] = []

@@ -1,0 +1,241 @@
+"""Storm replay: a rain scenario played through MQTT at an accelerated clock, with physically
+consistent observations.
+
+* Rain gauges report the scenario's rain per 5-minute interval (the scenario is uniform over the
+  district, so every gauge reports the same depth).
+* Ponding sensors report the depth the inundation core computes at their cell, on the demo
+  terrain coarsened by block mean (default 40 m cells) with an urban drainage sink
+  (default 30 mm/h) and open edges.
+* River gauges follow a documented rule, not a river model: level = bed + 0.6 m base flow
+  + 10 mm of level per mm of rain in the preceding 6 h, capped 0.3 m above the bank.
+* Pump stations follow a rule: a pump starts per 10 cm of ponding at the underpass they serve
+  (3 pumps, 0.5 m³/s each); the sump level is the bed 2 m below the road plus that ponding; power
+  fails once the station itself is under more than 1 m of water.
+
+Observation times are placed so the storm ends at the moment the replay ends, so the values are
+never "in the future" for quality control; ``speed`` 60 plays an hour in a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import paho.mqtt.client as mqtt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangxun.demo.monitoring_seed import RAIN_INTERVAL_S, seed_monitoring
+from fangxun.demo.terrain import DemoTerrain, generate_terrain
+from fangxun.inundation import Grid, Model
+from fangxun.inundation.rain import (
+    EXAMPLE_FORMULA_UNVERIFIED,
+    Hyetograph,
+    chicago_hyetograph,
+    zhengzhou_720_reconstruction,
+)
+from fangxun.monitoring.ingest.mqtt import station_topic
+from fangxun.monitoring.models import Datastream, Station, StationKind
+
+ScenarioName = Literal["720", "chicago"]
+
+#: Replay step: the rain gauges' reporting interval, s.
+STEP_S = RAIN_INTERVAL_S
+RIVER_BASE_DEPTH_M = 0.6
+RIVER_RISE_M_PER_MM_6H = 0.01
+RIVER_CAP_ABOVE_BANK_M = 0.3
+PUMPS = 3
+PUMP_Q_M3_S = 0.5
+PUMP_START_STEP_M = 0.10
+SUMP_BELOW_ROAD_M = 2.0
+POWER_FAIL_DEPTH_M = 1.0
+AFTER_RAIN_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Observations of one replay step: station code → [(datastream code, value in its unit)]."""
+
+    offset_s: float
+    values: dict[str, list[tuple[str, float]]]
+
+
+@dataclass
+class ReplayPlan:
+    """Everything to publish, and what it was computed from."""
+
+    scenario: str
+    label: str
+    duration_s: float
+    cell_m: float
+    frames: list[Frame] = field(default_factory=list)
+    max_depth_cm: dict[str, float] = field(default_factory=dict)
+
+
+def scenario_rain(
+    name: ScenarioName, *, first_hour: int = 14, hours: int = 8
+) -> tuple[Hyetograph, str]:
+    """The scenario's hyetograph on a clock starting at 0, and its label.
+
+    ``720``: hours ``[first_hour, first_hour + hours)`` of the 7·20 reconstruction (24 h from
+    20:00 on 19 July; hour 20 is the 201.9 mm peak). ``chicago``: a 3-hour, 50-year Chicago
+    storm from the example (unverified) formula, r = 0.4.
+    """
+    if name == "720":
+        sc = zhengzhou_720_reconstruction()
+        return sc.window(first_hour, hours), f"{sc.label} (hours {first_hour}–{first_hour + hours})"
+    if name == "chicago":
+        h = chicago_hyetograph(EXAMPLE_FORMULA_UNVERIFIED, 50.0, 3 * 3600.0, STEP_S, 0.4)
+        return h, "Chicago design storm, P = 50 a, 3 h, r = 0.4 (example formula, unverified)"
+    raise ValueError(f"unknown scenario {name!r}: use '720' or 'chicago'")
+
+
+def coarsen(z: npt.NDArray[np.floating], factor: int) -> npt.NDArray[np.float64]:
+    """Block mean of ``z`` over ``factor`` × ``factor`` cells (edges trimmed)."""
+    rows, cols = (z.shape[0] // factor) * factor, (z.shape[1] // factor) * factor
+    zz = np.asarray(z[:rows, :cols], dtype=np.float64)
+    return zz.reshape(rows // factor, factor, cols // factor, factor).mean(axis=(1, 3))
+
+
+def build_plan(
+    *,
+    session: Session,
+    scenario: ScenarioName = "720",
+    first_hour: int = 14,
+    hours: int = 8,
+    cell_m: float = 40.0,
+    drainage_mm_h: float = 30.0,
+    terrain: DemoTerrain | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayPlan:
+    """Compute every observation of the replay (seeding the demo network if it is missing)."""
+    terrain = terrain or generate_terrain()
+    seed_monitoring(session=session, terrain=terrain)
+    rain, label = scenario_rain(scenario, first_hour=first_hour, hours=hours)
+    # One more hour after the last rain, so the replay shows the water receding.
+    duration = float(rain.times_s[-1]) + AFTER_RAIN_S
+    factor = max(1, round(cell_m / terrain.cell_size_m))
+    z = coarsen(terrain.elevation, factor)
+
+    stations = list(session.scalars(select(Station).order_by(Station.code)))
+    codes = {
+        (ds.station_id, ds.observed_property.code): ds.code
+        for ds in session.scalars(select(Datastream))
+    }
+    ponding = [s for s in stations if s.kind == StationKind.ponding]
+    gauges = {
+        s.code: (
+            min(int((s.properties or {})["row"]) // factor, z.shape[0] - 1),
+            min(int((s.properties or {})["col"]) // factor, z.shape[1] - 1),
+        )
+        for s in ponding
+    }
+    if progress:
+        progress(f"inundation: {z.shape[0]}×{z.shape[1]} cells of {factor * 10:.0f} m, "
+                 f"{duration / 3600:.1f} h of rain")  # fmt: skip
+    model = Model(
+        Grid(elevation=z, cell_size=terrain.cell_size_m * factor),
+        rain=rain,
+        drainage_mm_h=drainage_mm_h,
+        boundary="open",
+        gauges=gauges,
+        output_interval_s=float(STEP_S),
+    )
+    model.run_until(duration)
+    depth_at: dict[str, npt.NDArray[np.float64]] = {}
+    for code in gauges:
+        times, depth, _ = model.gauge_series(code)
+        depth_at[code] = np.interp(np.arange(0.0, duration + 1.0, STEP_S), times, depth)
+
+    plan = ReplayPlan(scenario=scenario, label=label, duration_s=duration, cell_m=factor * 10.0)
+    plan.max_depth_cm = {c: round(float(d.max()) * 100.0, 1) for c, d in depth_at.items()}
+    n_steps = int(duration // STEP_S)
+    step_rain_mm = [rain.depth_m(k * STEP_S, (k + 1) * STEP_S) * 1000.0 for k in range(n_steps)]
+    for k in range(1, n_steps + 1):
+        t = k * STEP_S
+        values: dict[str, list[tuple[str, float]]] = {}
+        rain_6h = sum(step_rain_mm[max(0, k - 6 * 3600 // STEP_S) : k])
+        for st in stations:
+            out: list[tuple[str, float]] = []
+            if st.kind == StationKind.rain_gauge:
+                out.append((codes[(st.id, "rainfall")], round(step_rain_mm[k - 1], 1)))
+            elif st.kind == StationKind.ponding:
+                out.append(
+                    (codes[(st.id, "ponding_depth")], round(float(depth_at[st.code][k]) * 100, 1))
+                )
+            elif st.kind == StationKind.river_gauge:
+                level_code = codes[(st.id, "river_level")]
+                assert st.elevation_m is not None
+                bank = float((st.properties or {})["bank_m"])
+                level = st.elevation_m + RIVER_BASE_DEPTH_M + RIVER_RISE_M_PER_MM_6H * rain_6h
+                out.append((level_code, round(min(level, bank + RIVER_CAP_ABOVE_BANK_M), 2)))
+            elif st.kind == StationKind.pump_station:
+                served = str((st.properties or {}).get("serves", ""))
+                d = float(depth_at[served][k]) if served in depth_at else 0.0
+                pumps = min(PUMPS, math.ceil(d / PUMP_START_STEP_M)) if d > 0.05 else 0
+                powered = d <= POWER_FAIL_DEPTH_M
+                pumps = pumps if powered else 0
+                out += [
+                    (codes[(st.id, "pumps_running")], float(pumps)),
+                    (codes[(st.id, "discharge")], round(pumps * PUMP_Q_M3_S, 2)),
+                    (codes[(st.id, "sump_level")], round(-SUMP_BELOW_ROAD_M + d, 2)),
+                    (codes[(st.id, "power")], 1.0 if powered else 0.0),
+                ]
+            if out:
+                values[st.code] = out
+        plan.frames.append(Frame(float(t), values))
+    return plan
+
+
+def publish(
+    plan: ReplayPlan,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 1883,
+    speed: float = 60.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Publish ``plan`` at ``speed`` × real time (QoS 1); returns the observations sent.
+
+    Times are chosen so the last frame's time is the wall-clock time the replay ends.
+    """
+    if not speed > 0:
+        raise ValueError(f"speed must be > 0, got {speed!r}")
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=f"fangxun-replay-{int(time.time())}")  # fmt: skip
+    client.max_inflight_messages_set(100)
+    client.connect(host, port)
+    client.loop_start()
+    start_wall = now()
+    end_wall = start_wall + timedelta(seconds=plan.duration_s / speed)
+    t0 = end_wall - timedelta(seconds=plan.frames[-1].offset_s if plan.frames else 0.0)
+    sent = 0
+    infos = []
+    try:
+        for frame in plan.frames:
+            due = start_wall + timedelta(seconds=frame.offset_s / speed)
+            wait = (due - now()).total_seconds()
+            if wait > 0:
+                sleep(wait)
+            when = (t0 + timedelta(seconds=frame.offset_s)).isoformat()
+            for station, items in frame.values.items():
+                payload = [{"datastream": c, "time": when, "value": v} for c, v in items]
+                infos.append(client.publish(station_topic(station), json.dumps(payload), qos=1))
+                sent += len(items)
+            if progress and int(frame.offset_s) % 3600 == 0:
+                progress(f"replayed {frame.offset_s / 3600:.0f} h ({sent} observations)")
+        for info in infos:
+            info.wait_for_publish(timeout=30)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return sent
