@@ -90,12 +90,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(api_router(), prefix=API_PREFIX)
 
     from fangxun.web.hazards_pages import router as hazards_pages_router
+    from fangxun.web.monitoring_pages import router as monitoring_pages_router
     from fangxun.web.pages import router as pages_router  # the web shell depends on api.deps
 
     from fangxun.web.operations_pages import router as operations_pages_router
 
     app.include_router(operations_pages_router)
     app.include_router(hazards_pages_router)
+    app.include_router(monitoring_pages_router)
     app.include_router(pages_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

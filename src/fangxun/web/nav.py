@@ -55,6 +55,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "monitoring",
         N_("Rain & water"),
         N_("Rain gauges, ponding depth, river levels and pump stations, live and past."),
+        built=True,
     ),
     Section(
         "forecast",

@@ -1,0 +1,194 @@
+"""Web page of monitoring (雨情、水情、工情): the stations on the map with their latest values,
+time-series charts per station, and live updates by server-sent events.
+
+Thin views over :mod:`fangxun.monitoring.service`: ``/monitoring`` renders the page,
+``/monitoring/latest.json`` and ``/monitoring/series/{code}.json`` feed it, and
+``/monitoring/events`` streams the latest values (an SSE ``latest`` event whenever a datastream's
+latest time changes, checked every few seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import Engine
+
+from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
+from fangxun.db.engine import session_scope
+from fangxun.db.types import utcnow
+from fangxun.errors import NotFoundError
+from fangxun.monitoring import qc, service
+from fangxun.monitoring.models import StationKind
+from fangxun.org.models import User
+from fangxun.web.auth import WebUser
+from fangxun.web.basemap import BasemapError, find_hillshade
+from fangxun.web.i18n import N_, gettext_for, negotiate_language
+from fangxun.web.render import WebRoute, render_page
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+#: How often the event stream looks for new data, s.
+EVENT_POLL_S: Final = 3.0
+
+KIND_LABELS: Final[dict[str, str]] = {
+    StationKind.rain_gauge: N_("Rain gauge"),
+    StationKind.ponding: N_("Ponding sensor"),
+    StationKind.river_gauge: N_("River gauge"),
+    StationKind.pump_station: N_("Pump station"),
+}
+KIND_COLOURS: Final[dict[str, str]] = {
+    StationKind.rain_gauge: "#1f78b4",
+    StationKind.ponding: "#e31a1c",
+    StationKind.river_gauge: "#33a02c",
+    StationKind.pump_station: "#6a3d9a",
+}
+
+
+def _latest(session: Any, user: User) -> list[dict[str, Any]]:
+    """Stations with their datastreams' latest values (JSON-ready)."""
+    out = []
+    for feature in service.stations_geojson(session=session, actor=user)["features"]:
+        p = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        out.append(
+            {
+                "code": p["code"],
+                "name": p["name_zh"],
+                "kind": p["kind"],
+                "lon": lon,
+                "lat": lat,
+                "colour": KIND_COLOURS.get(p["kind"], "#555"),
+                "datastreams": [
+                    {
+                        "code": d["code"],
+                        "name": d["name"],
+                        "unit": d["unit"],
+                        "time": d["last_time"],
+                        "value": d["last_value"],
+                        "flags": d["last_flags"],
+                        "level_status": d["level_status"],
+                    }
+                    for d in p["datastreams"]
+                ],
+            }
+        )
+    return out
+
+
+def _hillshade(settings: Any) -> dict[str, Any] | None:
+    try:
+        found = find_hillshade(settings.data_dir)
+    except BasemapError:
+        return None
+    if found is None:
+        return None
+    return {"url": "/web/basemap/hillshade.png", "bounds": found.bounds.leaflet()}
+
+
+@router.get("/monitoring")
+def monitoring_page(
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The monitoring page: map of stations with latest values, charts, live updates."""
+    lang = negotiate_language(request, settings.language)
+    _ = gettext_for(lang)
+    stations = _latest(db, user)
+    stale = service.stale_stations(
+        session=db, actor=user, stale_after=timedelta(seconds=settings.monitoring_stale_s)
+    )
+    data = {
+        "stations": stations,
+        "hillshade": _hillshade(settings),
+        "labels": {
+            "terrain": _("Synthetic terrain (demo)"),
+            "no_data": _("No data"),
+            "flagged": _("flagged"),
+            "hours": _("Last 24 hours"),
+        },
+        "legend": [{"colour": c, "label": _(KIND_LABELS[k])} for k, c in KIND_COLOURS.items()],
+    }
+    return render_page(
+        request,
+        "monitoring/index.html",
+        settings=settings,
+        user=user,
+        active="monitoring",
+        context={
+            "map_data": data,
+            "stations": stations,
+            "kind_labels": {k: _(v) for k, v in KIND_LABELS.items()},
+            "stale_codes": {st.code for st, _t in stale},
+        },
+    )
+
+
+@router.get("/monitoring/latest.json")
+def latest_json(user: WebUser, db: SessionDep) -> JSONResponse:
+    """Latest values of every station the user may see."""
+    return JSONResponse(_latest(db, user))
+
+
+@router.get("/monitoring/series/{code}.json")
+def series_json(
+    user: WebUser,
+    db: SessionDep,
+    code: str,
+    hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0,
+) -> JSONResponse:
+    """One datastream's observations of the last ``hours`` (values in its unit)."""
+    end = utcnow()
+    try:
+        ds = service.get_datastream(session=db, code=code, actor=user)
+        points = service.list_observations(
+            session=db, actor=user, code=code, start=end - timedelta(hours=hours), end=end
+        )
+    except NotFoundError as exc:
+        raise HTTPException(404, detail=exc.detail) from None
+    return JSONResponse(
+        {
+            "code": code,
+            "name": ds.name,
+            "unit": ds.unit,
+            "warning": ds.warning_level_m,
+            "guarantee": ds.guarantee_level_m,
+            "points": [[p.time.isoformat(), p.value, qc.flag_names(p.flags)] for p in points],
+        }
+    )
+
+
+async def _events(engine: Engine, user: User, request: Request, once: bool) -> AsyncIterator[str]:
+    last_seen: dict[str, str | None] = {}
+    while True:
+        with session_scope(engine) as session:
+            session.add(user)  # re-attach for the jurisdiction check
+            stations = _latest(session, user)
+        stamp = {d["code"]: d["time"] for s in stations for d in s["datastreams"]}
+        if stamp != last_seen:
+            last_seen = stamp
+            yield f"event: latest\ndata: {json.dumps(stations, ensure_ascii=False)}\n\n"
+        else:
+            yield ": keep-alive\n\n"
+        if once or await request.is_disconnected():
+            return
+        await asyncio.sleep(EVENT_POLL_S)
+
+
+@router.get("/monitoring/events")
+async def events(
+    request: Request,
+    user: WebUser,
+    engine: EngineDep,
+    once: bool = False,
+) -> StreamingResponse:
+    """Server-sent events: ``latest`` with every station's values whenever new data arrived."""
+    return StreamingResponse(
+        _events(engine, user, request, once),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
