@@ -243,6 +243,8 @@ def main() -> None:
             "publish_s": round(published_s, 3),
             "elapsed_s": round(elapsed, 3),
             "committed_per_s": round(stored / elapsed, 1),
+            # The machine is shared: a load average above the CPU count means contention.
+            "load_average_1m": round(os.getloadavg()[0], 2),
         }
         print(json.dumps(result, indent=2))
         if stored < args.n or args.keep_log:

@@ -43,6 +43,9 @@ from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind
 from fangxun.org.schemas import UnitCreate, UserCreate
 
+# The live server, Chromium and login fixtures, for every test folder (tests/web_harness.py).
+pytest_plugins = ["web_harness"]
+
 POSTGRES_ENV = "FANGXUN_TEST_POSTGRES_URL"
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789"
 DEFAULT_PASSWORD = "correct-horse-battery"

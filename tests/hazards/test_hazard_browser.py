@@ -1,83 +1,26 @@
 """In headless Chromium: a street office and the district flood-control office walk a
 rectification from open to closed through the workflow page; the ledger map shows the points.
 
-The live server and browser set-up follow tests/web/conftest.py (same Chromium, same flags); they
-are repeated here because that conftest's fixtures are not visible from tests/hazards/.
+The live server and Chromium come from the shared harness (tests/web_harness.py).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from hazard_helpers import PASSWORD, seed_web_ledger
 
-from fangxun.api.app import create_app
-from fangxun.config import load_settings
-from fangxun.db.migrate import upgrade
+from web_harness import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    settings = load_settings(
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'browser.db'}",
-        data_dir=tmp_path / "data",
-        secret_key="hazard-browser-tests-secret-key-0123456789",
-        language="zh",
-    )
-    upgrade(settings.database_url)
-    ids = seed_web_ledger(settings.database_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "live server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", ids
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+def ledger_ids(web_db: str) -> dict[str, int]:
+    """The two-office ledger of :func:`seed_web_ledger` in the live server's database."""
+    return seed_web_ledger(web_db)
 
 
 def _page_as(browser: Any, base: str, username: str, errors: list[str]) -> Any:
@@ -101,9 +44,9 @@ def _move(page: Any, action: str, comment: str, expected: str) -> None:
 
 
 def test_walk_a_rectification_from_open_to_closed(
-    server: tuple[str, dict[str, int]], chromium: Any
+    ledger_ids: dict[str, int], live_server: LiveServer, browser: Any, artifacts_dir: Path
 ) -> None:
-    base, ids = server
+    base, ids, chromium = live_server.url, ledger_ids, browser
     errors: list[str] = []
     url = f"{base}/hazards/rectifications/{ids['wutong_rect']}"
 
@@ -135,10 +78,9 @@ def test_walk_a_rectification_from_open_to_closed(
     for comment in ("已安排施工队清掏", "复核仍有淤积，退回", "现场验收合格", "销号"):
         assert comment in history
     assert district.locator("form.move").count() == 0
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    district.screenshot(path=str(ARTIFACTS / "hazard-rectification.png"), full_page=True)
+    district.screenshot(path=str(artifacts_dir / "hazard-rectification.png"), full_page=True)
     district.goto(base + "/hazards")
     district.wait_for_selector("#hazard-map[data-ready='true']")
     assert district.locator("#hazard-map path.leaflet-interactive").count() == 2
-    district.screenshot(path=str(ARTIFACTS / "hazard-ledger.png"), full_page=True)
+    district.screenshot(path=str(artifacts_dir / "hazard-ledger.png"), full_page=True)
     assert not errors, errors

@@ -21,17 +21,10 @@ from fangxun.org.models import Role
 from fangxun.org.schemas import UserCreate
 from fangxun.web.auth import SESSION_COOKIE, WebSession, cookie_is_secure, write_session
 from fangxun.web.nav import SECTIONS
+from web_harness import csrf_of
 
 LoginFn = Callable[..., Response]
 BOUNDS = [[34.76, 113.50], [34.84, 113.59]]
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(response: Response) -> str:
-    """The CSRF token in a rendered page."""
-    match = CSRF_RE.search(response.text)
-    assert match, "no csrf_token field in the page"
-    return match.group(1)
 
 
 def install_tiny_hillshade(settings: Settings, meta: object | None = None) -> None:

@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -101,7 +102,8 @@ def coarsen(z: npt.NDArray[np.floating], factor: int) -> npt.NDArray[np.float64]
     """Block mean of ``z`` over ``factor`` × ``factor`` cells (edges trimmed)."""
     rows, cols = (z.shape[0] // factor) * factor, (z.shape[1] // factor) * factor
     zz = np.asarray(z[:rows, :cols], dtype=np.float64)
-    return zz.reshape(rows // factor, factor, cols // factor, factor).mean(axis=(1, 3))
+    blocks = zz.reshape(rows // factor, factor, cols // factor, factor)
+    return np.asarray(blocks.mean(axis=(1, 3)), dtype=np.float64)
 
 
 def build_plan(
@@ -210,7 +212,7 @@ def publish(
     """
     if not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed!r}")
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                          client_id=f"fangxun-replay-{int(time.time())}")  # fmt: skip
     client.max_inflight_messages_set(100)
     client.connect(host, port)

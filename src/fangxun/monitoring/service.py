@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from shapely.geometry import MultiPoint, Point, shape
@@ -45,6 +45,8 @@ from fangxun.org.jurisdiction import visible_unit_ids
 from fangxun.org.models import Role, User
 
 Actor = User | SystemActor | None
+
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
 MANAGE_ROLES = frozenset({Role.admin, Role.district})
 INGEST_ROLES = frozenset({Role.admin, Role.district, Role.duty})
@@ -123,7 +125,7 @@ def _require(actor: Actor, roles: frozenset[Role], what: str) -> None:
         raise PermissionDeniedError(f"role {actor.role.value!r} may not {what}")
 
 
-def _scope(stmt: Select[Any], *, session: Session, actor: Actor) -> Select[Any]:
+def _scope(stmt: _S, *, session: Session, actor: Actor) -> _S:
     visible = visible_unit_ids(session=session, user=actor)
     if visible is None:
         return stmt
@@ -173,7 +175,7 @@ def list_stations(
 def get_station(*, session: Session, code: str, actor: Actor) -> Station:
     """A station by code; :class:`NotFoundError` if missing or outside the jurisdiction."""
     stmt = _scope(select(Station).where(Station.code == code), session=session, actor=actor)
-    station = session.scalar(stmt)
+    station: Station | None = session.scalar(stmt)
     if station is None:
         raise NotFoundError(f"station {code!r} not found")
     return station
@@ -262,7 +264,7 @@ def list_datastreams(
 def get_datastream(*, session: Session, code: str, actor: Actor) -> Datastream:
     """A datastream by code; :class:`NotFoundError` if missing or outside the jurisdiction."""
     stmt = select(Datastream).join(Station).where(Datastream.code == code)
-    ds = session.scalar(_scope(stmt, session=session, actor=actor))
+    ds: Datastream | None = session.scalar(_scope(stmt, session=session, actor=actor))
     if ds is None:
         raise NotFoundError(f"datastream {code!r} not found")
     return ds

@@ -162,12 +162,18 @@ def series_json(
     )
 
 
+def _latest_in_own_session(engine: Engine, user: User) -> list[dict[str, Any]]:
+    # The request's session is closed once streaming starts; the user's role and unit are
+    # already loaded, which is all the jurisdiction check reads.
+    with session_scope(engine) as session:
+        return _latest(session, user)
+
+
 async def _events(engine: Engine, user: User, request: Request, once: bool) -> AsyncIterator[str]:
     last_seen: dict[str, str | None] = {}
     while True:
-        with session_scope(engine) as session:
-            session.add(user)  # re-attach for the jurisdiction check
-            stations = _latest(session, user)
+        # Database work off the event loop, so a slow query never stalls other requests.
+        stations = await asyncio.to_thread(_latest_in_own_session, engine, user)
         stamp = {d["code"]: d["time"] for s in stations for d in s["datastreams"]}
         if stamp != last_seen:
             last_seen = stamp

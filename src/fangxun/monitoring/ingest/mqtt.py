@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
@@ -130,7 +131,7 @@ class MqttIngest:
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.config.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
@@ -173,7 +174,7 @@ class MqttIngest:
 
     def start(self) -> None:
         """Connect (asynchronously; retried with backoff until the broker answers)."""
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.config.session_expiry_s
         props.ReceiveMaximum = self.config.receive_maximum
         self._client.connect_async(

@@ -33,7 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Table
 
 from fangxun.config import Settings
 from fangxun.db.types import UTCDateTime, utcnow
@@ -161,6 +163,13 @@ def _limits(ds: Datastream, prop: ObservedProperty) -> qc.Limits:
     )
 
 
+def cast_table(model: type[Any]) -> Table:
+    """The Core table of a mapped class (typed, for Core inserts and updates)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 _OBS_COLUMNS = ("datastream_id", "phenomenon_time", "value", "flags", "received_at")
 
 
@@ -174,9 +183,9 @@ def _insert_ignoring_duplicates(
     whatever the batch size (a multi-row VALUES list of thousands of parameters costs more to
     build and parse than to run). SQLite takes SQLAlchemy's batched multi-row VALUES.
     """
-    table = Observation.__table__
+    table = cast_table(Observation)
     dialect = session.get_bind().dialect.name
-    conflict = {"index_elements": ["datastream_id", "phenomenon_time"]}
+    keys = ["datastream_id", "phenomenon_time"]
     returning = (table.c.datastream_id, table.c.phenomenon_time)
     if dialect == "postgresql":
         # The batch travels as one JSON document unpacked by jsonb_to_recordset: one short
@@ -204,20 +213,21 @@ def _insert_ignoring_duplicates(
         stmt = (
             postgresql.insert(table)
             .from_select(list(_OBS_COLUMNS), select(rec.c.d, rec.c.t, rec.c.v, rec.c.f, received))
-            .on_conflict_do_nothing(**conflict)
+            .on_conflict_do_nothing(index_elements=keys)
         )
         # Fast path without RETURNING (fetching thousands of keys back costs as much as the
         # insert); when the row count falls short (a redelivery), undo it to the savepoint and
         # run it again returning the keys that did go in.
         savepoint = session.begin_nested()
-        if session.execute(stmt).rowcount == len(rows):
+        result = session.execute(stmt)
+        if isinstance(result, CursorResult) and result.rowcount == len(rows):
             savepoint.commit()
             return [(r["datastream_id"], r["phenomenon_time"]) for r in rows]
         savepoint.rollback()
         return [(int(a), b) for a, b in session.execute(stmt.returning(*returning))]
     if dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(**conflict).returning(*returning)
-        return [(int(a), b) for a, b in session.execute(stmt, rows)]
+        lite = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+        return [(int(a), b) for a, b in session.execute(lite.returning(*returning), rows)]
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
@@ -397,7 +407,7 @@ def write_observations(
     if latest:
         # One executemany for all datastreams; conditional, so a concurrent writer with newer
         # data is never overwritten.
-        table = Datastream.__table__
+        table = cast_table(Datastream)
         stmt = (
             update(table)
             .where(
@@ -420,7 +430,7 @@ def write_observations(
         )
 
     if dead:
-        session.execute(DeadLetter.__table__.insert(), dead)
+        session.execute(cast_table(DeadLetter).insert(), dead)
 
     for item in result.items:
         if item.status == "stored":

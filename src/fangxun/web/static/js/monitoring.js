@@ -105,6 +105,7 @@ for (const row of document.querySelectorAll("#mon-rows tr")) {
 
 const live = document.getElementById("mon-live");
 const source = new EventSource("/monitoring/events");
+window.fxMonitoringEvents = source; // tests close it before the page goes away
 source.addEventListener("latest", (ev) => {
   const stations = JSON.parse(ev.data);
   data.stations = stations;

@@ -1,4 +1,4 @@
-"""Fixtures of the web tests: the app on a fresh SQLite database, TestClient, live server, Chromium.
+"""The web-test harness, loaded as a plugin by tests/conftest.py so every test folder can use it:
 
 * ``web_settings`` / ``web_app`` / ``web_client``: the full app (``create_app``) against a fresh
   SQLite file in ``tmp_path`` with the migrations applied and one user (:data:`USERNAME`,
@@ -52,7 +52,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 #: How long the live server and Chromium may take to come up, s.
 STARTUP_TIMEOUT_S = 30.0
