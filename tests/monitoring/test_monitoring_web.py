@@ -73,9 +73,22 @@ def test_page_feeds_and_events(
     assert [p[1] for p in series["points"]] == [4.2]
     assert client.get("/monitoring/series/NOPE.json").status_code == 404
 
-    with client.stream("GET", "/monitoring/events", params={"once": "true"}) as stream:
-        assert stream.headers["content-type"].startswith("text/event-stream")
-        body = "".join(stream.iter_text())
-    assert body.startswith("event: latest\ndata: ")
+    first = client.get("/monitoring/events")
+    assert first.headers["content-type"].startswith("text/event-stream")
+    body = first.text
+    assert body.startswith("retry: 3000\nid: ")
+    event_id = body.split("id: ", 1)[1].split("\n", 1)[0]
+    assert "\nevent: latest\ndata: " in body
     stations = json.loads(body.split("data: ", 1)[1])
     assert {s["code"] for s in stations} == {"RG01", "RG02", "PD01", "RV01"}
+    # Nothing new since that event: only a comment, no data.
+    same = client.get("/monitoring/events", headers={"Last-Event-ID": event_id}).text
+    assert same == "retry: 3000\n: unchanged\n\n"
+    with session_scope(engine) as session:
+        write_observations(
+            session=session,
+            items=[Pending(ObservationMessage(datastream=network.ponding, time=now, value=5.0))],
+            source=Source.http,
+        )
+    changed = client.get("/monitoring/events", headers={"Last-Event-ID": event_id}).text
+    assert "event: latest" in changed and "PD01-depth" in changed

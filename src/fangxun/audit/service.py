@@ -37,6 +37,11 @@ class SystemActor:
     id: None = None
 
 
+def actor_username(actor: Actor | None) -> str:
+    """The name a change is logged under: the actor's username, or ``"system"`` for None."""
+    return actor.username if actor is not None else "system"
+
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -93,7 +98,7 @@ def record_change(
     object_id = ",".join(str(part) for part in identity)
     entry = AuditEntry(
         actor_id=actor.id if actor is not None else None,
-        actor_username=actor.username if actor is not None else "system",
+        actor_username=actor_username(actor),
         action=action,
         object_type=object_type_of(obj),
         object_id=object_id,
@@ -102,6 +107,18 @@ def record_change(
     )
     session.add(entry)
     return entry
+
+
+def record_create(*, session: Session, actor: Actor | None, obj: Any) -> AuditEntry | None:
+    """Audit the creation of ``obj`` (its :func:`snapshot` as ``after``)."""
+    return record_change(
+        session=session,
+        actor=actor,
+        action=AuditAction.create,
+        obj=obj,
+        before=None,
+        after=snapshot(obj),
+    )
 
 
 def list_entries(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.api.downloads import PDF, download
 from fangxun.briefings import service
 from fangxun.briefings.models import TaskStatus
 from fangxun.briefings.schemas import BriefingCreate, BriefingRead, TaskCreate, TaskRead
@@ -52,11 +53,7 @@ def get_briefing(briefing_id: int, user: CurrentUser, session: SessionDep) -> An
 def briefing_pdf(briefing_id: int, user: CurrentUser, session: SessionDep) -> Response:
     """The briefing as PDF."""
     briefing = service.get_briefing(session=session, briefing_id=briefing_id)
-    return Response(
-        service.export_pdf(briefing),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="briefing-{briefing.id}.pdf"'},
-    )
+    return download(service.export_pdf(briefing), PDF, f"briefing-{briefing.id}.pdf")
 
 
 @router.post("/{briefing_id}/tasks", response_model=TaskRead, status_code=201, responses=_ERRORS)

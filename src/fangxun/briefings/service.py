@@ -24,15 +24,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, snapshot
+from fangxun.audit.service import actor_username, record_change, record_create, snapshot
 from fangxun.briefings.models import Briefing, BriefingTask, TaskStatus
 from fangxun.briefings.schemas import BriefingCreate, TaskCreate
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty
-from fangxun.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
+from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.incidents import service as incidents
-from fangxun.org.models import Person, Role, User
-from fangxun.org.permissions import Actor
+from fangxun.org.models import Person, Role
+from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
 
@@ -64,13 +64,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates" / "b
 SectionFn = Callable[..., dict[str, Any]]
 
 
-def _username(actor: Actor) -> str:
-    return actor.username if actor is not None else "system"
-
-
 def _require(actor: Actor, what: str) -> None:
-    if isinstance(actor, User) and (not actor.is_active or actor.role not in CONVENERS):
-        raise PermissionDeniedError(f"role {actor.role.value!r} may not {what}")
+    require_role(actor, CONVENERS, what)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -273,7 +268,7 @@ def generate(*, session: Session, briefing_in: BriefingCreate, actor: Actor) -> 
     briefing = Briefing(
         title=title,
         as_of=at,
-        created_by=_username(actor),
+        created_by=actor_username(actor),
         content=gather(session=session, actor=actor, at=at),
     )
     briefing.tasks = []
@@ -323,14 +318,7 @@ def add_task(
     )
     briefing.tasks.append(task)
     session.flush()
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=task,
-        before=None,
-        after=snapshot(task),
-    )
+    record_create(session=session, actor=actor, obj=task)
     return task
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun.api.downloads import ICALENDAR, XLSX, download
 from fangxun.db.types import utcnow
 from fangxun.duty import service
 from fangxun.duty.models import SwapStatus
@@ -189,7 +190,7 @@ def current(
     "/export.xlsx",
     responses={
         **_ERRORS,
-        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+        200: {"content": {XLSX: {}}},
     },
 )
 def export_xlsx(
@@ -202,11 +203,7 @@ def export_xlsx(
     """The roster as an Excel workbook."""
     start, end = _range(start, end)
     shifts = service.list_shifts(session=session, actor=user, unit_id=unit_id, start=start, end=end)
-    return Response(
-        service.export_xlsx(shifts),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="duty-roster.xlsx"'},
-    )
+    return download(service.export_xlsx(shifts), XLSX, "duty-roster.xlsx")
 
 
 @router.get("/export.ics", responses={**_ERRORS, 200: {"content": {"text/calendar": {}}}})
@@ -220,8 +217,4 @@ def export_ics(
     """The roster as an iCalendar file (subscribe in a calendar app)."""
     start, end = _range(start, end)
     shifts = service.list_shifts(session=session, actor=user, unit_id=unit_id, start=start, end=end)
-    return Response(
-        service.export_ical(shifts),
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="duty-roster.ics"'},
-    )
+    return download(service.export_ical(shifts), ICALENDAR, "duty-roster.ics")

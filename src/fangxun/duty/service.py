@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, snapshot
+from fangxun.audit.service import actor_username, record_change, record_create, snapshot
 from fangxun.db.types import utcnow
 from fangxun.duty.models import (
     DutyAssignment,
@@ -34,9 +34,14 @@ from fangxun.duty.models import (
 )
 from fangxun.duty.schemas import AssignmentIn, RotationCreate, ShiftCreate, SwapCreate
 from fangxun.errors import ConflictError, PermissionDeniedError, ValidationFailed
-from fangxun.org.jurisdiction import get_in_jurisdiction, is_unit_visible, scope_query
-from fangxun.org.models import Person, Role, Unit, User
-from fangxun.org.permissions import Actor
+from fangxun.org.jurisdiction import (
+    get_in_jurisdiction,
+    is_unit_visible,
+    scope_query,
+    unit_in_body,
+)
+from fangxun.org.models import Person, Role, User
+from fangxun.org.permissions import Actor, require_role
 
 #: The time zone of the roster's calendar (shifts start at local hours, months are local months).
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -48,27 +53,15 @@ XLSX_HEADER = ["单位", "开始", "结束", "带班领导", "值班人员", "�
 WRITERS = frozenset({Role.admin, Role.district, Role.duty, Role.unit})
 
 
-def _username(actor: Actor) -> str:
-    return actor.username if actor is not None else "system"
-
-
 def require_writer(actor: Actor) -> None:
     """Raise :class:`PermissionDeniedError` unless ``actor`` may change operations records."""
-    if isinstance(actor, User) and (not actor.is_active or actor.role not in WRITERS):
-        raise PermissionDeniedError(f"role {actor.role.value!r} may not change the duty roster")
+    require_role(actor, WRITERS, "change the duty roster")
 
 
 def _aware(value: datetime, loc: tuple[str, ...]) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationFailed("give a time zone offset, e.g. 2026-07-20T08:00:00+08:00", loc=loc)
     return value.astimezone(UTC)
-
-
-def _unit(session: Session, actor: Actor, unit_id: int, loc: tuple[str, ...]) -> Unit:
-    unit = session.get(Unit, unit_id)
-    if unit is None or not is_unit_visible(session=session, user=actor, unit_id=unit_id):
-        raise ValidationFailed(f"unit {unit_id} does not exist", loc=loc)
-    return unit
 
 
 def _person(session: Session, person_id: int, loc: tuple[str | int, ...]) -> Person:
@@ -108,7 +101,7 @@ def _check_assignments(session: Session, items: Sequence[AssignmentIn]) -> None:
 def create_shift(*, session: Session, shift_in: ShiftCreate, actor: Actor) -> DutyShift:
     """Create a shift of a unit with its people; overlapping shifts of one unit are refused."""
     require_writer(actor)
-    _unit(session, actor, shift_in.unit_id, ("body", "unit_id"))
+    unit_in_body(session, actor, shift_in.unit_id, ("body", "unit_id"))
     starts = _aware(shift_in.starts_at, ("body", "starts_at"))
     ends = _aware(shift_in.ends_at, ("body", "ends_at"))
     if ends <= starts:
@@ -266,7 +259,7 @@ def hand_over(*, session: Session, shift_id: int, note: str, actor: Actor) -> Du
     before = snapshot(shift)
     shift.handover_note = note.strip()
     shift.handed_over_at = utcnow()
-    shift.handed_over_by = _username(actor)
+    shift.handed_over_by = actor_username(actor)
     record_change(
         session=session,
         actor=actor,
@@ -294,17 +287,10 @@ def request_swap(*, session: Session, swap_in: SwapCreate, actor: Actor) -> Duty
         assignment_id=assignment.id,
         replacement_person_id=swap_in.replacement_person_id,
         reason=swap_in.reason,
-        requested_by=_username(actor),
+        requested_by=actor_username(actor),
     )
     session.add(swap)
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=swap,
-        before=None,
-        after=snapshot(swap),
-    )
+    record_create(session=session, actor=actor, obj=swap)
     return swap
 
 
@@ -327,7 +313,7 @@ def decide_swap(*, session: Session, swap_id: int, approve: bool, actor: Actor) 
         raise PermissionDeniedError("a swap must be approved by someone other than who asked")
     before = snapshot(swap)
     swap.status = SwapStatus.approved if approve else SwapStatus.rejected
-    swap.decided_by = _username(actor)
+    swap.decided_by = actor_username(actor)
     swap.decided_at = utcnow()
     if approve:
         assignment = swap.assignment
@@ -381,7 +367,7 @@ def list_swaps(
 def create_rotation(*, session: Session, rotation_in: RotationCreate, actor: Actor) -> DutyRotation:
     """Save a rotation template (people in turn order)."""
     require_writer(actor)
-    _unit(session, actor, rotation_in.unit_id, ("body", "unit_id"))
+    unit_in_body(session, actor, rotation_in.unit_id, ("body", "unit_id"))
     if rotation_in.shift_hours not in SHIFT_HOURS:
         raise ValidationFailed(
             f"shift_hours must be one of {', '.join(map(str, SHIFT_HOURS))}",
@@ -399,14 +385,7 @@ def create_rotation(*, session: Session, rotation_in: RotationCreate, actor: Act
         )
     rotation = DutyRotation(**rotation_in.model_dump())
     session.add(rotation)
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=rotation,
-        before=None,
-        after=snapshot(rotation),
-    )
+    record_create(session=session, actor=actor, obj=rotation)
     return rotation
 
 
@@ -517,7 +496,7 @@ def find_gaps(
     * ``no_check_in``: a shift that started more than ``check_in_grace_s`` seconds before ``now``
       and that nobody has checked in to (脱岗).
     """
-    _unit(session, actor, unit_id, ("query", "unit_id"))
+    unit_in_body(session, actor, unit_id, ("query", "unit_id"))
     start = _aware(start, ("query", "start"))
     end = _aware(end, ("query", "end"))
     if end <= start:

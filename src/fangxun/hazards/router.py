@@ -7,7 +7,6 @@ style collection ``/collections/hazard-points/items?bbox=&limit=`` returning Geo
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFi
 from fastapi.responses import FileResponse, JSONResponse
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.api.pagination import MAX_LIMIT, Page, PageDep
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.hazards import attachments as files
@@ -51,7 +51,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 #: Largest import file, bytes.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 COLLECTION_ID = "hazard-points"
-GEOJSON = "application/geo+json"
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -129,15 +128,9 @@ def export_points(
     """The ledger as Excel (Chinese headers) or GeoJSON; the file imports back unchanged."""
     if format == "geojson":
         body = hazard_io.export_geojson(session=session, actor=user, flt=flt)
-        return Response(
-            json.dumps(body, ensure_ascii=False, indent=1),
-            media_type=GEOJSON,
-            headers={"Content-Disposition": 'attachment; filename="hazard-points.geojson"'},
-        )
-    return Response(
-        hazard_io.export_xlsx(session=session, actor=user, flt=flt),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="hazard-points.xlsx"'},
+        return geojson_download(body, "hazard-points.geojson")
+    return download(
+        hazard_io.export_xlsx(session=session, actor=user, flt=flt), XLSX, "hazard-points.xlsx"
     )
 
 

@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, snapshot
+from fangxun.audit.service import record_change, record_create, snapshot
 from fangxun.config import DEFAULT_HAZARD_THRESHOLDS_CM
 from fangxun.db.types import utcnow
 from fangxun.errors import (
@@ -73,7 +72,16 @@ from fangxun.hazards.schemas import (
     RectificationRead,
     Thresholds,
 )
-from fangxun.org.jurisdiction import descendant_unit_ids, is_unit_visible, visible_unit_ids
+from fangxun.org.jurisdiction import (
+    descendant_unit_ids,
+    flush_or_conflict,
+    get_named_in_body,
+    is_unit_visible,
+    paginate,
+    scope_query,
+    unit_in_body,
+    visible_unit_ids,
+)
 from fangxun.org.models import Person, Role, Unit, User
 from fangxun.org.permissions import Actor, is_system
 
@@ -144,50 +152,31 @@ def _require(actor: Actor, action: HazardAction, what: str) -> None:
         raise PermissionDeniedError(f"role {role!r} may not {what}")
 
 
-def _flush(session: Session, what: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"{what} conflicts with existing data") from exc
-
-
-def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(session.scalars(stmt.limit(limit).offset(offset))), total
-
-
 def _scope_points(stmt: Select[Any], *, session: Session, actor: Actor) -> Select[Any]:
     """Limit a statement that involves :class:`HazardPoint` to the actor's jurisdiction."""
-    visible = visible_unit_ids(session=session, user=actor)
-    if visible is None:
-        return stmt
-    return stmt.where(HazardPoint.unit_id.in_(sorted(visible)))
-
-
-def _body_unit(session: Session, actor: Actor, unit_id: int, loc: tuple[str, ...]) -> Unit:
-    unit = session.get(Unit, unit_id)
-    if unit is None or not is_unit_visible(session=session, user=actor, unit_id=unit_id):
-        raise ValidationFailed(f"unit {unit_id} does not exist", loc=loc)
-    return unit
+    return scope_query(stmt, HazardPoint.unit_id, session=session, user=actor)
 
 
 def _body_person(
     session: Session, actor: Actor, person_id: int | None, loc: tuple[Any, ...]
 ) -> None:
-    if person_id is None:
-        return
-    person = session.get(Person, person_id)
-    if person is None or not is_unit_visible(session=session, user=actor, unit_id=person.unit_id):
-        raise ValidationFailed(f"person {person_id} does not exist", loc=loc)
+    if person_id is not None:
+        get_named_in_body(
+            session=session, user=actor, model=Person, obj_id=person_id, loc=loc, label="person"
+        )
 
 
 def _body_point(
     session: Session, actor: Actor, point_id: int, loc: tuple[str | int, ...]
 ) -> HazardPoint:
-    point = session.get(HazardPoint, point_id)
-    if point is None or not is_unit_visible(session=session, user=actor, unit_id=point.unit_id):
-        raise ValidationFailed(f"hazard point {point_id} does not exist", loc=loc)
-    return point
+    return get_named_in_body(
+        session=session,
+        user=actor,
+        model=HazardPoint,
+        obj_id=point_id,
+        loc=loc,
+        label="hazard point",
+    )
 
 
 # --- hazard points -----------------------------------------------------------------------------
@@ -288,7 +277,7 @@ def create_point(
     request gives none.
     """
     _require(actor, HazardAction.manage_points, "manage hazard points")
-    _body_unit(session, actor, point_in.unit_id, ("body", "unit_id"))
+    unit_in_body(session, actor, point_in.unit_id, ("body", "unit_id"))
     _body_person(session, actor, point_in.responsible_person_id, ("body", "responsible_person_id"))
     _body_person(session, actor, point_in.deputy_person_id, ("body", "deputy_person_id"))
     if session.scalar(select(exists().where(HazardPoint.code == point_in.code))):
@@ -299,15 +288,8 @@ def create_point(
         point, point_in.thresholds_cm or default_thresholds_cm(point_in.kind, thresholds_table)
     )
     session.add(point)
-    _flush(session, f"hazard point {point_in.code!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=point,
-        before=None,
-        after=snapshot(point),
-    )
+    flush_or_conflict(session, f"hazard point {point_in.code!r}")
+    record_create(session=session, actor=actor, obj=point)
     return point
 
 
@@ -381,7 +363,7 @@ def list_points(
 ) -> tuple[list[HazardPoint], int]:
     """Points in the actor's jurisdiction matching ``flt``, by code, with the total count."""
     stmt = _point_stmt(session, actor, flt or PointFilter())
-    return _page(session, stmt.order_by(HazardPoint.code), limit, offset)
+    return paginate(session, stmt.order_by(HazardPoint.code), limit, offset)
 
 
 def update_point(
@@ -395,7 +377,7 @@ def update_point(
         if field in changes and changes[field] is None:
             raise ValidationFailed("must not be null", loc=("body", field))
     if "unit_id" in changes:
-        _body_unit(session, actor, changes["unit_id"], ("body", "unit_id"))
+        unit_in_body(session, actor, changes["unit_id"], ("body", "unit_id"))
     for field in ("responsible_person_id", "deputy_person_id"):
         if field in changes:
             _body_person(session, actor, changes[field], ("body", field))
@@ -412,7 +394,7 @@ def update_point(
         if point_in.thresholds_cm is None:
             raise ValidationFailed("must not be null", loc=("body", "thresholds_cm"))
         _set_thresholds(point, point_in.thresholds_cm)
-    _flush(session, f"hazard point {point.code!r}")
+    flush_or_conflict(session, f"hazard point {point.code!r}")
     record_change(
         session=session,
         actor=actor,
@@ -436,7 +418,7 @@ def delete_point(*, session: Session, point_id: int, actor: Actor) -> None:
             )
     before = snapshot(point)
     session.delete(point)
-    _flush(session, f"hazard point {point.code!r}")
+    flush_or_conflict(session, f"hazard point {point.code!r}")
     record_change(
         session=session,
         actor=actor,
@@ -494,15 +476,8 @@ def add_attachment(
         uploaded_by=actor.username if actor is not None else "system",
     )
     session.add(attachment)
-    _flush(session, "attachment")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=attachment,
-        before=None,
-        after=snapshot(attachment),
-    )
+    flush_or_conflict(session, "attachment")
+    record_create(session=session, actor=actor, obj=attachment)
     return attachment
 
 
@@ -551,15 +526,8 @@ def create_plan(
         status=PlanStatus.draft,
     )
     session.add(plan)
-    _flush(session, f"plan of {point.code!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=plan,
-        before=None,
-        after=snapshot(plan),
-    )
+    flush_or_conflict(session, f"plan of {point.code!r}")
+    record_create(session=session, actor=actor, obj=plan)
     return plan
 
 
@@ -613,7 +581,7 @@ def approve_plan(*, session: Session, plan_id: int, actor: Actor) -> PointPlan:
     plan.approved_at = now
     plan.approved_by_id = actor.id if isinstance(actor, User) else None
     plan.approved_by_name = actor.username if actor is not None else "system"
-    _flush(session, "plan approval")
+    flush_or_conflict(session, "plan approval")
     record_change(
         session=session,
         actor=actor,
@@ -660,13 +628,13 @@ def create_inspection_plan(
 ) -> InspectionPlan:
     """Create an inspection plan (district; a unit for its own points)."""
     _require(actor, HazardAction.manage_points, "manage inspection plans")
-    _body_unit(session, actor, plan_in.unit_id, ("body", "unit_id"))
+    unit_in_body(session, actor, plan_in.unit_id, ("body", "unit_id"))
     _body_person(session, actor, plan_in.inspector_person_id, ("body", "inspector_person_id"))
     points = _plan_points(session, actor, plan_in.point_ids)
     plan = InspectionPlan(**plan_in.model_dump(exclude={"point_ids"}))
     plan.points = points
     session.add(plan)
-    _flush(session, "inspection plan")
+    flush_or_conflict(session, "inspection plan")
     record_change(
         session=session,
         actor=actor,
@@ -694,7 +662,7 @@ def list_inspection_plans(
     visible = visible_unit_ids(session=session, user=actor)
     if visible is not None:
         stmt = stmt.where(InspectionPlan.unit_id.in_(sorted(visible)))
-    return _page(session, stmt.order_by(InspectionPlan.name, InspectionPlan.id), limit, offset)
+    return paginate(session, stmt.order_by(InspectionPlan.name, InspectionPlan.id), limit, offset)
 
 
 def update_inspection_plan(
@@ -716,7 +684,7 @@ def update_inspection_plan(
         setattr(plan, key, value)
     if plan_in.point_ids is not None:
         plan.points = _plan_points(session, actor, plan_in.point_ids)
-    _flush(session, "inspection plan")
+    flush_or_conflict(session, "inspection plan")
     record_change(
         session=session,
         actor=actor,
@@ -734,7 +702,7 @@ def delete_inspection_plan(*, session: Session, plan_id: int, actor: Actor) -> N
     _require(actor, HazardAction.manage_points, "manage inspection plans")
     before = _plan_snapshot(plan)
     session.delete(plan)
-    _flush(session, "inspection plan")
+    flush_or_conflict(session, "inspection plan")
     record_change(
         session=session, actor=actor, action=AuditAction.delete, obj=plan, before=before, after=None
     )
@@ -827,15 +795,8 @@ def create_inspection(
         has_finding=has_finding,
     )
     session.add(record)
-    _flush(session, "inspection")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=record,
-        before=None,
-        after=snapshot(record),
-    )
+    flush_or_conflict(session, "inspection")
+    record_create(session=session, actor=actor, obj=record)
     return record
 
 
@@ -869,7 +830,7 @@ def list_inspections(
     if since is not None:
         stmt = stmt.where(InspectionRecord.inspected_at >= since)
     stmt = stmt.order_by(InspectionRecord.inspected_at.desc(), InspectionRecord.id.desc())
-    return _page(session, stmt, limit, offset)
+    return paginate(session, stmt, limit, offset)
 
 
 # --- rectifications ----------------------------------------------------------------------------
@@ -958,15 +919,8 @@ def create_rectification(
         )
     ]
     session.add(rect)
-    _flush(session, "rectification")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=rect,
-        before=None,
-        after=snapshot(rect),
-    )
+    flush_or_conflict(session, "rectification")
+    record_create(session=session, actor=actor, obj=rect)
     return rect
 
 
@@ -1033,7 +987,7 @@ def transition_rectification(
             at=now,
         )
     )
-    _flush(session, "rectification")
+    flush_or_conflict(session, "rectification")
     record_change(
         session=session,
         actor=actor,
@@ -1074,7 +1028,7 @@ def list_rectifications(
         cond = and_(Rectification.status.in_(OPEN_STATES), Rectification.deadline < now)
         stmt = stmt.where(cond if overdue else ~cond)
     stmt = stmt.order_by(Rectification.deadline, Rectification.id)
-    return _page(session, stmt, limit, offset)
+    return paginate(session, stmt, limit, offset)
 
 
 # --- statistics --------------------------------------------------------------------------------

@@ -28,11 +28,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import SystemActor, record_change, snapshot
+from fangxun.audit.service import (
+    SystemActor,
+    actor_username,
+    record_change,
+    record_create,
+    snapshot,
+)
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     ConflictError,
-    PermissionDeniedError,
     ThrottledError,
     ValidationFailed,
 )
@@ -48,7 +53,7 @@ from fangxun.incidents.models import (
 from fangxun.incidents.schemas import IncidentCreate, PublicReport, TransitionIn
 from fangxun.org.jurisdiction import get_in_jurisdiction, is_unit_visible, scope_query
 from fangxun.org.models import Role, Unit, UnitKind, User
-from fangxun.org.permissions import Actor
+from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies.models import Readiness, Team
 
 S = IncidentStatus
@@ -79,15 +84,6 @@ PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
 
-def _username(actor: Actor) -> str:
-    return actor.username if actor is not None else "system"
-
-
-def _require(actor: Actor, roles: frozenset[Role], what: str) -> None:
-    if isinstance(actor, User) and (not actor.is_active or actor.role not in roles):
-        raise PermissionDeniedError(f"role {actor.role.value!r} may not {what}")
-
-
 def _aware(value: datetime, loc: tuple[str, ...]) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationFailed("give a time zone offset", loc=loc)
@@ -106,7 +102,7 @@ def _event(
 ) -> IncidentEvent:
     event = IncidentEvent(
         at=at,
-        actor_username=_username(actor),
+        actor_username=actor_username(actor),
         from_status=from_status.value if from_status else None,
         to_status=to_status.value if to_status else None,
         note=note,
@@ -132,7 +128,7 @@ def _check_hazard_point(session: Session, hazard_point_id: int | None) -> None:
 
 def report(*, session: Session, incident_in: IncidentCreate, actor: Actor) -> Incident:
     """Record an incident reported by a user (or the system); it starts as ``reported``."""
-    _require(actor, HANDLERS, "report incidents")
+    require_role(actor, HANDLERS, "report incidents")
     unit = session.get(Unit, incident_in.unit_id)
     if unit is None or not is_unit_visible(
         session=session, user=actor, unit_id=incident_in.unit_id
@@ -159,14 +155,7 @@ def report(*, session: Session, incident_in: IncidentCreate, actor: Actor) -> In
     incident.photos = []
     _event(incident, actor, at=reported_at, from_status=None, to_status=S.reported, note=None)
     session.add(incident)
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=incident,
-        before=None,
-        after=snapshot(incident),
-    )
+    record_create(session=session, actor=actor, obj=incident)
     return incident
 
 
@@ -232,14 +221,7 @@ def report_public(
     incident.photos = []
     _event(incident, PUBLIC_ACTOR, at=now, from_status=None, to_status=S.reported, note=None)
     session.add(incident)
-    record_change(
-        session=session,
-        actor=PUBLIC_ACTOR,
-        action=AuditAction.create,
-        obj=incident,
-        before=None,
-        after=snapshot(incident),
-    )
+    record_create(session=session, actor=PUBLIC_ACTOR, obj=incident)
     return incident
 
 
@@ -284,7 +266,7 @@ def transition(
     """
     incident = get_incident(session=session, incident_id=incident_id, actor=actor)
     target = transition_in.to_status
-    _require(
+    require_role(
         actor,
         DISPATCHERS if target is S.dispatched else HANDLERS,
         f"move incidents to {target.value}",
@@ -369,7 +351,7 @@ def transition(
 def add_note(*, session: Session, incident_id: int, note: str, actor: Actor) -> IncidentEvent:
     """Add a note to the timeline without changing the state."""
     incident = get_incident(session=session, incident_id=incident_id, actor=actor)
-    _require(actor, HANDLERS, "write on incidents")
+    require_role(actor, HANDLERS, "write on incidents")
     event = _event(incident, actor, at=utcnow(), from_status=None, to_status=None, note=note)
     session.flush()
     return event
@@ -390,7 +372,7 @@ def add_photo(
 ) -> IncidentPhoto:
     """Store a photo of an incident under ``<data_dir>/incidents/<id>/`` (JPEG, PNG or WebP)."""
     incident = get_incident(session=session, incident_id=incident_id, actor=actor)
-    _require(actor, HANDLERS, "add photos")
+    require_role(actor, HANDLERS, "add photos")
     if content_type not in PHOTO_TYPES:
         raise ValidationFailed(
             f"photo type {content_type!r} not accepted (JPEG, PNG or WebP)", loc=("body", "file")
@@ -414,14 +396,7 @@ def add_photo(
     )
     incident.photos.append(photo)
     session.flush()
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=photo,
-        before=None,
-        after=snapshot(photo),
-    )
+    record_create(session=session, actor=actor, obj=photo)
     return photo
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
@@ -29,8 +29,13 @@ from numba.extending import intrinsic, overload
 from ._backend import GRAVITY, NODATA_Z, AnyArray, State, StepParams, StepResult, register_backend
 from ._reference import apply_sources, boundary_fluxes
 
-# No 'nnan'/'ninf': arrival times use +inf as "not yet". Reassociation and contraction are fine.
+# For the cube-root helpers. The main kernels use fastmath=True (nnan/ninf are needed to vectorise
+# max reductions); no inf or NaN ever flows through them (arrival times start at +inf but are
+# only ever written, never read, by the kernels).
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# The update kernel must not fuse q·f into an FMA: a face's limited flux has to be the same
+# rounded number for the cell on either side, or mass is no longer conserved to round-off.
+FASTMATH_NO_CONTRACT = {"nnan", "ninf", "nsz", "arcp", "afn", "reassoc"}
 
 SMALL_GRID = 40_000
 """Grids with fewer cells run the kernels on one thread."""
@@ -218,7 +223,7 @@ def limit_factor_kernel(
         nlim[r] = cnt
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
 def update_kernel(
     h: AnyArray,
     z: AnyArray,
@@ -271,27 +276,42 @@ def update_kernel(
     thr_top = thr[nthr - 1] if nthr > 0 else zero
     dt_dx = dt * inv_dx
     for r in prange(ny):
-        for c in range(nx + 1):
-            q = qxn[r, c]
-            qx[r, c] = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
-        for c in range(nx):
-            q = qyn[r, c]
-            qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
+        # One loop: the four limited faces of each cell (a face shared with the next cell is
+        # computed by the same expression there, so both see the same bits), continuity, rain.
+        if use_field:
+            for c in range(nx):
+                q = qxn[r, c]
+                qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
+                q = qxn[r, c + 1]
+                qe = q * (fp[r + 1, c + 1] if q > zero else fp[r + 1, c + 2])
+                q = qyn[r, c]
+                qn = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
+                q = qyn[r + 1, c]
+                qs = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
+                qx[r, c] = qw
+                qy[r, c] = qn
+                h[r, c] = max(
+                    h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + rain_field[r, c] * dt, zero
+                )
+        else:
+            for c in range(nx):
+                q = qxn[r, c]
+                qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
+                q = qxn[r, c + 1]
+                qe = q * (fp[r + 1, c + 1] if q > zero else fp[r + 1, c + 2])
+                q = qyn[r, c]
+                qn = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
+                q = qyn[r + 1, c]
+                qs = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
+                qx[r, c] = qw
+                qy[r, c] = qn
+                h[r, c] = max(h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + rain_dt, zero)
+        q = qxn[r, nx]
+        qx[r, nx] = q * (fp[r + 1, nx] if q > zero else fp[r + 1, nx + 1])
         if r == ny - 1:
             for c in range(nx):
                 q = qyn[ny, c]
                 qy[ny, c] = q * (fp[ny, c + 1] if q > zero else fp[ny + 1, c + 1])
-        for c in range(nx):
-            q = qyn[r + 1, c]
-            qb = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
-            hn = h[r, c] + dt_dx * ((qx[r, c] - qx[r, c + 1]) + (qy[r, c] - qb))
-            h[r, c] = hn
-        if use_field:
-            for c in range(nx):
-                h[r, c] = max(h[r, c] + rain_field[r, c] * dt, zero)
-        else:
-            for c in range(nx):
-                h[r, c] = max(h[r, c] + rain_dt, zero)
         if has_nodata:
             for c in range(nx):
                 h[r, c] = zero if z[r, c] >= nodata_z else h[r, c]

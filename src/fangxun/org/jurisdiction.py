@@ -8,17 +8,21 @@ Typical use in a later domain's service::
 
     stmt = scope_query(select(HazardPoint), HazardPoint.unit_id, session=session, user=actor)
     point = get_in_jurisdiction(session=session, user=actor, model=HazardPoint, obj_id=7)
+    person = get_named_in_body(session=session, user=actor, model=Person, obj_id=5,
+                               loc=("body", "person_id"), label="person")
+    rows, total = paginate(session, stmt.order_by(HazardPoint.code), limit=50, offset=0)
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from fangxun.audit.service import SystemActor
-from fangxun.errors import NotFoundError
+from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.org.models import Role, Unit, User
 
 T = TypeVar("T")
@@ -91,3 +95,59 @@ def get_in_jurisdiction(
     ):
         raise NotFoundError(f"{name} {obj_id} not found")
     return obj
+
+
+def get_named_in_body(
+    *,
+    session: Session,
+    user: User | SystemActor | None,
+    model: type[T],
+    obj_id: Any,
+    loc: tuple[Any, ...],
+    unit_attr: str | None = "unit_id",
+    label: str | None = None,
+) -> T:
+    """Load ``model`` named by id in a request body, or raise :class:`ValidationFailed` (422) on
+    ``loc`` if it is missing *or* outside ``user``'s jurisdiction (the same message).
+
+    ``unit_attr`` names the attribute holding the object's unit (``"id"`` for a :class:`Unit`);
+    ``None`` checks existence only, for objects that belong to no unit.
+    """
+    obj = session.get(model, obj_id)
+    name = label or getattr(model, "__tablename__", model.__name__)
+    if obj is None or (
+        unit_attr is not None
+        and not is_unit_visible(session=session, user=user, unit_id=getattr(obj, unit_attr))
+    ):
+        raise ValidationFailed(f"{name} {obj_id} does not exist", loc=loc)
+    return obj
+
+
+def unit_in_body(
+    session: Session, user: User | SystemActor | None, unit_id: int, loc: tuple[Any, ...]
+) -> Unit:
+    """A unit named in a request body: missing or outside the jurisdiction → 422 on ``loc``."""
+    return get_named_in_body(
+        session=session,
+        user=user,
+        model=Unit,
+        obj_id=unit_id,
+        loc=loc,
+        unit_attr="id",
+        label="unit",
+    )
+
+
+def paginate(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of ``stmt``'s rows and the total count of all its rows."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(session.scalars(stmt.limit(limit).offset(offset))), total
+
+
+def flush_or_conflict(session: Session, what: str) -> None:
+    """Flush; a unique or foreign-key race between a service's check and the insert still ends as a
+    clear :class:`ConflictError` ("<what> conflicts with existing data")."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(f"{what} conflicts with existing data") from exc

@@ -67,5 +67,12 @@ def require_permission(actor: Actor, permission: Permission) -> None:
         raise PermissionDeniedError(f"role {role!r} may not {permission.value.replace('_', ' ')}")
 
 
+def require_role(actor: Actor, roles: frozenset[Role], what: str) -> None:
+    """Raise :class:`PermissionDeniedError` unless ``actor`` is the system or an active user whose
+    role is in ``roles``; ``what`` ends the message ("role 'viewer' may not <what>")."""
+    if isinstance(actor, User) and (not actor.is_active or actor.role not in roles):
+        raise PermissionDeniedError(f"role {actor.role.value!r} may not {what}")
+
+
 def _role(actor: Actor) -> str:
     return actor.role.value if isinstance(actor, User) else "system"

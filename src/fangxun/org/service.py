@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, snapshot
+from fangxun.audit.service import record_change, record_create, snapshot
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     AuthenticationError,
@@ -28,9 +27,12 @@ from fangxun.errors import (
 from fangxun.org import security
 from fangxun.org.jurisdiction import (
     descendant_unit_ids,
+    flush_or_conflict,
     get_in_jurisdiction,
     is_unit_visible,
+    paginate,
     scope_query,
+    unit_in_body,
     visible_unit_ids,
 )
 from fangxun.org.models import AuthToken, LoginAttempt, Person, Role, Unit, UnitKind, User
@@ -76,29 +78,11 @@ DEFAULT_TOKEN_TTL_S = 12 * 3600
 LOGIN_ATTEMPT_RETENTION_S = 24 * 3600
 
 
-def _flush(session: Session, what: str) -> None:
-    # A unique or foreign-key race between our check and the insert still ends as a clear conflict.
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"{what} conflicts with existing data") from exc
-
-
-def _page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(session.scalars(stmt.limit(limit).offset(offset))), total
-
-
 def _require_visible_unit(
     session: Session, actor: Actor, unit_id: int | None, loc: tuple[str, ...]
 ) -> Unit | None:
     """A unit named in a request body: missing or outside the jurisdiction → 422 on that field."""
-    if unit_id is None:
-        return None
-    unit = session.get(Unit, unit_id)
-    if unit is None or not is_unit_visible(session=session, user=actor, unit_id=unit_id):
-        raise ValidationFailed(f"unit {unit_id} does not exist", loc=loc)
-    return unit
+    return None if unit_id is None else unit_in_body(session, actor, unit_id, loc)
 
 
 # --- units -------------------------------------------------------------------------------------
@@ -132,15 +116,8 @@ def create_unit(*, session: Session, unit_in: UnitCreate, actor: Actor) -> Unit:
         raise ConflictError(f"a unit with code {unit_in.code!r} already exists")
     unit = Unit(**unit_in.model_dump())
     session.add(unit)
-    _flush(session, f"unit {unit_in.code!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=unit,
-        before=None,
-        after=snapshot(unit),
-    )
+    flush_or_conflict(session, f"unit {unit_in.code!r}")
+    record_create(session=session, actor=actor, obj=unit)
     return unit
 
 
@@ -168,7 +145,7 @@ def list_units(
         stmt = stmt.where(Unit.kind == kind)
     if parent_id is not None:
         stmt = stmt.where(Unit.parent_id == parent_id)
-    return _page(session, stmt.order_by(Unit.code), limit, offset)
+    return paginate(session, stmt.order_by(Unit.code), limit, offset)
 
 
 def update_unit(*, session: Session, unit_id: int, unit_in: UnitUpdate, actor: Actor) -> Unit:
@@ -196,7 +173,7 @@ def update_unit(*, session: Session, unit_id: int, unit_in: UnitUpdate, actor: A
     before = snapshot(unit)
     for key, value in changes.items():
         setattr(unit, key, value)
-    _flush(session, f"unit {unit.code!r}")
+    flush_or_conflict(session, f"unit {unit.code!r}")
     record_change(
         session=session,
         actor=actor,
@@ -221,7 +198,7 @@ def delete_unit(*, session: Session, unit_id: int, actor: Actor) -> None:
             raise ConflictError(f"unit {unit.code!r} still has {what}; move or delete them first")
     before = snapshot(unit)
     session.delete(unit)
-    _flush(session, f"unit {unit.code!r}")
+    flush_or_conflict(session, f"unit {unit.code!r}")
     record_change(
         session=session, actor=actor, action=AuditAction.delete, obj=unit, before=before, after=None
     )
@@ -236,15 +213,8 @@ def create_person(*, session: Session, person_in: PersonCreate, actor: Actor) ->
     _require_visible_unit(session, actor, person_in.unit_id, ("body", "unit_id"))
     person = Person(**person_in.model_dump())
     session.add(person)
-    _flush(session, f"person {person_in.name!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=person,
-        before=None,
-        after=snapshot(person),
-    )
+    flush_or_conflict(session, f"person {person_in.name!r}")
+    record_create(session=session, actor=actor, obj=person)
     return person
 
 
@@ -272,7 +242,7 @@ def list_people(
         stmt = stmt.where(Person.unit_id == unit_id)
     if q:
         stmt = stmt.where(Person.name.contains(q.strip(), autoescape=True))
-    return _page(session, stmt.order_by(Person.name, Person.id), limit, offset)
+    return paginate(session, stmt.order_by(Person.name, Person.id), limit, offset)
 
 
 def update_person(
@@ -290,7 +260,7 @@ def update_person(
     before = snapshot(person)
     for key, value in changes.items():
         setattr(person, key, value)
-    _flush(session, f"person {person.name!r}")
+    flush_or_conflict(session, f"person {person.name!r}")
     record_change(
         session=session,
         actor=actor,
@@ -319,7 +289,7 @@ def delete_person(*, session: Session, person_id: int, actor: Actor) -> None:
         )
     before = snapshot(person)
     session.delete(person)
-    _flush(session, f"person {person.name!r}")
+    flush_or_conflict(session, f"person {person.name!r}")
     record_change(
         session=session,
         actor=actor,
@@ -378,15 +348,8 @@ def create_user(*, session: Session, user_in: UserCreate, actor: Actor) -> User:
         is_active=user_in.is_active,
     )
     session.add(user)
-    _flush(session, f"user {user_in.username!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=user,
-        before=None,
-        after=snapshot(user),
-    )
+    flush_or_conflict(session, f"user {user_in.username!r}")
+    record_create(session=session, actor=actor, obj=user)
     return user
 
 
@@ -414,7 +377,7 @@ def list_users(
         stmt = stmt.where(User.role == role)
     if unit_id is not None:
         stmt = stmt.where(User.unit_id == unit_id)
-    return _page(session, stmt.order_by(User.username), limit, offset)
+    return paginate(session, stmt.order_by(User.username), limit, offset)
 
 
 def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: Actor) -> User:
@@ -454,7 +417,7 @@ def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: A
         user.password_hash = security.hash_password(new_password)
     if new_password is not None or changes.get("is_active") is False:
         _revoke_all_tokens(session, user)
-    _flush(session, f"user {user.username!r}")
+    flush_or_conflict(session, f"user {user.username!r}")
     after = snapshot(user)
     if new_password is not None:
         # The hash is never logged; the fact that the password changed is.
@@ -481,7 +444,7 @@ def delete_user(*, session: Session, user_id: int, actor: Actor) -> None:
     before = snapshot(user)
     session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
     session.delete(user)
-    _flush(session, f"user {user.username!r}")
+    flush_or_conflict(session, f"user {user.username!r}")
     record_change(
         session=session, actor=actor, action=AuditAction.delete, obj=user, before=before, after=None
     )

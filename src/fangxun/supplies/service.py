@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, snapshot
+from fangxun.audit.service import actor_username, record_change, record_create, snapshot
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     ConflictError,
@@ -29,9 +29,14 @@ from fangxun.errors import (
     PermissionDeniedError,
     ValidationFailed,
 )
-from fangxun.org.jurisdiction import get_in_jurisdiction, is_unit_visible, scope_query
-from fangxun.org.models import Person, Role, Unit, User
-from fangxun.org.permissions import Actor
+from fangxun.org.jurisdiction import (
+    get_in_jurisdiction,
+    is_unit_visible,
+    scope_query,
+    unit_in_body,
+)
+from fangxun.org.models import Person, Role, User
+from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies.models import (
     Drill,
     DrillFinding,
@@ -65,22 +70,6 @@ WRITERS = frozenset({Role.admin, Role.district, Role.duty, Role.unit})
 MANAGERS = frozenset({Role.admin, Role.district, Role.unit})
 
 
-def _username(actor: Actor) -> str:
-    return actor.username if actor is not None else "system"
-
-
-def _require(actor: Actor, roles: frozenset[Role], what: str) -> None:
-    if isinstance(actor, User) and (not actor.is_active or actor.role not in roles):
-        raise PermissionDeniedError(f"role {actor.role.value!r} may not {what}")
-
-
-def _unit(session: Session, actor: Actor, unit_id: int, loc: tuple[str, ...]) -> Unit:
-    unit = session.get(Unit, unit_id)
-    if unit is None or not is_unit_visible(session=session, user=actor, unit_id=unit_id):
-        raise ValidationFailed(f"unit {unit_id} does not exist", loc=loc)
-    return unit
-
-
 def _item(session: Session, item_id: int, loc: tuple[str, ...] = ("body", "item_id")) -> SupplyItem:
     item = session.get(SupplyItem, item_id)
     if item is None:
@@ -95,28 +84,17 @@ def _person(session: Session, person_id: int, loc: tuple[str | int, ...]) -> Per
     return person
 
 
-def _audit_create(session: Session, actor: Actor, obj: Any) -> None:
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=obj,
-        before=None,
-        after=snapshot(obj),
-    )
-
-
 # --- catalogue and warehouses ------------------------------------------------------------------
 
 
 def create_item(*, session: Session, item_in: ItemCreate, actor: Actor) -> SupplyItem:
     """Add a kind of item to the catalogue (admin, district, unit)."""
-    _require(actor, MANAGERS, "change the supplies catalogue")
+    require_role(actor, MANAGERS, "change the supplies catalogue")
     if session.scalar(select(SupplyItem.id).where(SupplyItem.code == item_in.code)):
         raise ConflictError(f"an item with code {item_in.code!r} already exists")
     item = SupplyItem(**item_in.model_dump())
     session.add(item)
-    _audit_create(session, actor, item)
+    record_create(session=session, actor=actor, obj=item)
     return item
 
 
@@ -127,13 +105,13 @@ def list_items(*, session: Session) -> list[SupplyItem]:
 
 def create_warehouse(*, session: Session, warehouse_in: WarehouseCreate, actor: Actor) -> Warehouse:
     """Add a warehouse of a unit in the actor's jurisdiction."""
-    _require(actor, MANAGERS, "add warehouses")
-    _unit(session, actor, warehouse_in.unit_id, ("body", "unit_id"))
+    require_role(actor, MANAGERS, "add warehouses")
+    unit_in_body(session, actor, warehouse_in.unit_id, ("body", "unit_id"))
     if session.scalar(select(Warehouse.id).where(Warehouse.code == warehouse_in.code)):
         raise ConflictError(f"a warehouse with code {warehouse_in.code!r} already exists")
     warehouse = Warehouse(**warehouse_in.model_dump())
     session.add(warehouse)
-    _audit_create(session, actor, warehouse)
+    record_create(session=session, actor=actor, obj=warehouse)
     return warehouse
 
 
@@ -223,7 +201,7 @@ def _move(
         delta=delta,
         incident_id=incident_id,
         stocktake_id=stocktake_id,
-        actor_username=_username(actor),
+        actor_username=actor_username(actor),
         note=note,
     )
     session.add(movement)
@@ -243,7 +221,7 @@ def receive(
 ) -> StockMovement:
     """Add items to a warehouse; an expiry date earlier than the held one becomes the stock's."""
     warehouse = get_warehouse(session=session, warehouse_id=warehouse_id, actor=actor)
-    _require(actor, WRITERS, "change stock")
+    require_role(actor, WRITERS, "change stock")
     item = _item(session, receive_in.item_id)
     movement = _move(
         session,
@@ -277,7 +255,7 @@ def issue(*, session: Session, warehouse_id: int, issue_in: IssueIn, actor: Acto
     """Take items out of a warehouse, for an incident when named; :class:`ConflictError` when
     fewer are held than asked (stock never goes negative, even under concurrent issues)."""
     warehouse = get_warehouse(session=session, warehouse_id=warehouse_id, actor=actor)
-    _require(actor, WRITERS, "issue supplies")
+    require_role(actor, WRITERS, "issue supplies")
     item = _item(session, issue_in.item_id)
     if issue_in.incident_id is not None:
         _incident(session, actor, issue_in.incident_id)
@@ -298,7 +276,7 @@ def return_items(
 ) -> StockMovement:
     """Bring issued items back; no more than were issued to that incident from this warehouse."""
     warehouse = get_warehouse(session=session, warehouse_id=warehouse_id, actor=actor)
-    _require(actor, WRITERS, "return supplies")
+    require_role(actor, WRITERS, "return supplies")
     item = _item(session, return_in.item_id)
     if return_in.incident_id is not None:
         _incident(session, actor, return_in.incident_id)
@@ -334,7 +312,7 @@ def return_items(
 def set_quota(*, session: Session, warehouse_id: int, quota_in: QuotaIn, actor: Actor) -> Quota:
     """Set the reserve standard of an item in a warehouse."""
     warehouse = get_warehouse(session=session, warehouse_id=warehouse_id, actor=actor)
-    _require(actor, MANAGERS, "set quotas")
+    require_role(actor, MANAGERS, "set quotas")
     _item(session, quota_in.item_id)
     quota = session.scalar(
         select(Quota).where(Quota.warehouse_id == warehouse.id, Quota.item_id == quota_in.item_id)
@@ -344,7 +322,7 @@ def set_quota(*, session: Session, warehouse_id: int, quota_in: QuotaIn, actor: 
             warehouse_id=warehouse.id, item_id=quota_in.item_id, quantity=quota_in.quantity
         )
         session.add(quota)
-        _audit_create(session, actor, quota)
+        record_create(session=session, actor=actor, obj=quota)
         return quota
     before = snapshot(quota)
     quota.quantity = quota_in.quantity
@@ -485,7 +463,7 @@ def expiring(
 def start_stocktake(*, session: Session, warehouse_id: int, actor: Actor) -> Stocktake:
     """Open a stocktake: one line per item held or with a quota, with the book quantity now."""
     warehouse = get_warehouse(session=session, warehouse_id=warehouse_id, actor=actor)
-    _require(actor, WRITERS, "take stock")
+    require_role(actor, WRITERS, "take stock")
     open_id = session.scalar(
         select(Stocktake.id).where(
             Stocktake.warehouse_id == warehouse.id, Stocktake.status == StocktakeStatus.counting
@@ -493,13 +471,13 @@ def start_stocktake(*, session: Session, warehouse_id: int, actor: Actor) -> Sto
     )
     if open_id is not None:
         raise ConflictError(f"stocktake {open_id} of this warehouse is still open")
-    take = Stocktake(warehouse_id=warehouse.id, started_by=_username(actor))
+    take = Stocktake(warehouse_id=warehouse.id, started_by=actor_username(actor))
     take.lines = [
         StocktakeLine(item_id=line.item_id, book_quantity=line.quantity)
         for line in stock_of(session=session, warehouse_id=warehouse.id, actor=actor)
     ]
     session.add(take)
-    _audit_create(session, actor, take)
+    record_create(session=session, actor=actor, obj=take)
     return take
 
 
@@ -518,7 +496,7 @@ def record_counts(
 ) -> Stocktake:
     """Record counted quantities (an item not on the sheet gets a line with book quantity 0)."""
     take = get_stocktake(session=session, stocktake_id=stocktake_id, actor=actor)
-    _require(actor, WRITERS, "take stock")
+    require_role(actor, WRITERS, "take stock")
     if take.status is not StocktakeStatus.counting:
         raise ConflictError(f"stocktake {take.id} is {take.status.value}, no longer counting")
     lines = {line.item_id: line for line in take.lines}
@@ -543,7 +521,7 @@ def approve_stocktake(*, session: Session, stocktake_id: int, actor: Actor) -> S
     issued while counting stay accounted for).
     """
     take = get_stocktake(session=session, stocktake_id=stocktake_id, actor=actor)
-    _require(actor, MANAGERS, "approve stocktaking adjustments")
+    require_role(actor, MANAGERS, "approve stocktaking adjustments")
     if take.status is not StocktakeStatus.counting:
         raise ConflictError(f"stocktake {take.id} is already {take.status.value}")
     uncounted = [line.item_id for line in take.lines if line.counted_quantity is None]
@@ -572,7 +550,7 @@ def approve_stocktake(*, session: Session, stocktake_id: int, actor: Actor) -> S
             )
     take.status = StocktakeStatus.approved
     take.approved_at = utcnow()
-    take.approved_by = _username(actor)
+    take.approved_by = actor_username(actor)
     record_change(
         session=session,
         actor=actor,
@@ -594,13 +572,13 @@ def approve_stocktake(*, session: Session, stocktake_id: int, actor: Actor) -> S
 
 def create_team(*, session: Session, team_in: TeamCreate, actor: Actor) -> Team:
     """Add an emergency team of a unit."""
-    _require(actor, MANAGERS, "add teams")
-    _unit(session, actor, team_in.unit_id, ("body", "unit_id"))
+    require_role(actor, MANAGERS, "add teams")
+    unit_in_body(session, actor, team_in.unit_id, ("body", "unit_id"))
     if team_in.leader_person_id is not None:
         _person(session, team_in.leader_person_id, ("body", "leader_person_id"))
     team = Team(**team_in.model_dump())
     session.add(team)
-    _audit_create(session, actor, team)
+    record_create(session=session, actor=actor, obj=team)
     return team
 
 
@@ -625,20 +603,20 @@ def add_team_member(
 ) -> TeamMember:
     """Add a person with skills to a team."""
     team = get_team(session=session, team_id=team_id, actor=actor)
-    _require(actor, MANAGERS, "change teams")
+    require_role(actor, MANAGERS, "change teams")
     _person(session, member_in.person_id, ("body", "person_id"))
     if any(m.person_id == member_in.person_id for m in team.members):
         raise ConflictError(f"person {member_in.person_id} is already in team {team.id}")
     member = TeamMember(person_id=member_in.person_id, skills=list(member_in.skills))
     team.members.append(member)
-    _audit_create(session, actor, member)
+    record_create(session=session, actor=actor, obj=member)
     return member
 
 
 def set_readiness(*, session: Session, team_id: int, readiness: Readiness, actor: Actor) -> Team:
     """Change whether a team can be sent (待命, 出动, 休整, 不可用)."""
     team = get_team(session=session, team_id=team_id, actor=actor)
-    _require(actor, WRITERS, "change team readiness")
+    require_role(actor, WRITERS, "change team readiness")
     before = snapshot(team)
     team.readiness = readiness
     record_change(
@@ -655,8 +633,8 @@ def set_readiness(*, session: Session, team_id: int, readiness: Readiness, actor
 def create_drill(*, session: Session, drill_in: DrillCreate, actor: Actor) -> Drill:
     """Record a drill with its findings; a finding that needs rectification needs an owner and
     a deadline."""
-    _require(actor, WRITERS, "record drills")
-    _unit(session, actor, drill_in.unit_id, ("body", "unit_id"))
+    require_role(actor, WRITERS, "record drills")
+    unit_in_body(session, actor, drill_in.unit_id, ("body", "unit_id"))
     for i, team_id in enumerate(drill_in.team_ids):
         team = session.get(Team, team_id)
         if team is None:
@@ -682,7 +660,7 @@ def create_drill(*, session: Session, drill_in: DrillCreate, actor: Actor) -> Dr
         findings=findings,
     )
     session.add(drill)
-    _audit_create(session, actor, drill)
+    record_create(session=session, actor=actor, obj=drill)
     return drill
 
 
@@ -711,7 +689,7 @@ def close_finding(*, session: Session, finding_id: int, actor: Actor) -> DrillFi
         session=session, user=actor, unit_id=finding.drill.unit_id
     ):
         raise NotFoundError(f"finding {finding_id} not found")
-    _require(actor, MANAGERS, "close rectifications")
+    require_role(actor, MANAGERS, "close rectifications")
     if finding.closed_at is not None:
         raise ConflictError(f"finding {finding_id} is already closed")
     before = snapshot(finding)

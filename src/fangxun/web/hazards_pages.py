@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import ValidationError
 
 from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.errors import (
     ConflictError,
     FangxunError,
@@ -247,15 +248,9 @@ def export_ledger(
     flt = _filter(unit_id, kind, status, q)
     if format == "geojson":
         body = hazard_io.export_geojson(session=db, actor=user, flt=flt)
-        return Response(
-            json.dumps(body, ensure_ascii=False, indent=1),
-            media_type="application/geo+json",
-            headers={"Content-Disposition": 'attachment; filename="hazard-points.geojson"'},
-        )
-    return Response(
-        hazard_io.export_xlsx(session=db, actor=user, flt=flt),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="hazard-points.xlsx"'},
+        return geojson_download(body, "hazard-points.geojson")
+    return download(
+        hazard_io.export_xlsx(session=db, actor=user, flt=flt), XLSX, "hazard-points.xlsx"
     )
 
 
@@ -275,7 +270,7 @@ def points_geojson(user: WebUser, db: SessionDep) -> Response:
         }
         features.append(feature)
     body = {"type": "FeatureCollection", "features": features}
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json")
+    return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)
 
 
 @router.get("/hazards/points/{point_id}")

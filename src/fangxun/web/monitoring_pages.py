@@ -3,24 +3,21 @@ time-series charts per station, and live updates by server-sent events.
 
 Thin views over :mod:`fangxun.monitoring.service`: ``/monitoring`` renders the page,
 ``/monitoring/latest.json`` and ``/monitoring/series/{code}.json`` feed it, and
-``/monitoring/events`` streams the latest values (an SSE ``latest`` event whenever a datastream's
-latest time changes, checked every few seconds).
+``/monitoring/events`` sends the latest values as server-sent events (a ``latest`` event whenever
+a datastream's latest time changed; the browser asks again every few seconds).
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import Engine
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
 
-from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
-from fangxun.db.engine import session_scope
+from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError
 from fangxun.monitoring import qc, service
@@ -32,9 +29,6 @@ from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-
-#: How often the event stream looks for new data, s.
-EVENT_POLL_S: Final = 3.0
 
 KIND_LABELS: Final[dict[str, str]] = {
     StationKind.rain_gauge: N_("Rain gauge"),
@@ -162,39 +156,34 @@ def series_json(
     )
 
 
-def _latest_in_own_session(engine: Engine, user: User) -> list[dict[str, Any]]:
-    # The request's session is closed once streaming starts; the user's role and unit are
-    # already loaded, which is all the jurisdiction check reads.
-    with session_scope(engine) as session:
-        return _latest(session, user)
-
-
-async def _events(engine: Engine, user: User, request: Request, once: bool) -> AsyncIterator[str]:
-    last_seen: dict[str, str | None] = {}
-    while True:
-        # Database work off the event loop, so a slow query never stalls other requests.
-        stations = await asyncio.to_thread(_latest_in_own_session, engine, user)
-        stamp = {d["code"]: d["time"] for s in stations for d in s["datastreams"]}
-        if stamp != last_seen:
-            last_seen = stamp
-            yield f"event: latest\ndata: {json.dumps(stations, ensure_ascii=False)}\n\n"
-        else:
-            yield ": keep-alive\n\n"
-        if once or await request.is_disconnected():
-            return
-        await asyncio.sleep(EVENT_POLL_S)
+#: How long the browser waits before asking again, ms (the SSE ``retry`` field).
+EVENT_RETRY_MS: Final = 3000
 
 
 @router.get("/monitoring/events")
-async def events(
-    request: Request,
+def events(
     user: WebUser,
-    engine: EngineDep,
-    once: bool = False,
-) -> StreamingResponse:
-    """Server-sent events: ``latest`` with every station's values whenever new data arrived."""
-    return StreamingResponse(
-        _events(engine, user, request, once),
+    db: SessionDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Server-sent events: a ``latest`` event with every station's values when they changed since
+    the event the browser last saw (``Last-Event-ID``), else a comment.
+
+    Each response carries one event and ends; ``retry`` makes the browser's EventSource ask again
+    after :data:`EVENT_RETRY_MS`. Short responses hold no connection or database session open
+    between updates, and a page that goes away never aborts a long-lived stream.
+    """
+    stations = _latest(db, user)
+    stamp = json.dumps(sorted((d["code"], d["time"]) for s in stations for d in s["datastreams"]))
+    event_id = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    body = f"retry: {EVENT_RETRY_MS}\n"
+    if event_id == last_event_id:
+        body += ": unchanged\n\n"
+    else:
+        data = json.dumps(stations, ensure_ascii=False)
+        body += f"id: {event_id}\nevent: latest\ndata: {data}\n\n"
+    return Response(
+        body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.api.downloads import ICALENDAR, PDF, XLSX, download
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
 from fangxun.config import Settings
@@ -381,11 +382,7 @@ def duty_xlsx(user: WebUser, db: SessionDep) -> Response:
     """The next 31 days of the roster as Excel."""
     now = utcnow()
     shifts = duty.list_shifts(session=db, actor=user, start=now, end=now + timedelta(days=31))
-    return Response(
-        duty.export_xlsx(shifts),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="duty-roster.xlsx"'},
-    )
+    return download(duty.export_xlsx(shifts), XLSX, "duty-roster.xlsx")
 
 
 @router.get("/duty/roster.ics")
@@ -393,11 +390,7 @@ def duty_ics(user: WebUser, db: SessionDep) -> Response:
     """The next 31 days of the roster as iCalendar."""
     now = utcnow()
     shifts = duty.list_shifts(session=db, actor=user, start=now, end=now + timedelta(days=31))
-    return Response(
-        duty.export_ical(shifts),
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="duty-roster.ics"'},
-    )
+    return download(duty.export_ical(shifts), ICALENDAR, "duty-roster.ics")
 
 
 # --- supplies ----------------------------------------------------------------------------------
@@ -471,11 +464,7 @@ def briefings_generate(
 def briefing_pdf(briefing_id: int, user: WebUser, db: SessionDep) -> Response:
     """A briefing as PDF."""
     briefing = briefings.get_briefing(session=db, briefing_id=briefing_id)
-    return Response(
-        briefings.export_pdf(briefing),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="briefing-{briefing.id}.pdf"'},
-    )
+    return download(briefings.export_pdf(briefing), PDF, f"briefing-{briefing.id}.pdf", inline=True)
 
 
 __all__ = ["router"]

@@ -57,7 +57,9 @@ function svgChart(series) {
   const xs = pts.map((p) => p[0]); const ys = pts.map((p) => p[1]);
   const levels = [series.warning, series.guarantee].filter((x) => x !== null);
   const x0 = Math.min(...xs), x1 = Math.max(...xs) || x0 + 1;
-  const y0 = Math.min(0, ...ys, ...levels), y1 = Math.max(...ys, ...levels) || 1;
+  // Depths and rain start at 0; a river level is read against its own range and limits.
+  const y0 = series.unit === "m" ? Math.min(...ys, ...levels) - 0.1 : Math.min(0, ...ys);
+  const y1 = Math.max(...ys, ...levels, y0 + 0.2);
   const X = (x) => 40 + ((x - x0) / Math.max(1, x1 - x0)) * 550;
   const Y = (y) => 240 - ((y - y0) / Math.max(1e-9, y1 - y0)) * 210;
   const line = document.createElementNS(ns, "polyline");
