@@ -91,9 +91,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     from fangxun.web.hazards_pages import router as hazards_pages_router
     from fangxun.web.monitoring_pages import router as monitoring_pages_router
-    from fangxun.web.pages import router as pages_router  # the web shell depends on api.deps
-
     from fangxun.web.operations_pages import router as operations_pages_router
+    from fangxun.web.pages import router as pages_router  # the web shell depends on api.deps
 
     app.include_router(operations_pages_router)
     app.include_router(hazards_pages_router)

@@ -20,9 +20,9 @@ __all__ = [
     "audit_models",
     "briefing_models",
     "duty_models",
-    "incident_models",
-    "supplies_models",
     "hazard_models",
+    "incident_models",
     "monitoring_models",
     "org_models",
+    "supplies_models",
 ]
