@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import math
 import platform
@@ -24,6 +25,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from fangxun.inundation import Model
 from fangxun.inundation.verification import TOLERANCES, CaseResult, Settings, run_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, diff in agreement.items():
             print(f"  {name}: {diff:.1e}")
 
+    defaults = inspect.signature(Model.__init__).parameters
+    described = settings.describe()
+    for key in ("alpha", "theta"):
+        if described[key] == "default":
+            described[key] = f"default ({defaults[key].default})"
     meta = {
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "settings": settings.describe(),
+        "settings": described,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,

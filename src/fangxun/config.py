@@ -114,6 +114,55 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_HAZARD_THRESHOLDS_CM)
     )
 
+    # --- forecast (fangxun.forecast; see its module docstrings for the methods) ----------------
+    #: Minutes between scheduled forecast runs while it rains or a warning is in force, s.
+    forecast_interval_s: int = Field(default=15 * 60, gt=0)
+    #: How far ahead a forecast runs, s.
+    forecast_horizon_s: int = Field(default=3 * 3600, gt=0)
+    #: Ensemble members (1 = a single deterministic run).
+    forecast_members: int = Field(default=1, ge=1, le=200)
+    #: Lognormal rain-amount perturbation: ln(scale) ~ N(0, sigma²), dimensionless.
+    forecast_rain_sigma: float = Field(default=0.3, ge=0.0, le=2.0)
+    #: Timing perturbation: shift ~ N(0, sd²), s (rounded to whole seconds).
+    forecast_shift_sd_s: float = Field(default=900.0, ge=0.0)
+    #: Seed of the ensemble perturbations (same seed → same members).
+    forecast_seed: int = 20260722
+    #: dask.distributed scheduler address ("tcp://host:8786"); empty = local processes.
+    forecast_dask_address: str = ""
+    #: Model cell size, m; coarser than the terrain aggregates it by block means (0 = native).
+    forecast_resolution_m: float = Field(default=0.0, ge=0.0)
+    #: Manning's n by land use, s/m^(1/3); "default" applies where no land-use raster is given.
+    forecast_manning: dict[str, float] = Field(
+        default_factory=lambda: {"default": 0.03, "road": 0.016, "green": 0.1, "building": 0.2}
+    )
+    #: Drainage design return period (years): pipes take the design storm's mean intensity.
+    forecast_drainage_return_period_years: float = Field(default=1.0, gt=0.0)
+    #: Drainage design duration (time of concentration), s.
+    forecast_drainage_duration_s: float = Field(default=30 * 60, gt=0.0)
+    #: Storm intensity formula (a mm/min·min^n, b min, C, n); default is the UNVERIFIED example.
+    forecast_storm_formula: tuple[float, float, float, float] = (
+        3073.0 / (10_000.0 / 60.0),
+        15.1,
+        0.892,
+        0.824,
+    )
+    #: Nowcast: e-folding time of the persistence decay, s.
+    forecast_nowcast_decay_s: float = Field(default=3600.0, gt=0.0)
+    #: Nowcast: gauge window whose mean intensity is persisted, s.
+    forecast_nowcast_window_s: float = Field(default=3600.0, gt=0.0)
+    #: Numerical backend of the inundation core ("numba" or "numpy").
+    forecast_backend: str = "numba"
+    #: District terrain GeoTIFF (m, projected CRS); empty = ``<data_dir>/demo/terrain.tif``.
+    forecast_terrain_path: Path | None = None
+    #: Depth (m) whose first arrival the arrival-time raster maps (15 cm: one traffic lane).
+    forecast_arrival_depth_m: float = Field(default=0.15, gt=0.0)
+    #: How often depths at hazard points are recorded, s.
+    forecast_output_interval_s: float = Field(default=300.0, gt=0.0)
+    #: Time between map frames (time slider), s.
+    forecast_frame_interval_s: float = Field(default=1800.0, gt=0.0)
+    #: A warm start uses the last run's state only when that run was issued this recently, s.
+    forecast_warm_start_max_age_s: float = Field(default=2 * 3600.0, gt=0.0)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

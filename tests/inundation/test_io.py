@@ -218,6 +218,7 @@ def _run_file(tmp_path: Path, extra: str, base: str = BASE_TOML) -> Path:
 def test_load_minimal_run_file(tmp_path: Path) -> None:
     cfg = load_run_file(_run_file(tmp_path, ""))
     assert cfg.model.manning == 0.035 and cfg.model.dtype == "float64"
+    assert cfg.model.alpha is None and cfg.model.theta is None  # the model's defaults apply
     assert cfg.run.duration_s == 600.0
     assert cfg.resolve(cfg.terrain.path) == tmp_path.resolve() / "dem.tif"
     assert build_rain(cfg.rain) is None

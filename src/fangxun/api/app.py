@@ -23,6 +23,7 @@ from fangxun.briefings.router import router as briefings_router
 from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
 from fangxun.duty.router import router as duty_router
+from fangxun.forecast.router import router as forecast_router
 from fangxun.hazards.router import router as hazards_router
 from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
@@ -47,6 +48,7 @@ def api_router() -> APIRouter:
     router.include_router(incidents_router)
     router.include_router(supplies_router)
     router.include_router(briefings_router)
+    router.include_router(forecast_router)
     return router
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import getpass
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,6 +36,15 @@ class SystemActor:
 
     username: str = "system"
     id: None = None
+
+
+def cli_actor() -> SystemActor:
+    """The command line acting for the operating-system user who runs it (``cli:<login>``)."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        who = "unknown"
+    return SystemActor(username=f"cli:{who}"[:64])
 
 
 def actor_username(actor: Actor | None) -> str:
@@ -118,6 +128,29 @@ def record_create(*, session: Session, actor: Actor | None, obj: Any) -> AuditEn
         obj=obj,
         before=None,
         after=snapshot(obj),
+    )
+
+
+def record_update(
+    *, session: Session, actor: Actor | None, obj: Any, before: dict[str, Any]
+) -> AuditEntry | None:
+    """Audit a change to ``obj`` from ``before`` to its :func:`snapshot` now (nothing if equal)."""
+    return record_change(
+        session=session,
+        actor=actor,
+        action=AuditAction.update,
+        obj=obj,
+        before=before,
+        after=snapshot(obj),
+    )
+
+
+def record_delete(
+    *, session: Session, actor: Actor | None, obj: Any, before: dict[str, Any]
+) -> AuditEntry | None:
+    """Audit the deletion of ``obj``, whose :func:`snapshot` before it was ``before``."""
+    return record_change(
+        session=session, actor=actor, action=AuditAction.delete, obj=obj, before=before, after=None
     )
 
 

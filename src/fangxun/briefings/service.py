@@ -24,7 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import actor_username, record_change, record_create, snapshot
+from fangxun.audit.service import (
+    actor_username,
+    record_change,
+    record_create,
+    record_update,
+    snapshot,
+)
 from fangxun.briefings.models import Briefing, BriefingTask, TaskStatus
 from fangxun.briefings.schemas import BriefingCreate, TaskCreate
 from fangxun.db.types import utcnow
@@ -335,14 +341,7 @@ def set_task_status(
     before = snapshot(task)
     task.status = status
     task.done_at = utcnow() if status is TaskStatus.done else None
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=task,
-        before=before,
-        after=snapshot(task),
-    )
+    record_update(session=session, actor=actor, obj=task, before=before)
     return task
 
 

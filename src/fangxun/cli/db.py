@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from fangxun.config import get_settings
 from fangxun.db import migrate
-from fangxun.db.engine import make_engine
+from fangxun.db.engine import make_engine, session_scope
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 console = Console(soft_wrap=True)
+
+
+@contextmanager
+def database_session(url: str) -> Iterator[Session]:
+    """One session scope (commit on success, rollback on error) on an engine of its own, disposed
+    afterwards: the unit of work of a CLI command."""
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def redacted(url: str) -> str:

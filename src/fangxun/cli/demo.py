@@ -15,10 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from fangxun.cli import monitoring as monitoring_cli
-from fangxun.cli.db import redacted
+from fangxun.cli.db import database_session, redacted
 from fangxun.config import ENV_PREFIX, Settings, load_settings
 from fangxun.db import migrate
-from fangxun.db.engine import make_engine, session_scope
 from fangxun.demo.org_seed import (
     DISTRICT_CODE,
     PRIMARY_LOGIN,
@@ -44,12 +43,8 @@ def migrate_and_load(settings: Settings) -> DemoSummary:
     """Upgrade the schema, load the demo district (idempotent) and commit."""
     refuse_production(settings)  # before migrating: leave a production database untouched
     migrate.upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            return load_demo(session=session, settings=settings)
-    finally:
-        engine.dispose()
+    with database_session(settings.database_url) as session:
+        return load_demo(session=session, settings=settings)
 
 
 def print_summary(summary: DemoSummary, settings: Settings) -> None:

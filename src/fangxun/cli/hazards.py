@@ -7,7 +7,6 @@ writes ``.xlsx`` (Chinese headers) or ``.geojson`` by the file's extension.
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import select
 
-from fangxun.audit.service import SystemActor
+from fangxun.audit.service import cli_actor
+from fangxun.cli.db import database_session
 from fangxun.config import get_settings
-from fangxun.db.engine import make_engine, session_scope
 from fangxun.errors import ValidationFailed
 from fangxun.hazards import io as hazard_io
 from fangxun.hazards.models import HazardKind, PointStatus
@@ -30,14 +29,6 @@ console = Console(soft_wrap=True)
 _stderr = Console(stderr=True, soft_wrap=True)
 
 
-def _cli_actor() -> SystemActor:
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        who = "unknown"
-    return SystemActor(username=f"cli:{who}"[:64])
-
-
 @app.command("import")
 def import_(
     path: Path = typer.Argument(
@@ -46,14 +37,13 @@ def import_(
 ) -> None:
     """Import hazard points (all rows or none); points are matched by code."""
     settings = get_settings()
-    engine = make_engine(settings.database_url)
     try:
-        with session_scope(engine) as session:
+        with database_session(settings.database_url) as session:
             report = hazard_io.import_points(
                 session=session,
                 content=path.read_bytes(),
                 filename=path.name,
-                actor=_cli_actor(),
+                actor=cli_actor(),
                 thresholds_table=settings.hazard_thresholds_cm,
             )
     except ValidationFailed as exc:
@@ -66,8 +56,6 @@ def import_(
             )
             _stderr.print(f"  [red]{escape(where)}[/]: {escape(problem.msg)}")
         raise typer.Exit(65) from None
-    finally:
-        engine.dispose()
     console.print(
         f"Imported {path.name}: {report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged."
@@ -86,25 +74,21 @@ def export(
     if suffix not in (".xlsx", ".geojson", ".json"):
         raise ValidationFailed(f"{path.name}: name the output .xlsx or .geojson", loc=("PATH",))
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            unit_id = None
-            if unit is not None:
-                found = session.scalar(select(Unit).where(Unit.code == unit))
-                if found is None:
-                    raise ValidationFailed(f"unknown unit code {unit!r}", loc=("--unit",))
-                unit_id = found.id
-            flt = PointFilter(unit_id=unit_id, kind=kind, status=status)
-            actor = _cli_actor()
-            if suffix == ".xlsx":
-                data = hazard_io.export_xlsx(session=session, actor=actor, flt=flt)
-            else:
-                body = hazard_io.export_geojson(session=session, actor=actor, flt=flt)
-                data = (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-                count = len(body["features"])
-    finally:
-        engine.dispose()
+    with database_session(settings.database_url) as session:
+        unit_id = None
+        if unit is not None:
+            found = session.scalar(select(Unit).where(Unit.code == unit))
+            if found is None:
+                raise ValidationFailed(f"unknown unit code {unit!r}", loc=("--unit",))
+            unit_id = found.id
+        flt = PointFilter(unit_id=unit_id, kind=kind, status=status)
+        actor = cli_actor()
+        if suffix == ".xlsx":
+            data = hazard_io.export_xlsx(session=session, actor=actor, flt=flt)
+        else:
+            body = hazard_io.export_geojson(session=session, actor=actor, flt=flt)
+            data = (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+            count = len(body["features"])
     path.write_bytes(data)
     if suffix == ".xlsx":
         console.print(f"Wrote {path} ({len(data)} bytes).")

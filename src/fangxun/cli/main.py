@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from fangxun import __version__
 from fangxun.cli import db as db_cli
 from fangxun.cli import demo as demo_cli
+from fangxun.cli import forecast as forecast_cli
 from fangxun.cli import hazards as hazards_cli
 from fangxun.cli import inundation as inundation_cli
 from fangxun.cli import monitoring as monitoring_cli
@@ -89,6 +90,7 @@ app.command("serve")(serve_cli.serve)
 app.add_typer(demo_cli.app, name="demo")
 app.add_typer(hazards_cli.app, name="hazards")
 app.add_typer(inundation_cli.app, name="inundation")
+app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(operations_cli.duty_app, name="duty")
 app.add_typer(operations_cli.incidents_app, name="incidents")
 app.add_typer(operations_cli.supplies_app, name="supplies")

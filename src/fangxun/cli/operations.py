@@ -7,7 +7,6 @@ and the consultation briefing as PDF.
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,11 +16,11 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import SystemActor
+from fangxun.audit.service import cli_actor
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
+from fangxun.cli.db import database_session
 from fangxun.config import get_settings
-from fangxun.db.engine import make_engine, session_scope
 from fangxun.duty import service as duty
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.incidents import service as incidents
@@ -36,14 +35,6 @@ console = Console(soft_wrap=True)
 
 #: Exit status of `fangxun duty gaps` when the roster has gaps (an alarm for cron / monitoring).
 GAPS_EXIT_CODE = 3
-
-
-def _actor() -> SystemActor:
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        who = "unknown"
-    return SystemActor(username=f"cli:{who}"[:64])
 
 
 def _when(value: str | None, option: str) -> datetime | None:
@@ -81,19 +72,15 @@ def gaps(
     settings = get_settings()
     begin = _when(start, "--from") or datetime.now(UTC)
     finish = _when(end, "--to") or begin + timedelta(days=7)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            found = duty.find_gaps(
-                session=session,
-                actor=_actor(),
-                unit_id=_unit_id(session, unit),
-                start=begin,
-                end=finish,
-                check_in_grace_s=settings.duty_check_in_grace_s,
-            )
-    finally:
-        engine.dispose()
+    with database_session(settings.database_url) as session:
+        found = duty.find_gaps(
+            session=session,
+            actor=cli_actor(),
+            unit_id=_unit_id(session, unit),
+            start=begin,
+            end=finish,
+            check_in_grace_s=settings.duty_check_in_grace_s,
+        )
     if not found:
         console.print(f"[green]No gaps[/] in {unit}'s roster from {begin:%Y-%m-%d %H:%M} UTC.")
         return
@@ -115,12 +102,8 @@ def gaps(
 @duty_app.command("current")
 def current() -> None:
     """Who is on duty now, per unit, with phone numbers."""
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            teams = duty.current_team(session=session, actor=_actor())
-    finally:
-        engine.dispose()
+    with database_session(get_settings().database_url) as session:
+        teams = duty.current_team(session=session, actor=cli_actor())
     if not teams:
         console.print("[red]Nobody is on duty now.[/]")
         raise typer.Exit(GAPS_EXIT_CODE)
@@ -150,19 +133,15 @@ def export(
         raise ValidationFailed("the file must end in .xlsx or .ics", loc=("OUT",))
     begin = _when(start, "--from") or datetime.now(UTC)
     finish = _when(end, "--to") or begin + timedelta(days=31)
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            shifts = duty.list_shifts(
-                session=session,
-                actor=_actor(),
-                unit_id=_unit_id(session, unit) if unit else None,
-                start=begin,
-                end=finish,
-            )
-            data = duty.export_xlsx(shifts) if out.suffix == ".xlsx" else duty.export_ical(shifts)
-    finally:
-        engine.dispose()
+    with database_session(get_settings().database_url) as session:
+        shifts = duty.list_shifts(
+            session=session,
+            actor=cli_actor(),
+            unit_id=_unit_id(session, unit) if unit else None,
+            start=begin,
+            end=finish,
+        )
+        data = duty.export_xlsx(shifts) if out.suffix == ".xlsx" else duty.export_ical(shifts)
     out.write_bytes(data)
     console.print(f"Wrote {len(shifts)} shifts to {out}")
 
@@ -173,12 +152,8 @@ def stats(
 ) -> None:
     """Response-time figures of incidents reported in the last hours (minutes)."""
     since = datetime.now(UTC) - timedelta(hours=hours)
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            figures = incidents.response_stats(session=session, actor=_actor(), since=since)
-    finally:
-        engine.dispose()
+    with database_session(get_settings().database_url) as session:
+        figures = incidents.response_stats(session=session, actor=cli_actor(), since=since)
 
     def minutes(value: float | None) -> str:
         return "—" if value is None else f"{value / 60:.1f}"
@@ -207,12 +182,8 @@ def stats(
 @supplies_app.command("shortages")
 def shortages() -> None:
     """Items held below quota (查漏补缺), largest shortfall first."""
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            rows = supplies.shortages(session=session, actor=_actor())
-    finally:
-        engine.dispose()
+    with database_session(get_settings().database_url) as session:
+        rows = supplies.shortages(session=session, actor=cli_actor())
     if not rows:
         console.print("[green]Every warehouse holds its quota.[/]")
         return
@@ -235,18 +206,14 @@ def generate(
     pdf: Path | None = typer.Option(None, "--pdf", help="Also write the briefing as PDF here."),
 ) -> None:
     """Generate the consultation briefing for now (stored), optionally as PDF."""
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            briefing = briefings.generate(
-                session=session, briefing_in=BriefingCreate(), actor=_actor()
-            )
-            session.flush()
-            data = briefings.export_pdf(briefing) if pdf else None
-            sections = briefing.content["sections"]
-            ident, title = briefing.id, briefing.title
-    finally:
-        engine.dispose()
+    with database_session(get_settings().database_url) as session:
+        briefing = briefings.generate(
+            session=session, briefing_in=BriefingCreate(), actor=cli_actor()
+        )
+        session.flush()
+        data = briefings.export_pdf(briefing) if pdf else None
+        sections = briefing.content["sections"]
+        ident, title = briefing.id, briefing.title
     console.print(f"Briefing {ident}: {title}")
     for key, section in sections.items():
         state = "[green]ok[/]" if section["available"] else f"[yellow]n/a[/] ({section['reason']})"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from fangxun.audit.service import SystemActor
+from fangxun.audit.service import cli_actor
+from fangxun.cli.db import database_session
 from fangxun.config import get_settings
-from fangxun.db.engine import make_engine, session_scope
 from fangxun.errors import FangxunError, FieldProblem, NotFoundError, ValidationFailed
 from fangxun.org import service
 from fangxun.org.models import Role, Unit
@@ -23,14 +21,6 @@ console = Console(soft_wrap=True)
 
 #: CLI option name for each schema field, so errors point at what the operator typed.
 _OPTION = {"username": "USERNAME", "password": "--password", "role": "--role", "unit_id": "--unit"}
-
-
-def _cli_actor() -> SystemActor:
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        who = "unknown"
-    return SystemActor(username=f"cli:{who}"[:64])
 
 
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
@@ -67,9 +57,8 @@ def create(
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = get_settings()
-    engine = make_engine(settings.database_url)
     try:
-        with session_scope(engine) as session:
+        with database_session(settings.database_url) as session:
             unit_id: int | None = None
             if unit is not None:
                 unit_id = session.scalar(select(Unit.id).where(Unit.code == unit))
@@ -81,12 +70,10 @@ def create(
                 )
             except ValidationError as exc:
                 raise _validation_failed(exc) from None
-            user = service.create_user(session=session, user_in=user_in, actor=_cli_actor())
+            user = service.create_user(session=session, user_in=user_in, actor=cli_actor())
             name, user_id, user_role = user.username, user.id, user.role.value
     except (OperationalError, ProgrammingError) as exc:
         raise _database_error(exc) from exc
-    finally:
-        engine.dispose()
     where = f" in unit {unit}" if unit else ""
     console.print(f"Created user [bold]{name}[/] (id {user_id}, role {user_role}{where}).")
 
@@ -102,9 +89,8 @@ def set_password(
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     settings = get_settings()
-    engine = make_engine(settings.database_url)
     try:
-        with session_scope(engine) as session:
+        with database_session(settings.database_url) as session:
             user = service.get_user_by_username(session=session, username=username)
             if user is None:
                 raise NotFoundError(f"user {username!r} not found")
@@ -113,10 +99,8 @@ def set_password(
             except ValidationError as exc:
                 raise _validation_failed(exc) from None
             service.update_user(
-                session=session, user_id=user.id, user_in=user_in, actor=_cli_actor()
+                session=session, user_id=user.id, user_in=user_in, actor=cli_actor()
             )
     except (OperationalError, ProgrammingError) as exc:
         raise _database_error(exc) from exc
-    finally:
-        engine.dispose()
     console.print(f"Password of [bold]{username}[/] changed; their sessions were ended.")

@@ -9,6 +9,7 @@ from fangxun.audit import models as audit_models
 from fangxun.briefings import models as briefing_models
 from fangxun.db.base import Base
 from fangxun.duty import models as duty_models
+from fangxun.forecast import models as forecast_models
 from fangxun.hazards import models as hazard_models
 from fangxun.incidents import models as incident_models
 from fangxun.monitoring import models as monitoring_models
@@ -20,6 +21,7 @@ __all__ = [
     "audit_models",
     "briefing_models",
     "duty_models",
+    "forecast_models",
     "hazard_models",
     "incident_models",
     "monitoring_models",

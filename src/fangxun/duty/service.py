@@ -22,7 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import actor_username, record_change, record_create, snapshot
+from fangxun.audit.service import (
+    actor_username,
+    record_change,
+    record_create,
+    record_update,
+    snapshot,
+)
 from fangxun.db.types import utcnow
 from fangxun.duty.models import (
     DutyAssignment,
@@ -239,14 +245,7 @@ def check_in(
         return assignment
     before = snapshot(assignment)
     assignment.checked_in_at = at
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=assignment,
-        before=before,
-        after=snapshot(assignment),
-    )
+    record_update(session=session, actor=actor, obj=assignment, before=before)
     return assignment
 
 
@@ -260,14 +259,7 @@ def hand_over(*, session: Session, shift_id: int, note: str, actor: Actor) -> Du
     shift.handover_note = note.strip()
     shift.handed_over_at = utcnow()
     shift.handed_over_by = actor_username(actor)
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=shift,
-        before=before,
-        after=snapshot(shift),
-    )
+    record_update(session=session, actor=actor, obj=shift, before=before)
     return shift
 
 
@@ -327,22 +319,8 @@ def decide_swap(*, session: Session, swap_id: int, approve: bool, actor: Actor) 
         assignment.checked_in_at = None
         session.flush()
         session.refresh(assignment, ["person"])
-        record_change(
-            session=session,
-            actor=actor,
-            action=AuditAction.update,
-            obj=assignment,
-            before=a_before,
-            after=snapshot(assignment),
-        )
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=swap,
-        before=before,
-        after=snapshot(swap),
-    )
+        record_update(session=session, actor=actor, obj=assignment, before=a_before)
+    record_update(session=session, actor=actor, obj=swap, before=before)
     return swap
 
 

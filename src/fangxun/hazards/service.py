@@ -32,7 +32,13 @@ from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, record_create, snapshot
+from fangxun.audit.service import (
+    record_change,
+    record_create,
+    record_delete,
+    record_update,
+    snapshot,
+)
 from fangxun.config import DEFAULT_HAZARD_THRESHOLDS_CM
 from fangxun.db.types import utcnow
 from fangxun.errors import (
@@ -395,14 +401,7 @@ def update_point(
             raise ValidationFailed("must not be null", loc=("body", "thresholds_cm"))
         _set_thresholds(point, point_in.thresholds_cm)
     flush_or_conflict(session, f"hazard point {point.code!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=point,
-        before=before,
-        after=snapshot(point),
-    )
+    record_update(session=session, actor=actor, obj=point, before=before)
     return point
 
 
@@ -419,14 +418,7 @@ def delete_point(*, session: Session, point_id: int, actor: Actor) -> None:
     before = snapshot(point)
     session.delete(point)
     flush_or_conflict(session, f"hazard point {point.code!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.delete,
-        obj=point,
-        before=before,
-        after=None,
-    )
+    record_delete(session=session, actor=actor, obj=point, before=before)
 
 
 # --- attachments -------------------------------------------------------------------------------
@@ -568,28 +560,14 @@ def approve_plan(*, session: Session, plan_id: int, actor: Actor) -> PointPlan:
     ):
         before = snapshot(older)
         older.status = PlanStatus.superseded
-        record_change(
-            session=session,
-            actor=actor,
-            action=AuditAction.update,
-            obj=older,
-            before=before,
-            after=snapshot(older),
-        )
+        record_update(session=session, actor=actor, obj=older, before=before)
     before = snapshot(plan)
     plan.status = PlanStatus.approved
     plan.approved_at = now
     plan.approved_by_id = actor.id if isinstance(actor, User) else None
     plan.approved_by_name = actor.username if actor is not None else "system"
     flush_or_conflict(session, "plan approval")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=plan,
-        before=before,
-        after=snapshot(plan),
-    )
+    record_update(session=session, actor=actor, obj=plan, before=before)
     return plan
 
 
@@ -703,9 +681,7 @@ def delete_inspection_plan(*, session: Session, plan_id: int, actor: Actor) -> N
     before = _plan_snapshot(plan)
     session.delete(plan)
     flush_or_conflict(session, "inspection plan")
-    record_change(
-        session=session, actor=actor, action=AuditAction.delete, obj=plan, before=before, after=None
-    )
+    record_delete(session=session, actor=actor, obj=plan, before=before)
 
 
 def overdue_inspections(

@@ -27,12 +27,11 @@ from typing import Any, cast
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from fangxun.audit.models import AuditAction
 from fangxun.audit.service import (
     SystemActor,
     actor_username,
-    record_change,
     record_create,
+    record_update,
     snapshot,
 )
 from fangxun.db.types import utcnow
@@ -51,7 +50,12 @@ from fangxun.incidents.models import (
     Severity,
 )
 from fangxun.incidents.schemas import IncidentCreate, PublicReport, TransitionIn
-from fangxun.org.jurisdiction import get_in_jurisdiction, is_unit_visible, scope_query
+from fangxun.org.jurisdiction import (
+    get_in_jurisdiction,
+    get_named_in_body,
+    scope_query,
+    unit_in_body,
+)
 from fangxun.org.models import Role, Unit, UnitKind, User
 from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies.models import Readiness, Team
@@ -129,13 +133,7 @@ def _check_hazard_point(session: Session, hazard_point_id: int | None) -> None:
 def report(*, session: Session, incident_in: IncidentCreate, actor: Actor) -> Incident:
     """Record an incident reported by a user (or the system); it starts as ``reported``."""
     require_role(actor, HANDLERS, "report incidents")
-    unit = session.get(Unit, incident_in.unit_id)
-    if unit is None or not is_unit_visible(
-        session=session, user=actor, unit_id=incident_in.unit_id
-    ):
-        raise ValidationFailed(
-            f"unit {incident_in.unit_id} does not exist", loc=("body", "unit_id")
-        )
+    unit_in_body(session, actor, incident_in.unit_id, ("body", "unit_id"))
     _check_hazard_point(session, incident_in.hazard_point_id)
     now = utcnow()
     reported_at = (
@@ -290,23 +288,19 @@ def transition(
     if target is S.dispatched:
         if transition_in.team_id is None:
             raise ValidationFailed("name the team to dispatch", loc=("body", "team_id"))
-        team = session.get(Team, transition_in.team_id)
-        if team is None or not is_unit_visible(session=session, user=actor, unit_id=team.unit_id):
-            raise ValidationFailed(
-                f"team {transition_in.team_id} does not exist", loc=("body", "team_id")
-            )
+        team = get_named_in_body(
+            session=session,
+            user=actor,
+            model=Team,
+            obj_id=transition_in.team_id,
+            loc=("body", "team_id"),
+            label="team",
+        )
         if team.readiness is not Readiness.standby:
             raise ConflictError(f"team {team.name} is {team.readiness.value}, not on standby")
         team_before = snapshot(team)
         team.readiness = Readiness.deployed
-        record_change(
-            session=session,
-            actor=actor,
-            action=AuditAction.update,
-            obj=team,
-            before=team_before,
-            after=snapshot(team),
-        )
+        record_update(session=session, actor=actor, obj=team, before=team_before)
         incident.team_id = team.id
         data = {"team_id": team.id, "team": team.name}
     elif transition_in.team_id is not None:
@@ -314,18 +308,11 @@ def transition(
     if target is S.closed and current is S.reported and not transition_in.note:
         raise ValidationFailed("say why a report is closed without dispatch", loc=("body", "note"))
     if target is S.closed and incident.team_id is not None:
-        team = session.get(Team, incident.team_id)
-        if team is not None and team.readiness is Readiness.deployed:
-            team_before = snapshot(team)
-            team.readiness = Readiness.standby
-            record_change(
-                session=session,
-                actor=actor,
-                action=AuditAction.update,
-                obj=team,
-                before=team_before,
-                after=snapshot(team),
-            )
+        released = session.get(Team, incident.team_id)
+        if released is not None and released.readiness is Readiness.deployed:
+            team_before = snapshot(released)
+            released.readiness = Readiness.standby
+            record_update(session=session, actor=actor, obj=released, before=team_before)
     incident.status = target
     setattr(incident, STATE_TIME[target], at)
     _event(
@@ -337,14 +324,7 @@ def transition(
         note=transition_in.note,
         data=data,
     )
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=incident,
-        before=before,
-        after=snapshot(incident),
-    )
+    record_update(session=session, actor=actor, obj=incident, before=before)
     return incident
 
 

@@ -17,8 +17,8 @@ Conventions of the state arrays (all in the model dtype):
   (towards increasing column). Face ``c`` lies between columns ``c-1`` and ``c``.
 * ``qy`` (rows+1, cols): unit-width discharge on north/south faces, m²/s, positive southward
   (towards increasing row). Face ``r`` lies between rows ``r-1`` and ``r``.
-* ``qx_new``/``qy_new``: scratch buffers of the same shapes; a step writes the new fluxes there
-  and swaps them with ``qx``/``qy``.
+* ``qx_new``/``qy_new``: scratch buffers of the same shapes for the step's unlimited fluxes; after
+  a step, ``qx``/``qy`` hold the current (limited) fluxes, whichever buffers a backend used.
 """
 
 from __future__ import annotations

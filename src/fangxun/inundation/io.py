@@ -354,7 +354,8 @@ class ModelSection(_Strict):
     manning: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | str = 0.03
     dtype: Literal["float32", "float64"] = "float32"
     backend: Literal["numba", "numpy"] = "numba"
-    alpha: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
+    # None: the model's own defaults (chosen for stability and accuracy, see model.py).
+    alpha: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     theta: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     max_dt_s: PositiveFloat | None = None
     wet_threshold_m: PositiveFloat = 1e-3
@@ -693,7 +694,6 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         "dtype": cfg.model.dtype,
         "backend": cfg.model.backend,
         "gauges": gauge_cells(cfg, grid),
-        "alpha": cfg.model.alpha,
         # The arrival-time raster needs its threshold among the tracked ones.
         "depth_thresholds_m": tuple(
             sorted({*cfg.run.depth_thresholds_m, cfg.run.arrival_threshold_m})
@@ -701,6 +701,8 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         "output_interval_s": cfg.run.output_interval_s,
         "wet_threshold_m": cfg.model.wet_threshold_m,
     }
+    if cfg.model.alpha is not None:
+        kwargs["alpha"] = cfg.model.alpha
     if cfg.model.theta is not None:
         kwargs["theta"] = cfg.model.theta
     if cfg.model.max_dt_s is not None:

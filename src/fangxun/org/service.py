@@ -15,7 +15,13 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import record_change, record_create, snapshot
+from fangxun.audit.service import (
+    record_change,
+    record_create,
+    record_delete,
+    record_update,
+    snapshot,
+)
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     AuthenticationError,
@@ -29,7 +35,7 @@ from fangxun.org.jurisdiction import (
     descendant_unit_ids,
     flush_or_conflict,
     get_in_jurisdiction,
-    is_unit_visible,
+    get_named_in_body,
     paginate,
     scope_query,
     unit_in_body,
@@ -174,14 +180,7 @@ def update_unit(*, session: Session, unit_id: int, unit_in: UnitUpdate, actor: A
     for key, value in changes.items():
         setattr(unit, key, value)
     flush_or_conflict(session, f"unit {unit.code!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=unit,
-        before=before,
-        after=snapshot(unit),
-    )
+    record_update(session=session, actor=actor, obj=unit, before=before)
     return unit
 
 
@@ -199,9 +198,7 @@ def delete_unit(*, session: Session, unit_id: int, actor: Actor) -> None:
     before = snapshot(unit)
     session.delete(unit)
     flush_or_conflict(session, f"unit {unit.code!r}")
-    record_change(
-        session=session, actor=actor, action=AuditAction.delete, obj=unit, before=before, after=None
-    )
+    record_delete(session=session, actor=actor, obj=unit, before=before)
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -261,14 +258,7 @@ def update_person(
     for key, value in changes.items():
         setattr(person, key, value)
     flush_or_conflict(session, f"person {person.name!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=person,
-        before=before,
-        after=snapshot(person),
-    )
+    record_update(session=session, actor=actor, obj=person, before=before)
     return person
 
 
@@ -279,25 +269,11 @@ def delete_person(*, session: Session, person_id: int, actor: Actor) -> None:
     for user in session.scalars(select(User).where(User.person_id == person.id)):
         before = snapshot(user)
         user.person_id = None
-        record_change(
-            session=session,
-            actor=actor,
-            action=AuditAction.update,
-            obj=user,
-            before=before,
-            after=snapshot(user),
-        )
+        record_update(session=session, actor=actor, obj=user, before=before)
     before = snapshot(person)
     session.delete(person)
     flush_or_conflict(session, f"person {person.name!r}")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.delete,
-        obj=person,
-        before=before,
-        after=None,
-    )
+    record_delete(session=session, actor=actor, obj=person, before=before)
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -316,11 +292,14 @@ def _check_user_shape(
     if role is Role.unit and unit_id is None:
         raise ValidationFailed("a user with role 'unit' needs a unit", loc=("body", "unit_id"))
     if person_id is not None:
-        person = session.get(Person, person_id)
-        if person is None or not is_unit_visible(
-            session=session, user=actor, unit_id=person.unit_id
-        ):
-            raise ValidationFailed(f"person {person_id} does not exist", loc=("body", "person_id"))
+        get_named_in_body(
+            session=session,
+            user=actor,
+            model=Person,
+            obj_id=person_id,
+            loc=("body", "person_id"),
+            label="person",
+        )
 
 
 def get_user_by_username(*, session: Session, username: str) -> User | None:
@@ -445,9 +424,7 @@ def delete_user(*, session: Session, user_id: int, actor: Actor) -> None:
     session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
     session.delete(user)
     flush_or_conflict(session, f"user {user.username!r}")
-    record_change(
-        session=session, actor=actor, action=AuditAction.delete, obj=user, before=before, after=None
-    )
+    record_delete(session=session, actor=actor, obj=user, before=before)
 
 
 # --- login and tokens --------------------------------------------------------------------------

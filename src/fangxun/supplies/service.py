@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
-from fangxun.audit.service import actor_username, record_change, record_create, snapshot
+from fangxun.audit.service import (
+    actor_username,
+    record_change,
+    record_create,
+    record_update,
+    snapshot,
+)
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     ConflictError,
@@ -31,6 +37,7 @@ from fangxun.errors import (
 )
 from fangxun.org.jurisdiction import (
     get_in_jurisdiction,
+    get_named_in_body,
     is_unit_visible,
     scope_query,
     unit_in_body,
@@ -242,13 +249,14 @@ def receive(
 def _incident(session: Session, actor: Actor, incident_id: int) -> None:
     from fangxun.incidents.models import Incident  # the incident domain owns the table
 
-    incident = session.get(Incident, incident_id)
-    if incident is None or not is_unit_visible(
-        session=session, user=actor, unit_id=incident.unit_id
-    ):
-        raise ValidationFailed(
-            f"incident {incident_id} does not exist", loc=("body", "incident_id")
-        )
+    get_named_in_body(
+        session=session,
+        user=actor,
+        model=Incident,
+        obj_id=incident_id,
+        loc=("body", "incident_id"),
+        label="incident",
+    )
 
 
 def issue(*, session: Session, warehouse_id: int, issue_in: IssueIn, actor: Actor) -> StockMovement:
@@ -326,14 +334,7 @@ def set_quota(*, session: Session, warehouse_id: int, quota_in: QuotaIn, actor: 
         return quota
     before = snapshot(quota)
     quota.quantity = quota_in.quantity
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=quota,
-        before=before,
-        after=snapshot(quota),
-    )
+    record_update(session=session, actor=actor, obj=quota, before=before)
     return quota
 
 
@@ -619,14 +620,7 @@ def set_readiness(*, session: Session, team_id: int, readiness: Readiness, actor
     require_role(actor, WRITERS, "change team readiness")
     before = snapshot(team)
     team.readiness = readiness
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=team,
-        before=before,
-        after=snapshot(team),
-    )
+    record_update(session=session, actor=actor, obj=team, before=before)
     return team
 
 
@@ -694,12 +688,5 @@ def close_finding(*, session: Session, finding_id: int, actor: Actor) -> DrillFi
         raise ConflictError(f"finding {finding_id} is already closed")
     before = snapshot(finding)
     finding.closed_at = utcnow()
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=finding,
-        before=before,
-        after=snapshot(finding),
-    )
+    record_update(session=session, actor=actor, obj=finding, before=before)
     return finding

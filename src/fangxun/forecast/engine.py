@@ -1,0 +1,414 @@
+"""The numerical side of a forecast: district model, rain perturbations, members, per-point stats.
+
+Plain data in, plain data out (NumPy arrays, floats, dicts), so that members can be pickled to
+worker processes or a Dask cluster. Only this module (and :mod:`.rainsource`) calls
+:mod:`fangxun.inundation`; nothing here touches the database.
+
+District model (documented choices):
+
+* **Terrain**: the district GeoTIFF (m, projected CRS). With ``resolution_m`` larger than the
+  terrain's cell size, the terrain is aggregated by block means over ``k × k`` cells,
+  ``k = resolution_m / cell_size`` (must be a whole number); a block is nodata only when all its
+  cells are, and rows/columns that do not fill a block are dropped at the south/east edges. A 20 m
+  model of the 10 m demo terrain has 4× fewer cells and ~2× longer steps: ~8× faster, at the cost
+  of smoothing kerbs and narrow underpasses (peak depths at small depressions drop).
+* **Manning's n**: a scalar (``Settings.forecast_manning["default"]``) or a land-use raster
+  mapped through the same table.
+* **Drainage capacity**: the pipes are taken to carry the design storm's mean intensity for the
+  design return period P and duration t (time of concentration):
+  ``capacity (mm/h) = 60 · A / (t + b)^n`` with ``A = a(1 + C lg P)`` (the configured storm
+  intensity formula). Rain above that ponds.
+* **Boundary**: open edges (water leaves the district at critical depth).
+
+Ensemble perturbations (documented, seeded): member 0 is the unperturbed control; member k > 0
+scales every rain amount by ``s = exp(ε)``, ``ε ~ N(0, σ²)`` (lognormal, median 1) and shifts the
+whole series in time by ``δ ~ N(0, sd²)`` seconds (positive: later). Rain that a negative shift
+moves before the forecast start is lost; a positive shift starts the forecast with a dry spell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fangxun.inundation import Grid, Hyetograph, Model
+from fangxun.inundation.rain import StormFormula
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Colours of the warning thresholds, lowest first (keys of per-point results).
+COLOURS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
+
+
+@dataclass(frozen=True)
+class District:
+    """The district model: terrain (m), cell size (m), Manning's n, drainage capacity (mm/h).
+
+    ``transform`` is the 6 affine coefficients ``(a, b, c, d, e, f)`` of the raster (rasterio
+    order), ``crs_wkt`` its CRS as WKT (plain types so that the object pickles cheaply).
+    """
+
+    elevation: FloatArray
+    nodata_mask: BoolArray
+    cell_size: float
+    transform: tuple[float, float, float, float, float, float]
+    crs_wkt: str | None
+    manning: float | FloatArray
+    drainage_mm_h: float
+
+    def grid(self) -> Grid:
+        """The inundation grid (with an Affine transform and a rasterio CRS when known)."""
+        from rasterio import Affine
+        from rasterio.crs import CRS
+
+        return Grid(
+            elevation=self.elevation,
+            cell_size=self.cell_size,
+            nodata_mask=self.nodata_mask,
+            transform=Affine(*self.transform),
+            crs=CRS.from_wkt(self.crs_wkt) if self.crs_wkt else None,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols)."""
+        return (int(self.elevation.shape[0]), int(self.elevation.shape[1]))
+
+
+def aggregate(
+    elevation: FloatArray, mask: BoolArray, factor: int
+) -> tuple[FloatArray, BoolArray]:
+    """Block means of ``elevation`` (m) over ``factor × factor`` cells, ignoring nodata cells.
+
+    Returns the coarse elevation (NaN where a whole block is nodata) and its nodata mask.
+    """
+    if factor < 1:
+        raise ValueError(f"aggregation factor must be >= 1, got {factor}")
+    if factor == 1:
+        return elevation.copy(), mask.copy()
+    ny, nx = elevation.shape
+    cy, cx = ny // factor, nx // factor
+    if cy < 1 or cx < 1:
+        raise ValueError(f"a {ny}×{nx} terrain is smaller than one {factor}×{factor} block")
+    z = elevation[: cy * factor, : cx * factor].reshape(cy, factor, cx, factor)
+    m = mask[: cy * factor, : cx * factor].reshape(cy, factor, cx, factor)
+    valid = ~m & np.isfinite(z)
+    count = valid.sum(axis=(1, 3))
+    total = np.where(valid, z, 0.0).sum(axis=(1, 3))
+    coarse_mask = count == 0
+    coarse = np.where(coarse_mask, np.nan, total / np.maximum(count, 1))
+    return coarse.astype(np.float64), coarse_mask
+
+
+def drainage_capacity_mm_h(
+    formula: StormFormula, return_period_years: float, duration_s: float
+) -> float:
+    """Drainage capacity (mm/h): the design storm's mean intensity over ``duration_s`` (s)."""
+    return formula.intensity_mm_h(duration_s, return_period_years)
+
+
+def build_district(
+    terrain_path: str,
+    *,
+    resolution_m: float,
+    manning: float,
+    drainage_mm_h: float,
+) -> District:
+    """Read the terrain GeoTIFF and build the :class:`District` at ``resolution_m`` (0 = native).
+
+    Raises ``ValueError`` when the terrain cannot be read or ``resolution_m`` is not a whole
+    multiple of the terrain's cell size.
+    """
+    from fangxun.inundation.io import read_raster
+
+    r = read_raster(terrain_path)
+    factor = 1
+    if resolution_m > 0.0:
+        ratio = resolution_m / r.cell_size
+        factor = round(ratio)
+        if factor < 1 or abs(factor - ratio) > 1e-6:
+            raise ValueError(
+                f"forecast resolution {resolution_m} m must be a whole multiple of the terrain's "
+                f"cell size {r.cell_size} m ({terrain_path})"
+            )
+    z, mask = aggregate(r.values, r.nodata_mask, factor)
+    t = r.transform
+    transform = (t.a * factor, t.b, t.c, t.d, t.e * factor, t.f)
+    return District(
+        elevation=z,
+        nodata_mask=mask,
+        cell_size=r.cell_size * factor,
+        transform=(float(transform[0]), 0.0, float(t.c), 0.0, float(transform[4]), float(t.f)),
+        crs_wkt=r.crs.to_wkt() if r.crs is not None else None,
+        manning=manning,
+        drainage_mm_h=drainage_mm_h,
+    )
+
+
+def points_to_cells(
+    district: District, lonlat: Mapping[str, tuple[float, float]]
+) -> dict[str, tuple[int, int] | None]:
+    """Map WGS 84 (lon, lat) degrees to (row, col) of the district grid with pyproj.
+
+    A point outside the grid or on a nodata cell maps to None.
+    """
+    from pyproj import CRS, Transformer
+
+    if district.crs_wkt is None:
+        raise ValueError("the terrain has no CRS: hazard points cannot be placed on it")
+    tr = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_wkt(district.crs_wkt), always_xy=True)
+    a, _, c, _, e, f = district.transform
+    ny, nx = district.shape
+    out: dict[str, tuple[int, int] | None] = {}
+    for name, (lon, lat) in lonlat.items():
+        x, y = tr.transform(lon, lat)
+        col = math.floor((x - c) / a)
+        row = math.floor((y - f) / e)
+        if 0 <= row < ny and 0 <= col < nx and not district.nodata_mask[row, col]:
+            out[name] = (row, col)
+        else:
+            out[name] = None
+    return out
+
+
+def wgs84_bounds(district: District) -> tuple[float, float, float, float]:
+    """(south, west, north, east) in degrees of the grid's extent (corners through pyproj).
+
+    Leaflet lays the overlay on this box; at district scale the projected grid is so close to
+    lon/lat-aligned (a fraction of a degree of rotation) that the shift is below one cell.
+    """
+    from pyproj import CRS, Transformer
+
+    if district.crs_wkt is None:
+        raise ValueError("the terrain has no CRS: no map bounds")
+    tr = Transformer.from_crs(CRS.from_wkt(district.crs_wkt), CRS.from_epsg(4326), always_xy=True)
+    a, _, c, _, e, f = district.transform
+    ny, nx = district.shape
+    xs = [c, c + nx * a, c, c + nx * a]
+    ys = [f, f, f + ny * e, f + ny * e]
+    lons, lats = tr.transform(xs, ys)
+    return (float(min(lats)), float(min(lons)), float(max(lats)), float(max(lons)))
+
+
+def resample(rain: Hyetograph, horizon_s: float, step_s: float) -> FloatArray:
+    """Block depths (mm) of ``rain`` on ``[0, horizon_s)`` in blocks of ``step_s`` (s)."""
+    n = max(1, math.ceil(horizon_s / step_s - 1e-9))
+    return np.array(
+        [rain.depth_m(k * step_s, (k + 1) * step_s) * 1000.0 for k in range(n)], dtype=np.float64
+    )
+
+
+def perturb(
+    rain: Hyetograph,
+    *,
+    horizon_s: float,
+    step_s: float,
+    scale: float,
+    shift_s: float,
+) -> Hyetograph:
+    """``rain`` with every amount times ``scale`` and shifted ``shift_s`` seconds later.
+
+    Evaluated exactly on blocks of ``step_s`` (s) over ``[0, horizon_s)``: block k of the result
+    holds ``scale`` times the rain that fell over ``[k·step − shift, (k+1)·step − shift)``.
+    """
+    if not (math.isfinite(scale) and scale >= 0.0):
+        raise ValueError(f"rain scale must be finite and >= 0, got {scale!r}")
+    n = max(1, math.ceil(horizon_s / step_s - 1e-9))
+    blocks = []
+    for k in range(n):
+        t0 = k * step_s - shift_s
+        t1 = (k + 1) * step_s - shift_s
+        t0c, t1c = max(t0, 0.0), max(t1, 0.0)
+        blocks.append(rain.depth_m(t0c, t1c) * 1000.0 * scale if t1c > t0c else 0.0)
+    return Hyetograph.from_blocks(step_s, blocks)
+
+
+def member_perturbations(
+    members: int, *, sigma: float, shift_sd_s: float, seed: int
+) -> list[tuple[float, float]]:
+    """(scale, shift s) of each member; member 0 is the control (1, 0). Seeded, reproducible."""
+    if members < 1:
+        raise ValueError(f"an ensemble needs at least one member, got {members}")
+    rng = np.random.default_rng(seed)
+    out = [(1.0, 0.0)]
+    for _ in range(members - 1):
+        eps = float(rng.normal(0.0, sigma)) if sigma > 0 else 0.0
+        shift = float(rng.normal(0.0, shift_sd_s)) if shift_sd_s > 0 else 0.0
+        out.append((math.exp(eps), float(round(shift))))
+    return out
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One member run: its rain, horizon (s), output interval (s), gauges, warm start depth (m)."""
+
+    rain: Hyetograph
+    horizon_s: float
+    output_interval_s: float
+    gauges: dict[str, tuple[int, int]]
+    initial_depth: FloatArray | None = None
+    arrival_depth_m: float = 0.15
+    backend: str = "numba"
+    #: Times (s) at which to keep a copy of the depth field (map frames, warm-start states).
+    snapshot_s: tuple[float, ...] = ()
+
+
+@dataclass
+class MemberResult:
+    """Outputs of one member: gauge series (s, m), max depth (m), arrival time (s), final depth."""
+
+    times_s: FloatArray
+    series: dict[str, FloatArray]
+    max_depth: FloatArray
+    arrival_s: FloatArray
+    final_depth: FloatArray
+    mass_error_m3: float
+    snapshots: dict[float, FloatArray] = field(default_factory=dict)
+
+
+def run_member(district: District, spec: MemberSpec) -> MemberResult:
+    """Run the inundation core for one member (pure function: safe in a worker process)."""
+    model = Model(
+        district.grid(),
+        manning=district.manning,
+        rain=spec.rain,
+        drainage_mm_h=district.drainage_mm_h,
+        boundary="open",
+        initial_depth=spec.initial_depth,
+        backend=spec.backend,
+        gauges=spec.gauges,
+        depth_thresholds_m=(spec.arrival_depth_m,),
+        output_interval_s=spec.output_interval_s,
+    )
+    snapshots: dict[float, FloatArray] = {}
+    for t in sorted({t for t in spec.snapshot_s if 0.0 < t < spec.horizon_s}):
+        model.run_until(t)
+        snapshots[t] = model.depth.astype(np.float32)
+    model.run_until(spec.horizon_s)
+    snapshots[float(spec.horizon_s)] = model.depth.astype(np.float32)
+    series: dict[str, FloatArray] = {}
+    times = np.zeros(0)
+    keep = np.zeros(0, dtype=bool)
+    for name in spec.gauges:
+        t_all, depth, _ = model.gauge_series(name)
+        # Snapshot stops add samples off the regular output grid: keep the grid (and the end).
+        k = np.round(t_all / spec.output_interval_s)
+        keep = np.isclose(t_all, k * spec.output_interval_s) | (t_all == spec.horizon_s)
+        times = np.asarray(t_all[keep], dtype=np.float64)
+        series[name] = np.asarray(depth[keep], dtype=np.float64)
+    return MemberResult(
+        times_s=np.asarray(times, dtype=np.float64),
+        series=series,
+        max_depth=model.max_depth,
+        arrival_s=model.arrival_time(spec.arrival_depth_m),
+        final_depth=model.depth,
+        mass_error_m3=float(model.mass_balance()["error"]),
+        snapshots=snapshots if spec.snapshot_s else {},
+    )
+
+
+def run_members(
+    district: District,
+    specs: Sequence[MemberSpec],
+    *,
+    executor: str = "process",
+    dask_address: str = "",
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[MemberResult]:
+    """Run every member; results in the order of ``specs``.
+
+    ``executor``: ``"serial"`` (in this process), ``"process"`` (a ``ProcessPoolExecutor``) or,
+    when ``dask_address`` is set, the Dask cluster at that address (``dask.distributed`` must be
+    importable, else ``RuntimeError`` says so). ``progress(done, total)`` after each member.
+    """
+    n = len(specs)
+    results: list[MemberResult | None] = [None] * n
+    done = 0
+    if dask_address:
+        try:
+            from dask.distributed import Client, as_completed
+        except ImportError as exc:
+            raise RuntimeError(
+                f"FANGXUN_FORECAST_DASK_ADDRESS is set ({dask_address!r}) but dask.distributed "
+                "is not installed: pip install 'dask[distributed]' or clear the setting"
+            ) from exc
+        with Client(dask_address) as client:
+            futs = {client.submit(run_member, district, s, pure=False): i for i, s in enumerate(specs)}
+            for fut in as_completed(list(futs)):
+                results[futs[fut]] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, n)
+    elif executor == "serial" or n == 1:
+        for i, s in enumerate(specs):
+            results[i] = run_member(district, s)
+            done += 1
+            if progress:
+                progress(done, n)
+    elif executor == "process":
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
+
+        max_workers = workers or max(1, min(n, os.cpu_count() or 1))
+        # "spawn": a forked child of a process that already runs Numba's threading layer (or a
+        # SQLAlchemy pool) can deadlock; spawn starts clean.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx) as pool:
+            pfuts = {pool.submit(run_member, district, s): i for i, s in enumerate(specs)}
+            for pf in cf_completed(pfuts):
+                results[pfuts[pf]] = pf.result()
+                done += 1
+                if progress:
+                    progress(done, n)
+    else:
+        raise ValueError(f"executor must be 'serial' or 'process', got {executor!r}")
+    return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True)
+class PointStats:
+    """Per-point outcome: peak depth (m) and its time (s), time to each threshold (s or None)."""
+
+    peak_depth_m: float
+    peak_time_s: float
+    time_to_threshold_s: dict[str, float | None]
+
+
+def point_stats(
+    times_s: FloatArray, depth_m: FloatArray, thresholds_m: Mapping[str, float]
+) -> PointStats:
+    """Peak and first crossing (first output time with depth >= threshold) of one series."""
+    if depth_m.size == 0:
+        raise ValueError("empty depth series")
+    k = int(np.argmax(depth_m))
+    crossing: dict[str, float | None] = {}
+    for colour, thr in thresholds_m.items():
+        above = np.flatnonzero(depth_m >= thr)
+        crossing[colour] = float(times_s[above[0]]) if above.size else None
+    return PointStats(float(depth_m[k]), float(times_s[k]), crossing)
+
+
+def exceedance_probability(peaks_m: Sequence[float], threshold_m: float) -> float:
+    """Fraction of members whose peak depth (m) reaches ``threshold_m`` (m)."""
+    if not peaks_m:
+        raise ValueError("no members")
+    return sum(1 for p in peaks_m if p >= threshold_m) / len(peaks_m)
+
+
+def overlay_rgba(max_depth_m: FloatArray, *, min_depth_m: float = 0.03, vmax_m: float = 0.6) -> Any:
+    """An RGBA uint8 image of the max depth (m): transparent below ``min_depth_m``, Blues above."""
+    from matplotlib import colormaps
+
+    d = np.where(np.isfinite(max_depth_m), max_depth_m, 0.0)
+    norm = np.clip(d / vmax_m, 0.0, 1.0)
+    rgba = colormaps["Blues"](0.3 + 0.7 * norm)
+    rgba[..., 3] = np.where(d >= min_depth_m, 0.75, 0.0)
+    return (rgba * 255).astype(np.uint8)

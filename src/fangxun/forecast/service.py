@@ -1,0 +1,505 @@
+"""Forecast services: create runs, prepare their inputs from the database, store the results.
+
+Keyword-only functions that never commit (the caller's scope does). The job that runs a forecast
+end to end, with its own short transactions so that progress is visible, is
+:func:`fangxun.forecast.flows.execute_run`.
+
+Who may do what: every role reads runs; point results are limited to the actor's jurisdiction
+(a ``unit`` user sees its own points). ``admin``, ``district`` and ``duty`` start runs.
+
+A failed run never replaces the forecast in force: :func:`current_run` is the latest run that
+finished ``done``; the failed run's ``message`` names the reason and the run still in force.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangxun.audit.service import record_create
+from fangxun.config import Settings
+from fangxun.db.types import utcnow
+from fangxun.errors import NotFoundError, PermissionDeniedError, ValidationFailed
+from fangxun.forecast import engine, rainsource
+from fangxun.forecast.models import ForecastPointResult, ForecastRun, RainSource, RunStatus
+from fangxun.forecast.schemas import (
+    DesignRain,
+    ForecastRunCreate,
+    ForecastRunRead,
+    NowcastRain,
+    PointForecastRead,
+    SeriesRain,
+)
+from fangxun.hazards.models import HazardPoint, PointStatus
+from fangxun.inundation import Hyetograph
+from fangxun.inundation.rain import StormFormula
+from fangxun.org.jurisdiction import scope_query
+from fangxun.org.models import Role, User
+from fangxun.org.permissions import Actor, is_system
+
+#: Roles that may start a forecast run.
+RUN_ROLES: Final = frozenset({Role.admin, Role.district, Role.duty})
+
+
+def _require_run(actor: Actor) -> None:
+    if is_system(actor):
+        return
+    assert isinstance(actor, User)
+    if not actor.is_active or actor.role not in RUN_ROLES:
+        raise PermissionDeniedError(f"role {actor.role.value!r} may not start forecast runs")
+
+
+def storm_formula(settings: Settings) -> StormFormula:
+    """The configured storm intensity formula (i = A/(t + b)^n, A = a(1 + C lg P), mm/min)."""
+    a, b, c, n = settings.forecast_storm_formula
+    return StormFormula(a=a, b=b, c=c, n=n, name="configured")
+
+
+def terrain_path(settings: Settings) -> Path:
+    """The district terrain GeoTIFF (configured, else the demo terrain)."""
+    return settings.forecast_terrain_path or Path(settings.data_dir) / "demo" / "terrain.tif"
+
+
+def run_dir(settings: Settings, run_id: int) -> Path:
+    """Folder of a run's files: ``<data_dir>/forecast/run_<id>``."""
+    return Path(settings.data_dir) / "forecast" / f"run_{run_id}"
+
+
+def create_run(
+    *, session: Session, run_in: ForecastRunCreate, actor: Actor, settings: Settings
+) -> ForecastRun:
+    """Queue a forecast run (status ``queued``); run it with ``flows.execute_run``."""
+    _require_run(actor)
+    rain = run_in.rain
+    source = RainSource(rain.kind)
+    horizon = float(run_in.horizon_s or settings.forecast_horizon_s)
+    params: dict[str, Any] = {
+        "rain": rain.model_dump(),
+        "seed": settings.forecast_seed if run_in.seed is None else run_in.seed,
+        "warm_start": run_in.warm_start,
+    }
+    name = "system" if is_system(actor) else getattr(actor, "username", "system")
+    run = ForecastRun(
+        status=RunStatus.queued,
+        rain_source=source,
+        params=params,
+        members=int(run_in.members or settings.forecast_members),
+        horizon_s=horizon,
+        progress=0.0,
+        created_by=name,
+        created_at=utcnow(),
+        issued_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    record_create(session=session, actor=actor, obj=run)
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> ForecastRun:
+    """A run by id, else :class:`NotFoundError` (runs are district-wide: any role reads them)."""
+    run = session.get(ForecastRun, run_id)
+    if run is None:
+        raise NotFoundError(f"forecast run {run_id} not found")
+    return run
+
+
+def list_runs(*, session: Session, limit: int = 50, offset: int = 0) -> list[ForecastRun]:
+    """Runs, newest first."""
+    stmt = select(ForecastRun).order_by(ForecastRun.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def current_run(*, session: Session) -> ForecastRun | None:
+    """The forecast in force: the latest run that finished ``done`` (failed runs never count)."""
+    stmt = (
+        select(ForecastRun)
+        .where(ForecastRun.status == RunStatus.done)
+        .order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def run_read(*, session: Session, run: ForecastRun) -> ForecastRunRead:
+    """A run as the API shows it, with ``is_current``."""
+    cur = current_run(session=session)
+    out = ForecastRunRead.model_validate(run)
+    out.is_current = cur is not None and cur.id == run.id
+    return out
+
+
+# --- preparing inputs --------------------------------------------------------------------------
+
+
+@dataclass
+class PreparedRun:
+    """Everything a run needs, read from the database and files (plain data, picklable)."""
+
+    district: engine.District
+    rain: Hyetograph
+    specs: list[engine.MemberSpec]
+    perturbations: list[tuple[float, float]]
+    points: dict[str, dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    warm_start_run_id: int | None = None
+
+
+def build_rain(
+    *, session: Session, run: ForecastRun, settings: Settings
+) -> tuple[Hyetograph, str]:
+    """The run's rain and a one-line description of it."""
+    spec = run.params.get("rain") or {"kind": "nowcast"}
+    kind = spec.get("kind")
+    if kind == "design":
+        d = DesignRain.model_validate(spec)
+        rain = rainsource.design_storm(
+            storm_formula(settings),
+            return_period_years=d.return_period_years,
+            duration_s=d.duration_s,
+            step_s=d.step_s,
+            peak_ratio=d.peak_ratio,
+        )
+        return rain, (
+            f"Chicago design storm P={d.return_period_years:g} a, {d.duration_s / 3600:g} h, "
+            f"{rain.total_mm():.1f} mm"
+        )
+    if kind == "series":
+        s = SeriesRain.model_validate(spec)
+        rain = rainsource.series_rain(s.step_s, s.intensity_mm_h)
+        return rain, f"uploaded series, {rain.total_mm():.1f} mm"
+    NowcastRain.model_validate(spec)
+    means = rainsource.gauge_mean_intensities(
+        session=session, end=run.issued_at, window_s=settings.forecast_nowcast_window_s
+    )
+    rain = rainsource.nowcast_rain(
+        list(means.values()),
+        horizon_s=run.horizon_s,
+        decay_s=settings.forecast_nowcast_decay_s,
+    )
+    return rain, (
+        f"nowcast from {len(means)} gauge(s): persistence with e-folding "
+        f"{settings.forecast_nowcast_decay_s:g} s, {rain.total_mm():.1f} mm"
+    )
+
+
+def _thresholds(point: HazardPoint) -> dict[str, float]:
+    return {
+        "blue": point.threshold_blue_m,
+        "yellow": point.threshold_yellow_m,
+        "orange": point.threshold_orange_m,
+        "red": point.threshold_red_m,
+    }
+
+
+def _warm_start(
+    *, session: Session, run: ForecastRun, settings: Settings, shape: tuple[int, int]
+) -> tuple[np.ndarray | None, int | None, str]:
+    """The depth field (m) to start from: the last forecast's state nearest to now, else dry."""
+    if not run.params.get("warm_start", True):
+        return None, None, "dry start (warm start off)"
+    prev = current_run(session=session)
+    if prev is None or prev.output_dir is None:
+        return None, None, "dry start (no previous forecast)"
+    age = (run.issued_at - prev.issued_at).total_seconds()
+    if age < 0 or age > settings.forecast_warm_start_max_age_s:
+        return None, None, f"dry start (previous forecast #{prev.id} is {age:.0f} s old)"
+    states = sorted(Path(settings.data_dir, prev.output_dir).glob("state_*.npy"))
+    best: tuple[float, Path] | None = None
+    for p in states:
+        t = float(p.stem.split("_", 1)[1])
+        if best is None or abs(t - age) < abs(best[0] - age):
+            best = (t, p)
+    if best is None:
+        return None, None, f"dry start (forecast #{prev.id} kept no state)"
+    depth = np.load(best[1]).astype(np.float64)
+    if depth.shape != shape:
+        return None, None, (
+            f"dry start (forecast #{prev.id} state is {depth.shape}, the model is {shape})"
+        )
+    depth = np.where(np.isfinite(depth), depth, 0.0)
+    return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s"
+
+
+def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> PreparedRun:
+    """Read the rain, district, hazard points and warm start of ``run`` into plain data.
+
+    Raises ``ValueError``/:class:`ValidationFailed` with the reason when an input is unusable.
+    """
+    n = dict(settings.forecast_manning)
+    manning = float(n.get("default", 0.03))
+    capacity = engine.drainage_capacity_mm_h(
+        storm_formula(settings),
+        settings.forecast_drainage_return_period_years,
+        settings.forecast_drainage_duration_s,
+    )
+    path = terrain_path(settings)
+    if not path.exists():
+        raise ValidationFailed(
+            f"district terrain {path} does not exist: run 'fangxun demo' or set "
+            "FANGXUN_FORECAST_TERRAIN_PATH"
+        )
+    district = engine.build_district(
+        str(path),
+        resolution_m=settings.forecast_resolution_m,
+        manning=manning,
+        drainage_mm_h=capacity,
+    )
+    rain, rain_note = build_rain(session=session, run=run, settings=settings)
+    notes = [
+        rain_note,
+        f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m, "
+        f"n = {manning:g}, drainage {capacity:.1f} mm/h "
+        f"(P = {settings.forecast_drainage_return_period_years:g} a, "
+        f"t = {settings.forecast_drainage_duration_s / 60:g} min)",
+    ]
+    pts = list(
+        session.scalars(
+            select(HazardPoint)
+            .where(HazardPoint.status == PointStatus.active)
+            .order_by(HazardPoint.id)
+        )
+    )
+    cells = engine.points_to_cells(district, {str(p.id): (p.lon, p.lat) for p in pts})
+    points: dict[str, dict[str, Any]] = {}
+    off = []
+    for p in pts:
+        cell = cells[str(p.id)]
+        if cell is None:
+            off.append(p.code)
+            continue
+        points[str(p.id)] = {"id": p.id, "cell": cell, "thresholds": _thresholds(p)}
+    if off:
+        notes.append(f"{len(off)} point(s) off the model grid: {', '.join(off[:10])}")
+    initial, warm_id, warm_note = _warm_start(
+        session=session, run=run, settings=settings, shape=district.shape
+    )
+    notes.append(warm_note)
+    gauges = {k: v["cell"] for k, v in points.items()}
+    perts = engine.member_perturbations(
+        run.members,
+        sigma=settings.forecast_rain_sigma,
+        shift_sd_s=settings.forecast_shift_sd_s,
+        seed=int(run.params.get("seed", settings.forecast_seed)),
+    )
+    step = 60.0
+    snapshots = _snapshot_times(settings, run.horizon_s)
+    specs = []
+    for k, (scale, shift) in enumerate(perts):
+        member_rain = (
+            rain
+            if k == 0
+            else engine.perturb(
+                rain, horizon_s=run.horizon_s, step_s=step, scale=scale, shift_s=shift
+            )
+        )
+        specs.append(
+            engine.MemberSpec(
+                rain=member_rain,
+                horizon_s=run.horizon_s,
+                output_interval_s=settings.forecast_output_interval_s,
+                gauges=gauges,
+                initial_depth=initial,
+                arrival_depth_m=settings.forecast_arrival_depth_m,
+                backend=settings.forecast_backend,
+                snapshot_s=snapshots if k == 0 else (),
+            )
+        )
+    return PreparedRun(district, rain, specs, perts, points, notes, warm_id)
+
+
+def _snapshot_times(settings: Settings, horizon_s: float) -> tuple[float, ...]:
+    frames = np.arange(
+        settings.forecast_frame_interval_s, horizon_s, settings.forecast_frame_interval_s
+    )
+    times = {float(t) for t in frames} | {float(settings.forecast_interval_s)}
+    return tuple(sorted(t for t in times if 0.0 < t < horizon_s))
+
+
+# --- storing results ---------------------------------------------------------------------------
+
+
+def risk_score(probability: dict[str, float]) -> float:
+    """Ranking key: Σ over colours of P(exceed) weighted 1, 2, 3, 4 (blue … red), 0–10."""
+    return float(sum((i + 1) * probability.get(c, 0.0) for i, c in enumerate(engine.COLOURS)))
+
+
+def write_outputs(
+    *, settings: Settings, run_id: int, prepared: PreparedRun, control: engine.MemberResult
+) -> tuple[str, list[float]]:
+    """Write rasters (COG), overlay PNG, frames and states; returns (dir relative to data_dir,
+    [south, west, north, east] bounds)."""
+    from PIL import Image
+
+    from fangxun.inundation.io import write_cog
+
+    out = run_dir(settings, run_id)
+    out.mkdir(parents=True, exist_ok=True)
+    grid = prepared.district.grid()
+    write_cog(out / "max_depth.tif", control.max_depth, grid)
+    write_cog(out / "arrival_time.tif", control.arrival_s, grid)
+    Image.fromarray(engine.overlay_rgba(control.max_depth), "RGBA").save(out / "overlay.png")
+    for t, depth in control.snapshots.items():
+        np.save(out / f"state_{t:08.0f}.npy", depth)
+        img = engine.overlay_rgba(depth.astype(np.float64))
+        Image.fromarray(img, "RGBA").save(out / f"frame_{t:08.0f}.png")
+    try:
+        bounds = list(engine.wgs84_bounds(prepared.district))
+    except ValueError:
+        bounds = []
+    return str(out.relative_to(Path(settings.data_dir))), bounds
+
+
+def store_results(
+    *,
+    session: Session,
+    run: ForecastRun,
+    prepared: PreparedRun,
+    results: list[engine.MemberResult],
+    output_dir: str,
+    bounds: list[float],
+) -> None:
+    """Store per-point results and mark the run ``done`` (the new current forecast)."""
+    control = results[0]
+    n_points_above: dict[str, int] = dict.fromkeys(engine.COLOURS, 0)
+    for key, info in prepared.points.items():
+        depth = control.series[key]
+        stats = engine.point_stats(control.times_s, depth, info["thresholds"])
+        peaks = [float(np.max(r.series[key])) for r in results]
+        prob = {
+            c: engine.exceedance_probability(peaks, thr) for c, thr in info["thresholds"].items()
+        }
+        for c, t in stats.time_to_threshold_s.items():
+            if t is not None:
+                n_points_above[c] += 1
+        row, col = info["cell"]
+        session.add(
+            ForecastPointResult(
+                run_id=run.id,
+                point_id=info["id"],
+                row=row,
+                col=col,
+                times_s=[float(t) for t in control.times_s],
+                depth_m=[round(float(d), 5) for d in depth],
+                peak_depth_m=stats.peak_depth_m,
+                peak_time_s=stats.peak_time_s,
+                time_to_threshold_s=stats.time_to_threshold_s,
+                probability=prob,
+                member_peaks_m=[round(p, 5) for p in peaks],
+                thresholds_m=dict(info["thresholds"]),
+                risk=risk_score(prob),
+            )
+        )
+    md = control.max_depth
+    run.summary = {
+        "notes": prepared.notes,
+        "rain_total_mm": round(prepared.rain.total_mm(), 3),
+        "grid": {"rows": prepared.district.shape[0], "cols": prepared.district.shape[1],
+                 "cell_size_m": prepared.district.cell_size},  # fmt: skip
+        "max_depth_m": float(np.nanmax(md)) if np.isfinite(md).any() else 0.0,
+        "points": len(prepared.points),
+        "points_reaching": n_points_above,
+        "members": [{"scale": s, "shift_s": d} for s, d in prepared.perturbations],
+        "mass_error_m3": control.mass_error_m3,
+        "frames_s": sorted(float(t) for t in control.snapshots),
+    }
+    run.output_dir = output_dir
+    run.bounds = bounds or None
+    run.warm_start_run_id = prepared.warm_start_run_id
+    run.status = RunStatus.done
+    run.progress = 1.0
+    run.finished_at = utcnow()
+    run.message = "; ".join(prepared.notes)
+    session.flush()
+
+
+def mark_failed(*, session: Session, run: ForecastRun, reason: str) -> None:
+    """Mark ``run`` failed with ``reason``; the forecast in force stays and the message says so."""
+    cur = current_run(session=session)
+    keeps = (
+        f"forecast #{cur.id} (issued {cur.issued_at.isoformat()}) remains in force"
+        if cur is not None and cur.id != run.id
+        else "no earlier forecast is in force"
+    )
+    run.status = RunStatus.failed
+    run.finished_at = utcnow()
+    run.message = f"failed: {reason}; {keeps}"
+    session.flush()
+
+
+# --- reading results ---------------------------------------------------------------------------
+
+
+def point_results(
+    *, session: Session, run_id: int, actor: Actor, order: str = "risk"
+) -> list[PointForecastRead]:
+    """Per-point results of a run inside the actor's jurisdiction, ranked by risk (default) or
+    point id."""
+    run = get_run(session=session, run_id=run_id)
+    stmt = (
+        select(ForecastPointResult, HazardPoint)
+        .join(HazardPoint, HazardPoint.id == ForecastPointResult.point_id)
+        .where(ForecastPointResult.run_id == run.id)
+    )
+    stmt = scope_query(stmt, HazardPoint.unit_id, session=session, user=actor)
+    if order == "risk":
+        stmt = stmt.order_by(
+            ForecastPointResult.risk.desc(), ForecastPointResult.peak_depth_m.desc()
+        )
+    else:
+        stmt = stmt.order_by(ForecastPointResult.point_id)
+    out = []
+    for res, pt in session.execute(stmt).all():
+        out.append(
+            PointForecastRead(
+                point_id=pt.id,
+                code=pt.code,
+                name=pt.name,
+                lon=pt.lon,
+                lat=pt.lat,
+                row=res.row,
+                col=res.col,
+                times_s=list(res.times_s),
+                depth_cm=[round(d * 100.0, 2) for d in res.depth_m],
+                peak_depth_cm=round(res.peak_depth_m * 100.0, 2),
+                peak_time_s=res.peak_time_s,
+                peak_time=run.issued_at + timedelta(seconds=res.peak_time_s),
+                thresholds_cm={c: round(v * 100.0, 2) for c, v in res.thresholds_m.items()},
+                time_to_threshold_s=dict(res.time_to_threshold_s),
+                probability=dict(res.probability),
+                member_peaks_cm=[round(p * 100.0, 2) for p in res.member_peaks_m],
+                risk=res.risk,
+            )
+        )
+    return out
+
+
+def run_file(*, session: Session, run_id: int, settings: Settings, name: str) -> Path:
+    """A file of a done run: ``max_depth.tif``, ``arrival_time.tif``, ``overlay.png`` or a
+    ``frame_<t>.png``; :class:`NotFoundError` otherwise."""
+    run = get_run(session=session, run_id=run_id)
+    allowed = name in {"max_depth.tif", "arrival_time.tif", "overlay.png"} or (
+        name.startswith("frame_") and name.endswith(".png") and name[6:-4].isdigit()
+    )
+    if not allowed or run.output_dir is None:
+        raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
+    path = Path(settings.data_dir) / run.output_dir / name
+    if not path.is_file():
+        raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
+    return path
+
+
+def issued_age_s(run: ForecastRun, now: datetime | None = None) -> float:
+    """Seconds since the run was issued."""
+    return ((now or utcnow()) - run.issued_at).total_seconds()
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
