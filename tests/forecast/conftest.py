@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from fastapi import FastAPI
 from pyproj import Transformer
 from rasterio import Affine
-from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from fangxun.api.app import create_app

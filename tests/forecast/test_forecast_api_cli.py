@@ -6,15 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SYSTEM, Points
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from conftest import SYSTEM, Points
 from fangxun.cli.main import app as cli_app
 from fangxun.config import Settings, get_settings
 from fangxun.db import session_scope, utcnow
-from fangxun.forecast import flows, schedule, service
+from fangxun.forecast import flows, schedule
 from fangxun.forecast.models import ForecastRun, RunStatus
 from fangxun.org.models import Role, UnitKind
 
@@ -86,7 +86,9 @@ def test_api_run_lifecycle(
             ).status_code
             == 404
         )
-    assert client.get("/api/v1/forecast/runs/999", headers=viewer.headers(client)).status_code == 404
+    assert (
+        client.get("/api/v1/forecast/runs/999", headers=viewer.headers(client)).status_code == 404
+    )
 
 
 def test_cli_run_and_status(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SYSTEM, Points
 from sqlalchemy import Engine
 
+from conftest import SYSTEM, Points
 from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.forecast import engine as fx_engine
@@ -77,8 +77,10 @@ def test_probabilities_certain_and_borderline(
     )
     control = _run(engine, settings, 1, "serial")
     with session_scope(engine) as session:
-        res = {r.point_id: r for r in service.point_results(
-            session=session, run_id=control, actor=SYSTEM)}  # fmt: skip
+        res = {
+            r.point_id: r
+            for r in service.point_results(session=session, run_id=control, actor=SYSTEM)
+        }
         peak_cm = res[points.flank].peak_depth_cm
         assert peak_cm > 2.0
         # Flank: blue far below the control peak (certain), yellow at it (borderline), orange
@@ -106,8 +108,9 @@ def test_probabilities_certain_and_borderline(
         )
     ens = _run(engine, settings, 10, "serial")
     with session_scope(engine) as session:
-        res = {r.point_id: r for r in service.point_results(
-            session=session, run_id=ens, actor=SYSTEM)}  # fmt: skip
+        res = {
+            r.point_id: r for r in service.point_results(session=session, run_id=ens, actor=SYSTEM)
+        }
         flank = res[points.flank]
         assert len(flank.member_peaks_cm) == 10
         assert flank.member_peaks_cm[0] == pytest.approx(peak_cm, abs=0.02)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import CELLS, SYSTEM, Points
 from sqlalchemy import Engine
 
+from conftest import CELLS, SYSTEM, Points
 from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.forecast import engine as fx_engine
@@ -64,8 +64,10 @@ def test_design_storm_run_matches_the_core(
         run = service.get_run(session=session, run_id=run_id)
         assert run.status == RunStatus.done and run.progress == 1.0
         assert service.current_run(session=session).id == run_id  # type: ignore[union-attr]
-        results = {r.point_id: r for r in service.point_results(
-            session=session, run_id=run_id, actor=SYSTEM)}  # fmt: skip
+        results = {
+            r.point_id: r
+            for r in service.point_results(session=session, run_id=run_id, actor=SYSTEM)
+        }
         ids = {"centre": points.centre, "flank": points.flank, "rim": points.rim}
         for name, pid in ids.items():
             res = results[pid]
@@ -101,9 +103,12 @@ def test_design_storm_run_matches_the_core(
             assert src.crs.to_epsg() == 4547
             md = src.read(1)
         np.testing.assert_allclose(md, model.max_depth, atol=1e-6)
-        assert service.run_file(
-            session=session, run_id=run_id, settings=fsettings, name="overlay.png"
-        ).stat().st_size > 0
+        assert (
+            service.run_file(session=session, run_id=run_id, settings=fsettings, name="overlay.png")
+            .stat()
+            .st_size
+            > 0
+        )
 
 
 def test_failed_run_keeps_previous_forecast(

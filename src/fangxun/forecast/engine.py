@@ -81,9 +81,7 @@ class District:
         return (int(self.elevation.shape[0]), int(self.elevation.shape[1]))
 
 
-def aggregate(
-    elevation: FloatArray, mask: BoolArray, factor: int
-) -> tuple[FloatArray, BoolArray]:
+def aggregate(elevation: FloatArray, mask: BoolArray, factor: int) -> tuple[FloatArray, BoolArray]:
     """Block means of ``elevation`` (m) over ``factor × factor`` cells, ignoring nodata cells.
 
     Returns the coarse elevation (NaN where a whole block is nodata) and its nodata mask.
@@ -340,7 +338,9 @@ def run_members(
                 "is not installed: pip install 'dask[distributed]' or clear the setting"
             ) from exc
         with Client(dask_address) as client:
-            futs = {client.submit(run_member, district, s, pure=False): i for i, s in enumerate(specs)}
+            futs = {
+                client.submit(run_member, district, s, pure=False): i for i, s in enumerate(specs)
+            }
             for fut in as_completed(list(futs)):
                 results[futs[fut]] = fut.result()
                 done += 1
@@ -355,7 +355,8 @@ def run_members(
     elif executor == "process":
         import multiprocessing
         import os
-        from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as cf_completed
 
         max_workers = workers or max(1, min(n, os.cpu_count() or 1))
         # "spawn": a forked child of a process that already runs Numba's threading layer (or a

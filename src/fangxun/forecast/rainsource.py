@@ -91,9 +91,7 @@ def nowcast_rain(
     return Hyetograph.from_blocks(step_s, blocks)
 
 
-def gauge_mean_intensities(
-    *, session: Session, end: datetime, window_s: float
-) -> dict[str, float]:
+def gauge_mean_intensities(*, session: Session, end: datetime, window_s: float) -> dict[str, float]:
     """Mean intensity (mm/h) of each rain datastream over ``(end − window, end]`` (unflagged
     observations; values are interval depths in m)."""
     from fangxun.monitoring.models import Datastream, Observation, ObservedProperty

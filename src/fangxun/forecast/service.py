@@ -152,9 +152,7 @@ class PreparedRun:
     warm_start_run_id: int | None = None
 
 
-def build_rain(
-    *, session: Session, run: ForecastRun, settings: Settings
-) -> tuple[Hyetograph, str]:
+def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tuple[Hyetograph, str]:
     """The run's rain and a one-line description of it."""
     spec = run.params.get("rain") or {"kind": "nowcast"}
     kind = spec.get("kind")
@@ -221,8 +219,10 @@ def _warm_start(
         return None, None, f"dry start (forecast #{prev.id} kept no state)"
     depth = np.load(best[1]).astype(np.float64)
     if depth.shape != shape:
-        return None, None, (
-            f"dry start (forecast #{prev.id} state is {depth.shape}, the model is {shape})"
+        return (
+            None,
+            None,
+            (f"dry start (forecast #{prev.id} state is {depth.shape}, the model is {shape})"),
         )
     depth = np.where(np.isfinite(depth), depth, 0.0)
     return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s"
@@ -401,8 +401,11 @@ def store_results(
     run.summary = {
         "notes": prepared.notes,
         "rain_total_mm": round(prepared.rain.total_mm(), 3),
-        "grid": {"rows": prepared.district.shape[0], "cols": prepared.district.shape[1],
-                 "cell_size_m": prepared.district.cell_size},  # fmt: skip
+        "grid": {
+            "rows": prepared.district.shape[0],
+            "cols": prepared.district.shape[1],
+            "cell_size_m": prepared.district.cell_size,
+        },
         "max_depth_m": float(np.nanmax(md)) if np.isfinite(md).any() else 0.0,
         "points": len(prepared.points),
         "points_reaching": n_points_above,
