@@ -29,7 +29,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 typecheck: setup
-	$(VENV)/bin/mypy src/fangxun/config.py src/fangxun/db src/fangxun/org src/fangxun/inundation
+	$(VENV)/bin/mypy src/fangxun
 
 setup: $(STAMP) assets system
 

@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_problem_handlers(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 
+    from fangxun.web.forecast_pages import router as forecast_pages_router
     from fangxun.web.hazards_pages import router as hazards_pages_router
     from fangxun.web.monitoring_pages import router as monitoring_pages_router
     from fangxun.web.operations_pages import router as operations_pages_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(operations_pages_router)
     app.include_router(hazards_pages_router)
+    app.include_router(forecast_pages_router)
     app.include_router(monitoring_pages_router)
     app.include_router(pages_router)
     if STATIC_DIR.is_dir():

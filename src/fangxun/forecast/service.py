@@ -446,12 +446,12 @@ def point_results(
     """Per-point results of a run inside the actor's jurisdiction, ranked by risk (default) or
     point id."""
     run = get_run(session=session, run_id=run_id)
+    visible = scope_query(select(HazardPoint.id), HazardPoint.unit_id, session=session, user=actor)
     stmt = (
         select(ForecastPointResult, HazardPoint)
         .join(HazardPoint, HazardPoint.id == ForecastPointResult.point_id)
-        .where(ForecastPointResult.run_id == run.id)
+        .where(ForecastPointResult.run_id == run.id, HazardPoint.id.in_(visible))
     )
-    stmt = scope_query(stmt, HazardPoint.unit_id, session=session, user=actor)
     if order == "risk":
         stmt = stmt.order_by(
             ForecastPointResult.risk.desc(), ForecastPointResult.peak_depth_m.desc()

@@ -111,6 +111,8 @@ def observed_from_sensors(
     ).all()
     out: dict[int, list[tuple[datetime, float]]] = {}
     for pid, t, v in rows:
+        if pid is None:
+            continue
         out.setdefault(int(pid), []).append((t, float(v)))
     return out
 

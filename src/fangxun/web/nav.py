@@ -61,6 +61,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "forecast",
         N_("Forecast"),
         N_("Forecast runs: rain in, predicted ponding depth at every hazard point out."),
+        built=True,
     ),
     Section(
         "warnings",
