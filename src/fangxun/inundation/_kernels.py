@@ -223,6 +223,20 @@ def limit_factor_kernel(
         nlim[r] = cnt
 
 
+@njit(inline="never", error_model="numpy")
+def _arrivals_row(h: AnyArray, arrival: AnyArray, thr: AnyArray, r: int, t_new: Any) -> None:
+    """Arrival times of row ``r``: t_new where the depth reaches a threshold for the first time.
+
+    No fastmath: unset arrival times are +inf and are compared here.
+    """
+    nx = h.shape[1]
+    for c in range(nx):
+        hn = h[r, c]
+        for k in range(thr.shape[0]):
+            if hn >= thr[k] and not arrival[k, r, c] <= t_new:
+                arrival[k, r, c] = t_new
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
 def update_kernel(
     h: AnyArray,
@@ -275,10 +289,35 @@ def update_kernel(
     thr0 = thr[0] if nthr > 0 else zero  # thresholds are sorted ascending
     thr_top = thr[nthr - 1] if nthr > 0 else zero
     dt_dx = dt * inv_dx
+    # Without sinks or nodata the depth is final after continuity + rain, so the running
+    # maximum, its time, the row maximum and the arrival-crossing test join that loop.
+    fused = not (has_nodata or has_drain or has_infil)
     for r in prange(ny):
+        hm = zero
+        cross = zero
         # One loop: the four limited faces of each cell (a face shared with the next cell is
         # computed by the same expression there, so both see the same bits), continuity, rain.
-        if use_field:
+        if fused:
+            for c in range(nx):
+                q = qxn[r, c]
+                qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
+                q = qxn[r, c + 1]
+                qe = q * (fp[r + 1, c + 1] if q > zero else fp[r + 1, c + 2])
+                q = qyn[r, c]
+                qn = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
+                q = qyn[r + 1, c]
+                qs = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
+                qx[r, c] = qw
+                qy[r, c] = qn
+                src = rain_field[r, c] * dt if use_field else rain_dt
+                hn = max(h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
+                h[r, c] = hn
+                old = maxd[r, c]
+                cross += one if (hn >= thr0 and old < thr_top) else zero
+                tmax[r, c] = t_new if hn > old else tmax[r, c]
+                maxd[r, c] = max(hn, old)
+                hm = max(hm, hn)
+        elif use_field:
             for c in range(nx):
                 q = qxn[r, c]
                 qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
@@ -331,26 +370,30 @@ def update_kernel(
                 used = fi / cap if cap > zero else zero
                 fc = inf_fc[r, c]
                 inf_f[r, c] = fc + (inf_f[r, c] - fc) * np.exp(-inf_k[r, c] * dt * used)
-        # arrival: only where the running maximum crosses a threshold (rare; scalar loop)
-        if nthr > 0:
-            cross = zero
+        if not fused and nthr > 0:
             for c in range(nx):
                 hn = h[r, c]
                 cross += one if (hn >= thr0 and maxd[r, c] < thr_top) else zero
-            if cross > zero:
+        # arrival: only where the running maximum crosses a threshold (rare; scalar loop). The
+        # fused loop has already raised the maximum, so there the unset (+inf) arrival times
+        # are tested instead, in a helper compiled without fastmath (it reads the infinities).
+        if nthr > 0 and cross > zero:
+            if fused:
+                _arrivals_row(h, arrival, thr, r, t_new)
+            else:
                 for c in range(nx):
                     hn = h[r, c]
                     old = maxd[r, c]
                     for k in range(nthr):
                         if old < thr[k] and hn >= thr[k]:
                             arrival[k, r, c] = t_new
-        hm = zero
-        for c in range(nx):
-            hn = h[r, c]
-            old = maxd[r, c]
-            tmax[r, c] = t_new if hn > old else tmax[r, c]
-            maxd[r, c] = max(hn, old)
-            hm = max(hm, hn)
+        if not fused:
+            for c in range(nx):
+                hn = h[r, c]
+                old = maxd[r, c]
+                tmax[r, c] = t_new if hn > old else tmax[r, c]
+                maxd[r, c] = max(hn, old)
+                hm = max(hm, hn)
         for k in range(nthr):
             tk = thr[k]
             if hm >= tk:
