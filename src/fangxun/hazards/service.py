@@ -40,6 +40,7 @@ from fangxun.audit.service import (
     snapshot,
 )
 from fangxun.config import DEFAULT_HAZARD_THRESHOLDS_CM
+from fangxun.db.queries import flush_or_conflict, paginate
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     ConflictError,
@@ -80,10 +81,8 @@ from fangxun.hazards.schemas import (
 )
 from fangxun.org.jurisdiction import (
     descendant_unit_ids,
-    flush_or_conflict,
     get_named_in_body,
     is_unit_visible,
-    paginate,
     scope_query,
     unit_in_body,
     visible_unit_ids,

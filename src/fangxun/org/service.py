@@ -22,6 +22,7 @@ from fangxun.audit.service import (
     record_update,
     snapshot,
 )
+from fangxun.db.queries import flush_or_conflict, paginate
 from fangxun.db.types import utcnow
 from fangxun.errors import (
     AuthenticationError,
@@ -33,10 +34,8 @@ from fangxun.errors import (
 from fangxun.org import security
 from fangxun.org.jurisdiction import (
     descendant_unit_ids,
-    flush_or_conflict,
     get_in_jurisdiction,
     get_named_in_body,
-    paginate,
     scope_query,
     unit_in_body,
     visible_unit_ids,
