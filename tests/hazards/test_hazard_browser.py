@@ -83,4 +83,8 @@ def test_walk_a_rectification_from_open_to_closed(
     district.wait_for_selector("#hazard-map[data-ready='true']")
     assert district.locator("#hazard-map path.leaflet-interactive").count() == 2
     district.screenshot(path=str(artifacts_dir / "hazard-ledger.png"), full_page=True)
+    # The one map (一张图) shows the same points in its hazard layer.
+    district.goto(base + "/map")
+    district.wait_for_selector("#map[data-ready='true']")
+    assert district.locator("#map path.leaflet-interactive").count() == 2
     assert not errors, errors

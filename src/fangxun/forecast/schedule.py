@@ -4,7 +4,8 @@ warning is in force, plus runs on demand (API, CLI).
 "It rains" = some rain gauge recorded rain (an unflagged observation > 0) within the last
 interval. "A warning is in force" is a pluggable predicate: the warnings domain registers one with
 :func:`register_trigger` (until it exists, only rain triggers). A scheduled run is due when the
-last run (of any status) was issued at least one interval ago and nothing is queued or running.
+last run (of any status) was issued at least one interval ago and nothing is queued or running
+(a queued or running run older than 4 intervals, at least 1 h, counts as a dead job).
 """
 
 from __future__ import annotations
@@ -61,8 +62,15 @@ def raining(*, session: Session, now: datetime, window_s: float) -> bool:
 
 def reason_to_run(*, session: Session, settings: Settings, now: datetime) -> str | None:
     """Why a scheduled run is due now, or None (no trigger, too soon, or a run in progress)."""
+    # A queued/running run blocks the next one, unless it is so old that its job must have died.
+    stale_before = now - timedelta(seconds=max(4 * settings.forecast_interval_s, 3600))
     busy = session.scalar(
-        select(exists().where(ForecastRun.status.in_([RunStatus.queued, RunStatus.running])))
+        select(
+            exists().where(
+                ForecastRun.status.in_([RunStatus.queued, RunStatus.running]),
+                ForecastRun.created_at > stale_before,
+            )
+        )
     )
     if busy:
         return None

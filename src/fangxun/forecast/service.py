@@ -13,9 +13,8 @@ finished ``done``; the failed run's ``message`` names the reason and the run sti
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -497,12 +496,3 @@ def run_file(*, session: Session, run_id: int, settings: Settings, name: str) ->
     if not path.is_file():
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
     return path
-
-
-def issued_age_s(run: ForecastRun, now: datetime | None = None) -> float:
-    """Seconds since the run was issued."""
-    return ((now or utcnow()) - run.issued_at).total_seconds()
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None

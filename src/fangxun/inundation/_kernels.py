@@ -405,8 +405,11 @@ def update_kernel(
         for k in range(nthr):
             tk = thr[k]
             if hm >= tk:
+                # masked add: rows of time-above that no wet cell touches are neither read
+                # nor written (most of the grid lies below the thresholds)
                 for c in range(nx):
-                    tabove[k, r, c] += dt if h[r, c] >= tk else zero
+                    if h[r, c] >= tk:
+                        tabove[k, r, c] += dt
         hmax_row[r] = hm
         drain_row[r] = dsum
         infil_row[r] = isum

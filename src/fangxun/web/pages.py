@@ -42,17 +42,23 @@ HILLSHADE_PNG_URL: Final = "/web/basemap/hillshade.png"
 HILLSHADE_JSON_URL: Final = "/web/basemap/hillshade.json"
 
 #: Overlays of the domains to come (key, msgid); each domain fills its group when it is built.
-MAP_OVERLAYS: Final[tuple[tuple[str, str], ...]] = (
-    ("hazards", N_("Hazard points")),
-    ("gauges", N_("Rain and water gauges")),
-    ("ponding", N_("Forecast ponding depth")),
-    ("jurisdictions", N_("Street office jurisdictions")),
+#: Map overlays (key, msgid, GeoJSON source URL or None while the layer is still to come).
+MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
+    ("hazards", N_("Hazard points"), "/hazards/points.geojson"),
+    ("gauges", N_("Rain and water gauges"), None),
+    ("ponding", N_("Forecast ponding depth"), None),
+    ("jurisdictions", N_("Street office jurisdictions"), None),
 )
-#: Legend entries to come (msgid, CSS background, is a colour ramp).
-MAP_LEGEND: Final[tuple[tuple[str, str, bool], ...]] = (
-    (N_("Ponding depth 0 to 50 cm"), "linear-gradient(90deg, #c6e2ff, #1f5fbf, #081d58)", True),
-    (N_("Hazard point"), "#d7301f", False),
-    (N_("Gauge"), "#1a9850", False),
+#: Legend entries (msgid, CSS background, is a colour ramp, still to come).
+MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool], ...]] = (
+    (
+        N_("Ponding depth 0 to 50 cm"),
+        "linear-gradient(90deg, #c6e2ff, #1f5fbf, #081d58)",
+        True,
+        True,
+    ),
+    (N_("Hazard point"), "#d7301f", False, False),
+    (N_("Gauge"), "#1a9850", False, True),
 )
 
 
@@ -191,10 +197,13 @@ def _map_config(
             "legend": _("Legend"),
             "pending": _("coming"),
         },
-        "overlays": [{"key": k, "label": _(label), "pending": True} for k, label in MAP_OVERLAYS],
+        "overlays": [
+            {"key": k, "label": _(label), "source": source, "pending": source is None}
+            for k, label, source in MAP_OVERLAYS
+        ],
         "legend": [
-            {"label": _(label), "swatch": swatch, "ramp": ramp, "pending": True}
-            for label, swatch, ramp in MAP_LEGEND
+            {"label": _(label), "swatch": swatch, "ramp": ramp, "pending": pending}
+            for label, swatch, ramp, pending in MAP_LEGEND
         ],
     }
 

@@ -48,6 +48,39 @@ for (const item of config.overlays) {
 }
 L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
 
+// Built overlays load their GeoJSON (cookie-authenticated, the user's jurisdiction only); each
+// feature may carry a `colour` and a `url` to its own page.
+async function loadOverlay(item) {
+  const group = overlayByKey[item.key];
+  const response = await fetch(item.source, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${item.source}: HTTP ${response.status}`);
+  const data = await response.json();
+  L.geoJSON(data, {
+    pointToLayer: (feature, latlng) =>
+      L.circleMarker(latlng, {
+        radius: 6,
+        weight: 1,
+        color: "#333",
+        fillColor: feature.properties.colour || "#d7301f",
+        fillOpacity: 0.9,
+      }),
+    onEachFeature: (feature, layer) => {
+      const props = feature.properties;
+      const box = document.createElement("div");
+      const link = document.createElement(props.url ? "a" : "span");
+      link.textContent = props.name || props.code || "";
+      if (props.url) link.href = props.url;
+      box.appendChild(link);
+      layer.bindPopup(box);
+    },
+  }).addTo(group);
+  group.addTo(map);
+  group.featureCount = data.features.length;
+}
+const overlaysLoaded = Promise.all(
+  config.overlays.filter((item) => item.source).map((item) => loadOverlay(item)),
+);
+
 function panel(position, className, build) {
   const control = L.control({ position });
   control.onAdd = () => {
@@ -100,4 +133,8 @@ if (config.hillshade) {
 
 // Hooks for later modules and for the browser tests.
 window.fangxun = Object.assign(window.fangxun || {}, { map, overlays: overlayByKey, baseLayers });
-document.getElementById("map").dataset.ready = "true";
+overlaysLoaded
+  .catch((error) => console.error(`map overlay failed to load: ${error.message}`))
+  .finally(() => {
+    document.getElementById("map").dataset.ready = "true";
+  });
