@@ -362,7 +362,13 @@ def run_members(
         # "spawn": a forked child of a process that already runs Numba's threading layer (or a
         # SQLAlchemy pool) can deadlock; spawn starts clean.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx) as pool:
+        threads = max(1, (os.cpu_count() or 1) // max_workers)
+        with ProcessPoolExecutor(
+            max_workers=max_workers,
+            mp_context=ctx,
+            initializer=_limit_threads,
+            initargs=(threads,),
+        ) as pool:
             pfuts = {pool.submit(run_member, district, s): i for i, s in enumerate(specs)}
             for pf in cf_completed(pfuts):
                 results[pfuts[pf]] = pf.result()
@@ -372,6 +378,16 @@ def run_members(
     else:
         raise ValueError(f"executor must be 'serial' or 'process', got {executor!r}")
     return [r for r in results if r is not None]
+
+
+def _limit_threads(n: int) -> None:
+    """Worker initialiser: share the cores between workers instead of oversubscribing them."""
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.get_num_threads()))
+    except ImportError:  # the numpy backend needs no threads
+        pass
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ with a contiguous inner loop that LLVM vectorises:
 In between, :func:`limit_factor_kernel` computes each cell's positivity factor (a cheap pass);
 the update kernel applies it to every face as it reads them and stores the limited fluxes.
 
+At 1000² cells a step moves roughly 80–100 MB (float32), so the kernels are bound by memory
+traffic more than by arithmetic: a scalar Manning's n is passed as a scalar (the g·n² rasters
+are not read), and rarely changing statistics use masked stores (see ``benchmarks/NOTES.md``, v5).
+
 Friction needs h_f^(-7/3). ``pow`` and ``cbrt`` are scalar library calls that stop vectorisation
 (no SVML here), so :func:`inv_cbrt` starts from an exponent bit trick and refines with
 division-free Newton steps r ← r·(4 − x·r³)/3 to full precision in each dtype.
@@ -283,11 +287,14 @@ def update_kernel(
     writes its x faces and the y face above it; the y face below is recomputed, bit for bit the
     same, by the expression the next row uses, so no thread reads what another writes).
 
-    Each row is done in short loops over the (cache-hot) row so that the common path
-    (continuity + uniform rain) vectorises and optional parts cost nothing when off. Arrival
-    times need no pass of their own: the depth first reaches a threshold exactly when the running
-    maximum first does, so they are written only where the maximum crosses a threshold. Time
-    above thresholds is only touched where the depth is above the lowest threshold.
+    Without sinks or nodata (the common case) one vectorised loop per row does the limited
+    faces, continuity, rain, the running maximum and its time (masked stores: only cells whose
+    maximum rises are written), the row maximum and the arrival-crossing test. With sinks the
+    row is done in short loops over the (cache-hot) row, the statistics after the sinks.
+    Arrival times need no pass of their own: the depth first reaches a threshold exactly when the
+    running maximum first does, so they are written only in rows where the maximum crosses a
+    threshold. Time above a threshold is only touched in rows whose maximum reaches it, and
+    there by a masked add (cache lines with no cell above it are neither read nor written).
     """
     ny, nx = h.shape
     nthr = thr.shape[0]
