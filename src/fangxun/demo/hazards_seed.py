@@ -27,8 +27,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import SystemActor
 from fangxun.db.types import utcnow
+from fangxun.demo.actor import DEMO_ACTOR
 from fangxun.demo.terrain import (
     CELL_SIZE_M,
     JURISDICTIONS,
@@ -55,7 +55,6 @@ from fangxun.hazards.schemas import (
 )
 from fangxun.org.models import Person, Unit
 
-DEMO_HAZARD_ACTOR: Final = SystemActor(username="system/demo")
 #: How many street-intersection low points to take (deepest dips first).
 N_ROAD_POINTS: Final = 28
 #: Half-width of the window in which a street low point is the lowest road cell, m.
@@ -421,7 +420,7 @@ def seed_hazards(
                 description=spot.description,
                 address=f"高新区{spot.name}（演示）",
             ),
-            actor=DEMO_HAZARD_ACTOR,
+            actor=DEMO_ACTOR,
         )
         new_points.append((spot, point))
         summary.points_created += 1
@@ -430,16 +429,16 @@ def seed_hazards(
         staff = people.get(spot.unit, [])
         plan_in = _plan_for(spot, staff[0] if staff else None)
         plan = service.create_plan(
-            session=session, point_id=point.id, plan_in=plan_in, actor=DEMO_HAZARD_ACTOR
+            session=session, point_id=point.id, plan_in=plan_in, actor=DEMO_ACTOR
         )
-        service.approve_plan(session=session, plan_id=plan.id, actor=DEMO_HAZARD_ACTOR)
+        service.approve_plan(session=session, plan_id=plan.id, actor=DEMO_ACTOR)
         summary.plans += 1
         if i % 5 == 0:
             service.create_plan(
                 session=session,
                 point_id=point.id,
                 plan_in=plan_in.model_copy(update={"title": f"{spot.name}一点一策（修订稿）"}),
-                actor=DEMO_HAZARD_ACTOR,
+                actor=DEMO_ACTOR,
             )
             summary.plans += 1
     # Inspection plans: weekly per unit; records for most points, some left overdue.
@@ -459,7 +458,7 @@ def seed_hazards(
                 interval_s=7 * 86400,
                 starts_at=now - timedelta(days=60),
             ),
-            actor=DEMO_HAZARD_ACTOR,
+            actor=DEMO_ACTOR,
         )
         for j, (spot, point) in enumerate(items):
             if j % 4 == 3:
@@ -483,7 +482,7 @@ def seed_hazards(
                     ],
                     notes="发现问题，已上报整改" if bad_item else "正常",
                 ),
-                actor=DEMO_HAZARD_ACTOR,
+                actor=DEMO_ACTOR,
             )
             summary.inspections += 1
     # Rectifications: the scenarios spread over the points, so every state is present.
@@ -501,7 +500,7 @@ def seed_hazards(
                 deadline=now + timedelta(days=due_days),
                 responsible_person_id=staff[min(2, len(staff) - 1)].id,
             ),
-            actor=DEMO_HAZARD_ACTOR,
+            actor=DEMO_ACTOR,
         )
         for action in path:
             service.transition_rectification(
@@ -509,7 +508,7 @@ def seed_hazards(
                 rect_id=rect.id,
                 action=action,
                 comment=COMMENTS[action],
-                actor=DEMO_HAZARD_ACTOR,
+                actor=DEMO_ACTOR,
             )
         summary.rectifications += 1
         summary.states[rect.status.value] = summary.states.get(rect.status.value, 0) + 1
@@ -517,4 +516,4 @@ def seed_hazards(
     return summary
 
 
-__all__ = ["DEMO_HAZARD_ACTOR", "HazardSeedSummary", "Spot", "demo_spots", "seed_hazards"]
+__all__ = ["HazardSeedSummary", "Spot", "demo_spots", "seed_hazards"]

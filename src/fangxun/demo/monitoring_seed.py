@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import column, inspect, select, table
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import SystemActor
+from fangxun.demo.actor import DEMO_ACTOR
 from fangxun.demo.terrain import (
     CELL_SIZE_M,
     N_ROWS,
@@ -35,8 +35,6 @@ from fangxun.monitoring import service
 from fangxun.monitoring.models import Datastream, Station, StationKind
 from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
 from fangxun.org.models import Unit
-
-DEMO_ACTOR = SystemActor(username="demo-loader")
 
 #: Rain gauges: (code, name_zh, name_en, x m east of the west edge, s m north of the south edge).
 RAIN_GAUGES: tuple[tuple[str, str, str, float, float], ...] = (

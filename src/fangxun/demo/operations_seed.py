@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import SystemActor
 from fangxun.db.types import utcnow
+from fangxun.demo.actor import DEMO_ACTOR
 from fangxun.duty import service as duty
 from fangxun.duty.models import DutyRotation, DutyShift
 from fangxun.duty.schemas import RotationCreate
@@ -41,7 +41,6 @@ from fangxun.supplies.schemas import (
     WarehouseCreate,
 )
 
-ACTOR: Final = SystemActor(username="demo-loader")
 LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 #: The catalogue: code, name, English name, unit of measure, category.
@@ -156,7 +155,7 @@ def _seed_supplies(
                 item_in=ItemCreate(
                     code=code, name_zh=name, name_en=name_en, unit_of_measure=uom, category=category
                 ),
-                actor=ACTOR,
+                actor=DEMO_ACTOR,
             )
             summary.items += 1
         items[code] = item
@@ -169,7 +168,7 @@ def _seed_supplies(
             warehouse_in=WarehouseCreate(
                 code=code, name_zh=name, unit_id=units[unit_code].id, lon=lon, lat=lat
             ),
-            actor=ACTOR,
+            actor=DEMO_ACTOR,
         )
         session.flush()
         summary.warehouses += 1
@@ -180,7 +179,7 @@ def _seed_supplies(
                 session=session,
                 warehouse_id=warehouse.id,
                 quota_in=QuotaIn(item_id=items[item_code].id, quantity=quota),
-                actor=ACTOR,
+                actor=DEMO_ACTOR,
             )
             supplies.receive(
                 session=session,
@@ -191,7 +190,7 @@ def _seed_supplies(
                     expires_on=JACKETS_EXPIRE if item_code == "LIFEJACKET" else None,
                     note="演示初始库存",
                 ),
-                actor=ACTOR,
+                actor=DEMO_ACTOR,
             )
 
 
@@ -212,7 +211,7 @@ def _seed_teams(session: Session, units: dict[str, Unit], summary: OperationsSee
                 equipment=list(equipment),
                 leader_person_id=people[0].id,
             ),
-            actor=ACTOR,
+            actor=DEMO_ACTOR,
         )
         session.flush()
         for person in people:
@@ -220,7 +219,7 @@ def _seed_teams(session: Session, units: dict[str, Unit], summary: OperationsSee
                 session=session,
                 team_id=team.id,
                 member_in=TeamMemberIn(person_id=person.id, skills=[specialty]),
-                actor=ACTOR,
+                actor=DEMO_ACTOR,
             )
         summary.teams += 1
 
@@ -251,7 +250,7 @@ def _seed_drill(session: Session, units: dict[str, Unit], summary: OperationsSee
                 FindingIn(description="下穿通道拦挡设施到位及时，封闭用时 9 分钟"),
             ],
         ),
-        actor=ACTOR,
+        actor=DEMO_ACTOR,
     )
     summary.drills += 1
 
@@ -289,7 +288,7 @@ def _seed_duty(
                     leader_ids=[_person(session, unit, n).id for n in leaders],
                     member_ids=[_person(session, unit, n).id for n in members],
                 ),
-                actor=ACTOR,
+                actor=DEMO_ACTOR,
             )
             session.flush()
         for year, month in _months(now):
@@ -308,7 +307,7 @@ def _seed_duty(
                         rotation_id=rotation.id,
                         year=year,
                         month=month,
-                        actor=ACTOR,
+                        actor=DEMO_ACTOR,
                     )
                 )
 
@@ -343,7 +342,7 @@ def _seed_incidents(
                 location_text=title[:8],
                 reported_at=reported_utc,
             ),
-            actor=ACTOR,
+            actor=DEMO_ACTOR,
         )
         session.flush()
         team = session.scalar(select(Team).where(Team.unit_id == unit.id).limit(1))
@@ -367,13 +366,13 @@ def _seed_incidents(
                         session=session,
                         warehouse_id=store.id,
                         issue_in=IssueIn(item_id=pump.id, quantity=2, incident_id=incident.id),
-                        actor=ACTOR,
+                        actor=DEMO_ACTOR,
                     )
                     supplies.return_items(
                         session=session,
                         warehouse_id=store.id,
                         return_in=IssueIn(item_id=pump.id, quantity=2, incident_id=incident.id),
-                        actor=ACTOR,
+                        actor=DEMO_ACTOR,
                     )
             incidents.transition(
                 session=session,
@@ -383,7 +382,7 @@ def _seed_incidents(
                     team_id=team.id if status is IncidentStatus.dispatched else None,
                     at=reported_utc + timedelta(minutes=after),
                 ),
-                actor=ACTOR,
+                actor=DEMO_ACTOR,
             )
         summary.incidents += 1
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
+from fangxun.demo.actor import DEMO_ACTOR
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
@@ -29,7 +29,6 @@ from fangxun.org.models import Person, Role, Unit, UnitKind
 from fangxun.org.schemas import PersonCreate, UnitCreate, UserCreate
 
 #: The author of every row the demo loader writes, as the audit log names it.
-DEMO_ACTOR = SystemActor(username="system/demo")
 #: Domain of the fictitious e-mail addresses (reserved for documentation, RFC 2606).
 EMAIL_DOMAIN = "gxq-demo.example.com"
 #: The district's unit code.
