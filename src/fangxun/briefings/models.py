@@ -7,11 +7,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 from fangxun.org.models import Person
 
 
@@ -53,16 +53,7 @@ class BriefingTask(Base):
     owner_person_id: Mapped[int] = mapped_column(ForeignKey("org_person.id", ondelete="RESTRICT"))
     deadline: Mapped[datetime] = mapped_column()
     status: Mapped[TaskStatus] = mapped_column(
-        Enum(
-            TaskStatus,
-            name="briefing_task_status",
-            native_enum=False,
-            create_constraint=True,
-            length=32,
-            values_callable=lambda e: [m.value for m in e],
-            validate_strings=True,
-        ),
-        default=TaskStatus.open,
+        string_enum(TaskStatus, "briefing_task_status"), default=TaskStatus.open
     )
     done_at: Mapped[datetime | None] = mapped_column()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Enum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -49,3 +50,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 def json_type() -> TypeEngine[Any]:
     """JSON on SQLite, JSONB on PostgreSQL (indexable, compact)."""
     return JSON().with_variant(JSONB(), "postgresql")
+
+
+def string_enum(cls: type[enum.Enum], name: str, *, length: int = 32) -> Enum:
+    """The column type of every enum in Fangxun: the member values as short strings with a named
+    CHECK constraint, not a native database enum — portable across SQLite and PostgreSQL, and adding
+    a value is a plain migration."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )

@@ -11,25 +11,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 from fangxun.org.models import Person, TimestampMixin, Unit
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Short strings with a named CHECK constraint, as in fangxun.org (portable, batch-safe).
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
 
 
 class DutyRole(enum.StrEnum):
@@ -81,7 +68,7 @@ class DutyAssignment(Base):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("org_person.id", ondelete="RESTRICT"), index=True
     )
-    role: Mapped[DutyRole] = mapped_column(_enum(DutyRole, "duty_role"))
+    role: Mapped[DutyRole] = mapped_column(string_enum(DutyRole, "duty_role"))
     checked_in_at: Mapped[datetime | None] = mapped_column()
 
     shift: Mapped[DutyShift] = relationship(back_populates="assignments")
@@ -112,7 +99,7 @@ class DutySwap(Base):
     )
     reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[SwapStatus] = mapped_column(
-        _enum(SwapStatus, "duty_swap_status"), default=SwapStatus.pending
+        string_enum(SwapStatus, "duty_swap_status"), default=SwapStatus.pending
     )
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,11 +10,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 
 
 class RunStatus(enum.StrEnum):
@@ -34,18 +34,6 @@ class RainSource(enum.StrEnum):
     nowcast = "nowcast"  # persistence with decay from the observed gauges
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
-
-
 class ForecastRun(Base):
     """One forecast run (a job). ``params`` holds the request; ``summary`` what the run found."""
 
@@ -53,9 +41,9 @@ class ForecastRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[RunStatus] = mapped_column(
-        _enum(RunStatus, "forecast_run_status"), default=RunStatus.queued, index=True
+        string_enum(RunStatus, "forecast_run_status"), default=RunStatus.queued, index=True
     )
-    rain_source: Mapped[RainSource] = mapped_column(_enum(RainSource, "forecast_rain_source"))
+    rain_source: Mapped[RainSource] = mapped_column(string_enum(RainSource, "forecast_rain_source"))
     params: Mapped[dict[str, Any]] = mapped_column(json_type())
     members: Mapped[int] = mapped_column(Integer, default=1)
     horizon_s: Mapped[float] = mapped_column(Float)

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 from fangxun.org.models import Person, TimestampMixin, Unit
 
 
@@ -81,19 +80,6 @@ class RectificationStatus(enum.StrEnum):
     closed = "closed"
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Same shape as fangxun.org's enums: short strings with a named CHECK constraint.
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
-
-
 class HazardPoint(TimestampMixin, Base):
     """A hazard point (隐患点): where it is, who owns it, and at what ponding depth to act."""
 
@@ -102,7 +88,7 @@ class HazardPoint(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[HazardKind] = mapped_column(_enum(HazardKind, "hazard_kind"))
+    kind: Mapped[HazardKind] = mapped_column(string_enum(HazardKind, "hazard_kind"))
     #: WGS 84 longitude and latitude, degrees.
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
@@ -117,14 +103,14 @@ class HazardPoint(TimestampMixin, Base):
     deputy_person_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_person.id", ondelete="SET NULL"), index=True
     )
-    risk_level: Mapped[RiskLevel] = mapped_column(_enum(RiskLevel, "hazard_risk_level"))
+    risk_level: Mapped[RiskLevel] = mapped_column(string_enum(RiskLevel, "hazard_risk_level"))
     #: Ponding depth thresholds, m (blue < yellow < orange < red).
     threshold_blue_m: Mapped[float] = mapped_column(Float)
     threshold_yellow_m: Mapped[float] = mapped_column(Float)
     threshold_orange_m: Mapped[float] = mapped_column(Float)
     threshold_red_m: Mapped[float] = mapped_column(Float)
     status: Mapped[PointStatus] = mapped_column(
-        _enum(PointStatus, "hazard_point_status"), default=PointStatus.active
+        string_enum(PointStatus, "hazard_point_status"), default=PointStatus.active
     )
 
     unit: Mapped[Unit] = relationship()
@@ -179,7 +165,7 @@ class PointPlan(TimestampMixin, Base):
     triggers: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
     measures: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
     status: Mapped[PlanStatus] = mapped_column(
-        _enum(PlanStatus, "hazard_plan_status"), default=PlanStatus.draft
+        string_enum(PlanStatus, "hazard_plan_status"), default=PlanStatus.draft
     )
     approved_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_user.id", ondelete="SET NULL")
@@ -270,7 +256,7 @@ class Rectification(TimestampMixin, Base):
         ForeignKey("org_person.id", ondelete="RESTRICT")
     )
     status: Mapped[RectificationStatus] = mapped_column(
-        _enum(RectificationStatus, "hazard_rectification_status"),
+        string_enum(RectificationStatus, "hazard_rectification_status"),
         default=RectificationStatus.open,
         index=True,
     )

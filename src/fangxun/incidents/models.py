@@ -13,24 +13,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 from fangxun.org.models import TimestampMixin, Unit
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
 
 
 class IncidentStatus(enum.StrEnum):
@@ -81,10 +69,10 @@ class Incident(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True)
-    kind: Mapped[IncidentKind] = mapped_column(_enum(IncidentKind, "incident_kind"))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity, "incident_severity"))
+    kind: Mapped[IncidentKind] = mapped_column(string_enum(IncidentKind, "incident_kind"))
+    severity: Mapped[Severity] = mapped_column(string_enum(Severity, "incident_severity"))
     status: Mapped[IncidentStatus] = mapped_column(
-        _enum(IncidentStatus, "incident_status"), default=IncidentStatus.reported
+        string_enum(IncidentStatus, "incident_status"), default=IncidentStatus.reported
     )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -92,7 +80,7 @@ class Incident(TimestampMixin, Base):
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     hazard_point_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    source: Mapped[ReportSource] = mapped_column(_enum(ReportSource, "incident_source"))
+    source: Mapped[ReportSource] = mapped_column(string_enum(ReportSource, "incident_source"))
     reporter_user_id: Mapped[int | None] = mapped_column(Integer)
     reporter_name: Mapped[str | None] = mapped_column(String(100))
     reporter_phone: Mapped[str | None] = mapped_column(String(32))

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 
 #: 64-bit ids on PostgreSQL; SQLite only auto-increments a plain INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -56,18 +55,6 @@ class Source(enum.StrEnum):
     replay = "replay"
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
-
-
 class Station(Base):
     """A monitoring station (SensorThings Thing + Location)."""
 
@@ -77,7 +64,7 @@ class Station(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[StationKind] = mapped_column(_enum(StationKind, "station_kind"))
+    kind: Mapped[StationKind] = mapped_column(string_enum(StationKind, "station_kind"))
     #: WGS 84 longitude and latitude, degrees.
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
@@ -200,7 +187,7 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    source: Mapped[Source] = mapped_column(_enum(Source, "ingest_source"))
+    source: Mapped[Source] = mapped_column(string_enum(Source, "ingest_source"))
     #: MQTT topic, HTTP client, CSV file and line.
     origin: Mapped[str | None] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(String(500))

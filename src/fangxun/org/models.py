@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import utcnow
+from fangxun.db.types import string_enum, utcnow
 
 
 class UnitKind(enum.StrEnum):
@@ -31,19 +31,6 @@ class Role(enum.StrEnum):
     viewer = "viewer"
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Short strings with a CHECK constraint: portable; adding a value is a plain migration.
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
-
-
 class TimestampMixin:
     """Creation and last-change times (UTC)."""
 
@@ -60,7 +47,7 @@ class Unit(TimestampMixin, Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind, "unit_kind"))
+    kind: Mapped[UnitKind] = mapped_column(string_enum(UnitKind, "unit_kind"))
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
     )
@@ -92,7 +79,7 @@ class User(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(string_enum(Role, "role"))
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_person.id", ondelete="SET NULL"), index=True
     )

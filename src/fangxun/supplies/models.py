@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Integer,
@@ -26,20 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import json_type, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 from fangxun.org.models import Person, TimestampMixin, Unit
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
 
 
 class MovementKind(enum.StrEnum):
@@ -156,7 +143,7 @@ class StockMovement(Base):
     item_id: Mapped[int] = mapped_column(
         ForeignKey("supplies_item.id", ondelete="RESTRICT"), index=True
     )
-    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "supplies_movement_kind"))
+    kind: Mapped[MovementKind] = mapped_column(string_enum(MovementKind, "supplies_movement_kind"))
     delta: Mapped[int] = mapped_column(Integer)
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incident.id", ondelete="SET NULL"), index=True
@@ -182,7 +169,7 @@ class Stocktake(Base):
         ForeignKey("supplies_warehouse.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[StocktakeStatus] = mapped_column(
-        _enum(StocktakeStatus, "supplies_stocktake_status"), default=StocktakeStatus.counting
+        string_enum(StocktakeStatus, "supplies_stocktake_status"), default=StocktakeStatus.counting
     )
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_by: Mapped[str] = mapped_column(String(64))
@@ -231,7 +218,7 @@ class Team(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     specialty: Mapped[str | None] = mapped_column(String(100))
     readiness: Mapped[Readiness] = mapped_column(
-        _enum(Readiness, "supplies_team_readiness"), default=Readiness.standby
+        string_enum(Readiness, "supplies_team_readiness"), default=Readiness.standby
     )
     #: Equipment as free lines ("2 pump trucks", "1 generator 50 kW").
     equipment: Mapped[list[Any]] = mapped_column(json_type(), default=list)
