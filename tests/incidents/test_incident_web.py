@@ -8,13 +8,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _csrf(page_text: str) -> str:
-    match = CSRF_RE.search(page_text)
-    assert match
-    return match.group(1)
+from fangxun.audit.service import SystemActor
+from fangxun.db import make_engine, session_scope
+from fangxun.incidents import service as incidents
+from fangxun.incidents.models import IncidentKind
+from fangxun.incidents.schemas import IncidentCreate
+from web_harness import csrf_of
 
 
 def test_report_and_dispatch_through_the_forms(
@@ -24,7 +23,7 @@ def test_report_and_dispatch_through_the_forms(
     assert login(web_client).status_code == 303
     page = web_client.get("/incidents")
     assert page.status_code == 200 and 'data-testid="report-form"' in page.text
-    token = _csrf(page.text)
+    token = csrf_of(page)
     made = web_client.post(
         "/incidents",
         data={
@@ -62,7 +61,7 @@ def test_public_form_and_its_limit(
 ) -> None:
     form = web_client.get("/report")
     assert form.status_code == 200
-    token = _csrf(form.text)
+    token = csrf_of(form)
     data = {
         "csrf_token": token,
         "kind": "ponding",
@@ -88,7 +87,7 @@ def test_operations_pages_render(
     ):
         response = web_client.get(path)
         assert response.status_code == 200 and marker in response.text, path
-    token = _csrf(web_client.get("/briefings").text)
+    token = csrf_of(web_client.get("/briefings"))
     made = web_client.post("/briefings", data={"csrf_token": token})
     assert made.status_code == 303
     listing = web_client.get("/briefings")
@@ -98,3 +97,35 @@ def test_operations_pages_render(
     pdf = web_client.get(pdf_link.group(1))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert web_client.get("/duty/roster.ics").headers["content-type"].startswith("text/calendar")
+
+
+def test_open_incidents_with_a_place_feed_the_one_map(
+    web_client: TestClient, web_db: str, ops_seed: dict[str, int], login: Any
+) -> None:
+    engine = make_engine(web_db)
+    try:
+        with session_scope(engine) as session:
+            for title, lon in (("沟赵路积水", 113.55), ("无坐标险情", None)):
+                incidents.report(
+                    session=session,
+                    incident_in=IncidentCreate(
+                        unit_id=ops_seed["office"],
+                        kind=IncidentKind.ponding,
+                        title=title,
+                        lon=lon,
+                        lat=34.80 if lon is not None else None,
+                    ),
+                    actor=SystemActor(username="incident-web-tests"),
+                )
+    finally:
+        engine.dispose()
+    assert web_client.get("/incidents.geojson").status_code == 303  # login first
+    assert login(web_client).status_code == 303
+    body = web_client.get("/incidents.geojson").json()
+    assert body["type"] == "FeatureCollection"
+    [feature] = body["features"]  # the one without coordinates is not on the map
+    assert feature["geometry"]["coordinates"] == [113.55, 34.80]
+    assert feature["properties"]["name"] == "沟赵路积水"
+    assert feature["properties"]["url"] == f"/incidents/{feature['id']}"
+    overlays = web_client.get("/map").text
+    assert "/incidents.geojson" in overlays

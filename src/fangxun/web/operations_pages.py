@@ -7,6 +7,7 @@ message on the page (never a stack trace). ``fangxun.api.app.create_app`` includ
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from fangxun.api.deps import SessionDep, SettingsDep
-from fangxun.api.downloads import ICALENDAR, PDF, XLSX, download
+from fangxun.api.downloads import GEOJSON, ICALENDAR, PDF, XLSX, download
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
 from fangxun.config import Settings
@@ -32,6 +33,9 @@ from fangxun.supplies.models import Readiness
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
+
+#: Marker colour of incidents on the one map (purple: apart from the hazard points' ramp).
+INCIDENT_COLOUR: Final = "#7b3294"
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -192,6 +196,20 @@ def report_incident(
             request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
         )
     return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+
+
+@router.get("/incidents.geojson")
+def incidents_geojson(user: WebUser, db: SessionDep) -> Response:
+    """Open incidents of the user's jurisdiction for the one map's layer (cookie auth): each
+    feature names its title and the URL of its page."""
+    body = incidents.geojson(incidents.list_incidents(session=db, actor=user, open_only=True))
+    for feature in body["features"]:
+        feature["properties"] |= {
+            "name": feature["properties"]["title"],
+            "colour": INCIDENT_COLOUR,
+            "url": f"/incidents/{feature['id']}",
+        }
+    return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)
 
 
 @router.get("/incidents/{incident_id}")

@@ -48,6 +48,7 @@ MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("gauges", N_("Rain and water gauges"), None),
     ("ponding", N_("Forecast ponding depth"), None),
     ("jurisdictions", N_("Street office jurisdictions"), None),
+    ("incidents", N_("Incidents"), "/incidents.geojson"),
 )
 #: Legend entries (msgid, CSS background, is a colour ramp, still to come).
 MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool], ...]] = (
