@@ -87,3 +87,55 @@ def test_demo_operations_and_a_live_briefing(sqlite_engine: Engine, tmp_path: Pa
         assert short[("沟赵办事处物资仓库", "潜水泵")] == 3
         assert sections["teams"]["data"]["by_readiness"]["standby"] == 7
         assert briefings.export_pdf(briefing).startswith(b"%PDF-")
+
+
+def test_briefing_during_a_replay_of_the_720_storm(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """The 7·20 replay's observations (rain, ponding from the inundation core, rivers, pumps) go
+    through the same parser and writer as MQTT ingest, up to the end of the 201.9 mm hour; a
+    briefing made at that moment carries those live figures."""
+    from fangxun.demo.replay import build_plan
+    from fangxun.monitoring.ingest.csv_import import import_rows
+
+    settings = load_settings(
+        environment="demo", database_url="sqlite://", data_dir=tmp_path / "data"
+    )
+    with session_scope(sqlite_engine) as session:
+        load_demo(session=session, settings=settings, write_terrain=False)
+        # Hours 19 and 20 of the reconstruction (hour 20 is 16:00–17:00, 201.9 mm), on 200 m
+        # cells so the test stays fast.
+        plan = build_plan(session=session, scenario="720", first_hour=19, hours=2, cell_m=200.0)
+    peak_end = next(f for f in plan.frames if f.offset_s == 7200.0)
+    now = datetime.now(UTC)
+    t0 = now - timedelta(seconds=peak_end.offset_s)
+    rows = [["datastream", "time", "value"]]
+    for frame in plan.frames:
+        if frame.offset_s > peak_end.offset_s:
+            break  # the replay is under way: nothing after "now" yet
+        when = (t0 + timedelta(seconds=frame.offset_s)).isoformat()
+        rows += [
+            [code, when, str(value)] for items in frame.values.values() for code, value in items
+        ]
+    with session_scope(sqlite_engine) as session:
+        result = import_rows(session=session, rows=rows, name="replay")
+        assert result.stored == len(rows) - 1 and result.dead_lettered == 0
+    with session_scope(sqlite_engine) as session:
+        briefing = briefings.generate(session=session, briefing_in=BriefingCreate(), actor=None)
+        rain = briefing.content["sections"]["rain"]
+        assert rain["available"], rain["reason"]
+        # Every gauge saw the record hour; values were rounded to 0.1 mm per 5-minute report.
+        assert rain["data"]["max_1h_mm"] == pytest.approx(201.9, abs=0.6)
+        for gauge in rain["data"]["gauges"]:
+            assert gauge["totals_mm"]["1h"] == pytest.approx(201.9, abs=0.6)
+        # Ponding sensors at hazard points report the core's depths; those over a threshold are
+        # the observed points at risk, at exactly the replay's last values.
+        points = briefing.content["sections"]["points_at_risk"]
+        assert points["available"], points["reason"]
+        last = {code: value for items in peak_end.values.values() for code, value in items}
+        observed = points["data"]["observed"]
+        assert observed, "the record hour must flood some sensor site over a threshold"
+        for p in observed:
+            assert p["depth_cm"] == pytest.approx(last[p["datastream"]])
+            assert p["colour"] in ("blue", "yellow", "orange", "red")
+        html = briefings.render_html(briefing)
+        assert observed[0]["name"] in html and "监测积水达到预警阈值的点位" in html
+        assert briefings.export_pdf(briefing).startswith(b"%PDF-")

@@ -147,3 +147,23 @@ def test_warm_start_uses_previous_state(
         dry = service.point_results(session=session, run_id=cold, actor=SYSTEM, order="id")
         # Water left in the bowl by the first run is there at t = 0 of the second.
         assert warm[0].depth_cm[0] > 0.0 == dry[0].depth_cm[0]
+
+
+def test_briefing_lists_the_points_the_current_forecast_puts_at_risk(
+    engine: Engine, fsettings: Settings, points: Points
+) -> None:
+    from fangxun.briefings import service as briefings
+    from fangxun.briefings.schemas import BriefingCreate
+
+    run_id = _start(engine, fsettings)
+    assert flows.execute_run(engine, run_id, fsettings, executor="serial") == RunStatus.done
+    with session_scope(engine) as session:
+        ranked = service.point_results(session=session, run_id=run_id, actor=SYSTEM)
+        briefing = briefings.generate(session=session, briefing_in=BriefingCreate(), actor=None)
+    section = briefing.content["sections"]["points_at_risk"]
+    assert section["available"], section["reason"]
+    forecast = section["data"]["forecast"]
+    expected = [r for r in ranked if r.risk > 0]
+    assert [p["id"] for p in forecast] == [r.point_id for r in expected]
+    assert forecast[0]["id"] == points.centre and forecast[0]["run_id"] == run_id
+    assert forecast[0]["peak_depth_cm"] == expected[0].peak_depth_cm

@@ -208,14 +208,93 @@ def _rain_from_monitoring(*, session: Session, actor: Actor, at: datetime) -> di
     }
 
 
+#: Warning colours, lowest first (the hazard points' threshold columns).
+COLOURS = ("blue", "yellow", "orange", "red")
+
+
+def _colour_reached(point: Any, depth_m: float) -> str | None:
+    """The highest warning colour whose threshold ``depth_m`` reaches at ``point``, or None."""
+    reached = None
+    for colour in COLOURS:
+        if depth_m >= getattr(point, f"threshold_{colour}_m"):
+            reached = colour
+    return reached
+
+
+def _observed_ponding(*, session: Session, points: dict[int, Any]) -> list[dict[str, Any]]:
+    """Ponding sensors at the given hazard points whose latest clean value reaches a threshold,
+    deepest first."""
+    from fangxun.monitoring.models import Datastream, ObservedProperty, Station
+
+    rows = session.execute(
+        select(Datastream, Station)
+        .join(Station, Datastream.station_id == Station.id)
+        .join(ObservedProperty, Datastream.observed_property_id == ObservedProperty.id)
+        .where(
+            ObservedProperty.code == "ponding_depth",
+            Station.hazard_point_id.in_(list(points)),
+            Datastream.last_value.is_not(None),
+        )
+    ).all()
+    out = []
+    for ds, station in rows:
+        if ds.last_flags or ds.last_value is None or station.hazard_point_id is None:
+            continue  # flagged values are kept but never drive a briefing
+        point = points[station.hazard_point_id]
+        colour = _colour_reached(point, ds.last_value)
+        if colour is not None:
+            out.append(
+                {
+                    "id": point.id,
+                    "code": point.code,
+                    "name": point.name,
+                    "datastream": ds.code,
+                    "depth_cm": round(ds.last_value * 100.0, 1),
+                    "colour": colour,
+                    "time": ds.last_time.isoformat() if ds.last_time else None,
+                }
+            )
+    return sorted(out, key=lambda p: -p["depth_cm"])
+
+
+def _forecast_ponding(*, session: Session, actor: Actor, limit: int) -> list[dict[str, Any]]:
+    """Points the current forecast run expects to reach a threshold, highest risk first."""
+    from fangxun.forecast import service as forecast
+
+    run = forecast.current_run(session=session)
+    if run is None:
+        return []
+    out = []
+    for res in forecast.point_results(session=session, run_id=run.id, actor=actor)[:limit]:
+        if res.risk <= 0:
+            break
+        out.append(
+            {
+                "id": res.point_id,
+                "code": res.code,
+                "name": res.name,
+                "run_id": run.id,
+                "peak_depth_cm": res.peak_depth_cm,
+                "peak_time": res.peak_time.isoformat(),
+                "probability": res.probability,
+            }
+        )
+    return out
+
+
 def _points_from_hazards(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
+    """Points at risk: observed ponding over a threshold (sensors at hazard points), forecast
+    ponding from the current run, and points with open problems in the ledger."""
     from fangxun.hazards import service as hazards
 
+    visible, _ = hazards.list_points(session=session, actor=actor, limit=1_000_000)
     points, total = hazards.list_points(
         session=session, actor=actor, flt=hazards.PointFilter(has_open=True), limit=20
     )
     return {
-        "basis": "open problems in the hazard ledger (observed/forecast depths not linked yet)",
+        "basis": "sensors at hazard points, the current forecast run, and the hazard ledger",
+        "observed": _observed_ponding(session=session, points={p.id: p for p in visible}),
+        "forecast": _forecast_ponding(session=session, actor=actor, limit=20),
         "with_open_problems": total,
         "items": [{"id": p.id, "code": p.code, "name": p.name} for p in points],
     }
