@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from fangxun.demo.monitoring_seed import RAIN_INTERVAL_S, seed_monitoring
 from fangxun.demo.terrain import DemoTerrain, generate_terrain
-from fangxun.inundation import Grid, Model
+from fangxun.forecast.engine import simulate_gauges
 from fangxun.inundation.rain import (
     EXAMPLE_FORMULA_UNVERIFIED,
     Hyetograph,
@@ -142,19 +142,19 @@ def build_plan(
     if progress:
         progress(f"inundation: {z.shape[0]}×{z.shape[1]} cells of {factor * 10:.0f} m, "
                  f"{duration / 3600:.1f} h of rain")  # fmt: skip
-    model = Model(
-        Grid(elevation=z, cell_size=terrain.cell_size_m * factor),
+    series = simulate_gauges(
+        elevation=z,
+        cell_size_m=terrain.cell_size_m * factor,
         rain=rain,
         drainage_mm_h=drainage_mm_h,
-        boundary="open",
         gauges=gauges,
+        duration_s=duration,
         output_interval_s=float(STEP_S),
     )
-    model.run_until(duration)
-    depth_at: dict[str, npt.NDArray[np.float64]] = {}
-    for code in gauges:
-        times, depth, _ = model.gauge_series(code)
-        depth_at[code] = np.interp(np.arange(0.0, duration + 1.0, STEP_S), times, depth)
+    depth_at: dict[str, npt.NDArray[np.float64]] = {
+        code: np.interp(np.arange(0.0, duration + 1.0, STEP_S), times, depth)
+        for code, (times, depth) in series.items()
+    }
 
     plan = ReplayPlan(scenario=scenario, label=label, duration_s=duration, cell_m=factor * 10.0)
     plan.max_depth_cm = {c: round(float(d.max()) * 100.0, 1) for c, d in depth_at.items()}

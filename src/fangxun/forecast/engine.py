@@ -81,6 +81,36 @@ class District:
         return (int(self.elevation.shape[0]), int(self.elevation.shape[1]))
 
 
+def simulate_gauges(
+    *,
+    elevation: FloatArray,
+    cell_size_m: float,
+    rain: Hyetograph,
+    drainage_mm_h: float,
+    gauges: Mapping[str, tuple[int, int]],
+    duration_s: float,
+    output_interval_s: float,
+    boundary: str = "open",
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """One run of the inundation core on a plain terrain (m), returning each named cell's
+    (times in s, depth in m) series: what a storm replay or a what-if study needs without a
+    forecast run's bookkeeping. Only this domain calls the core (DESIGN.md)."""
+    model = Model(
+        Grid(elevation=elevation, cell_size=cell_size_m),
+        rain=rain,
+        drainage_mm_h=drainage_mm_h,
+        boundary=boundary,
+        gauges=dict(gauges),
+        output_interval_s=output_interval_s,
+    )
+    model.run_until(duration_s)
+    series = {}
+    for code in gauges:
+        times, depth, _speed = model.gauge_series(code)
+        series[code] = (np.asarray(times, dtype=np.float64), np.asarray(depth, dtype=np.float64))
+    return series
+
+
 def aggregate(elevation: FloatArray, mask: BoolArray, factor: int) -> tuple[FloatArray, BoolArray]:
     """Block means of ``elevation`` (m) over ``factor × factor`` cells, ignoring nodata cells.
 
