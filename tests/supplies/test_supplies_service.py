@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -434,3 +434,58 @@ def test_many_concurrent_issues_never_oversell(postgres_schema_url: str) -> None
             assert _qty(session, depot.warehouse, depot.sandbags) == 2
     finally:
         engine.dispose()
+
+
+def test_a_drill_finding_at_a_hazard_point_opens_its_ledger_rectification(
+    db_session: Session, depot: Depot
+) -> None:
+    from fangxun.hazards import service as hazards
+    from fangxun.hazards.models import HazardKind, RectificationStatus
+    from fangxun.hazards.schemas import HazardPointCreate
+
+    point = hazards.create_point(
+        session=db_session,
+        point_in=HazardPointCreate(
+            code="WT-UP-01",
+            name="梧桐下穿",
+            kind=HazardKind.underpass,
+            lon=113.55,
+            lat=34.80,
+            unit_id=depot.office_a,
+            responsible_person_id=depot.person,
+        ),
+        actor=SYSTEM,
+    )
+    drill = service.create_drill(
+        session=db_session,
+        drill_in=DrillCreate(
+            unit_id=depot.office_a,
+            held_on=date(2026, 6, 1),
+            scenario="下穿通道积水抽排演练",
+            findings=[
+                FindingIn(
+                    description="泵车到场用时 40 分钟，超过预案要求",
+                    needs_rectification=True,
+                    owner_person_id=depot.person,
+                    deadline=date(2026, 6, 15),
+                    hazard_point_id=point.id,
+                    measure="泵车前置到下穿口值守",
+                ),
+                FindingIn(description="照明灯具电量不足", needs_rectification=False),
+            ],
+        ),
+        actor=SYSTEM,
+    )
+    db_session.flush()
+    linked, plain = drill.findings
+    assert plain.rectification_id is None
+    assert linked.rectification_id is not None
+    rect = hazards.get_rectification(
+        session=db_session, rect_id=linked.rectification_id, actor=SYSTEM
+    )
+    assert rect.point_id == point.id and rect.status == RectificationStatus.open
+    assert rect.finding == "演练发现：泵车到场用时 40 分钟，超过预案要求"
+    assert rect.measure == "泵车前置到下穿口值守"
+    assert rect.responsible_person_id == depot.person
+    # Due at the end of the deadline day, Beijing time.
+    assert rect.deadline == datetime(2026, 6, 15, 15, 59, tzinfo=UTC)

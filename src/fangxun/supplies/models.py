@@ -282,5 +282,12 @@ class DrillFinding(Base):
     )
     deadline: Mapped[date | None] = mapped_column(Date)
     closed_at: Mapped[datetime | None] = mapped_column()
+    #: The hazard point the finding is about, if any: its rectification then lives in the ledger.
+    hazard_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hazard_point.id", ondelete="SET NULL")
+    )
+    rectification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hazard_rectification.id", ondelete="SET NULL")
+    )
 
     drill: Mapped[Drill] = relationship(back_populates="findings")

@@ -242,6 +242,10 @@ class FindingIn(_Strict):
     needs_rectification: bool = False
     owner_person_id: int | None = Field(default=None, ge=1)
     deadline: date | None = None
+    #: A finding about a hazard point opens its rectification in the hazard ledger (整改销号).
+    hazard_point_id: int | None = Field(default=None, ge=1)
+    #: What to do; defaults to the description.
+    measure: Text | None = None
 
 
 class DrillCreate(_Strict):
@@ -266,6 +270,8 @@ class FindingRead(BaseModel):
     owner_person_id: int | None
     deadline: date | None
     closed_at: datetime | None
+    hazard_point_id: int | None = None
+    rectification_id: int | None = None
 
 
 class DrillRead(BaseModel):

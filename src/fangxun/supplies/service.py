@@ -13,8 +13,9 @@ audited; nothing commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +63,7 @@ from fangxun.supplies.models import (
 )
 from fangxun.supplies.schemas import (
     DrillCreate,
+    FindingIn,
     IssueIn,
     ItemCreate,
     QuotaIn,
@@ -71,6 +73,8 @@ from fangxun.supplies.schemas import (
     WarehouseCreate,
 )
 
+#: Deadlines given as dates end at 23:59 of that day, Beijing time.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: Roles that may change supplies and teams (a ``unit`` user only inside its jurisdiction).
 WRITERS = frozenset({Role.admin, Role.district, Role.duty, Role.unit})
 #: Roles that may change the catalogue and approve stocktaking adjustments.
@@ -624,6 +628,29 @@ def set_readiness(*, session: Session, team_id: int, readiness: Readiness, actor
     return team
 
 
+def _open_ledger_rectification(*, session: Session, finding_in: FindingIn, actor: Actor) -> int:
+    """Open the hazard ledger's rectification for a drill finding about a hazard point; due at
+    the end of the deadline day, Beijing time. Returns its id."""
+    from fangxun.hazards import service as hazards
+    from fangxun.hazards.schemas import RectificationCreate
+
+    assert finding_in.deadline is not None and finding_in.owner_person_id is not None
+    assert finding_in.hazard_point_id is not None
+    due = datetime.combine(finding_in.deadline, time(23, 59), tzinfo=LOCAL_TZ)
+    rect = hazards.create_rectification(
+        session=session,
+        rect_in=RectificationCreate(
+            point_id=finding_in.hazard_point_id,
+            finding=f"演练发现：{finding_in.description}",
+            measure=finding_in.measure or finding_in.description,
+            deadline=due,
+            responsible_person_id=finding_in.owner_person_id,
+        ),
+        actor=actor,
+    )
+    return rect.id
+
+
 def create_drill(*, session: Session, drill_in: DrillCreate, actor: Actor) -> Drill:
     """Record a drill with its findings; a finding that needs rectification needs an owner and
     a deadline."""
@@ -644,7 +671,12 @@ def create_drill(*, session: Session, drill_in: DrillCreate, actor: Actor) -> Dr
             )
         if finding.owner_person_id is not None:
             _person(session, finding.owner_person_id, ("body", "findings", i, "owner_person_id"))
-        findings.append(DrillFinding(**finding.model_dump()))
+        findings.append(DrillFinding(**finding.model_dump(exclude={"measure"})))
+    for finding_in, row in zip(drill_in.findings, findings, strict=True):
+        if finding_in.needs_rectification and finding_in.hazard_point_id is not None:
+            row.rectification_id = _open_ledger_rectification(
+                session=session, finding_in=finding_in, actor=actor
+            )
     drill = Drill(
         unit_id=drill_in.unit_id,
         held_on=drill_in.held_on,
