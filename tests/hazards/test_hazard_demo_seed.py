@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 from fangxun.config import load_settings
 from fangxun.db import session_scope
 from fangxun.demo import load_demo
-from fangxun.demo.hazards_seed import _cached_terrain, demo_spots
-from fangxun.demo.terrain import CELL_SIZE_M
+from fangxun.demo.hazards_seed import demo_spots
+from fangxun.demo.terrain import CELL_SIZE_M, demo_terrain
 from fangxun.hazards import service
 from fangxun.hazards.models import (
     HazardKind,
@@ -43,7 +43,7 @@ def _disc(shape: tuple[int, ...], row: int, col: int, radius_m: float) -> np.nda
 
 
 def test_spots_sit_on_low_ground() -> None:
-    terrain = _cached_terrain()
+    terrain = demo_terrain()
     spots = demo_spots(terrain)
     assert len(spots) >= 60
     assert len({s.code for s in spots}) == len(spots)

@@ -33,7 +33,7 @@ from fangxun.demo.terrain import (
     SYNTHETIC_LABEL_ZH,
     TERRAIN_CRS,
     DemoTerrain,
-    generate_terrain,
+    demo_terrain,
     jurisdiction_polygons,
 )
 
@@ -277,7 +277,7 @@ def ensure_terrain_files(
     }
     missing = [key for key, path in files.items() if force or not path.exists()]
     if missing:
-        terrain = terrain or generate_terrain()
+        terrain = terrain or demo_terrain()
         if "terrain" in missing:
             write_terrain_geotiff(terrain, files["terrain"])
         if "features" in missing:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -36,7 +35,7 @@ from fangxun.demo.terrain import (
     ROADS,
     TERRAIN_CRS,
     DemoTerrain,
-    generate_terrain,
+    demo_terrain,
     river_centre_x,
     river_width,
     transformer,
@@ -305,12 +304,6 @@ def _road_sinks(terrain: DemoTerrain, taken: set[tuple[int, int]]) -> list[Spot]
     return spots
 
 
-@lru_cache(maxsize=1)
-def _cached_terrain() -> DemoTerrain:
-    # Generating costs seconds; the loader may run several times in one process (tests, CLI).
-    return generate_terrain()
-
-
 def _people_by_unit(session: Session) -> dict[str, list[Person]]:
     out: dict[str, list[Person]] = {}
     units = {u.id: u.code for u in session.scalars(select(Unit))}
@@ -390,8 +383,8 @@ def seed_hazards(
     *, session: Session, terrain: DemoTerrain | None = None, now: datetime | None = None
 ) -> HazardSeedSummary:
     """Load the demo hazard ledger (idempotent; never commits). ``terrain`` defaults to
-    :func:`generate_terrain` (about 2 s)."""
-    terrain = terrain or _cached_terrain()
+    :func:`demo_terrain` (generated once per process)."""
+    terrain = terrain or demo_terrain()
     now = now or utcnow()
     summary = HazardSeedSummary()
     units = {u.code: u for u in session.scalars(select(Unit))}

@@ -26,7 +26,7 @@ from fangxun.demo.terrain import (
     TERRAIN_CRS,
     DemoTerrain,
     bank_elevation,
-    generate_terrain,
+    demo_terrain,
     grid_transform,
     river_centre_x,
     transformer,
@@ -129,7 +129,7 @@ def seed_monitoring(
     *, session: Session, terrain: DemoTerrain | None = None
 ) -> MonitoringSeedSummary:
     """Create the demo monitoring network (idempotent). Never commits."""
-    terrain = terrain or generate_terrain()
+    terrain = terrain or demo_terrain()
     summary = MonitoringSeedSummary()
     service.ensure_observed_properties(session=session)
     units = _unit_ids(session)

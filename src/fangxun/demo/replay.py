@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun.demo.monitoring_seed import RAIN_INTERVAL_S, seed_monitoring
-from fangxun.demo.terrain import DemoTerrain, generate_terrain
+from fangxun.demo.terrain import DemoTerrain, demo_terrain
 from fangxun.forecast.engine import simulate_gauges
 from fangxun.inundation.rain import (
     EXAMPLE_FORMULA_UNVERIFIED,
@@ -118,7 +118,7 @@ def build_plan(
     progress: Callable[[str], None] | None = None,
 ) -> ReplayPlan:
     """Compute every observation of the replay (seeding the demo network if it is missing)."""
-    terrain = terrain or generate_terrain()
+    terrain = terrain or demo_terrain()
     seed_monitoring(session=session, terrain=terrain)
     rain, label = scenario_rain(scenario, first_hour=first_hour, hours=hours)
     # One more hour after the last rain, so the replay shows the water receding.

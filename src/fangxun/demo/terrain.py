@@ -298,6 +298,16 @@ def _unit_at(x_m: float, s_m: float) -> str:
     raise ValueError(f"point x={x_m} m, s={s_m} m lies outside every demo jurisdiction")
 
 
+@lru_cache(maxsize=1)
+def demo_terrain() -> DemoTerrain:
+    """The demo terrain (:data:`DEMO_SEED`), generated once per process and shared read-only:
+    the loader, every seed and the replay all place things on it, and generating costs seconds."""
+    terrain = generate_terrain()
+    for array in (terrain.elevation, terrain.river_mask, terrain.road_mask, terrain.rail_mask):
+        array.setflags(write=False)
+    return terrain
+
+
 def generate_terrain(seed: int = DEMO_SEED) -> DemoTerrain:
     """Build the synthetic demo terrain; same ``seed`` → the same bytes.
 
