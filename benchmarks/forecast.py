@@ -1,9 +1,11 @@
 """Forecast benchmark: a 3-hour forecast of the whole demo district, and a 20-member ensemble.
 
 Runs the forecast engine exactly as a forecast run does (district model from the demo terrain,
-Chicago design storm P = 5 a / 3 h from the configured formula, drainage from the design return
-period, open edges, virtual gauges at hazard-point cells, COG + PNG outputs), without the
-database (its share is milliseconds). Writes ``benchmarks/results/forecast.json``.
+Chicago design storm P = 5 a / 3 h from the configured formula, Manning's n by land use and
+drainage capacity by catchment from the demo files (``--uniform``: n = 0.03 and the one capacity
+of the default return period, as before those inputs), open edges, virtual gauges at hazard-point
+cells, COG + PNG outputs), without the database (its share is milliseconds). Writes
+``benchmarks/results/forecast.json`` (``forecast_uniform.json`` with ``--uniform``).
 
     .venv/bin/python benchmarks/forecast.py                  # both parts
     .venv/bin/python benchmarks/forecast.py --members 0      # the deterministic run only
@@ -25,23 +27,32 @@ from pathlib import Path
 
 import numpy as np
 
-from fangxun.config import load_settings
+from fangxun.config import Settings, load_settings
 from fangxun.demo.files import ensure_terrain_files
 from fangxun.forecast import engine, rainsource
-from fangxun.forecast.service import storm_formula
+from fangxun.forecast.service import district_inputs, storm_formula
 
 RESULTS = Path(__file__).parent / "results" / "forecast.json"
 
 
-def _district(terrain: Path, resolution_m: float, settings: object) -> engine.District:
-    s = settings
-    cap = engine.drainage_capacity_mm_h(
-        storm_formula(s),  # type: ignore[arg-type]
-        s.forecast_drainage_return_period_years,  # type: ignore[attr-defined]
-        s.forecast_drainage_duration_s,  # type: ignore[attr-defined]
-    )
+def _district(
+    terrain: Path, resolution_m: float, settings: Settings, *, uniform: bool = False
+) -> engine.District:
+    """The district as a run builds it: n by land use and capacity by catchment from the demo
+    files next to the terrain; ``uniform``: n = 0.03 and one capacity (the pre-inputs model)."""
+    if uniform:
+        cap = engine.drainage_capacity_mm_h(
+            storm_formula(settings),
+            settings.forecast_drainage_return_period_years,
+            settings.forecast_drainage_duration_s,
+        )
+        return engine.build_district(
+            str(terrain), resolution_m=resolution_m, manning=0.03, drainage_mm_h=cap
+        )
+    s = settings.model_copy(update={"forecast_terrain_path": terrain})
+    manning, drainage, _notes, _details = district_inputs(s)
     return engine.build_district(
-        str(terrain), resolution_m=resolution_m, manning=0.03, drainage_mm_h=cap
+        str(terrain), resolution_m=resolution_m, manning=manning, drainage_mm_h=drainage
     )
 
 
@@ -63,8 +74,14 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=20)
     ap.add_argument("--ens-resolution", type=float, default=20.0, help="ensemble, m")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument(
+        "--uniform",
+        action="store_true",
+        help="n = 0.03 and one drainage capacity everywhere (no land use, no catchments)",
+    )
     args = ap.parse_args()
 
+    results = RESULTS.with_name("forecast_uniform.json") if args.uniform else RESULTS
     settings = load_settings(environment="test", database_url="sqlite://")
     tmp = Path(tempfile.mkdtemp(prefix="fx-bench-"))
     terrain = ensure_terrain_files(tmp).terrain
@@ -81,9 +98,12 @@ def main() -> None:
         },
         "storm": f"Chicago P=5 a, {args.hours:g} h, {rain.total_mm():.1f} mm (example formula)",
         "horizon_s": horizon,
+        "district": "uniform n = 0.03, one capacity"
+        if args.uniform
+        else "n by land use, capacity by catchment (demo files)",
     }
 
-    d = _district(terrain, args.resolution, settings)
+    d = _district(terrain, args.resolution, settings, uniform=args.uniform)
     spec = engine.MemberSpec(
         rain=rain,
         horizon_s=horizon,
@@ -119,10 +139,10 @@ def main() -> None:
         "mass_error_m3": res.mass_error_m3,
     }
     print(json.dumps(out["deterministic"]))
-    RESULTS.write_text(json.dumps(out, indent=1))
+    results.write_text(json.dumps(out, indent=1))
 
     if args.members > 0:
-        de = _district(terrain, args.ens_resolution, settings)
+        de = _district(terrain, args.ens_resolution, settings, uniform=args.uniform)
         perts = engine.member_perturbations(
             args.members,
             sigma=settings.forecast_rain_sigma,
@@ -161,7 +181,7 @@ def main() -> None:
         }
         print(json.dumps(out["ensemble"]))
     out["load_avg_end"] = os.getloadavg()
-    RESULTS.write_text(json.dumps(out, indent=1))
+    results.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

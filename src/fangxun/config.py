@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fangxun.errors import ConfigError
+from fangxun.warnings.config import WarningRules
 
 ENV_PREFIX = "FANGXUN_"
 
@@ -49,6 +50,10 @@ DEFAULT_HAZARD_THRESHOLDS_CM: dict[str, tuple[float, float, float, float]] = {
     "channel": (20.0, 40.0, 60.0, 80.0),
     "other": (15.0, 27.0, 40.0, 50.0),
 }
+
+#: Rainstorm signal colour → response level started or proposed by rule (facts.md: Zhengzhou
+#: yellow → IV, orange → III; red → II a local choice; blue starts nothing; I only by decision).
+DEFAULT_RESPONSE_LEVEL_RULES: dict[str, str] = {"yellow": "IV", "orange": "III", "red": "II"}
 
 
 class Settings(BaseSettings):
@@ -88,6 +93,19 @@ class Settings(BaseSettings):
     public_report_max: int = Field(default=5, gt=0)
     #: Incidents: sliding window of the public form's rate limit, s.
     public_report_window_s: int = Field(default=3600, gt=0)
+    # --- hardening (issue 11; fangxun.api.middleware, fangxun.api.metrics) ---
+    #: Largest JSON, form or other non-multipart request body accepted, bytes (413 above).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    #: Largest multipart upload accepted, bytes (each upload route also limits its files).
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    #: Deepest nesting of JSON arrays/objects accepted in a request body (422 above).
+    max_json_depth: int = Field(default=32, ge=2, le=1000)
+    #: When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
+    metrics_token: str | None = None
+    #: The health endpoint also checks the MQTT broker (``mqtt_host``:``mqtt_port``).
+    health_check_broker: bool = False
+    #: How long the health endpoint waits for the broker, s.
+    health_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
     # --- monitoring (issue 5) ---
     #: MQTT broker the ingest service subscribes to.
     mqtt_host: str = "127.0.0.1"
@@ -133,11 +151,32 @@ class Settings(BaseSettings):
     forecast_resolution_m: float = Field(default=0.0, ge=0.0)
     #: Manning's n by land use, s/m^(1/3); "default" applies where no land-use raster is given.
     forecast_manning: dict[str, float] = Field(
-        default_factory=lambda: {"default": 0.03, "road": 0.016, "green": 0.1, "building": 0.2}
+        default_factory=lambda: {
+            "default": 0.03,
+            "road": 0.016,
+            "green": 0.1,
+            "building": 0.2,
+            "water": 0.03,
+        }
     )
-    #: Drainage design return period (years): pipes take the design storm's mean intensity.
+    #: Land-use raster: GeoTIFF of integer class codes on the terrain's grid; empty =
+    #: ``landuse.tif`` next to the terrain when there is one, else ``default`` n everywhere.
+    forecast_landuse_path: Path | None = None
+    #: Land-use class code → class name (a key of ``forecast_manning``).
+    forecast_landuse_classes: dict[int, str] = Field(
+        default_factory=lambda: {1: "road", 2: "building", 3: "green", 4: "water", 5: "default"}
+    )
+    #: Drainage catchments GeoJSON (WGS 84 polygons, each with ``return_period_years`` or
+    #: ``capacity_mm_h``); empty = ``catchments.geojson`` next to the terrain when there is one.
+    forecast_catchments_path: Path | None = None
+    #: Warm start from ponding sensors: use readings at most this old at the forecast start, s.
+    forecast_obs_warm_start_max_age_s: float = Field(default=900.0, gt=0.0)
+    #: Warm start from ponding sensors: a sensor's water spreads at most this far, m.
+    forecast_obs_spread_radius_m: float = Field(default=300.0, gt=0.0)
+    #: Drainage design return period (years): pipes take the design storm's mean intensity
+    #: (cells outside every catchment of ``forecast_catchments_path``).
     forecast_drainage_return_period_years: float = Field(default=1.0, gt=0.0)
-    #: Drainage design duration (time of concentration), s.
+    #: Drainage design duration (time of concentration; catchments without their own), s.
     forecast_drainage_duration_s: float = Field(default=30 * 60, gt=0.0)
     #: Storm intensity formula (a mm/min·min^n, b min, C, n); default is the UNVERIFIED example.
     forecast_storm_formula: tuple[float, float, float, float] = (
@@ -162,6 +201,79 @@ class Settings(BaseSettings):
     forecast_frame_interval_s: float = Field(default=1800.0, gt=0.0)
     #: A warm start uses the last run's state only when that run was issued this recently, s.
     forecast_warm_start_max_age_s: float = Field(default=2 * 3600.0, gt=0.0)
+
+    # --- warnings (fangxun.warnings; defaults from shared/reference/facts.md) ---------------
+    #: Every number of the warning rules and the CAP output (see fangxun.warnings.config).
+    #: Override as JSON: FANGXUN_WARNING_RULES='{"min_hold_s": 600, "rain_margin_mm": 3}'.
+    warning_rules: WarningRules = Field(default_factory=WarningRules)
+
+    # --- reports (fangxun.reports; storm events use rain_event_gap_s as their dry gap) ----------
+    #: A rain event counts as a storm event from this total at its heaviest gauge, mm.
+    report_event_min_mm: float = Field(default=10.0, ge=0.0)
+    #: Ponding criterion of the statistics, m (15 cm: one traffic lane, MOHURD 2014).
+    report_ponding_depth_m: float = Field(default=0.15, gt=0.0)
+    #: A point counts as drained once its depth is back at or below this, m (local choice).
+    report_drained_depth_m: float = Field(default=0.05, ge=0.0)
+    #: Depths are followed this long after the last rain of an event, s.
+    report_recession_s: int = Field(default=6 * 3600, ge=0)
+    #: Cause analysis: the fixed list of causes a person picks from ("other" must be in it).
+    report_causes: tuple[str, ...] = (
+        "drainage_capacity",
+        "blocked_inlets",
+        "pump_failure",
+        "river_backwater",
+        "construction_works",
+        "terrain_low_point",
+        "other",
+    )
+    #: Cause suggestion: a point still wet this long after its peak hints at blocked inlets, s.
+    report_slow_drain_s: int = Field(default=2 * 3600, gt=0)
+    #: Cause suggestion: depth above which the pumps serving a point should be running, m.
+    report_pump_expected_depth_m: float = Field(default=0.10, gt=0.0)
+    #: Worst points drawn with their depth curves in the event report.
+    report_worst_points: int = Field(default=4, ge=1, le=20)
+    #: Deadline of the rectifications a review opens, s after it is opened.
+    report_rectification_deadline_s: int = Field(default=30 * 24 * 3600, gt=0)
+
+    # --- notifications (fangxun.notify) ---------------------------------------------------------
+    #: Base URL of this server as recipients reach it, for acknowledgement links.
+    notify_public_url: str = "http://127.0.0.1:8000"
+    #: An acknowledgement link stays valid this long, s.
+    notify_ack_link_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    #: Unacknowledged notifications go to the leader on duty after this long (unless enqueued
+    #: with their own time), s.
+    notify_escalate_after_s: float = Field(default=15 * 60, gt=0)
+    #: Attempts per delivery before it is given up (dead).
+    notify_max_attempts: int = Field(default=8, ge=1)
+    #: First retry delay, doubled per attempt (plus jitter), s.
+    notify_backoff_base_s: float = Field(default=30.0, gt=0)
+    #: Longest retry delay, s.
+    notify_backoff_max_s: float = Field(default=1800.0, gt=0)
+    #: Random extra delay as a fraction of the backoff (spreads retries), dimensionless.
+    notify_backoff_jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+    #: A claim older than this is taken to be from a crashed sender and is sent again, s.
+    notify_claim_lease_s: float = Field(default=120.0, gt=0)
+    #: Deliveries claimed per transaction.
+    notify_batch_size: int = Field(default=20, ge=1)
+    #: Pause of the sender loop when nothing is due, s.
+    notify_poll_interval_s: float = Field(default=5.0, gt=0)
+    #: Timeout of one HTTP send (webhook, robots), s.
+    notify_http_timeout_s: float = Field(default=10.0, gt=0)
+    #: SMTP server for e-mail notifications.
+    notify_smtp_host: str = "127.0.0.1"
+    notify_smtp_port: int = Field(default=25, ge=1, le=65535)
+    notify_smtp_username: str | None = None
+    notify_smtp_password: str | None = None
+    notify_smtp_starttls: bool = False
+    notify_smtp_from: str = "fangxun@localhost"
+    #: Rainstorm signal colour → emergency response level a rule proposes or starts (Zhengzhou
+    #: practice: yellow → IV, orange → III; red → II is a local choice; level I only by decision).
+    #: Override with FANGXUN_RESPONSE_LEVEL_RULES='{"yellow": "IV", "orange": "III", "red": "II"}'.
+    response_level_rules: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RESPONSE_LEVEL_RULES)
+    )
+    #: What a rule does: "propose" (a person confirms) or "start" (the level starts at once).
+    response_rule_mode: Literal["propose", "start"] = "propose"
 
     @field_validator("database_url")
     @classmethod
@@ -199,6 +311,33 @@ class Settings(BaseSettings):
                     f"(got {list(levels)})"
                 )
         return {**DEFAULT_HAZARD_THRESHOLDS_CM, **value}
+
+    @field_validator("response_level_rules")
+    @classmethod
+    def _check_response_level_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        colours = ("blue", "yellow", "orange", "red")
+        unknown = sorted(set(value) - set(colours))
+        if unknown:
+            raise ValueError(f"unknown colour(s) {', '.join(unknown)}; known: {', '.join(colours)}")
+        for colour, level in value.items():
+            if level == "I":
+                raise ValueError(f"{colour}: level I starts only by decision, never by a rule")
+            if level not in ("IV", "III", "II"):
+                raise ValueError(f"{colour}: level must be IV, III or II (got {level!r})")
+        return dict(value)
+
+    @field_validator("report_causes")
+    @classmethod
+    def _check_report_causes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(c.strip() for c in value)
+        bad = [c for c in codes if not c or not c.replace("_", "").isalnum() or not c.isascii()]
+        if bad:
+            raise ValueError(f"cause codes must be ASCII letters, digits and '_' (got {bad})")
+        if "other" not in codes:
+            raise ValueError("the list of causes must include 'other'")
+        if len(set(codes)) != len(codes):
+            raise ValueError("cause codes must be unique")
+        return codes
 
     @field_validator("basemap_url")
     @classmethod

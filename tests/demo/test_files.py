@@ -95,6 +95,8 @@ def test_ensure_writes_only_missing_files(
         "terrain",
         "features",
         "jurisdictions",
+        "landuse",
+        "catchments",
         "hillshade",
         "hillshade_meta",
     }
@@ -106,3 +108,43 @@ def test_ensure_writes_only_missing_files(
     assert second.features.read_bytes() == terrain_files.features.read_bytes()
     # Same recipe, same bytes: the GeoTIFF written into another folder is identical.
     assert second.terrain.read_bytes() == terrain_files.terrain.read_bytes()
+
+
+def test_landuse_and_catchments_files(terrain_files: TerrainFiles, terrain: DemoTerrain) -> None:
+    from fangxun.config import Settings
+    from fangxun.demo.terrain import CATCHMENTS, LANDUSE_CODES
+    from fangxun.forecast import inputs
+    from fangxun.inundation.rain import StormFormula
+
+    with rasterio.open(terrain_files.landuse) as src:
+        assert src.transform == terrain.transform and src.crs.to_epsg() == 4547
+        assert src.nodata == 0 and src.dtypes == ("uint8",)
+        assert np.array_equal(src.read(1), terrain.landuse)
+    # The default class table of the settings maps every demo code.
+    assert dict(Settings().forecast_landuse_classes) == LANDUSE_CODES
+    t = terrain.transform
+    codes, valid = inputs.read_landuse(
+        terrain_files.landuse, shape=(800, 800), transform=(t.a, t.b, t.c, t.d, t.e, t.f)
+    )
+    n = inputs.manning_from_classes(
+        codes, classes=LANDUSE_CODES, table=Settings().forecast_manning, valid=valid
+    )
+    assert np.isfinite(n).all() and (n > 0).all()
+
+    catchments = inputs.read_catchments(terrain_files.catchments)
+    assert [c.code for c in catchments] == [c.code for c in CATCHMENTS]
+    from pyproj import CRS
+
+    raster, info = inputs.capacity_raster(
+        catchments,
+        formula=StormFormula(a=18.4, b=15.1, c=0.892, n=0.824),
+        default_concentration_s=1800.0,
+        default_mm_h=-1.0,
+        shape=(800, 800),
+        transform=(t.a, t.b, t.c, t.d, t.e, t.f),
+        crs_wkt=CRS.from_epsg(4547).to_wkt(),
+    )
+    assert (raster > 0).all(), "the catchments cover the whole district"
+    assert sum(d["cells"] for d in info) == 800 * 800
+    pumps = [d for d in info if d["code"].endswith("-PUMP")]
+    assert len(pumps) == 5 and all(d["cells"] > 50 and d["capacity_mm_h"] == 80.0 for d in pumps)

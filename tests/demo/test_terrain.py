@@ -161,3 +161,17 @@ def test_feature_coordinates_agree(terrain: DemoTerrain) -> None:
         assert (int(row), int(col)) == (f.row, f.col)
         assert float(terrain.elevation[f.row, f.col]) == pytest.approx(f.ground_m, abs=1e-3)
         assert f.unit_code in offices  # the street office loaded by the demo
+
+
+def test_land_use_is_deterministic_and_follows_the_masks(terrain: DemoTerrain) -> None:
+    from fangxun.demo.terrain import LANDUSE_CODES, LANDUSE_ROAD, LANDUSE_WATER
+
+    lu = terrain.landuse
+    assert lu.shape == terrain.elevation.shape and lu.dtype == np.uint8
+    assert set(np.unique(lu).tolist()) == set(LANDUSE_CODES)  # every class occurs, no other
+    assert np.array_equal(generate_terrain().landuse, lu)
+    assert (lu[terrain.river_mask] == LANDUSE_WATER).all()
+    assert (lu[terrain.road_mask & ~terrain.river_mask] == LANDUSE_ROAD).all()
+    shares = {code: float((lu == code).mean()) for code in LANDUSE_CODES}
+    assert 0.15 < shares[2] < 0.4  # buildings
+    assert 0.05 < shares[3] < 0.3  # green

@@ -67,3 +67,92 @@ def test_forecast_page(
         img = client.get(url)
         assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
     assert client.get(f"/forecast/runs/{run_id}/state_00000900.npy").status_code == 404
+
+
+def _csrf(client: TestClient) -> str:
+    m = CSRF_RE.search(client.get("/forecast?lang=en").text)
+    assert m
+    return m.group(1)
+
+
+def test_start_form_validates_input(
+    app: FastAPI, engine: Engine, fsettings: Settings, points: Points, make_user: object
+) -> None:
+    user = make_user(Role.duty, points.unit)  # type: ignore[operator]
+    client = _login(app, user.username, user.password)
+    page = client.get("/forecast?lang=en")
+    assert 'data-testid="start-form"' in page.text
+    csrf = _csrf(client)
+    base = {"csrf_token": csrf, "members": "1", "horizon_min": "60"}
+    cases = [
+        ({"rain_kind": "design", "return_period_years": "-2", "duration_min": "60"},
+         "return_period_years", "return period must be a number of years"),
+        ({"rain_kind": "design", "return_period_years": "5", "duration_min": "abc"},
+         "duration_min", "storm duration must be a number of minutes"),
+        ({"rain_kind": "radar"}, "rain_kind", "Choose where the rain comes from"),
+        ({"rain_kind": "nowcast", "members": "2.5"}, "members", "whole number from 1 to 50"),
+        ({"rain_kind": "nowcast", "members": "0"}, "members", "whole number from 1 to 50"),
+        ({"rain_kind": "nowcast", "horizon_min": "99999"}, "horizon_min", "at most 2880"),
+        ({"rain_kind": "series"}, "series_file", "Choose a CSV file"),
+    ]  # fmt: skip
+    for fields, field, message in cases:
+        r = client.post("/forecast/runs?lang=en", data={**base, **fields})
+        assert r.status_code == 422, (fields, r.text[:300])
+        assert f'data-testid="error-{field}"' in r.text and message in r.text, fields
+    # An HTMX request gets the same form with 200, so that HTMX swaps it in.
+    r = client.post(
+        "/forecast/runs?lang=en",
+        data={**base, "rain_kind": "design", "return_period_years": "x", "duration_min": "60"},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200 and 'data-testid="error-return_period_years"' in r.text
+    # A bad uploaded series names the line.
+    r = client.post(
+        "/forecast/runs?lang=en",
+        data={**base, "rain_kind": "series"},
+        files={"series_file": ("storm.csv", b"time_s,intensity_mm_h\n0,10\n300,x\n", "text/csv")},
+    )
+    assert r.status_code == 422 and "storm.csv line 3" in r.text
+    # Nothing was queued, and no CSRF token: refused.
+    with session_scope(engine) as session:
+        assert service.list_runs(session=session) == []
+    r = client.post("/forecast/runs", data={"rain_kind": "nowcast", "members": "1"})
+    assert r.status_code == 403
+
+
+def test_start_form_starts_a_run_and_shows_progress(
+    app: FastAPI, engine: Engine, fsettings: Settings, points: Points, make_user: object
+) -> None:
+    user = make_user(Role.duty, points.unit)  # type: ignore[operator]
+    client = _login(app, user.username, user.password)
+    csrf = _csrf(client)
+    r = client.post(
+        "/forecast/runs?lang=en",
+        data={"csrf_token": csrf, "rain_kind": "series", "members": "1", "horizon_min": "30"},
+        files={"series_file": ("s.csv", b"time_s,intensity_mm_h\n0,80\n600,40\n", "text/csv")},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200, r.text
+    m = re.search(r'data-testid="run-progress" data-run="(\d+)"', r.text)
+    assert m and 'hx-trigger="every 1s"' in r.text
+    run_id = int(m.group(1))
+    # The TestClient ran the background job before returning: the fragment now shows the result.
+    done = client.get(f"/forecast/runs/{run_id}/progress?lang=en")
+    assert 'data-status="done"' in done.text and "hx-trigger" not in done.text
+    assert re.findall(r'<tr data-point="([^"]+)"', done.text)[0] == "FX-centre"
+    with session_scope(engine) as session:
+        run = service.get_run(session=session, run_id=run_id)
+        assert run.params["rain"] == {
+            "kind": "series", "step_s": 600.0, "intensity_mm_h": [80.0, 40.0]
+        }  # fmt: skip
+        assert run.horizon_s == 1800.0 and run.members == 1 and run.created_by == user.username
+    # A role that may not run forecasts does not see the form and is refused.
+    viewer = make_user(Role.unit, points.unit)  # type: ignore[operator]
+    vclient = _login(app, viewer.username, viewer.password)
+    assert 'data-testid="start-form"' not in vclient.get("/forecast").text
+    r = vclient.post(
+        "/forecast/runs?lang=en",
+        data={"csrf_token": _csrf(vclient), "rain_kind": "nowcast", "members": "1",
+              "horizon_min": "30"},
+    )  # fmt: skip
+    assert r.status_code == 403 and "may not start forecast runs" in r.text

@@ -276,8 +276,10 @@ def test_unbuilt_sections_show_a_coming_page(web_client: TestClient, login: Logi
         assert response.status_code == 200, section.slug
         assert "建设中" in response.text, section.slug
         assert 'data-testid="placeholder"' in response.text
-    english = web_client.get("/warnings?lang=en")
-    assert "Coming" in english.text and "Warnings" in english.text
+    unbuilt = [s for s in SECTIONS if not s.built and s.roles is None]
+    if unbuilt:  # every section may be built by now
+        english = web_client.get(f"{unbuilt[0].path}?lang=en")
+        assert "Coming" in english.text and unbuilt[0].label in english.text
 
 
 def test_admin_section_is_hidden_from_other_roles(web_client: TestClient, login: LoginFn) -> None:

@@ -17,6 +17,12 @@ from sqlalchemy import Engine
 
 from fangxun import __version__
 from fangxun.api import health
+from fangxun.api.metrics import install_metrics
+from fangxun.api.middleware import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    content_security_policy,
+)
 from fangxun.api.problems import install_problem_handlers
 from fangxun.audit.router import router as audit_router
 from fangxun.briefings.router import router as briefings_router
@@ -27,8 +33,12 @@ from fangxun.forecast.router import router as forecast_router
 from fangxun.hazards.router import router as hazards_router
 from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
+from fangxun.notify.router import router as notify_router
 from fangxun.org.router import router as org_router
+from fangxun.response.router import router as response_router
 from fangxun.supplies.router import router as supplies_router
+from fangxun.warnings.router import cap_router
+from fangxun.warnings.router import router as warnings_router
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +59,10 @@ def api_router() -> APIRouter:
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
+    router.include_router(response_router)
+    router.include_router(notify_router)
+    router.include_router(warnings_router)
+    router.include_router(cap_router)
     return router
 
 
@@ -89,18 +103,37 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = session_factory(engine)
 
     install_problem_handlers(app)
+    # Hardening (issue 11). add_middleware wraps: the last added runs first (metrics outermost).
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.basemap_url))
+    install_metrics(app, engine)
     app.include_router(api_router(), prefix=API_PREFIX)
 
     from fangxun.web.forecast_pages import router as forecast_pages_router
     from fangxun.web.hazards_pages import router as hazards_pages_router
     from fangxun.web.monitoring_pages import router as monitoring_pages_router
+    from fangxun.web.notify_pages import router as notify_pages_router
     from fangxun.web.operations_pages import router as operations_pages_router
     from fangxun.web.pages import router as pages_router  # the web shell depends on api.deps
+    from fangxun.web.reports_pages import router as reports_pages_router
+    from fangxun.web.response_pages import router as response_pages_router
+    from fangxun.web.situation_pages import router as situation_pages_router
+    from fangxun.web.warnings_pages import router as warnings_pages_router
 
     app.include_router(operations_pages_router)
     app.include_router(hazards_pages_router)
     app.include_router(forecast_pages_router)
     app.include_router(monitoring_pages_router)
+    app.include_router(response_pages_router)
+    app.include_router(notify_pages_router)
+    app.include_router(situation_pages_router)
+    app.include_router(warnings_pages_router)
+    app.include_router(reports_pages_router)
     app.include_router(pages_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,9 +1,10 @@
-"""`fangxun db ...`: database schema migrations."""
+"""`fangxun db ...`: database schema migrations, backup and restore."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -11,10 +12,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from fangxun.config import get_settings
+from fangxun.db import backup as db_backup
 from fangxun.db import migrate
 from fangxun.db.engine import make_engine, session_scope
 
-app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema (Alembic migrations), backup and restore.", no_args_is_help=True
+)
 console = Console(soft_wrap=True)
 
 
@@ -69,3 +73,30 @@ def current() -> None:
     console.print(
         f"Database {redacted(settings.database_url)}: {rev or 'empty'} (newest {head}, {state})."
     )
+
+
+@app.command("backup")
+def backup_cmd(
+    path: Path = typer.Argument(..., help="File to write (SQLite copy or pg_dump custom archive)."),
+) -> None:
+    """Write a consistent backup of the database (online: the server may keep running)."""
+    settings = get_settings()
+    result = db_backup.backup(settings.database_url, path)
+    console.print(
+        f"Backed up {redacted(settings.database_url)} to {result.path} "
+        f"({result.size_bytes} bytes, {result.format})."
+    )
+
+
+@app.command("restore")
+def restore_cmd(
+    path: Path = typer.Argument(..., help="A file written by `fangxun db backup`."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask: replace the database's content."),
+) -> None:
+    """Replace the database's content with a backup (everything written since is lost)."""
+    settings = get_settings()
+    where = redacted(settings.database_url)
+    if not yes and not typer.confirm(f"Replace everything in {where} with {path}?"):
+        raise typer.Exit(1)
+    result = db_backup.restore(settings.database_url, path)
+    console.print(f"Restored {where} from {result.path} ({result.format}).")

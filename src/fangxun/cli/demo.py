@@ -1,13 +1,14 @@
 """`fangxun demo`: the built-in demo district.
 
-``fangxun demo`` migrates the database, loads the demo district and serves it;
-``fangxun demo load`` only migrates and loads. Both default to ``FANGXUN_ENVIRONMENT=demo`` when
-the variable is not set.
+``fangxun demo`` migrates the database, loads the demo district, serves it and plays the storm
+story (:mod:`fangxun.demo.story`); ``fangxun demo load`` only migrates and loads. Both default
+to ``FANGXUN_ENVIRONMENT=demo`` when the variable is not set.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
 import typer
 import uvicorn
@@ -18,6 +19,7 @@ from fangxun.cli import monitoring as monitoring_cli
 from fangxun.cli.db import database_session, redacted
 from fangxun.config import ENV_PREFIX, Settings, load_settings
 from fangxun.db import migrate
+from fangxun.demo import story
 from fangxun.demo.org_seed import (
     DISTRICT_CODE,
     PRIMARY_LOGIN,
@@ -77,6 +79,18 @@ def print_summary(summary: DemoSummary, settings: Settings) -> None:
     console.print(f"Database: {redacted(settings.database_url)}")
 
 
+#: Pages to look at while the story runs (path, what), printed at the start.
+WHERE_TO_LOOK = (
+    ("/map", "一张图 the map: signal, response level, rain, points at risk, live"),
+    ("/wall", "大屏 the command-room wall (full screen, cycling panels)"),
+    ("/warnings", "预警 warnings and their CAP alerts"),
+    ("/notifications", "通知 the outbox: what was sent to whom, acknowledged or not"),
+    ("/response", "应急响应 response level and tasks"),
+    ("/incidents", "险情 incidents"),
+    ("/forecast", "积水预报 the forecast runs"),
+)
+
+
 @app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
@@ -84,9 +98,28 @@ def demo(
     port: int | None = typer.Option(
         None, min=0, max=65535, help="TCP port [default: FANGXUN_PORT, 8000]."
     ),
-    log_level: str = typer.Option("info", help="uvicorn log level."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+    replay: bool = typer.Option(
+        True, "--replay/--no-replay", help="Run the storm story (else only serve the district)."
+    ),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the web server."),
+    until_done: bool = typer.Option(
+        False, "--until-done", help="Exit when the replay is done (default: serve until Ctrl+C)."
+    ),
+    speed: float = typer.Option(story.SPEED, min=1.0, help="Times real time."),
+    first_hour: int = typer.Option(
+        story.FIRST_HOUR, min=0, max=23, help="First hour of the 24 h 7·20 window."
+    ),
+    hours: int = typer.Option(story.HOURS, min=1, max=24, help="Hours to replay."),
+    cell_m: float = typer.Option(
+        story.CELL_M, min=10.0, help="Cell size of the replay and the forecasts, m."
+    ),
 ) -> None:
-    """Load the demo district and serve it (``fangxun demo load`` only loads)."""
+    """Load the demo district, start the server, ingest, forecasts, warnings and notifications,
+    and replay the 7·20 storm at an accelerated clock (``fangxun demo load`` only loads).
+
+    Serves until Ctrl+C (``--until-done``: until the replay ends; ``--no-serve``: no server).
+    """
     if ctx.invoked_subcommand is not None:
         return
     from fangxun.api.app import create_app
@@ -96,12 +129,64 @@ def demo(
     print_summary(summary, settings)
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
+    url = f"http://{bind_host}:{bind_port}"
+    login = f"[bold]{PRIMARY_LOGIN.username}[/] / [bold]{PRIMARY_LOGIN.password}[/]"
+
+    running: story.Story | None = None
+    if replay:
+        options = story.StoryOptions(speed=speed, first_hour=first_hour, hours=hours, cell_m=cell_m)
+        running = story.Story(settings, options, say=console.print)
+        console.print("Computing the replay (inundation core on the demo terrain)…")
+        plan = running.prepare()
+        console.print(
+            f"[bold]{plan.label}[/]: {plan.duration_s / 3600:.0f} h of storm in "
+            f"{plan.duration_s / speed / 60:.1f} min"
+        )
+    server: uvicorn.Server | None = None
+    if serve:
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings), host=bind_host, port=bind_port, log_level=log_level
+            )
+        )
+    looks = Table(title=f"Where to look — log in as {PRIMARY_LOGIN.username}")
+    looks.add_column("page")
+    looks.add_column("what")
+    for path, what in WHERE_TO_LOOK:
+        looks.add_row(f"{url}{path}", what)
+    if serve:
+        console.print(looks)
+        console.print(f"Log in as {login} ({PRIMARY_LOGIN.purpose_zh}).")
+    try:
+        if running is not None:
+            running.start()
+        if server is not None and not until_done:
+            console.print("[bold]Ctrl+C stops everything.[/]")
+            server.run()  # returns on Ctrl+C / SIGTERM
+        elif server is not None:
+            thread = threading.Thread(target=server.run, name="demo-server", daemon=True)
+            thread.start()
+            if running is not None:
+                running.wait()
+            server.should_exit = True
+            thread.join(timeout=15.0)
+        elif running is not None:
+            running.wait()
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        if running is not None:
+            running.stop()
+            _print_story(running)
+
+
+def _print_story(running: story.Story) -> None:
+    log = running.log
     console.print(
-        f"\nFangxun demo: open [bold]http://{bind_host}:{bind_port}[/] and log in as "
-        f"[bold]{PRIMARY_LOGIN.username}[/] / [bold]{PRIMARY_LOGIN.password}[/] "
-        f"({PRIMARY_LOGIN.purpose_zh}). Ctrl+C stops the server."
+        f"Story: {log.observations} observations published, {len(log.forecasts)} forecast(s), "
+        f"{len([e for e in log.events if e[1].startswith('warning')])} warning change(s), "
+        f"incident: {'#' + str(log.incident_id) if log.incident_id else 'none'}"
     )
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=log_level)
 
 
 app.command("replay")(monitoring_cli.replay)

@@ -20,9 +20,13 @@ from fangxun.cli import forecast as forecast_cli
 from fangxun.cli import hazards as hazards_cli
 from fangxun.cli import inundation as inundation_cli
 from fangxun.cli import monitoring as monitoring_cli
+from fangxun.cli import notify as notify_cli
 from fangxun.cli import operations as operations_cli
+from fangxun.cli import reports as reports_cli
+from fangxun.cli import response as response_cli
 from fangxun.cli import serve as serve_cli
 from fangxun.cli import users as users_cli
+from fangxun.cli import warnings as warnings_cli
 from fangxun.errors import (
     AuthenticationError,
     ConfigError,
@@ -95,8 +99,12 @@ app.add_typer(operations_cli.duty_app, name="duty")
 app.add_typer(operations_cli.incidents_app, name="incidents")
 app.add_typer(operations_cli.supplies_app, name="supplies")
 app.add_typer(operations_cli.briefing_app, name="briefing")
+app.add_typer(response_cli.app, name="response")
 app.command("ingest")(monitoring_cli.ingest)
 app.add_typer(monitoring_cli.app, name="monitoring")
+app.add_typer(warnings_cli.app, name="warnings")
+app.add_typer(reports_cli.app, name="report")
+app.add_typer(notify_cli.app, name="notify")
 
 
 def _version_callback(value: bool) -> None:

@@ -13,8 +13,12 @@ from fangxun.forecast import models as forecast_models
 from fangxun.hazards import models as hazard_models
 from fangxun.incidents import models as incident_models
 from fangxun.monitoring import models as monitoring_models
+from fangxun.notify import models as notify_models
 from fangxun.org import models as org_models
+from fangxun.reports import models as report_models
+from fangxun.response import models as response_models
 from fangxun.supplies import models as supplies_models
+from fangxun.warnings import models as warning_models
 
 __all__ = [
     "Base",
@@ -25,6 +29,10 @@ __all__ = [
     "hazard_models",
     "incident_models",
     "monitoring_models",
+    "notify_models",
     "org_models",
+    "report_models",
+    "response_models",
     "supplies_models",
+    "warning_models",
 ]

@@ -4,6 +4,10 @@
   :data:`~fangxun.demo.terrain.NODATA`, tagged as synthetic;
 * ``features.geojson``: underpasses and low-lying blocks (WGS 84 points with row/col and grid x/y);
 * ``jurisdictions.geojson``: the street offices' areas (WGS 84 polygons);
+* ``landuse.tif``: land-use class codes (uint8, :data:`~fangxun.demo.terrain.LANDUSE_CODES`,
+  nodata 0) on the terrain's grid, for Manning's n by land use;
+* ``catchments.geojson``: drainage catchments (WGS 84 polygons with the design return period or
+  the pipe/pump capacity), for the drainage capacity by catchment;
 * ``hillshade.png`` + ``hillshade.json``: a shaded-relief basemap reprojected to Web Mercator, with
   its WGS 84 bounds ``[[south, west], [north, east]]`` for a Leaflet ``imageOverlay``.
 """
@@ -28,6 +32,8 @@ from pyproj import Transformer
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from fangxun.demo.terrain import (
+    CATCHMENTS,
+    LANDUSE_CODES,
     NODATA,
     SYNTHETIC_LABEL,
     SYNTHETIC_LABEL_ZH,
@@ -35,11 +41,14 @@ from fangxun.demo.terrain import (
     DemoTerrain,
     demo_terrain,
     jurisdiction_polygons,
+    local_ring,
 )
 
 TERRAIN_FILE = "terrain.tif"
 FEATURES_FILE = "features.geojson"
 JURISDICTIONS_FILE = "jurisdictions.geojson"
+LANDUSE_FILE = "landuse.tif"
+CATCHMENTS_FILE = "catchments.geojson"
 HILLSHADE_FILE = "hillshade.png"
 HILLSHADE_META_FILE = "hillshade.json"
 #: The CRS the hillshade image is warped to: Leaflet's default, so the overlay lines up exactly.
@@ -59,6 +68,8 @@ class TerrainFiles:
     terrain: Path
     features: Path
     jurisdictions: Path
+    landuse: Path
+    catchments: Path
     hillshade: Path
     hillshade_meta: Path
     written: tuple[str, ...]
@@ -117,6 +128,66 @@ def write_terrain_geotiff(terrain: DemoTerrain, path: Path) -> None:
             dst.set_band_description(1, "elevation_m")
 
     _atomic_write(path, write)
+
+
+def write_landuse_geotiff(terrain: DemoTerrain, path: Path) -> None:
+    """Write the land-use class codes as a GeoTIFF (uint8, nodata 0, deflate), terrain grid."""
+
+    def write(tmp: Path) -> None:
+        rows, cols = terrain.landuse.shape
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="GTiff",
+            width=cols,
+            height=rows,
+            count=1,
+            dtype="uint8",
+            crs=terrain.crs,
+            transform=terrain.transform,
+            nodata=0,
+            TILED="YES",
+            COMPRESS="DEFLATE",
+        ) as dst:
+            dst.write(terrain.landuse, 1)
+            dst.update_tags(
+                DESCRIPTION=SYNTHETIC_LABEL,
+                SYNTHETIC="yes",
+                CLASSES=json.dumps(LANDUSE_CODES),
+                SOURCE="fangxun.demo.terrain (seeded, deterministic)",
+            )
+            dst.set_band_description(1, "landuse_class")
+
+    _atomic_write(path, write)
+
+
+def catchments_geojson() -> dict[str, Any]:
+    """The demo drainage catchments as an RFC 7946 FeatureCollection (lon, lat), in the format
+    :func:`fangxun.forecast.inputs.parse_catchments` reads."""
+    features = []
+    for c in CATCHMENTS:
+        props: dict[str, Any] = {"code": c.code, "name": c.name_zh, "name_en": c.name_en}
+        if c.capacity_mm_h is not None:
+            props["capacity_mm_h"] = c.capacity_mm_h
+        else:
+            props["return_period_years"] = c.return_period_years
+            props["concentration_time_min"] = c.concentration_time_min
+        ring = local_ring(c.x_min_m, c.x_max_m, c.s_min_m, c.s_max_m)
+        features.append(
+            {
+                "type": "Feature",
+                "id": c.code,
+                "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]},
+                "properties": props,
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "name": "fangxun_demo_catchments",
+        "synthetic": True,
+        "description": SYNTHETIC_LABEL,
+        "features": features,
+    }
 
 
 def features_geojson(terrain: DemoTerrain) -> dict[str, Any]:
@@ -272,6 +343,8 @@ def ensure_terrain_files(
         "terrain": folder / TERRAIN_FILE,
         "features": folder / FEATURES_FILE,
         "jurisdictions": folder / JURISDICTIONS_FILE,
+        "landuse": folder / LANDUSE_FILE,
+        "catchments": folder / CATCHMENTS_FILE,
         "hillshade": folder / HILLSHADE_FILE,
         "hillshade_meta": folder / HILLSHADE_META_FILE,
     }
@@ -284,6 +357,10 @@ def ensure_terrain_files(
             _write_json(files["features"], features_geojson(terrain))
         if "jurisdictions" in missing:
             _write_json(files["jurisdictions"], jurisdictions_geojson())
+        if "landuse" in missing:
+            write_landuse_geotiff(terrain, files["landuse"])
+        if "catchments" in missing:
+            _write_json(files["catchments"], catchments_geojson())
         if "hillshade" in missing or "hillshade_meta" in missing:
             write_hillshade(terrain, files["hillshade"], files["hillshade_meta"])
     return TerrainFiles(directory=folder, written=tuple(missing), **files)

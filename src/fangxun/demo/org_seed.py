@@ -23,6 +23,7 @@ from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
 from fangxun.demo.operations_seed import OperationsSeedSummary, seed_operations
+from fangxun.demo.response_seed import ResponseSeedSummary, seed_response
 from fangxun.errors import ConfigError
 from fangxun.org import service as org
 from fangxun.org.models import Person, Role, Unit, UnitKind
@@ -184,6 +185,7 @@ class DemoSummary:
     hazards: HazardSeedSummary | None = None
     operations: OperationsSeedSummary | None = None
     monitoring: MonitoringSeedSummary | None = None
+    response: ResponseSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -297,4 +299,5 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
     summary.hazards = seed_hazards(session=session)
     summary.operations = seed_operations(session=session)
     summary.monitoring = seed_monitoring(session=session)
+    summary.response = seed_response(session=session)
     return summary

@@ -205,10 +205,15 @@ def publish(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
+    on_start: Callable[[datetime, datetime], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """Publish ``plan`` at ``speed`` × real time (QoS 1); returns the observations sent.
 
     Times are chosen so the last frame's time is the wall-clock time the replay ends.
+    ``on_start(start_wall, t0)`` is called once before the first frame with the wall-clock start
+    and the observation time of offset 0 (a frame at ``offset_s`` carries time
+    ``t0 + offset_s``); ``stop()`` returning True ends the replay early.
     """
     if not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed!r}")
@@ -222,12 +227,16 @@ def publish(
     t0 = end_wall - timedelta(seconds=plan.frames[-1].offset_s if plan.frames else 0.0)
     sent = 0
     infos = []
+    if on_start is not None:
+        on_start(start_wall, t0)
     try:
         for frame in plan.frames:
             due = start_wall + timedelta(seconds=frame.offset_s / speed)
             wait = (due - now()).total_seconds()
             if wait > 0:
                 sleep(wait)
+            if stop is not None and stop():
+                break
             when = (t0 + timedelta(seconds=frame.offset_s)).isoformat()
             for station, items in frame.values.items():
                 payload = [{"datastream": c, "time": when, "value": v} for c, v in items]

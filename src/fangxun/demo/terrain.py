@@ -12,6 +12,12 @@ The terrain is **synthetic**: seeded shapes and noise, not survey data. It is a 
 * several low-lying blocks (bowl-shaped depressions 0.5–2 m deep);
 * seeded value noise (a few decimetres) so that nothing is perfectly flat.
 
+With it comes a **land-use raster** on the same grid (:data:`LANDUSE_CODES`: road, building, green,
+water, other), from the same masks plus seeded building footprints on 80 m plots (its own random
+stream, so the elevations do not depend on it), and **drainage catchments**
+(:data:`CATCHMENTS`): the old west on a 0.5-year network, the centre on 1 year, the newer east
+on 2 years, and pumped underpasses with a given capacity.
+
 Elevations are metres above a notional datum, rounded to 1 mm so that the same bytes come out
 on every run.
 
@@ -136,6 +142,8 @@ class DemoTerrain:
     rail_mask: npt.NDArray[np.bool_]
     features: tuple[TerrainFeature, ...]
     roads: tuple[Road, ...] = field(default=())
+    #: Land-use class codes (:data:`LANDUSE_CODES`), uint8, same grid.
+    landuse: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -198,6 +206,94 @@ JURISDICTIONS: tuple[Jurisdiction, ...] = (
     Jurisdiction("WUTONG", 2750.0, 5250.0, 0.0, 4000.0),
     Jurisdiction("SHIFO", 2750.0, 5250.0, 4000.0, 8000.0),
     Jurisdiction("FENGYANG", 5250.0, 8000.0, 0.0, 8000.0),
+)
+
+
+#: Land-use class codes of the demo raster → class names (keys of ``Settings.forecast_manning``;
+#: the defaults of ``Settings.forecast_landuse_classes``). 0 is nodata.
+LANDUSE_CODES: dict[int, str] = {1: "road", 2: "building", 3: "green", 4: "water", 5: "default"}
+LANDUSE_ROAD, LANDUSE_BUILDING, LANDUSE_GREEN, LANDUSE_WATER, LANDUSE_OTHER = 1, 2, 3, 4, 5
+#: Side of the square plots buildings are placed on, m.
+_PLOT_M = 80.0
+#: Riverside green strip beyond the channel's top width, m.
+_RIVER_PARK_M = 60.0
+
+
+@dataclass(frozen=True)
+class Catchment:
+    """A demo drainage catchment: a rectangle in grid-local metres (x east, s north of the south
+    edge) with its design return period (years) and time of concentration (min), or a given
+    capacity (mm/h, pumped underpasses)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    x_min_m: float
+    x_max_m: float
+    s_min_m: float
+    s_max_m: float
+    return_period_years: float | None = None
+    concentration_time_min: float | None = None
+    capacity_mm_h: float | None = None
+
+
+def _underpass_catchments() -> tuple[Catchment, ...]:
+    roads = {r.name_zh: r for r in ROADS}
+    out = []
+    for i, (name, _depth) in enumerate(UNDERPASSES, start=1):
+        road = roads[name]
+        half = road.width_m / 2.0 + 20.0
+        out.append(
+            Catchment(
+                f"UP{i:02d}-PUMP",
+                f"{name}下穿通道泵站",
+                f"{road.name_en} underpass pumps",
+                road.position_m - half,
+                road.position_m + half,
+                _RAIL_S_M - 130.0,
+                _RAIL_S_M + 130.0,
+                capacity_mm_h=80.0,
+            )
+        )
+    return tuple(out)
+
+
+#: Drainage catchments, in file order (later ones override earlier ones where they overlap).
+CATCHMENTS: tuple[Catchment, ...] = (
+    Catchment(
+        "DW-WEST",
+        "西部老城排水分区",
+        "Old west drainage area",
+        0.0,
+        2750.0,
+        0.0,
+        8000.0,
+        return_period_years=0.5,
+        concentration_time_min=30.0,
+    ),
+    Catchment(
+        "DW-CENTRE",
+        "中部排水分区",
+        "Central drainage area",
+        2750.0,
+        5250.0,
+        0.0,
+        8000.0,
+        return_period_years=1.0,
+        concentration_time_min=30.0,
+    ),
+    Catchment(
+        "DW-EAST",
+        "东部滨河排水分区",
+        "East riverside drainage area",
+        5250.0,
+        8000.0,
+        0.0,
+        8000.0,
+        return_period_years=2.0,
+        concentration_time_min=30.0,
+    ),
+    *_underpass_catchments(),
 )
 
 
@@ -303,7 +399,13 @@ def demo_terrain() -> DemoTerrain:
     """The demo terrain (:data:`DEMO_SEED`), generated once per process and shared read-only:
     the loader, every seed and the replay all place things on it, and generating costs seconds."""
     terrain = generate_terrain()
-    for array in (terrain.elevation, terrain.river_mask, terrain.road_mask, terrain.rail_mask):
+    for array in (
+        terrain.elevation,
+        terrain.river_mask,
+        terrain.road_mask,
+        terrain.rail_mask,
+        terrain.landuse,
+    ):
         array.setflags(write=False)
     return terrain
 
@@ -385,6 +487,7 @@ def generate_terrain(seed: int = DEMO_SEED) -> DemoTerrain:
     elevation = np.round(z, 3).astype(np.float32)
 
     features = _features(elevation, transform, x, s)
+    landuse = _landuse(seed, x, s, road_mask, river_mask, rail_mask, ds_rail, d_perp, half_w)
     return DemoTerrain(
         elevation=elevation,
         transform=transform,
@@ -395,7 +498,52 @@ def generate_terrain(seed: int = DEMO_SEED) -> DemoTerrain:
         rail_mask=rail_mask,
         features=features,
         roads=ROADS,
+        landuse=landuse,
     )
+
+
+def _landuse(
+    seed: int,
+    x: npt.NDArray[np.float64],
+    s: npt.NDArray[np.float64],
+    road_mask: npt.NDArray[np.bool_],
+    river_mask: npt.NDArray[np.bool_],
+    rail_mask: npt.NDArray[np.bool_],
+    ds_rail: npt.NDArray[np.float64],
+    d_perp: npt.NDArray[np.float64],
+    half_w: npt.NDArray[np.float64],
+) -> npt.NDArray[np.uint8]:
+    """Land-use codes: water in the channel, roads, the railway (other), green on the embankment
+    slopes and a riverside strip, and in the blocks seeded building footprints (80 % of the 80 m
+    plots, 36–64 m by 30–60 m) among paved yards (other) and park plots (green).
+
+    Uses its own random stream (``seed + 1``) so that the elevations never depend on it.
+    """
+    rng = np.random.default_rng(seed + 1)
+    nps = math.ceil(float(s.max()) / _PLOT_M) + 1
+    npx = math.ceil(float(x.max()) / _PLOT_M) + 1
+    has = rng.random((nps, npx)) < 0.8
+    park = ~has & (rng.random((nps, npx)) < 0.5)
+    width = rng.uniform(36.0, 64.0, (nps, npx))
+    depth = rng.uniform(30.0, 60.0, (nps, npx))
+    off_x = rng.uniform(-6.0, 6.0, (nps, npx))
+    off_s = rng.uniform(-6.0, 6.0, (nps, npx))
+    ix = np.floor(x / _PLOT_M).astype(np.intp)
+    js = np.floor(s / _PLOT_M).astype(np.intp)
+    lx = x - (ix + 0.5) * _PLOT_M - off_x[js, ix]
+    ls = s - (js + 0.5) * _PLOT_M - off_s[js, ix]
+    building = (
+        has[js, ix] & (np.abs(lx) <= width[js, ix] / 2.0) & (np.abs(ls) <= depth[js, ix] / 2.0)
+    )
+    out = np.full(x.shape, LANDUSE_OTHER, dtype=np.uint8)
+    out[park[js, ix]] = LANDUSE_GREEN
+    out[building] = LANDUSE_BUILDING
+    out[d_perp <= half_w + _RIVER_PARK_M] = LANDUSE_GREEN
+    out[(ds_rail <= _RAIL_BASE_HALF_M) & ~rail_mask] = LANDUSE_GREEN
+    out[rail_mask] = LANDUSE_OTHER
+    out[road_mask] = LANDUSE_ROAD
+    out[river_mask] = LANDUSE_WATER
+    return out
 
 
 def _lowest_cell(
@@ -474,6 +622,34 @@ def cells_within(
     rows, cols = np.ogrid[: terrain.elevation.shape[0], : terrain.elevation.shape[1]]
     dist = np.hypot((rows - row) * terrain.cell_size_m, (cols - col) * terrain.cell_size_m)
     return np.asarray(dist <= radius_m, dtype=bool)
+
+
+def local_ring(
+    x_min_m: float,
+    x_max_m: float,
+    s_min_m: float,
+    s_max_m: float,
+    transform: Affine | None = None,
+    *,
+    points_per_edge: int = 8,
+) -> list[tuple[float, float]]:
+    """A grid-local rectangle (m) as a closed WGS 84 (lon, lat) ring, edges densified."""
+    transform = transform or grid_transform()
+    west, north = transform.c, transform.f
+    height_m = N_ROWS * CELL_SIZE_M
+    to_wgs84 = transformer(TERRAIN_CRS, "EPSG:4326")
+    corners = [(x_min_m, s_min_m), (x_max_m, s_min_m), (x_max_m, s_max_m), (x_min_m, s_max_m)]
+    ring_local: list[tuple[float, float]] = []
+    for (x0, s0), (x1, s1) in zip(corners, corners[1:] + corners[:1], strict=True):
+        for k in range(points_per_edge):
+            t = k / points_per_edge
+            ring_local.append((x0 + (x1 - x0) * t, s0 + (s1 - s0) * t))
+    ring_local.append(ring_local[0])
+    ring: list[tuple[float, float]] = []
+    for lx, ls in ring_local:
+        lon, lat = to_wgs84.transform(west + lx, north - height_m + ls)
+        ring.append((round(float(lon), 7), round(float(lat), 7)))
+    return ring
 
 
 def jurisdiction_polygons(

@@ -12,12 +12,14 @@ District model (documented choices):
   cells are, and rows/columns that do not fill a block are dropped at the south/east edges. A 20 m
   model of the 10 m demo terrain has 4× fewer cells and ~2× longer steps: ~8× faster, at the cost
   of smoothing kerbs and narrow underpasses (peak depths at small depressions drop).
-* **Manning's n**: a scalar (``Settings.forecast_manning["default"]``) or a land-use raster
-  mapped through the same table.
+* **Manning's n**: a scalar (``Settings.forecast_manning["default"]``) or, with a land-use
+  raster, n of each cell's class (:mod:`.inputs`); a coarser model takes block means of n.
 * **Drainage capacity**: the pipes are taken to carry the design storm's mean intensity for the
   design return period P and duration t (time of concentration):
   ``capacity (mm/h) = 60 · A / (t + b)^n`` with ``A = a(1 + C lg P)`` (the configured storm
-  intensity formula). Rain above that ponds.
+  intensity formula). Rain above that ponds. With catchment polygons each catchment has its own
+  P and t (or a given pipe capacity), rasterised to a capacity per cell (:mod:`.inputs`); a
+  coarser model takes block means.
 * **Boundary**: open edges (water leaves the district at critical depth).
 
 Ensemble perturbations (documented, seeded): member 0 is the unperturbed control; member k > 0
@@ -41,6 +43,7 @@ from fangxun.inundation.rain import StormFormula
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+Transform6 = tuple[float, float, float, float, float, float]
 
 #: Colours of the warning thresholds, lowest first (keys of per-point results).
 COLOURS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
@@ -60,7 +63,7 @@ class District:
     transform: tuple[float, float, float, float, float, float]
     crs_wkt: str | None
     manning: float | FloatArray
-    drainage_mm_h: float
+    drainage_mm_h: float | FloatArray
 
     def grid(self) -> Grid:
         """The inundation grid (with an Affine transform and a rasterio CRS when known)."""
@@ -145,13 +148,20 @@ def build_district(
     terrain_path: str,
     *,
     resolution_m: float,
-    manning: float,
-    drainage_mm_h: float,
+    manning: float | FloatArray | Callable[[tuple[int, int], Transform6, str | None], FloatArray],
+    drainage_mm_h: float
+    | FloatArray
+    | Callable[[tuple[int, int], Transform6, str | None], FloatArray],
 ) -> District:
     """Read the terrain GeoTIFF and build the :class:`District` at ``resolution_m`` (0 = native).
 
-    Raises ``ValueError`` when the terrain cannot be read or ``resolution_m`` is not a whole
-    multiple of the terrain's cell size.
+    ``manning`` (s/m^(1/3)) and ``drainage_mm_h`` (mm/h) are scalars, rasters on the terrain's
+    native grid, or callables ``(shape, transform, crs_wkt) -> raster`` given the native grid;
+    rasters are aggregated by block means like the terrain (nodata blocks take their mean n or
+    capacity of 0.03 and 0).
+
+    Raises ``ValueError`` when the terrain cannot be read, ``resolution_m`` is not a whole
+    multiple of the terrain's cell size, or a raster does not match the terrain's shape.
     """
     from fangxun.inundation.io import read_raster
 
@@ -167,15 +177,31 @@ def build_district(
             )
     z, mask = aggregate(r.values, r.nodata_mask, factor)
     t = r.transform
+    native: Transform6 = (t.a, t.b, t.c, t.d, t.e, t.f)
+    crs_wkt = r.crs.to_wkt() if r.crs is not None else None
+
+    def field_of(value: Any, what: str, fill: float) -> float | FloatArray:
+        if callable(value):
+            value = value(r.values.shape, native, crs_wkt)
+        if isinstance(value, int | float):
+            return float(value)
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != r.values.shape:
+            raise ValueError(
+                f"{what} raster is {arr.shape}, the terrain {r.values.shape} ({terrain_path})"
+            )
+        coarse, empty = aggregate(arr, r.nodata_mask, factor)
+        return np.where(empty, fill, coarse)
+
     transform = (t.a * factor, t.b, t.c, t.d, t.e * factor, t.f)
     return District(
         elevation=z,
         nodata_mask=mask,
         cell_size=r.cell_size * factor,
         transform=(float(transform[0]), 0.0, float(t.c), 0.0, float(transform[4]), float(t.f)),
-        crs_wkt=r.crs.to_wkt() if r.crs is not None else None,
-        manning=manning,
-        drainage_mm_h=drainage_mm_h,
+        crs_wkt=crs_wkt,
+        manning=field_of(manning, "Manning's n", 0.03),
+        drainage_mm_h=field_of(drainage_mm_h, "drainage capacity", 0.0),
     )
 
 

@@ -34,6 +34,14 @@ class RainSource(enum.StrEnum):
     nowcast = "nowcast"  # persistence with decay from the observed gauges
 
 
+class WarmStartKind(enum.StrEnum):
+    """Where a run's initial water came from."""
+
+    run = "run"  # the previous forecast's depth field
+    observations = "observations"  # the ponding sensors' readings, spread over their low areas
+    dry = "dry"  # no water
+
+
 class ForecastRun(Base):
     """One forecast run (a job). ``params`` holds the request; ``summary`` what the run found."""
 
@@ -58,6 +66,10 @@ class ForecastRun(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     warm_start_run_id: Mapped[int | None] = mapped_column(Integer)
+    #: Which warm start the run used (set when it finishes; see :class:`WarmStartKind`).
+    warm_start_kind: Mapped[WarmStartKind | None] = mapped_column(
+        string_enum(WarmStartKind, "forecast_warm_start_kind")
+    )
     #: Folder of the run's files, relative to ``data_dir``.
     output_dir: Mapped[str | None] = mapped_column(String(300))
     #: Overlay bounds for the map: [south, west, north, east], degrees.

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fangxun.forecast.models import RainSource, RunStatus
+from fangxun.forecast.models import RainSource, RunStatus, WarmStartKind
 
 
 class DesignRain(BaseModel):
@@ -70,6 +70,8 @@ class ForecastRunRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     warm_start_run_id: int | None
+    #: Which warm start the run used: run, observations or dry (None until it finishes).
+    warm_start_kind: WarmStartKind | None = None
     bounds: list[float] | None
     summary: dict[str, Any] | None
     skill: dict[str, Any] | None

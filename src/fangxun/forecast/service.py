@@ -14,7 +14,7 @@ finished ``done``; the failed run's ``message`` names the reason and the run sti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,8 +26,14 @@ from fangxun.audit.service import record_create
 from fangxun.config import Settings
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError, PermissionDeniedError, ValidationFailed
-from fangxun.forecast import engine, rainsource
-from fangxun.forecast.models import ForecastPointResult, ForecastRun, RainSource, RunStatus
+from fangxun.forecast import engine, inputs, rainsource
+from fangxun.forecast.models import (
+    ForecastPointResult,
+    ForecastRun,
+    RainSource,
+    RunStatus,
+    WarmStartKind,
+)
 from fangxun.forecast.schemas import (
     DesignRain,
     ForecastRunCreate,
@@ -149,6 +155,9 @@ class PreparedRun:
     points: dict[str, dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     warm_start_run_id: int | None = None
+    warm_start_kind: WarmStartKind = WarmStartKind.dry
+    #: District inputs and warm start, for the run's summary.
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tuple[Hyetograph, str]:
@@ -196,18 +205,27 @@ def _thresholds(point: HazardPoint) -> dict[str, float]:
     }
 
 
-def _warm_start(
+@dataclass
+class WarmStart:
+    """The initial state of a run: depth (m) or None (dry), its kind and a note."""
+
+    depth: np.ndarray | None
+    kind: WarmStartKind
+    note: str
+    run_id: int | None = None
+    sensors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _from_previous_run(
     *, session: Session, run: ForecastRun, settings: Settings, shape: tuple[int, int]
 ) -> tuple[np.ndarray | None, int | None, str]:
-    """The depth field (m) to start from: the last forecast's state nearest to now, else dry."""
-    if not run.params.get("warm_start", True):
-        return None, None, "dry start (warm start off)"
+    """The last forecast's state nearest to now, or (None, None, why not)."""
     prev = current_run(session=session)
     if prev is None or prev.output_dir is None:
-        return None, None, "dry start (no previous forecast)"
+        return None, None, "no previous forecast"
     age = (run.issued_at - prev.issued_at).total_seconds()
     if age < 0 or age > settings.forecast_warm_start_max_age_s:
-        return None, None, f"dry start (previous forecast #{prev.id} is {age:.0f} s old)"
+        return None, None, f"previous forecast #{prev.id} is {age:.0f} s old"
     states = sorted(Path(settings.data_dir, prev.output_dir).glob("state_*.npy"))
     best: tuple[float, Path] | None = None
     for p in states:
@@ -215,16 +233,196 @@ def _warm_start(
         if best is None or abs(t - age) < abs(best[0] - age):
             best = (t, p)
     if best is None:
-        return None, None, f"dry start (forecast #{prev.id} kept no state)"
+        return None, None, f"forecast #{prev.id} kept no state"
     depth = np.load(best[1]).astype(np.float64)
     if depth.shape != shape:
-        return (
-            None,
-            None,
-            (f"dry start (forecast #{prev.id} state is {depth.shape}, the model is {shape})"),
-        )
+        return None, None, f"forecast #{prev.id} state is {depth.shape}, the model is {shape}"
     depth = np.where(np.isfinite(depth), depth, 0.0)
     return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s"
+
+
+def latest_ponding_readings(
+    *, session: Session, at: datetime, max_age_s: float
+) -> list[tuple[str, float, float, float, datetime]]:
+    """The latest unflagged ponding-depth reading of every ponding station within
+    ``[at − max_age_s, at]``: (station code, lon, lat, depth m, time)."""
+    from fangxun.monitoring.models import (
+        Datastream,
+        Observation,
+        ObservedProperty,
+        Station,
+        StationKind,
+    )
+
+    rows = session.execute(
+        select(
+            Station.code, Station.lon, Station.lat, Observation.phenomenon_time, Observation.value
+        )
+        .join(Datastream, Datastream.station_id == Station.id)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .join(Observation, Observation.datastream_id == Datastream.id)
+        .where(
+            Station.kind == StationKind.ponding,
+            Station.is_active.is_(True),
+            ObservedProperty.code == "ponding_depth",
+            Observation.flags == 0,
+            Observation.phenomenon_time >= at - timedelta(seconds=max_age_s),
+            Observation.phenomenon_time <= at,
+        )
+        .order_by(Station.code, Observation.phenomenon_time)
+    ).all()
+    latest: dict[str, tuple[str, float, float, float, datetime]] = {}
+    for code, lon, lat, t, v in rows:
+        latest[code] = (code, float(lon), float(lat), float(v), t)
+    return list(latest.values())
+
+
+def _from_observations(
+    *, session: Session, run: ForecastRun, settings: Settings, district: engine.District
+) -> tuple[np.ndarray | None, list[dict[str, Any]], str]:
+    """The initial depth spread from the ponding sensors' latest readings, or (None, [], why)."""
+    readings = latest_ponding_readings(
+        session=session, at=run.issued_at, max_age_s=settings.forecast_obs_warm_start_max_age_s
+    )
+    if not readings:
+        return (
+            None,
+            [],
+            (f"no ponding reading in the last {settings.forecast_obs_warm_start_max_age_s:g} s"),
+        )
+    cells = engine.points_to_cells(
+        district, {code: (lon, lat) for code, lon, lat, _, _ in readings}
+    )
+    usable = [
+        inputs.PondingReading(code, cell[0], cell[1], depth)
+        for code, _lon, _lat, depth, _t in readings
+        if (cell := cells[code]) is not None and depth > 0.0
+    ]
+    if not usable:
+        return None, [], f"{len(readings)} ponding sensor(s) on the grid report no water"
+    depth, info = inputs.observed_ponding(
+        district.elevation,
+        district.nodata_mask,
+        district.cell_size,
+        usable,
+        radius_m=settings.forecast_obs_spread_radius_m,
+    )
+    volume = float(depth.sum()) * district.cell_size**2
+    return (
+        depth,
+        info,
+        (
+            f"warm start from {len(usable)} ponding sensor(s), {volume:.0f} m³ "
+            f"(spread over their low areas within {settings.forecast_obs_spread_radius_m:g} m)"
+        ),
+    )
+
+
+def _warm_start(
+    *, session: Session, run: ForecastRun, settings: Settings, district: engine.District
+) -> WarmStart:
+    """The state to start from: the last forecast's depth field when it is recent enough, else
+    the ponding sensors' readings spread over their low areas, else dry."""
+    if not run.params.get("warm_start", True):
+        return WarmStart(None, WarmStartKind.dry, "dry start (warm start off)")
+    depth, prev_id, why = _from_previous_run(
+        session=session, run=run, settings=settings, shape=district.shape
+    )
+    if depth is not None:
+        return WarmStart(depth, WarmStartKind.run, why, run_id=prev_id)
+    obs, sensors, obs_why = _from_observations(
+        session=session, run=run, settings=settings, district=district
+    )
+    if obs is not None:
+        return WarmStart(obs, WarmStartKind.observations, f"{obs_why} ({why})", sensors=sensors)
+    return WarmStart(None, WarmStartKind.dry, f"dry start ({why}; {obs_why})")
+
+
+def _input_file(settings: Settings, configured: Path | None, name: str) -> Path | None:
+    """A district input file: the configured one (which must exist), else ``name`` next to the
+    terrain when there is one (the demo writes ``landuse.tif`` and ``catchments.geojson``)."""
+    if configured is not None:
+        if not configured.is_file():
+            raise ValidationFailed(f"forecast input {configured} does not exist")
+        return configured
+    candidate = terrain_path(settings).parent / name
+    return candidate if candidate.is_file() else None
+
+
+def district_inputs(
+    settings: Settings,
+) -> tuple[Any, Any, list[str], dict[str, Any]]:
+    """Manning's n and drainage capacity of the district: scalars, or callables that build the
+    rasters from the land-use raster and the catchments on the terrain's grid (see
+    :mod:`fangxun.forecast.inputs`). Returns (manning, drainage, notes, details for the summary)."""
+    table = dict(settings.forecast_manning)
+    default_n = float(table.get("default", 0.03))
+    formula = storm_formula(settings)
+    default_cap = engine.drainage_capacity_mm_h(
+        formula,
+        settings.forecast_drainage_return_period_years,
+        settings.forecast_drainage_duration_s,
+    )
+    notes: list[str] = []
+    details: dict[str, Any] = {}
+    manning: Any = default_n
+    landuse = _input_file(settings, settings.forecast_landuse_path, "landuse.tif")
+    if landuse is not None:
+        classes = dict(settings.forecast_landuse_classes)
+
+        def manning_raster(
+            shape: tuple[int, int], transform: inputs.Transform, _crs: str | None
+        ) -> np.ndarray:
+            codes, valid = inputs.read_landuse(landuse, shape=shape, transform=transform)
+            return inputs.manning_from_classes(
+                codes,
+                classes=classes,
+                table=table,
+                valid=valid,
+                source=f"land-use raster {landuse}",
+            )
+
+        manning = manning_raster
+        notes.append(f"n by land use ({landuse.name})")
+        details["landuse"] = str(landuse)
+    else:
+        notes.append(f"n = {default_n:g} everywhere (no land-use raster)")
+    drainage: Any = default_cap
+    catchments_file = _input_file(settings, settings.forecast_catchments_path, "catchments.geojson")
+    p_default = settings.forecast_drainage_return_period_years
+    default_note = (
+        f"drainage {default_cap:.1f} mm/h (P = {p_default:g} a, "
+        f"t = {settings.forecast_drainage_duration_s / 60:g} min)"
+    )
+    if catchments_file is not None:
+        catchments = inputs.read_catchments(catchments_file)
+
+        def capacity(
+            shape: tuple[int, int], transform: inputs.Transform, crs_wkt: str | None
+        ) -> np.ndarray:
+            if crs_wkt is None:
+                raise ValueError("the terrain has no CRS: catchments cannot be placed on it")
+            raster, info = inputs.capacity_raster(
+                catchments,
+                formula=formula,
+                default_concentration_s=settings.forecast_drainage_duration_s,
+                default_mm_h=default_cap,
+                shape=shape,
+                transform=transform,
+                crs_wkt=crs_wkt,
+            )
+            details["catchments"] = info
+            return raster
+
+        drainage = capacity
+        caps = [c.capacity(formula, settings.forecast_drainage_duration_s) for c in catchments]
+        notes.append(
+            f"drainage by {len(catchments)} catchment(s) ({catchments_file.name}): "
+            f"{min(caps):.1f}–{max(caps):.1f} mm/h, elsewhere {default_note}"
+        )
+    else:
+        notes.append(default_note)
+    return manning, drainage, notes, details
 
 
 def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> PreparedRun:
@@ -232,32 +430,24 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
 
     Raises ``ValueError``/:class:`ValidationFailed` with the reason when an input is unusable.
     """
-    n = dict(settings.forecast_manning)
-    manning = float(n.get("default", 0.03))
-    capacity = engine.drainage_capacity_mm_h(
-        storm_formula(settings),
-        settings.forecast_drainage_return_period_years,
-        settings.forecast_drainage_duration_s,
-    )
     path = terrain_path(settings)
     if not path.exists():
         raise ValidationFailed(
             f"district terrain {path} does not exist: run 'fangxun demo' or set "
             "FANGXUN_FORECAST_TERRAIN_PATH"
         )
+    manning, drainage, input_notes, details = district_inputs(settings)
     district = engine.build_district(
         str(path),
         resolution_m=settings.forecast_resolution_m,
         manning=manning,
-        drainage_mm_h=capacity,
+        drainage_mm_h=drainage,
     )
     rain, rain_note = build_rain(session=session, run=run, settings=settings)
     notes = [
         rain_note,
-        f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m, "
-        f"n = {manning:g}, drainage {capacity:.1f} mm/h "
-        f"(P = {settings.forecast_drainage_return_period_years:g} a, "
-        f"t = {settings.forecast_drainage_duration_s / 60:g} min)",
+        f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m",
+        *input_notes,
     ]
     pts = list(
         session.scalars(
@@ -277,10 +467,12 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         points[str(p.id)] = {"id": p.id, "cell": cell, "thresholds": _thresholds(p)}
     if off:
         notes.append(f"{len(off)} point(s) off the model grid: {', '.join(off[:10])}")
-    initial, warm_id, warm_note = _warm_start(
-        session=session, run=run, settings=settings, shape=district.shape
-    )
-    notes.append(warm_note)
+    warm = _warm_start(session=session, run=run, settings=settings, district=district)
+    initial = warm.depth
+    notes.append(warm.note)
+    details["warm_start"] = {"kind": warm.kind.value, "run_id": warm.run_id}
+    if warm.sensors:
+        details["warm_start"]["sensors"] = warm.sensors
     gauges = {k: v["cell"] for k, v in points.items()}
     perts = engine.member_perturbations(
         run.members,
@@ -311,7 +503,17 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
                 snapshot_s=snapshots if k == 0 else (),
             )
         )
-    return PreparedRun(district, rain, specs, perts, points, notes, warm_id)
+    return PreparedRun(
+        district,
+        rain,
+        specs,
+        perts,
+        points,
+        notes,
+        warm.run_id,
+        warm_start_kind=warm.kind,
+        details=details,
+    )
 
 
 def _snapshot_times(settings: Settings, horizon_s: float) -> tuple[float, ...]:
@@ -411,10 +613,12 @@ def store_results(
         "members": [{"scale": s, "shift_s": d} for s, d in prepared.perturbations],
         "mass_error_m3": control.mass_error_m3,
         "frames_s": sorted(float(t) for t in control.snapshots),
+        **prepared.details,
     }
     run.output_dir = output_dir
     run.bounds = bounds or None
     run.warm_start_run_id = prepared.warm_start_run_id
+    run.warm_start_kind = prepared.warm_start_kind
     run.status = RunStatus.done
     run.progress = 1.0
     run.finished_at = utcnow()

@@ -89,6 +89,9 @@ class StepParams:
     src_rows: npt.NDArray[np.int64]  # point sources
     src_cols: npt.NDArray[np.int64]
     src_depth: npt.NDArray[np.float64]  # depth change (m) each source asks for this step
+    # Skip cells far from water (no rain this step, no stage edge): the backend computes only
+    # the wet cells and their neighbours, with the same answer as a full update.
+    track_wet: bool = False
 
 
 @dataclass
@@ -101,6 +104,7 @@ class StepResult:
     infiltrated: float  # depth removed by infiltration
     outflow: float  # depth·(cell) that left through the boundary (negative: came in)
     limited: bool  # whether the positivity limiter had to scale any outflow
+    active_cells: int = -1  # cells the step computed (-1: not counted)
 
 
 class Backend(Protocol):

@@ -33,13 +33,16 @@ from numba.extending import intrinsic, overload
 from ._backend import GRAVITY, NODATA_Z, AnyArray, State, StepParams, StepResult, register_backend
 from ._reference import apply_sources, boundary_fluxes
 
-# For the cube-root helpers. The main kernels use fastmath=True (nnan/ninf are needed to vectorise
-# max reductions); no inf or NaN ever flows through them (arrival times start at +inf but are
-# only ever written, never read, by the kernels).
+# For the cube-root helpers.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-# The update kernel must not fuse q·f into an FMA: a face's limited flux has to be the same
-# rounded number for the cell on either side, or mass is no longer conserved to round-off.
-FASTMATH_NO_CONTRACT = {"nnan", "ninf", "nsz", "arcp", "afn", "reassoc"}
+# The main kernels: nnan/ninf are needed to vectorise the max reductions (no inf or NaN ever
+# flows through them; arrival times start at +inf but are only written, never read, there).
+# No "contract": the update kernel must not fuse q·f into an FMA (a face's limited flux has to
+# be the same rounded number for the cell on either side, or mass is no longer exact), and no
+# "contract"/"arcp"/"afn" anywhere: LLVM then rounds a cell the same way in the vector body and
+# the scalar remainder of a loop (float32 division became a reciprocal estimate in one and not
+# the other), so a row computed over a span (wet tracking) gives the bits a full row gives.
+FASTMATH_NO_CONTRACT = {"nnan", "ninf", "nsz", "reassoc"}
 
 SMALL_GRID = 40_000
 """Grids with fewer cells run the kernels on one thread."""
@@ -149,8 +152,16 @@ def flux_kernel(
     hmin: Any,
     gn2: Any,
     uniform_n: bool,
+    u0: AnyArray,
+    u1: AnyArray,
+    v0: AnyArray,
+    v1: AnyArray,
 ) -> None:
     """Interior face fluxes (not yet limited) into qxn/qyn, from the depths and old fluxes.
+
+    Only the active span of each row is computed: cells ``u0[r] <= c < u1[r]`` (their x faces
+    ``u0..u1``) and, for the y faces of row r (between rows r-1 and r), columns ``v0[r] <= c <
+    v1[r]`` (see :func:`wet_spans`; full spans compute every face).
 
     With ``uniform_n`` every face's g·n² is the scalar ``gn2`` (the same number the rasters
     hold), and the two rasters are not read: that saves 8 bytes of memory traffic per cell.
@@ -163,7 +174,7 @@ def flux_kernel(
     zero = one - one
     half = one / (one + one)
     for r in prange(ny):
-        for c in range(nx - 1):
+        for c in range(max(u0[r] - 1, 0), min(u1[r], nx - 1)):
             zl = z[r, c]
             zr = z[r, c + 1]
             hl = h[r, c]
@@ -184,7 +195,7 @@ def flux_kernel(
             qnew = qnew if hf > hmin else zero
             qxn[r, c + 1] = qnew
         if r < ny - 1:
-            for c in range(nx):
+            for c in range(v0[r + 1], v1[r + 1]):
                 zl = z[r, c]
                 zr = z[r + 1, c]
                 hl = h[r, c]
@@ -208,7 +219,14 @@ def flux_kernel(
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def limit_factor_kernel(
-    h: AnyArray, qx: AnyArray, qy: AnyArray, fpad: AnyArray, dt_dx: Any, nlim: AnyArray
+    h: AnyArray,
+    qx: AnyArray,
+    qy: AnyArray,
+    fpad: AnyArray,
+    dt_dx: Any,
+    nlim: AnyArray,
+    u0: AnyArray,
+    u1: AnyArray,
 ) -> None:
     """fpad[r+1, c+1] = min(1, h / outflow depth) of cell (r, c); nlim[r] = cells limited.
 
@@ -220,7 +238,7 @@ def limit_factor_kernel(
     zero = one - one
     for r in prange(ny):
         cnt = zero
-        for c in range(nx):
+        for c in range(u0[r], u1[r]):
             out = (
                 max(qx[r, c + 1], zero)
                 + max(-qx[r, c], zero)
@@ -235,13 +253,14 @@ def limit_factor_kernel(
 
 
 @njit(inline="never", error_model="numpy")
-def _arrivals_row(h: AnyArray, arrival: AnyArray, thr: AnyArray, r: int, t_new: Any) -> None:
-    """Arrival times of row ``r``: t_new where the depth reaches a threshold for the first time.
+def _arrivals_row(
+    h: AnyArray, arrival: AnyArray, thr: AnyArray, r: int, t_new: Any, c0: int, c1: int
+) -> None:
+    """Arrival times of row ``r``, columns c0..c1-1: t_new where the depth first reaches a threshold.
 
     No fastmath: unset arrival times are +inf and are compared here.
     """
-    nx = h.shape[1]
-    for c in range(nx):
+    for c in range(c0, c1):
         hn = h[r, c]
         for k in range(thr.shape[0]):
             if hn >= thr[k] and not arrival[k, r, c] <= t_new:
@@ -279,6 +298,13 @@ def update_kernel(
     drain_row: Any,
     infil_row: Any,
     nodata_z: Any,
+    u0: AnyArray,
+    u1: AnyArray,
+    v0: AnyArray,
+    v1: AnyArray,
+    track: bool,
+    wlo: AnyArray,
+    whi: AnyArray,
 ) -> None:
     """Limited fluxes, continuity, sources and sinks, running statistics.
 
@@ -295,6 +321,11 @@ def update_kernel(
     running maximum first does, so they are written only in rows where the maximum crosses a
     threshold. Time above a threshold is only touched in rows whose maximum reaches it, and
     there by a masked add (cache lines with no cell above it are neither read nor written).
+
+    Only cells ``u0[r] <= c < u1[r]`` of row r are updated (their x faces ``u0..u1`` written),
+    and the y faces of row r in columns ``v0[r]..v1[r]-1`` (:func:`wet_spans`). With ``track``
+    the columns of the first and last cell holding water (h > 0) are stored in ``wlo``/``whi``
+    (``whi`` exclusive; 0, 0 for a dry row) for the next step's spans.
     """
     ny, nx = h.shape
     nthr = thr.shape[0]
@@ -309,10 +340,12 @@ def update_kernel(
     for r in prange(ny):
         hm = zero
         cross = zero
+        a0 = u0[r]
+        a1 = u1[r]
         # One loop: the four limited faces of each cell (a face shared with the next cell is
         # computed by the same expression there, so both see the same bits), continuity, rain.
         if fused:
-            for c in range(nx):
+            for c in range(a0, a1):
                 q = qxn[r, c]
                 qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
                 q = qxn[r, c + 1]
@@ -333,7 +366,7 @@ def update_kernel(
                     maxd[r, c] = hn
                 hm = max(hm, hn)
         elif use_field:
-            for c in range(nx):
+            for c in range(a0, a1):
                 q = qxn[r, c]
                 qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
                 q = qxn[r, c + 1]
@@ -348,7 +381,7 @@ def update_kernel(
                     h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + rain_field[r, c] * dt, zero
                 )
         else:
-            for c in range(nx):
+            for c in range(a0, a1):
                 q = qxn[r, c]
                 qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
                 q = qxn[r, c + 1]
@@ -360,24 +393,33 @@ def update_kernel(
                 qx[r, c] = qw
                 qy[r, c] = qn
                 h[r, c] = max(h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + rain_dt, zero)
-        q = qxn[r, nx]
-        qx[r, nx] = q * (fp[r + 1, nx] if q > zero else fp[r + 1, nx + 1])
+        if a0 < a1:  # the east face of the span's last cell
+            q = qxn[r, a1]
+            qx[r, a1] = q * (fp[r + 1, a1] if q > zero else fp[r + 1, a1 + 1])
+        # north faces in columns the row above needs but this row's span lacks (flux 0 there,
+        # since both cells are dry; written so the stored fluxes match a full update)
+        for c in range(v0[r], min(a0, v1[r])):
+            q = qyn[r, c]
+            qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
+        for c in range(max(a1, v0[r]), v1[r]):
+            q = qyn[r, c]
+            qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
         if r == ny - 1:
-            for c in range(nx):
+            for c in range(v0[ny], v1[ny]):
                 q = qyn[ny, c]
                 qy[ny, c] = q * (fp[ny, c + 1] if q > zero else fp[ny + 1, c + 1])
         if has_nodata:
-            for c in range(nx):
+            for c in range(a0, a1):
                 h[r, c] = zero if z[r, c] >= nodata_z else h[r, c]
         dsum = 0.0
         if has_drain:
-            for c in range(nx):
+            for c in range(a0, a1):
                 d = min(drain[r, c] * dt, h[r, c])
                 h[r, c] -= d
                 dsum += d
         isum = 0.0
         if has_infil:
-            for c in range(nx):
+            for c in range(a0, a1):
                 cap = inf_f[r, c] * dt
                 fi = min(cap, h[r, c])
                 h[r, c] -= fi
@@ -386,7 +428,7 @@ def update_kernel(
                 fc = inf_fc[r, c]
                 inf_f[r, c] = fc + (inf_f[r, c] - fc) * np.exp(-inf_k[r, c] * dt * used)
         if not fused and nthr > 0:
-            for c in range(nx):
+            for c in range(a0, a1):
                 hn = h[r, c]
                 cross += one if (hn >= thr0 and maxd[r, c] < thr_top) else zero
         # arrival: only where the running maximum crosses a threshold (rare; scalar loop). The
@@ -394,16 +436,16 @@ def update_kernel(
         # are tested instead, in a helper compiled without fastmath (it reads the infinities).
         if nthr > 0 and cross > zero:
             if fused:
-                _arrivals_row(h, arrival, thr, r, t_new)
+                _arrivals_row(h, arrival, thr, r, t_new, a0, a1)
             else:
-                for c in range(nx):
+                for c in range(a0, a1):
                     hn = h[r, c]
                     old = maxd[r, c]
                     for k in range(nthr):
                         if old < thr[k] and hn >= thr[k]:
                             arrival[k, r, c] = t_new
         if not fused:
-            for c in range(nx):
+            for c in range(a0, a1):
                 hn = h[r, c]
                 old = maxd[r, c]
                 tmax[r, c] = t_new if hn > old else tmax[r, c]
@@ -414,16 +456,136 @@ def update_kernel(
             if hm >= tk:
                 # masked add: rows of time-above that no wet cell touches are neither read
                 # nor written (most of the grid lies below the thresholds)
-                for c in range(nx):
+                for c in range(a0, a1):
                     if h[r, c] >= tk:
                         tabove[k, r, c] += dt
         hmax_row[r] = hm
         drain_row[r] = dsum
         infil_row[r] = isum
+        if track:
+            lo = a1
+            for c in range(a0, a1):
+                if h[r, c] > zero:
+                    lo = c
+                    break
+            hi = lo
+            for c in range(a1 - 1, lo - 1, -1):
+                if h[r, c] > zero:
+                    hi = c + 1
+                    break
+            wlo[r] = lo if hi > lo else 0
+            whi[r] = hi if hi > lo else 0
+
+
+@njit(cache=True)
+def wet_spans(
+    wlo: AnyArray,
+    whi: AnyArray,
+    nx: int,
+    u0: AnyArray,
+    u1: AnyArray,
+    v0: AnyArray,
+    v1: AnyArray,
+) -> int:
+    """Active spans from the wet extents; returns the number of active cells.
+
+    Row r's cells ``u0[r] <= c < u1[r]`` cover the wet extents (``wlo``/``whi``) of rows r-1,
+    r and r+1, widened by one column each side: every wet cell and its eight neighbours. The y
+    faces between rows r-1 and r (row r of ``qy``) span ``v0[r] <= c < v1[r]``, the union of the
+    two rows' spans. A dry row far from water gets the empty span 0, 0.
+    """
+    ny = wlo.shape[0]
+    total = 0
+    for r in range(ny):
+        lo = nx
+        hi = 0
+        for rr in range(max(r - 1, 0), min(r + 2, ny)):
+            if wlo[rr] < whi[rr]:
+                lo = min(lo, wlo[rr] - 1)
+                hi = max(hi, whi[rr] + 1)
+        if lo < hi:
+            u0[r] = max(lo, 0)
+            u1[r] = min(hi, nx)
+            total += u1[r] - u0[r]
+        else:
+            u0[r] = 0
+            u1[r] = 0
+    for r in range(ny + 1):
+        lo = nx
+        hi = 0
+        for rr in range(max(r - 1, 0), min(r + 1, ny)):
+            if u0[rr] < u1[rr]:
+                lo = min(lo, u0[rr])
+                hi = max(hi, u1[rr])
+        v0[r] = lo if lo < hi else 0
+        v1[r] = hi if lo < hi else 0
+    return total
+
+
+@njit(cache=True)
+def clear_dropped_faces(
+    qx: AnyArray,
+    qy: AnyArray,
+    ou0: AnyArray,
+    ou1: AnyArray,
+    ov0: AnyArray,
+    ov1: AnyArray,
+    u0: AnyArray,
+    u1: AnyArray,
+    v0: AnyArray,
+    v1: AnyArray,
+) -> None:
+    """Zero the stored fluxes on faces the old spans covered and the new ones do not.
+
+    A face outside the new spans lies between two dry cells, so a full update would set its flux
+    to 0; zeroing it keeps the stored fluxes equal to a full update's.
+    """
+    ny = u0.shape[0]
+    for r in range(ny):
+        if ou0[r] < ou1[r]:
+            if u0[r] < u1[r]:  # x faces u0..u1 stay; clear the old ones on either side
+                for f in range(ou0[r], min(ou1[r] + 1, u0[r])):
+                    qx[r, f] = 0.0
+                for f in range(max(ou0[r], u1[r] + 1), ou1[r] + 1):
+                    qx[r, f] = 0.0
+            else:
+                for f in range(ou0[r], ou1[r] + 1):
+                    qx[r, f] = 0.0
+    for r in range(ny + 1):
+        for c in range(ov0[r], min(ov1[r], v0[r])):
+            qy[r, c] = 0.0
+        for c in range(max(ov0[r], v1[r]), ov1[r]):
+            qy[r, c] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def wet_extents(h: AnyArray, wlo: AnyArray, whi: AnyArray) -> None:
+    """First and last+1 column holding water (h > 0) in each row (0, 0 for a dry row)."""
+    ny, nx = h.shape
+    for r in prange(ny):
+        lo = nx
+        for c in range(nx):
+            if h[r, c] > 0:
+                lo = c
+                break
+        hi = lo
+        for c in range(nx - 1, lo - 1, -1):
+            if h[r, c] > 0:
+                hi = c + 1
+                break
+        wlo[r] = lo if hi > lo else 0
+        whi[r] = hi if hi > lo else 0
 
 
 class NumbaBackend:
-    """The parallel Numba backend (CPU)."""
+    """The parallel Numba backend (CPU).
+
+    With :attr:`StepParams.track_wet` only the active span of each row is computed (see
+    :func:`wet_spans`): the kernels keep the wet extent of every row up to date, point sources
+    widen it, and faces that drop out of the spans are zeroed. The answer is the same as a full
+    update's (a face between two dry cells carries no flow whatever its old flux); only the dry
+    cells far from water are skipped.
+    """
 
     name = "numba"
 
@@ -435,6 +597,12 @@ class NumbaBackend:
         self._gn2_of: AnyArray | None = None
         self._gn2: Any = 0.0
         self._uniform_n = False
+        self._full: tuple[AnyArray, AnyArray, AnyArray, AnyArray] | None = None
+        self._bufs: list[tuple[AnyArray, AnyArray, AnyArray, AnyArray]] = []
+        self._spans: tuple[AnyArray, AnyArray, AnyArray, AnyArray] | None = None
+        self._wlo: AnyArray | None = None
+        self._whi: AnyArray | None = None
+        self._extents_valid = False
 
     def _check_uniform_n(self, state: State) -> None:
         """Whether every face has the same g·n² (a scalar Manning's n): then pass the scalar."""
@@ -445,15 +613,53 @@ class NumbaBackend:
         self._gn2_of = gx
 
     def prepare(self, state: State) -> None:
-        """Allocate the per-row scratch arrays."""
-        ny = state.h.shape[0]
+        """Allocate the per-row scratch arrays and the span buffers."""
+        ny, nx = state.h.shape
         self._viol = np.zeros(ny, dtype=state.h.dtype)
         self._rows = np.zeros(ny, dtype=state.h.dtype)
         self._drain_rows = np.zeros(ny, dtype=np.float64)
         self._infil_rows = np.zeros(ny, dtype=np.float64)
+        i64 = np.int64
+        self._full = (
+            np.zeros(ny, dtype=i64),
+            np.full(ny, nx, dtype=i64),
+            np.zeros(ny + 1, dtype=i64),
+            np.full(ny + 1, nx, dtype=i64),
+        )
+        self._bufs = [
+            tuple(np.zeros(n, dtype=i64) for n in (ny, ny, ny + 1, ny + 1))  # type: ignore[misc]
+            for _ in range(2)
+        ]
+        self._spans = self._full
+        self._wlo = np.zeros(ny, dtype=i64)
+        self._whi = np.zeros(ny, dtype=i64)
+        self._extents_valid = False
 
     def sync(self, state: State) -> None:
         """Host arrays are the state; nothing to do."""
+
+    def _track_spans(self, s: State, p: StepParams) -> tuple[int, Any]:
+        """This step's spans from the wet extents (after the point sources); zero dropped faces."""
+        assert self._wlo is not None and self._whi is not None and self._spans is not None
+        wlo, whi = self._wlo, self._whi
+        if not self._extents_valid:
+            wet_extents(s.h, wlo, whi)
+            self._extents_valid = True
+        else:
+            for r, c in zip(p.src_rows, p.src_cols, strict=True):
+                if s.h[r, c] > 0:
+                    if wlo[r] < whi[r]:
+                        wlo[r] = min(wlo[r], c)
+                        whi[r] = max(whi[r], c + 1)
+                    else:
+                        wlo[r], whi[r] = c, c + 1
+        new = self._bufs[0] if self._spans is not self._bufs[0] else self._bufs[1]
+        u0, u1, v0, v1 = new
+        active = int(wet_spans(wlo, whi, s.h.shape[1], u0, u1, v0, v1))
+        ou0, ou1, ov0, ov1 = self._spans
+        clear_dropped_faces(s.qx, s.qy, ou0, ou1, ov0, ov1, u0, u1, v0, v1)
+        self._spans = new
+        return active, new
 
     def step(self, state: State, params: StepParams) -> StepResult:
         """Advance ``state`` by one step."""
@@ -462,25 +668,33 @@ class NumbaBackend:
             self.prepare(s)
         assert self._viol is not None and self._rows is not None
         assert self._drain_rows is not None and self._infil_rows is not None
+        assert self._full is not None and self._wlo is not None and self._whi is not None
         if self._gn2_of is not s.gn2x:
             self._check_uniform_n(s)
         ft = s.h.dtype.type
         dt, inv_dx = ft(p.dt), ft(1.0 / p.dx)
         sources = apply_sources(s.h, p) if p.src_rows.size else 0.0
+        if p.track_wet:
+            active, (u0, u1, v0, v1) = self._track_spans(s, p)
+        else:
+            u0, u1, v0, v1 = self._spans = self._full
+            active = s.h.size
+            self._extents_valid = False
         # Boundary faces first (perimeter only, NumPy): the limiter needs every face. With all
         # edges closed they stay 0 in the scratch buffers (no kernel writes the edge faces there).
         any_open = any(p.bc_kind)
         if any_open:
             boundary_fluxes(s, p)
         threads = numba.get_num_threads()
-        if s.h.size < SMALL_GRID:
+        small = active < SMALL_GRID
+        if small:
             numba.set_num_threads(1)  # waking threads costs more than a small grid's work
         flux_kernel(
             s.h, s.z, s.qx, s.qy, s.qx_new, s.qy_new, s.gn2x, s.gn2y,
             dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min),
-            self._gn2, self._uniform_n,
+            self._gn2, self._uniform_n, u0, u1, v0, v1,
         )  # fmt: skip
-        limit_factor_kernel(s.h, s.qx_new, s.qy_new, s.limiter, dt * inv_dx, self._viol)
+        limit_factor_kernel(s.h, s.qx_new, s.qy_new, s.limiter, dt * inv_dx, self._viol, u0, u1)
         # the update writes the limited fluxes over the old ones: s.qx/s.qy stay current
         update_kernel(
             s.h, s.z, s.qx_new, s.qy_new, s.limiter, s.qx, s.qy,
@@ -488,8 +702,9 @@ class NumbaBackend:
             s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
             dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
             s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(NODATA_Z),
+            u0, u1, v0, v1, p.track_wet, self._wlo, self._whi,
         )  # fmt: skip
-        if s.h.size < SMALL_GRID:
+        if small:
             numba.set_num_threads(threads)
         qx, qy = s.qx, s.qy
         outflow = 0.0
@@ -508,6 +723,7 @@ class NumbaBackend:
             infiltrated=float(self._infil_rows.sum()) if p.has_infil else 0.0,
             outflow=outflow,
             limited=limited,
+            active_cells=active,
         )
 
 

@@ -20,9 +20,12 @@ One step (local inertial scheme, Bates et al. 2010; θ-scheme of de Almeida et a
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ._backend import (
+    CLOSED,
     GRAVITY,
     NODATA_Z,
     OPEN,
@@ -127,10 +130,24 @@ def limit_outflow(s: State, dt: float, dx: float) -> bool:
     return True
 
 
+Window = tuple[int, int, int, int]  # rows r0:r1, cols c0:c1
+
+
 class NumpyBackend:
-    """The plain NumPy backend (reference)."""
+    """The plain NumPy backend (reference).
+
+    With :attr:`StepParams.track_wet` the step runs on the smallest window (rectangle) holding
+    every wet cell (h > 0) and its neighbours, on views of the state arrays; the window's edges
+    that are not grid edges are closed (the faces there lie between dry cells and carry no flow
+    in a full update either). The flux buffers are zeroed outside the window they are written in,
+    so the stored fluxes equal a full update's.
+    """
 
     name = "numpy"
+
+    def __init__(self) -> None:
+        # the window each flux buffer was last written in (outside it the buffer holds zeros)
+        self._dirty: dict[int, Window | None] = {}
 
     def prepare(self, state: State) -> None:
         """Nothing to prepare."""
@@ -141,12 +158,71 @@ class NumpyBackend:
     def step(self, state: State, params: StepParams) -> StepResult:
         """Advance ``state`` by one step (see the module docstring)."""
         s, p = state, params
+        ny, nx = s.h.shape
+        sources = apply_sources(s.h, p)
+        if not p.track_wet:
+            self._dirty = {id(s.qx_new): None, id(s.qy_new): None}
+            res = self._step(s, p, sources)
+            res.active_cells = ny * nx
+            return res
+        wet = s.h > 0
+        rows = np.flatnonzero(wet.any(axis=1))
+        cols = np.flatnonzero(wet.any(axis=0))
+        if rows.size == 0:
+            # nothing holds water: a full update changes nothing but the (zero) fluxes
+            for buf in (s.qx, s.qy):
+                buf[...] = 0.0
+            return StepResult(0.0, sources, 0.0, 0.0, 0.0, False, 0)
+        r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, ny)
+        c0, c1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, nx)
+        win = (r0, r1, c0, c1)
+        # the buffer about to receive the new fluxes: zero it where it was last written
+        for buf, kind in ((s.qx_new, "x"), (s.qy_new, "y")):
+            old = self._dirty.get(id(buf), None)
+            if old is None:
+                buf[...] = 0.0
+            else:
+                buf[_faces(old, kind)] = 0.0
+            self._dirty[id(buf)] = win
+        # the old fluxes outside the window are read by no face inside it that can carry flow
+        sub = State(
+            z=s.z[r0:r1, c0:c1],
+            h=s.h[r0:r1, c0:c1],
+            qx=s.qx[_faces(win, "x")],
+            qy=s.qy[_faces(win, "y")],
+            qx_new=s.qx_new[_faces(win, "x")],
+            qy_new=s.qy_new[_faces(win, "y")],
+            gn2x=s.gn2x[_faces(win, "x")],
+            gn2y=s.gn2y[_faces(win, "y")],
+            rain_field=s.rain_field[r0:r1, c0:c1] if p.use_rain_field else s.rain_field,
+            drain=s.drain[r0:r1, c0:c1],
+            infil_f=s.infil_f[r0:r1, c0:c1],
+            infil_fc=s.infil_fc[r0:r1, c0:c1],
+            infil_k=s.infil_k[r0:r1, c0:c1],
+            max_depth=s.max_depth[r0:r1, c0:c1],
+            time_of_max=s.time_of_max[r0:r1, c0:c1],
+            thresholds=s.thresholds,
+            arrival=s.arrival[:, r0:r1, c0:c1],
+            time_above=s.time_above[:, r0:r1, c0:c1],
+            limiter=s.limiter,
+        )
+        touches = (r0 == 0, r1 == ny, c0 == 0, c1 == nx)  # north, south, west, east
+        kinds = tuple(k if t else CLOSED for k, t in zip(p.bc_kind, touches, strict=True))
+        sub_p = dataclasses.replace(p, bc_kind=kinds)  # type: ignore[arg-type]
+        res = self._step(sub, sub_p, sources)
+        # the sub-state swapped its views; swap the full buffers the same way
+        s.qx, s.qx_new = s.qx_new, s.qx
+        s.qy, s.qy_new = s.qy_new, s.qy
+        res.active_cells = (r1 - r0) * (c1 - c0)
+        return res
+
+    def _step(self, state: State, params: StepParams, sources: float) -> StepResult:
+        """One step on ``state`` (the whole grid or a window of it), sources already added."""
+        s, p = state, params
         h, z = s.h, s.z
         dtype = h.dtype.type
         dt = dtype(p.dt)
         inv_dx = dtype(1.0 / p.dx)
-
-        sources = apply_sources(h, p)
 
         qx, qy, qxn, qyn = s.qx, s.qy, s.qx_new, s.qy_new
         qxn[:, 1:-1] = face_flux(
@@ -208,6 +284,14 @@ class NumpyBackend:
             outflow=outflow,
             limited=limited,
         )
+
+
+def _faces(win: Window, kind: str) -> tuple[slice, slice]:
+    """Slices of the x-face (``"x"``) or y-face (``"y"``) array for the cells of ``win``."""
+    r0, r1, c0, c1 = win
+    if kind == "x":
+        return slice(r0, r1), slice(c0, c1 + 1)
+    return slice(r0, r1 + 1), slice(c0, c1)
 
 
 def apply_sources(h: AnyArray, p: StepParams) -> float:

@@ -9,8 +9,11 @@
   of the step's capacity that was actually used. Under ample water this is exactly Horton's curve;
   on a dry cell the soil does not "use up" its capacity. Recovery during dry spells is not
   modelled (it is slow compared with a storm).
-* **Point inflows** are hydrographs in m³/s at one cell, piecewise constant in time (like rain);
-  negative values are withdrawals (e.g. a pump), limited to what the cell holds.
+* **Point inflows** are hydrographs in m³/s at one cell, piecewise constant in time (like rain)
+  or linear between breakpoints (``interpolation="linear"``); negative values are withdrawals
+  (e.g. a pump), limited to what the cell holds. :func:`shared_inflow` splits one hydrograph
+  equally over a set of cells (an inflow boundary along a line of cells). Each step receives the
+  exact volume of the hydrograph over the step (steps are cut at the breakpoints).
 """
 
 from __future__ import annotations
@@ -80,18 +83,27 @@ class Horton:
         return f0, fc, k
 
 
+INTERPOLATIONS = ("step", "linear")
+
+
 @dataclass(frozen=True)
 class PointInflow:
     """A point inflow (positive) or withdrawal (negative) hydrograph at one cell.
 
-    ``discharge_m3_s[k]`` holds on ``[times_s[k], times_s[k+1])``, the last value after the last
-    time, and 0 before the first time.
+    With ``interpolation="step"`` (default) ``discharge_m3_s[k]`` holds on
+    ``[times_s[k], times_s[k+1])``; with ``"linear"`` the discharge is linear between the
+    breakpoints. In both the last value holds after the last time and 0 before the first time.
+
+    >>> f = PointInflow(0, 0, [0.0, 100.0], [0.0, 2.0], interpolation="linear")
+    >>> f.rate_m3_s(50.0), f.volume_m3(0.0, 100.0), f.volume_m3(100.0, 110.0)
+    (1.0, 100.0, 20.0)
     """
 
     row: int
     col: int
     times_s: Sequence[float]
     discharge_m3_s: Sequence[float]
+    interpolation: str = "step"
     _t: FloatArray = field(init=False, repr=False, compare=False)
     _q: FloatArray = field(init=False, repr=False, compare=False)
 
@@ -107,6 +119,11 @@ class PointInflow:
             )
         if not np.all(np.isfinite(t)) or not np.all(np.isfinite(q)):
             raise ValueError(f"{where}: times and discharges must be finite")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"{where}: interpolation must be one of {INTERPOLATIONS}, "
+                f"got {self.interpolation!r}"
+            )
         if t[0] < 0.0:
             raise ValueError(f"{where}: times_s[0] = {t[0]} s is negative")
         steps = np.diff(t)
@@ -124,9 +141,61 @@ class PointInflow:
     def rate_m3_s(self, t: float) -> float:
         """Discharge (m³/s) at time ``t`` (s)."""
         k = int(np.searchsorted(self._t, t, side="right")) - 1
-        return 0.0 if k < 0 else float(self._q[k])
+        if k < 0:
+            return 0.0
+        if self.interpolation == "linear" and k + 1 < self._t.size:
+            t0, t1 = float(self._t[k]), float(self._t[k + 1])
+            q0, q1 = float(self._q[k]), float(self._q[k + 1])
+            return q0 + (q1 - q0) * (float(t) - t0) / (t1 - t0)
+        return float(self._q[k])
+
+    def volume_m3(self, t0: float, t1: float) -> float:
+        """Volume (m³) delivered over ``[t0, t1]`` (s), for a step that crosses no breakpoint.
+
+        Step hydrographs give ``rate(t0)·(t1 − t0)``; linear ones the trapezoid, which is exact
+        between breakpoints (the model cuts its steps at :meth:`next_change_s`).
+        """
+        if self.interpolation == "linear":
+            return 0.5 * (self.rate_m3_s(t0) + self._rate_before(t1)) * (t1 - t0)
+        return self.rate_m3_s(t0) * (t1 - t0)
+
+    def _rate_before(self, t: float) -> float:
+        """The limit of the discharge from the left at ``t`` (differs from the rate at a jump)."""
+        k = int(np.searchsorted(self._t, t, side="left")) - 1
+        if k < 0:
+            return 0.0
+        if k + 1 < self._t.size:
+            t0, t1 = float(self._t[k]), float(self._t[k + 1])
+            q0, q1 = float(self._q[k]), float(self._q[k + 1])
+            return q0 + (q1 - q0) * (float(t) - t0) / (t1 - t0)
+        return float(self._q[k])
 
     def next_change_s(self, t: float) -> float:
         """The next breakpoint strictly after ``t`` (s), or inf."""
         k = int(np.searchsorted(self._t, t, side="right"))
         return float(self._t[k]) if k < self._t.size else math.inf
+
+
+def shared_inflow(
+    cells: Sequence[tuple[int, int]],
+    times_s: Sequence[float],
+    discharge_m3_s: Sequence[float],
+    interpolation: str = "step",
+) -> list[PointInflow]:
+    """One hydrograph (total m³/s) shared equally over ``cells`` ((row, col) pairs).
+
+    Returns one :class:`PointInflow` per cell carrying ``1/len(cells)`` of the discharge, so a
+    model given them receives exactly the total hydrograph.
+
+    >>> parts = shared_inflow([(0, 0), (0, 1)], [0.0, 60.0], [4.0, 0.0])
+    >>> [p.rate_m3_s(10.0) for p in parts]
+    [2.0, 2.0]
+    """
+    cell_list = [(int(r), int(c)) for r, c in cells]
+    if not cell_list:
+        raise ValueError("shared inflow: no cells given")
+    if len(set(cell_list)) != len(cell_list):
+        dup = next(c for c in cell_list if cell_list.count(c) > 1)
+        raise ValueError(f"shared inflow: cell (row={dup[0]}, col={dup[1]}) is given twice")
+    share = [float(q) / len(cell_list) for q in discharge_m3_s]
+    return [PointInflow(r, c, list(times_s), share, interpolation) for r, c in cell_list]

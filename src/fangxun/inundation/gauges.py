@@ -1,8 +1,13 @@
-"""Virtual gauges: depth and speed series at named cells, sampled at output times."""
+"""Virtual gauges: depth and speed series at named cells, sampled at output times.
+
+Positions are cells (row, col); :func:`cell_of_xy` and :func:`cells_of_xy` find the cell that
+holds a map point (m, in the grid's CRS) from the grid's georeferencing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -74,3 +79,46 @@ class Gauges:
         depth = np.array([d[k] for d in self._depth], dtype=np.float64)
         speed = np.array([s[k] for s in self._speed], dtype=np.float64)
         return times, depth, speed
+
+
+def cell_of_xy(grid: Grid, x: float, y: float, what: str = "point") -> tuple[int, int]:
+    """(row, col) of the cell holding the map point (``x``, ``y``) (m, the grid's CRS).
+
+    A point on a cell edge belongs to the cell east / south of it.
+
+    Raises:
+        ValueError: the grid has no georeferencing, a coordinate is not finite, or the point
+            lies outside the grid or on a nodata cell (the message names ``what``).
+    """
+    if grid.transform is None:
+        raise ValueError(f"{what} at x={x}, y={y}: the grid has no georeferencing (transform)")
+    if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+        raise ValueError(f"{what}: coordinates must be finite, got x={x}, y={y}")
+    fc, fr = ~grid.transform * (float(x), float(y))
+    row, col = math.floor(fr), math.floor(fc)
+    ny, nx = grid.shape
+    if not (0 <= row < ny and 0 <= col < nx):
+        raise ValueError(
+            f"{what} at x={x}, y={y} lies outside the grid ((row={row}, col={col}) of {ny}×{nx})"
+        )
+    if grid.nodata_mask[row, col]:
+        raise ValueError(f"{what} at x={x}, y={y} is on a nodata cell (row={row}, col={col})")
+    return row, col
+
+
+def cells_of_xy(
+    grid: Grid, points: Mapping[str, tuple[float, float]] | Sequence[tuple[float, float]]
+) -> dict[str, tuple[int, int]] | list[tuple[int, int]]:
+    """Cells of several map points: a dict name → (row, col) for a mapping, else a list.
+
+    >>> import numpy as np
+    >>> from rasterio import Affine
+    >>> g = Grid(np.zeros((3, 4)), 10.0, transform=Affine(10, 0, 1000, 0, -10, 2030))
+    >>> cells_of_xy(g, {"a": (1015.0, 2025.0)}), cells_of_xy(g, [(1035.0, 2001.0)])
+    ({'a': (0, 1)}, [(2, 3)])
+    """
+    if isinstance(points, Mapping):
+        return {
+            name: cell_of_xy(grid, x, y, f"gauge {name!r}") for name, (x, y) in points.items()
+        }
+    return [cell_of_xy(grid, x, y, f"point {i}") for i, (x, y) in enumerate(points)]

@@ -1,7 +1,9 @@
 """Files in and out of the inundation model: rasters, run files, gauge and balance tables, maps.
 
-* Terrain: GeoTIFF or ESRI ASCII grid (any raster GDAL reads) → :class:`~.grid.Grid`; the raster's
-  nodata cells become the grid's nodata mask; cells must be square and the raster north-up.
+* Terrain: GeoTIFF (any raster GDAL reads) or ESRI ASCII grid (``.asc``, also gzip-compressed
+  ``.asc.gz``, read by a strict parser of our own: GDAL reads a malformed number as 0) →
+  :class:`~.grid.Grid`; the raster's nodata cells become the grid's nodata mask; cells must be
+  square and the raster north-up.
 * Outputs: rasters as Cloud-Optimised GeoTIFF (GDAL's COG driver) with the terrain's CRS and
   transform; gauge and mass-balance tables as CSV; a PNG map of max depth with a colour bar.
 * Run files: a TOML file (see ``docs/examples/run.toml``) validated into :class:`RunConfig`, with
@@ -94,8 +96,117 @@ class Raster:
     crs: Any
 
 
+_ASC_KEYS = ("ncols", "nrows", "xllcorner", "yllcorner", "xllcenter", "yllcenter", "cellsize")
+
+
+def _is_ascii_grid(p: Path) -> bool:
+    name = p.name.lower()
+    return name.endswith((".asc", ".asc.gz"))
+
+
+def read_esri_ascii(path: str | Path) -> Raster:
+    """Read an ESRI ASCII grid (``.asc`` or gzip-compressed ``.asc.gz``) strictly.
+
+    Header keys (any case): ``ncols``, ``nrows``, ``xllcorner``/``xllcenter``,
+    ``yllcorner``/``yllcenter``, ``cellsize``, optional ``NODATA_value``; then ``nrows × ncols``
+    numbers, north row first. A ``.prj`` file next to it gives the CRS. Values equal to the
+    nodata value, or NaN, are nodata.
+
+    Raises:
+        ValueError: unreadable file, a missing or malformed header key, a value that is not a
+            number (with its row and column), or too few / too many values.
+    """
+    import gzip
+
+    from rasterio import Affine
+
+    p = Path(path)
+    try:
+        if p.name.lower().endswith(".gz"):
+            with gzip.open(p, "rt", encoding="ascii", errors="strict") as fh:
+                text = fh.read()
+        else:
+            text = p.read_text(encoding="ascii", errors="strict")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read ESRI ASCII grid {p}: {exc}") from exc
+    tokens = text.split()
+    header: dict[str, float] = {}
+    i = 0
+    while i + 1 < len(tokens) and tokens[i][:1].isalpha():
+        key = tokens[i].lower()
+        if key not in (*_ASC_KEYS, "nodata_value"):
+            raise ValueError(f"ESRI ASCII grid {p}: unknown header key {tokens[i]!r}")
+        try:
+            header[key] = float(tokens[i + 1])
+        except ValueError:
+            raise ValueError(
+                f"ESRI ASCII grid {p}: header {tokens[i]} is {tokens[i + 1]!r}, not a number"
+            ) from None
+        i += 2
+    for key in ("ncols", "nrows", "cellsize"):
+        if key not in header:
+            raise ValueError(f"ESRI ASCII grid {p}: header key {key} is missing")
+    nx, ny, cs = header["ncols"], header["nrows"], header["cellsize"]
+    if nx != int(nx) or ny != int(ny) or nx < 1 or ny < 1:
+        raise ValueError(f"ESRI ASCII grid {p}: ncols/nrows must be positive integers")
+    if not (math.isfinite(cs) and cs > 0):
+        raise ValueError(f"ESRI ASCII grid {p}: cellsize must be > 0, got {cs}")
+    if "xllcorner" in header:
+        x0 = header["xllcorner"]
+    elif "xllcenter" in header:
+        x0 = header["xllcenter"] - cs / 2
+    else:
+        raise ValueError(f"ESRI ASCII grid {p}: header key xllcorner (or xllcenter) is missing")
+    if "yllcorner" in header:
+        y0 = header["yllcorner"]
+    elif "yllcenter" in header:
+        y0 = header["yllcenter"] - cs / 2
+    else:
+        raise ValueError(f"ESRI ASCII grid {p}: header key yllcorner (or yllcenter) is missing")
+    ncols, nrows = int(nx), int(ny)
+    data = tokens[i:]
+    if len(data) != ncols * nrows:
+        raise ValueError(
+            f"ESRI ASCII grid {p}: {len(data)} values, the header says {nrows} rows × {ncols} "
+            f"columns = {nrows * ncols}"
+        )
+    try:
+        values = np.array(data, dtype=np.float64).reshape(nrows, ncols)
+    except ValueError:
+        for k, tok in enumerate(data):
+            try:
+                float(tok)
+            except ValueError:
+                row, col = divmod(k, ncols)
+                raise ValueError(
+                    f"ESRI ASCII grid {p}: value {tok!r} at (row={row}, col={col}) is not a "
+                    "number"
+                ) from None
+        raise
+    mask = ~np.isfinite(values)
+    if "nodata_value" in header:
+        mask |= values == header["nodata_value"]
+    values[mask] = np.nan
+    crs = None
+    prj = p.with_name(p.name[: -len(".gz")] if p.name.lower().endswith(".gz") else p.name)
+    prj = prj.with_suffix(".prj")
+    if prj.exists():
+        from rasterio.crs import CRS
+        from rasterio.errors import CRSError
+
+        try:
+            crs = CRS.from_wkt(prj.read_text(encoding="utf-8", errors="replace"))
+        except CRSError as exc:
+            raise ValueError(f"ESRI ASCII grid {p}: cannot read the CRS in {prj}: {exc}") from exc
+    transform = Affine(cs, 0.0, x0, 0.0, -cs, y0 + nrows * cs)
+    return Raster(values=values, nodata_mask=mask, cell_size=cs, transform=transform, crs=crs)
+
+
 def read_raster(path: str | Path) -> Raster:
     """Read band 1 of a raster (GeoTIFF, ESRI ASCII, …) as float64 with NaN at nodata.
+
+    ESRI ASCII grids (``.asc``, ``.asc.gz``) go to :func:`read_esri_ascii`; other files to GDAL
+    (``.gz`` files through GDAL's ``/vsigzip/``).
 
     Raises ``ValueError`` if the file cannot be read, the raster is rotated or not north-up, or its
     cells are not square (the model needs square cells; cell size in the raster's units, m).
@@ -104,8 +215,11 @@ def read_raster(path: str | Path) -> Raster:
     from rasterio.errors import RasterioIOError
 
     p = Path(path)
+    if _is_ascii_grid(p):
+        return read_esri_ascii(p)
+    source = f"/vsigzip/{p}" if p.name.lower().endswith(".gz") else p
     try:
-        with rasterio.open(p) as src:
+        with rasterio.open(source) as src:
             band = src.read(1, masked=True)
             transform = src.transform
             crs = src.crs

@@ -177,7 +177,8 @@ class Observation(Base):
     phenomenon_time: Mapped[datetime] = mapped_column()
     value: Mapped[float] = mapped_column(Float)
     flags: Mapped[int] = mapped_column(Integer, default=0)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Indexed for the ingest-rate metric and "what arrived lately" (migration 0012).
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class DeadLetter(Base):

@@ -7,18 +7,32 @@ Thin views: they call :mod:`fangxun.forecast.service` and render ``templates/for
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Final
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
-from fangxun.forecast import service
-from fangxun.web.auth import WebUser
+from fangxun.config import Settings
+from fangxun.errors import PermissionDeniedError
+from fangxun.forecast import flows, rainsource, service
+from fangxun.forecast.models import ForecastRun, RunStatus
+from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
+from fangxun.org.models import User
+from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -35,6 +49,34 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "done": N_("Done"),
     "failed": N_("Failed"),
 }
+#: Most ensemble members the start form accepts (the API takes up to 200).
+FORM_MAX_MEMBERS: Final = 50
+#: Largest uploaded rain series file, bytes.
+MAX_SERIES_BYTES: Final = 1_000_000
+
+
+def _point_rows(db: Session, run: ForecastRun, user: User) -> list[dict[str, Any]]:
+    """Per-point results of ``run`` for the table, with the peak time in local time."""
+    rows = []
+    for p in service.point_results(session=db, run_id=run.id, actor=user):
+        row = p.model_dump()
+        row["peak_local"] = p.peak_time.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+        rows.append(row)
+    return rows
+
+
+def _form_defaults(settings: Settings) -> dict[str, str]:
+    return {
+        "rain_kind": "design",
+        "return_period_years": "5",
+        "duration_min": "60",
+        "members": str(settings.forecast_members),
+        "horizon_min": f"{settings.forecast_horizon_s / 60:g}",
+    }
+
+
+def _can_run(user: User) -> bool:
+    return user.is_active and user.role in service.RUN_ROLES
 
 
 @router.get("/forecast")
@@ -48,10 +90,7 @@ def forecast_page(
     points: list[dict[str, Any]] = []
     map_data: dict[str, Any] = {"run": None}
     if run is not None:
-        for p in service.point_results(session=db, run_id=run.id, actor=user):
-            row = p.model_dump()
-            row["peak_local"] = p.peak_time.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
-            points.append(row)
+        points = _point_rows(db, run, user)
         frames = [
             {
                 "url": f"/forecast/runs/{run.id}/frame_{t:08.0f}.png",
@@ -90,8 +129,188 @@ def forecast_page(
             "map_data": map_data,
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "can_run": _can_run(user),
+            "form": _form_defaults(settings),
+            "errors": {},
+            "max_members": FORM_MAX_MEMBERS,
         },
     )
+
+
+def _number(
+    raw: str, field: str, errors: dict[str, str], message: str, *, lo: float, hi: float
+) -> float:
+    """``raw`` as a number in ``(lo, hi]``; else records ``message`` for ``field``."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and lo < value <= hi):
+        errors[field] = message
+        return math.nan
+    return value
+
+
+def _series_from_upload(
+    upload: UploadFile | None, errors: dict[str, str], _: Callable[[str], str]
+) -> SeriesRain | None:
+    """Read an uploaded ``time_s,intensity_mm_h`` CSV (see :func:`rainsource.read_series_csv`)."""
+    if upload is None or not upload.filename:
+        errors["series_file"] = _("Choose a CSV file with the columns time_s and intensity_mm_h.")
+        return None
+    data = upload.file.read(MAX_SERIES_BYTES + 1)
+    if len(data) > MAX_SERIES_BYTES:
+        errors["series_file"] = _("The rain series file is larger than 1 MB.")
+        return None
+    with TemporaryDirectory() as tmp:
+        path = Path(tmp) / "series.csv"
+        path.write_bytes(data)
+        try:
+            step, values = rainsource.read_series_csv(path)
+            return SeriesRain(step_s=step, intensity_mm_h=values)
+        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
+            # The reader names the temporary file: name the upload instead.
+            detail = str(exc).replace(str(path), upload.filename)
+            if isinstance(exc, ValidationError):
+                detail = "; ".join(e["msg"] for e in exc.errors())
+            errors["series_file"] = _("The rain series cannot be used: %(detail)s") % {
+                "detail": detail
+            }
+            return None
+
+
+@router.post("/forecast/runs", dependencies=[CsrfProtected])
+def start_run(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    background: BackgroundTasks,
+    rain_kind: Annotated[str, Form(max_length=16)] = "",
+    return_period_years: Annotated[str, Form(max_length=20)] = "",
+    duration_min: Annotated[str, Form(max_length=20)] = "",
+    members: Annotated[str, Form(max_length=20)] = "",
+    horizon_min: Annotated[str, Form(max_length=20)] = "",
+    series_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Start a forecast run from the page's form; answers the progress fragment (HTMX) or the
+    form again with what is wrong (422; 200 for HTMX so that it swaps)."""
+    _ = gettext_for(negotiate_language(request, settings.language))
+    form = {
+        "rain_kind": rain_kind,
+        "return_period_years": return_period_years,
+        "duration_min": duration_min,
+        "members": members,
+        "horizon_min": horizon_min,
+    }
+    errors: dict[str, str] = {}
+    rain: DesignRain | SeriesRain | NowcastRain | None = None
+    if rain_kind == "design":
+        p = _number(
+            return_period_years,
+            "return_period_years",
+            errors,
+            _("The return period must be a number of years above 0 and at most 1000."),
+            lo=0.0,
+            hi=1000.0,
+        )
+        d = _number(
+            duration_min,
+            "duration_min",
+            errors,
+            _("The storm duration must be a number of minutes above 0 and at most 2880."),
+            lo=0.0,
+            hi=2880.0,
+        )
+        if not errors:
+            rain = DesignRain(return_period_years=p, duration_s=d * 60.0)
+    elif rain_kind == "series":
+        rain = _series_from_upload(series_file, errors, _)
+    elif rain_kind == "nowcast":
+        rain = NowcastRain()
+    else:
+        errors["rain_kind"] = _("Choose where the rain comes from.")
+    k = _number(
+        members,
+        "members",
+        errors,
+        _("Ensemble members must be a whole number from 1 to %(max)d.") % {"max": FORM_MAX_MEMBERS},
+        lo=0.0,
+        hi=float(FORM_MAX_MEMBERS),
+    )
+    if "members" not in errors and k != int(k):
+        errors["members"] = _("Ensemble members must be a whole number from 1 to %(max)d.") % {
+            "max": FORM_MAX_MEMBERS
+        }
+    h = _number(
+        horizon_min,
+        "horizon_min",
+        errors,
+        _("The horizon must be a number of minutes above 0 and at most 2880."),
+        lo=0.0,
+        hi=2880.0,
+    )
+    run: ForecastRun | None = None
+    if not errors and rain is not None:
+        try:
+            run = service.create_run(
+                session=db,
+                run_in=ForecastRunCreate(rain=rain, members=int(k), horizon_s=h * 60.0),
+                actor=user,
+                settings=settings,
+            )
+        except PermissionDeniedError:
+            errors["form"] = _("Your role may not start forecast runs.")
+    if run is None:
+        log.info("forecast start form refused for %s: %s", user.username, errors)
+        hx = request.headers.get("HX-Request") == "true"
+        return render_page(
+            request,
+            "forecast/_start.html",
+            settings=settings,
+            user=user,
+            status_code=200 if hx else (403 if "form" in errors else 422),
+            context={
+                "form": form,
+                "errors": errors,
+                "max_members": FORM_MAX_MEMBERS,
+                "can_run": True,
+            },
+        )
+    # The request session commits before the response is sent, so the job finds the run.
+    background.add_task(flows.execute_run, engine, run.id, settings)
+    return _progress(request, db, settings, user, run)
+
+
+def _progress(
+    request: Request, db: Session, settings: Settings, user: User, run: ForecastRun
+) -> Response:
+    _ = gettext_for(negotiate_language(request, settings.language))
+    finished = run.status in (RunStatus.done, RunStatus.failed)
+    return render_page(
+        request,
+        "forecast/_progress.html",
+        settings=settings,
+        user=user,
+        context={
+            "run": run,
+            "finished": finished,
+            "points": _point_rows(db, run, user) if run.status == RunStatus.done else [],
+            "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
+            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+        },
+    )
+
+
+@router.get("/forecast/runs/{run_id}/progress")
+def run_progress(
+    request: Request, run_id: int, user: WebUser, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The progress fragment of a run: polls itself (HTMX, every second) until the run is done
+    (then shows its points) or failed (then says why)."""
+    run = service.get_run(session=db, run_id=run_id)
+    return _progress(request, db, settings, user, run)
 
 
 @router.get("/forecast/runs/{run_id}/{name}")

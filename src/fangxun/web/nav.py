@@ -67,11 +67,19 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "warnings",
         N_("Warnings"),
         N_("Warning rules and the lifecycle of each warning: issued, upgraded, lifted."),
+        built=True,
+    ),
+    Section(
+        "notifications",
+        N_("Notifications"),
+        N_("Notifications sent by webhook, WeCom, DingTalk and e-mail, and who acknowledged."),
+        built=True,
     ),
     Section(
         "response",
         N_("Response"),
         N_("Emergency response levels IV to I and the actions of the contingency plans."),
+        built=True,
     ),
     Section(
         "hazards",
@@ -107,6 +115,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "reports",
         N_("Reports"),
         N_("Post-event statistics, causes and the post-event review."),
+        built=True,
     ),
     Section(
         "admin",

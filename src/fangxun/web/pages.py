@@ -49,17 +49,22 @@ MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("ponding", N_("Forecast ponding depth"), None),
     ("jurisdictions", N_("Street office jurisdictions"), None),
     ("incidents", N_("Incidents"), "/incidents.geojson"),
+    ("warnings", N_("Warnings at hazard points"), "/warnings/points.geojson"),
+    ("resources", N_("Teams and warehouses"), None),
 )
+#: Overlays filled by the situation room's live module (``static/js/situation.js``), not by a
+#: GeoJSON source of their own.
+LIVE_OVERLAYS: Final = frozenset({"gauges", "ponding", "resources"})
 #: Legend entries (msgid, CSS background, is a colour ramp, still to come).
 MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool], ...]] = (
     (
         N_("Ponding depth 0 to 50 cm"),
         "linear-gradient(90deg, #c6e2ff, #1f5fbf, #081d58)",
         True,
-        True,
+        False,
     ),
     (N_("Hazard point"), "#d7301f", False, False),
-    (N_("Gauge"), "#1a9850", False, True),
+    (N_("Gauge"), "#1a9850", False, False),
 )
 
 
@@ -199,7 +204,12 @@ def _map_config(
             "pending": _("coming"),
         },
         "overlays": [
-            {"key": k, "label": _(label), "source": source, "pending": source is None}
+            {
+                "key": k,
+                "label": _(label),
+                "source": source,
+                "pending": source is None and k not in LIVE_OVERLAYS,
+            }
             for k, label, source in MAP_OVERLAYS
         ],
         "legend": [
@@ -210,8 +220,13 @@ def _map_config(
 
 
 @router.get("/map")
-def map_page(request: Request, user: WebUser, settings: SettingsDep) -> Response:
-    """The one map (一张图): offline hillshade basemap, optional online tiles, layers to come."""
+def map_page(
+    request: Request, user: WebUser, settings: SettingsDep, screen: str | None = None
+) -> Response:
+    """The one map (一张图): offline hillshade basemap, optional online tiles, the domains' layers
+    and the live situation panel; ``?screen=wall`` is the command-room wall (large type, cycling
+    panels)."""
+    from fangxun.web.situation_pages import panel_config
     _ = gettext_for(negotiate_language(request, settings.language))
     hillshade, problem = _hillshade_or_problem(settings)
     notice = None
@@ -228,7 +243,12 @@ def map_page(request: Request, user: WebUser, settings: SettingsDep) -> Response
         settings=settings,
         user=user,
         active="map",
-        context={"basemap_notice": notice, "map_config": _map_config(request, settings, hillshade)},
+        context={
+            "basemap_notice": notice,
+            "map_config": _map_config(request, settings, hillshade),
+            "wall": screen == "wall",
+            "situation_config": panel_config(_, wall=screen == "wall"),
+        },
     )
 
 

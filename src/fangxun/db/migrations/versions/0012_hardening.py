@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alembic import op
+
 revision: str = "0012"
 down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # The ingest-rate metric counts observations received in the last minutes.
+    op.create_index("ix_mon_observation_received_at", "mon_observation", ["received_at"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_mon_observation_received_at", table_name="mon_observation")

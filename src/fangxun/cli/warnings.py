@@ -1,0 +1,143 @@
+"""`fangxun warnings evaluate|list|issue|lift`: the warning rules and the warnings in force.
+
+``evaluate`` runs the rules once (``--every N`` repeats every N seconds, for a service); ``issue``
+and ``lift`` act for the operating-system user (``cli:<login>``) and need a reason.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fangxun.audit.service import cli_actor
+from fangxun.cli.db import database_session
+from fangxun.config import get_settings
+from fangxun.errors import ValidationFailed
+from fangxun.warnings import service
+from fangxun.warnings.models import Colour, WarningChange, WarningKind
+from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
+
+app = typer.Typer(
+    help="Warnings (预警): rules, warnings in force, issue and lift.", no_args_is_help=True
+)
+console = Console(soft_wrap=True)
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _local(value: datetime | None) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _print_changes(changes: list[WarningChange]) -> None:
+    for c in changes:
+        w = c.warning
+        colours = " → ".join(x.value for x in (c.from_colour, c.to_colour) if x is not None)
+        console.print(
+            f"{_local(c.at)}  {c.change_type.value:9} {w.subject:28} {colours}  "
+            f"CAP {c.cap_identifier}"
+        )
+
+
+@app.command("evaluate")
+def evaluate(
+    at: str | None = typer.Option(None, "--at", help="Evaluate at this time (ISO 8601, offset)."),
+    every: float | None = typer.Option(None, "--every", min=1.0, help="Repeat every N seconds."),
+) -> None:
+    """Run the warning rules once (or every N seconds) and print the changes."""
+    settings = get_settings()
+    when: datetime | None = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError as exc:
+            raise ValidationFailed(f"not an ISO 8601 time: {at!r}", loc=("--at",)) from exc
+        if when.tzinfo is None:
+            raise ValidationFailed(f"{at!r} has no time zone offset", loc=("--at",))
+    while True:
+        with database_session(settings.database_url) as session:
+            changes = service.evaluate(session=session, now=when, settings=settings)
+            _print_changes(changes)
+            if not changes:
+                console.print(f"{_local(when or datetime.now(UTC))}  no change")
+        if every is None:
+            return
+        time.sleep(every)
+
+
+@app.command("list")
+def list_warnings(
+    history: bool = typer.Option(False, "--history", help="Every change, newest first."),
+    limit: int = typer.Option(50, "--limit", min=1),
+) -> None:
+    """The warnings in force (or, with --history, their changes)."""
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        if history:
+            rows, total = service.warning_history(session=session, actor=cli_actor(), limit=limit)
+            _print_changes(rows)
+            console.print(f"{len(rows)} of {total} change(s)")
+            return
+        table = Table("id", "colour", "kind", "place", "since", "origin", "CAP")
+        for w in service.active_warnings(session=session, actor=cli_actor()):
+            table.add_row(
+                str(w.id),
+                w.colour.value,
+                w.kind.value,
+                w.place or "全区 district",
+                _local(w.changed_at),
+                w.origin.value,
+                w.changes[-1].cap_identifier or "",
+            )
+        console.print(table)
+
+
+@app.command("issue")
+def issue(
+    kind: WarningKind = typer.Argument(..., help="rainstorm, ponding, predicted_ponding, …"),
+    colour: Colour = typer.Argument(..., help="blue, yellow, orange or red"),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (kept in the history)."),
+    point: int | None = typer.Option(None, "--point", help="Hazard point id (ponding)."),
+    datastream: int | None = typer.Option(None, "--datastream", help="Datastream id (river)."),
+    station: int | None = typer.Option(None, "--station", help="Station id (pump, stale)."),
+) -> None:
+    """Issue a warning by hand."""
+    settings = get_settings()
+    body = WarningIssue(
+        kind=kind,
+        colour=colour,
+        reason=reason,
+        hazard_point_id=point,
+        datastream_id=datastream,
+        station_id=station,
+    )
+    with database_session(settings.database_url) as session:
+        w = service.issue_warning(
+            session=session, warning_in=body, actor=cli_actor(), settings=settings
+        )
+        console.print(
+            f"warning {w.id} issued: {w.colour.value} {w.subject}, "
+            f"CAP {w.changes[-1].cap_identifier}"
+        )
+
+
+@app.command("lift")
+def lift(
+    warning_id: int = typer.Argument(..., help="The warning's id (see `fangxun warnings list`)."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (kept in the history)."),
+) -> None:
+    """Lift a warning by hand."""
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        w = service.lift_warning(
+            session=session,
+            warning_id=warning_id,
+            actor=cli_actor(),
+            lift_in=WarningLiftIn(reason=reason),
+            settings=settings,
+        )
+        console.print(f"warning {w.id} lifted, CAP {w.changes[-1].cap_identifier}")

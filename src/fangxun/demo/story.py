@@ -1,0 +1,387 @@
+"""The demo story (``fangxun demo``): the whole chain on the demo district during an accelerated
+replay of the 7·20 reconstruction.
+
+One process runs, each in its own thread:
+
+* the **ingest** service (MQTT → observations), subscribed before the replay starts;
+* the **replay** (:mod:`fangxun.demo.replay`): gauges, ponding sensors, rivers and pumps published
+  through Mosquitto at ``speed`` × real time;
+* the **conductor**, every ``tick_s`` of wall time, on the replay's clock (:class:`ReplayClock`):
+  the warning rules (``fangxun.warnings``, which notify and drive the response level), the forecast
+  scheduler (a nowcast every ``Settings.forecast_interval_s`` of replay time while it rains, run
+  in a worker thread), and one incident reported at the first point whose sensor reaches the
+  :data:`INCIDENT_COLOUR` threshold;
+* the **notify sender**, delivering to a local in-memory outbox (the demo's contacts are
+  fictitious): what was sent shows on the outbox page;
+* the **web server** (uvicorn), unless ``serve`` is off.
+
+The replay's observations run behind the wall clock (an hour of storm in 20 s at speed 180, the
+last frame at "now"), so every time-based rule is evaluated at the replay's clock, never at the
+wall clock. Warnings, notify and response are optional: a domain that is not installed is
+skipped with a note.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any, Final
+
+from sqlalchemy import Engine, select
+
+from fangxun.audit.service import SystemActor
+from fangxun.config import Settings
+from fangxun.db import make_engine, session_factory, session_scope
+from fangxun.db.types import utcnow
+from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish
+
+logger = logging.getLogger(__name__)
+
+#: The story's author in the audit log and on the incident it reports.
+STORY_ACTOR: Final = SystemActor(username="demo-story")
+#: The colour whose threshold, reached by a point's sensor, makes a passer-by report an incident.
+INCIDENT_COLOUR: Final = "orange"
+#: Default replay window of the 7·20 reconstruction: hours 12–22 (08:00–18:00 on 20 July) show
+#: the signal rising blue → yellow → orange, then red in the 201.9 mm hour.
+FIRST_HOUR: Final = 12
+HOURS: Final = 10
+#: Default speed: the red signal comes about 7.8 h into the window, about 2.6 min at 180×.
+SPEED: Final = 180.0
+#: Cell size of the replay's inundation run and of the forecasts, m (coarse: the demo is quick).
+CELL_M: Final = 80.0
+
+Say = Callable[[str], None]
+
+
+def demo_story_settings(settings: Settings, *, cell_m: float = CELL_M) -> Settings:
+    """The settings the story runs with: sensors are not "stale" merely because the replay's
+    observations run behind the wall clock; forecasts run on coarse cells; and the rainstorm
+    signal starts response levels by itself (``response_rule_mode="start"``), as nobody is there
+    to approve the proposals that production waits for."""
+    return settings.model_copy(
+        update={
+            "monitoring_stale_s": max(settings.monitoring_stale_s, 24 * 3600),
+            "forecast_resolution_m": settings.forecast_resolution_m or cell_m,
+            "response_rule_mode": "start",
+        }
+    )
+
+
+class ReplayClock:
+    """The replay's clock: observation time of the frame due now (never later than the wall
+    clock); None before the replay starts.
+
+    >>> from datetime import UTC
+    >>> c = ReplayClock(speed=60.0)
+    >>> c.now() is None
+    True
+    >>> start = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)
+    >>> c.started(start, start - timedelta(hours=2))
+    >>> c.now(start + timedelta(seconds=30)).isoformat()
+    '2026-07-20T10:30:00+00:00'
+    """
+
+    def __init__(self, *, speed: float) -> None:
+        self.speed = speed
+        self._start: datetime | None = None
+        self._t0: datetime | None = None
+
+    def started(self, start_wall: datetime, t0: datetime) -> None:
+        """Record the replay's start (wall clock) and the observation time of its offset 0."""
+        self._start, self._t0 = start_wall, t0
+
+    def offset_s(self, wall: datetime | None = None) -> float | None:
+        """Replay seconds played so far."""
+        if self._start is None:
+            return None
+        return max(0.0, ((wall or utcnow()) - self._start).total_seconds() * self.speed)
+
+    def now(self, wall: datetime | None = None) -> datetime | None:
+        """The replay's current time, or None before it started."""
+        wall = wall or utcnow()
+        offset = self.offset_s(wall)
+        if offset is None or self._t0 is None:
+            return None
+        return min(wall, self._t0 + timedelta(seconds=offset))
+
+
+def _optional(module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None
+        raise
+
+
+@dataclass
+class StoryLog:
+    """What happened, for the printout and the tests: (replay time, text), oldest first."""
+
+    events: list[tuple[datetime | None, str]] = field(default_factory=list)
+    forecasts: list[int] = field(default_factory=list)
+    incident_id: int | None = None
+    observations: int = 0
+
+    def add(self, at: datetime | None, text: str) -> None:
+        self.events.append((at, text))
+
+
+@dataclass(frozen=True)
+class StoryOptions:
+    """How the story runs (see ``fangxun demo --help``)."""
+
+    speed: float = SPEED
+    first_hour: int = FIRST_HOUR
+    hours: int = HOURS
+    cell_m: float = CELL_M
+    tick_s: float = 2.0
+    scenario: ScenarioName = "720"
+
+
+class Story:
+    """The running story; :meth:`start` then :meth:`wait` (or :meth:`stop`)."""
+
+    def __init__(self, settings: Settings, options: StoryOptions, *, say: Say = print) -> None:
+        self.settings = demo_story_settings(settings, cell_m=options.cell_m)
+        self.options = options
+        self.say = say
+        self.clock = ReplayClock(speed=options.speed)
+        self.log = StoryLog()
+        self.engine: Engine = make_engine(self.settings.database_url)
+        self._stop = threading.Event()
+        self._replay_done = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._forecast: threading.Thread | None = None
+        self._ingest: Any = None
+        self.plan: ReplayPlan | None = None
+        self.warnings = _optional("fangxun.warnings.service")
+        self.notify_sender = _optional("fangxun.notify.sender")
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def prepare(self) -> ReplayPlan:
+        """Compute the replay (the inundation core on the demo terrain)."""
+        o = self.options
+        with session_scope(self.engine) as session:
+            self.plan = build_plan(
+                session=session,
+                scenario=o.scenario,
+                first_hour=o.first_hour,
+                hours=o.hours,
+                cell_m=o.cell_m,
+                progress=self.say,
+            )
+        return self.plan
+
+    def _thread(self, name: str, target: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except Exception:
+                logger.exception("demo story: %s stopped with an error", name)
+                self.say(f"[red]{name} stopped with an error (see the log)[/]")
+
+        thread = threading.Thread(target=guarded, name=f"demo-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self) -> None:
+        """Start ingest, wait for its subscription, then the sender, conductor and replay."""
+        from fangxun.monitoring.ingest.mqtt import MqttConfig, MqttIngest
+        from fangxun.monitoring.ingest.writer import WriteOptions
+
+        if self.plan is None:
+            self.prepare()
+        config = MqttConfig.from_settings(
+            self.settings, client_id=f"fangxun-demo-{os.getpid()}-{int(time.time())}"
+        )
+        self._ingest = MqttIngest(
+            engine=self.engine,
+            config=config,
+            options=WriteOptions.from_settings(self.settings),
+            # No stale-sensor alarms: before the replay's first frame every station is silent.
+            stale_after=None,
+        )
+        self._thread("ingest", lambda: self._ingest.run(self._stop))
+        if not self._ingest.subscribed.wait(30.0):
+            self.stop()
+            raise RuntimeError(
+                f"ingest could not subscribe at {config.host}:{config.port} within 30 s: "
+                "is Mosquitto running?"
+            )
+        if self.notify_sender is not None:
+            self._thread("notify-sender", self._run_sender)
+        else:
+            self.say("notify is not installed: no notifications are sent")
+        if self.warnings is None:
+            self.say("warnings are not installed: no signals, no response levels")
+        self._thread("conductor", self._conduct)
+        self._thread("replay", self._replay)
+
+    # --- the parts -----------------------------------------------------------------------------
+
+    def _replay(self) -> None:
+        assert self.plan is not None
+        self.log.observations = publish(
+            self.plan,
+            host=self.settings.mqtt_host,
+            port=self.settings.mqtt_port,
+            speed=self.options.speed,
+            sleep=self._sleep,
+            on_start=self.clock.started,
+            stop=self._stop.is_set,
+        )
+        # Let ingest store the last frames and the conductor see them.
+        self._stop.wait(2 * self.options.tick_s + 1.0)
+        self._replay_done.set()
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # wakes at once on stop
+
+    def _run_sender(self) -> None:
+        from fangxun.notify.channels import MemoryTransport
+        from fangxun.notify.service import Channel
+
+        assert self.notify_sender is not None
+        outbox = MemoryTransport()  # the demo's addresses are fictitious: deliver locally
+        self.notify_sender.run_forever(
+            factory=session_factory(self.engine),
+            transports=dict.fromkeys(Channel, outbox),
+            settings=self.settings,
+            stop=self._stop,
+        )
+
+    def _conduct(self) -> None:
+        while not self._stop.wait(self.options.tick_s):
+            now = self.clock.now()
+            if now is None:
+                continue
+            try:
+                self.step(now)
+            except Exception:
+                logger.exception("demo story: conductor step at %s failed", now.isoformat())
+
+    def step(self, now: datetime) -> None:
+        """One look at the situation at replay time ``now``: warnings, forecast, incident."""
+        if self.warnings is not None:
+            with session_scope(self.engine) as session:
+                changes = self.warnings.evaluate(session=session, now=now, settings=self.settings)
+                for change in changes:
+                    text = self._describe(change)
+                    self.log.add(now, text)
+                    self.say(f"{_local(now)} {text}")
+        self._forecast_step(now)
+        if self.log.incident_id is None:
+            self._incident_step(now)
+
+    @staticmethod
+    def _describe(change: Any) -> str:
+        warning = getattr(change, "warning", None)
+        kind = getattr(getattr(warning, "kind", None), "value", "?")
+        place = getattr(warning, "place", None) or ""
+        ctype = getattr(getattr(change, "change_type", None), "value", "?")
+        colour = getattr(getattr(change, "to_colour", None), "value", None)
+        return f"warning {ctype}: {kind} {place} {colour or ''}".rstrip()
+
+    def _forecast_step(self, now: datetime) -> None:
+        from fangxun.forecast import flows, schedule
+
+        if self._forecast is not None and self._forecast.is_alive():
+            return
+        run_id = schedule.tick(self.engine, self.settings, now=now)
+        if run_id is None:
+            return
+
+        def execute() -> None:
+            started = time.monotonic()
+            status = flows.execute_run(self.engine, run_id, self.settings, executor="serial")
+            self.log.forecasts.append(run_id)
+            self.say(
+                f"{_local(now)} forecast #{run_id}: {status.value} "
+                f"({time.monotonic() - started:.1f} s)"
+            )
+
+        self._forecast = threading.Thread(target=execute, name="demo-forecast", daemon=True)
+        self._forecast.start()
+
+    def _incident_step(self, now: datetime) -> None:
+        from fangxun.hazards.models import HazardPoint
+        from fangxun.incidents import service as incidents
+        from fangxun.incidents.models import IncidentKind, Severity
+        from fangxun.incidents.schemas import IncidentCreate
+        from fangxun.monitoring.models import Datastream, ObservedProperty, Station
+
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(Datastream, HazardPoint)
+                .join(Station, Datastream.station_id == Station.id)
+                .join(ObservedProperty, Datastream.observed_property_id == ObservedProperty.id)
+                .join(HazardPoint, HazardPoint.id == Station.hazard_point_id)
+                .where(ObservedProperty.code == "ponding_depth", Datastream.last_value.is_not(None))
+            ).all()
+            over = [
+                (ds.last_value, point)
+                for ds, point in rows
+                if ds.last_value is not None
+                and not ds.last_flags
+                and ds.last_value >= getattr(point, f"threshold_{INCIDENT_COLOUR}_m")
+            ]
+            if not over:
+                return
+            depth, point = max(over, key=lambda r: r[0])
+            incident = incidents.report(
+                session=session,
+                incident_in=IncidentCreate(
+                    unit_id=point.unit_id,
+                    kind=IncidentKind.trapped_people,
+                    severity=Severity.major,
+                    title=f"{point.name}积水约{depth * 100:.0f}厘米，车辆被困",
+                    description="演示：市民电话报告（合成数据）。Demo: a call (synthetic).",
+                    location_text=point.name,
+                    lon=point.lon,
+                    lat=point.lat,
+                    hazard_point_id=point.id,
+                    reporter_name="市民（演示）",
+                    reported_at=now,
+                ),
+                actor=STORY_ACTOR,
+            )
+            session.flush()
+            self.log.incident_id = incident.id
+        text = f"incident #{incident.id} reported at {point.name} ({depth * 100:.0f} cm)"
+        self.log.add(now, text)
+        self.say(f"{_local(now)} {text}")
+
+    # --- running and stopping ------------------------------------------------------------------
+
+    @property
+    def replay_done(self) -> bool:
+        """True once every frame was published and the conductor had a last look."""
+        return self._replay_done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the replay is done (True) or ``timeout`` s passed (False)."""
+        return self._replay_done.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop every part and wait for them (a forecast in progress is left to finish)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15.0)
+        if self._forecast is not None:
+            self._forecast.join(timeout=60.0)
+        self.engine.dispose()
+
+
+def _local(at: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")

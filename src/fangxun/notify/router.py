@@ -1,0 +1,78 @@
+"""HTTP routes of notifications: the outbox as seen by duty users, acknowledgement, and the contact
+channels of people and units. Thin: parse, call the service, render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.notify import service
+from fangxun.notify.schemas import ContactCreate, ContactRead, NotificationRead
+
+router = APIRouter(tags=["notifications"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Role may not do this"},
+    404: {"description": "Not found, or outside your jurisdiction"},
+}
+
+
+@router.get("/notifications", response_model=list[NotificationRead], responses=_ERRORS)
+def list_notifications(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    event_key: Annotated[str | None, Query(max_length=200)] = None,
+    unacknowledged: bool = False,
+) -> Any:
+    """The newest notifications in your jurisdiction, with delivery state and acknowledgement."""
+    return service.list_notifications(
+        session=session,
+        actor=user,
+        limit=limit,
+        event_key=event_key,
+        unacknowledged_only=unacknowledged,
+    )
+
+
+@router.get("/notifications/{notification_id}", response_model=NotificationRead, responses=_ERRORS)
+def get_notification(notification_id: int, user: CurrentUser, session: SessionDep) -> Any:
+    """One notification."""
+    return service.get_notification(session=session, notification_id=notification_id, actor=user)
+
+
+@router.post(
+    "/notifications/{notification_id}/ack", response_model=NotificationRead, responses=_ERRORS
+)
+def acknowledge(notification_id: int, user: CurrentUser, session: SessionDep) -> Any:
+    """Acknowledge a notification (已收到); a second acknowledgement changes nothing."""
+    return service.acknowledge(
+        session=session, notification_id=notification_id, actor=user, via="api"
+    )
+
+
+@router.get("/notify/contacts", response_model=list[ContactRead], responses=_ERRORS)
+def list_contacts(
+    user: CurrentUser,
+    session: SessionDep,
+    person_id: Annotated[int | None, Query(ge=1)] = None,
+    unit_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Any:
+    """Contact channels of people and units in your jurisdiction."""
+    return service.list_contacts(session=session, actor=user, person_id=person_id, unit_id=unit_id)
+
+
+@router.post("/notify/contacts", response_model=ContactRead, status_code=201, responses=_ERRORS)
+def add_contact(body: ContactCreate, user: CurrentUser, session: SessionDep) -> Any:
+    """Add a contact channel (e-mail, webhook, WeCom or DingTalk robot) of a person or unit."""
+    return service.add_contact(session=session, contact_in=body, actor=user)
+
+
+@router.delete("/notify/contacts/{contact_id}", status_code=204, responses=_ERRORS)
+def delete_contact(contact_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    """Remove a contact channel."""
+    service.delete_contact(session=session, contact_id=contact_id, actor=user)
+    return Response(status_code=204)

@@ -1,0 +1,125 @@
+"""What a warning change sets off, in the caller's transaction: the notifications (outbox) and
+the emergency response.
+
+* Every change queues one notification per recipient (:func:`fangxun.notify.service.enqueue`,
+  idempotent on ``warning-change:<change id>``): the point's responsible people, the unit's
+  contacts and the duty team (:func:`fangxun.notify.service.recipients_for`). Issues and upgrades
+  must be acknowledged (and escalate when they are not); downgrades, updates and lifts inform.
+* A rainstorm signal drives the response level by the configured rules
+  (``response.apply_warning_signal``); ponding and predicted ponding at a point start the point
+  plan's tasks whose trigger is met (``response.apply_point_trigger``).
+
+``notify`` and ``response`` never import ``fangxun.warnings``: they take primitives.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from fangxun.config import Settings
+from fangxun.notify import service as notify
+from fangxun.response import service as response
+from fangxun.warnings.models import ChangeType, Warning, WarningChange, WarningKind
+
+logger = logging.getLogger(__name__)
+
+#: Changes people must acknowledge (the others inform).
+ACK_CHANGES = frozenset({ChangeType.issue, ChangeType.upgrade})
+
+
+def event_key(change: WarningChange) -> str:
+    """The idempotency key of a change's notifications."""
+    return f"warning-change:{change.id}"
+
+
+def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
+    """Subject and markdown body of a change's notification (Chinese, then English)."""
+    from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, KIND_NAMES, _summary
+
+    colour = (change.to_colour or change.from_colour or warning.colour).value
+    kz, ke = KIND_NAMES[warning.kind.value]
+    cz, ce = COLOUR_NAMES[colour]
+    chz, che = CHANGE_NAMES[change.change_type.value]
+    where = warning.place or "全区"
+    subject = f"【{cz}预警{chz}】{where}{kz}"
+    zh, en = _summary(warning, change.evidence, change.reason)
+    when = change.at.isoformat()
+    lines = [
+        f"### {subject}",
+        f"- 时间 Time: {when}",
+        f"- 变化 Change: {chz} / {che}"
+        + (
+            f"（{COLOUR_NAMES[change.from_colour.value][0]} → {cz}）"
+            if change.from_colour and change.to_colour and change.from_colour != change.to_colour
+            else ""
+        ),
+        f"- 依据：{zh}",
+        f"- Evidence: {en}",
+        f"- {ce} {ke} warning {che}: {warning.place or 'district-wide'}",
+        f"- CAP: /api/v1/cap/{change.cap_identifier}.xml",
+    ]
+    return subject, "\n".join(lines)
+
+
+def after_change(
+    *, session: Session, warning: Warning, change: WarningChange, settings: Settings
+) -> None:
+    """Queue the notifications of ``change`` and drive the response, in the same transaction."""
+    recipients = notify.recipients_for(
+        session=session,
+        unit_id=warning.unit_id,
+        hazard_point_id=warning.hazard_point_id,
+        at=change.at,
+    )
+    subject, markdown = message(warning, change)
+    if recipients:
+        notify.enqueue(
+            session=session,
+            event_key=event_key(change),
+            subject=subject,
+            markdown=markdown,
+            recipients=recipients,
+            unit_id=warning.unit_id,
+            requires_ack=change.change_type in ACK_CHANGES,
+        )
+    else:
+        logger.warning("warning change %s (%s): nobody to notify", change.id, warning.subject)
+    _drive_response(session=session, warning=warning, change=change, settings=settings)
+
+
+def _drive_response(
+    *, session: Session, warning: Warning, change: WarningChange, settings: Settings
+) -> None:
+    """Response: the rainstorm signal sets levels; ponding starts point plans' tasks."""
+    source_ref = f"warning-change:{change.id}"
+    colour = change.to_colour.value if change.to_colour is not None else None
+    if warning.kind is WarningKind.rainstorm:
+        # Lifted signals pass None: the response never lowers a level by itself.
+        response.apply_warning_signal(
+            session=session,
+            warning_kind=warning.kind.value,
+            colour=colour,
+            unit_id=warning.unit_id,
+            source_ref=source_ref,
+            at=change.at,
+            settings=settings,
+        )
+        return
+    if (
+        warning.kind in (WarningKind.ponding, WarningKind.predicted_ponding)
+        and warning.hazard_point_id is not None
+        and colour is not None
+        and change.change_type in (ChangeType.issue, ChangeType.upgrade)
+    ):
+        ev = change.evidence or {}
+        depth = ev.get("depth_m") if warning.kind is WarningKind.ponding else None
+        response.apply_point_trigger(
+            session=session,
+            hazard_point_id=warning.hazard_point_id,
+            colour=colour,
+            depth_m=float(depth) if depth is not None else None,
+            source_ref=source_ref,
+            at=change.at,
+        )

@@ -1,0 +1,148 @@
+"""Warning models: a warning (预警) per subject, and every change it went through with its CAP
+alert.
+
+A *subject* is what a warning is about, as a stable key: ``rainstorm`` (district-wide),
+``ponding:<point id>``, ``predicted_ponding:<point id>``, ``river_level:<datastream id>``,
+``pump_failure:<station id>``, ``stale_sensor:<station id>``. At most one warning per subject is
+active at a time. ``hazard_point_id``, ``datastream_id`` and ``station_id`` are plain integers
+(no foreign keys), like the other domains that point at the ledger and the network.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fangxun.db.base import Base
+from fangxun.db.types import json_type, string_enum, utcnow
+
+
+class WarningKind(enum.StrEnum):
+    """What a warning is about."""
+
+    rainstorm = "rainstorm"  # 暴雨预警信号
+    ponding = "ponding"  # 积水预警 (observed)
+    predicted_ponding = "predicted_ponding"  # 积水预报预警
+    river_level = "river_level"  # 河道水位预警
+    pump_failure = "pump_failure"  # 泵站故障
+    stale_sensor = "stale_sensor"  # 关键监测设备离线
+
+
+class Colour(enum.StrEnum):
+    """Warning colours, lowest first (compare with :func:`rank`)."""
+
+    blue = "blue"
+    yellow = "yellow"
+    orange = "orange"
+    red = "red"
+
+
+def rank(colour: Colour | str | None) -> int:
+    """0 for no warning, 1 (blue) … 4 (red)."""
+    if colour is None:
+        return 0
+    return list(Colour).index(Colour(colour)) + 1
+
+
+class WarningStatus(enum.StrEnum):
+    """A warning is in force (``active``) until it is lifted."""
+
+    active = "active"
+    lifted = "lifted"
+
+
+class ChangeType(enum.StrEnum):
+    """What a change did; ``update`` keeps the colour (new evidence or text)."""
+
+    issue = "issue"  # 发布
+    upgrade = "upgrade"  # 升级
+    downgrade = "downgrade"  # 降级
+    update = "update"  # 更新
+    lift = "lift"  # 解除
+
+
+class Origin(enum.StrEnum):
+    """Who owns a warning: the rules, or a person (the rules then never lower or lift it)."""
+
+    rule = "rule"
+    manual = "manual"
+
+
+class Warning(Base):
+    """One warning, from issue to lift. ``evidence`` holds the latest values and rule that fired."""
+
+    __tablename__ = "warning"
+    __table_args__ = (
+        Index("ix_warning_status_subject", "status", "subject"),
+        # One warning in force per subject, even with two evaluations racing.
+        Index(
+            "uq_warning_active_subject",
+            "subject",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[WarningKind] = mapped_column(string_enum(WarningKind, "warning_kind"))
+    colour: Mapped[Colour] = mapped_column(string_enum(Colour, "warning_colour"))
+    status: Mapped[WarningStatus] = mapped_column(
+        string_enum(WarningStatus, "warning_status"), default=WarningStatus.active
+    )
+    origin: Mapped[Origin] = mapped_column(string_enum(Origin, "warning_origin"))
+    #: The unit whose jurisdiction the warning belongs to; None: district-wide.
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
+    )
+    hazard_point_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    datastream_id: Mapped[int | None] = mapped_column(Integer)
+    station_id: Mapped[int | None] = mapped_column(Integer)
+    #: Human description of the place (the point's or station's name).
+    place: Mapped[str | None] = mapped_column(String(200))
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Time of the latest change (the minimum hold time counts from here).
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column()
+
+    changes: Mapped[list[WarningChange]] = relationship(
+        back_populates="warning",
+        cascade="all, delete-orphan",
+        order_by="(WarningChange.at, WarningChange.id)",
+    )
+
+
+class WarningChange(Base):
+    """One change of a warning, with the evidence behind it and its CAP 1.2 alert."""
+
+    __tablename__ = "warning_change"
+    __table_args__ = (Index("ix_warning_change_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(
+        ForeignKey("warning.id", ondelete="CASCADE"), index=True
+    )
+    change_type: Mapped[ChangeType] = mapped_column(string_enum(ChangeType, "warning_change_type"))
+    from_colour: Mapped[Colour | None] = mapped_column(
+        string_enum(Colour, "warning_change_from_colour")
+    )
+    to_colour: Mapped[Colour | None] = mapped_column(
+        string_enum(Colour, "warning_change_to_colour")
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Username of the person, or ``rules`` / ``system``.
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    cap_identifier: Mapped[str | None] = mapped_column(String(200), unique=True)
+    cap_sent: Mapped[datetime | None] = mapped_column()
+    #: The alert as sent (validated against the CAP 1.2 schema before it is stored).
+    cap_xml: Mapped[str | None] = mapped_column(Text)
+
+    warning: Mapped[Warning] = relationship(back_populates="changes")

@@ -1,0 +1,136 @@
+"""Web pages of notifications: the outbox viewer (``/notifications``: recent notifications, their
+deliveries and acknowledgement, with an acknowledge button) and the acknowledgement page a
+recipient reaches from the link in a message (``/notify/ack/{token}``, no login).
+
+The link's GET only shows the page; the acknowledgement is its POST (CSRF-protected), so link
+previews and mail scanners that fetch URLs never acknowledge anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.config import Settings
+from fangxun.errors import FangxunError, NotFoundError
+from fangxun.notify import service
+from fangxun.notify.models import DeliveryStatus, Notification
+from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.i18n import N_
+from fangxun.web.render import WebRoute, render_page
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
+#: Labels of delivery states (msgids).
+STATUS_LABELS: Final[dict[str, str]] = {
+    DeliveryStatus.pending: N_("Waiting"),
+    DeliveryStatus.sending: N_("Sending"),
+    DeliveryStatus.retry: N_("Will retry"),
+    DeliveryStatus.sent: N_("Sent"),
+    DeliveryStatus.dead: N_("Failed"),
+}
+#: Labels of the reasons a recipient is told (msgids).
+ROLE_LABELS: Final[dict[str, str]] = {
+    "responsible": N_("Responsible person"),
+    "deputy": N_("Deputy"),
+    "unit_contact": N_("Unit contact"),
+    "duty": N_("On duty"),
+    "leader_on_duty": N_("Leader on duty"),
+}
+
+
+def local(value: datetime | None) -> str:
+    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute:second."""
+    return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M:%S") if value else ""
+
+
+@router.get("/notifications")
+def notifications_page(
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The outbox: recent notifications, delivery state and acknowledgement."""
+    items = service.list_notifications(session=db, actor=user, limit=200)
+    return render_page(
+        request,
+        "notify/list.html",
+        settings=settings,
+        user=user,
+        active="notifications",
+        context={
+            "items": items,
+            "counts": service.delivery_counts(session=db, actor=user),
+            "open": len([n for n in items if n.requires_ack and n.acknowledged_at is None]),
+            "status_labels": STATUS_LABELS,
+            "role_labels": ROLE_LABELS,
+            "local": local,
+        },
+    )
+
+
+@router.post("/notifications/{notification_id}/ack", dependencies=[CsrfProtected])
+def acknowledge_from_list(notification_id: int, user: WebUser, db: SessionDep) -> Response:
+    """Acknowledge from the viewer, then back to it."""
+    service.acknowledge(session=db, notification_id=notification_id, actor=user, via="web")
+    return RedirectResponse("/notifications", status_code=303)
+
+
+def _ack_page(
+    request: Request,
+    settings: Settings,
+    *,
+    token: str,
+    notification: Notification | None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render_page(
+        request,
+        "notify/ack.html",
+        settings=settings,
+        status_code=status_code,
+        context={"token": token, "n": notification, "error": error, "local": local},
+    )
+
+
+@router.get("/notify/ack/{token}")
+def ack_link(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    """The page of an acknowledgement link: what was sent, and the 已收到 button."""
+    try:
+        notification = service.notification_for_token(
+            session=db,
+            token=token,
+            secret_key=settings.effective_secret_key,
+            max_age_s=settings.notify_ack_link_ttl_s,
+        )
+    except FangxunError as exc:
+        status = 404 if isinstance(exc, NotFoundError) else 410
+        return _ack_page(
+            request, settings, token=token, notification=None, error=exc.detail, status_code=status
+        )
+    return _ack_page(request, settings, token=token, notification=notification)
+
+
+@router.post("/notify/ack/{token}", dependencies=[CsrfProtected])
+def ack_link_submit(
+    request: Request, token: str, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """Acknowledge by link (no login: the signed token is the credential)."""
+    try:
+        notification = service.acknowledge_by_token(
+            session=db,
+            token=token,
+            secret_key=settings.effective_secret_key,
+            max_age_s=settings.notify_ack_link_ttl_s,
+        )
+    except FangxunError as exc:
+        status = 404 if isinstance(exc, NotFoundError) else 410
+        return _ack_page(
+            request, settings, token=token, notification=None, error=exc.detail, status_code=status
+        )
+    return _ack_page(request, settings, token=token, notification=notification)

@@ -1,0 +1,311 @@
+"""Web pages of emergency response: the level now, proposals to confirm, decisions (raise, lower,
+stand down), the contingency plan in force and the checklist board (department × status) whose
+tasks are confirmed with HTMX.
+
+Thin views: they read the form, call :mod:`fangxun.response.service` and render; a domain error
+becomes a message on the page (never a stack trace). ``fangxun.api.app.create_app`` includes
+:data:`router`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.config import Settings
+from fangxun.errors import FangxunError, ValidationFailed
+from fangxun.org.models import User
+from fangxun.response import service
+from fangxun.response.models import LEVEL_ORDER, ResponseLevel, TaskStatus
+from fangxun.response.schemas import TaskUpdate
+from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.i18n import N_
+from fangxun.web.render import WebRoute, render_page
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+#: Times on the pages are local (DESIGN: stored in UTC, shown in Asia/Shanghai).
+LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
+
+LEVEL_LABELS: Final[dict[str, str]] = {
+    ResponseLevel.IV: N_("Level IV response"),
+    ResponseLevel.III: N_("Level III response"),
+    ResponseLevel.II: N_("Level II response"),
+    ResponseLevel.I: N_("Level I response"),
+}
+TASK_STATUS_LABELS: Final[dict[str, str]] = {
+    TaskStatus.pending: N_("To do"),
+    TaskStatus.confirmed: N_("Confirmed"),
+    TaskStatus.done: N_("Done"),
+    TaskStatus.not_applicable: N_("Not applicable"),
+}
+CHANGE_LABELS: Final[dict[str, str]] = {
+    "start": N_("Started"),
+    "raise": N_("Raised"),
+    "lower": N_("Lowered"),
+    "stand_down": N_("Stood down"),
+}
+#: The buttons a task shows in each state: (next status, msgid).
+TASK_BUTTONS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    TaskStatus.pending: (
+        (TaskStatus.confirmed, N_("Confirm")),
+        (TaskStatus.done, N_("Done")),
+        (TaskStatus.not_applicable, N_("Not applicable")),
+    ),
+    TaskStatus.confirmed: (
+        (TaskStatus.done, N_("Done")),
+        (TaskStatus.not_applicable, N_("Not applicable")),
+    ),
+    TaskStatus.done: (),
+    TaskStatus.not_applicable: ((TaskStatus.pending, N_("Reopen")),),
+}
+LABELS: Final[dict[str, Any]] = {
+    "levels": LEVEL_LABELS,
+    "task_statuses": TASK_STATUS_LABELS,
+    "changes": CHANGE_LABELS,
+    "buttons": TASK_BUTTONS,
+}
+
+
+def local(value: datetime | None) -> str:
+    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute."""
+    return "" if value is None else value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+
+
+def _problem_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def _status_of(exc: Exception) -> int:
+    from fangxun.api.problems import status_for
+
+    return status_for(exc) if isinstance(exc, FangxunError) else 422
+
+
+def _board_context(db: SessionDep, user: User, error: str | None = None) -> dict[str, Any]:
+    return {
+        "rows": service.board(session=db, actor=user),
+        "statuses": [s.value for s in TaskStatus],
+        "labels": LABELS,
+        "local": local,
+        "board_error": error,
+    }
+
+
+def _page(
+    request: Request,
+    db: SessionDep,
+    settings: Settings,
+    user: User,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    activation = service.current_level(session=db)
+    # The plan in force is the district's document: every department reads all of it.
+    plan = service.active_plan(session=db, unit_id=service.district_scope(session=db, unit_id=None))
+    context = _board_context(db, user) | {
+        "activation": activation,
+        "proposals": service.open_proposals(session=db),
+        "changes": service.list_changes(session=db, limit=20),
+        "plan": plan,
+        "plan_levels": [
+            (lvl.value, [a for a in plan.actions if a.level is lvl]) for lvl in LEVEL_ORDER
+        ]
+        if plan
+        else [],
+        "levels": [lvl.value for lvl in LEVEL_ORDER],
+        "can_decide": user.role.value in {r.value for r in service.DECIDERS},
+        "error": error,
+    }
+    return render_page(
+        request,
+        "response/board.html",
+        settings=settings,
+        user=user,
+        active="response",
+        status_code=status_code,
+        context=context,
+    )
+
+
+@router.get("/response")
+def response_page(
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The response now, proposals, decisions, the plan in force and the checklist board."""
+    return _page(request, db, settings, user)
+
+
+@router.get("/response/board")
+def board_fragment(
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The checklist board alone (HTMX refresh)."""
+    return render_page(
+        request,
+        "response/_board.html",
+        settings=settings,
+        user=user,
+        context=_board_context(db, user),
+    )
+
+
+@router.post("/response/tasks/{task_id}/status", dependencies=[CsrfProtected])
+def task_status(
+    task_id: int,
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    status: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Move a task on; HTMX gets the board back, a plain form the page."""
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        service.update_task(
+            session=db,
+            task_id=task_id,
+            task_in=TaskUpdate(status=TaskStatus(status), note=note.strip() or None),
+            actor=user,
+        )
+        db.flush()
+    except (FangxunError, ValidationError, ValueError) as exc:
+        db.rollback()
+        if htmx:
+            # HTMX swaps only 2xx answers: the board comes back with the message on top.
+            return render_page(
+                request,
+                "response/_board.html",
+                settings=settings,
+                user=user,
+                context=_board_context(db, user, _problem_text(exc)),
+            )
+        return _page(
+            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+        )
+    if htmx:
+        return render_page(
+            request,
+            "response/_board.html",
+            settings=settings,
+            user=user,
+            context=_board_context(db, user),
+        )
+    return RedirectResponse("/response", status_code=303)
+
+
+@router.post("/response/level", dependencies=[CsrfProtected])
+def decide_level(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    level: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Start, raise or lower the response by decision."""
+    try:
+        service.decide_level(session=db, level=ResponseLevel(level), reason=reason, actor=user)
+        db.flush()
+    except (FangxunError, ValueError) as exc:
+        db.rollback()
+        return _page(
+            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+        )
+    return RedirectResponse("/response", status_code=303)
+
+
+@router.post("/response/stand-down", dependencies=[CsrfProtected])
+def stand_down(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """End the running response by decision."""
+    try:
+        service.stand_down(session=db, reason=reason, actor=user)
+        db.flush()
+    except FangxunError as exc:
+        db.rollback()
+        return _page(
+            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+        )
+    return RedirectResponse("/response", status_code=303)
+
+
+@router.post("/response/proposals/{change_id}", dependencies=[CsrfProtected])
+def decide_proposal(
+    change_id: int,
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    decision: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Confirm or reject a rule's proposal."""
+    try:
+        service.decide_proposal(
+            session=db,
+            change_id=change_id,
+            confirm=decision == "confirm",
+            reason=reason.strip() or None,
+            actor=user,
+        )
+        db.flush()
+    except FangxunError as exc:
+        db.rollback()
+        return _page(
+            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+        )
+    return RedirectResponse("/response", status_code=303)
+
+
+#: Largest plan file accepted from the page, bytes.
+MAX_PLAN_BYTES: Final = 5 * 1024 * 1024
+
+
+@router.post("/response/plans/import", dependencies=[CsrfProtected])
+async def import_plan(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+    activate: Annotated[bool, Form()] = False,
+) -> Response:
+    """Import a contingency plan for the district (JSON, YAML or Excel); all rows or none."""
+    try:
+        content = await file.read(MAX_PLAN_BYTES + 1)
+        if len(content) > MAX_PLAN_BYTES:
+            raise ValidationFailed(f"the file is larger than {MAX_PLAN_BYTES} bytes")
+        district = service.district_scope(session=db, unit_id=None)
+        if district is None:
+            raise ValidationFailed("the organisation has no single district unit to own the plan")
+        service.import_plan(
+            session=db,
+            filename=file.filename or "upload",
+            data=content,
+            unit_id=district,
+            activate=activate,
+            actor=user,
+        )
+        db.flush()
+    except FangxunError as exc:
+        db.rollback()
+        return _page(
+            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+        )
+    return RedirectResponse("/response", status_code=303)
