@@ -84,6 +84,9 @@ def test_enqueue_is_idempotent_per_event_and_recipient(db_session: Session, worl
     assert db_session.scalar(select(func.count()).select_from(Delivery)) == 5
     keys = {d.idempotency_key for n in first for d in n.deliveries}
     assert len(keys) == 5
+    assert {n.id for n in service.unacknowledged(session=db_session, actor=None)} == {
+        n.id for n in first
+    }
     # A new event is new notifications.
     _enqueue(db_session, world, key="warning-change:2")
     assert db_session.scalar(select(func.count()).select_from(Notification)) == 10

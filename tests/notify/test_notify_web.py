@@ -66,3 +66,9 @@ def test_outbox_viewer_respects_jurisdiction(client, make_user, engine: Engine, 
     login(client, other.username, other.password)
     page = client.get("/notifications")
     assert page.status_code == 200 and "只给一街道" not in page.text
+    # A viewer sees the outbox but no acknowledge button (only for notifications sent to them).
+    client.post("/logout", data={"csrf_token": csrf_of(page)})
+    viewer = make_user(Role.viewer)
+    login(client, viewer.username, viewer.password)
+    page = client.get("/notifications")
+    assert "只给一街道" in page.text and "/ack" not in page.text

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import Workbook
 from response_helpers import ACTIONS, Org, rule_settings
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangxun.audit.models import AuditEntry
@@ -23,6 +24,7 @@ from fangxun.response.models import (
     ActivationStatus,
     ChangeStatus,
     ChangeType,
+    ResponseActivation,
     ResponseLevel,
     ResponseTask,
     TaskStatus,
@@ -391,3 +393,19 @@ def test_plan_import_from_json_and_excel(db_session: Session, org: Org) -> None:
             unit_id=org.district,
             actor=org.users["duty"],
         )
+
+
+def test_one_running_response_per_district_even_when_racing(db_session: Session, org: Org) -> None:
+    _signal(db_session, "yellow")
+    # What a second transaction that did not see the first start would insert.
+    db_session.add(
+        ResponseActivation(
+            unit_id=org.district,
+            level=ResponseLevel.III,
+            started_at=T0,
+            started_by="rule:response",
+            checklist_levels=[],
+        )
+    )
+    with pytest.raises(IntegrityError):
+        db_session.flush()

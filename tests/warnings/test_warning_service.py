@@ -352,3 +352,31 @@ def test_cap_invalid_alert_is_refused() -> None:
     )
     with pytest.raises(cap.CapInvalid):
         cap.validate(bad)
+
+
+def test_ponding_warning_starts_the_point_plans_tasks(
+    db_session: Session, settings: Settings, world: World
+) -> None:
+    from fangxun.hazards.models import PlanStatus, PointPlan
+    from fangxun.response.models import ResponseTask
+
+    db_session.add(
+        PointPlan(
+            point_id=world.point_a.id,
+            version=1,
+            title="PA 一点一策",
+            triggers=[{"colour": "yellow"}],
+            measures=[{"action": "封闭下穿通道"}, {"action": "启动移动泵车"}],
+            status=PlanStatus.approved,
+        )
+    )
+    s = _rules(settings, enabled=["ponding"])
+    observe(db_session, world.depth_a, [(T0, 0.2)])
+    run(db_session, s, T0)  # blue: below the plan's trigger
+    assert list(db_session.scalars(select(ResponseTask))) == []
+    t1 = T0 + timedelta(minutes=5)
+    observe(db_session, world.depth_a, [(t1, 0.3)])
+    change = run(db_session, s, t1)[0]
+    tasks = list(db_session.scalars(select(ResponseTask).order_by(ResponseTask.id)))
+    assert [t.action for t in tasks] == ["PA 下穿: 封闭下穿通道", "PA 下穿: 启动移动泵车"]
+    assert change.to_colour is Colour.yellow

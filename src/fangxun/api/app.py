@@ -23,6 +23,7 @@ from fangxun.api.middleware import (
     SecurityHeadersMiddleware,
     content_security_policy,
 )
+from fangxun.api.openapi import install_problem_openapi
 from fangxun.api.problems import install_problem_handlers
 from fangxun.audit.router import router as audit_router
 from fangxun.briefings.router import router as briefings_router
@@ -35,6 +36,7 @@ from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
 from fangxun.notify.router import router as notify_router
 from fangxun.org.router import router as org_router
+from fangxun.reports.router import router as reports_router
 from fangxun.response.router import router as response_router
 from fangxun.supplies.router import router as supplies_router
 from fangxun.warnings.router import cap_router
@@ -59,6 +61,7 @@ def api_router() -> APIRouter:
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
+    router.include_router(reports_router)
     router.include_router(response_router)
     router.include_router(notify_router)
     router.include_router(warnings_router)
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.basemap_url))
     install_metrics(app, engine)
+    install_problem_openapi(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 
     from fangxun.web.forecast_pages import router as forecast_pages_router

@@ -7,10 +7,12 @@ One process runs, each in its own thread:
 * the **replay** (:mod:`fangxun.demo.replay`): gauges, ponding sensors, rivers and pumps published
   through Mosquitto at ``speed`` × real time;
 * the **conductor**, every ``tick_s`` of wall time, on the replay's clock (:class:`ReplayClock`):
-  the warning rules (``fangxun.warnings``, which notify and drive the response level), the forecast
-  scheduler (a nowcast every ``Settings.forecast_interval_s`` of replay time while it rains, run
-  in a worker thread), and one incident reported at the first point whose sensor reaches the
-  :data:`INCIDENT_COLOUR` threshold;
+  the warning rules (``fangxun.warnings``, which notify and drive the response level), forecasts
+  when the scheduler's rules make one due (every ``Settings.forecast_interval_s`` of replay time
+  while it rains; run in a worker thread), and one incident reported at the first point whose
+  sensor reaches the :data:`INCIDENT_COLOUR` threshold. The demo's forecasts take the scenario's
+  own future rain as their rain forecast (a perfect forecast, stored as an uploaded series and
+  said so in the run's trigger): the point is to show the chain, not the skill of a nowcast;
 * the **notify sender**, delivering to a local in-memory outbox (the demo's contacts are
   fictitious): what was sent shows on the outbox page;
 * the **web server** (uvicorn), unless ``serve`` is off.
@@ -40,7 +42,8 @@ from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.db import make_engine, session_factory, session_scope
 from fangxun.db.types import utcnow
-from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish
+from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish, scenario_rain
+from fangxun.inundation.rain import Hyetograph
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ HOURS: Final = 10
 SPEED: Final = 180.0
 #: Cell size of the replay's inundation run and of the forecasts, m (coarse: the demo is quick).
 CELL_M: Final = 80.0
+#: Block length of the demo's rain forecast series, s.
+FORECAST_STEP_S: Final = 300.0
 
 Say = Callable[[str], None]
 
@@ -162,6 +167,7 @@ class Story:
         self._forecast: threading.Thread | None = None
         self._ingest: Any = None
         self.plan: ReplayPlan | None = None
+        self.rain: Hyetograph | None = None
         self.warnings = _optional("fangxun.warnings.service")
         self.notify_sender = _optional("fangxun.notify.sender")
 
@@ -179,6 +185,7 @@ class Story:
                 cell_m=o.cell_m,
                 progress=self.say,
             )
+        self.rain, _label = scenario_rain(o.scenario, first_hour=o.first_hour, hours=o.hours)
         return self.plan
 
     def _thread(self, name: str, target: Callable[[], None]) -> None:
@@ -291,14 +298,47 @@ class Story:
         colour = getattr(getattr(change, "to_colour", None), "value", None)
         return f"warning {ctype}: {kind} {place} {colour or ''}".rstrip()
 
+    def forecast_rain(self, offset_s: float) -> list[float]:
+        """The demo's rain forecast from replay time ``offset_s``: the scenario's own rain over
+        the forecast horizon, mm/h per :data:`FORECAST_STEP_S` (a perfect forecast, as if the
+        weather service had it right; stored with the run as an uploaded series)."""
+        assert self.rain is not None
+        steps = max(1, round(self.settings.forecast_horizon_s / FORECAST_STEP_S))
+        out = []
+        for k in range(steps):
+            t0 = offset_s + k * FORECAST_STEP_S
+            depth_m = self.rain.depth_m(t0, t0 + FORECAST_STEP_S)
+            out.append(round(min(500.0, depth_m * 1000.0 * 3600.0 / FORECAST_STEP_S), 2))
+        return out
+
     def _forecast_step(self, now: datetime) -> None:
+        """Queue and run a forecast when the scheduler's rules say one is due."""
         from fangxun.forecast import flows, schedule
+        from fangxun.forecast import service as forecast
+        from fangxun.forecast.schemas import ForecastRunCreate, SeriesRain
 
         if self._forecast is not None and self._forecast.is_alive():
             return
-        run_id = schedule.tick(self.engine, self.settings, now=now)
-        if run_id is None:
+        offset = self.clock.offset_s()
+        if offset is None:
             return
+        with session_scope(self.engine) as session:
+            why = schedule.reason_to_run(session=session, settings=self.settings, now=now)
+            if why is None:
+                return
+            run = forecast.create_run(
+                session=session,
+                run_in=ForecastRunCreate(
+                    rain=SeriesRain(
+                        step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset)
+                    )
+                ),
+                actor=schedule.SCHEDULER,
+                settings=self.settings,
+            )
+            run.issued_at = now
+            run.params = {**run.params, "trigger": f"{why} (demo: the scenario's rain as forecast)"}
+            run_id = run.id
 
         def execute() -> None:
             started = time.monotonic()

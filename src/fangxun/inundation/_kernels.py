@@ -42,7 +42,7 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # "contract"/"arcp"/"afn" anywhere: LLVM then rounds a cell the same way in the vector body and
 # the scalar remainder of a loop (float32 division became a reciprocal estimate in one and not
 # the other), so a row computed over a span (wet tracking) gives the bits a full row gives.
-FASTMATH_NO_CONTRACT = {"nnan", "ninf", "nsz", "reassoc"}
+FASTMATH_NO_CONTRACT = {"nnan", "ninf", "nsz"}
 
 SMALL_GRID = 40_000
 """Grids with fewer cells run the kernels on one thread."""
@@ -135,7 +135,7 @@ def _inv_cbrt_overload(x):  # type: ignore[no-untyped-def]  # numba compares the
     return None
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
 def flux_kernel(
     h: AnyArray,
     z: AnyArray,
@@ -174,50 +174,71 @@ def flux_kernel(
     zero = one - one
     half = one / (one + one)
     for r in prange(ny):
-        for c in range(max(u0[r] - 1, 0), min(u1[r], nx - 1)):
-            zl = z[r, c]
-            zr = z[r, c + 1]
-            hl = h[r, c]
-            hr = h[r, c + 1]
+        # Each loop runs over row slices that start at the span's first face, indexed from 0:
+        # numba then knows every index is >= 0 and emits no wrap-around code for negative
+        # indices (which stops LLVM from vectorising; a loop from a span's start column did).
+        lo = max(u0[r] - 1, 0)
+        n = min(u1[r], nx - 1) - lo
+        zs = z[r, lo:]
+        hs = h[r, lo:]
+        qs_ = qx[r, lo:]
+        qn_ = qxn[r, lo:]
+        gs = gn2x[r, lo:]
+        for i in range(n):
+            zl = zs[i]
+            zr = zs[i + 1]
+            hl = hs[i]
+            hr = hs[i + 1]
             el = zl + hl
             er = zr + hr
             hf = max(el, er) - max(zl, zr)
-            q = qx[r, c + 1]
+            q = qs_[i + 1]
             sl = (er - el) * inv_dx
             th = one if q * sl > zero else theta
-            qs = th * q + (one - th) * half * (qx[r, c] + qx[r, c + 2])
+            qs = th * q + (one - th) * half * (qs_[i] + qs_[i + 2])
             hc = max(hf, hmin)
             ri = inv_cbrt(hc)
             r3 = ri * ri * ri
-            gf = gn2 if uniform_n else gn2x[r, c + 1]
+            gf = gn2 if uniform_n else gs[i + 1]
             den = one + gf * dt * abs(q) * (r3 * r3 * ri)
             qnew = (qs - g_dt * hf * sl) / den
             qnew = qnew if hf > hmin else zero
-            qxn[r, c + 1] = qnew
+            qn_[i + 1] = qnew
         if r < ny - 1:
-            for c in range(v0[r + 1], v1[r + 1]):
-                zl = z[r, c]
-                zr = z[r + 1, c]
-                hl = h[r, c]
-                hr = h[r + 1, c]
+            lo = max(v0[r + 1], 0)
+            n = v1[r + 1] - lo
+            za = z[r, lo:]
+            zb = z[r + 1, lo:]
+            ha = h[r, lo:]
+            hb = h[r + 1, lo:]
+            qa = qy[r, lo:]
+            qb = qy[r + 1, lo:]
+            qc = qy[r + 2, lo:]
+            qn_ = qyn[r + 1, lo:]
+            gs = gn2y[r + 1, lo:]
+            for i in range(n):
+                zl = za[i]
+                zr = zb[i]
+                hl = ha[i]
+                hr = hb[i]
                 el = zl + hl
                 er = zr + hr
                 hf = max(el, er) - max(zl, zr)
-                q = qy[r + 1, c]
+                q = qb[i]
                 sl = (er - el) * inv_dx
                 th = one if q * sl > zero else theta
-                qs = th * q + (one - th) * half * (qy[r, c] + qy[r + 2, c])
+                qs = th * q + (one - th) * half * (qa[i] + qc[i])
                 hc = max(hf, hmin)
                 ri = inv_cbrt(hc)
                 r3 = ri * ri * ri
-                gf = gn2 if uniform_n else gn2y[r + 1, c]
+                gf = gn2 if uniform_n else gs[i]
                 den = one + gf * dt * abs(q) * (r3 * r3 * ri)
                 qnew = (qs - g_dt * hf * sl) / den
                 qnew = qnew if hf > hmin else zero
-                qyn[r + 1, c] = qnew
+                qn_[i] = qnew
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
 def limit_factor_kernel(
     h: AnyArray,
     qx: AnyArray,
@@ -238,17 +259,20 @@ def limit_factor_kernel(
     zero = one - one
     for r in prange(ny):
         cnt = zero
-        for c in range(u0[r], u1[r]):
+        a0 = max(u0[r], 0)  # slices indexed from 0: see flux_kernel
+        qxs = qx[r, a0:]
+        qa = qy[r, a0:]
+        qb = qy[r + 1, a0:]
+        hs = h[r, a0:]
+        fs = fpad[r + 1, a0 + 1 :]
+        for i in range(u1[r] - a0):
             out = (
-                max(qx[r, c + 1], zero)
-                + max(-qx[r, c], zero)
-                + max(qy[r + 1, c], zero)
-                + max(-qy[r, c], zero)
+                max(qxs[i + 1], zero) + max(-qxs[i], zero) + max(qb[i], zero) + max(-qa[i], zero)
             ) * dt_dx
-            hc = h[r, c]
+            hc = hs[i]
             over = out > hc
-            fpad[r + 1, c + 1] = hc / out if over else one
-            cnt += one if over else zero
+            fs[i] = hc / out if over else one
+            cnt = max(cnt, one if over else zero)  # a flag: max needs no reassociation
         nlim[r] = cnt
 
 
@@ -340,97 +364,111 @@ def update_kernel(
     for r in prange(ny):
         hm = zero
         cross = zero
-        a0 = u0[r]
+        a0 = max(u0[r], 0)
         a1 = u1[r]
+        n = a1 - a0
+        # Row slices from the span's first cell, indexed from 0 (numba then emits no wrap-around
+        # code for negative indices, which would stop vectorisation; see flux_kernel). fp1[i+1]
+        # is the factor of cell (r, a0+i); fp1[i], fp1[i+2] its west/east neighbours; fpn/fps
+        # the cells north and south.
+        hs = h[r, a0:]
+        qxn_ = qxn[r, a0:]
+        qna = qyn[r, a0:]
+        qnb = qyn[r + 1, a0:]
+        fpn = fp[r, a0 + 1 :]
+        fp1 = fp[r + 1, a0:]
+        fps = fp[r + 2, a0 + 1 :]
+        qxs = qx[r, a0:]
+        qys = qy[r, a0:]
+        mxs = maxd[r, a0:]
+        tms = tmax[r, a0:]
+        # (the rain field is a 1×1 dummy unless used)
+        rfs = rain_field[r, a0:] if use_field else rain_field[0, :]
         # One loop: the four limited faces of each cell (a face shared with the next cell is
         # computed by the same expression there, so both see the same bits), continuity, rain.
         if fused:
-            for c in range(a0, a1):
-                q = qxn[r, c]
-                qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
-                q = qxn[r, c + 1]
-                qe = q * (fp[r + 1, c + 1] if q > zero else fp[r + 1, c + 2])
-                q = qyn[r, c]
-                qn = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
-                q = qyn[r + 1, c]
-                qs = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
-                qx[r, c] = qw
-                qy[r, c] = qn
-                src = rain_field[r, c] * dt if use_field else rain_dt
-                hn = max(h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
-                h[r, c] = hn
-                old = maxd[r, c]
+            for i in range(n):
+                q = qxn_[i]
+                qw = q * (fp1[i] if q > zero else fp1[i + 1])
+                q = qxn_[i + 1]
+                qe = q * (fp1[i + 1] if q > zero else fp1[i + 2])
+                q = qna[i]
+                qn = q * (fpn[i] if q > zero else fp1[i + 1])
+                q = qnb[i]
+                qs = q * (fp1[i + 1] if q > zero else fps[i])
+                qxs[i] = qw
+                qys[i] = qn
+                src = rfs[i] * dt if use_field else rain_dt
+                hn = max(hs[i] + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
+                hs[i] = hn
+                old = mxs[i]
                 cross += one if (hn >= thr0 and old < thr_top) else zero
                 if hn > old:  # masked stores: cache lines that do not rise stay clean
-                    tmax[r, c] = t_new
-                    maxd[r, c] = hn
+                    tms[i] = t_new
+                    mxs[i] = hn
                 hm = max(hm, hn)
-        elif use_field:
-            for c in range(a0, a1):
-                q = qxn[r, c]
-                qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
-                q = qxn[r, c + 1]
-                qe = q * (fp[r + 1, c + 1] if q > zero else fp[r + 1, c + 2])
-                q = qyn[r, c]
-                qn = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
-                q = qyn[r + 1, c]
-                qs = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
-                qx[r, c] = qw
-                qy[r, c] = qn
-                h[r, c] = max(
-                    h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + rain_field[r, c] * dt, zero
-                )
         else:
-            for c in range(a0, a1):
-                q = qxn[r, c]
-                qw = q * (fp[r + 1, c] if q > zero else fp[r + 1, c + 1])
-                q = qxn[r, c + 1]
-                qe = q * (fp[r + 1, c + 1] if q > zero else fp[r + 1, c + 2])
-                q = qyn[r, c]
-                qn = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
-                q = qyn[r + 1, c]
-                qs = q * (fp[r + 1, c + 1] if q > zero else fp[r + 2, c + 1])
-                qx[r, c] = qw
-                qy[r, c] = qn
-                h[r, c] = max(h[r, c] + dt_dx * ((qw - qe) + (qn - qs)) + rain_dt, zero)
-        if a0 < a1:  # the east face of the span's last cell
-            q = qxn[r, a1]
-            qx[r, a1] = q * (fp[r + 1, a1] if q > zero else fp[r + 1, a1 + 1])
+            for i in range(n):
+                q = qxn_[i]
+                qw = q * (fp1[i] if q > zero else fp1[i + 1])
+                q = qxn_[i + 1]
+                qe = q * (fp1[i + 1] if q > zero else fp1[i + 2])
+                q = qna[i]
+                qn = q * (fpn[i] if q > zero else fp1[i + 1])
+                q = qnb[i]
+                qs = q * (fp1[i + 1] if q > zero else fps[i])
+                qxs[i] = qw
+                qys[i] = qn
+                src = rfs[i] * dt if use_field else rain_dt
+                hs[i] = max(hs[i] + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
+        if n > 0:  # the east face of the span's last cell
+            q = qxn_[n]
+            qxs[n] = q * (fp1[n] if q > zero else fp1[n + 1])
         # north faces in columns the row above needs but this row's span lacks (flux 0 there,
         # since both cells are dry; written so the stored fluxes match a full update)
-        for c in range(v0[r], min(a0, v1[r])):
+        for c in range(max(v0[r], 0), min(a0, v1[r])):
             q = qyn[r, c]
             qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
-        for c in range(max(a1, v0[r]), v1[r]):
+        for c in range(max(a1, v0[r], 0), v1[r]):
             q = qyn[r, c]
             qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
         if r == ny - 1:
-            for c in range(v0[ny], v1[ny]):
-                q = qyn[ny, c]
-                qy[ny, c] = q * (fp[ny, c + 1] if q > zero else fp[ny + 1, c + 1])
+            b0 = max(v0[ny], 0)
+            qlast = qyn[ny, b0:]
+            fa = fp[ny, b0 + 1 :]
+            fb = fp[ny + 1, b0 + 1 :]
+            qout = qy[ny, b0:]
+            for i in range(v1[ny] - b0):
+                q = qlast[i]
+                qout[i] = q * (fa[i] if q > zero else fb[i])
         if has_nodata:
-            for c in range(a0, a1):
-                h[r, c] = zero if z[r, c] >= nodata_z else h[r, c]
+            zs = z[r, a0:]
+            for i in range(n):
+                hs[i] = zero if zs[i] >= nodata_z else hs[i]
         dsum = 0.0
         if has_drain:
-            for c in range(a0, a1):
-                d = min(drain[r, c] * dt, h[r, c])
-                h[r, c] -= d
+            drs = drain[r, a0:]
+            for i in range(n):
+                d = min(drs[i] * dt, hs[i])
+                hs[i] -= d
                 dsum += d
         isum = 0.0
         if has_infil:
-            for c in range(a0, a1):
-                cap = inf_f[r, c] * dt
-                fi = min(cap, h[r, c])
-                h[r, c] -= fi
+            ifs = inf_f[r, a0:]
+            ifc = inf_fc[r, a0:]
+            ifk = inf_k[r, a0:]
+            for i in range(n):
+                cap = ifs[i] * dt
+                fi = min(cap, hs[i])
+                hs[i] -= fi
                 isum += fi
                 used = fi / cap if cap > zero else zero
-                fc = inf_fc[r, c]
-                inf_f[r, c] = fc + (inf_f[r, c] - fc) * np.exp(-inf_k[r, c] * dt * used)
+                fc = ifc[i]
+                ifs[i] = fc + (ifs[i] - fc) * np.exp(-ifk[i] * dt * used)
         if not fused and nthr > 0:
-            for c in range(a0, a1):
-                hn = h[r, c]
-                cross += one if (hn >= thr0 and maxd[r, c] < thr_top) else zero
+            for i in range(n):
+                hn = hs[i]
+                cross += one if (hn >= thr0 and mxs[i] < thr_top) else zero
         # arrival: only where the running maximum crosses a threshold (rare; scalar loop). The
         # fused loop has already raised the maximum, so there the unset (+inf) arrival times
         # are tested instead, in a helper compiled without fastmath (it reads the infinities).
@@ -445,33 +483,34 @@ def update_kernel(
                         if old < thr[k] and hn >= thr[k]:
                             arrival[k, r, c] = t_new
         if not fused:
-            for c in range(a0, a1):
-                hn = h[r, c]
-                old = maxd[r, c]
-                tmax[r, c] = t_new if hn > old else tmax[r, c]
-                maxd[r, c] = max(hn, old)
+            for i in range(n):
+                hn = hs[i]
+                old = mxs[i]
+                tms[i] = t_new if hn > old else tms[i]
+                mxs[i] = max(hn, old)
                 hm = max(hm, hn)
         for k in range(nthr):
             tk = thr[k]
             if hm >= tk:
                 # masked add: rows of time-above that no wet cell touches are neither read
                 # nor written (most of the grid lies below the thresholds)
-                for c in range(a0, a1):
-                    if h[r, c] >= tk:
-                        tabove[k, r, c] += dt
+                tas = tabove[k, r, a0:]
+                for i in range(n):
+                    if hs[i] >= tk:
+                        tas[i] += dt
         hmax_row[r] = hm
         drain_row[r] = dsum
         infil_row[r] = isum
         if track:
             lo = a1
-            for c in range(a0, a1):
-                if h[r, c] > zero:
-                    lo = c
+            for i in range(n):
+                if hs[i] > zero:
+                    lo = a0 + i
                     break
             hi = lo
-            for c in range(a1 - 1, lo - 1, -1):
-                if h[r, c] > zero:
-                    hi = c + 1
+            for i in range(n - 1, lo - a0 - 1, -1):
+                if hs[i] > zero:
+                    hi = a0 + i + 1
                     break
             wlo[r] = lo if hi > lo else 0
             whi[r] = hi if hi > lo else 0

@@ -138,6 +138,7 @@ def max_depth_map_png(points: Sequence[Any], raster: Path | None) -> bytes:
         ax.set_title("最大积水深度（底图：预报最大水深；圆点：实测最大水深）")
         ax.set_xlabel("x (m)")
         ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.ticklabel_format(useOffset=False, style="plain")
         ax.set_ylabel("y (m)")
     else:
         if points:
@@ -163,5 +164,6 @@ def max_depth_map_png(points: Sequence[Any], raster: Path | None) -> bytes:
         ax.set_ylabel("纬度 (°N)")
         ax.set_aspect("equal", adjustable="datalim")
         ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.ticklabel_format(useOffset=False, style="plain")
     ax.grid(True, alpha=0.2)
     return _png(fig)

@@ -12,7 +12,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
@@ -134,7 +143,17 @@ class ResponseActivation(TimestampMixin, Base):
     """
 
     __tablename__ = "response_activation"
-    __table_args__ = (Index("ix_response_activation_unit_status", "unit_id", "status"),)
+    __table_args__ = (
+        Index("ix_response_activation_unit_status", "unit_id", "status"),
+        # One running response per district, even with two warnings racing to start one.
+        Index(
+            "uq_response_activation_active_unit",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))

@@ -577,7 +577,8 @@ def _apply_level(
             checklist_levels=[],
         )
         session.add(activation)
-        session.flush()
+        # A concurrent start hits the one-running-response index: a clear conflict, not a 500.
+        flush_or_conflict(session, "a new response of the district")
         change_type, from_level = ChangeType.start, None
     else:
         if current.level is level:

@@ -36,7 +36,7 @@ def event_key(change: WarningChange) -> str:
 
 def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
     """Subject and markdown body of a change's notification (Chinese, then English)."""
-    from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, KIND_NAMES, _summary
+    from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, KIND_NAMES, summary_text
 
     colour = (change.to_colour or change.from_colour or warning.colour).value
     kz, ke = KIND_NAMES[warning.kind.value]
@@ -44,7 +44,7 @@ def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
     chz, che = CHANGE_NAMES[change.change_type.value]
     where = warning.place or "全区"
     subject = f"【{cz}预警{chz}】{where}{kz}"
-    zh, en = _summary(warning, change.evidence, change.reason)
+    zh, en = summary_text(warning, change.evidence, change.reason)
     when = change.at.isoformat()
     lines = [
         f"### {subject}",

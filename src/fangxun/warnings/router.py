@@ -55,12 +55,19 @@ def history(
     session: SessionDep,
     since: Annotated[datetime | None, Query(description="ISO 8601 with offset")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601 with offset")] = None,
+    warning_id: Annotated[int | None, Query(description="Only this warning's changes")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
     """Every change of every warning in your jurisdiction, newest first (``X-Total-Count``)."""
     rows, total = service.warning_history(
-        session=session, actor=user, since=since, until=until, limit=limit, offset=offset
+        session=session,
+        actor=user,
+        since=since,
+        until=until,
+        warning_id=warning_id,
+        limit=limit,
+        offset=offset,
     )
     response.headers["X-Total-Count"] = str(total)
     return rows
@@ -154,7 +161,7 @@ def feed_xml(*, request: Request, session: Any, limit: int = 50) -> bytes:
         fe.link(href=url, rel="alternate", type=CAP_MEDIA_TYPE)
         fe.updated(change.at)
         fe.published(change.at)
-        fe.summary(service._summary(w, change.evidence, change.reason)[0])
+        fe.summary(service.summary_text(w, change.evidence, change.reason)[0])
     if latest is not None:
         fg.updated(latest)
     return bytes(fg.atom_str(pretty=True))

@@ -178,10 +178,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def _summary(
+def summary_text(
     warning: Warning, evidence: dict[str, Any] | None, reason: str | None
 ) -> tuple[str, str]:
-    """What the evidence says, in Chinese and English (one line each)."""
+    """What the evidence of ``warning`` (or of one change) says, in Chinese and English, with the
+    person's reason when there is one (one line each)."""
     ev = evidence or {}
     rule = ev.get("rule")
     zh = en = ""
@@ -291,7 +292,7 @@ def build_cap(
     predicted = kind == "predicted_ponding" or bool((change.evidence or {}).get("predicted"))
     urgency = "Past" if lifted else ("Expected" if predicted else "Immediate")
     certainty = "Observed" if not predicted else "Likely"
-    summary_zh, summary_en = _summary(warning, change.evidence, change.reason)
+    summary_zh, summary_en = summary_text(warning, change.evidence, change.reason)
     refs = []
     if previous is not None and previous.cap_identifier and previous.cap_sent:
         refs.append((r.cap_sender, previous.cap_identifier, previous.cap_sent))
@@ -501,7 +502,13 @@ def evaluate(
             continue  # a rule switched off leaves its warnings to people
         decision = _decide(finding, current, now, r)
         if decision is None:
-            if current is not None and finding is not None and not finding.unknown:
+            if (
+                current is not None
+                and current.origin is Origin.rule
+                and finding is not None
+                and not finding.unknown
+            ):
+                # Same colour: keep the warning's evidence current (no change, no alert).
                 current.evidence = {**finding.evidence, "predicted": finding.predicted}
             continue
         evidence = (

@@ -69,6 +69,8 @@ def notifications_page(
             "status_labels": STATUS_LABELS,
             "role_labels": ROLE_LABELS,
             "local": local,
+            # Who sees the button: roles that may acknowledge for others, and the recipient.
+            "may_ack_all": user.role in service.ACK_ROLES,
         },
     )
 

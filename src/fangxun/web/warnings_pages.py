@@ -93,6 +93,7 @@ def _page(
             "can_manage": user.role in service.MANAGERS,
             "labels": LABELS,
             "local": local,
+            "summary": service.summary_text,
             "error": error,
         },
     )

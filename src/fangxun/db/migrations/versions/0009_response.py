@@ -109,6 +109,14 @@ def upgrade() -> None:
         ["unit_id", "status"],
         unique=False,
     )
+    op.create_index(
+        "uq_response_activation_active_unit",
+        "response_activation",
+        ["unit_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    )
     op.create_table(
         "response_plan_action",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -366,6 +374,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_response_plan_action_plan_id"), table_name="response_plan_action")
     op.drop_index(op.f("ix_response_plan_action_department_id"), table_name="response_plan_action")
     op.drop_table("response_plan_action")
+    op.drop_index("uq_response_activation_active_unit", table_name="response_activation")
     op.drop_index("ix_response_activation_unit_status", table_name="response_activation")
     op.drop_index(op.f("ix_response_activation_plan_id"), table_name="response_activation")
     op.drop_table("response_activation")
