@@ -129,6 +129,23 @@ def test_bad_land_use_fails_the_run_with_the_reason(
         msg = service.get_run(session=session, run_id=run_id).message or ""
     assert "class code 42 at (row=7, col=8)" in msg and "landuse.tif" in msg
 
+    # Float "codes" are refused.
+    floats = terrain_tif.parent / "floats.tif"
+    with rasterio.open(
+        floats,
+        "w",
+        driver="GTiff",
+        height=N,
+        width=N,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4547",
+        transform=Affine(CELL, 0.0, WEST, 0.0, -CELL, NORTH),
+    ) as dst:
+        dst.write(np.ones((N, N), dtype="float32"), 1)
+    with pytest.raises(ValueError, match=r"floats\.tif: band 1 must hold integer class codes"):
+        inputs.read_landuse(floats, shape=(N, N), transform=(CELL, 0.0, WEST, 0.0, -CELL, NORTH))
+
     # Another grid (shifted one cell) is refused, naming both grids.
     _write_landuse(terrain_tif.parent / "landuse.tif", _landuse_codes(), west=WEST + CELL)
     with pytest.raises(ValueError, match="must share the terrain's grid"):

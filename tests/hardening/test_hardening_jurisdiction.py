@@ -147,5 +147,6 @@ def test_unit_users_never_see_another_street_offices_objects(
             for ids in by_office.values():
                 url = re.sub(r"\{[a-z_]+\}$", str(ids[0]), path)
                 assert client.get(url, headers=district).status_code == 200, url
+    print(f"jurisdiction matrix: {[e[0] for e in endpoints]}, {cells} cells")
     assert cells > 20, f"only {cells} matrix cells exercised"
     assert not violations, "\n".join(violations)

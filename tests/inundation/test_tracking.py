@@ -122,8 +122,8 @@ def test_tracking_skips_dry_cells_with_the_same_answer(backend: str, dtype: str)
     _assert_same(a, b, a.depth_thresholds_m)
     assert b.active_cell_updates < 0.5 * b.cell_updates
     mb = b.mass_balance()
-    assert mb["inflow"] == pytest.approx(0.5 * 6.0 * 400.0, rel=1e-12)  # the hydrograph's area
-    tol = 1e-9 if dtype == "float64" else 2e-5
+    tol = 1e-12 if dtype == "float64" else 1e-6  # the depth a float32 cell actually gained
+    assert mb["inflow"] == pytest.approx(0.5 * 6.0 * 400.0, rel=tol)  # the hydrograph's area
     assert abs(mb["error"]) <= tol * mb["inflow"]
 
 
@@ -223,7 +223,7 @@ def test_ea5_subset_smoke() -> None:
     a, b = runs
     _assert_same(a, b, a.depth_thresholds_m)
     mb = b.mass_balance()
-    assert mb["inflow"] == pytest.approx(0.5 * 300.0 * 300.0, rel=1e-9)
+    assert mb["inflow"] == pytest.approx(0.5 * 300.0 * 300.0, rel=1e-6)
     assert abs(mb["error"]) <= 1e-6 * mb["inflow"]
     assert b.active_cell_updates < 0.5 * b.cell_updates
     wet = np.nan_to_num(b.depth) > 0.01

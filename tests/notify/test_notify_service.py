@@ -341,3 +341,40 @@ def test_contacts_api(client, make_user, world: World) -> None:
     assert seen == []
     r2 = client.delete(f"/api/v1/notify/contacts/{r.json()['id']}", headers=other.headers(client))
     assert r2.status_code == 404
+
+
+def test_dingtalk_secret_reaches_the_transport_but_not_the_outbox(
+    engine: Engine, database_url: str, db_session: Session, world: World
+) -> None:
+    from fangxun.notify.models import ContactChannel
+
+    url = "https://oapi.dingtalk.com/robot/send?access_token=T"
+    db_session.add(
+        ContactChannel(
+            unit_id=world.other_office, channel=Channel.DINGTALK, address=url, secret="S"
+        )
+    )
+    db_session.commit()
+    recipients = service.recipients_for(
+        session=db_session, unit_id=world.other_office, hazard_point_id=None, at=NOW
+    )
+    assert [(r.channel, r.secret) for r in recipients] == [(Channel.DINGTALK, "S")]
+    service.enqueue(
+        session=db_session,
+        event_key="e-ding",
+        subject="s",
+        markdown="m",
+        recipients=recipients,
+        unit_id=world.other_office,
+        requires_ack=False,
+    )
+    db_session.commit()
+    memory = MemoryTransport()
+    start = db_session.scalars(select(Delivery)).one().next_attempt_at
+    sender.run_pass(
+        factory=session_factory(engine),
+        transports={Channel.DINGTALK: memory},
+        settings=_settings(database_url),
+        clock=lambda: start,
+    )
+    assert [(m.secret, m.ack_url) for m in memory.sent] == [("S", None)]

@@ -32,10 +32,14 @@ def test_report_cli(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.M
         result = runner.invoke(cli_app, ["report", "events"])
         assert result.exit_code == 0 and "2026-07-10 降雨过程" in result.output
         xlsx = tmp_path / "out.xlsx"
-        result = runner.invoke(cli_app, ["report", "event", "1", "--xlsx", str(xlsx)])
+        pdf = tmp_path / "out.pdf"
+        result = runner.invoke(
+            cli_app, ["report", "event", "1", "--xlsx", str(xlsx), "--pdf", str(pdf)]
+        )
         assert result.exit_code == 0, result.output
         assert "HP-PD1" in result.output and "pump_failure" in result.output
         assert "报表街道" in load_workbook(xlsx)["点位统计"]["D2"].value
+        assert pdf.read_bytes().startswith(b"%PDF-")
         result = runner.invoke(cli_app, ["report", "event", "99"])
         assert result.exit_code == 66 and "storm event 99 not found" in result.output
         result = runner.invoke(cli_app, ["report", "detect", "--since", "2026-07-09"])

@@ -92,3 +92,43 @@ def test_season_workbook(db_session: Session, crafted: Crafted, settings: Settin
     assert tuple(wb.sheetnames) == export.SEASON_SHEETS
     events = list(wb["降雨过程"].iter_rows(min_row=2, values_only=True))
     assert len(events) == 1 and events[0][3] == pytest.approx(84.0)
+
+
+def test_map_from_the_forecast_max_depth_raster(
+    db_session: Session, crafted: Crafted, settings: Settings
+) -> None:
+    """A forecast run with a max-depth raster during the event: the map draws it."""
+    import rasterio
+    from pyproj import Transformer
+    from rasterio import Affine
+    from sqlalchemy import select
+
+    from fangxun.forecast.models import ForecastRun
+
+    run = db_session.scalars(select(ForecastRun)).one()
+    run.output_dir = f"forecast/run_{run.id}"
+    folder = settings.data_dir / run.output_dir
+    folder.mkdir(parents=True)
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:4547", always_xy=True).transform(113.51, 34.80)
+    depth = np.zeros((40, 40), dtype="float32")
+    depth[10:30, 10:30] = 0.4
+    with rasterio.open(
+        folder / "max_depth.tif",
+        "w",
+        driver="GTiff",
+        height=40,
+        width=40,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4547",
+        transform=Affine(50.0, 0, x - 1000, 0, -50.0, y + 1000),
+    ) as dst:
+        dst.write(depth, 1)
+    db_session.flush()
+    report = _report(db_session, settings)
+    assert report.forecast_raster == folder / "max_depth.tif"
+    png = export.chart_images(report)["map"]
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    # The raster's 40 cm square is drawn in blue: many pixels where blue clearly dominates red.
+    blue = (img[..., 2] - img[..., 0] > 60).sum()
+    assert blue > 2000

@@ -24,6 +24,7 @@ from fangxun.config import Settings
 from fangxun.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from fangxun.forecast.service import storm_formula
 from fangxun.hazards.models import Rectification
+from fangxun.monitoring.models import Datastream, Observation
 from fangxun.org import service as org_service
 from fangxun.org.models import Role
 from fangxun.org.schemas import UnitCreate, UserCreate
@@ -282,3 +283,38 @@ def test_unit_user_sees_only_its_points(
             evidence=None,
             actor=outsider,
         )
+
+
+def test_rain_that_bridges_a_gap_joins_two_events(
+    db_session: Session, crafted: Crafted, settings: Settings
+) -> None:
+    from report_helpers import _obs
+
+    _obs(db_session, "RG1-rain", [(T0 + timedelta(hours=10), 0.020)])  # 7 h after the storm
+    db_session.flush()
+    now = T0 + timedelta(days=1)
+    first, second = service.detect_events(
+        session=db_session, settings=settings, actor=SYSTEM, now=now
+    )
+    assert second.start == T0 + timedelta(hours=10) - timedelta(minutes=5)
+    assert second.total_m == pytest.approx(0.020)
+    # A 1 mm report at 6.5 h, where the gauge had reported 0.
+    dry = db_session.scalars(
+        select(Observation)
+        .where(Observation.phenomenon_time == T0 + timedelta(hours=6.5))
+        .join(Datastream, Datastream.id == Observation.datastream_id)
+        .where(Datastream.code == "RG1-rain")
+    ).one()
+    assert dry.value == 0.0
+    dry.value = 0.001
+    db_session.flush()
+    (joined,) = service.detect_events(session=db_session, settings=settings, actor=SYSTEM, now=now)
+    assert joined.id == first.id and joined.end == T0 + timedelta(hours=10)
+    assert joined.total_m == pytest.approx(0.084 + 0.001 + 0.020)
+    assert [e.id for e in service.list_events(session=db_session)] == [first.id]
+    deleted = db_session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.object_type == "report_storm_event", AuditEntry.action == "delete"
+        )
+    ).all()
+    assert [a.object_id for a in deleted] == [str(second.id)]

@@ -30,6 +30,34 @@ OPTIONS = StoryOptions(speed=330.0, first_hour=12, hours=10, cell_m=160.0, tick_
 STORY_TIMEOUT_S = 420.0
 
 
+#: Elements whose visible part (their box clipped by every ancestor that clips) lies outside the
+#: viewport; and the page itself when it scrolls. Leaflet's panes are clipped by the map.
+VISIBLE_OVERFLOW_JS = """() => {
+  const W = window.innerWidth, H = window.innerHeight, out = [];
+  const d = document.documentElement;
+  if (d.scrollWidth > W || d.scrollHeight > H) out.push(`page ${d.scrollWidth}x${d.scrollHeight}`);
+  for (const el of document.querySelectorAll("body *")) {
+    const style = getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden") continue;
+    let r = el.getBoundingClientRect();
+    let box = { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflow === "visible") continue;
+      const c = a.getBoundingClientRect();
+      box = {
+        left: Math.max(box.left, c.left), top: Math.max(box.top, c.top),
+        right: Math.min(box.right, c.right), bottom: Math.min(box.bottom, c.bottom),
+      };
+    }
+    if (box.right - box.left <= 0 || box.bottom - box.top <= 0) continue;  // clipped away
+    if (box.left < -1 || box.top < -1 || box.right > W + 1 || box.bottom > H + 1) {
+      out.push(`${el.tagName}.${el.className} ${Math.round(box.right)}x${Math.round(box.bottom)}`);
+    }
+  }
+  return out;
+}"""
+
+
 def _login(page: Any, url: str, path: str) -> None:
     page.goto(url + path)
     page.get_by_label("用户名").fill(PRIMARY_LOGIN.username)
@@ -65,29 +93,34 @@ def test_replay_on_the_map_and_the_wall(
     story.prepare()
     story.start()
     ahead_seen: list[str] = []
-    red_at = None
+    seen: dict[str, object] = {}
     try:
         deadline = time.monotonic() + STORY_TIMEOUT_S
+        # The page is never reloaded: what it shows came by server-sent events. Look until the
+        # red signal, a response level, a forecast-flagged point and an incident were all shown.
         while time.monotonic() < deadline and not story.replay_done:
-            # The page is never reloaded: what it shows came by server-sent events.
             ahead = page.locator("[data-testid=sit-points] li[data-ahead=true]")
             if ahead.count() and not ahead_seen:
                 ahead_seen.append(ahead.first.inner_text())
                 _shot(page, artifacts_dir, "situation-forecast-ahead.png")
-            colour = page.get_by_test_id("sit-signal").get_attribute("data-colour")
-            if colour == "red" and red_at is None:
-                red_at = time.monotonic()
-            if red_at is not None and time.monotonic() - red_at > 8.0:
-                break  # the level and the incident follow the signal within a few looks
+            if page.get_by_test_id("sit-signal").get_attribute("data-colour") == "red":
+                seen.setdefault("red", story.clock.offset_s())
+            level = page.get_by_test_id("sit-response").get_attribute("data-level")
+            if level:
+                seen["level"] = level
+            if page.locator("[data-testid=sit-incidents] li[data-incident]").count():
+                seen.setdefault("incident", story.clock.offset_s())
+            if ahead_seen and {"red", "level", "incident"} <= set(seen):
+                break
             page.wait_for_timeout(1000)
-        assert red_at is not None, f"no red signal on the map; story: {story.log.events[-5:]}"
-        level = page.get_by_test_id("sit-response").get_attribute("data-level")
-        assert level in ("IV", "III", "II"), f"response level on the map: {level!r}"
+        events = story.log.events[-5:]
+        assert "red" in seen, f"no red signal on the map; story: {events}"
+        assert seen.get("level") in ("IV", "III", "II"), f"response level on the map: {seen}"
         assert ahead_seen, (
             f"no point flagged by the forecast before its sensor ({len(story.log.forecasts)} "
             "forecasts ran)"
         )
-        assert page.locator("[data-testid=sit-incidents] li[data-incident]").count() >= 1
+        assert "incident" in seen, f"no incident on the map; story: {events}"
         assert page.locator("[data-testid=sit-live][data-state=live]").count() == 1
         _shot(page, artifacts_dir, "situation-map.png")
     finally:
@@ -99,22 +132,7 @@ def test_replay_on_the_map_and_the_wall(
         wall = context.new_page()
         _login(wall, live_server.url, "/map?screen=wall")
         wall.wait_for_selector("#situation[data-ready=true]")
-        overflow = wall.evaluate(
-            """() => {
-              const W = window.innerWidth, H = window.innerHeight, out = [];
-              const d = document.documentElement;
-              if (d.scrollWidth > W || d.scrollHeight > H) out.push(`page ${d.scrollWidth}x${d.scrollHeight}`);
-              for (const el of document.querySelectorAll("body *")) {
-                if (el.closest(".leaflet-pane")) continue;
-                const r = el.getBoundingClientRect();
-                if (!r.width || !r.height) continue;
-                if (r.left < -1 || r.top < -1 || r.right > W + 1 || r.bottom > H + 1) {
-                  out.push(`${el.tagName}.${el.className} ${Math.round(r.right)}x${Math.round(r.bottom)}`);
-                }
-              }
-              return out;
-            }"""
-        )
+        overflow = wall.evaluate(VISIBLE_OVERFLOW_JS)
         assert overflow == []
         assert wall.locator("header.topbar").is_hidden()
         assert wall.get_by_test_id("sit-signal").get_attribute("data-colour") == "red"

@@ -38,9 +38,14 @@ def _station(s: Session, code: str, kind: StationKind, point: int | None, prop: 
     monitoring.create_station(
         session=s,
         station_in=StationCreate(
-            code=code, name_zh=code, kind=kind, lon=113.55, lat=34.8, unit_id=unit_id,
+            code=code,
+            name_zh=code,
+            kind=kind,
+            lon=113.55,
+            lat=34.8,
+            unit_id=unit_id,
             hazard_point_id=point,
-        ),  # fmt: skip
+        ),
         actor=SYSTEM,
     )
     ds = f"{code}-{prop}"
@@ -67,9 +72,14 @@ def world(db_session: Session) -> dict[str, int]:
         ids[code] = hazards.create_point(
             session=s,
             point_in=HazardPointCreate(
-                code=code, name=name, kind=HazardKind.underpass, lon=113.55, lat=34.8,
-                unit_id=unit, thresholds_cm=THRESHOLDS,
-            ),  # fmt: skip
+                code=code,
+                name=name,
+                kind=HazardKind.underpass,
+                lon=113.55,
+                lat=34.8,
+                unit_id=unit,
+                thresholds_cm=THRESHOLDS,
+            ),
             actor=SYSTEM,
         ).id
     _station(s, "RG1", StationKind.rain_gauge, None, "rainfall", "mm", unit)
@@ -148,11 +158,20 @@ def test_forecast_flags_a_point_before_its_sensor(
     ):
         db_session.add(
             ForecastPointResult(
-                run_id=run.id, point_id=world[point], row=1, col=1, times_s=[0.0, 3600.0],
-                depth_m=[0.0, peak], peak_depth_m=peak, peak_time_s=3600.0,
-                time_to_threshold_s=tts, probability={"blue": 1.0}, member_peaks_m=[peak],
-                thresholds_m=thresholds_m, risk=0.5,
-            )  # fmt: skip
+                run_id=run.id,
+                point_id=world[point],
+                row=1,
+                col=1,
+                times_s=[0.0, 3600.0],
+                depth_m=[0.0, peak],
+                peak_depth_m=peak,
+                peak_time_s=3600.0,
+                time_to_threshold_s=tts,
+                probability={"blue": 1.0},
+                member_peaks_m=[peak],
+                thresholds_m=thresholds_m,
+                risk=0.5,
+            )
         )
     db_session.flush()
     snap = service.snapshot(session=db_session, actor=None, now=now)
@@ -185,9 +204,11 @@ def test_incidents_duty_and_resources(db_session: Session, world: dict[str, int]
         incidents.report(
             session=s,
             incident_in=IncidentCreate(
-                unit_id=world["unit"], kind=IncidentKind.ponding, title=title,
+                unit_id=world["unit"],
+                kind=IncidentKind.ponding,
+                title=title,
                 reported_at=now - timedelta(hours=age_h),
-            ),  # fmt: skip
+            ),
             actor=SYSTEM,
         )
     wh = supplies.create_warehouse(

@@ -380,3 +380,41 @@ def test_ponding_warning_starts_the_point_plans_tasks(
     tasks = list(db_session.scalars(select(ResponseTask).order_by(ResponseTask.id)))
     assert [t.action for t in tasks] == ["PA 下穿: 封闭下穿通道", "PA 下穿: 启动移动泵车"]
     assert change.to_colour is Colour.yellow
+
+
+def test_rules_respect_a_persons_lift_for_the_hold_time(
+    db_session: Session, settings: Settings, world: World
+) -> None:
+    s = _rules(settings, enabled=["ponding"], min_hold_s=1800)
+    observe(db_session, world.depth_a, [(T0, 0.3)])
+    w = run(db_session, s, T0)[0].warning
+    service.lift_warning(
+        session=db_session,
+        warning_id=w.id,
+        actor=SYSTEM,
+        settings=s,
+        lift_in=WarningLiftIn(reason="现场确认为误报"),
+        at=T0,
+    )
+    t1 = T0 + timedelta(minutes=10)
+    observe(db_session, world.depth_a, [(t1, 0.3)])
+    assert run(db_session, s, t1) == []
+    t2 = T0 + timedelta(minutes=30)
+    observe(db_session, world.depth_a, [(t2, 0.3)])
+    again = run(db_session, s, t2)
+    assert [(c.change_type, c.to_colour) for c in again] == [(ChangeType.issue, Colour.yellow)]
+    assert again[0].warning.id != w.id
+
+
+@pytest.mark.parametrize("window_s", [600, 3 * 3600, 6 * 3600, 12 * 3600])
+def test_rolling_totals_agree_with_the_monitoring_accumulations(window_s: int) -> None:
+    from fangxun.monitoring.service import rain_totals_from_series
+    from fangxun.warnings.rules import rolling_total_mm
+
+    times = [T0 - timedelta(minutes=5 * k) for k in range(200)]
+    depths = [0.0001 * (k % 17) for k in range(200)]
+    ours = rolling_total_mm(list(zip(times, depths, strict=True)), end=T0, window_s=window_s)
+    theirs = rain_totals_from_series(
+        times, depths, end=T0, event_gap=timedelta(hours=6), windows_s={"w": window_s}
+    ).totals_mm["w"]
+    assert ours == pytest.approx(theirs, abs=1e-6)

@@ -1,4 +1,5 @@
-"""`fangxun notify ...`: the notification sender (outbox → webhook, WeCom, DingTalk, e-mail)."""
+"""`fangxun notify ...`: the notification sender (outbox → webhook, WeCom, DingTalk, e-mail) and
+the contact channels of units and people."""
 
 from __future__ import annotations
 
@@ -8,20 +9,29 @@ import threading
 from types import FrameType
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
 
+from fangxun.audit.service import cli_actor
+from fangxun.cli.db import database_session
 from fangxun.config import get_settings
 from fangxun.db.engine import make_engine, session_factory
-from fangxun.notify import sender
+from fangxun.errors import NotFoundError, ValidationFailed
+from fangxun.notify import sender, service
 from fangxun.notify.channels import build_transports, close_transports
+from fangxun.notify.models import Channel
+from fangxun.notify.schemas import ContactCreate
+from fangxun.org.models import Unit
 
-app = typer.Typer(help="Notifications: the outbox sender.", no_args_is_help=True)
+app = typer.Typer(help="Notifications: the outbox sender, contact channels.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 
 @app.callback()
 def notify() -> None:
-    """Notifications: the outbox sender."""
+    """Notifications: the outbox sender and contact channels."""
 
 
 @app.command("send")
@@ -69,3 +79,55 @@ def send(
     finally:
         close_transports(transports)
         engine.dispose()
+
+
+@app.command("contact-add")
+def contact_add(
+    channel: Channel = typer.Argument(..., help="webhook, wecom, dingtalk or email."),
+    address: str = typer.Argument(..., help="Robot / webhook URL, or e-mail address."),
+    unit: str | None = typer.Option(None, "--unit", "-u", help="Code of the unit (group robot)."),
+    person: int | None = typer.Option(None, "--person", "-p", help="Id of the person."),
+    secret: str | None = typer.Option(None, help="DingTalk robot signing secret (加签)."),
+    label: str | None = typer.Option(None, help="A name for the channel, e.g. the group's."),
+) -> None:
+    """Add a contact channel of a unit (its WeCom / DingTalk group robot) or of a person."""
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        unit_id = None
+        if unit is not None:
+            unit_id = session.scalar(select(Unit.id).where(Unit.code == unit))
+            if unit_id is None:
+                raise NotFoundError(f"unit {unit!r} not found (--unit)")
+        try:
+            contact_in = ContactCreate(
+                person_id=person,
+                unit_id=unit_id,
+                channel=channel,
+                address=address,
+                secret=secret,
+                label=label,
+            )
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise ValidationFailed(problems, loc=("contact",)) from exc
+        contact = service.add_contact(session=session, contact_in=contact_in, actor=cli_actor())
+        console.print(f"contact channel {contact.id}: {channel.value} {address}")
+
+
+@app.command("contacts")
+def contacts() -> None:
+    """List the contact channels of people and units."""
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        table = Table("id", "person", "unit", "channel", "address", "label", "active")
+        for c in service.list_contacts(session=session, actor=cli_actor()):
+            table.add_row(
+                str(c.id),
+                str(c.person_id or ""),
+                str(c.unit_id or ""),
+                c.channel.value,
+                c.address,
+                c.label or "",
+                "yes" if c.active else "no",
+            )
+        console.print(table)

@@ -17,7 +17,7 @@ One process runs, each in its own thread:
   fictitious): what was sent shows on the outbox page;
 * the **web server** (uvicorn), unless ``serve`` is off.
 
-The replay's observations run behind the wall clock (an hour of storm in 20 s at speed 180, the
+The replay's observations run behind the wall clock (an hour of storm in 15 s at speed 240, the
 last frame at "now"), so every time-based rule is evaluated at the replay's clock, never at the
 wall clock. Warnings, notify and response are optional: a domain that is not installed is
 skipped with a note.
@@ -55,8 +55,8 @@ INCIDENT_COLOUR: Final = "orange"
 #: the signal rising blue → yellow → orange, then red in the 201.9 mm hour.
 FIRST_HOUR: Final = 12
 HOURS: Final = 10
-#: Default speed: the red signal comes about 7.8 h into the window, about 2.6 min at 180×.
-SPEED: Final = 180.0
+#: Default speed: the red signal comes about 7.8 h into the window, about 2 min at 240×.
+SPEED: Final = 240.0
 #: Cell size of the replay's inundation run and of the forecasts, m (coarse: the demo is quick).
 CELL_M: Final = 80.0
 #: Block length of the demo's rain forecast series, s.
@@ -271,23 +271,31 @@ class Story:
             now = self.clock.now()
             if now is None:
                 continue
-            try:
-                self.step(now)
-            except Exception:
-                logger.exception("demo story: conductor step at %s failed", now.isoformat())
+            self.step(now)
 
     def step(self, now: datetime) -> None:
-        """One look at the situation at replay time ``now``: warnings, forecast, incident."""
-        if self.warnings is not None:
-            with session_scope(self.engine) as session:
-                changes = self.warnings.evaluate(session=session, now=now, settings=self.settings)
-                for change in changes:
-                    text = self._describe(change)
-                    self.log.add(now, text)
-                    self.say(f"{_local(now)} {text}")
-        self._forecast_step(now)
-        if self.log.incident_id is None:
-            self._incident_step(now)
+        """One look at the situation at replay time ``now``: warnings, forecast, incident. A part
+        that fails is logged and the others still run."""
+        parts: list[tuple[str, Callable[[datetime], None]]] = [
+            ("warnings", self._warnings_step),
+            ("forecast", self._forecast_step),
+            ("incident", self._incident_step),
+        ]
+        for name, part in parts:
+            try:
+                part(now)
+            except Exception:
+                logger.exception("demo story: %s at %s failed", name, now.isoformat())
+
+    def _warnings_step(self, now: datetime) -> None:
+        if self.warnings is None:
+            return
+        with session_scope(self.engine) as session:
+            changes = self.warnings.evaluate(session=session, now=now, settings=self.settings)
+            texts = [self._describe(change) for change in changes]
+        for text in texts:
+            self.log.add(now, text)
+            self.say(f"{_local(now)} {text}")
 
     @staticmethod
     def _describe(change: Any) -> str:
@@ -353,6 +361,8 @@ class Story:
         self._forecast.start()
 
     def _incident_step(self, now: datetime) -> None:
+        if self.log.incident_id is not None:
+            return
         from fangxun.hazards.models import HazardPoint
         from fangxun.incidents import service as incidents
         from fangxun.incidents.models import IncidentKind, Severity

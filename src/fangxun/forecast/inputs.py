@@ -122,10 +122,8 @@ def read_landuse(
             f"{shape[0]}×{shape[1]}: it must share the terrain's grid"
         )
     mine = (t.a, t.b, t.c, t.d, t.e, t.f)
-    if not all(
-        math.isclose(u, v, rel_tol=0.0, abs_tol=1e-6 * max(1.0, abs(v)))
-        for u, v in zip(mine, transform, strict=True)
-    ):
+    # Same grid to a millimetre: a shift of a fraction of a cell would misplace every class.
+    if not all(math.isclose(u, v, abs_tol=1e-3) for u, v in zip(mine, transform, strict=True)):
         raise ValueError(
             f"land-use raster {p} has the transform {mine}, the terrain {transform}: "
             "it must share the terrain's grid"

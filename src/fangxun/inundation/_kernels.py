@@ -156,12 +156,15 @@ def flux_kernel(
     u1: AnyArray,
     v0: AnyArray,
     v1: AnyArray,
+    r0: int,
+    r1: int,
 ) -> None:
     """Interior face fluxes (not yet limited) into qxn/qyn, from the depths and old fluxes.
 
     Only the active span of each row is computed: cells ``u0[r] <= c < u1[r]`` (their x faces
     ``u0..u1``) and, for the y faces of row r (between rows r-1 and r), columns ``v0[r] <= c <
-    v1[r]`` (see :func:`wet_spans`; full spans compute every face).
+    v1[r]`` (see :func:`wet_spans`; full spans compute every face), and only rows r0..r1-1 (the
+    others' spans are empty; the per-row outputs of the other kernels are left untouched there).
 
     With ``uniform_n`` every face's g·n² is the scalar ``gn2`` (the same number the rasters
     hold), and the two rasters are not read: that saves 8 bytes of memory traffic per cell.
@@ -173,7 +176,7 @@ def flux_kernel(
     one = dt / dt  # typed constants: a Python literal would promote float32 to float64
     zero = one - one
     half = one / (one + one)
-    for r in prange(ny):
+    for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
         # Each loop runs over row slices that start at the span's first face, indexed from 0:
         # numba then knows every index is >= 0 and emits no wrap-around code for negative
         # indices (which stops LLVM from vectorising; a loop from a span's start column did).
@@ -248,6 +251,8 @@ def limit_factor_kernel(
     nlim: AnyArray,
     u0: AnyArray,
     u1: AnyArray,
+    r0: int,
+    r1: int,
 ) -> None:
     """fpad[r+1, c+1] = min(1, h / outflow depth) of cell (r, c); nlim[r] = cells limited.
 
@@ -257,8 +262,8 @@ def limit_factor_kernel(
     ny, nx = h.shape
     one = dt_dx / dt_dx
     zero = one - one
-    for r in prange(ny):
-        cnt = zero
+    for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
+        cnt = 0
         a0 = max(u0[r], 0)  # slices indexed from 0: see flux_kernel
         qxs = qx[r, a0:]
         qa = qy[r, a0:]
@@ -272,7 +277,7 @@ def limit_factor_kernel(
             hc = hs[i]
             over = out > hc
             fs[i] = hc / out if over else one
-            cnt = max(cnt, one if over else zero)  # a flag: max needs no reassociation
+            cnt += 1 if over else 0  # an integer sum needs no reassociation to vectorise
         nlim[r] = cnt
 
 
@@ -329,6 +334,8 @@ def update_kernel(
     track: bool,
     wlo: AnyArray,
     whi: AnyArray,
+    r0: int,
+    r1: int,
 ) -> None:
     """Limited fluxes, continuity, sources and sinks, running statistics.
 
@@ -361,7 +368,7 @@ def update_kernel(
     # Without sinks or nodata the depth is final after continuity + rain, so the running
     # maximum, its time, the row maximum and the arrival-crossing test join that loop.
     fused = not (has_nodata or has_drain or has_infil)
-    for r in prange(ny):
+    for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
         hm = zero
         cross = zero
         a0 = max(u0[r], 0)
@@ -525,8 +532,8 @@ def wet_spans(
     u1: AnyArray,
     v0: AnyArray,
     v1: AnyArray,
-) -> int:
-    """Active spans from the wet extents; returns the number of active cells.
+) -> tuple[int, int, int]:
+    """Active spans from the wet extents: (active cells, first row, last row + 1 to visit).
 
     Row r's cells ``u0[r] <= c < u1[r]`` cover the wet extents (``wlo``/``whi``) of rows r-1,
     r and r+1, widened by one column each side: every wet cell and its eight neighbours. The y
@@ -535,6 +542,8 @@ def wet_spans(
     """
     ny = wlo.shape[0]
     total = 0
+    first = ny
+    last = -1
     for r in range(ny):
         lo = nx
         hi = 0
@@ -546,6 +555,8 @@ def wet_spans(
             u0[r] = max(lo, 0)
             u1[r] = min(hi, nx)
             total += u1[r] - u0[r]
+            first = min(first, r)
+            last = r
         else:
             u0[r] = 0
             u1[r] = 0
@@ -558,7 +569,11 @@ def wet_spans(
                 hi = max(hi, u1[rr])
         v0[r] = lo if lo < hi else 0
         v1[r] = hi if lo < hi else 0
-    return total
+    # rows the kernels visit: the row above the first span computes the y faces between them,
+    # the row below the last writes the y faces above it
+    if last < 0:
+        return total, 0, 0
+    return total, max(first - 1, 0), min(last + 2, ny)
 
 
 @njit(cache=True)
@@ -595,6 +610,21 @@ def clear_dropped_faces(
             qy[r, c] = 0.0
         for c in range(max(ov0[r], v1[r]), ov1[r]):
             qy[r, c] = 0.0
+
+
+@njit(cache=True)
+def add_source_cells(h: AnyArray, rows: AnyArray, cols: AnyArray, wlo: AnyArray, whi: AnyArray) -> None:
+    """Widen the wet extents by the point-source cells that now hold water."""
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        c = cols[k]
+        if h[r, c] > 0:
+            if wlo[r] < whi[r]:
+                wlo[r] = min(wlo[r], c)
+                whi[r] = max(whi[r], c + 1)
+            else:
+                wlo[r] = c
+                whi[r] = c + 1
 
 
 @njit(cache=True, parallel=True)
@@ -677,28 +707,22 @@ class NumbaBackend:
     def sync(self, state: State) -> None:
         """Host arrays are the state; nothing to do."""
 
-    def _track_spans(self, s: State, p: StepParams) -> tuple[int, Any]:
+    def _track_spans(self, s: State, p: StepParams) -> tuple[int, int, int, Any]:
         """This step's spans from the wet extents (after the point sources); zero dropped faces."""
         assert self._wlo is not None and self._whi is not None and self._spans is not None
         wlo, whi = self._wlo, self._whi
         if not self._extents_valid:
             wet_extents(s.h, wlo, whi)
             self._extents_valid = True
-        else:
-            for r, c in zip(p.src_rows, p.src_cols, strict=True):
-                if s.h[r, c] > 0:
-                    if wlo[r] < whi[r]:
-                        wlo[r] = min(wlo[r], c)
-                        whi[r] = max(whi[r], c + 1)
-                    else:
-                        wlo[r], whi[r] = c, c + 1
+        elif p.src_rows.size:
+            add_source_cells(s.h, p.src_rows, p.src_cols, wlo, whi)
         new = self._bufs[0] if self._spans is not self._bufs[0] else self._bufs[1]
         u0, u1, v0, v1 = new
-        active = int(wet_spans(wlo, whi, s.h.shape[1], u0, u1, v0, v1))
+        active, ra, rb = wet_spans(wlo, whi, s.h.shape[1], u0, u1, v0, v1)
         ou0, ou1, ov0, ov1 = self._spans
         clear_dropped_faces(s.qx, s.qy, ou0, ou1, ov0, ov1, u0, u1, v0, v1)
         self._spans = new
-        return active, new
+        return int(active), int(ra), int(rb), new
 
     def step(self, state: State, params: StepParams) -> StepResult:
         """Advance ``state`` by one step."""
@@ -713,11 +737,16 @@ class NumbaBackend:
         ft = s.h.dtype.type
         dt, inv_dx = ft(p.dt), ft(1.0 / p.dx)
         sources = apply_sources(s.h, p) if p.src_rows.size else 0.0
+        ny = s.h.shape[0]
         if p.track_wet:
-            active, (u0, u1, v0, v1) = self._track_spans(s, p)
+            active, ra, rb, (u0, u1, v0, v1) = self._track_spans(s, p)
+            # rows the kernels skip report nothing
+            for arr in (self._viol, self._rows, self._drain_rows, self._infil_rows):
+                arr[:ra] = 0
+                arr[rb:] = 0
         else:
             u0, u1, v0, v1 = self._spans = self._full
-            active = s.h.size
+            active, ra, rb = s.h.size, 0, ny
             self._extents_valid = False
         # Boundary faces first (perimeter only, NumPy): the limiter needs every face. With all
         # edges closed they stay 0 in the scratch buffers (no kernel writes the edge faces there).
@@ -731,9 +760,11 @@ class NumbaBackend:
         flux_kernel(
             s.h, s.z, s.qx, s.qy, s.qx_new, s.qy_new, s.gn2x, s.gn2y,
             dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min),
-            self._gn2, self._uniform_n, u0, u1, v0, v1,
+            self._gn2, self._uniform_n, u0, u1, v0, v1, ra, rb,
         )  # fmt: skip
-        limit_factor_kernel(s.h, s.qx_new, s.qy_new, s.limiter, dt * inv_dx, self._viol, u0, u1)
+        limit_factor_kernel(
+            s.h, s.qx_new, s.qy_new, s.limiter, dt * inv_dx, self._viol, u0, u1, ra, rb
+        )
         # the update writes the limited fluxes over the old ones: s.qx/s.qy stay current
         update_kernel(
             s.h, s.z, s.qx_new, s.qy_new, s.limiter, s.qx, s.qy,
@@ -741,7 +772,7 @@ class NumbaBackend:
             s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
             dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
             s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(NODATA_Z),
-            u0, u1, v0, v1, p.track_wet, self._wlo, self._whi,
+            u0, u1, v0, v1, p.track_wet, self._wlo, self._whi, ra, rb,
         )  # fmt: skip
         if small:
             numba.set_num_threads(threads)

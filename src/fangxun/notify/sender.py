@@ -158,7 +158,7 @@ def _message(session: Session, delivery: Delivery, settings: Settings) -> Outgoi
         subject=n.subject,
         markdown=n.markdown,
         recipient_name=n.recipient_name,
-        secret=service._secret_of(session, n),
+        secret=service.signing_secret(session=session, notification=n),
         ack_url=url,
         event_key=n.event_key,
         notification_id=n.id,

@@ -70,6 +70,8 @@ DEFAULT_ESCALATE_AFTER_S = 15 * 60.0
 ACK_ROLES = frozenset({Role.admin, Role.district, Role.duty, Role.unit})
 #: Order of preference when one address is reached for several reasons.
 ROLE_ORDER = ("responsible", "deputy", "leader_on_duty", "duty", "unit_contact")
+#: Longest business event key (the column holds 200: room for the escalation prefix).
+EVENT_KEY_MAX = 180
 #: Role of escalation recipients; their notifications are never escalated again.
 LEADER_ROLE = "leader_on_duty"
 
@@ -232,8 +234,10 @@ def enqueue(
     Enqueuing the same (``event_key``, recipient channel and address) again is a no-op: the
     existing notification is returned instead of a new one.
     """
-    if not event_key.strip():
-        raise ValidationFailed("event_key is empty", loc=("event_key",))
+    if not event_key.strip() or len(event_key) > EVENT_KEY_MAX:
+        raise ValidationFailed(
+            f"event_key must be 1 to {EVENT_KEY_MAX} characters", loc=("event_key",)
+        )
     if escalate_after_s is not None and escalate_after_s <= 0:
         raise ValidationFailed("escalate_after_s must be positive (s)", loc=("escalate_after_s",))
     existing = {
@@ -280,7 +284,7 @@ def enqueue(
     return out
 
 
-def _secret_of(session: Session, notification: Notification) -> str | None:
+def signing_secret(*, session: Session, notification: Notification) -> str | None:
     """The DingTalk signing secret of the notification's address (looked up at send time, so
     secrets are not copied into the outbox)."""
     if notification.channel is not Channel.DINGTALK:

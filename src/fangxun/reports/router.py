@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.api.downloads import PDF, XLSX, download
 from fangxun.reports import export, service
 from fangxun.reports.models import StormEvent
 from fangxun.reports.schemas import (
+    MAX_ID,
     CauseIn,
     CauseRead,
     DetectIn,
@@ -23,6 +24,9 @@ from fangxun.reports.schemas import (
 )
 
 router = APIRouter(tags=["reports"])
+
+#: Ids are 32-bit in the database: a larger one is refused as invalid, not looked up.
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Storm event id")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
@@ -66,14 +70,16 @@ def list_events(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Stored storm events, newest first."""
     return [event_read(e) for e in service.list_events(session=session, limit=limit, offset=offset)]
 
 
 @router.get("/reports/events/{event_id}", response_model=StormEventDetail, responses=_ERRORS)
-def get_event(event_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Any:
+def get_event(
+    event_id: EventId, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Any:
     """An event with the statistics of the points in your jurisdiction, worst first."""
     report = service.build_report(session=session, settings=settings, event_id=event_id, actor=user)
     points = []
@@ -110,7 +116,7 @@ def get_event(event_id: int, user: CurrentUser, session: SessionDep, settings: S
 
 @router.post("/reports/events/{event_id}/causes", response_model=CauseRead, responses=_ERRORS)
 def confirm_cause(
-    event_id: int, body: CauseIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    event_id: EventId, body: CauseIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Any:
     """Confirm the cause of ponding at a point (admin, district, unit); audited."""
     return service.confirm_cause(
@@ -130,7 +136,7 @@ def confirm_cause(
     responses=_ERRORS,
 )
 def create_rectifications(
-    event_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    event_id: EventId, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Any:
     """The review: open rectifications for the confirmed causes not yet reviewed."""
     out = service.create_rectifications(
@@ -141,18 +147,26 @@ def create_rectifications(
     )
 
 
-@router.get("/reports/events/{event_id}/report.pdf", responses=_ERRORS)
+@router.get(
+    "/reports/events/{event_id}/report.pdf",
+    response_class=Response,
+    responses={**_ERRORS, 200: {"content": {PDF: {}}}},
+)
 def event_pdf(
-    event_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    event_id: EventId, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The event report as PDF (Chinese)."""
     report = service.build_report(session=session, settings=settings, event_id=event_id, actor=user)
     return download(export.event_pdf(report), PDF, f"event-{event_id}.pdf")
 
 
-@router.get("/reports/events/{event_id}/report.xlsx", responses=_ERRORS)
+@router.get(
+    "/reports/events/{event_id}/report.xlsx",
+    response_class=Response,
+    responses={**_ERRORS, 200: {"content": {XLSX: {}}}},
+)
 def event_xlsx(
-    event_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    event_id: EventId, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The event report's tables as Excel."""
     report = service.build_report(session=session, settings=settings, event_id=event_id, actor=user)

@@ -11,6 +11,9 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+#: Largest id a 32-bit INTEGER column holds.
+MAX_ID = 2**31 - 1
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -82,7 +85,7 @@ class StormEventDetail(StormEventRead):
 class CauseIn(_Strict):
     """Confirm the cause of ponding at a point (a code of ``FANGXUN_REPORT_CAUSES``)."""
 
-    point_id: int = Field(ge=1)
+    point_id: int = Field(ge=1, le=MAX_ID)
     cause: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     evidence: Annotated[str, StringConstraints(max_length=2000)] | None = None
 

@@ -24,7 +24,13 @@ import numpy as np
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import actor_username, record_create, record_update, snapshot
+from fangxun.audit.service import (
+    actor_username,
+    record_create,
+    record_delete,
+    record_update,
+    snapshot,
+)
 from fangxun.config import Settings
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError, ValidationFailed
@@ -226,11 +232,24 @@ def detect_events(
     )
     out: list[StormEvent] = []
     for w in windows:
-        existing = session.scalars(
-            select(StormEvent)
-            .where(StormEvent.start <= w.end, StormEvent.end >= w.start)
-            .order_by(StormEvent.start, StormEvent.id)
-        ).first()
+        overlapping = list(
+            session.scalars(
+                select(StormEvent)
+                .where(StormEvent.start <= w.end, StormEvent.end >= w.start)
+                .order_by(StormEvent.start, StormEvent.id)
+            )
+        )
+        existing = overlapping[0] if overlapping else None
+        # Rain that bridged a dry gap joins two stored events into one: the later ones go,
+        # unless people already worked on them (causes, reviews), which is kept and logged.
+        for other in overlapping[1:]:
+            if other.causes or other.review_items:
+                log.warning("storm events %d and %d now overlap; %d keeps its review",
+                            existing.id if existing else 0, other.id, other.id)  # fmt: skip
+                continue
+            record_delete(session=session, actor=actor, obj=other, before=snapshot(other))
+            session.delete(other)
+            session.flush()
         event = existing or StormEvent(status=EventStatus.closed, details={})
         _event_figures(event, w, series, settings)
         if existing is None:

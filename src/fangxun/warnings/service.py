@@ -9,7 +9,8 @@ raising happens at once; lowering and lifting only when the value has fallen bel
 minus the margin (hysteresis) **and** the warning has held its colour for ``min_hold_s`` — so a
 series hovering at a threshold does not flap. A subject whose data are unusable (a silent sensor)
 is left as it is. A warning a person issued or changed (``origin`` manual) is never lowered or
-lifted by the rules, only raised.
+lifted by the rules, only raised; after a person lifts a warning, the rules wait ``min_hold_s``
+before issuing one for the same subject again.
 
 People (``admin``, ``district``, ``duty``) issue, change and lift warnings with a reason; those
 changes are in the audit log. Every change is kept as a :class:`WarningChange` with its evidence
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from fangxun.audit.service import actor_username, record_create, record_update, snapshot
 from fangxun.config import Settings
+from fangxun.db.queries import flush_or_conflict
 from fangxun.db.types import utcnow
 from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.org.jurisdiction import visible_unit_ids
@@ -398,7 +400,8 @@ def _record(
         evidence=evidence,
     )
     warning.changes.append(change)
-    session.flush()
+    # Two evaluations racing on one subject: the partial unique index refuses the second.
+    flush_or_conflict(session, f"warning for {warning.subject}")
     r = warning_rules(settings)
     change.cap_identifier = f"{r.cap_identifier_prefix}.{warning.id}.{change.id}"
     change.cap_sent = at
@@ -480,6 +483,23 @@ def _decide(
     return Decision(subject, ChangeType.downgrade, Colour(target))
 
 
+def _lifted_by_person_lately(
+    session: Session, subject: str, now: datetime, r: WarningRules
+) -> bool:
+    """True when a person lifted ``subject``'s warning less than ``min_hold_s`` ago: the rules
+    respect that decision for the hold time before issuing again."""
+    last = session.scalars(
+        select(Warning)
+        .where(Warning.subject == subject, Warning.status == WarningStatus.lifted)
+        .order_by(Warning.lifted_at.desc(), Warning.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.lifted_at is None or not last.changes:
+        return False
+    by_person = last.changes[-1].actor != RULES_ACTOR
+    return by_person and now - last.lifted_at < timedelta(seconds=r.min_hold_s)
+
+
 def evaluate(
     *, session: Session, now: datetime | None = None, settings: Settings
 ) -> list[WarningChange]:
@@ -518,6 +538,8 @@ def evaluate(
         )
         if current is None:
             assert finding is not None and decision.to_colour is not None
+            if _lifted_by_person_lately(session, subject, now, r):
+                continue
             current = _new_warning(
                 finding,
                 subject=subject,
@@ -719,7 +741,7 @@ def lift_warning(
     at: datetime | None = None,
 ) -> Warning:
     """Lift a warning in force by hand, with a reason; audited. If the rules still find the
-    condition, they issue a new warning at their next run."""
+    condition, they issue a new warning once ``min_hold_s`` has passed."""
     require_role(actor, MANAGERS, "lift warnings")
     warning = get_warning(session=session, warning_id=warning_id, actor=actor)
     if warning.status is not WarningStatus.active:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from fangxun.api.deps import SessionDep, SettingsDep
@@ -49,6 +49,8 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "reviewed": N_("Reviewed"),
 }
 CHARTS: Final = ("hyetograph", "depth_curves", "map")
+#: Ids are 32-bit in the database: a larger one is refused, not looked up.
+EventId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -152,7 +154,7 @@ def _point_row(p: service.PointStats, report: service.EventReport) -> dict[str, 
 
 @router.get("/reports/events/{event_id}")
 def event_page(
-    event_id: int,
+    event_id: EventId,
     request: Request,
     user: WebUser,
     db: SessionDep,
@@ -209,12 +211,12 @@ def event_page(
 
 @router.post("/reports/events/{event_id}/causes", dependencies=[CsrfProtected])
 def confirm_cause(
-    event_id: int,
+    event_id: EventId,
     request: Request,
     user: WebUser,
     db: SessionDep,
     settings: SettingsDep,
-    point_id: Annotated[int, Form()],
+    point_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
     cause: Annotated[str, Form()],
     evidence: Annotated[str, Form()] = "",
 ) -> Response:
@@ -239,7 +241,7 @@ def confirm_cause(
 
 @router.post("/reports/events/{event_id}/rectifications", dependencies=[CsrfProtected])
 def create_rectifications(
-    event_id: int, request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+    event_id: EventId, request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """The review: open rectifications for every confirmed cause not yet reviewed."""
     try:
@@ -260,14 +262,14 @@ def create_rectifications(
 
 
 @router.get("/reports/events/{event_id}/report.pdf")
-def event_pdf(event_id: int, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
+def event_pdf(event_id: EventId, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
     """The event report as PDF."""
     report = service.build_report(session=db, settings=settings, event_id=event_id, actor=user)
     return download(export.event_pdf(report), PDF, f"event-{event_id}.pdf", inline=True)
 
 
 @router.get("/reports/events/{event_id}/report.xlsx")
-def event_xlsx(event_id: int, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
+def event_xlsx(event_id: EventId, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
     """The event report's tables as Excel."""
     report = service.build_report(session=db, settings=settings, event_id=event_id, actor=user)
     return download(export.event_xlsx(report), XLSX, f"event-{event_id}.xlsx")
@@ -275,7 +277,7 @@ def event_xlsx(event_id: int, user: WebUser, db: SessionDep, settings: SettingsD
 
 @router.get("/reports/events/{event_id}/{chart}.png")
 def event_chart(
-    event_id: int, chart: str, user: WebUser, db: SessionDep, settings: SettingsDep
+    event_id: EventId, chart: str, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """One chart of the event page (hyetograph, depth_curves, map) as PNG."""
     if chart not in CHARTS:
