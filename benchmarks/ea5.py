@@ -72,10 +72,10 @@ def load_case(data: Path = DATA) -> dict[str, Any]:
     _, pts = _read_csv(data / "inflow_points.csv")
     inflow_cells = cells_of_xy(grid, [(float(x), float(y)) for x, y in pts])
     _, hyd = _read_csv(data / "inflow.csv")
-    head, gauges = _read_csv(data / "gauges.csv")
+    _, gauges = _read_csv(data / "gauges.csv")
     gauge_xy = {f"g{int(g)}": (float(x), float(y)) for g, x, y in gauges}
     gauge_cells = cells_of_xy(grid, gauge_xy)
-    ref_head, ref = _read_csv(data / "lisflood-fp-8.1-acc-depth.csv")
+    _, ref = _read_csv(data / "lisflood-fp-8.1-acc-depth.csv")
     return {
         "grid": grid,
         "inflow_cells": inflow_cells,
@@ -147,6 +147,11 @@ def run(hours: float, dtype: str, backend: str, track: bool, threads: int) -> di
         if now - last[0] > 30.0:
             last[0] = now
             loads.append(os.getloadavg()[0])
+            # a partial record, in case the run has to be stopped before the end
+            part = {"time_s": t, "steps": model.steps, "wall_s": now - w0, "loads": loads}
+            part["series"] = {n: model.gauge_series(n)[1].tolist() for n in case["gauge_cells"]}
+            part["times"] = model.gauge_series(next(iter(case["gauge_cells"])))[0].tolist()
+            (RESULTS / "ea5_partial.json").write_text(json.dumps(part), encoding="utf-8")
             print(
                 f"  t = {t:8.0f} s  steps {model.steps:7d}  wall {now - w0:6.1f} s  "
                 f"active {model.active_cell_updates / max(model.cell_updates, 1):.3f}  "
@@ -168,7 +173,14 @@ def run(hours: float, dtype: str, backend: str, track: bool, threads: int) -> di
         series[name] = {"time_s": t.tolist(), "depth_m": d.tolist()}
         ours = series_stats(t, d, t_end)
         theirs = series_stats(case["ref_times"], case["ref"][name], t_end)
-        rows.append({"gauge": name, "cell": list(case["gauge_cells"][name]), "model": ours, "lisflood": theirs})
+        rows.append(
+            {
+                "gauge": name,
+                "cell": list(case["gauge_cells"][name]),
+                "model": ours,
+                "lisflood": theirs,
+            }
+        )
     n_active = grid.n_active
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -209,7 +221,9 @@ def _check(row: dict[str, Any], full: bool) -> dict[str, Any]:
         "d_t_peak_rel": dtp / r["t_peak_s"] if r["t_peak_s"] else math.nan,
         "t_peak_ok": abs(dtp) <= TPEAK_TOL_REL * r["t_peak_s"],
         "d_arrival_s": (
-            None if m["arrival_s"] is None or r["arrival_s"] is None else m["arrival_s"] - r["arrival_s"]
+            None
+            if m["arrival_s"] is None or r["arrival_s"] is None
+            else m["arrival_s"] - r["arrival_s"]
         ),
     }
     if not full:
@@ -229,7 +243,9 @@ def plot(res: dict[str, Any], path: Path) -> None:
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
         s = res["series"][name]
         t = np.array(s["time_s"]) / 3600.0
-        ax.plot(case_ref["t"] / 3600.0, case_ref[name], color="0.5", lw=2.2, label="LISFLOOD-FP 8.1")
+        ax.plot(
+            case_ref["t"] / 3600.0, case_ref[name], color="0.5", lw=2.2, label="LISFLOOD-FP 8.1"
+        )
         ax.plot(t, s["depth_m"], color="tab:blue", lw=1.2, label=f"fangxun ({res['dtype']})")
         ax.set_title(name)
         ax.set_xlabel("time (h)")
@@ -245,7 +261,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
 
 def load_reference_only() -> dict[str, FloatArray]:
-    head, ref = _read_csv(DATA / "lisflood-fp-8.1-acc-depth.csv")
+    _, ref = _read_csv(DATA / "lisflood-fp-8.1-acc-depth.csv")
     out = {"t": ref[:, 0]}
     out.update({f"g{k}": ref[:, k] for k in range(1, ref.shape[1])})
     return out
@@ -305,7 +321,11 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def write_docs(md: str) -> None:
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Inundation model: validation report\n"
+    text = (
+        DOCS.read_text(encoding="utf-8")
+        if DOCS.exists()
+        else "# Inundation model: validation report\n"
+    )
     if BEGIN in text and END in text:
         a = text.index(BEGIN)
         b = text.index(END) + len(END)
@@ -346,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
             w.writerow([f"{t:.1f}", *[f"{res['series'][n]['depth_m'][i]:.4f}" for n in names]])
     summary = {k: v for k, v in res.items() if k != "series"}
     (RESULTS / f"ea5{tag}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(f"{'gauge':6} {'peak':>6} {'LFP':>6} {'Δ':>6} {'t_peak':>8} {'LFP':>8} {'Δ%':>6} {'arr':>7} {'LFP':>7}")
+    print(
+        f"{'gauge':6} {'peak':>6} {'LFP':>6} {'Δ':>6} {'t_peak':>8} {'LFP':>8} {'Δ%':>6} "
+        f"{'arr':>7} {'LFP':>7}"
+    )
     for row in res["gauges"]:
         m, r, c = row["model"], row["lisflood"], row["check"]
         print(

@@ -81,9 +81,7 @@ def test_tracking_equals_full_update(
     for r, c in free[rng.choice(len(free), size=min(2, len(free)), replace=False)]:
         h0[r, c] = rng.uniform(0.05, 0.5)  # a couple of wet cells, the rest dry
     src = free[rng.integers(len(free))]
-    inflows = [
-        PointInflow(int(src[0]), int(src[1]), [0.0, 60.0, 200.0], [0.0, 0.4, 0.0], "linear")
-    ]
+    inflows = [PointInflow(int(src[0]), int(src[1]), [0.0, 60.0, 200.0], [0.0, 0.4, 0.0], "linear")]
     kwargs: dict[str, Any] = {
         "grid": Grid(z, 5.0, nodata_mask=mask),
         "manning": 0.03,
@@ -114,7 +112,9 @@ def test_tracking_skips_dry_cells_with_the_same_answer(backend: str, dtype: str)
     ny, nx = 40, 60
     y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
     z = 100.0 + 0.02 * x + 0.05 * np.abs(y - 20)  # a valley rising eastward
-    inflow = shared_inflow([(19, 1), (20, 1), (21, 1)], [0.0, 100.0, 400.0], [0.0, 6.0, 0.0], "linear")
+    inflow = shared_inflow(
+        [(19, 1), (20, 1), (21, 1)], [0.0, 100.0, 400.0], [0.0, 6.0, 0.0], "linear"
+    )
     kw: dict[str, Any] = {"grid": Grid(z, 10.0), "manning": 0.04, "inflows": inflow}
     a, b = _pair({}, backend=backend, dtype=dtype, gauges={"mid": (20, 10)}, **kw)
     a.run_until(600.0)
@@ -168,7 +168,9 @@ def test_nodata_mask_is_closed(backend: str, track: bool) -> None:
 
 
 def test_shared_inflow_splits_the_hydrograph() -> None:
-    parts = shared_inflow([(0, 0), (0, 1), (1, 1), (2, 0)], [0.0, 100.0, 300.0], [0.0, 8.0, 0.0], "linear")
+    parts = shared_inflow(
+        [(0, 0), (0, 1), (1, 1), (2, 0)], [0.0, 100.0, 300.0], [0.0, 8.0, 0.0], "linear"
+    )
     assert [p.rate_m3_s(50.0) for p in parts] == [1.0] * 4
     assert sum(p.volume_m3(0.0, 100.0) for p in parts) == pytest.approx(400.0)
     m = Model(Grid(np.zeros((3, 3)), 10.0), inflows=parts, backend="numpy")

@@ -142,3 +142,25 @@ def test_out_of_order_spike_uses_stored_predecessor(
     with session_scope(sqlite_engine) as session:
         ds = session.scalar(select(Datastream).where(Datastream.code == p))
         assert ds is not None and ds.last_time == T0 + timedelta(minutes=10)  # not moved back
+
+
+def test_station_may_write_only_its_own_datastreams(engine: Engine, network: Network) -> None:
+    """The MQTT topic names the sending station: its own stream is stored, another's refused."""
+    own = msg(network.rain, 5, 1.0)
+    other = msg(network.ponding, 5, 12.0)
+    result = write(
+        engine,
+        [Pending(own.message, "t", station_code="RG01"), Pending(other.message, "t", "RG01")],
+    )
+    assert [r.status for r in result.items] == ["stored", "rejected"]
+    assert "belongs to station 'PD01'" in (result.items[1].reason or "")
+    assert stored(engine, network.ponding) == []
+    assert any("not to the sending station 'RG01'" in reason for reason in dead(engine))
+
+
+def test_station_of_topic() -> None:
+    from fangxun.monitoring.ingest.mqtt import station_of_topic, station_topic
+
+    assert station_of_topic(station_topic("RG01")) == "RG01"
+    assert station_of_topic("fangxun/v1/stations//observations") is None
+    assert station_of_topic("v1.1/Datastreams(3)/Observations") is None

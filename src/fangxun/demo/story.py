@@ -175,7 +175,17 @@ class Story:
 
     def prepare(self) -> ReplayPlan:
         """Compute the replay (the inundation core on the demo terrain)."""
+        from fangxun.forecast.engine import drainage_capacity_mm_h
+        from fangxun.forecast.service import storm_formula
+
         o = self.options
+        # The replay's sewers drain like the forecast model's default (the design storm's mean
+        # intensity, P = 1 a over 30 min by default), so forecast and "truth" share their physics.
+        drainage = drainage_capacity_mm_h(
+            storm_formula(self.settings),
+            self.settings.forecast_drainage_return_period_years,
+            self.settings.forecast_drainage_duration_s,
+        )
         with session_scope(self.engine) as session:
             self.plan = build_plan(
                 session=session,
@@ -183,6 +193,7 @@ class Story:
                 first_hour=o.first_hour,
                 hours=o.hours,
                 cell_m=o.cell_m,
+                drainage_mm_h=drainage,
                 progress=self.say,
             )
         self.rain, _label = scenario_rain(o.scenario, first_hour=o.first_hour, hours=o.hours)

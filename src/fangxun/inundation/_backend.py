@@ -92,6 +92,7 @@ class StepParams:
     # Skip cells far from water (no rain this step, no stage edge): the backend computes only
     # the wet cells and their neighbours, with the same answer as a full update.
     track_wet: bool = False
+    src_unique: bool = False  # no cell appears twice among the point sources
 
 
 @dataclass

@@ -259,7 +259,6 @@ def limit_factor_kernel(
     ``fpad`` has a border of ones (outside the grid nothing is limited), so the update kernel
     finds the upwind factor of every face, edges included, without branches.
     """
-    ny, nx = h.shape
     one = dt_dx / dt_dx
     zero = one - one
     for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
@@ -285,7 +284,7 @@ def limit_factor_kernel(
 def _arrivals_row(
     h: AnyArray, arrival: AnyArray, thr: AnyArray, r: int, t_new: Any, c0: int, c1: int
 ) -> None:
-    """Arrival times of row ``r``, columns c0..c1-1: t_new where the depth first reaches a threshold.
+    """Arrival times in row ``r``, columns c0..c1-1: t_new where the depth first reaches one.
 
     No fastmath: unset arrival times are +inf and are compared here.
     """
@@ -358,7 +357,7 @@ def update_kernel(
     the columns of the first and last cell holding water (h > 0) are stored in ``wlo``/``whi``
     (``whi`` exclusive; 0, 0 for a dry row) for the next step's spans.
     """
-    ny, nx = h.shape
+    ny = h.shape[0]
     nthr = thr.shape[0]
     zero = dt - dt
     one = dt / dt
@@ -613,7 +612,9 @@ def clear_dropped_faces(
 
 
 @njit(cache=True)
-def add_source_cells(h: AnyArray, rows: AnyArray, cols: AnyArray, wlo: AnyArray, whi: AnyArray) -> None:
+def add_source_cells(
+    h: AnyArray, rows: AnyArray, cols: AnyArray, wlo: AnyArray, whi: AnyArray
+) -> None:
     """Widen the wet extents by the point-source cells that now hold water."""
     for k in range(rows.shape[0]):
         r = rows[k]

@@ -118,7 +118,5 @@ def cells_of_xy(
     ({'a': (0, 1)}, [(2, 3)])
     """
     if isinstance(points, Mapping):
-        return {
-            name: cell_of_xy(grid, x, y, f"gauge {name!r}") for name, (x, y) in points.items()
-        }
+        return {name: cell_of_xy(grid, x, y, f"gauge {name!r}") for name, (x, y) in points.items()}
     return [cell_of_xy(grid, x, y, f"point {i}") for i, (x, y) in enumerate(points)]

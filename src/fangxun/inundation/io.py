@@ -179,8 +179,7 @@ def read_esri_ascii(path: str | Path) -> Raster:
             except ValueError:
                 row, col = divmod(k, ncols)
                 raise ValueError(
-                    f"ESRI ASCII grid {p}: value {tok!r} at (row={row}, col={col}) is not a "
-                    "number"
+                    f"ESRI ASCII grid {p}: value {tok!r} at (row={row}, col={col}) is not a number"
                 ) from None
         raise
     mask = ~np.isfinite(values)

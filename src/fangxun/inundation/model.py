@@ -296,6 +296,26 @@ class Model:
             if not isinstance(inflow, PointInflow):
                 raise ValueError(f"inflows[{i}] must be a PointInflow, got {inflow!r}")
             grid.check_cell(inflow.row, inflow.col, f"inflows[{i}]")
+        # Inflows with the same hydrograph (one shared over cells) are evaluated once a step;
+        # the next breakpoint of any of them is found in their merged breakpoints.
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, inflow in enumerate(self.inflows):
+            key = (
+                tuple(float(v) for v in inflow.times_s),
+                tuple(float(v) for v in inflow.discharge_m3_s),
+                inflow.interpolation,
+            )
+            groups.setdefault(key, []).append(i)
+        self._inflow_groups = [
+            (self.inflows[idx[0]], np.array(idx, dtype=np.int64)) for idx in groups.values()
+        ]
+        self._inflow_breaks = np.unique(
+            np.concatenate([np.asarray(f.times_s, dtype=np.float64) for f in self.inflows])
+            if self.inflows
+            else np.zeros(0)
+        )
+        cells_in = [(f.row, f.col) for f in self.inflows]
+        self._src_unique = len(set(cells_in)) == len(cells_in)
 
         # Boundaries (stages shifted to the internal datum below).
         kinds, stages = _parse_boundary(boundary)
@@ -392,8 +412,10 @@ class Model:
         nxt = math.inf
         if self.rain is not None:
             nxt = min(nxt, self.rain.next_change_s(t))
-        for inflow in self.inflows:
-            nxt = min(nxt, inflow.next_change_s(t))
+        if self._inflow_breaks.size:
+            k = int(np.searchsorted(self._inflow_breaks, t, side="right"))
+            if k < self._inflow_breaks.size:
+                nxt = min(nxt, float(self._inflow_breaks[k]))
         return nxt
 
     def run_until(self, t_end_s: float, progress: ProgressFn | None = None) -> None:
@@ -450,7 +472,9 @@ class Model:
                 # round-off of relative size eps(dtype), far inside the mass-balance tolerance
                 rain_depth = self._rain_field_sum * float(ft(dt))
             if self.inflows:
-                src_depth = np.array([f.volume_m3(t, t_new) / area for f in self.inflows])
+                src_depth = np.empty(len(self.inflows))
+                for f, idx in self._inflow_groups:
+                    src_depth[idx] = f.volume_m3(t, t_new) / area
                 params_src = (src_rows, src_cols, src_depth)
             else:
                 params_src = (no_src, no_src, no_depth)
@@ -471,6 +495,7 @@ class Model:
                 src_cols=params_src[1],
                 src_depth=params_src[2],
                 track_wet=self._can_track and rain_depth == 0.0,
+                src_unique=self._src_unique,
             )
             res = self._backend.step(s, params)
             self.time_s = t_new

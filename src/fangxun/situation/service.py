@@ -254,10 +254,11 @@ def _points(*, session: Session, actor: Actor, as_of: datetime) -> Section:
     items = []
     for r in rows.values():
         r["colour"] = colour_of(r)
-        # "Flagged before its sensor crossed": the forecast reaches a colour the sensor has not.
-        r["forecast_ahead"] = _colour_rank(r["forecast_colour"]) > _colour_rank(
-            r["observed_colour"]
-        )
+        # "Flagged before its sensor crossed": the point has a sensor, and the forecast reaches a
+        # colour the sensor has not (a point without a sensor has only the forecast).
+        r["forecast_ahead"] = r["datastream"] is not None and _colour_rank(
+            r["forecast_colour"]
+        ) > _colour_rank(r["observed_colour"])
         items.append(r)
     # What the forecast sees coming comes first (the early warning, soonest first); then what the
     # sensors and warnings show, highest colour first.

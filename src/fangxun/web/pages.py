@@ -64,7 +64,15 @@ MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool], ...]] = (
         False,
     ),
     (N_("Hazard point"), "#d7301f", False, False),
+    (
+        N_("Warning blue, yellow, orange, red"),
+        "linear-gradient(90deg, #1f78ff 25%, #f2c500 25% 50%, #ff7f00 50% 75%, #e31a1c 75%)",
+        True,
+        False,
+    ),
     (N_("Gauge"), "#1a9850", False, False),
+    (N_("Warehouse"), "#8c510a", False, False),
+    (N_("Team on standby"), "#33a02c", False, False),
 )
 
 

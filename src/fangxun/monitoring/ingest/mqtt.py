@@ -53,6 +53,14 @@ def station_topic(station_code: str) -> str:
     return f"fangxun/v1/stations/{station_code}/observations"
 
 
+def station_of_topic(topic: str) -> str | None:
+    """The station code in a station topic (see :func:`station_topic`), else None."""
+    parts = topic.split("/")
+    if len(parts) == 5 and parts[:3] == ["fangxun", "v1", "stations"]:
+        return (parts[3] or None) if parts[4] == "observations" else None
+    return None
+
+
 @dataclass(frozen=True)
 class MqttConfig:
     """Broker and batching settings. Durations in seconds."""
@@ -232,7 +240,8 @@ class MqttIngest:
         rejects: list[PendingReject] = []
         for inbound in batch:
             parsed = parse_payload(inbound.payload)
-            items.extend(Pending(m, inbound.topic) for m in parsed.messages)
+            sender = station_of_topic(inbound.topic)
+            items.extend(Pending(m, inbound.topic, sender) for m in parsed.messages)
             rejects.extend(PendingReject(r, inbound.topic) for r in parsed.rejects)
         delay = 0.5
         while True:

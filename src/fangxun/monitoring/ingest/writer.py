@@ -47,6 +47,7 @@ from fangxun.monitoring.models import (
     Observation,
     ObservedProperty,
     Source,
+    Station,
 )
 from fangxun.monitoring.units import to_si
 
@@ -59,6 +60,9 @@ class Pending:
 
     message: ObservationMessage
     origin: str | None = None
+    #: The station the transport says sent it (the MQTT topic names one); when set, a datastream
+    #: of another station is refused, so one station cannot write another's readings.
+    station_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,7 @@ class _Stream:
     """A datastream's QC context for the batch."""
 
     id: int
+    station_code: str
     unit: str
     limits: qc.Limits
     last_time: datetime | None
@@ -282,13 +287,20 @@ def write_observations(
     streams: dict[str, _Stream] = {}
     if codes:
         rows = session.execute(
-            select(Datastream, ObservedProperty)
+            select(Datastream, ObservedProperty, Station.code)
             .join(ObservedProperty, Datastream.observed_property_id == ObservedProperty.id)
+            .join(Station, Datastream.station_id == Station.id)
             .where(Datastream.code.in_(sorted(codes)))
         ).all()
-        for ds, prop in rows:
+        for ds, prop, station_code in rows:
             streams[ds.code] = _Stream(
-                ds.id, ds.unit, _limits(ds, prop), ds.last_time, ds.last_value, ds.same_since
+                ds.id,
+                station_code,
+                ds.unit,
+                _limits(ds, prop),
+                ds.last_time,
+                ds.last_value,
+                ds.same_since,
             )
 
     # Group by datastream; the first of several items for one (datastream, time) wins.
@@ -302,6 +314,16 @@ def write_observations(
             dead.append(
                 _dead(source, pending.origin, result.items[i].reason or "", msg_json(msg), now)
             )
+            continue
+        sender = pending.station_code
+        if sender is not None and streams[msg.datastream].station_code != sender:
+            owner = streams[msg.datastream].station_code
+            reason = (
+                f"datastream {msg.datastream!r} belongs to station {owner!r}, "
+                f"not to the sending station {sender!r}"
+            )
+            result.items[i] = ItemResult("rejected", reason)
+            dead.append(_dead(source, pending.origin, reason, msg_json(msg), now))
             continue
         code_time = (msg.datastream, msg.time)
         if code_time in first_at:

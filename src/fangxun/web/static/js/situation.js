@@ -80,9 +80,9 @@ function render(data) {
     if (!d.items.length) t.append(el("li", { class: "sit-quiet", text: labels.no_points }));
     for (const p of d.items) {
       const parts = [];
-      if (p.observed_cm !== null) parts.push(`${labels.observed} ${p.observed_cm} cm`);
-      if (p.forecast_peak_cm !== null) parts.push(`${labels.forecast} ${p.forecast_peak_cm} cm`);
-      if (p.time_to_threshold_s !== null) {
+      if (p.observed_cm !== null) parts.push(`${labels.observed} ${Math.round(p.observed_cm)} cm`);
+      if (p.forecast_peak_cm !== null) parts.push(`${labels.forecast} ${Math.round(p.forecast_peak_cm)} cm`);
+      if (p.time_to_threshold_s) {
         parts.push(`${labels[p.next_colour] || ""} ${Math.round(p.time_to_threshold_s / 60)} ${labels.minutes}`);
       }
       const li = el("li", { "data-point": p.id, "data-colour": p.colour || "", "data-ahead": String(p.forecast_ahead) },
@@ -284,9 +284,9 @@ function hazardPopup(feature, risk) {
   const box = el("div", { class: "sit-popup", "data-point": feature.id }, el("strong", { text: `${p.code || ""} ${p.name || ""}` }));
   if (risk) {
     box.append(el("div", {}, badge(risk.colour)));
-    if (risk.observed_cm !== null) box.append(el("div", { text: `${labels.observed}: ${risk.observed_cm} cm` }));
-    if (risk.forecast_peak_cm !== null) box.append(el("div", { text: `${labels.forecast}: ${risk.forecast_peak_cm} cm` }));
-    if (risk.time_to_threshold_s !== null) {
+    if (risk.observed_cm !== null) box.append(el("div", { text: `${labels.observed}: ${Math.round(risk.observed_cm)} cm` }));
+    if (risk.forecast_peak_cm !== null) box.append(el("div", { text: `${labels.forecast}: ${Math.round(risk.forecast_peak_cm)} cm` }));
+    if (risk.time_to_threshold_s) {
       box.append(el("div", { text: `${labels[risk.next_colour] || ""}: ${Math.round(risk.time_to_threshold_s / 60)} ${labels.minutes}` }));
     }
     if (risk.forecast_ahead) box.append(el("div", { class: "sit-ahead", text: labels.ahead }));
