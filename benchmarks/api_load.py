@@ -253,17 +253,26 @@ def main() -> None:
         "--database-url", default=os.environ.get("FANGXUN_TEST_POSTGRES_URL") or DEFAULT_PG
     )
     parser.add_argument("--no-save", action="store_true", help="do not write the results file")
+    parser.add_argument(
+        "--keep-schema",
+        metavar="NAME",
+        help="build into (or reuse) this schema and keep it afterwards (profiling)",
+    )
     args = parser.parse_args()
 
-    schema = f"fx_bench_{uuid.uuid4().hex[:10]}"
+    schema = args.keep_schema or f"fx_bench_{uuid.uuid4().hex[:10]}"
     admin = make_engine(args.database_url)
     with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        exists = conn.exec_driver_sql(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+        ).first()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = _schema_url(args.database_url, schema)
     server: subprocess.Popen[bytes] | None = None
     try:
         t = time.perf_counter()
-        counts = build_database(url, args.points, args.stations)
+        counts = {"reused_schema": 1} if exists else build_database(url, args.points, args.stations)
         print(f"database ready in {time.perf_counter() - t:.1f} s: {counts}", flush=True)
         port = _free_port()
         env = dict(os.environ)
@@ -298,8 +307,9 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if not args.keep_schema:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
     overall = figures["overall"]
     result = {

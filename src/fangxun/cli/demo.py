@@ -30,7 +30,7 @@ from fangxun.demo.org_seed import (
 )
 from fangxun.demo.terrain import SYNTHETIC_LABEL, SYNTHETIC_LABEL_ZH
 
-app = typer.Typer(help="Demo district: load it, or load and serve it.")
+app = typer.Typer(help="Demo district: the storm story (load, serve, replay), or only load it.")
 console = Console()
 
 

@@ -152,10 +152,10 @@ def flux_kernel(
     hmin: Any,
     gn2: Any,
     uniform_n: bool,
-    u0: AnyArray,
-    u1: AnyArray,
-    v0: AnyArray,
-    v1: AnyArray,
+    u0: Any,
+    u1: Any,
+    v0: Any,
+    v1: Any,
     r0: int,
     r1: int,
 ) -> None:
@@ -249,8 +249,8 @@ def limit_factor_kernel(
     fpad: AnyArray,
     dt_dx: Any,
     nlim: AnyArray,
-    u0: AnyArray,
-    u1: AnyArray,
+    u0: Any,
+    u1: Any,
     r0: int,
     r1: int,
 ) -> None:
@@ -326,13 +326,13 @@ def update_kernel(
     drain_row: Any,
     infil_row: Any,
     nodata_z: Any,
-    u0: AnyArray,
-    u1: AnyArray,
-    v0: AnyArray,
-    v1: AnyArray,
+    u0: Any,
+    u1: Any,
+    v0: Any,
+    v1: Any,
     track: bool,
-    wlo: AnyArray,
-    whi: AnyArray,
+    wlo: Any,
+    whi: Any,
     r0: int,
     r1: int,
 ) -> None:
@@ -524,13 +524,13 @@ def update_kernel(
 
 @njit(cache=True)
 def wet_spans(
-    wlo: AnyArray,
-    whi: AnyArray,
+    wlo: Any,
+    whi: Any,
     nx: int,
-    u0: AnyArray,
-    u1: AnyArray,
-    v0: AnyArray,
-    v1: AnyArray,
+    u0: Any,
+    u1: Any,
+    v0: Any,
+    v1: Any,
 ) -> tuple[int, int, int]:
     """Active spans from the wet extents: (active cells, first row, last row + 1 to visit).
 
@@ -579,14 +579,14 @@ def wet_spans(
 def clear_dropped_faces(
     qx: AnyArray,
     qy: AnyArray,
-    ou0: AnyArray,
-    ou1: AnyArray,
-    ov0: AnyArray,
-    ov1: AnyArray,
-    u0: AnyArray,
-    u1: AnyArray,
-    v0: AnyArray,
-    v1: AnyArray,
+    ou0: Any,
+    ou1: Any,
+    ov0: Any,
+    ov1: Any,
+    u0: Any,
+    u1: Any,
+    v0: Any,
+    v1: Any,
 ) -> None:
     """Zero the stored fluxes on faces the old spans covered and the new ones do not.
 
@@ -612,9 +612,7 @@ def clear_dropped_faces(
 
 
 @njit(cache=True)
-def add_source_cells(
-    h: AnyArray, rows: AnyArray, cols: AnyArray, wlo: AnyArray, whi: AnyArray
-) -> None:
+def add_source_cells(h: AnyArray, rows: Any, cols: Any, wlo: Any, whi: Any) -> None:
     """Widen the wet extents by the point-source cells that now hold water."""
     for k in range(rows.shape[0]):
         r = rows[k]
@@ -629,7 +627,7 @@ def add_source_cells(
 
 
 @njit(cache=True, parallel=True)
-def wet_extents(h: AnyArray, wlo: AnyArray, whi: AnyArray) -> None:
+def wet_extents(h: AnyArray, wlo: Any, whi: Any) -> None:
     """First and last+1 column holding water (h > 0) in each row (0, 0 for a dry row)."""
     ny, nx = h.shape
     for r in prange(ny):

@@ -298,10 +298,10 @@ def apply_sources(h: AnyArray, p: StepParams) -> float:
     """Add point-source depths; withdrawals take at most what the cell holds. Net depth added."""
     if p.src_unique and p.src_rows.size > 1:
         # the same per-cell arithmetic as the loop below, in one vectorised pass
-        old = h[p.src_rows, p.src_cols]
-        new = np.maximum(old + p.src_depth.astype(h.dtype), h.dtype.type(0.0))
-        h[p.src_rows, p.src_cols] = new
-        return float(np.sum(new.astype(np.float64) - old.astype(np.float64)))
+        before = h[p.src_rows, p.src_cols]
+        after = np.maximum(before + p.src_depth.astype(h.dtype), 0.0).astype(h.dtype, copy=False)
+        h[p.src_rows, p.src_cols] = after
+        return float(np.sum(after.astype(np.float64) - before.astype(np.float64)))
     total = 0.0
     for r, c, d in zip(p.src_rows, p.src_cols, p.src_depth, strict=True):
         old = h[r, c]
