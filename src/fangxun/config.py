@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     health_check_broker: bool = False
     #: How long the health endpoint waits for the broker, s.
     health_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
+    #: The map's heavy documents (hazard points, stations, latest values) are built at most once
+    #: per this many seconds per jurisdiction (fangxun.api.cache); 0 = always build, s.
+    response_cache_ttl_s: float = Field(default=2.0, ge=0.0, le=60.0)
     # --- monitoring (issue 5) ---
     #: MQTT broker the ingest service subscribes to.
     mqtt_host: str = "127.0.0.1"

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from conftest import SYSTEM
 from fangxun.api.app import create_app
 from fangxun.api.middleware import json_depth
 from fangxun.config import Settings
@@ -262,3 +263,49 @@ def test_health_503_when_broker_does_not_answer(
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["broker"]["status"] == "unavailable"
     assert "CONNACK" in body["checks"]["broker"]["reason"]
+
+
+# --- response cache ----------------------------------------------------------------------------
+
+
+def test_map_documents_cached_per_jurisdiction(
+    settings: Settings, engine: Engine, make_unit: object, make_user: object
+) -> None:
+    from fangxun.monitoring import service as monitoring
+    from fangxun.monitoring.schemas import StationCreate
+
+    district = make_unit("D")  # type: ignore[operator]
+    office = make_unit("S1", "street_office", parent=district)  # type: ignore[operator]
+    boss = make_user("district", district)  # type: ignore[operator]
+    clerk = make_user("unit", office)  # type: ignore[operator]
+    cached = settings.model_copy(update={"response_cache_ttl_s": 30.0})
+    assert "response_cache_ttl_s" in cached.model_fields_set
+    with TestClient(create_app(cached, engine=engine)) as client:
+        first = client.get("/api/v1/monitoring/stations", headers=boss.headers(client)).json()
+        assert first["features"] == []
+        with session_scope(engine) as session:
+            monitoring.create_station(
+                session=session,
+                station_in=StationCreate(
+                    code="R1",
+                    name_zh="雨量站",
+                    kind="rain_gauge",
+                    lon=113.6,
+                    lat=34.8,
+                    unit_id=district,
+                ),
+                actor=SYSTEM,
+            )
+        # Within the TTL the district still gets the cached document ...
+        again = client.get("/api/v1/monitoring/stations", headers=boss.headers(client)).json()
+        assert again["features"] == []
+        # ... but another jurisdiction has its own entry, and a bad token is still refused.
+        assert (
+            client.get("/api/v1/monitoring/stations", headers=clerk.headers(client)).status_code
+            == 200
+        )
+        bad = {"Authorization": "Bearer nope"}
+        assert client.get("/api/v1/monitoring/stations", headers=bad).status_code == 401
+        client.app.state.response_cache.clear()  # type: ignore[attr-defined]
+        fresh = client.get("/api/v1/monitoring/stations", headers=boss.headers(client)).json()
+        assert [f["id"] for f in fresh["features"]] == ["R1"]

@@ -1,7 +1,7 @@
 """``pip-audit`` over the installed environment: no known vulnerability in any dependency.
 
-Needs the network (PyPI's vulnerability data); offline it is skipped, saying so. CI runs it with
-``pytest -m audit``.
+Needs the network (PyPI's vulnerability data); offline it is skipped, saying so. It is marked
+``slow``; CI can run it alone with ``pytest tests/hardening/test_hardening_pip_audit.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ def _online() -> bool:
     return True
 
 
-@pytest.mark.audit
 @pytest.mark.slow
 def test_no_known_vulnerabilities() -> None:
     pip_audit = Path(sys.executable).with_name("pip-audit")

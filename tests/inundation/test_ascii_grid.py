@@ -110,3 +110,32 @@ def test_cells_by_map_coordinates(tmp_path: Path) -> None:
         cell_of_xy(grid, float("nan"), 200.0)
     with pytest.raises(ValueError, match="no georeferencing"):
         cell_of_xy(Grid(np.zeros((2, 2)), 1.0), 0.5, 0.5)
+
+
+def test_run_file_shared_inflow_by_points(tmp_path: Path) -> None:
+    from fangxun.inundation.io import RunFileError, build_model, load_run_file
+
+    (tmp_path / "dem.asc").write_text(HEADER + VALUES)
+    run = tmp_path / "run.toml"
+    base = '[terrain]\npath = "dem.asc"\n[run]\nduration_s = 60\n'
+    run.write_text(
+        base + "[[inflows]]\npoints_xy = [[105.0, 225.0], [135.0, 215.0]]\n"
+        'times_s = [0, 100]\ndischarge_m3_s = [0, 4]\ninterpolation = "linear"\n'
+    )
+    model = build_model(load_run_file(run))
+    assert [(f.row, f.col) for f in model.inflows] == [(0, 0), (1, 3)]
+    assert [f.rate_m3_s(50.0) for f in model.inflows] == [1.0, 1.0]
+    run.write_text(
+        base + "[[inflows]]\ncells = [[0, 0], [2, 3]]\ntimes_s = [0]\ndischarge_m3_s = [2]\n"
+    )
+    assert [f.rate_m3_s(5.0) for f in build_model(load_run_file(run)).inflows] == [1.0, 1.0]
+    run.write_text(base + "[[inflows]]\nrow = 0\ntimes_s = [0]\ndischarge_m3_s = [2]\n")
+    with pytest.raises(RunFileError, match="give either row and col, or cells, or points_xy"):
+        load_run_file(run)
+    run.write_text(
+        base + "[[inflows]]\npoints_xy = [[115.0, 215.0]]\ntimes_s = [0]\ndischarge_m3_s = [2]\n"
+    )
+    with pytest.raises(
+        RunFileError, match=r"inflows\[0\]: point 0 at x=115.0, y=215.0 is on a nodata"
+    ):
+        build_model(load_run_file(run))

@@ -418,3 +418,30 @@ def test_rolling_totals_agree_with_the_monitoring_accumulations(window_s: int) -
         times, depths, end=T0, event_gap=timedelta(hours=6), windows_s={"w": window_s}
     ).totals_mm["w"]
     assert ours == pytest.approx(theirs, abs=1e-6)
+
+
+def test_a_warning_outlives_its_hazard_point(
+    db_session: Session, settings: Settings, world: World
+) -> None:
+    w = service.issue_warning(
+        session=db_session,
+        actor=SYSTEM,
+        settings=settings,
+        warning_in=WarningIssue(
+            kind=WarningKind.ponding,
+            colour=Colour.blue,
+            hazard_point_id=world.point_b.id,
+            reason="r",
+        ),
+    )
+    db_session.delete(world.point_b)
+    db_session.flush()
+    service.lift_warning(
+        session=db_session,
+        warning_id=w.id,
+        actor=SYSTEM,
+        settings=settings,
+        lift_in=WarningLiftIn(reason="点位已撤销"),
+    )
+    assert w.status is WarningStatus.lifted
+    _xml(w.changes[-1].cap_xml)

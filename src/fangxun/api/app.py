@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from fangxun import __version__
 from fangxun.api import health
+from fangxun.api.cache import ResponseCache
 from fangxun.api.metrics import install_metrics
 from fangxun.api.middleware import (
     BodyLimitMiddleware,
@@ -115,6 +116,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.basemap_url))
     install_metrics(app, engine)
+    # Tests write to the database behind the app's back and read at once: no cache there unless
+    # a test asks for one.
+    cache_ttl_s = settings.response_cache_ttl_s
+    if settings.environment == "test" and "response_cache_ttl_s" not in settings.model_fields_set:
+        cache_ttl_s = 0.0
+    app.state.response_cache = ResponseCache(cache_ttl_s)
     install_problem_openapi(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 

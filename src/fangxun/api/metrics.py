@@ -70,15 +70,35 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_tracking)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None)
-            if template is None:
-                # Static files and unmatched paths share labels (no unbounded cardinality).
-                path = str(scope.get("path", ""))
-                template = "/static" if path.startswith("/static/") else "unmatched"
+            template = route_template(scope)
             self.histogram.labels(str(scope.get("method", "")), template, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route as a template (``/api/v1/hazard-points/{point_id}``) for a label.
+
+    Built from the path and its path parameters (an included router's route knows only its own
+    part of the path). Static files and unmatched paths share one label each, so the label set
+    stays bounded whatever clients send.
+
+    >>> scope = {"route": object(), "path": "/api/v1/units/7", "path_params": {"unit_id": 7}}
+    >>> route_template(scope)
+    '/api/v1/units/{unit_id}'
+    >>> route_template({"path": "/no/such/12345"})
+    'unmatched'
+    """
+    path = str(scope.get("path", ""))
+    if path.startswith("/static/"):
+        return "/static"
+    if scope.get("route") is None:
+        return "unmatched"
+    params = scope.get("path_params") or {}
+    if not params:
+        return path
+    names = {str(value): name for name, value in params.items()}
+    return "/".join(f"{{{names[seg]}}}" if seg in names else seg for seg in path.split("/"))
 
 
 def _gauge(name: str, doc: str, value: float, labels: dict[str, str] | None = None) -> Metric:

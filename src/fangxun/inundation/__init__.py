@@ -5,7 +5,7 @@ example.
 """
 
 from ._backend import available_backends, register_backend
-from .drainage import Horton, PointInflow
+from .drainage import Horton, PointInflow, shared_inflow
 from .grid import Grid
 from .model import Model
 from .rain import GriddedRain, Hyetograph
@@ -19,4 +19,5 @@ __all__ = [
     "PointInflow",
     "available_backends",
     "register_backend",
+    "shared_inflow",
 ]

@@ -11,6 +11,11 @@ with a contiguous inner loop that LLVM vectorises:
 In between, :func:`limit_factor_kernel` computes each cell's positivity factor (a cheap pass);
 the update kernel applies it to every face as it reads them and stores the limited fluxes.
 
+Every kernel works on one span of columns per row and a range of rows (wet-region tracking, see
+:func:`wet_spans` and :class:`NumbaBackend`; full spans without it). The inner loops run over
+row slices that start at the span and are indexed from 0, so numba emits no wrap-around code
+for negative indices and LLVM vectorises them.
+
 At 1000² cells a step moves roughly 80–100 MB (float32), so the kernels are bound by memory
 traffic more than by arithmetic: a scalar Manning's n is passed as a scalar (the g·n² rasters
 are not read), and rarely changing statistics use masked stores (see ``benchmarks/NOTES.md``, v5).

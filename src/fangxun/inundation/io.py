@@ -599,12 +599,40 @@ class GaugeSpec(_Strict):
 
 
 class InflowSpec(_Strict):
-    """``[[inflows]]``: a point hydrograph (m³/s; negative = withdrawal) at a cell."""
+    """``[[inflows]]``: a hydrograph (m³/s; negative = withdrawal) at a cell, or shared equally
+    over several cells (``cells = [[row, col], …]``) or map points (``points_xy = [[x, y], …]``,
+    m in the terrain's CRS); ``interpolation`` is ``"step"`` (default) or ``"linear"``."""
 
-    row: Annotated[int, Field(ge=0)]
-    col: Annotated[int, Field(ge=0)]
+    row: Annotated[int, Field(ge=0)] | None = None
+    col: Annotated[int, Field(ge=0)] | None = None
+    cells: list[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]] | None = None
+    points_xy: (
+        list[
+            tuple[
+                Annotated[float, Field(allow_inf_nan=False)],
+                Annotated[float, Field(allow_inf_nan=False)],
+            ]
+        ]
+        | None
+    ) = None
     times_s: list[float]
     discharge_m3_s: list[float]
+    interpolation: Literal["step", "linear"] = "step"
+
+    @model_validator(mode="after")
+    def _one_place(self) -> InflowSpec:
+        ways = [
+            self.row is not None or self.col is not None,
+            self.cells is not None,
+            self.points_xy is not None,
+        ]
+        if sum(ways) != 1 or (ways[0] and (self.row is None or self.col is None)):
+            raise ValueError("give either row and col, or cells, or points_xy")
+        if (self.cells is not None and not self.cells) or (
+            self.points_xy is not None and not self.points_xy
+        ):
+            raise ValueError("cells / points_xy must not be empty")
+        return self
 
 
 class RunConfig(_Strict):
@@ -787,10 +815,27 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
             fc_mm_h=_scalar_or_raster(cfg, s.fc_mm_h, "infiltration.fc_mm_h", grid),
             k_per_h=_scalar_or_raster(cfg, s.k_per_h, "infiltration.k_per_h", grid),
         )
+    from fangxun.inundation.drainage import shared_inflow
+    from fangxun.inundation.gauges import cell_of_xy
+
     inflows = []
     for i, spec in enumerate(cfg.inflows):
         try:
-            inflows.append(PointInflow(spec.row, spec.col, spec.times_s, spec.discharge_m3_s))
+            if spec.row is not None and spec.col is not None:
+                inflows.append(
+                    PointInflow(
+                        spec.row, spec.col, spec.times_s, spec.discharge_m3_s, spec.interpolation
+                    )
+                )
+                continue
+            if spec.cells is not None:
+                cells = [(int(r), int(c)) for r, c in spec.cells]
+            else:
+                assert spec.points_xy is not None
+                cells = [
+                    cell_of_xy(grid, x, y, f"point {k}") for k, (x, y) in enumerate(spec.points_xy)
+                ]
+            inflows += shared_inflow(cells, spec.times_s, spec.discharge_m3_s, spec.interpolation)
         except ValueError as exc:
             raise RunFileError.at(f"inflows[{i}]", str(exc)) from exc
     initial_depth = None

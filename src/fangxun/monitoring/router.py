@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from fangxun.api.cache import cached_json
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep, require_role
 from fangxun.api.pagination import Page, PageDep
 from fangxun.db.types import utcnow
@@ -51,10 +52,16 @@ Ingester = Annotated[User, Depends(require_role(Role.admin, Role.district, Role.
     "/monitoring/stations", summary="Stations with latest values (GeoJSON)", responses=_ERRORS
 )
 def stations(
-    session: SessionDep, user: CurrentUser, kind: StationKind | None = None
-) -> dict[str, Any]:
-    """An RFC 7946 FeatureCollection of the stations you may see, with their datastreams."""
-    return service.stations_geojson(session=session, actor=user, kind=kind)
+    request: Request, session: SessionDep, user: CurrentUser, kind: StationKind | None = None
+) -> Response:
+    """An RFC 7946 FeatureCollection of the stations you may see, with their datastreams
+    (built at most once per ``FANGXUN_RESPONSE_CACHE_TTL_S`` per jurisdiction)."""
+    return cached_json(
+        request,
+        user,
+        lambda: service.stations_geojson(session=session, actor=user, kind=kind),
+        media_type="application/geo+json",
+    )
 
 
 @router.post(
@@ -106,11 +113,17 @@ def create_datastream(session: SessionDep, user: Manager, datastream_in: Datastr
 
 
 @router.get("/monitoring/latest", response_model=list[DatastreamRead], responses=_ERRORS)
-def latest(session: SessionDep, user: CurrentUser) -> Any:
-    """The latest value of every datastream you may see (the fast path)."""
-    return [
-        service.datastream_read(ds) for ds in service.list_datastreams(session=session, actor=user)
-    ]
+def latest(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """The latest value of every datastream you may see (the fast path; built at most once per
+    ``FANGXUN_RESPONSE_CACHE_TTL_S`` per jurisdiction)."""
+    return cached_json(
+        request,
+        user,
+        lambda: [
+            service.datastream_read(ds)
+            for ds in service.list_datastreams(session=session, actor=user)
+        ],
+    )
 
 
 @router.get(

@@ -19,6 +19,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
+from fangxun.hazards.models import HazardPoint
 from fangxun.notify import service as notify
 from fangxun.response import service as response
 from fangxun.warnings.models import ChangeType, Warning, WarningChange, WarningKind
@@ -67,11 +68,13 @@ def after_change(
     *, session: Session, warning: Warning, change: WarningChange, settings: Settings
 ) -> None:
     """Queue the notifications of ``change`` and drive the response, in the same transaction."""
+    point_id = warning.hazard_point_id
+    if point_id is not None and session.get(HazardPoint, point_id) is None:
+        # The point left the ledger since: tell its unit, and never block the change.
+        logger.warning("warning %s: hazard point %s no longer exists", warning.id, point_id)
+        point_id = None
     recipients = notify.recipients_for(
-        session=session,
-        unit_id=warning.unit_id,
-        hazard_point_id=warning.hazard_point_id,
-        at=change.at,
+        session=session, unit_id=warning.unit_id, hazard_point_id=point_id, at=change.at
     )
     subject, markdown = message(warning, change)
     if recipients:
@@ -110,6 +113,7 @@ def _drive_response(
     if (
         warning.kind in (WarningKind.ponding, WarningKind.predicted_ponding)
         and warning.hazard_point_id is not None
+        and session.get(HazardPoint, warning.hazard_point_id) is not None
         and colour is not None
         and change.change_type in (ChangeType.issue, ChangeType.upgrade)
     ):

@@ -8,7 +8,6 @@ and render ``templates/hazards/*.html``. ``fangxun.api.app.create_app`` includes
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import ValidationError
 
+from fangxun.api.cache import cached_json
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.errors import (
@@ -255,22 +255,26 @@ def export_ledger(
 
 
 @router.get("/hazards/points.geojson")
-def points_geojson(user: WebUser, db: SessionDep) -> Response:
+def points_geojson(request: Request, user: WebUser, db: SessionDep) -> Response:
     """The points of the user's jurisdiction for map layers (cookie auth): an RFC 7946
-    FeatureCollection whose properties carry ``colour`` (by open problems) and ``url``."""
-    points, _total = service.list_points(session=db, actor=user, limit=100_000)
-    counts = service.rectification_counts(session=db, point_ids=[p.id for p in points])
-    features = []
-    for p in points:
-        feature = service.point_feature(p, counts)
-        unclosed, overdue = counts.get(p.id, (0, 0))
-        feature["properties"] |= {
-            "colour": _colour(unclosed, overdue),
-            "url": f"/hazards/points/{p.id}",
-        }
-        features.append(feature)
-    body = {"type": "FeatureCollection", "features": features}
-    return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)
+    FeatureCollection whose properties carry ``colour`` (by open problems) and ``url``. Built at
+    most once per ``FANGXUN_RESPONSE_CACHE_TTL_S`` per jurisdiction (every open map polls it)."""
+
+    def build() -> dict[str, Any]:
+        points, _total = service.list_points(session=db, actor=user, limit=100_000)
+        counts = service.rectification_counts(session=db, point_ids=[p.id for p in points])
+        features = []
+        for p in points:
+            feature = service.point_feature(p, counts)
+            unclosed, overdue = counts.get(p.id, (0, 0))
+            feature["properties"] |= {
+                "colour": _colour(unclosed, overdue),
+                "url": f"/hazards/points/{p.id}",
+            }
+            features.append(feature)
+        return {"type": "FeatureCollection", "features": features}
+
+    return cached_json(request, user, build, media_type=GEOJSON)
 
 
 @router.get("/hazards/points/{point_id}")

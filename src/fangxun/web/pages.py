@@ -32,6 +32,7 @@ from fangxun.web.basemap import BasemapError, Hillshade, find_hillshade
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.nav import SECTIONS, Section
 from fangxun.web.render import WebRoute, render_page, role_name
+from fangxun.web.situation_pages import panel_config
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -234,7 +235,6 @@ def map_page(
     """The one map (一张图): offline hillshade basemap, optional online tiles, the domains' layers
     and the live situation panel; ``?screen=wall`` is the command-room wall (large type, cycling
     panels)."""
-    from fangxun.web.situation_pages import panel_config
     _ = gettext_for(negotiate_language(request, settings.language))
     hillshade, problem = _hillshade_or_problem(settings)
     notice = None

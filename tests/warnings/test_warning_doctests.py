@@ -1,0 +1,16 @@
+"""The runnable examples in the warnings modules' docstrings."""
+
+from __future__ import annotations
+
+import doctest
+from types import ModuleType
+
+import pytest
+
+from fangxun.warnings import cap, config, rules
+
+
+@pytest.mark.parametrize("module", [cap, config, rules], ids=lambda m: m.__name__)
+def test_doctests(module: ModuleType) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
