@@ -189,7 +189,7 @@ async def _login(client: httpx.AsyncClient) -> dict[str, str]:
 async def run_load(base_url: str, rate: float, duration: float) -> dict[str, Any]:
     """Open-loop load at ``rate`` requests/s for ``duration`` s; latencies per endpoint."""
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0, limits=limits) as client:
         headers = await _login(client)
         sizes = {}
         for path in ENDPOINTS:  # warm-up, and one look at each response

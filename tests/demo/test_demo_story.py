@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, select
 
-from fangxun.config import load_settings
+from fangxun.config import Settings, load_settings
+from fangxun.db import session_scope
 from fangxun.demo.replay import scenario_rain
 from fangxun.demo.story import (
     FORECAST_STEP_S,
@@ -16,6 +18,7 @@ from fangxun.demo.story import (
     StoryOptions,
     demo_story_settings,
 )
+from fangxun.reports.models import StormEvent
 
 
 def test_replay_clock_runs_fast_and_never_passes_the_wall_clock() -> None:
@@ -56,3 +59,30 @@ def test_forecast_rain_is_the_scenarios_own_rain(tmp_path: Path) -> None:
     peak = series[round((8 * 3600 - offset) / FORECAST_STEP_S)]
     assert peak == pytest.approx(201.9, rel=0.05)
     story.engine.dispose()
+
+
+def test_replayed_storm_is_stored_as_a_storm_event(settings: Settings, engine: Engine) -> None:
+    """After the replay the story runs storm-event detection: the storm appears under /reports."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
+    import report_helpers as rh  # the reports tests' crafted gauge: 84 mm from T0+1 h to T0+3 h
+
+    with session_scope(engine) as session:
+        rh.build(session)
+    said: list[str] = []
+    story = Story(settings, StoryOptions(first_hour=12, hours=10), say=said.append)
+    try:
+        ids = story.detect_storm_events(rh.T0 + timedelta(hours=8))
+        again = story.detect_storm_events(rh.T0 + timedelta(hours=8))
+    finally:
+        story.engine.dispose()
+    assert len(ids) == 1 and again == ids, "detection twice keeps one event"
+    with session_scope(engine) as session:
+        [event] = session.scalars(select(StormEvent)).all()
+        assert event.id == ids[0]
+        assert event.start >= rh.T0 + timedelta(hours=1) - rh.STEP
+        assert event.end <= rh.T0 + timedelta(hours=3)
+        assert event.total_m * 1000.0 == pytest.approx(84.0, abs=0.5)
+    assert any(f"storm event #{ids[0]}" in text for text in said)
+    assert any("storm event" in text for _at, text in story.log.events)

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from fangxun.api.ids import check_integer_params
 from fangxun.config import Settings
 from fangxun.errors import AuthenticationError, PermissionDeniedError
 from fangxun.org.models import Role, User
@@ -38,6 +39,8 @@ def get_session(request: Request) -> Iterator[Session]:
     Registered with ``scope="function"`` so the commit happens before the response is sent: a client
     never sees a success whose data was not written.
     """
+    # An integer id beyond the database's range is a 422 before any query (fangxun.api.ids).
+    check_integer_params(request)
     session: Session = request.app.state.session_factory()
     try:
         yield session

@@ -181,3 +181,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    # Integers beyond the database's range: 422, not 500 (fangxun.api.ids).
+    from fangxun.api.ids import install_range_handlers
+
+    install_range_handlers(app)

@@ -6,7 +6,6 @@ and ``lift`` act for the operating-system user (``cli:<login>``) and need a reas
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ from rich.table import Table
 
 from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
+from fangxun.cli.loop import run_every
 from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
 from fangxun.warnings import service
@@ -58,15 +58,22 @@ def evaluate(
             raise ValidationFailed(f"not an ISO 8601 time: {at!r}", loc=("--at",)) from exc
         if when.tzinfo is None:
             raise ValidationFailed(f"{at!r} has no time zone offset", loc=("--at",))
-    while True:
+    if every is not None and when is not None:
+        raise ValidationFailed("--at and --every exclude each other", loc=("--every",))
+
+    def tick() -> None:
         with database_session(settings.database_url) as session:
             changes = service.evaluate(session=session, now=when, settings=settings)
             _print_changes(changes)
             if not changes:
                 console.print(f"{_local(when or datetime.now(UTC))}  no change")
-        if every is None:
-            return
-        time.sleep(every)
+
+    if every is None:
+        tick()
+        return
+    # A service: a failing tick is logged and retried next time; SIGINT/SIGTERM stop it cleanly.
+    failed = run_every(tick, every, name="warning evaluation")
+    console.print(f"stopped ({failed} failed evaluations)")
 
 
 @app.command("list")

@@ -22,6 +22,7 @@ from fangxun.demo.actor import DEMO_ACTOR
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
+from fangxun.demo.notify_seed import NotifySeedSummary, seed_contacts
 from fangxun.demo.operations_seed import OperationsSeedSummary, seed_operations
 from fangxun.demo.response_seed import ResponseSeedSummary, seed_response
 from fangxun.errors import ConfigError
@@ -186,6 +187,7 @@ class DemoSummary:
     operations: OperationsSeedSummary | None = None
     monitoring: MonitoringSeedSummary | None = None
     response: ResponseSeedSummary | None = None
+    contacts: NotifySeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -300,4 +302,5 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
     summary.operations = seed_operations(session=session)
     summary.monitoring = seed_monitoring(session=session)
     summary.response = seed_response(session=session)
+    summary.contacts = seed_contacts(session=session)
     return summary

@@ -259,7 +259,29 @@ class Story:
         )
         # Let ingest store the last frames and the conductor see them.
         self._stop.wait(2 * self.options.tick_s + 1.0)
+        try:
+            self.detect_storm_events(self.clock.now())
+        except Exception:  # the replay is done all the same; /reports just lacks the storm
+            logger.exception("demo story: storm event detection failed")
         self._replay_done.set()
+
+    def detect_storm_events(self, now: datetime | None = None) -> list[int]:
+        """Store the replayed storm as a storm event (reports domain), so that it appears under
+        ``/reports`` with its statistics; ``now`` is the replay's clock (default: the wall clock).
+        Returns the ids of the events created or updated."""
+        from fangxun.reports import service as reports
+
+        now = now or utcnow()
+        with session_scope(self.engine) as session:
+            events = reports.detect_events(
+                session=session, settings=self.settings, actor=STORY_ACTOR, now=now
+            )
+            found = [(e.id, e.name, e.total_m * 1000.0) for e in events]
+        for event_id, name, total_mm in found:
+            text = f"storm event #{event_id} {name} ({total_mm:.0f} mm) stored for /reports"
+            self.log.add(now, text)
+            self.say(f"{_local(now)} {text}")
+        return [event_id for event_id, _n, _t in found]
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)  # wakes at once on stop
