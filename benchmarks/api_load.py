@@ -62,6 +62,8 @@ ENDPOINTS = (
     "/api/v1/monitoring/latest",
     "/api/v1/warnings",
 )
+#: How long after the last request was sent the benchmark waits for the stragglers, s.
+GRACE_S = 15.0
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -228,11 +230,20 @@ async def run_load(base_url: str, rate: float, duration: float) -> dict[str, Any
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(ENDPOINTS[i % len(ENDPOINTS)])))
         sent_s = time.perf_counter() - t0
-        await asyncio.gather(*tasks)
+        # Requests still open GRACE_S after the last one was sent count as errors (not answered).
+        _done, pending = await asyncio.wait(tasks, timeout=GRACE_S)
+        for task in pending:
+            task.cancel()
+        unanswered = len(pending)
+        if unanswered:
+            error_samples.append(
+                f"{unanswered} requests unanswered {GRACE_S} s after the last send"
+            )
         wall_s = time.perf_counter() - t0
     every = [v for values in latencies.values() for v in values]
     return {
-        "overall": _summary(every, sum(errors.values())),
+        "overall": _summary(every, sum(errors.values()) + unanswered),
+        "unanswered": unanswered,
         "per_endpoint": {
             p: _summary(latencies[p], errors[p]) | {"bytes": sizes[p]} for p in ENDPOINTS
         },
@@ -306,7 +317,11 @@ def main() -> None:
     finally:
         if server is not None:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         if not args.keep_schema:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -185,6 +185,7 @@ def run(
         print(f"wall-time limit reached at t = {t_end:.0f} s", flush=True)
     wall = time.perf_counter() - w0
     cpu = time.process_time() - c0
+    (RESULTS / "ea5_partial.json").unlink(missing_ok=True)  # the final record replaces it
     loads.append(os.getloadavg()[0])
     mb = model.mass_balance()
     rows = []

@@ -3,6 +3,7 @@ SIGTERM stop it cleanly between ticks; ``fangxun warnings evaluate --every N`` r
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -75,7 +76,7 @@ def test_interval_is_a_cadence_not_a_pause() -> None:
         time.sleep(0.1)
 
     run_every(tick, 0.15, max_ticks=3)
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert all(0.13 < g < 0.3 for g in gaps), gaps
 
 

@@ -5,7 +5,8 @@ latest values) many times a second, and building them costs far more than sendin
 cache keeps the *encoded* body for ``Settings.response_cache_ttl_s`` seconds (default 2 s; 0
 turns it off), keyed by the request path and query and by what decides what the user may see
 (role and unit). Authentication still runs on every request; only building the body is shared.
-Concurrent misses of one key build it once (the others wait for that build).
+Concurrent misses of one key build it once: the others wait when nothing is cached yet, and
+are served the previous body while a newer one is being built (stale-while-revalidate).
 
 Data can be at most ``ttl`` seconds older than the database: sensors report every few minutes,
 so 2 s is invisible to a reader but turns hundreds of builds per second into one.
@@ -56,7 +57,13 @@ class ResponseCache:
             return hit[1]
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
+        if hit is not None and not lock.acquire(blocking=False):
+            # Another request is rebuilding this document: serve the previous one rather than
+            # queue behind the build (a queue of waiters holding DB connections starves the pool).
+            return hit[1]
+        if hit is None:
+            lock.acquire()
+        try:
             hit = self._entries.get(key)  # built by another thread while this one waited
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]
@@ -67,6 +74,8 @@ class ResponseCache:
                     del self._entries[oldest]
                 self._entries[key] = (time.monotonic() + self.ttl_s, body)
             return body
+        finally:
+            lock.release()
 
 
 def _encode(value: Any) -> bytes:

@@ -7,11 +7,13 @@ Values arrive in SI and are drawn in the units people read: mm of rain, cm of wa
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -22,6 +24,21 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 #: Depths below this are not drawn on the map, m.
 MAP_MIN_DEPTH_M = 0.03
+
+# pyplot is neither thread-safe nor safe to import from several threads at once (a browser asks
+# for an event's three charts in parallel, served from the thread pool): one chart at a time.
+_PYPLOT_LOCK = threading.Lock()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _PYPLOT_LOCK:
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(width_in: float = 7.5, height_in: float = 3.2) -> tuple[Any, Any]:
@@ -58,6 +75,7 @@ def _time_axis(ax: Any) -> None:
     ax.grid(True, alpha=0.3)
 
 
+@_serialized
 def hyetograph_png(series: RainSeries, title: str = "") -> bytes:
     """Bars of the interval rain (mm) and the cumulative rain (mm) of one gauge."""
     fig, ax = _figure()
@@ -77,6 +95,7 @@ def hyetograph_png(series: RainSeries, title: str = "") -> bytes:
     return _png(fig)
 
 
+@_serialized
 def depth_curves_png(points: Sequence[Any], ponding_m: float) -> bytes:
     """Depth (cm) against time at the given points (:class:`~fangxun.reports.service.PointStats`),
     with the ponding criterion as a dashed line."""
@@ -94,6 +113,7 @@ def depth_curves_png(points: Sequence[Any], ponding_m: float) -> bytes:
     return _png(fig)
 
 
+@_serialized
 def max_depth_map_png(points: Sequence[Any], raster: Path | None) -> bytes:
     """Map of maximum depths: the forecast max-depth raster (cm) with the points on it when
     ``raster`` is given, else the points coloured by their observed maximum (cm)."""
