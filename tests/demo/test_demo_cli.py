@@ -59,13 +59,18 @@ def test_demo_alone_loads_then_serves(demo_env: str, monkeypatch: pytest.MonkeyP
         served["settings"] = settings
         return "the-app"
 
-    def fake_run(app_: Any, *, host: str, port: int, log_level: str) -> None:
-        served.update(app=app_, host=host, port=port)
+    class FakeServer:
+        def __init__(self, config: Any) -> None:
+            served.update(app=config.app, host=config.host, port=config.port)
+
+        def run(self) -> None:
+            served["ran"] = True
 
     monkeypatch.setattr("fangxun.api.app.create_app", fake_create_app)
-    monkeypatch.setattr("fangxun.cli.demo.uvicorn.run", fake_run)
-    result = runner.invoke(app, ["demo", "--port", "8123"])
+    monkeypatch.setattr("fangxun.cli.demo.uvicorn.Server", FakeServer)
+    result = runner.invoke(app, ["demo", "--no-replay", "--port", "8123"])
     assert result.exit_code == 0, result.output
+    assert served["ran"] is True
     assert served["app"] == "the-app"
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     # FANGXUN_ENVIRONMENT unset → the demo environment.
