@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from conftest import SYSTEM
 from fangxun.api.app import create_app
 from fangxun.api.middleware import json_depth
+from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.db.types import utcnow
@@ -23,6 +23,8 @@ from fangxun.monitoring.models import DeadLetter
 
 PROBLEM = "application/problem+json"
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "fangxun" / "web" / "templates"
+
+SYSTEM = SystemActor(username="hardening-tests")
 
 
 # --- headers -----------------------------------------------------------------------------------
@@ -215,7 +217,10 @@ def test_metrics_token(settings: Settings, engine: Engine) -> None:
 
 @pytest.fixture
 def dead_port() -> Iterator[int]:
-    """A local TCP port that accepts and closes immediately (no MQTT broker there)."""
+    """A local TCP port that reads what it is sent and closes without answering (no broker).
+
+    Reading first keeps the client's CONNECT from meeting a reset socket, so the health check
+    sees the missing CONNACK every time rather than, on some runs, a connection reset."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(5)
@@ -227,7 +232,11 @@ def dead_port() -> Iterator[int]:
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
-                conn.close()
+                conn.settimeout(2.0)
+                try:
+                    conn.recv(1024)
+                finally:
+                    conn.close()
             except OSError:
                 continue
 

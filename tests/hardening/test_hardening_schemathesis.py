@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
-from conftest import SYSTEM, TEST_SECRET_KEY
 from fangxun.api.app import create_app
+from fangxun.audit.service import SystemActor
 from fangxun.config import load_settings
 from fangxun.db import session_scope
 from fangxun.org import service as org_service
@@ -38,6 +38,9 @@ EXAMPLES = int(os.environ.get("FANGXUN_FUZZ_EXAMPLES", "3"))
 SKIP_RESPONSE_SCHEMA = {"GET /api/v1/situation/stream"}
 #: Event streams never end: calling them would hang the test.
 SKIP_OPERATIONS = {"GET /api/v1/situation/stream"}
+
+SYSTEM = SystemActor(username="fuzz-setup")
+TEST_SECRET_KEY = "fuzz-secret-key-0123456789abcdef-0123456789"
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 

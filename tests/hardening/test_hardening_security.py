@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from conftest import TEST_SECRET_KEY, MakeUser
 from fangxun.api.app import create_app
 from fangxun.audit.models import AuditEntry
 from fangxun.config import Settings
@@ -20,6 +21,7 @@ from fangxun.db import session_scope
 from web_harness import csrf_of
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
+MakeUser = Callable[..., Any]
 
 
 def _web_login(client: TestClient, username: str, password: str) -> int:
@@ -98,7 +100,9 @@ def test_secrets_and_passwords_never_logged(
             "postgresql+psycopg://fx:db-pa55word@127.0.0.1:1/nowhere", tmp_path / "x.bak"
         )
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in (user.password, "wrong-pw-9f8e", token, TEST_SECRET_KEY, "db-pa55word"):
+    secret_key = settings.secret_key
+    assert secret_key
+    for secret in (user.password, "wrong-pw-9f8e", token, secret_key, "db-pa55word"):
         assert secret not in logged
 
 
