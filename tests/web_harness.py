@@ -260,7 +260,15 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 
     tab.on("console", on_console)
     tab.on("response", on_response)
-    tab.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+
+    def on_request_failed(request: Any) -> None:
+        # A request cut off because the page navigated or closed (the live panel's event stream,
+        # a poll in flight) is aborted by the browser, not failed by the server.
+        if "ERR_ABORTED" in (request.failure or ""):
+            return
+        errors.append(f"request failed: {request.url} ({request.failure})")
+
+    tab.on("requestfailed", on_request_failed)
     try:
         yield tab
     finally:

@@ -70,7 +70,9 @@ def test_monitoring_page_live(
     # New data arrives: the event stream updates the table without a reload.
     _write(web_db, network.ponding, [(now, 23.0)])
     page.wait_for_function(
-        "document.querySelector('#mon-rows tr[data-code=\"PD01\"] td[data-role=values]')"
+        # A function, not an expression: Playwright evaluates expressions with eval(), which
+        # the page's Content Security Policy forbids.
+        "() => document.querySelector('#mon-rows tr[data-code=\"PD01\"] td[data-role=values]')"
         ".textContent.includes('23.00 cm')",
         timeout=15_000,
     )
