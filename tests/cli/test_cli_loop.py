@@ -117,3 +117,38 @@ def test_warnings_evaluate_at_and_every_exclude_each_other(empty_db: str) -> Non
     )
     assert result.exit_code != 0
     assert "--at and --every" in result.output
+
+
+class _RecordingStop(threading.Event):
+    """A stop event that records each wait instead of sleeping, and stops after ``n`` waits."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(round(timeout or 0.0, 3))
+        if len(self.waits) >= self.n:
+            self.set()
+        return self.is_set()
+
+
+def test_failed_ticks_are_retried_with_backoff_capped_at_the_cadence(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outcomes = iter([False, False, False, False, False, True, False, True])
+
+    def tick() -> None:
+        if not next(outcomes):
+            raise RuntimeError("database away")
+
+    stop = _RecordingStop(8)
+    with caplog.at_level(logging.INFO, logger="fangxun.cli.loop"):
+        failed = run_every(tick, 10.0, stop=stop, clock=lambda: 0.0)
+    assert failed == 6
+    # 1, 2, 4, 8 s, then the 10 s cadence; a success resets the backoff.
+    assert stop.waits == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 1.0, 10.0]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("next try in 8.0 s" in m for m in messages)
+    assert any("succeeded again after 5 failed tries" in m for m in messages)

@@ -305,10 +305,11 @@ def test_map_documents_cached_per_jurisdiction(
                 ),
                 actor=SYSTEM,
             )
-        # Within the TTL the district still gets the cached document ...
+        # Within the TTL, yet the new station shows at once: the data version changed (the
+        # response cache's own tests: tests/api/test_response_cache.py) ...
         again = client.get("/api/v1/monitoring/stations", headers=boss.headers(client)).json()
-        assert again["features"] == []
-        # ... but another jurisdiction has its own entry, and a bad token is still refused.
+        assert [f["id"] for f in again["features"]] == ["R1"]
+        # ... another jurisdiction has its own entry, and a bad token is still refused.
         assert (
             client.get("/api/v1/monitoring/stations", headers=clerk.headers(client)).status_code
             == 200

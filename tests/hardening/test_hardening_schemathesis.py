@@ -1,8 +1,8 @@
 """Schemathesis against the OpenAPI schema, in process (ASGI): no 5xx, responses match the schema.
 
 Every operation gets a bounded number of generated requests (valid ones and invalid ones), sent
-with an admin's bearer token, on a fresh SQLite database. Failures are collected over all
-operations and reported together.
+with an admin's bearer token, on a fresh database, SQLite and PostgreSQL (the ``engine`` fixture).
+Failures are collected over all operations and reported together.
 """
 
 from __future__ import annotations
@@ -46,12 +46,10 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 
 @pytest.fixture
-def fuzz_app(
-    sqlite_engine: Engine, tmp_path: object
-) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def fuzz_app(engine: Engine, tmp_path: object) -> Iterator[tuple[TestClient, dict[str, str]]]:
     cfg = load_settings(
         environment="test",
-        database_url=str(sqlite_engine.url),
+        database_url=engine.url.render_as_string(hide_password=False),
         data_dir=f"{tmp_path}/data",
         secret_key=TEST_SECRET_KEY,
         # Fuzzing fails logins on purpose; do not lock the admin out.
@@ -59,7 +57,7 @@ def fuzz_app(
         login_max_attempts_per_ip=10_000,
         public_report_max=10_000,
     )
-    with session_scope(sqlite_engine) as session:
+    with session_scope(engine) as session:
         district = org_service.create_unit(
             session=session,
             unit_in=UnitCreate(code="D", name_zh="区", kind=UnitKind.district),
@@ -79,7 +77,7 @@ def fuzz_app(
             ),
             actor=SYSTEM,
         )
-    app = create_app(cfg, engine=sqlite_engine)
+    app = create_app(cfg, engine=engine)
     with TestClient(app) as client:
         token = client.post(
             "/api/v1/auth/token", data={"username": "fuzz-admin", "password": "fuzz-password-123"}

@@ -3,6 +3,7 @@ response-time figures, the rate-limited public form, photos, jurisdiction."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,6 +224,15 @@ def test_public_form_is_rate_limited(db_session: Session, world: World) -> None:
     )
 
 
+def _jpeg() -> bytes:
+    """A real (tiny) JPEG: the service decodes what it is given."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (0, 90, 200)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
 def test_photos(db_session: Session, world: World, tmp_path: Path) -> None:
     iid = _report(db_session, world)
     photo = service.add_photo(
@@ -230,7 +240,7 @@ def test_photos(db_session: Session, world: World, tmp_path: Path) -> None:
         incident_id=iid,
         filename="../现场 1.jpg",
         content_type="image/jpeg",
-        data=b"\xff\xd8\xff\xe0fake-jpeg",
+        data=_jpeg(),
         data_dir=tmp_path,
         actor=SYSTEM,
     )

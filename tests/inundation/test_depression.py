@@ -50,9 +50,11 @@ def test_default_peak_depths_within_2cm(reference: Model) -> None:
 
 
 def test_undamped_scheme_would_fail(reference: Model) -> None:
-    """Guard that the test can fail: Landlab-like α = 0.7 with θ = 1 (no averaging) is off by
-    far more than 2 cm in the bowl."""
-    m = _run(alpha=0.7, theta=1.0)
+    """Guard that the test can fail: θ = 1 (no averaging) with α = 0.9, above the 2-D stability
+    bound √(θ/2) = 0.71, is off by far more than 2 cm in the bowl. (Landlab-like α = 0.7, θ = 1
+    stays within ~3 mm since the friction acts on the discharge vector's magnitude |q⃗|: it then
+    damps the checkerboard's cross-flow too.)"""
+    m = _run(alpha=0.9, theta=1.0)
     assert abs(m.max_depth[BOWL] - reference.max_depth[BOWL]) > 0.02
 
 

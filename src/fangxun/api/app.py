@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from fangxun.web.reports_pages import router as reports_pages_router
     from fangxun.web.response_pages import router as response_pages_router
     from fangxun.web.situation_pages import router as situation_pages_router
+    from fangxun.web.staleness import router as staleness_router
     from fangxun.web.warnings_pages import router as warnings_pages_router
 
     app.include_router(operations_pages_router)
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(response_pages_router)
     app.include_router(notify_pages_router)
     app.include_router(situation_pages_router)
+    app.include_router(staleness_router)
     app.include_router(warnings_pages_router)
     app.include_router(reports_pages_router)
     app.include_router(pages_router)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import getpass
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -119,29 +121,41 @@ def record_change(
     return entry
 
 
-def record_create(*, session: Session, actor: Actor | None, obj: Any) -> AuditEntry | None:
-    """Audit the creation of ``obj`` (its :func:`snapshot` as ``after``)."""
+#: How an object is photographed for the audit log (:func:`snapshot`, or one that adds children).
+Snapshot = Callable[[Any], dict[str, Any]]
+
+
+def record_create(
+    *, session: Session, actor: Actor | None, obj: Any, snap: Snapshot = snapshot
+) -> AuditEntry | None:
+    """Audit the creation of ``obj`` (``snap(obj)``, by default its :func:`snapshot`, as
+    ``after``)."""
     return record_change(
         session=session,
         actor=actor,
         action=AuditAction.create,
         obj=obj,
         before=None,
-        after=snapshot(obj),
+        after=snap(obj),
     )
 
 
 def record_update(
-    *, session: Session, actor: Actor | None, obj: Any, before: dict[str, Any]
+    *,
+    session: Session,
+    actor: Actor | None,
+    obj: Any,
+    before: dict[str, Any],
+    snap: Snapshot = snapshot,
 ) -> AuditEntry | None:
-    """Audit a change to ``obj`` from ``before`` to its :func:`snapshot` now (nothing if equal)."""
+    """Audit a change to ``obj`` from ``before`` to ``snap(obj)`` now (nothing if equal)."""
     return record_change(
         session=session,
         actor=actor,
         action=AuditAction.update,
         obj=obj,
         before=before,
-        after=snapshot(obj),
+        after=snap(obj),
     )
 
 
@@ -152,6 +166,41 @@ def record_delete(
     return record_change(
         session=session, actor=actor, action=AuditAction.delete, obj=obj, before=before, after=None
     )
+
+
+@contextmanager
+def audited_update(
+    *, session: Session, actor: Actor | None, obj: Any, snap: Snapshot = snapshot
+) -> Iterator[None]:
+    """Audit what the ``with`` block changes in ``obj``: ``snap(obj)`` before and after (nothing
+    when equal, nothing when the block raises). The block flushes, as its checks need::
+
+        with audited_update(session=session, actor=actor, obj=plan, snap=_plan_snapshot):
+            plan.name = plan_in.name
+            flush_or_conflict(session, "plan")
+    """
+    before = snap(obj)
+    yield
+    record_update(session=session, actor=actor, obj=obj, before=before, snap=snap)
+
+
+def audited_delete(
+    *,
+    session: Session,
+    actor: Actor | None,
+    obj: Any,
+    snap: Snapshot = snapshot,
+    flush: Callable[[Session], None] | None = None,
+) -> None:
+    """Delete ``obj``, flush (``flush(session)`` when given, e.g. to turn a foreign-key refusal
+    into a conflict) and audit it with ``snap(obj)`` as it was."""
+    before = snap(obj)
+    session.delete(obj)
+    if flush is None:
+        session.flush()
+    else:
+        flush(session)
+    record_delete(session=session, actor=actor, obj=obj, before=before)
 
 
 def list_entries(

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fangxun.audit.service import cli_actor
+from fangxun.cli.loop import run_every
 from fangxun.config import get_settings
 from fangxun.db import make_engine, session_scope
 from fangxun.errors import ValidationFailed
@@ -150,16 +151,22 @@ def schedule_loop(
     """Run a nowcast every forecast interval while it rains or a warning is in force."""
     settings = get_settings()
     db = make_engine(settings.database_url)
+
+    def tick() -> None:
+        run_id = schedule.tick(db, settings)
+        if run_id is not None:
+            st = flows.execute_run(db, run_id, settings)
+            console.print(f"forecast #{run_id}: {st.value}")
+        elif once:
+            console.print("no forecast due")
+
     try:
-        while True:
-            run_id = schedule.tick(db, settings)
-            if run_id is not None:
-                st = flows.execute_run(db, run_id, settings)
-                console.print(f"forecast #{run_id}: {st.value}")
-            elif once:
-                console.print("no forecast due")
-            if once:
-                break
-            time.sleep(poll_s)
+        if once:
+            tick()
+            return
+        # A service: a failing check (the database restarting) is logged and retried with
+        # backoff, never the end of the scheduler; SIGINT/SIGTERM stop it between checks.
+        failed = run_every(tick, poll_s, name="forecast schedule")
+        console.print(f"stopped ({failed} failed checks)")
     finally:
         db.dispose()

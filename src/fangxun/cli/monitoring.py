@@ -15,6 +15,7 @@ from rich.console import Console
 
 from fangxun.config import get_settings
 from fangxun.db.engine import make_engine, session_scope
+from fangxun.monitoring import heartbeat
 from fangxun.monitoring.ingest.csv_import import import_csv
 from fangxun.monitoring.ingest.mqtt import TOPIC, MqttConfig, MqttIngest
 from fangxun.monitoring.ingest.writer import IngestCounters, WriteOptions
@@ -65,6 +66,7 @@ def ingest(
         options=WriteOptions.from_settings(settings),
         stale_after=timedelta(seconds=settings.monitoring_stale_s),
         on_batch=progress,
+        heartbeat=lambda: heartbeat.beat(settings.data_dir, heartbeat.INGEST),
     )
     console.print(
         f"Ingesting {TOPIC} from {config.host}:{config.port} as {config.client_id!r} (QoS 1)"

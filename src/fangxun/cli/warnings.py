@@ -18,6 +18,7 @@ from fangxun.cli.db import database_session
 from fangxun.cli.loop import run_every
 from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
+from fangxun.monitoring import heartbeat
 from fangxun.warnings import service
 from fangxun.warnings.models import Colour, WarningChange, WarningKind
 from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
@@ -67,6 +68,9 @@ def evaluate(
             _print_changes(changes)
             if not changes:
                 console.print(f"{_local(when or datetime.now(UTC))}  no change")
+        if every is not None:
+            # Committed: the evaluator is alive and working (read by the web UI's banner).
+            heartbeat.beat(settings.data_dir, heartbeat.WARNINGS)
 
     if every is None:
         tick()

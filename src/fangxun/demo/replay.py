@@ -19,6 +19,7 @@ never "in the future" for quality control; ``speed`` 60 plays an hour in a minut
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -44,6 +45,8 @@ from fangxun.inundation.rain import (
 )
 from fangxun.monitoring.ingest.mqtt import station_topic
 from fangxun.monitoring.models import Datastream, Station, StationKind
+
+logger = logging.getLogger(__name__)
 
 ScenarioName = Literal["720", "chicago"]
 
@@ -220,6 +223,9 @@ def publish(
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                          client_id=f"fangxun-replay-{int(time.time())}")  # fmt: skip
     client.max_inflight_messages_set(100)
+    # A broker restart mid-replay: paho's network thread reconnects with this backoff and sends
+    # the unacknowledged QoS 1 messages again (the ingest's writer drops the repeats).
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
     client.connect(host, port)
     client.loop_start()
     start_wall = now()
@@ -246,6 +252,9 @@ def publish(
                 progress(f"replayed {frame.offset_s / 3600:.0f} h ({sent} observations)")
         for info in infos:
             info.wait_for_publish(timeout=30)
+        unacknowledged = sum(1 for info in infos if not info.is_published())
+        if unacknowledged:
+            logger.warning("replay: the broker did not acknowledge %d message(s)", unacknowledged)
     finally:
         client.disconnect()
         client.loop_stop()

@@ -26,13 +26,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from fangxun.audit.models import AuditAction
+from fangxun.audit.models import AuditAction, AuditEntry
 from fangxun.audit.service import (
+    audited_delete,
+    audited_update,
     record_change,
     record_create,
     record_delete,
@@ -371,6 +373,61 @@ def list_points(
     return paginate(session, stmt.order_by(HazardPoint.code), limit, offset)
 
 
+#: Decimal places of lon/lat on map layers: 1e-6° is about 0.1 m, finer than any survey.
+MAP_COORD_DIGITS: Final = 6
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    """What the map layer shows of a point (lon/lat in degrees, WGS 84; the rest is on its page)."""
+
+    id: int
+    code: str
+    name: str
+    lon: float
+    lat: float
+    unclosed: int
+    overdue: int
+
+
+def map_points(*, session: Session, actor: Actor) -> list[MapPoint]:
+    """Every point of the actor's jurisdiction for a map layer, by code, with its unclosed and
+    overdue rectification counts: two queries whatever the number of points, no ORM objects."""
+    columns = select(
+        HazardPoint.id, HazardPoint.code, HazardPoint.name, HazardPoint.lon, HazardPoint.lat
+    )
+    stmt = _scope_points(cast(Select[Any], columns), session=session, actor=actor)
+    stmt = stmt.order_by(HazardPoint.code)
+    counts = rectification_counts(session=session)  # all points: one small GROUP BY, no IN list
+    digits = MAP_COORD_DIGITS
+    return [
+        MapPoint(
+            pid,
+            code,
+            name,
+            round(lon, digits),
+            round(lat, digits),
+            *counts.get(pid, (0, 0)),
+        )
+        for pid, code, name, lon, lat in session.execute(stmt)
+    ]
+
+
+def map_points_version(*, session: Session) -> tuple[Any, ...]:
+    """A cheap value that changes whenever :func:`map_points` may (any jurisdiction): the newest
+    audit entry (every edit of a point or rectification is audited), point and rectification
+    ids (rows written around the services). One query of three primary-key lookups.
+
+    What it cannot see (a rectification becoming overdue as time passes, two transactions
+    committed out of id order) shows when the response cache's TTL runs out."""
+    stmt = select(
+        select(func.max(AuditEntry.id)).scalar_subquery(),
+        select(func.max(HazardPoint.id)).scalar_subquery(),
+        select(func.max(Rectification.id)).scalar_subquery(),
+    )
+    return tuple(session.execute(stmt).one())
+
+
 def update_point(
     *, session: Session, point_id: int, point_in: HazardPointUpdate, actor: Actor
 ) -> HazardPoint:
@@ -612,14 +669,7 @@ def create_inspection_plan(
     plan.points = points
     session.add(plan)
     flush_or_conflict(session, "inspection plan")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=plan,
-        before=None,
-        after=_plan_snapshot(plan),
-    )
+    record_create(session=session, actor=actor, obj=plan, snap=_plan_snapshot)
     return plan
 
 
@@ -656,20 +706,12 @@ def update_inspection_plan(
         _body_person(
             session, actor, changes["inspector_person_id"], ("body", "inspector_person_id")
         )
-    before = _plan_snapshot(plan)
-    for key, value in changes.items():
-        setattr(plan, key, value)
-    if plan_in.point_ids is not None:
-        plan.points = _plan_points(session, actor, plan_in.point_ids)
-    flush_or_conflict(session, "inspection plan")
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=plan,
-        before=before,
-        after=_plan_snapshot(plan),
-    )
+    with audited_update(session=session, actor=actor, obj=plan, snap=_plan_snapshot):
+        for key, value in changes.items():
+            setattr(plan, key, value)
+        if plan_in.point_ids is not None:
+            plan.points = _plan_points(session, actor, plan_in.point_ids)
+        flush_or_conflict(session, "inspection plan")
     return plan
 
 
@@ -677,10 +719,13 @@ def delete_inspection_plan(*, session: Session, plan_id: int, actor: Actor) -> N
     """Delete an inspection plan (its records stay, unlinked)."""
     plan = get_inspection_plan(session=session, plan_id=plan_id, actor=actor)
     _require(actor, HazardAction.manage_points, "manage inspection plans")
-    before = _plan_snapshot(plan)
-    session.delete(plan)
-    flush_or_conflict(session, "inspection plan")
-    record_delete(session=session, actor=actor, obj=plan, before=before)
+    audited_delete(
+        session=session,
+        actor=actor,
+        obj=plan,
+        snap=_plan_snapshot,
+        flush=lambda s: flush_or_conflict(s, "inspection plan"),
+    )
 
 
 def overdue_inspections(
@@ -1088,6 +1133,7 @@ __all__ = [
     "ROLE_ACTIONS",
     "TRANSITIONS",
     "HazardAction",
+    "MapPoint",
     "PointFilter",
     "add_attachment",
     "allowed_actions",
@@ -1117,6 +1163,8 @@ __all__ = [
     "list_plans",
     "list_points",
     "list_rectifications",
+    "map_points",
+    "map_points_version",
     "overdue_inspections",
     "point_feature",
     "point_read",

@@ -15,6 +15,7 @@ Keyword-only functions, audited, never committing; an incident belongs to its un
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import statistics
@@ -40,6 +41,7 @@ from fangxun.errors import (
     ThrottledError,
     ValidationFailed,
 )
+from fangxun.hazards.attachments import detect_type
 from fangxun.incidents.models import (
     Incident,
     IncidentEvent,
@@ -353,10 +355,6 @@ def add_photo(
     """Store a photo of an incident under ``<data_dir>/incidents/<id>/`` (JPEG, PNG or WebP)."""
     incident = get_incident(session=session, incident_id=incident_id, actor=actor)
     require_role(actor, HANDLERS, "add photos")
-    if content_type not in PHOTO_TYPES:
-        raise ValidationFailed(
-            f"photo type {content_type!r} not accepted (JPEG, PNG or WebP)", loc=("body", "file")
-        )
     if not data:
         raise ValidationFailed("the photo is empty", loc=("body", "file"))
     if len(data) > MAX_PHOTO_BYTES:
@@ -364,6 +362,9 @@ def add_photo(
             f"the photo is {len(data)} bytes; at most {MAX_PHOTO_BYTES} are accepted",
             loc=("body", "file"),
         )
+    # The declared type (``content_type``) is only the client's word: the bytes decide what is
+    # stored and what media type the photo is served back with.
+    content_type = photo_type(data, filename=filename)
     stored = f"{uuid.uuid4().hex}{PHOTO_TYPES[content_type]}"
     folder = data_dir / "incidents" / str(incident.id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -378,6 +379,42 @@ def add_photo(
     session.flush()
     record_create(session=session, actor=actor, obj=photo)
     return photo
+
+
+def photo_type(data: bytes, *, filename: str) -> str:
+    """The media type of a photo read from its bytes (magic number, then a decode check).
+
+    Raises :class:`ValidationFailed` on ``body.file`` when the bytes are not a JPEG, PNG or WebP
+    image, whatever the declared type or the name say. Pillow, when importable, also decodes the
+    header, so a file that only starts like an image is refused too.
+    """
+    detected = detect_type(data)
+    if detected not in PHOTO_TYPES:
+        raise ValidationFailed(
+            f"{_SAFE_NAME.sub('_', filename)[:200]}: not accepted, not a JPEG, PNG or WebP image "
+            "(the type is read from the content, not the declared type or the name)",
+            loc=("body", "file"),
+        )
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return detected
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            decoded = Image.MIME.get(image.format or "")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationFailed(
+            f"{_SAFE_NAME.sub('_', filename)[:200]}: the image cannot be read ({exc})",
+            loc=("body", "file"),
+        ) from exc
+    if decoded != detected:
+        raise ValidationFailed(
+            f"{_SAFE_NAME.sub('_', filename)[:200]}: the image's content ({decoded}) does not "
+            f"match its signature ({detected})",
+            loc=("body", "file"),
+        )
+    return detected
 
 
 def photo_path(*, photo: IncidentPhoto, data_dir: Path) -> Path:

@@ -181,6 +181,7 @@ def flux_kernel(
     one = dt / dt  # typed constants: a Python literal would promote float32 to float64
     zero = one - one
     half = one / (one + one)
+    quarter = half * half
     for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
         # Each loop runs over row slices that start at the span's first face, indexed from 0:
         # numba then knows every index is >= 0 and emits no wrap-around code for negative
@@ -192,6 +193,8 @@ def flux_kernel(
         qs_ = qx[r, lo:]
         qn_ = qxn[r, lo:]
         gs = gn2x[r, lo:]
+        pa = qy[r, lo:]  # the y faces around each x face, for the friction's |q⃗|
+        pb = qy[r + 1, lo:]
         for i in range(n):
             zl = zs[i]
             zr = zs[i + 1]
@@ -208,7 +211,8 @@ def flux_kernel(
             ri = inv_cbrt(hc)
             r3 = ri * ri * ri
             gf = gn2 if uniform_n else gs[i + 1]
-            den = one + gf * dt * abs(q) * (r3 * r3 * ri)
+            qp = quarter * ((pa[i] + pa[i + 1]) + (pb[i] + pb[i + 1]))
+            den = one + gf * dt * np.sqrt(q * q + qp * qp) * (r3 * r3 * ri)
             qnew = (qs - g_dt * hf * sl) / den
             qnew = qnew if hf > hmin else zero
             qn_[i + 1] = qnew
@@ -224,6 +228,8 @@ def flux_kernel(
             qc = qy[r + 2, lo:]
             qn_ = qyn[r + 1, lo:]
             gs = gn2y[r + 1, lo:]
+            xa = qx[r, lo:]  # the x faces around each y face
+            xb = qx[r + 1, lo:]
             for i in range(n):
                 zl = za[i]
                 zr = zb[i]
@@ -240,7 +246,8 @@ def flux_kernel(
                 ri = inv_cbrt(hc)
                 r3 = ri * ri * ri
                 gf = gn2 if uniform_n else gs[i]
-                den = one + gf * dt * abs(q) * (r3 * r3 * ri)
+                qp = quarter * ((xa[i] + xa[i + 1]) + (xb[i] + xb[i + 1]))
+                den = one + gf * dt * np.sqrt(q * q + qp * qp) * (r3 * r3 * ri)
                 qnew = (qs - g_dt * hf * sl) / den
                 qnew = qnew if hf > hmin else zero
                 qn_[i] = qnew
@@ -298,6 +305,36 @@ def _arrivals_row(
         for k in range(thr.shape[0]):
             if hn >= thr[k] and not arrival[k, r, c] <= t_new:
                 arrival[k, r, c] = t_new
+
+
+@njit(inline="always", fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
+def _cell(
+    qw: Any,
+    qe: Any,
+    qn: Any,
+    qs: Any,
+    fw: Any,
+    fc: Any,
+    fe: Any,
+    fn: Any,
+    fs: Any,
+    h: Any,
+    dt_dx: Any,
+    src: Any,
+) -> tuple[Any, Any, Any]:
+    """One cell's limited west and north faces and new depth (m), from its four unlimited faces.
+
+    ``fc`` is the cell's limiter factor, ``fw``/``fe``/``fn``/``fs`` its neighbours'; each face is
+    scaled by the factor of the cell it leaves. A face shared with the next cell is computed by
+    the same expression there, so both sides see the same bits. Scalars only: an inlined helper
+    that takes arrays adds reference counting to the loop, which stops vectorisation.
+    """
+    zero = dt_dx - dt_dx
+    qw = qw * (fw if qw > zero else fc)
+    qe = qe * (fc if qe > zero else fe)
+    qn = qn * (fn if qn > zero else fc)
+    qs = qs * (fc if qs > zero else fs)
+    return qw, qn, max(h + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
@@ -365,7 +402,6 @@ def update_kernel(
     ny = h.shape[0]
     nthr = thr.shape[0]
     zero = dt - dt
-    one = dt / dt
     thr0 = thr[0] if nthr > 0 else zero  # thresholds are sorted ascending
     thr_top = thr[nthr - 1] if nthr > 0 else zero
     dt_dx = dt * inv_dx
@@ -373,8 +409,8 @@ def update_kernel(
     # maximum, its time, the row maximum and the arrival-crossing test join that loop.
     fused = not (has_nodata or has_drain or has_infil)
     for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
-        hm = zero
-        cross = zero
+        hmb: Any = _bits(zero)  # type: ignore[call-arg]
+        cross = 0  # an integer count: a float sum would need reassociation to vectorise
         a0 = max(u0[r], 0)
         a1 = u1[r]
         n = a1 - a0
@@ -395,43 +431,59 @@ def update_kernel(
         tms = tmax[r, a0:]
         # (the rain field is a 1×1 dummy unless used)
         rfs = rain_field[r, a0:] if use_field else rain_field[0, :]
-        # One loop: the four limited faces of each cell (a face shared with the next cell is
-        # computed by the same expression there, so both see the same bits), continuity, rain.
+        # The cell loop, in four copies (statistics fused or not, rain field or uniform rain):
+        # a load only one case may do, or a choice inside the loop, keeps LLVM from vectorising.
+        # The row maximum is an integer maximum of the depths' bits (depths are >= 0, so their
+        # bits order as the numbers do): LLVM does not vectorise a float max reduction here.
         if fused:
+            if use_field:
+                for i in range(n):
+                    qw, qn, hn = _cell(
+                        qxn_[i], qxn_[i + 1], qna[i], qnb[i],
+                        fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rfs[i] * dt,
+                    )  # fmt: skip
+                    qxs[i] = qw
+                    qys[i] = qn
+                    hs[i] = hn
+                    old = mxs[i]
+                    cross += 1 if (hn >= thr0 and old < thr_top) else 0
+                    if hn > old:  # masked stores: cache lines that do not rise stay clean
+                        tms[i] = t_new
+                        mxs[i] = hn
+                    hmb = max(hmb, _bits(hn))
+            else:
+                for i in range(n):
+                    qw, qn, hn = _cell(
+                        qxn_[i], qxn_[i + 1], qna[i], qnb[i],
+                        fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rain_dt,
+                    )  # fmt: skip
+                    qxs[i] = qw
+                    qys[i] = qn
+                    hs[i] = hn
+                    old = mxs[i]
+                    cross += 1 if (hn >= thr0 and old < thr_top) else 0
+                    if hn > old:  # masked stores: cache lines that do not rise stay clean
+                        tms[i] = t_new
+                        mxs[i] = hn
+                    hmb = max(hmb, _bits(hn))
+        elif use_field:
             for i in range(n):
-                q = qxn_[i]
-                qw = q * (fp1[i] if q > zero else fp1[i + 1])
-                q = qxn_[i + 1]
-                qe = q * (fp1[i + 1] if q > zero else fp1[i + 2])
-                q = qna[i]
-                qn = q * (fpn[i] if q > zero else fp1[i + 1])
-                q = qnb[i]
-                qs = q * (fp1[i + 1] if q > zero else fps[i])
+                qw, qn, hn = _cell(
+                    qxn_[i], qxn_[i + 1], qna[i], qnb[i],
+                    fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rfs[i] * dt,
+                )  # fmt: skip
                 qxs[i] = qw
                 qys[i] = qn
-                src = rfs[i] * dt if use_field else rain_dt
-                hn = max(hs[i] + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
                 hs[i] = hn
-                old = mxs[i]
-                cross += one if (hn >= thr0 and old < thr_top) else zero
-                if hn > old:  # masked stores: cache lines that do not rise stay clean
-                    tms[i] = t_new
-                    mxs[i] = hn
-                hm = max(hm, hn)
         else:
             for i in range(n):
-                q = qxn_[i]
-                qw = q * (fp1[i] if q > zero else fp1[i + 1])
-                q = qxn_[i + 1]
-                qe = q * (fp1[i + 1] if q > zero else fp1[i + 2])
-                q = qna[i]
-                qn = q * (fpn[i] if q > zero else fp1[i + 1])
-                q = qnb[i]
-                qs = q * (fp1[i + 1] if q > zero else fps[i])
+                qw, qn, hn = _cell(
+                    qxn_[i], qxn_[i + 1], qna[i], qnb[i],
+                    fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rain_dt,
+                )  # fmt: skip
                 qxs[i] = qw
                 qys[i] = qn
-                src = rfs[i] * dt if use_field else rain_dt
-                hs[i] = max(hs[i] + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
+                hs[i] = hn
         if n > 0:  # the east face of the span's last cell
             q = qxn_[n]
             qxs[n] = q * (fp1[n] if q > zero else fp1[n + 1])
@@ -479,11 +531,11 @@ def update_kernel(
         if not fused and nthr > 0:
             for i in range(n):
                 hn = hs[i]
-                cross += one if (hn >= thr0 and mxs[i] < thr_top) else zero
+                cross += 1 if (hn >= thr0 and mxs[i] < thr_top) else 0
         # arrival: only where the running maximum crosses a threshold (rare; scalar loop). The
         # fused loop has already raised the maximum, so there the unset (+inf) arrival times
         # are tested instead, in a helper compiled without fastmath (it reads the infinities).
-        if nthr > 0 and cross > zero:
+        if nthr > 0 and cross > 0:
             if fused:
                 _arrivals_row(h, arrival, thr, r, t_new, a0, a1)
             else:
@@ -499,7 +551,8 @@ def update_kernel(
                 old = mxs[i]
                 tms[i] = t_new if hn > old else tms[i]
                 mxs[i] = max(hn, old)
-                hm = max(hm, hn)
+                hmb = max(hmb, _bits(hn))
+        hm: Any = _from_bits(hmb)
         for k in range(nthr):
             tk = thr[k]
             if hm >= tk:
@@ -744,10 +797,6 @@ class NumbaBackend:
         ny = s.h.shape[0]
         if p.track_wet:
             active, ra, rb, (u0, u1, v0, v1) = self._track_spans(s, p)
-            # rows the kernels skip report nothing
-            for arr in (self._viol, self._rows, self._drain_rows, self._infil_rows):
-                arr[:ra] = 0
-                arr[rb:] = 0
         else:
             u0, u1, v0, v1 = self._spans = self._full
             active, ra, rb = s.h.size, 0, ny
@@ -789,14 +838,16 @@ class NumbaBackend:
                 + float(np.sum(qx[:, -1], dtype=np.float64))
                 - float(np.sum(qx[:, 0], dtype=np.float64))
             ) * (float(dt) * float(inv_dx))
-        limited = bool(self._viol.max() > 0)
+        # the kernels wrote the per-row statistics of rows ra..rb-1 only (the others are dry)
+        rows = slice(ra, rb)
+        busy = rb > ra
         return StepResult(
-            h_max=float(self._rows.max()),
+            h_max=float(self._rows[rows].max()) if busy else 0.0,
             sources=sources,
-            drained=float(self._drain_rows.sum()) if p.has_drain else 0.0,
-            infiltrated=float(self._infil_rows.sum()) if p.has_infil else 0.0,
+            drained=float(self._drain_rows[rows].sum()) if p.has_drain else 0.0,
+            infiltrated=float(self._infil_rows[rows].sum()) if p.has_infil else 0.0,
             outflow=outflow,
-            limited=limited,
+            limited=busy and bool(self._viol[rows].max() > 0),
             active_cells=active,
         )
 

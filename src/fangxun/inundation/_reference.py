@@ -7,8 +7,11 @@ One step (local inertial scheme, Bates et al. 2010; θ-scheme of de Almeida et a
 
 1. point sources add (or, limited to what is there, remove) water;
 2. new unit-width fluxes on every face from the old depths and fluxes:
-   ``q' = [θ·q + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x] / [1 + g·n²·Δt·|q| / h_f^(7/3)]``
+   ``q' = [θ·q + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x] / [1 + g·n²·Δt·|q⃗| / h_f^(7/3)]``
    with ``h_f = max(η) − max(z)``, and θ = 1 where the old flux runs against the surface gradient;
+   ``|q⃗| = √(q² + q⊥²)`` is the magnitude of the old discharge vector, q⊥ the mean of the four
+   perpendicular faces around the face (Manning friction acts on the speed, not on one
+   component: with |q| alone a flow at 45° to the grid feels 1/√2 of its friction);
 3. boundary faces (closed: 0; open: free overfall at critical depth, outflow only; stage: the same
    update against a ghost cell holding the fixed water level);
 4. positivity limiter: where a cell's total outflow over the step would exceed its depth, all its
@@ -46,13 +49,18 @@ def face_flux(
     q: AnyArray,
     q_prev: AnyArray,
     q_next: AnyArray,
+    q_perp: AnyArray,
     gn2: AnyArray,
     dt: float,
     dx: float,
     theta: float,
     h_flow_min: float,
 ) -> AnyArray:
-    """New unit-width discharge (m²/s, positive from the ``lo`` to the ``hi`` cell) on faces."""
+    """New unit-width discharge (m²/s, positive from the ``lo`` to the ``hi`` cell) on faces.
+
+    ``q_perp`` (m²/s) is the old discharge across the face's direction (mean of the four
+    perpendicular faces around it), used only in the friction term's |q⃗|.
+    """
     dtype = h_lo.dtype.type
     g = dtype(GRAVITY)
     eta_lo = z_lo + h_lo
@@ -62,7 +70,8 @@ def face_flux(
     th = np.where(q * slope > 0, dtype(1.0), dtype(theta))
     q_smooth = th * q + (dtype(1.0) - th) * dtype(0.5) * (q_prev + q_next)
     h_c = np.maximum(h_f, dtype(h_flow_min))
-    friction = dtype(1.0) + dtype(dt) * gn2 * np.abs(q) / (h_c * h_c * np.cbrt(h_c))
+    q_vec = np.sqrt(q * q + q_perp * q_perp)
+    friction = dtype(1.0) + dtype(dt) * gn2 * q_vec / (h_c * h_c * np.cbrt(h_c))
     q_new = (q_smooth - g * h_f * dtype(dt) * slope) / friction
     return np.where(h_f > dtype(h_flow_min), q_new, dtype(0.0)).astype(h_lo.dtype, copy=False)
 
@@ -89,15 +98,18 @@ def boundary_fluxes(s: State, p: StepParams) -> None:
             out[:] = np.where(h_e > hmin, dtype(sign) * critical, dtype(0.0))
         elif kind == STAGE:
             z_g = z_e
+            zeros = np.zeros_like(h_e)  # friction from the normal component at a stage edge
             h_g = np.maximum(dtype(stage) - z_e, dtype(0.0))
             if sign > 0:  # edge cell is "lo", ghost is "hi"
                 out[:] = face_flux(
-                    z_e, h_e, z_g, h_g, q_old, q_old, q_old, gn2, p.dt, p.dx, 1.0, p.h_flow_min
-                )
+                    z_e, h_e, z_g, h_g, q_old, q_old, q_old, zeros, gn2, p.dt, p.dx, 1.0,
+                    p.h_flow_min,
+                )  # fmt: skip
             else:
                 out[:] = face_flux(
-                    z_g, h_g, z_e, h_e, q_old, q_old, q_old, gn2, p.dt, p.dx, 1.0, p.h_flow_min
-                )
+                    z_g, h_g, z_e, h_e, q_old, q_old, q_old, zeros, gn2, p.dt, p.dx, 1.0,
+                    p.h_flow_min,
+                )  # fmt: skip
             # nodata edge cells take no part (their bed is NODATA_Z, far above any stage)
             out[z_e >= dtype(NODATA_Z)] = 0.0
         else:
@@ -225,13 +237,17 @@ class NumpyBackend:
         inv_dx = dtype(1.0 / p.dx)
 
         qx, qy, qxn, qyn = s.qx, s.qy, s.qx_new, s.qy_new
+        quarter = dtype(0.25)
+        # old discharge across each interior face: mean of the four perpendicular faces around it
+        qy_at_x = quarter * ((qy[:-1, :-1] + qy[:-1, 1:]) + (qy[1:, :-1] + qy[1:, 1:]))
+        qx_at_y = quarter * ((qx[:-1, :-1] + qx[:-1, 1:]) + (qx[1:, :-1] + qx[1:, 1:]))
         qxn[:, 1:-1] = face_flux(
             z[:, :-1], h[:, :-1], z[:, 1:], h[:, 1:], qx[:, 1:-1], qx[:, :-2], qx[:, 2:],
-            s.gn2x[:, 1:-1], p.dt, p.dx, p.theta, p.h_flow_min,
+            qy_at_x, s.gn2x[:, 1:-1], p.dt, p.dx, p.theta, p.h_flow_min,
         )  # fmt: skip
         qyn[1:-1, :] = face_flux(
             z[:-1, :], h[:-1, :], z[1:, :], h[1:, :], qy[1:-1, :], qy[:-2, :], qy[2:, :],
-            s.gn2y[1:-1, :], p.dt, p.dx, p.theta, p.h_flow_min,
+            qx_at_y, s.gn2y[1:-1, :], p.dt, p.dx, p.theta, p.h_flow_min,
         )  # fmt: skip
         boundary_fluxes(s, p)
         limited = limit_outflow(s, p.dt, p.dx)

@@ -471,13 +471,14 @@ class Model:
                 # the kernel adds fl(rate·Δt) per cell; the sum of those differs from this by
                 # round-off of relative size eps(dtype), far inside the mass-balance tolerance
                 rain_depth = self._rain_field_sum * float(ft(dt))
+            params_src = (no_src, no_src, no_depth)
             if self.inflows:
                 src_depth = np.empty(len(self.inflows))
                 for f, idx in self._inflow_groups:
                     src_depth[idx] = f.volume_m3(t, t_new) / area
-                params_src = (src_rows, src_cols, src_depth)
-            else:
-                params_src = (no_src, no_src, no_depth)
+                # a hydrograph at zero adds nothing: skip the per-cell work (most of a long run)
+                if np.any(src_depth != 0.0):
+                    params_src = (src_rows, src_cols, src_depth)
             params = StepParams(
                 dt=dt,
                 dx=dx,

@@ -54,12 +54,15 @@ Ingester = Annotated[User, Depends(require_role(Role.admin, Role.district, Role.
 def stations(
     request: Request, session: SessionDep, user: CurrentUser, kind: StationKind | None = None
 ) -> Response:
-    """An RFC 7946 FeatureCollection of the stations you may see, with their datastreams
-    (built at most once per ``FANGXUN_RESPONSE_CACHE_TTL_S`` per jurisdiction)."""
+    """An RFC 7946 FeatureCollection of the stations you may see, with their datastreams (from
+    the response cache: per jurisdiction, rebuilt when a station or a latest value changes;
+    ``ETag``, gzip)."""
     return cached_json(
         request,
         user,
-        lambda: service.stations_geojson(session=session, actor=user, kind=kind),
+        session,
+        lambda db, actor: service.stations_geojson(session=db, actor=actor, kind=kind),
+        version=lambda db: service.latest_version(session=db),
         media_type="application/geo+json",
     )
 
@@ -114,15 +117,16 @@ def create_datastream(session: SessionDep, user: Manager, datastream_in: Datastr
 
 @router.get("/monitoring/latest", response_model=list[DatastreamRead], responses=_ERRORS)
 def latest(request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    """The latest value of every datastream you may see (the fast path; built at most once per
-    ``FANGXUN_RESPONSE_CACHE_TTL_S`` per jurisdiction)."""
+    """The latest value of every datastream you may see (the fast path: from the response
+    cache, per jurisdiction, rebuilt when a latest value changes; ``ETag``, gzip)."""
     return cached_json(
         request,
         user,
-        lambda: [
-            service.datastream_read(ds)
-            for ds in service.list_datastreams(session=session, actor=user)
+        session,
+        lambda db, actor: [
+            service.datastream_read(ds) for ds in service.list_datastreams(session=db, actor=actor)
         ],
+        version=lambda db: service.latest_version(session=db),
     )
 
 

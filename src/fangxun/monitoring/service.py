@@ -18,8 +18,9 @@ import numpy as np
 from shapely.geometry import MultiPoint, Point, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
+from fangxun.audit.models import AuditEntry
 from fangxun.audit.service import SystemActor, record_change, snapshot
 from fangxun.db.types import utcnow
 from fangxun.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
@@ -255,7 +256,13 @@ def list_datastreams(
     *, session: Session, actor: Actor, station_code: str | None = None
 ) -> list[Datastream]:
     """Datastreams visible to ``actor`` (with their latest values), by code."""
-    stmt = select(Datastream).join(Station).order_by(Datastream.code)
+    stmt = (
+        select(Datastream)
+        .join(Station)
+        # Loaded with the rows: datastream_read reads both for every datastream (no N+1).
+        .options(contains_eager(Datastream.station), joinedload(Datastream.observed_property))
+        .order_by(Datastream.code)
+    )
     if station_code is not None:
         stmt = stmt.where(Station.code == station_code)
     return list(session.scalars(_scope(stmt, session=session, actor=actor)))
@@ -274,8 +281,16 @@ def stations_geojson(
     *, session: Session, actor: Actor, kind: StationKind | None = None
 ) -> dict[str, Any]:
     """Stations with their datastreams' latest values as an RFC 7946 FeatureCollection."""
+    stmt = (
+        select(Station)
+        # Datastreams and their properties in two more queries, not two per station (no N+1).
+        .options(selectinload(Station.datastreams).joinedload(Datastream.observed_property))
+        .order_by(Station.code)
+    )
+    if kind is not None:
+        stmt = stmt.where(Station.kind == kind)
     features = []
-    for st in list_stations(session=session, actor=actor, kind=kind):
+    for st in session.scalars(_scope(stmt, session=session, actor=actor)):
         streams = [datastream_read(ds).model_dump(mode="json") for ds in st.datastreams]
         features.append(
             {
@@ -295,6 +310,22 @@ def stations_geojson(
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def latest_version(*, session: Session) -> tuple[Any, ...]:
+    """A cheap value that changes whenever stations, datastreams or any latest value may have
+    (any jurisdiction): the newest audit entry (edits), station and datastream ids, and the
+    newest observation id (latest values move only when an observation is stored). One query
+    of four primary-key lookups.
+
+    Transactions committed out of id order show when the response cache's TTL runs out."""
+    stmt = select(
+        select(func.max(AuditEntry.id)).scalar_subquery(),
+        select(func.max(Station.id)).scalar_subquery(),
+        select(func.max(Datastream.id)).scalar_subquery(),
+        select(func.max(Observation.id)).scalar_subquery(),
+    )
+    return tuple(session.execute(stmt).one())
 
 
 # --- observations ------------------------------------------------------------------------------

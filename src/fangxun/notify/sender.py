@@ -13,7 +13,9 @@ Exactly once, in effect, across crashes — the mechanism:
    attempt (HTTP ``Idempotency-Key``; e-mail ``Message-ID``). Just before, the claim is renewed
    (committed) and a row that another sender has taken over meanwhile is skipped.
 3. **Record** the outcome in its own transaction (``sent``, or ``retry`` at a later time, or
-   ``dead``).
+   ``dead``). A database that is away at this moment (a PostgreSQL restart) is waited for with
+   backoff, up to the claim lease: the message has gone out, and recording it late is better
+   than sending it again.
 
 A crash between 2 and 3 leaves the row ``sending``; after the lease it is claimed and sent again
 with the same key, and the receiver drops the repeat. No delivery is lost (the claim is durable
@@ -34,7 +36,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from fangxun.config import Settings
 from fangxun.db.types import utcnow
@@ -43,6 +53,10 @@ from fangxun.notify.channels import DeliveryError, OutgoingMessage, Transport
 from fangxun.notify.models import Channel, Delivery, DeliveryStatus, Notification
 
 logger = logging.getLogger(__name__)
+
+#: Backoff of the sender loop after a failed pass (database away), s: first wait, and cap.
+PASS_RETRY_FIRST_S = 1.0
+PASS_RETRY_MAX_S = 30.0
 
 
 @dataclass
@@ -262,16 +276,25 @@ def send_batch(
             except Exception as exc:  # a bug in one transport must not stop the outbox
                 logger.exception("notify: transport %s crashed", message.channel)
                 error = DeliveryError(f"{type(exc).__name__}: {exc}")
-        with factory.begin() as session:
-            status = record_outcome(
-                session=session,
-                delivery_id=delivery_id,
-                error=error,
-                now=clock(),
-                settings=settings,
-                rng=rng,
-                worker=worker,
-            )
+        # The message is out: keep trying to record it while the database is away (backoff,
+        # logged), for up to the lease; only after that may another sender send it again.
+        for attempt in Retrying(
+            retry=retry_if_exception_type(SQLAlchemyError),
+            wait=wait_exponential(multiplier=0.5, max=10.0),
+            stop=stop_after_delay(settings.notify_claim_lease_s),
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+            reraise=True,
+        ):
+            with attempt, factory.begin() as session:
+                status = record_outcome(
+                    session=session,
+                    delivery_id=delivery_id,
+                    error=error,
+                    now=clock(),
+                    settings=settings,
+                    rng=rng,
+                    worker=worker,
+                )
         if status is None:
             continue
         if status is DeliveryStatus.sent:
@@ -324,16 +347,27 @@ def run_forever(
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
     """Run passes until ``stop`` is set, pausing ``notify_poll_interval_s`` when idle. A database
-    error in one pass is logged and the loop goes on (the outbox keeps the work)."""
+    error in one pass is logged and the loop goes on (the outbox keeps the work), trying again
+    after an exponential backoff (:data:`PASS_RETRY_FIRST_S` doubling up to
+    :data:`PASS_RETRY_MAX_S`)."""
     worker = worker_name()
+    in_a_row = 0
     while not stop.is_set():
         try:
             report = run_pass(
                 factory=factory, transports=transports, settings=settings, worker=worker
             )
         except Exception:
-            logger.exception("notify: sender pass failed; retrying")
-            report = PassReport()
+            in_a_row += 1
+            delay = min(PASS_RETRY_MAX_S, PASS_RETRY_FIRST_S * 2.0 ** (in_a_row - 1))
+            logger.exception(
+                "notify: sender pass failed (%d in a row); retrying in %.1f s", in_a_row, delay
+            )
+            stop.wait(delay)
+            continue
+        if in_a_row:
+            logger.info("notify: sender pass succeeded again after %d failures", in_a_row)
+        in_a_row = 0
         if on_pass is not None:
             on_pass(report)
         if report.claimed == 0:

@@ -30,12 +30,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from fangxun.audit.models import AuditAction
 from fangxun.audit.service import (
     SystemActor,
-    record_change,
+    audited_delete,
+    audited_update,
     record_create,
-    record_delete,
     record_update,
     snapshot,
 )
@@ -196,14 +195,7 @@ def create_plan(*, session: Session, plan_in: PlanCreate, actor: Actor) -> Conti
     if plan.is_active:
         _deactivate_others(session, plan, actor)
     session.refresh(plan)
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.create,
-        obj=plan,
-        before=None,
-        after=_plan_snapshot(plan),
-    )
+    record_create(session=session, actor=actor, obj=plan, snap=_plan_snapshot)
     return plan
 
 
@@ -231,27 +223,19 @@ def update_plan(
     their text: a checklist is what was asked at the time."""
     plan = get_plan(session=session, plan_id=plan_id, actor=actor)
     require_role(actor, DECIDERS, "edit contingency plans")
-    before = _plan_snapshot(plan)
-    if plan_in.name is not None:
-        plan.name = plan_in.name
-    if "description" in plan_in.model_fields_set:
-        plan.description = plan_in.description
-    if plan_in.actions is not None:
-        plan.actions = _actions(session, actor, plan_in.actions)
-    if plan_in.is_active is not None:
-        plan.is_active = plan_in.is_active
-    flush_or_conflict(session, f"plan {plan.name!r}")
-    if plan.is_active:
-        _deactivate_others(session, plan, actor)
-    session.refresh(plan)
-    record_change(
-        session=session,
-        actor=actor,
-        action=AuditAction.update,
-        obj=plan,
-        before=before,
-        after=_plan_snapshot(plan),
-    )
+    with audited_update(session=session, actor=actor, obj=plan, snap=_plan_snapshot):
+        if plan_in.name is not None:
+            plan.name = plan_in.name
+        if "description" in plan_in.model_fields_set:
+            plan.description = plan_in.description
+        if plan_in.actions is not None:
+            plan.actions = _actions(session, actor, plan_in.actions)
+        if plan_in.is_active is not None:
+            plan.is_active = plan_in.is_active
+        flush_or_conflict(session, f"plan {plan.name!r}")
+        if plan.is_active:
+            _deactivate_others(session, plan, actor)
+        session.refresh(plan)
     return plan
 
 
@@ -264,10 +248,7 @@ def delete_plan(*, session: Session, plan_id: int, actor: Actor) -> None:
     )
     if used is not None:
         raise ConflictError(f"plan {plan.id} was used by activation {used}; deactivate it instead")
-    before = _plan_snapshot(plan)
-    session.delete(plan)
-    session.flush()
-    record_delete(session=session, actor=actor, obj=plan, before=before)
+    audited_delete(session=session, actor=actor, obj=plan, snap=_plan_snapshot)
 
 
 def active_plan(*, session: Session, unit_id: int | None) -> ContingencyPlan | None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from feedgen.feed import FeedGenerator
 
+from fangxun.api.cache import cached_json
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.warnings import service
 from fangxun.warnings.schemas import (
@@ -43,9 +44,18 @@ def _detail(w: Any) -> WarningDetail:
 
 
 @router.get("/warnings", response_model=list[WarningRead], responses=_ERRORS)
-def active(user: CurrentUser, session: SessionDep) -> Any:
-    """Warnings in force in your jurisdiction, highest colour first."""
-    return service.active_warnings(session=session, actor=user)
+def active(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    """Warnings in force in your jurisdiction, highest colour first (from the response cache:
+    per jurisdiction, rebuilt when any warning changes; ``ETag``, gzip)."""
+    return cached_json(
+        request,
+        user,
+        session,
+        lambda db, actor: [
+            WarningRead.model_validate(w) for w in service.active_warnings(session=db, actor=actor)
+        ],
+        version=lambda db: service.warnings_version(session=db),
+    )
 
 
 @router.get("/warnings/history", response_model=list[WarningChangeRead], responses=_ERRORS)

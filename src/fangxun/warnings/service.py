@@ -33,6 +33,7 @@ from typing import Any, Final
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from fangxun.audit.models import AuditEntry
 from fangxun.audit.service import actor_username, record_create, record_update, snapshot
 from fangxun.config import Settings
 from fangxun.db.queries import flush_or_conflict
@@ -120,6 +121,18 @@ def active_warnings(*, session: Session, actor: Actor) -> list[Warning]:
     stmt = select(Warning).where(Warning.status == WarningStatus.active)
     rows = list(session.scalars(_scope(stmt, session=session, actor=actor)))
     return sorted(rows, key=lambda w: (-rank(w.colour), -w.changed_at.timestamp(), -w.id))
+
+
+def warnings_version(*, session: Session) -> tuple[Any, ...]:
+    """A cheap value that changes whenever :func:`active_warnings` may (any jurisdiction): the
+    newest warning, warning change (every issue, change and lift writes one) and audit entry.
+    One query of three primary-key lookups."""
+    stmt = select(
+        select(func.max(Warning.id)).scalar_subquery(),
+        select(func.max(WarningChange.id)).scalar_subquery(),
+        select(func.max(AuditEntry.id)).scalar_subquery(),
+    )
+    return tuple(session.execute(stmt).one())
 
 
 def warning_history(

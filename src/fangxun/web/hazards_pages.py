@@ -40,6 +40,7 @@ from fangxun.hazards.schemas import RectificationCreate
 from fangxun.org import service as org_service
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.basemap import BasemapError, find_hillshade
+from fangxun.web.forms import status_of
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
@@ -257,24 +258,39 @@ def export_ledger(
 @router.get("/hazards/points.geojson")
 def points_geojson(request: Request, user: WebUser, db: SessionDep) -> Response:
     """The points of the user's jurisdiction for map layers (cookie auth): an RFC 7946
-    FeatureCollection whose properties carry ``colour`` (by open problems) and ``url``. Built at
-    most once per ``FANGXUN_RESPONSE_CACHE_TTL_S`` per jurisdiction (every open map polls it)."""
+    FeatureCollection carrying only what the map shows (``code``, ``name``, the ``open`` and
+    ``overdue`` rectification counts, their ``colour`` and the point's ``url``; the detail is on
+    the point's page), lon/lat to 1e-6°. Served from the response cache
+    (per jurisdiction, rebuilt when points or rectifications change; ``ETag``, gzip), since every
+    open map polls it."""
 
-    def build() -> dict[str, Any]:
-        points, _total = service.list_points(session=db, actor=user, limit=100_000)
-        counts = service.rectification_counts(session=db, point_ids=[p.id for p in points])
-        features = []
-        for p in points:
-            feature = service.point_feature(p, counts)
-            unclosed, overdue = counts.get(p.id, (0, 0))
-            feature["properties"] |= {
-                "colour": _colour(unclosed, overdue),
-                "url": f"/hazards/points/{p.id}",
+    def build(session: Any, actor: Any) -> dict[str, Any]:
+        features = [
+            {
+                "type": "Feature",
+                "id": p.id,
+                "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+                "properties": {
+                    "code": p.code,
+                    "name": p.name,
+                    "open": p.unclosed,
+                    "overdue": p.overdue,
+                    "colour": _colour(p.unclosed, p.overdue),
+                    "url": f"/hazards/points/{p.id}",
+                },
             }
-            features.append(feature)
+            for p in service.map_points(session=session, actor=actor)
+        ]
         return {"type": "FeatureCollection", "features": features}
 
-    return cached_json(request, user, build, media_type=GEOJSON)
+    return cached_json(
+        request,
+        user,
+        db,
+        build,
+        version=lambda session: service.map_points_version(session=session),
+        media_type=GEOJSON,
+    )
 
 
 @router.get("/hazards/points/{point_id}")
@@ -373,7 +389,8 @@ def open_rectification(
             raise _not_found(exc) from None
         db.rollback()
         message = exc.detail if isinstance(exc, FangxunError) else _("Fill in every field.")
-        return _error_page(request, settings, user, message, 422)
+        # A role that may not open rectifications is told so (403), not asked to fill in fields.
+        return _error_page(request, settings, user, message, status_of(exc))
     return RedirectResponse(f"/hazards/rectifications/{rect.id}", status_code=303)
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, ICALENDAR, PDF, XLSX, download
@@ -28,9 +29,11 @@ from fangxun.incidents import service as incidents
 from fangxun.incidents.models import IncidentKind, IncidentStatus, Severity
 from fangxun.incidents.schemas import IncidentCreate, PublicReport, TransitionIn
 from fangxun.org import service as org_service
+from fangxun.org.models import User
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
 from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.forms import problem_text, status_of
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
@@ -103,18 +106,6 @@ def local(value: datetime | None, *, seconds: bool = False) -> str:
 
 def _gettext(request: Request, settings: Settings) -> Any:
     return gettext_for(negotiate_language(request, settings.language))
-
-
-def _problem_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return str(exc)
-
-
-def _status_of(exc: Exception) -> int:
-    from fangxun.api.problems import status_for
-
-    return status_for(exc) if isinstance(exc, FangxunError) else 422
 
 
 # --- incidents ---------------------------------------------------------------------------------
@@ -193,7 +184,7 @@ def report_incident(
     except (FangxunError, ValidationError) as exc:
         db.rollback()
         return _incidents_page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+            request, db, settings, user, error=problem_text(exc), status_code=status_of(exc)
         )
     return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
 
@@ -214,14 +205,24 @@ def incidents_geojson(user: WebUser, db: SessionDep) -> Response:
 
 @router.get("/incidents/{incident_id}")
 def incident_page(
-    incident_id: int,
-    request: Request,
-    user: WebUser,
-    db: SessionDep,
-    settings: SettingsDep,
-    error: str | None = None,
+    incident_id: int, request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """One incident: its state, timeline, response times, supplies used and the next step."""
+    return _incident_detail(incident_id, request, user, db, settings)
+
+
+def _incident_detail(
+    incident_id: int,
+    request: Request,
+    user: User,
+    db: Session,
+    settings: Settings,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    # The error comes from a refused form, never from the URL: a page must not show a message
+    # that anyone can put in a link.
     try:
         incident = incidents.get_incident(session=db, incident_id=incident_id, actor=user)
     except FangxunError as exc:
@@ -240,7 +241,7 @@ def incident_page(
         settings=settings,
         user=user,
         active="incidents",
-        status_code=422 if error else 200,
+        status_code=status_code,
         context={
             "incident": incident,
             "teams": supplies.list_teams(session=db, actor=user, readiness=Readiness.standby),
@@ -280,9 +281,17 @@ def incident_transition(
         db.rollback()
         if back == "list":
             return _incidents_page(
-                request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+                request, db, settings, user, error=problem_text(exc), status_code=status_of(exc)
             )
-        return incident_page(incident_id, request, user, db, settings, error=_problem_text(exc))
+        return _incident_detail(
+            incident_id,
+            request,
+            user,
+            db,
+            settings,
+            error=problem_text(exc),
+            status_code=status_of(exc),
+        )
     target = "/incidents" if back == "list" else f"/incidents/{incident_id}"
     return RedirectResponse(target, status_code=303)
 
@@ -353,9 +362,7 @@ def public_submit(
         )
     except (FangxunError, ValidationError) as exc:
         db.rollback()
-        return _public_page(
-            request, settings, error=_problem_text(exc), status_code=_status_of(exc)
-        )
+        return _public_page(request, settings, error=problem_text(exc), status_code=status_of(exc))
     return _public_page(request, settings, reference=incident.id, status_code=201)
 
 

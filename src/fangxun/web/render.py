@@ -39,6 +39,7 @@ from fangxun.web.i18n import (
     templates_for,
 )
 from fangxun.web.nav import visible_sections
+from fangxun.web.staleness import poll_seconds, staleness_for
 
 #: Role names as shown in the top bar (msgids).
 ROLE_LABELS: Final[dict[str, str]] = {
@@ -121,6 +122,9 @@ def render_page(
         "static": _static_url(request),
         "version": __version__,
         "environment": settings.environment,
+        # The "data is stale" banner of base.html (one cached query; see web/staleness.py).
+        "staleness": staleness_for(request, settings) if user is not None else None,
+        "stale_poll_s": poll_seconds(),
     }
     page.update(context or {})
     response = templates_for(lang).TemplateResponse(

@@ -14,13 +14,16 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import PDF, XLSX, download
 from fangxun.config import Settings
 from fangxun.errors import FangxunError, NotFoundError
+from fangxun.org.models import User
 from fangxun.reports import charts, export, service, stats
 from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.forms import status_of
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
@@ -70,14 +73,22 @@ def _labels(request: Request, settings: Settings) -> dict[str, dict[str, str]]:
 
 @router.get("/reports")
 def reports_page(
-    request: Request,
-    user: WebUser,
-    db: SessionDep,
-    settings: SettingsDep,
-    error: str | None = None,
-    notice: str | None = None,
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """The storm events, newest first, and the button that detects them."""
+    return _reports_list(request, user, db, settings)
+
+
+def _reports_list(
+    request: Request,
+    user: User,
+    db: Session,
+    settings: Settings,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    # The error comes from a refused form, never from the URL (no message anyone can link to).
     events = service.list_events(session=db, limit=100)
     rows = [
         {
@@ -100,11 +111,11 @@ def reports_page(
         settings=settings,
         user=user,
         active="reports",
-        status_code=400 if error else 200,
+        status_code=status_code,
         context={
             "events": rows,
             "error": error,
-            "notice": notice,
+            "notice": None,
             "labels": _labels(request, settings),
             "can_detect": user.role in service.DETECT_ROLES,
             "year": datetime.now(LOCAL_TZ).year,
@@ -121,7 +132,9 @@ def reports_detect(
         service.detect_events(session=db, settings=settings, actor=user)
     except FangxunError as exc:
         db.rollback()
-        return reports_page(request, user, db, settings, error=str(exc))
+        return _reports_list(
+            request, user, db, settings, error=str(exc), status_code=status_of(exc)
+        )
     return RedirectResponse("/reports", status_code=303)
 
 
@@ -154,15 +167,24 @@ def _point_row(p: service.PointStats, report: service.EventReport) -> dict[str, 
 
 @router.get("/reports/events/{event_id}")
 def event_page(
-    event_id: EventId,
-    request: Request,
-    user: WebUser,
-    db: SessionDep,
-    settings: SettingsDep,
-    error: str | None = None,
-    notice: str | None = None,
+    event_id: EventId, request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """An event: rain figures, charts, map, per-point table, causes and the review."""
+    return _event_detail(event_id, request, user, db, settings)
+
+
+def _event_detail(
+    event_id: int,
+    request: Request,
+    user: User,
+    db: Session,
+    settings: Settings,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    # Messages come from a refused form or the review's outcome, never from the URL.
     report = service.build_report(session=db, settings=settings, event_id=event_id, actor=user)
     e = report.event
     points = [_point_row(p, report) for p in report.points]
@@ -172,7 +194,7 @@ def event_page(
         settings=settings,
         user=user,
         active="reports",
-        status_code=400 if error else 200,
+        status_code=status_code,
         context={
             "event": e,
             "start": _local(e.start),
@@ -235,7 +257,9 @@ def confirm_cause(
         raise
     except FangxunError as exc:
         db.rollback()
-        return event_page(event_id, request, user, db, settings, error=str(exc))
+        return _event_detail(
+            event_id, request, user, db, settings, error=str(exc), status_code=status_of(exc)
+        )
     return RedirectResponse(f"/reports/events/{event_id}#causes", status_code=303)
 
 
@@ -252,12 +276,14 @@ def create_rectifications(
         raise
     except FangxunError as exc:
         db.rollback()
-        return event_page(event_id, request, user, db, settings, error=str(exc))
+        return _event_detail(
+            event_id, request, user, db, settings, error=str(exc), status_code=status_of(exc)
+        )
     if out.skipped:
         _ = gettext_for(negotiate_language(request, settings.language))
         skipped = "; ".join(f"{code}: {why}" for code, why in out.skipped)
         notice = _("Not opened: %(skipped)s") % {"skipped": skipped}
-        return event_page(event_id, request, user, db, settings, notice=notice)
+        return _event_detail(event_id, request, user, db, settings, notice=notice)
     return RedirectResponse(f"/reports/events/{event_id}#review", status_code=303)
 
 

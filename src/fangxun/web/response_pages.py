@@ -9,22 +9,23 @@ becomes a message on the page (never a stack trace). ``fangxun.api.app.create_ap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.config import Settings
-from fangxun.errors import FangxunError, ValidationFailed
+from fangxun.errors import ValidationFailed
 from fangxun.org.models import User
 from fangxun.response import service
 from fangxun.response.models import LEVEL_ORDER, ResponseLevel, TaskStatus
 from fangxun.response.schemas import TaskUpdate
 from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
 from fangxun.web.i18n import N_
 from fangxun.web.render import WebRoute, render_page
 
@@ -78,16 +79,15 @@ def local(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
 
 
-def _problem_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return str(exc)
+def _failed(
+    request: Request, db: SessionDep, settings: Settings, user: User
+) -> Callable[[str, int], Response]:
+    """The response page again with a form's error message (for :func:`submit_form`)."""
+    return lambda error, status: _page(request, db, settings, user, error=error, status_code=status)
 
 
-def _status_of(exc: Exception) -> int:
-    from fangxun.api.problems import status_for
-
-    return status_for(exc) if isinstance(exc, FangxunError) else 422
+def _to_response_page(_result: object) -> Response:
+    return RedirectResponse("/response", status_code=303)
 
 
 def _board_context(db: SessionDep, user: User, error: str | None = None) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def task_status(
             actor=user,
         )
         db.flush()
-    except (FangxunError, ValidationError, ValueError) as exc:
+    except FORM_ERRORS as exc:
         db.rollback()
         if htmx:
             # HTMX swaps only 2xx answers: the board comes back with the message on top.
@@ -188,11 +188,9 @@ def task_status(
                 "response/_board.html",
                 settings=settings,
                 user=user,
-                context=_board_context(db, user, _problem_text(exc)),
+                context=_board_context(db, user, problem_text(exc)),
             )
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
+        return _failed(request, db, settings, user)(problem_text(exc), status_of(exc))
     if htmx:
         return render_page(
             request,
@@ -214,15 +212,14 @@ def decide_level(
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """Start, raise or lower the response by decision."""
-    try:
-        service.decide_level(session=db, level=ResponseLevel(level), reason=reason, actor=user)
-        db.flush()
-    except (FangxunError, ValueError) as exc:
-        db.rollback()
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
-    return RedirectResponse("/response", status_code=303)
+    return submit_form(
+        db,
+        lambda: service.decide_level(
+            session=db, level=ResponseLevel(level), reason=reason, actor=user
+        ),
+        failed=_failed(request, db, settings, user),
+        done=_to_response_page,
+    )
 
 
 @router.post("/response/stand-down", dependencies=[CsrfProtected])
@@ -234,15 +231,12 @@ def stand_down(
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """End the running response by decision."""
-    try:
-        service.stand_down(session=db, reason=reason, actor=user)
-        db.flush()
-    except FangxunError as exc:
-        db.rollback()
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
-    return RedirectResponse("/response", status_code=303)
+    return submit_form(
+        db,
+        lambda: service.stand_down(session=db, reason=reason, actor=user),
+        failed=_failed(request, db, settings, user),
+        done=_to_response_page,
+    )
 
 
 @router.post("/response/proposals/{change_id}", dependencies=[CsrfProtected])
@@ -256,21 +250,18 @@ def decide_proposal(
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """Confirm or reject a rule's proposal."""
-    try:
-        service.decide_proposal(
+    return submit_form(
+        db,
+        lambda: service.decide_proposal(
             session=db,
             change_id=change_id,
             confirm=decision == "confirm",
             reason=reason.strip() or None,
             actor=user,
-        )
-        db.flush()
-    except FangxunError as exc:
-        db.rollback()
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
-    return RedirectResponse("/response", status_code=303)
+        ),
+        failed=_failed(request, db, settings, user),
+        done=_to_response_page,
+    )
 
 
 #: Largest plan file accepted from the page, bytes.
@@ -287,14 +278,15 @@ async def import_plan(
     activate: Annotated[bool, Form()] = False,
 ) -> Response:
     """Import a contingency plan for the district (JSON, YAML or Excel); all rows or none."""
-    try:
-        content = await file.read(MAX_PLAN_BYTES + 1)
+    content = await file.read(MAX_PLAN_BYTES + 1)
+
+    def run() -> object:
         if len(content) > MAX_PLAN_BYTES:
             raise ValidationFailed(f"the file is larger than {MAX_PLAN_BYTES} bytes")
         district = service.district_scope(session=db, unit_id=None)
         if district is None:
             raise ValidationFailed("the organisation has no single district unit to own the plan")
-        service.import_plan(
+        return service.import_plan(
             session=db,
             filename=file.filename or "upload",
             data=content,
@@ -302,10 +294,5 @@ async def import_plan(
             activate=activate,
             actor=user,
         )
-        db.flush()
-    except FangxunError as exc:
-        db.rollback()
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
-    return RedirectResponse("/response", status_code=303)
+
+    return submit_form(db, run, failed=_failed(request, db, settings, user), done=_to_response_page)

@@ -13,19 +13,19 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON
 from fangxun.config import Settings
-from fangxun.errors import FangxunError, ValidationFailed
+from fangxun.errors import ValidationFailed
 from fangxun.hazards import service as hazards
 from fangxun.warnings import service
 from fangxun.warnings.models import Colour, WarningKind
 from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
 from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
 from fangxun.web.i18n import N_
-from fangxun.web.operations_pages import _problem_text, _status_of, local
+from fangxun.web.operations_pages import local
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -145,9 +145,9 @@ def confirm(
             warning = service.get_warning(session=db, warning_id=warning_id, actor=user)
             where = warning.place
             summary = {"kind": warning.kind, "colour": warning.colour, "reason": lift.reason}
-    except (FangxunError, ValidationError, ValueError) as exc:
+    except FORM_ERRORS as exc:
         return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
+            request, db, settings, user, error=problem_text(exc), status_code=status_of(exc)
         )
     return render_page(
         request,
@@ -183,20 +183,19 @@ def issue(
     hazard_point_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     """Issue a warning (after the confirmation step)."""
-    try:
-        service.issue_warning(
+    return submit_form(
+        db,
+        lambda: service.issue_warning(
             session=db,
             actor=user,
             settings=settings,
             warning_in=_issue_body(kind, colour, reason, hazard_point_id),
-        )
-        db.flush()
-    except (FangxunError, ValidationError, ValueError) as exc:
-        db.rollback()
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
-    return RedirectResponse("/warnings", status_code=303)
+        ),
+        failed=lambda error, status: _page(
+            request, db, settings, user, error=error, status_code=status
+        ),
+        done=lambda _warning: RedirectResponse("/warnings", status_code=303),
+    )
 
 
 @router.post("/warnings/{warning_id}/lift", dependencies=[CsrfProtected])
@@ -209,21 +208,20 @@ def lift(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Lift a warning (after the confirmation step)."""
-    try:
-        service.lift_warning(
+    return submit_form(
+        db,
+        lambda: service.lift_warning(
             session=db,
             warning_id=warning_id,
             actor=user,
             settings=settings,
             lift_in=WarningLiftIn(reason=reason.strip()),
-        )
-        db.flush()
-    except (FangxunError, ValidationError) as exc:
-        db.rollback()
-        return _page(
-            request, db, settings, user, error=_problem_text(exc), status_code=_status_of(exc)
-        )
-    return RedirectResponse("/warnings", status_code=303)
+        ),
+        failed=lambda error, status: _page(
+            request, db, settings, user, error=error, status_code=status
+        ),
+        done=lambda _warning: RedirectResponse("/warnings", status_code=303),
+    )
 
 
 @router.get("/warnings/points.geojson")

@@ -122,8 +122,12 @@ class MqttIngest:
         stale_after: timedelta | None = None,
         counters: IngestCounters | None = None,
         on_batch: Callable[[IngestCounters], None] | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
+        #: Called from the loop while connected and not stuck on the database (a liveness signal
+        #: for the web UI, :mod:`fangxun.monitoring.heartbeat`).
+        self.heartbeat = heartbeat
         self.config = config
         self.options = options or WriteOptions()
         self.stale_after = stale_after
@@ -208,6 +212,8 @@ class MqttIngest:
                 batch = self._collect(stop)
                 if batch:
                     self._process(batch, stop)
+                if self.heartbeat is not None and self.connected.is_set():
+                    self.heartbeat()
                 if self.stale_after is not None and time.monotonic() >= next_stale:
                     next_stale = time.monotonic() + self.config.stale_check_s
                     self._check_stale()
