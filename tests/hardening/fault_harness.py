@@ -366,15 +366,10 @@ class NumberedPublisher:
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        self.infos: list[mqtt.MQTTMessageInfo] = []
 
     def publish(self, topic: str, payload: str) -> None:
         """Publish (or queue while disconnected) one message."""
-        self.infos.append(self.client.publish(topic, payload, qos=1))
-
-    def unacknowledged(self) -> int:
-        """Messages the broker has not acknowledged yet."""
-        return sum(1 for i in self.infos if not i.is_published())
+        self.client.publish(topic, payload, qos=1)
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""

@@ -449,6 +449,7 @@ class Login:
     bearer: dict[str, str]
     web: TestClient
     visible: set[int] | None
+    csrf: str = ""
 
 
 def _send(op: Op, login: Login, api: TestClient, url: str, body_override: Any = None) -> Any:
@@ -475,14 +476,18 @@ def _send(op: Op, login: Login, api: TestClient, url: str, body_override: Any = 
     return client.request(op.method, url, **kwargs)
 
 
-_CSRF: dict[int, str] = {}
+#: The title of the page that refuses a form without its CSRF token (Chinese and English).
+CSRF_TITLES = ("表单安全校验失败", "Form security check failed")
+
+
+def _csrf_refused(response: Any) -> bool:
+    return response.status_code == 403 and any(t in response.text for t in CSRF_TITLES)
 
 
 def _csrf(login: Login) -> str:
-    key = id(login.web)
-    if key not in _CSRF:
-        _CSRF[key] = csrf_of(login.web.get("/incidents"))
-    return _CSRF[key]
+    if not login.csrf:
+        login.csrf = csrf_of(login.web.get("/incidents"))
+    return login.csrf
 
 
 # --- the matrix --------------------------------------------------------------------------------
@@ -595,6 +600,8 @@ def _run_matrix(app: FastAPI, engine: Engine) -> Matrix:
                     if status >= 500:
                         matrix.fail(f"{who} -> {status}")
                     _check_headers(response, matrix, who)
+                    if is_write and op.web and _csrf_refused(response):
+                        matrix.fail(f"{who}: refused by the CSRF check, the cell proves nothing")
                     if is_write:
                         if status not in (403, 404):
                             matrix.fail(f"{who} -> {status}, not refused: {response.text[:200]}")
@@ -693,6 +700,8 @@ def _collection_write_cells(
         response = _send(op, login, api, op.path, body)
         matrix.cells += 1
         who = f"{login.username}: {op.method} {op.path} {body or ''}"
+        if op.web and _csrf_refused(response):
+            matrix.fail(f"{who}: refused by the CSRF check, the cell proves nothing")
         # 422 counts as refused here: the body's other ids (persons, points) may be refused first.
         if response.status_code not in (401, 403, 404, 422):
             matrix.fail(f"{who} -> {response.status_code}, not refused: {response.text[:200]}")

@@ -43,7 +43,7 @@ def test_report_and_dispatch_through_the_forms(
     refused = web_client.post(
         f"{detail_url}/transition", data={"csrf_token": token, "to_status": "controlled"}
     )
-    assert refused.status_code == 422 and "cannot go to controlled" in refused.text
+    assert refused.status_code == 409 and "cannot go to controlled" in refused.text  # a conflict
     dispatched = web_client.post(
         f"{detail_url}/transition",
         data={"csrf_token": token, "to_status": "dispatched", "team_id": ids["team"]},

@@ -144,9 +144,16 @@ def demo(
         )
     server: uvicorn.Server | None = None
     if serve:
+        # The pages judge staleness as the story does: replayed readings run behind the wall
+        # clock by design, which must not light the "data is stale" banner.
+        web_settings = (
+            settings.model_copy(update={"monitoring_stale_s": running.settings.monitoring_stale_s})
+            if running is not None
+            else settings
+        )
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(settings), host=bind_host, port=bind_port, log_level=log_level
+                create_app(web_settings), host=bind_host, port=bind_port, log_level=log_level
             )
         )
     looks = Table(title=f"Where to look — log in as {PRIMARY_LOGIN.username}")

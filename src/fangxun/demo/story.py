@@ -44,6 +44,7 @@ from fangxun.db import make_engine, session_factory, session_scope
 from fangxun.db.types import utcnow
 from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish, scenario_rain
 from fangxun.inundation.rain import Hyetograph
+from fangxun.monitoring import heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +228,9 @@ class Story:
             options=WriteOptions.from_settings(self.settings),
             # No stale-sensor alarms: before the replay's first frame every station is silent.
             stale_after=None,
+            # Beat like `fangxun ingest`, so the web's banner never reports a quiet ingest that
+            # a former run left behind in the same data folder.
+            heartbeat=lambda: heartbeat.beat(self.settings.data_dir, heartbeat.INGEST),
         )
         self._thread("ingest", lambda: self._ingest.run(self._stop))
         if not self._ingest.subscribed.wait(30.0):
@@ -326,6 +330,7 @@ class Story:
         with session_scope(self.engine) as session:
             changes = self.warnings.evaluate(session=session, now=now, settings=self.settings)
             texts = [self._describe(change) for change in changes]
+        heartbeat.beat(self.settings.data_dir, heartbeat.WARNINGS)
         for text in texts:
             self.log.add(now, text)
             self.say(f"{_local(now)} {text}")

@@ -140,16 +140,16 @@ def _inv_cbrt_overload(x):  # type: ignore[no-untyped-def]  # numba compares the
     return None
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
-def flux_kernel(
-    h: AnyArray,
-    z: AnyArray,
-    qx: AnyArray,
-    qy: AnyArray,
-    qxn: AnyArray,
-    qyn: AnyArray,
-    gn2x: AnyArray,
-    gn2y: AnyArray,
+@njit(inline="always", fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
+def _x_faces(
+    zs: AnyArray,
+    hs: AnyArray,
+    qs_: AnyArray,
+    pa: AnyArray,
+    pb: AnyArray,
+    gs: AnyArray,
+    qn_: AnyArray,
+    n: int,
     dt: Any,
     inv_dx: Any,
     g_dt: Any,
@@ -157,139 +157,117 @@ def flux_kernel(
     hmin: Any,
     gn2: Any,
     uniform_n: bool,
-    u0: Any,
-    u1: Any,
-    v0: Any,
-    v1: Any,
-    r0: int,
-    r1: int,
 ) -> None:
-    """Interior face fluxes (not yet limited) into qxn/qyn, from the depths and old fluxes.
+    """New (unlimited) x-face fluxes ``qn_[1..n]`` of one row, from row slices of the old state.
 
-    Only the active span of each row is computed: cells ``u0[r] <= c < u1[r]`` (their x faces
-    ``u0..u1``) and, for the y faces of row r (between rows r-1 and r), columns ``v0[r] <= c <
-    v1[r]`` (see :func:`wet_spans`; full spans compute every face), and only rows r0..r1-1 (the
-    others' spans are empty; the per-row outputs of the other kernels are left untouched there).
-
-    With ``uniform_n`` every face's g·n² is the scalar ``gn2`` (the same number the rasters
-    hold), and the two rasters are not read: that saves 8 bytes of memory traffic per cell.
-
-    Row r computes its x faces and the y faces between rows r and r+1. Every index is an offset
-    >= 0 from the loop variable, so no negative-index wrap-around code blocks vectorisation.
+    The slices start at the same column: face i+1 lies between cells i and i+1 of ``zs``/``hs``
+    (bed, depth), ``qs_`` holds the old x fluxes, ``pa``/``pb`` the old y fluxes above and below
+    the row (for the friction's |q⃗|) and ``gs`` g·n² on the x faces (read unless ``uniform_n``).
+    Slices indexed from 0 carry no wrap-around code for negative indices, which would stop LLVM
+    from vectorising.
     """
-    ny, nx = h.shape
     one = dt / dt  # typed constants: a Python literal would promote float32 to float64
     zero = one - one
     half = one / (one + one)
     quarter = half * half
-    for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
-        # Each loop runs over row slices that start at the span's first face, indexed from 0:
-        # numba then knows every index is >= 0 and emits no wrap-around code for negative
-        # indices (which stops LLVM from vectorising; a loop from a span's start column did).
-        lo = max(u0[r] - 1, 0)
-        n = min(u1[r], nx - 1) - lo
-        zs = z[r, lo:]
-        hs = h[r, lo:]
-        qs_ = qx[r, lo:]
-        qn_ = qxn[r, lo:]
-        gs = gn2x[r, lo:]
-        pa = qy[r, lo:]  # the y faces around each x face, for the friction's |q⃗|
-        pb = qy[r + 1, lo:]
-        for i in range(n):
-            zl = zs[i]
-            zr = zs[i + 1]
-            hl = hs[i]
-            hr = hs[i + 1]
-            el = zl + hl
-            er = zr + hr
-            hf = max(el, er) - max(zl, zr)
-            q = qs_[i + 1]
-            sl = (er - el) * inv_dx
-            th = one if q * sl > zero else theta
-            qs = th * q + (one - th) * half * (qs_[i] + qs_[i + 2])
-            hc = max(hf, hmin)
-            ri = inv_cbrt(hc)
-            r3 = ri * ri * ri
-            gf = gn2 if uniform_n else gs[i + 1]
-            qp = quarter * ((pa[i] + pa[i + 1]) + (pb[i] + pb[i + 1]))
-            den = one + gf * dt * np.sqrt(q * q + qp * qp) * (r3 * r3 * ri)
-            qnew = (qs - g_dt * hf * sl) / den
-            qnew = qnew if hf > hmin else zero
-            qn_[i + 1] = qnew
-        if r < ny - 1:
-            lo = max(v0[r + 1], 0)
-            n = v1[r + 1] - lo
-            za = z[r, lo:]
-            zb = z[r + 1, lo:]
-            ha = h[r, lo:]
-            hb = h[r + 1, lo:]
-            qa = qy[r, lo:]
-            qb = qy[r + 1, lo:]
-            qc = qy[r + 2, lo:]
-            qn_ = qyn[r + 1, lo:]
-            gs = gn2y[r + 1, lo:]
-            xa = qx[r, lo:]  # the x faces around each y face
-            xb = qx[r + 1, lo:]
-            for i in range(n):
-                zl = za[i]
-                zr = zb[i]
-                hl = ha[i]
-                hr = hb[i]
-                el = zl + hl
-                er = zr + hr
-                hf = max(el, er) - max(zl, zr)
-                q = qb[i]
-                sl = (er - el) * inv_dx
-                th = one if q * sl > zero else theta
-                qs = th * q + (one - th) * half * (qa[i] + qc[i])
-                hc = max(hf, hmin)
-                ri = inv_cbrt(hc)
-                r3 = ri * ri * ri
-                gf = gn2 if uniform_n else gs[i]
-                qp = quarter * ((xa[i] + xa[i + 1]) + (xb[i] + xb[i + 1]))
-                den = one + gf * dt * np.sqrt(q * q + qp * qp) * (r3 * r3 * ri)
-                qnew = (qs - g_dt * hf * sl) / den
-                qnew = qnew if hf > hmin else zero
-                qn_[i] = qnew
+    for i in range(n):
+        zl = zs[i]
+        zr = zs[i + 1]
+        hl = hs[i]
+        hr = hs[i + 1]
+        el = zl + hl
+        er = zr + hr
+        hf = max(el, er) - max(zl, zr)
+        q = qs_[i + 1]
+        sl = (er - el) * inv_dx
+        th = one if q * sl > zero else theta
+        qs = th * q + (one - th) * half * (qs_[i] + qs_[i + 2])
+        hc = max(hf, hmin)
+        ri = inv_cbrt(hc)
+        r3 = ri * ri * ri
+        gf = gn2 if uniform_n else gs[i + 1]
+        qp = quarter * ((pa[i] + pa[i + 1]) + (pb[i] + pb[i + 1]))
+        den = one + gf * dt * np.sqrt(q * q + qp * qp) * (r3 * r3 * ri)
+        qnew = (qs - g_dt * hf * sl) / den
+        qnew = qnew if hf > hmin else zero
+        qn_[i + 1] = qnew
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
-def limit_factor_kernel(
-    h: AnyArray,
-    qx: AnyArray,
-    qy: AnyArray,
-    fpad: AnyArray,
-    dt_dx: Any,
-    nlim: AnyArray,
-    u0: Any,
-    u1: Any,
-    r0: int,
-    r1: int,
+@njit(inline="always", fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
+def _y_faces(
+    za: AnyArray,
+    zb: AnyArray,
+    ha: AnyArray,
+    hb: AnyArray,
+    qa: AnyArray,
+    qb: AnyArray,
+    qc: AnyArray,
+    xa: AnyArray,
+    xb: AnyArray,
+    gs: AnyArray,
+    qn_: AnyArray,
+    n: int,
+    dt: Any,
+    inv_dx: Any,
+    g_dt: Any,
+    theta: Any,
+    hmin: Any,
+    gn2: Any,
+    uniform_n: bool,
 ) -> None:
-    """fpad[r+1, c+1] = min(1, h / outflow depth) of cell (r, c); nlim[r] = cells limited.
+    """New (unlimited) fluxes ``qn_[0..n-1]`` on the y faces between two rows a (above), b.
 
-    ``fpad`` has a border of ones (outside the grid nothing is limited), so the update kernel
-    finds the upwind factor of every face, edges included, without branches.
+    ``za``/``zb``, ``ha``/``hb``: bed and depth of the two rows; ``qa``, ``qb``, ``qc``: the old
+    y fluxes of the faces above row a, between the rows, below row b; ``xa``/``xb``: the old x
+    fluxes of the two rows (for the friction's |q⃗|); ``gs``: g·n² on these faces.
+    """
+    one = dt / dt
+    zero = one - one
+    half = one / (one + one)
+    quarter = half * half
+    for i in range(n):
+        zl = za[i]
+        zr = zb[i]
+        hl = ha[i]
+        hr = hb[i]
+        el = zl + hl
+        er = zr + hr
+        hf = max(el, er) - max(zl, zr)
+        q = qb[i]
+        sl = (er - el) * inv_dx
+        th = one if q * sl > zero else theta
+        qs = th * q + (one - th) * half * (qa[i] + qc[i])
+        hc = max(hf, hmin)
+        ri = inv_cbrt(hc)
+        r3 = ri * ri * ri
+        gf = gn2 if uniform_n else gs[i]
+        qp = quarter * ((xa[i] + xa[i + 1]) + (xb[i] + xb[i + 1]))
+        den = one + gf * dt * np.sqrt(q * q + qp * qp) * (r3 * r3 * ri)
+        qnew = (qs - g_dt * hf * sl) / den
+        qnew = qnew if hf > hmin else zero
+        qn_[i] = qnew
+
+
+@njit(inline="always", fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
+def _factor_row(
+    hs: AnyArray, qxs: AnyArray, qa: AnyArray, qb: AnyArray, fs: AnyArray, n: int, dt_dx: Any
+) -> int:
+    """Positivity factors ``fs[i] = min(1, h / outflow depth)`` of n cells; returns how many < 1.
+
+    ``qxs[i]``/``qxs[i+1]``: a cell's west/east faces; ``qa``/``qb``: its north/south faces.
     """
     one = dt_dx / dt_dx
     zero = one - one
-    for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
-        cnt = 0
-        a0 = max(u0[r], 0)  # slices indexed from 0: see flux_kernel
-        qxs = qx[r, a0:]
-        qa = qy[r, a0:]
-        qb = qy[r + 1, a0:]
-        hs = h[r, a0:]
-        fs = fpad[r + 1, a0 + 1 :]
-        for i in range(u1[r] - a0):
-            out = (
-                max(qxs[i + 1], zero) + max(-qxs[i], zero) + max(qb[i], zero) + max(-qa[i], zero)
-            ) * dt_dx
-            hc = hs[i]
-            over = out > hc
-            fs[i] = hc / out if over else one
-            cnt += 1 if over else 0  # an integer sum needs no reassociation to vectorise
-        nlim[r] = cnt
+    cnt = 0
+    for i in range(n):
+        out = (
+            max(qxs[i + 1], zero) + max(-qxs[i], zero) + max(qb[i], zero) + max(-qa[i], zero)
+        ) * dt_dx
+        hc = hs[i]
+        over = out > hc
+        fs[i] = hc / out if over else one
+        cnt += 1 if over else 0  # an integer sum needs no reassociation to vectorise
+    return cnt
 
 
 @njit(inline="never", error_model="numpy")
@@ -337,15 +315,77 @@ def _cell(
     return qw, qn, max(h + dt_dx * ((qw - qe) + (qn - qs)) + src, zero)
 
 
+@njit(inline="always")
+def _old_row(a: AnyArray, snap: AnyArray, r: int, b: int, lo_row: int, hi_row: int, nb: int) -> Any:
+    """Row r of ``a`` before this step: from the snapshot where another block may have updated it.
+
+    Block b owns rows lo_row..hi_row-1; the snapshot holds rows B-2..B+2 of each boundary B
+    between two blocks (``snap[k]`` for the boundary ``bounds[k]``).
+    """
+    if r < lo_row and b > 0:
+        return snap[b, r - lo_row + 2]
+    if r >= hi_row and b < nb - 1:
+        return snap[b + 1, r - hi_row + 2]
+    return a[r]
+
+
+@njit(cache=True)
+def snapshot_rows(
+    h: AnyArray, qx: AnyArray, qy: AnyArray, bounds: Any, sh: AnyArray, sqx: AnyArray, sqy: AnyArray
+) -> None:
+    """Copy rows B-2..B+2 of h, qx, qy at every boundary B = bounds[k] between two blocks."""
+    ny = h.shape[0]
+    for k in range(1, bounds.shape[0] - 1):
+        for j in range(5):
+            r = bounds[k] - 2 + j
+            if 0 <= r < ny:
+                sh[k, j, :] = h[r, :]
+                sqx[k, j, :] = qx[r, :]
+            if 0 <= r <= ny:
+                sqy[k, j, :] = qy[r, :]
+
+
+@njit(cache=True)
+def block_bounds(u0: Any, u1: Any, r0: int, r1: int, bounds: Any) -> int:
+    """Split rows r0..r1-1 into ``bounds.shape[0] - 1`` blocks of about equal active cells.
+
+    Fills ``bounds`` (first row of each block, then r1) and returns the number of blocks, fewer
+    than asked where there are fewer rows.
+    """
+    nb = min(bounds.shape[0] - 1, max(r1 - r0, 1))
+    total = 0
+    for r in range(r0, r1):
+        total += u1[r] - u0[r] + 1  # + 1: a row costs something even with an empty span
+    bounds[0] = r0
+    k = 1
+    acc = 0
+    for r in range(r0, r1):
+        acc += u1[r] - u0[r] + 1
+        if k < nb and acc * nb >= total * k and r + 1 < r1:
+            bounds[k] = r + 1
+            k += 1
+    nb = k
+    bounds[nb] = r1
+    return nb
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
-def update_kernel(
+def step_kernel(
     h: AnyArray,
     z: AnyArray,
-    qxn: AnyArray,
-    qyn: AnyArray,
-    fp: AnyArray,
     qx: AnyArray,
     qy: AnyArray,
+    qxb: AnyArray,
+    qyb: AnyArray,
+    gn2x: AnyArray,
+    gn2y: AnyArray,
+    dt: Any,
+    inv_dx: Any,
+    g_dt: Any,
+    theta: Any,
+    hmin: Any,
+    gn2: Any,
+    uniform_n: bool,
     rain_field: AnyArray,
     rain_dt: Any,
     use_field: bool,
@@ -356,8 +396,6 @@ def update_kernel(
     inf_k: AnyArray,
     has_infil: bool,
     has_nodata: bool,
-    dt: Any,
-    inv_dx: Any,
     t_new: Any,
     maxd: AnyArray,
     tmax: AnyArray,
@@ -367,6 +405,7 @@ def update_kernel(
     hmax_row: AnyArray,
     drain_row: Any,
     infil_row: Any,
+    nlim: AnyArray,
     nodata_z: Any,
     u0: Any,
     u1: Any,
@@ -375,82 +414,177 @@ def update_kernel(
     track: bool,
     wlo: Any,
     whi: Any,
-    r0: int,
-    r1: int,
+    bounds: Any,
+    nb: int,
+    snap_h: AnyArray,
+    snap_qx: AnyArray,
+    snap_qy: AnyArray,
+    xbuf: AnyArray,
+    ybuf: AnyArray,
+    fbuf: AnyArray,
+    ones: AnyArray,
 ) -> None:
-    """Limited fluxes, continuity, sources and sinks, running statistics.
+    """One whole step (fluxes, positivity limiter, continuity, sources, statistics) in one pass.
 
-    ``qxn``/``qyn`` hold this step's unlimited fluxes and ``fp`` the padded limiter factors;
-    each face is scaled by the factor of the cell it leaves and written to ``qx``/``qy`` (row r
-    writes its x faces and the y face above it; the y face below is recomputed, bit for bit the
-    same, by the expression the next row uses, so no thread reads what another writes).
+    The rows ``bounds[b]..bounds[b+1]-1`` of block b are swept in order by one thread, which
+    keeps the unlimited fluxes and limiter factors of the last rows in its own small buffers
+    (``xbuf[b]``: x faces of 2 rows, ``ybuf[b]``: y faces of 3 rows, ``fbuf[b]``: padded factors of
+    3 rows) instead of whole-grid arrays: at row r it computes the x faces of row r, the y faces
+    below it and the factors of row r, then updates row r-1, whose inputs are then all known.
+    The depths and fluxes of a row are read for the last time before it is updated, so the
+    update works in place; rows next to another block come from ``snap_*`` (taken before, see
+    :func:`snapshot_rows`), since the other block may already have updated them. A block
+    recomputes the fluxes and factors of the row on either side of it (the same bits its
+    neighbour computes).
 
-    Without sinks or nodata (the common case) one vectorised loop per row does the limited
-    faces, continuity, rain, the running maximum and its time (masked stores: only cells whose
-    maximum rises are written), the row maximum and the arrival-crossing test. With sinks the
-    row is done in short loops over the (cache-hot) row, the statistics after the sinks.
-    Arrival times need no pass of their own: the depth first reaches a threshold exactly when the
-    running maximum first does, so they are written only in rows where the maximum crosses a
-    threshold. Time above a threshold is only touched in rows whose maximum reaches it, and
-    there by a masked add (cache lines with no cell above it are neither read nor written).
-
-    Only cells ``u0[r] <= c < u1[r]`` of row r are updated (their x faces ``u0..u1`` written),
-    and the y faces of row r in columns ``v0[r]..v1[r]-1`` (:func:`wet_spans`). With ``track``
-    the columns of the first and last cell holding water (h > 0) are stored in ``wlo``/``whi``
-    (``whi`` exclusive; 0, 0 for a dry row) for the next step's spans.
+    ``qxb``/``qyb`` hold the boundary faces (grid edges, from the NumPy boundary pass); the
+    interior of those arrays is not read. Spans, statistics and sinks: see the module docstring
+    and :func:`wet_spans`. ``nlim[r]``: cells of row r whose outflow was limited.
     """
-    ny = h.shape[0]
-    nthr = thr.shape[0]
+    ny, nx = h.shape
     zero = dt - dt
+    nthr = thr.shape[0]
     thr0 = thr[0] if nthr > 0 else zero  # thresholds are sorted ascending
     thr_top = thr[nthr - 1] if nthr > 0 else zero
     dt_dx = dt * inv_dx
     # Without sinks or nodata the depth is final after continuity + rain, so the running
     # maximum, its time, the row maximum and the arrival-crossing test join that loop.
     fused = not (has_nodata or has_drain or has_infil)
-    for r in prange(r0, r1):  # rows outside r0..r1 have empty spans
-        hmb: Any = _bits(zero)  # type: ignore[call-arg]
-        cross = 0  # an integer count: a float sum would need reassociation to vectorise
-        a0 = max(u0[r], 0)
-        a1 = u1[r]
-        n = a1 - a0
-        # Row slices from the span's first cell, indexed from 0 (numba then emits no wrap-around
-        # code for negative indices, which would stop vectorisation; see flux_kernel). fp1[i+1]
-        # is the factor of cell (r, a0+i); fp1[i], fp1[i+2] its west/east neighbours; fpn/fps
-        # the cells north and south.
-        hs = h[r, a0:]
-        qxn_ = qxn[r, a0:]
-        qna = qyn[r, a0:]
-        qnb = qyn[r + 1, a0:]
-        fpn = fp[r, a0 + 1 :]
-        fp1 = fp[r + 1, a0:]
-        fps = fp[r + 2, a0 + 1 :]
-        qxs = qx[r, a0:]
-        qys = qy[r, a0:]
-        mxs = maxd[r, a0:]
-        tms = tmax[r, a0:]
-        # (the rain field is a 1×1 dummy unless used)
-        rfs = rain_field[r, a0:] if use_field else rain_field[0, :]
-        # The cell loop, in four copies (statistics fused or not, rain field or uniform rain):
-        # a load only one case may do, or a choice inside the loop, keeps LLVM from vectorising.
-        # The row maximum is an integer maximum of the depths' bits (depths are >= 0, so their
-        # bits order as the numbers do): LLVM does not vectorise a float max reduction here.
-        if fused:
-            if use_field:
+    for b in prange(nb):
+        lo_row = bounds[b]
+        hi_row = bounds[b + 1]
+        xb = xbuf[b]
+        yb = ybuf[b]
+        fb = fbuf[b]
+        for r in range(lo_row - 2, hi_row + 1):
+            # --- x faces of row r (cells u0..u1-1, faces u0..u1; the grid's edge faces from qxb)
+            if r >= lo_row - 1 and 0 <= r < ny:
+                hr_ = _old_row(h, snap_h, r, b, lo_row, hi_row, nb)
+                qxr = _old_row(qx, snap_qx, r, b, lo_row, hi_row, nb)
+                qya = _old_row(qy, snap_qy, r, b, lo_row, hi_row, nb)
+                qyb_ = _old_row(qy, snap_qy, r + 1, b, lo_row, hi_row, nb)
+                lo = max(u0[r] - 1, 0)
+                n = min(u1[r], nx - 1) - lo
+                xr = xb[r % 2]
+                _x_faces(
+                    z[r, lo:], hr_[lo:], qxr[lo:], qya[lo:], qyb_[lo:], gn2x[r, lo:], xr[lo:],
+                    n, dt, inv_dx, g_dt, theta, hmin, gn2, uniform_n,
+                )  # fmt: skip
+                if u0[r] < u1[r]:
+                    if u0[r] <= 0:
+                        xr[0] = qxb[r, 0]
+                    if u1[r] >= nx:
+                        xr[nx] = qxb[r, nx]
+            # --- y faces f = r+1, between rows r and r+1 (columns v0[f]..v1[f]-1)
+            f = r + 1
+            if 0 <= f <= ny:
+                lo = max(v0[f], 0)
+                n = v1[f] - lo
+                yf = yb[f % 3]
+                if f == 0 or f == ny:
+                    for c in range(lo, lo + n):
+                        yf[c] = qyb[f, c]
+                else:
+                    ha = _old_row(h, snap_h, f - 1, b, lo_row, hi_row, nb)
+                    hb = _old_row(h, snap_h, f, b, lo_row, hi_row, nb)
+                    qa = _old_row(qy, snap_qy, f - 1, b, lo_row, hi_row, nb)
+                    qb = _old_row(qy, snap_qy, f, b, lo_row, hi_row, nb)
+                    qc = _old_row(qy, snap_qy, f + 1, b, lo_row, hi_row, nb)
+                    xa = _old_row(qx, snap_qx, f - 1, b, lo_row, hi_row, nb)
+                    xb_ = _old_row(qx, snap_qx, f, b, lo_row, hi_row, nb)
+                    _y_faces(
+                        z[f - 1, lo:], z[f, lo:], ha[lo:], hb[lo:], qa[lo:], qb[lo:], qc[lo:],
+                        xa[lo:], xb_[lo:], gn2y[f, lo:], yf[lo:],
+                        n, dt, inv_dx, g_dt, theta, hmin, gn2, uniform_n,
+                    )  # fmt: skip
+            # --- limiter factors of row r (padded: fb[k][c+1] is the factor of cell c)
+            if r >= lo_row - 1 and 0 <= r < ny:
+                a0 = max(u0[r], 0)
+                hr_ = _old_row(h, snap_h, r, b, lo_row, hi_row, nb)
+                cnt = _factor_row(
+                    hr_[a0:], xb[r % 2, a0:], yb[r % 3, a0:], yb[(r + 1) % 3, a0:],
+                    fb[r % 3, a0 + 1 :], u1[r] - a0, dt_dx,
+                )  # fmt: skip
+                if lo_row <= r < hi_row:
+                    nlim[r] = cnt
+            # --- update row u = r-1: all its faces and its neighbours' factors are known
+            u = r - 1
+            if u < lo_row:
+                continue
+            a0 = max(u0[u], 0)
+            a1 = u1[u]
+            n = a1 - a0
+            hmb: Any = _bits(zero)  # type: ignore[call-arg]
+            cross = 0  # an integer count: a float sum would need reassociation to vectorise
+            frow_n = fb[(u - 1) % 3] if u > 0 else ones  # factors of the rows above and below
+            frow = fb[u % 3]
+            frow_s = fb[(u + 1) % 3] if u < ny - 1 else ones
+            yrow_n = yb[u % 3]
+            yrow_s = yb[(u + 1) % 3]
+            # Row slices from the span's first cell, indexed from 0 (see _x_faces). fp1[i+1]
+            # is the factor of cell (u, a0+i); fp1[i], fp1[i+2] its west/east neighbours;
+            # fpn/fps the cells north and south.
+            hs = h[u, a0:]
+            qxn_ = xb[u % 2, a0:]
+            qna = yrow_n[a0:]
+            qnb = yrow_s[a0:]
+            fpn = frow_n[a0 + 1 :]
+            fp1 = frow[a0:]
+            fps = frow_s[a0 + 1 :]
+            qxs = qx[u, a0:]
+            qys = qy[u, a0:]
+            mxs = maxd[u, a0:]
+            tms = tmax[u, a0:]
+            # (the rain field is a 1×1 dummy unless used)
+            rfs = rain_field[u, a0:] if use_field else rain_field[0, :]
+            # The cell loop, in four copies (statistics fused or not, rain field or uniform
+            # rain): a load only one case may do, or a choice inside the loop, keeps LLVM from
+            # vectorising. The row maximum is an integer maximum of the depths' bits (depths
+            # are >= 0, so their bits order as the numbers do): LLVM does not vectorise a float
+            # max reduction here.
+            if fused:
+                if use_field:
+                    for i in range(n):
+                        qw, qn, hn = _cell(
+                            qxn_[i], qxn_[i + 1], qna[i], qnb[i],
+                            fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx,
+                            rfs[i] * dt,
+                        )  # fmt: skip
+                        qxs[i] = qw
+                        qys[i] = qn
+                        hs[i] = hn
+                        old = mxs[i]
+                        cross += 1 if (hn >= thr0 and old < thr_top) else 0
+                        if hn > old:  # masked stores: cache lines that do not rise stay clean
+                            tms[i] = t_new
+                            mxs[i] = hn
+                        hmb = max(hmb, _bits(hn))
+                else:
+                    for i in range(n):
+                        qw, qn, hn = _cell(
+                            qxn_[i], qxn_[i + 1], qna[i], qnb[i],
+                            fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx,
+                            rain_dt,
+                        )  # fmt: skip
+                        qxs[i] = qw
+                        qys[i] = qn
+                        hs[i] = hn
+                        old = mxs[i]
+                        cross += 1 if (hn >= thr0 and old < thr_top) else 0
+                        if hn > old:  # masked stores: cache lines that do not rise stay clean
+                            tms[i] = t_new
+                            mxs[i] = hn
+                        hmb = max(hmb, _bits(hn))
+            elif use_field:
                 for i in range(n):
                     qw, qn, hn = _cell(
                         qxn_[i], qxn_[i + 1], qna[i], qnb[i],
-                        fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rfs[i] * dt,
+                        fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx,
+                        rfs[i] * dt,
                     )  # fmt: skip
                     qxs[i] = qw
                     qys[i] = qn
                     hs[i] = hn
-                    old = mxs[i]
-                    cross += 1 if (hn >= thr0 and old < thr_top) else 0
-                    if hn > old:  # masked stores: cache lines that do not rise stay clean
-                        tms[i] = t_new
-                        mxs[i] = hn
-                    hmb = max(hmb, _bits(hn))
             else:
                 for i in range(n):
                     qw, qn, hn = _cell(
@@ -460,124 +594,101 @@ def update_kernel(
                     qxs[i] = qw
                     qys[i] = qn
                     hs[i] = hn
-                    old = mxs[i]
-                    cross += 1 if (hn >= thr0 and old < thr_top) else 0
-                    if hn > old:  # masked stores: cache lines that do not rise stay clean
-                        tms[i] = t_new
-                        mxs[i] = hn
-                    hmb = max(hmb, _bits(hn))
-        elif use_field:
-            for i in range(n):
-                qw, qn, hn = _cell(
-                    qxn_[i], qxn_[i + 1], qna[i], qnb[i],
-                    fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rfs[i] * dt,
-                )  # fmt: skip
-                qxs[i] = qw
-                qys[i] = qn
-                hs[i] = hn
-        else:
-            for i in range(n):
-                qw, qn, hn = _cell(
-                    qxn_[i], qxn_[i + 1], qna[i], qnb[i],
-                    fp1[i], fp1[i + 1], fp1[i + 2], fpn[i], fps[i], hs[i], dt_dx, rain_dt,
-                )  # fmt: skip
-                qxs[i] = qw
-                qys[i] = qn
-                hs[i] = hn
-        if n > 0:  # the east face of the span's last cell
-            q = qxn_[n]
-            qxs[n] = q * (fp1[n] if q > zero else fp1[n + 1])
-        # north faces in columns the row above needs but this row's span lacks (flux 0 there,
-        # since both cells are dry; written so the stored fluxes match a full update)
-        for c in range(max(v0[r], 0), min(a0, v1[r])):
-            q = qyn[r, c]
-            qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
-        for c in range(max(a1, v0[r], 0), v1[r]):
-            q = qyn[r, c]
-            qy[r, c] = q * (fp[r, c + 1] if q > zero else fp[r + 1, c + 1])
-        if r == ny - 1:
-            b0 = max(v0[ny], 0)
-            qlast = qyn[ny, b0:]
-            fa = fp[ny, b0 + 1 :]
-            fb = fp[ny + 1, b0 + 1 :]
-            qout = qy[ny, b0:]
-            for i in range(v1[ny] - b0):
-                q = qlast[i]
-                qout[i] = q * (fa[i] if q > zero else fb[i])
-        if has_nodata:
-            zs = z[r, a0:]
-            for i in range(n):
-                hs[i] = zero if zs[i] >= nodata_z else hs[i]
-        dsum = 0.0
-        if has_drain:
-            drs = drain[r, a0:]
-            for i in range(n):
-                d = min(drs[i] * dt, hs[i])
-                hs[i] -= d
-                dsum += d
-        isum = 0.0
-        if has_infil:
-            ifs = inf_f[r, a0:]
-            ifc = inf_fc[r, a0:]
-            ifk = inf_k[r, a0:]
-            for i in range(n):
-                cap = ifs[i] * dt
-                fi = min(cap, hs[i])
-                hs[i] -= fi
-                isum += fi
-                used = fi / cap if cap > zero else zero
-                fc = ifc[i]
-                ifs[i] = fc + (ifs[i] - fc) * np.exp(-ifk[i] * dt * used)
-        if not fused and nthr > 0:
-            for i in range(n):
-                hn = hs[i]
-                cross += 1 if (hn >= thr0 and mxs[i] < thr_top) else 0
-        # arrival: only where the running maximum crosses a threshold (rare; scalar loop). The
-        # fused loop has already raised the maximum, so there the unset (+inf) arrival times
-        # are tested instead, in a helper compiled without fastmath (it reads the infinities).
-        if nthr > 0 and cross > 0:
-            if fused:
-                _arrivals_row(h, arrival, thr, r, t_new, a0, a1)
-            else:
-                for c in range(a0, a1):
-                    hn = h[r, c]
-                    old = maxd[r, c]
-                    for k in range(nthr):
-                        if old < thr[k] and hn >= thr[k]:
-                            arrival[k, r, c] = t_new
-        if not fused:
-            for i in range(n):
-                hn = hs[i]
-                old = mxs[i]
-                tms[i] = t_new if hn > old else tms[i]
-                mxs[i] = max(hn, old)
-                hmb = max(hmb, _bits(hn))
-        hm: Any = _from_bits(hmb)
-        for k in range(nthr):
-            tk = thr[k]
-            if hm >= tk:
-                # masked add: rows of time-above that no wet cell touches are neither read
-                # nor written (most of the grid lies below the thresholds)
-                tas = tabove[k, r, a0:]
+            if n > 0:  # the east face of the span's last cell
+                q = qxn_[n]
+                qxs[n] = q * (fp1[n] if q > zero else fp1[n + 1])
+            # north faces in columns the row above needs but this row's span lacks (flux 0
+            # there, since both cells are dry; written so the stored fluxes match a full update)
+            for c in range(max(v0[u], 0), min(a0, v1[u])):
+                q = yrow_n[c]
+                qy[u, c] = q * (frow_n[c + 1] if q > zero else frow[c + 1])
+            for c in range(max(a1, v0[u], 0), v1[u]):
+                q = yrow_n[c]
+                qy[u, c] = q * (frow_n[c + 1] if q > zero else frow[c + 1])
+            if u == ny - 1:
+                b0 = max(v0[ny], 0)
+                qlast = yrow_s[b0:]
+                fa = frow[b0 + 1 :]
+                fo = ones[b0 + 1 :]
+                qout = qy[ny, b0:]
+                for i in range(v1[ny] - b0):
+                    q = qlast[i]
+                    qout[i] = q * (fa[i] if q > zero else fo[i])
+            if has_nodata:
+                zs = z[u, a0:]
                 for i in range(n):
-                    if hs[i] >= tk:
-                        tas[i] += dt
-        hmax_row[r] = hm
-        drain_row[r] = dsum
-        infil_row[r] = isum
-        if track:
-            lo = a1
-            for i in range(n):
-                if hs[i] > zero:
-                    lo = a0 + i
-                    break
-            hi = lo
-            for i in range(n - 1, lo - a0 - 1, -1):
-                if hs[i] > zero:
-                    hi = a0 + i + 1
-                    break
-            wlo[r] = lo if hi > lo else 0
-            whi[r] = hi if hi > lo else 0
+                    hs[i] = zero if zs[i] >= nodata_z else hs[i]
+            dsum = 0.0
+            if has_drain:
+                drs = drain[u, a0:]
+                for i in range(n):
+                    d = min(drs[i] * dt, hs[i])
+                    hs[i] -= d
+                    dsum += d
+            isum = 0.0
+            if has_infil:
+                ifs = inf_f[u, a0:]
+                ifc = inf_fc[u, a0:]
+                ifk = inf_k[u, a0:]
+                for i in range(n):
+                    cap = ifs[i] * dt
+                    fi = min(cap, hs[i])
+                    hs[i] -= fi
+                    isum += fi
+                    used = fi / cap if cap > zero else zero
+                    fcap = ifc[i]
+                    ifs[i] = fcap + (ifs[i] - fcap) * np.exp(-ifk[i] * dt * used)
+            if not fused and nthr > 0:
+                for i in range(n):
+                    hn = hs[i]
+                    cross += 1 if (hn >= thr0 and mxs[i] < thr_top) else 0
+            # arrival: only where the running maximum crosses a threshold (rare; scalar loop).
+            # The fused loop has already raised the maximum, so there the unset (+inf) arrival
+            # times are tested instead, in a helper compiled without fastmath (it reads the
+            # infinities).
+            if nthr > 0 and cross > 0:
+                if fused:
+                    _arrivals_row(h, arrival, thr, u, t_new, a0, a1)
+                else:
+                    for c in range(a0, a1):
+                        hn = h[u, c]
+                        old = maxd[u, c]
+                        for k in range(nthr):
+                            if old < thr[k] and hn >= thr[k]:
+                                arrival[k, u, c] = t_new
+            if not fused:
+                for i in range(n):
+                    hn = hs[i]
+                    old = mxs[i]
+                    tms[i] = t_new if hn > old else tms[i]
+                    mxs[i] = max(hn, old)
+                    hmb = max(hmb, _bits(hn))
+            hm: Any = _from_bits(hmb)
+            for k in range(nthr):
+                tk = thr[k]
+                if hm >= tk:
+                    # masked add: rows of time-above that no wet cell touches are neither read
+                    # nor written (most of the grid lies below the thresholds)
+                    tas = tabove[k, u, a0:]
+                    for i in range(n):
+                        if hs[i] >= tk:
+                            tas[i] += dt
+            hmax_row[u] = hm
+            drain_row[u] = dsum
+            infil_row[u] = isum
+            if track:
+                lo = a1
+                for i in range(n):
+                    if hs[i] > zero:
+                        lo = a0 + i
+                        break
+                hi = lo
+                for i in range(n - 1, lo - a0 - 1, -1):
+                    if hs[i] > zero:
+                        hi = a0 + i + 1
+                        break
+                wlo[u] = lo if hi > lo else 0
+                whi[u] = hi if hi > lo else 0
 
 
 @njit(cache=True)
@@ -715,7 +826,16 @@ class NumbaBackend:
 
     name = "numba"
 
-    def __init__(self) -> None:
+    def __init__(self, blocks: int | None = None) -> None:
+        # rows are swept in this many blocks (default: one per thread, one for a small grid);
+        # the answer does not depend on it (tests use it to check exactly that)
+        self.blocks = blocks
+        self._bounds: AnyArray = np.zeros(2, dtype=np.int64)
+        self._xbuf: AnyArray = np.zeros((1, 2, 1))
+        self._ybuf: AnyArray = np.zeros((1, 3, 1))
+        self._fbuf: AnyArray = np.ones((1, 3, 1))
+        self._ones: AnyArray = np.ones(1)
+        self._snap: tuple[AnyArray, AnyArray, AnyArray] = (self._ones,) * 3
         self._viol: AnyArray | None = None
         self._rows: AnyArray | None = None
         self._drain_rows: AnyArray | None = None
@@ -760,6 +880,25 @@ class NumbaBackend:
         self._wlo = np.zeros(ny, dtype=i64)
         self._whi = np.zeros(ny, dtype=i64)
         self._extents_valid = False
+        self._alloc_blocks(state, numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+    def _alloc_blocks(self, state: State, blocks: int) -> None:
+        """Allocate, for ``blocks`` blocks, the fused step's row buffers and the snapshots of the
+        rows around each boundary between blocks (as they were before the step)."""
+        nx = state.h.shape[1]
+        nt = max(blocks, self.blocks or 1)
+        ft = state.h.dtype
+        i64 = np.int64
+        self._bounds = np.zeros(nt + 1, dtype=i64)
+        self._xbuf = np.zeros((nt, 2, nx + 1), dtype=ft)
+        self._ybuf = np.zeros((nt, 3, nx), dtype=ft)
+        self._fbuf = np.ones((nt, 3, nx + 2), dtype=ft)
+        self._ones = np.ones(nx + 2, dtype=ft)
+        self._snap = (
+            np.zeros((nt + 1, 5, nx), dtype=ft),
+            np.zeros((nt + 1, 5, nx + 1), dtype=ft),
+            np.zeros((nt + 1, 5, nx), dtype=ft),
+        )
 
     def sync(self, state: State) -> None:
         """Host arrays are the state; nothing to do."""
@@ -802,7 +941,7 @@ class NumbaBackend:
             active, ra, rb = s.h.size, 0, ny
             self._extents_valid = False
         # Boundary faces first (perimeter only, NumPy): the limiter needs every face. With all
-        # edges closed they stay 0 in the scratch buffers (no kernel writes the edge faces there).
+        # edges closed they stay 0 in the scratch buffers (no kernel writes to those arrays).
         any_open = any(p.bc_kind)
         if any_open:
             boundary_fluxes(s, p)
@@ -810,22 +949,23 @@ class NumbaBackend:
         small = active < SMALL_GRID
         if small:
             numba.set_num_threads(1)  # waking threads costs more than a small grid's work
-        flux_kernel(
+        nb = self.blocks or (1 if small else threads)
+        if nb > self._xbuf.shape[0]:
+            self._alloc_blocks(s, nb)
+        nb = block_bounds(u0, u1, ra, rb, self._bounds[: nb + 1])
+        sh, sqx, sqy = self._snap
+        if nb > 1:
+            snapshot_rows(s.h, s.qx, s.qy, self._bounds[: nb + 1], sh, sqx, sqy)
+        # the limited fluxes are written over the old ones: s.qx/s.qy stay current
+        step_kernel(
             s.h, s.z, s.qx, s.qy, s.qx_new, s.qy_new, s.gn2x, s.gn2y,
-            dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min),
-            self._gn2, self._uniform_n, u0, u1, v0, v1, ra, rb,
-        )  # fmt: skip
-        limit_factor_kernel(
-            s.h, s.qx_new, s.qy_new, s.limiter, dt * inv_dx, self._viol, u0, u1, ra, rb
-        )
-        # the update writes the limited fluxes over the old ones: s.qx/s.qy stay current
-        update_kernel(
-            s.h, s.z, s.qx_new, s.qy_new, s.limiter, s.qx, s.qy,
+            dt, inv_dx, ft(GRAVITY) * dt, ft(p.theta), ft(p.h_flow_min), self._gn2, self._uniform_n,
             s.rain_field, ft(p.rain_rate) * dt, p.use_rain_field,
             s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
-            dt, inv_dx, ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival,
-            s.time_above, self._rows, self._drain_rows, self._infil_rows, ft(NODATA_Z),
-            u0, u1, v0, v1, p.track_wet, self._wlo, self._whi, ra, rb,
+            ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival, s.time_above,
+            self._rows, self._drain_rows, self._infil_rows, self._viol, ft(NODATA_Z),
+            u0, u1, v0, v1, p.track_wet, self._wlo, self._whi,
+            self._bounds, nb, sh, sqx, sqy, self._xbuf, self._ybuf, self._fbuf, self._ones,
         )  # fmt: skip
         if small:
             numba.set_num_threads(threads)

@@ -3,10 +3,14 @@
 Scheme: Bates et al. (2010) local inertial equations with the θ-weighted flux of de Almeida et
 al. (2012) (θ falls back to 1 on faces where the old flux runs against the surface gradient),
 depth at cell centres, unit-width discharge on faces, flow depth h_f = max(η) − max(z), implicit
-Manning friction, and the adaptive step Δt = α·Δx/√(g·h_max), clipped at rain and inflow
-breakpoints, output times and the end time. A positivity limiter scales the outgoing fluxes of a
-cell that would otherwise go below zero, so depths are never negative and mass is exact; every
-sink (drainage, infiltration, withdrawals) takes at most what a cell holds.
+Manning friction on the magnitude of the discharge vector |q⃗| = √(q² + q⊥²) (q⊥: the mean of the
+four perpendicular faces around the face, as LISFLOOD-FP's default 2-D friction; with |q| alone a
+flow oblique to the grid feels too little friction, up to a factor √2 at 45°, and runs too fast
+and too shallow: EA test 5, ``benchmarks/NOTES.md``), and the adaptive step
+Δt = α·Δx/√(g·h_max), clipped at rain and inflow breakpoints, output times and the end time. A
+positivity limiter scales the outgoing fluxes of a cell that would otherwise go below zero, so
+depths are never negative and mass is exact; every sink (drainage, infiltration, withdrawals)
+takes at most what a cell holds.
 
 Defaults and why. Deep depressions are where the local inertial scheme is weakest: friction
 vanishes as h grows, so nothing damps the gravity waves that the explicit update excites. Without
