@@ -1,5 +1,5 @@
 """Fault tests: the whole chain — MQTT ingest, warning evaluator, notification sender, each a real
-``fangxun`` process — runs through a replay of numbered observations while the broker restarts,
+process — runs through a replay of numbered observations while the broker restarts,
 PostgreSQL restarts (twice: once while batches are written, once while a notification is in
 flight), and the ingest, the evaluator and the sender are killed with SIGKILL and started again.
 
@@ -14,8 +14,14 @@ Afterwards:
   sends it again with the same ``Idempotency-Key``, which the receiver honours). A PostgreSQL
   restart while a delivery is in flight does not resend it (the sender waits to record it);
 * the services were never restarted by the test except where it killed them, and their logs
-  show them reconnecting with backoff.
+  show them reconnecting with backoff; the API app (what ``fangxun serve`` runs) answers 503
+  while PostgreSQL is down and 200 after, on the same engine.
 
+A second test drives the demo's replay publisher (:func:`fangxun.demo.replay.publish`) through
+a broker restart: every observation of the plan stored exactly once.
+
+The services run as child processes of their own Typer (sub-)apps (``fault_harness``): the same
+code as the ``fangxun`` commands, without importing every other command at each (re)start.
 The servers are private (a throw-away PostgreSQL cluster and Mosquitto broker on free ports,
 see ``fault_harness``), so restarting them disturbs no other test.
 """
@@ -35,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from fault_harness import (
     INGEST_CMD,
     NOTIFY_CMD,
@@ -48,6 +55,7 @@ from fault_harness import (
 )
 from sqlalchemy import Engine, func, select
 
+from fangxun.api.app import create_app
 from fangxun.audit.service import SystemActor
 from fangxun.config import load_settings
 from fangxun.db import make_engine, session_scope
@@ -326,6 +334,9 @@ def test_chain_survives_restarts_and_kills_exactly_once(
     sender = Service("sender", [*NOTIFY_CMD, "send"], env, logs / "sender.log")
     services = (ingest, evaluator, sender)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    # The API server's app (what `fangxun serve` runs), its engine made before the restarts.
+    api = TestClient(create_app(load_settings(environment="test", database_url=url)))
+    assert api.get("/api/v1/health").status_code == 200
     publisher = NumberedPublisher(broker.port, f"faults-pub-{uuid.uuid4().hex[:8]}")
     replay = Replay(publisher, base)
 
@@ -380,8 +391,12 @@ def test_chain_survives_restarts_and_kills_exactly_once(
         # phase of its 2 s cadence).
         replay.start_phase(1)
         time.sleep(0.5)
-        postgres.restart(down_s=4.0)
+        postgres.stop()
+        api_down = api.get("/api/v1/health").status_code  # a clear 503, not a crash
+        time.sleep(4.0)
+        postgres.start()
         phase_done(1)
+        api_after = api.get("/api/v1/health").status_code  # the same engine, reconnected
 
         # Phase 3 (orange): SIGKILL the ingest and the evaluator mid-phase, then the sender
         # while the orange notification is in flight (the receiver holds the request).
@@ -416,6 +431,7 @@ def test_chain_survives_restarts_and_kills_exactly_once(
         alive = {s.name: s.alive() for s in services}
         starts = {s.name: s.starts for s in services}
     finally:
+        api.close()
         publisher.close()
         for s in services:
             s.terminate()
@@ -430,6 +446,7 @@ def test_chain_survives_restarts_and_kills_exactly_once(
     ingest_log, evaluator_log, sender_log = (s.text() for s in services)
 
     # Every process survived everything but its own SIGKILL, and was started once more after it.
+    assert (api_down, api_after) == (503, 200)
     assert alive == {"ingest": True, "evaluator": True, "sender": True}, alive
     assert starts == {"ingest": 2, "evaluator": 2, "sender": 2}
 

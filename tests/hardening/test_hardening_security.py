@@ -125,3 +125,28 @@ def test_public_form_rate_limited_per_address(
     with TestClient(create_app(limited, engine=engine), client=("203.0.113.9", 5000)) as other:
         # Another address is not held back by the first one's reports.
         assert other.post("/api/v1/public/incidents", json=report).status_code == 201
+
+
+def test_no_page_takes_its_message_from_the_url(client: TestClient) -> None:
+    """Error and notice texts come from a refused form, never from a query parameter: otherwise
+    anyone could send a link that shows the office a message of their choosing on a real page."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    def query_names(dependant: Any) -> set[str]:
+        names = {param.name for param in dependant.query_params}
+        for sub in dependant.dependencies:
+            names |= query_names(sub)
+        return names
+
+    offenders: list[str] = []
+    seen = 0
+    for context in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        route = context.original_route
+        if not isinstance(route, APIRoute) or "GET" not in (route.methods or set()):
+            continue
+        names = query_names(route.dependant)
+        seen += len(names)
+        if names & {"error", "notice", "message"}:
+            offenders.append(f"{context.path}: {sorted(names)}")
+    assert seen > 20, f"only {seen} query parameters found: the check reads nothing"
+    assert not offenders, "pages that show a message from the URL:\n" + "\n".join(offenders)

@@ -5,6 +5,8 @@ store what is one under the type its bytes show, and refuse what is too large.""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,19 @@ def _image(fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+#: A valid PNG header that claims 100 000 × 100 000 pixels (a decompression bomb, 80 bytes).
+PNG_BOMB = (
+    b"\x89PNG\r\n\x1a\n"
+    + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))
+    + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 10))
+    + _png_chunk(b"IEND", b"")
+)
+
 #: Bytes that a client may declare as a photo. Each must be refused with a reason.
 NOT_PHOTOS = {
     "html": b"<html><script>alert(1)</script></html>",
@@ -33,6 +48,7 @@ NOT_PHOTOS = {
     "pdf": b"%PDF-1.7\n%%EOF",
     "jpeg-magic-only": b"\xff\xd8\xff\xe0" + b"\x00" * 64,
     "png-magic-only": b"\x89PNG\r\n\x1a\n" + b"junk" * 16,
+    "png-bomb": PNG_BOMB,
 }
 
 

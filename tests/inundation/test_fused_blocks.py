@@ -16,8 +16,7 @@ import numba
 import numpy as np
 import pytest
 
-from fangxun.inundation import Grid, Horton, Hyetograph, Model, PointInflow
-from fangxun.inundation import _kernels
+from fangxun.inundation import Grid, Horton, Hyetograph, Model, PointInflow, _kernels
 
 OUTPUTS = ("depth", "max_depth", "time_of_max_depth", "qx_faces", "qy_faces")
 

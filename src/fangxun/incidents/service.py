@@ -403,7 +403,14 @@ def photo_type(data: bytes, *, filename: str) -> str:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
             decoded = Image.MIME.get(image.format or "")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    # A header that claims gigapixels is refused before anything is decoded (a bomb, not a photo).
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise ValidationFailed(
             f"{_SAFE_NAME.sub('_', filename)[:200]}: the image cannot be read ({exc})",
             loc=("body", "file"),

@@ -1,24 +1,34 @@
 """Numba kernels (arrays and scalars only) and the ``numba`` backend built on them.
 
-A step costs two fused passes over the grid (plus a light limiter pass), all parallel over rows
-with a contiguous inner loop that LLVM vectorises:
+A step is one parallel pass over the grid, :func:`step_kernel`: each thread sweeps a block of
+rows in order and, at row r, computes
 
-* :func:`flux_kernel`: new x- and y-face fluxes (θ-scheme, implicit Manning friction);
-* :func:`update_kernel`: limited fluxes, continuity + rain + drainage + infiltration, running
-  maximum and its time, arrival times, time above thresholds, and the per-row maximum depth that
-  sets the next Δt.
+* the new x faces of row r and the y faces between rows r and r+1 (θ-scheme, implicit Manning
+  friction: :func:`_x_faces`, :func:`_y_faces`, where the physics lives),
+* the positivity factors of row r (:func:`_factor_row`),
+* and then updates row r-1, whose faces and neighbours' factors are now all known: limited
+  fluxes (stored in place of the old ones), continuity + rain + drainage + infiltration, running
+  maximum and its time, arrival times, time above thresholds, and the per-row maximum depth
+  that sets the next Δt.
 
-In between, :func:`limit_factor_kernel` computes each cell's positivity factor (a cheap pass);
-the update kernel applies it to every face as it reads them and stores the limited fluxes.
+The unlimited fluxes and factors of the last rows live in small per-block buffers (cache), not
+in whole-grid arrays: at 1000² float32 cells the data a step touches (depth, bed, fluxes,
+maximum and its time: ~24 MB) then fits in this machine's L3 cache, where three separate passes
+moved ~90 MB through memory. The rows next to another block are read from a snapshot taken
+before the step (the neighbour may already have updated them), and each block recomputes the
+fluxes and factors of the row on either side, so the answer does not depend on the blocks
+(``tests/inundation/test_fused_blocks.py``).
 
-Every kernel works on one span of columns per row and a range of rows (wet-region tracking, see
+Every loop works on one span of columns per row and a range of rows (wet-region tracking, see
 :func:`wet_spans` and :class:`NumbaBackend`; full spans without it). The inner loops run over
 row slices that start at the span and are indexed from 0, so numba emits no wrap-around code
-for negative indices and LLVM vectorises them.
-
-At 1000² cells a step moves roughly 80–100 MB (float32), so the kernels are bound by memory
-traffic more than by arithmetic: a scalar Manning's n is passed as a scalar (the g·n² rasters
-are not read), and rarely changing statistics use masked stores (see ``benchmarks/NOTES.md``, v5).
+for negative indices and LLVM vectorises them. Also needed for vectorisation (each checked in
+the optimisation remarks, ``benchmarks/NOTES.md`` v6): no choice between two arrays and no
+conditional load inside a loop (the loop is copied per case instead), reductions over integers
+only (a count of crossings, and the row maximum as the maximum of the depths' bits, which
+order as the depths do since they are >= 0: LLVM vectorises no float max or sum reduction
+under these fastmath flags), and inlined helpers that take scalars only inside a loop (an
+array argument brings reference counting into the loop).
 
 Friction needs h_f^(-7/3). ``pow`` and ``cbrt`` are scalar library calls that stop vectorisation
 (no SVML here), so :func:`inv_cbrt` starts from an exponent bit trick and refines with
@@ -946,7 +956,7 @@ class NumbaBackend:
         if any_open:
             boundary_fluxes(s, p)
         threads = numba.get_num_threads()
-        small = active < SMALL_GRID
+        small = active < SMALL_GRID and threads > 1
         if small:
             numba.set_num_threads(1)  # waking threads costs more than a small grid's work
         nb = self.blocks or (1 if small else threads)

@@ -33,7 +33,7 @@ from fangxun.org.models import User
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
 from fangxun.web.auth import CsrfProtected, WebUser
-from fangxun.web.forms import problem_text, status_of
+from fangxun.web.forms import problem_text, status_of, submit_form
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
@@ -167,8 +167,9 @@ def report_incident(
     description: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """Report an incident; back to the list with it on top."""
-    try:
-        incident = incidents.report(
+    return submit_form(
+        db,
+        lambda: incidents.report(
             session=db,
             incident_in=IncidentCreate(
                 unit_id=unit_id,
@@ -179,14 +180,12 @@ def report_incident(
                 description=description or None,
             ),
             actor=user,
-        )
-        db.flush()
-    except (FangxunError, ValidationError) as exc:
-        db.rollback()
-        return _incidents_page(
-            request, db, settings, user, error=problem_text(exc), status_code=status_of(exc)
-        )
-    return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+        ),
+        failed=lambda error, status: _incidents_page(
+            request, db, settings, user, error=error, status_code=status
+        ),
+        done=lambda incident: RedirectResponse(f"/incidents/{incident.id}", status_code=303),
+    )
 
 
 @router.get("/incidents.geojson")
@@ -453,13 +452,22 @@ def supplies_page(
 
 @router.get("/briefings")
 def briefings_page(
-    request: Request,
-    user: WebUser,
-    db: SessionDep,
-    settings: SettingsDep,
-    error: str | None = None,
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """Past briefings and the button that makes one for now."""
+    return _briefings_list(request, user, db, settings)
+
+
+def _briefings_list(
+    request: Request,
+    user: User,
+    db: Session,
+    settings: Settings,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    # The error comes from a refused form, never from the URL (no message anyone can link to).
     items = briefings.list_briefings(session=db, limit=20)
     return render_page(
         request,
@@ -467,7 +475,7 @@ def briefings_page(
         settings=settings,
         user=user,
         active="briefings",
-        status_code=403 if error else 200,
+        status_code=status_code,
         context={"items": items, "latest": items[0] if items else None, "error": error},
     )
 
@@ -477,12 +485,14 @@ def briefings_generate(
     request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """Generate the briefing for now."""
-    try:
-        briefings.generate(session=db, briefing_in=BriefingCreate(), actor=user)
-    except FangxunError as exc:
-        db.rollback()
-        return briefings_page(request, user, db, settings, error=str(exc))
-    return RedirectResponse("/briefings", status_code=303)
+    return submit_form(
+        db,
+        lambda: briefings.generate(session=db, briefing_in=BriefingCreate(), actor=user),
+        failed=lambda error, status: _briefings_list(
+            request, user, db, settings, error=error, status_code=status
+        ),
+        done=lambda _briefing: RedirectResponse("/briefings", status_code=303),
+    )
 
 
 @router.get("/briefings/{briefing_id}.pdf")
