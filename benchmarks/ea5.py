@@ -14,8 +14,9 @@ load average sampled during it — the machine is shared, so wall time is inflat
 else runs. ``--hours 2`` gives a short run for development (the comparison then covers only the
 gauges whose LISFLOOD-FP peak falls inside the window).
 
-    .venv/bin/python benchmarks/ea5.py                 # full 30 h, numba float32
+    .venv/bin/python benchmarks/ea5.py                 # full 30 h, numba float32, 1 thread
     .venv/bin/python benchmarks/ea5.py --hours 2 --no-docs
+    .venv/bin/python benchmarks/ea5.py --alpha 0.5     # LISFLOOD-FP's Courant number (0.7 s)
 """
 
 from __future__ import annotations
@@ -359,7 +360,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"- Time: {res['wall_s']:.0f} s wall, {res['cpu_s']:.0f} s CPU on {res['threads']} "
         f"thread(s), load average {res['load_avg']['min']:.1f}–{res['load_avg']['max']:.1f} on "
         f"{res['cpu_count']} cores shared with other work ({res['date_utc']}); LISFLOOD-FP took "
-        "26.0 min with 2 OpenMP threads.",
+        "26.0 min with 2 OpenMP threads, 36.6 min with 1.",
     ]
     if not full:
         why = (
@@ -395,7 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, default=30.0, help="simulated hours (max 30)")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--backend", default="numba")
-    ap.add_argument("--threads", type=int, default=min(2, numba.config.NUMBA_NUM_THREADS))
+    # One thread by default: on this shared 2-core machine every parallel region waits at its
+    # barrier for a thread the OS may not schedule for a while; under a load of 4-10 the 2-thread
+    # run was ~10x slower per step than the 1-thread run (benchmarks/NOTES.md, EA5, 09:14 UTC).
+    # On a quiet machine --threads 2 is faster.
+    ap.add_argument("--threads", type=int, default=1, help="numba threads (1 on a shared machine)")
     ap.add_argument("--no-track", action="store_true", help="compute every cell every step")
     ap.add_argument("--no-docs", action="store_true", help="do not touch docs/validation.md")
     ap.add_argument("--tag", default="", help="suffix for the result files (e.g. f64)")

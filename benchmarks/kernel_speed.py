@@ -6,6 +6,13 @@ simulated time (compilation and wetting, untimed); then the backend's ``step`` i
 ``--steps`` times with a fixed Δt = 1 s, from a copy of that state, for 1 and 2 threads, float32
 and float64. Each figure is the best of ``--repeat`` runs (the machine is shared). Prints
 M cell-updates/s (wall) and writes ``benchmarks/results/kernel_speed.json``.
+
+``--ab OLD.py`` compares another version of ``_kernels.py`` (e.g. from ``git show
+REV:src/fangxun/inundation/_kernels.py > /tmp/old.py``) with the current one instead: single
+steps of the two alternate in one process on copies of the same state, so both see the same
+load; it prints the minimum and median wall time per step, the minimum CPU time of the calling
+thread (with one thread that is the whole step, whatever else runs on the machine) and the
+largest difference between the two states at the end.
 """
 
 from __future__ import annotations
@@ -13,17 +20,19 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import importlib.util
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
 
-from fangxun.inundation import Grid, Hyetograph, Model
-from fangxun.inundation._backend import StepParams
+from fangxun.inundation import Grid, Hyetograph, Model, _kernels
+from fangxun.inundation._backend import StepParams, register_backend
 from fangxun.inundation.verification import depression_terrain
 
 HERE = Path(__file__).resolve().parent
@@ -78,6 +87,52 @@ def _time(m: Model, steps: int, threads: int) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def _load_old(path: str) -> Any:
+    """Import another version of ``_kernels.py`` as a module (without taking over "numba")."""
+    name = f"fangxun.inundation._ab_{Path(path).stem}"  # numba's cache remembers the name
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--ab: cannot import {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    register_backend("numba", _kernels.NumbaBackend)  # the old module registered its own
+    return mod
+
+
+def _ab(m: Model, old: Any, steps: int, threads: int) -> dict[str, Any]:
+    """Alternate single steps of the old and the current backend on copies of one state."""
+    numba.set_num_threads(threads)
+    p = _params(m, m.time_s)
+    runs: dict[str, Any] = {}
+    for key, mod in (("old", old), ("new", _kernels)):
+        runs[key] = (mod.NumbaBackend(), copy.deepcopy(m._state), [], [])
+        runs[key][0].step(runs[key][1], p)  # warm
+    for i in range(steps):
+        for key in ("old", "new") if i % 2 == 0 else ("new", "old"):
+            backend, state, wall, cpu = runs[key]
+            c0 = time.thread_time()
+            t0 = time.perf_counter()
+            backend.step(state, p)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
+    so, sn = runs["old"][1], runs["new"][1]
+    out: dict[str, Any] = {"threads": threads, "steps": steps}
+    for key in ("old", "new"):
+        wall, cpu = runs[key][2], runs[key][3]
+        out[key] = {
+            "min_ms": round(min(wall) * 1e3, 3),
+            "median_ms": round(float(np.median(wall)) * 1e3, 3),
+            "thread_cpu_min_ms": round(min(cpu) * 1e3, 3),
+        }
+    out["speedup_min"] = round(out["old"]["min_ms"] / out["new"]["min_ms"], 3)
+    out["max_abs_diff"] = {
+        k: float(np.max(np.abs(getattr(so, k).astype(np.float64) - getattr(sn, k))))
+        for k in ("h", "qx", "qy", "max_depth", "time_of_max")
+    }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -87,6 +142,7 @@ def main() -> None:
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     ap.add_argument("--label", default="")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--ab", metavar="OLD.py", help="A/B against another _kernels.py (see above)")
     ap.add_argument(
         "--storm",
         action="store_true",
@@ -102,6 +158,30 @@ def main() -> None:
         "load_average_before": os.getloadavg(),
         "results": [],
     }
+    if a.ab:
+        old = _load_old(a.ab)
+        out["ab_old"] = a.ab
+        for dtype in a.dtypes:
+            m = _setup(a.n, dtype)
+            for th in a.threads:
+                r = _ab(m, old, a.steps, th)
+                r["dtype"] = dtype
+                r["load_1min"] = os.getloadavg()[0]
+                o, n = r["old"], r["new"]
+                print(
+                    f"A/B {dtype} threads={th}: old {o['min_ms']:.2f} ms/step (median "
+                    f"{o['median_ms']:.2f}, thread CPU {o['thread_cpu_min_ms']:.2f}), new "
+                    f"{n['min_ms']:.2f} (median {n['median_ms']:.2f}, thread CPU "
+                    f"{n['thread_cpu_min_ms']:.2f}), {r['speedup_min']:.2f}x, max diff "
+                    f"{max(r['max_abs_diff'].values()):.1e}, load {r['load_1min']:.2f}",
+                    flush=True,
+                )
+                out["results"].append(r)
+        if not a.no_write:
+            path = HERE / "results" / "kernel_speed_ab.json"
+            path.write_text(json.dumps(out, indent=2) + "\n")
+            print(f"wrote {path}")
+        return
     for dtype in a.dtypes:
         m = _setup(a.n, dtype)
         for th in a.threads:
