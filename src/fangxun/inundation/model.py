@@ -14,8 +14,9 @@ takes at most what a cell holds.
 
 Defaults and why. Deep depressions are where the local inertial scheme is weakest: friction
 vanishes as h grows, so nothing damps the gravity waves that the explicit update excites. Without
-flux averaging (θ = 1) the pond surface checkerboards at α = 0.7 and the peak depth is grossly
-overestimated (what Landlab's OverlandFlow shows). The θ-scheme damps exactly that two-cell mode,
+flux averaging (θ = 1) the pond surface checkerboards and the peak depth is grossly
+overestimated (what Landlab's OverlandFlow shows at α = 0.7; here, with friction on |q⃗|, which
+also damps the mode's cross-flow, at α = 0.9). The θ-scheme damps exactly that two-cell mode,
 but its averaging is a numerical diffusion of (1 − θ)/2·Δx²/Δt: it grows without bound as Δt
 shrinks, so the plain scheme does not converge as Δt → 0. We therefore scale it with the step,
 θ_eff = 1 − (1 − θ)·min(1, Δt/Δt_cfl): a full adaptive step gets the chosen θ, a shorter one
