@@ -11,13 +11,10 @@ The binaries are the same Debian packages the shared services run.
 
 from __future__ import annotations
 
-import getpass
 import glob
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +29,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+from service_processes import free_port, wait_port
+
 #: Longest time the webhook receiver holds a request for the test, s.
 HOLD_MAX_S = 30.0
 #: The services, each its ``fangxun`` command's own Typer (sub-)app run directly: the same code
@@ -44,25 +42,6 @@ INGEST_CMD = [
 ]  # fmt: skip
 WARNINGS_CMD = [sys.executable, "-c", "from fangxun.cli.warnings import app; app()"]
 NOTIFY_CMD = [sys.executable, "-c", "from fangxun.cli.notify import app; app()"]
-
-
-def free_port() -> int:
-    """A TCP port free on loopback now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 20.0) -> None:
-    """Wait until something accepts connections on ``127.0.0.1:port``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
@@ -167,55 +146,6 @@ class PrivatePostgres:
 
 
 # --- Mosquitto ----------------------------------------------------------------------------------
-
-
-class PrivateBroker:
-    """A Mosquitto process on a free port with persistence in ``folder``; ``restart`` keeps the
-    persistent sessions and their queued messages (saved on SIGTERM)."""
-
-    def __init__(self, folder: Path) -> None:
-        if not Path(MOSQUITTO).exists():
-            pytest.skip("mosquitto is not installed")
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self.port = free_port()
-        self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            # As root mosquitto would switch to its own user and could not write the folder.
-            f"user {getpass.getuser()}\n"
-            "persistence true\n"
-            f"persistence_location {folder}/\n"
-            "max_queued_messages 100000\n"
-            f"log_dest file {folder}/mosquitto.log\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the broker and wait for its port."""
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
-        wait_port(self.port)
-
-    def stop(self) -> None:
-        """SIGTERM (the broker saves its sessions) and wait."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self, down_s: float) -> None:
-        """Stop, stay down ``down_s`` seconds, start again."""
-        self.stop()
-        time.sleep(down_s)
-        self.start()
-
-
-# --- Fangxun services ---------------------------------------------------------------------------
 
 
 class Service:

@@ -47,13 +47,13 @@ from fault_harness import (
     NOTIFY_CMD,
     WARNINGS_CMD,
     NumberedPublisher,
-    PrivateBroker,
     PrivatePostgres,
     Service,
     WebhookReceiver,
     wait_until,
 )
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from fangxun.api.app import create_app
 from fangxun.audit.service import SystemActor
@@ -75,6 +75,7 @@ from fangxun.org.models import UnitKind
 from fangxun.org.schemas import UnitCreate
 from fangxun.warnings import service as warnings_service
 from fangxun.warnings.models import WarningChange
+from service_processes import Broker
 
 pytestmark = [
     pytest.mark.postgres,
@@ -136,6 +137,37 @@ def settings_env(url: str, data_dir: Path, mqtt_port: int) -> dict[str, str]:
     }
 
 
+def _create_rain_gauge(
+    session: Session, *, unit_id: int | None = None, interval_s: int | None = None
+) -> None:
+    """The drill's rain gauge and its rainfall datastream (mm), in ``session``."""
+    monitoring.ensure_observed_properties(session=session)
+    monitoring.create_station(
+        session=session,
+        station_in=StationCreate(
+            code=STATION,
+            name_zh="演练雨量站",
+            kind=StationKind.rain_gauge,
+            lon=113.6,
+            lat=34.8,
+            unit_id=unit_id,
+        ),
+        actor=SETUP,
+    )
+    monitoring.create_datastream(
+        session=session,
+        datastream_in=DatastreamCreate(
+            code=STREAM,
+            name=STREAM,
+            station_code=STATION,
+            observed_property="rainfall",
+            unit="mm",
+            interval_s=interval_s,
+        ),
+        actor=SETUP,
+    )
+
+
 def seed(engine: Engine, webhook_url: str) -> None:
     """The district, its webhook contact and one rain gauge (committed)."""
     with session_scope(engine) as session:
@@ -151,31 +183,7 @@ def seed(engine: Engine, webhook_url: str) -> None:
             ),
             actor=SETUP,
         )
-        monitoring.ensure_observed_properties(session=session)
-        monitoring.create_station(
-            session=session,
-            station_in=StationCreate(
-                code=STATION,
-                name_zh="演练雨量站",
-                kind=StationKind.rain_gauge,
-                lon=113.6,
-                lat=34.8,
-                unit_id=unit.id,
-            ),
-            actor=SETUP,
-        )
-        monitoring.create_datastream(
-            session=session,
-            datastream_in=DatastreamCreate(
-                code=STREAM,
-                name=STREAM,
-                station_code=STATION,
-                observed_property="rainfall",
-                unit="mm",
-                interval_s=STEP_S,
-            ),
-            actor=SETUP,
-        )
+        _create_rain_gauge(session, unit_id=unit.id, interval_s=STEP_S)
 
 
 def outcome(engine: Engine) -> dict[str, Any]:
@@ -268,8 +276,8 @@ def postgres() -> Iterator[PrivatePostgres]:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
-    b = PrivateBroker(tmp_path / "broker")
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker")
     b.start()
     try:
         yield b
@@ -310,7 +318,7 @@ class Replay:
 
 
 def test_chain_survives_restarts_and_kills_exactly_once(
-    postgres: PrivatePostgres, broker: PrivateBroker, receiver: WebhookReceiver, tmp_path: Path
+    postgres: PrivatePostgres, broker: Broker, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     t_start = time.monotonic()
     postgres.create_database("chain")
@@ -498,32 +506,14 @@ def test_chain_survives_restarts_and_kills_exactly_once(
 
 
 def test_demo_replay_publisher_rides_out_a_broker_restart(
-    sqlite_engine: Engine, broker: PrivateBroker, caplog: pytest.LogCaptureFixture
+    sqlite_engine: Engine, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The demo's replay publisher (:func:`fangxun.demo.replay.publish`) keeps publishing across
     a broker restart: paho reconnects with backoff and sends again what the broker had not
     acknowledged; the ingest (in-process here) resubscribes on its persistent session. Every
     observation of the plan is stored exactly once."""
     with session_scope(sqlite_engine) as session:
-        monitoring.ensure_observed_properties(session=session)
-        monitoring.create_station(
-            session=session,
-            station_in=StationCreate(
-                code=STATION, name_zh="演练雨量站", kind=StationKind.rain_gauge, lon=113.6, lat=34.8
-            ),
-            actor=SETUP,
-        )
-        monitoring.create_datastream(
-            session=session,
-            datastream_in=DatastreamCreate(
-                code=STREAM,
-                name=STREAM,
-                station_code=STATION,
-                observed_property="rainfall",
-                unit="mm",
-            ),
-            actor=SETUP,
-        )
+        _create_rain_gauge(session)
     frames = [Frame(60.0 * k, {STATION: [(STREAM, value_mm(k))]}) for k in range(1, 201)]
     plan = ReplayPlan("test", "numbered frames", duration_s=frames[-1].offset_s, cell_m=0.0)
     plan.frames = frames

@@ -4,11 +4,7 @@ helpers to publish and to run ``fangxun ingest`` as a separate process."""
 
 from __future__ import annotations
 
-import getpass
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,66 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 FANGXUN = str(Path(sys.executable).parent / "fangxun")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-
-
-class Broker:
-    """A Mosquitto process with persistence in ``folder``; ``restart`` keeps the sessions."""
-
-    def __init__(self, folder: Path) -> None:
-        if not Path(MOSQUITTO).exists():
-            pytest.skip("mosquitto is not installed")
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            # Run as whoever runs the tests (as root, mosquitto would switch to its own user and
-            # could not write the test's folder).
-            f"user {getpass.getuser()}\n"
-            "persistence true\n"
-            f"persistence_location {folder}/\n"
-            # The default (1000) would drop messages queued for an offline ingest in big tests.
-            "max_queued_messages 1000000\n"
-            f"log_dest file {folder}/mosquitto.log\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
-        wait_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # mosquitto saves its persistence file
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 class IngestProcess:

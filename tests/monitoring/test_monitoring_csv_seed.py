@@ -93,7 +93,8 @@ class _FakeClock:
 @pytest.mark.mqtt
 def test_replay_publishes_in_the_past_at_speed(tmp_path: Path) -> None:
     import paho.mqtt.client as mqtt
-    from mqtt_helpers import Broker
+
+    from service_processes import Broker
 
     broker = Broker(tmp_path / "broker")
     broker.start()

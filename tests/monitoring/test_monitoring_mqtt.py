@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from mon_helpers import Network, build_network
-from mqtt_helpers import Broker, IngestProcess, Publisher, payloads
+from mqtt_helpers import IngestProcess, Publisher, payloads
 from sqlalchemy import Engine, func, select
 
 from fangxun.db import session_scope
 from fangxun.monitoring.ingest.mqtt import MqttConfig, MqttIngest, station_topic
 from fangxun.monitoring.models import DeadLetter, Observation
+from service_processes import Broker
 
 pytestmark = [pytest.mark.mqtt]
 
