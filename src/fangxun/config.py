@@ -106,9 +106,11 @@ class Settings(BaseSettings):
     health_check_broker: bool = False
     #: How long the health endpoint waits for the broker, s.
     health_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
-    #: The map's heavy documents (hazard points, stations, latest values) are built at most once
-    #: per this many seconds per jurisdiction (fangxun.api.cache); 0 = always build, s.
-    response_cache_ttl_s: float = Field(default=2.0, ge=0.0, le=60.0)
+    #: The map's heavy documents (hazard points, stations, latest values) are rebuilt at least
+    #: once per this many seconds per jurisdiction even when their data version did not change
+    #: (fangxun.api.cache): the bound for what the version cannot see (commits out of id order,
+    #: writes around the services); 0 = always build, s.
+    response_cache_ttl_s: float = Field(default=10.0, ge=0.0, le=60.0)
     # --- monitoring (issue 5) ---
     #: MQTT broker the ingest service subscribes to.
     mqtt_host: str = "127.0.0.1"

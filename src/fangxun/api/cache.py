@@ -5,17 +5,20 @@ latest values, active warnings) many times a second, and building them costs far
 sending them. :func:`cached_json` keeps the *encoded* body, its gzip twin and its ``ETag``,
 keyed by the request path and query and by what decides what the user may see (role and unit),
 so a user is never served another jurisdiction's bytes. Authentication still runs on every
-request; only building the body is shared.
+request (from the short principal cache of :mod:`fangxun.api.principal`); only building the body
+is shared.
 
 An entry is used while both hold:
 
-* its **data version** matches: the caller passes ``version``, a cheap query (the newest audit
-  entry, row and observation ids: primary-key lookups, one round trip) that changes whenever an
-  edit or an ingest changes the document. It runs on every request, in every worker process, so
-  an edit is visible on the very next request whichever worker serves it;
-* it is younger than ``Settings.response_cache_ttl_s`` (default 2 s; 0 turns caching off), which
-  bounds how stale whatever the version does not see can be (time-dependent parts such as
-  "overdue").
+* its **data version** matches: the caller names ``version``, a cheap query (the newest audit
+  entry, row and observation ids, the overdue count: one round trip) that changes whenever an
+  edit or an ingest changes the document. Each worker process memoises it for
+  :data:`VERSION_MEMO_S` (0.5 s), so a cache hit asks the database nothing; a write committed
+  through this process's engine drops the memo at once (:func:`watch_writes`), one from another
+  process shows within the memo interval;
+* it is younger than ``Settings.response_cache_ttl_s`` (default 10 s; 0 turns caching off), which
+  bounds how stale whatever the version does not see can be (transactions committed out of id
+  order, writes around the services).
 
 Concurrent misses of one key build it once: the others wait when the version changed (they must
 not see the old data). When only the time ran out, every request is served the previous body
@@ -42,8 +45,10 @@ import gzip
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,7 +58,11 @@ import pydantic_core
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from fangxun.api.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +72,12 @@ MAX_ENTRIES = 512
 GZIP_MIN_BYTES = 1024
 #: gzip level: 6 compresses a 1 MB GeoJSON to about a seventh in ~10 ms, once per build.
 GZIP_LEVEL = 6
+#: How long a worker trusts a data version it read, s: the bound on how late a write made by
+#: *another* process shows (writes through this process's engine bump it at once, see
+#: :func:`watch_writes`). Within it a cache hit touches no database at all.
+VERSION_MEMO_S = 0.5
+#: GIL switch interval while background rebuilds may run, s (CPython's default: 0.005).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -98,11 +113,63 @@ class ResponseCache:
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self.version_memo_s = min(VERSION_MEMO_S, ttl_s)
+        self._versions: dict[Hashable, tuple[Hashable, float]] = {}
+        #: Bumped by every write committed in this process: a version read that started before
+        #: it must not be memoised after it.
+        self._generation = 0
 
     def clear(self) -> None:
         """Forget every entry (after a change made in this process, for instance)."""
         with self._guard:
             self._entries.clear()
+            self._versions.clear()
+            self._generation += 1
+
+    def on_write(self, *, auth: bool) -> None:
+        """A write was committed through this process's engine: forget the memoised data
+        versions, so the next request reads them again (:func:`watch_writes`)."""
+        self._generation += 1
+        self._versions.clear()
+
+    def memoised_version(self, name: Hashable) -> tuple[bool, Hashable]:
+        """``(True, version)`` when the version named ``name`` was read less than
+        :attr:`version_memo_s` ago and no write of this process came since; else ``(False,
+        None)``."""
+        found = self._versions.get(name)
+        if found is not None and found[1] > time.monotonic():
+            return True, found[0]
+        return False, None
+
+    def read_version(self, name: Hashable, read: Callable[[], Hashable]) -> Hashable:
+        """Call ``read()`` (a database query) and memoise its result under ``name`` unless a
+        write of this process landed meanwhile."""
+        generation = self._generation
+        value = read()
+        if generation == self._generation and self.version_memo_s > 0:
+            self._versions[name] = (value, time.monotonic() + self.version_memo_s)
+        return value
+
+    def lookup(
+        self, key: Hashable, version: Hashable, refresh: Callable[[], Any]
+    ) -> CachedBody | None:
+        """The entry for ``key`` when it has ``version``, else None; never blocks (safe on the
+        event loop). When its TTL ran out, ``refresh()`` is scheduled on the background thread
+        (unless a rebuild of it already runs) and the entry is served meanwhile, as in
+        :meth:`get_or_build`."""
+        hit = self._entries.get(key)
+        if hit is None or hit.version != version:
+            return None
+        if hit.expires > time.monotonic():
+            return hit
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        if lock.acquire(blocking=False):
+            try:
+                self._background().submit(self._refresh, key, refresh, version, lock)
+            except RuntimeError:  # the executor is shut down (the app is stopping)
+                lock.release()
+        return hit
 
     def get_or_build(
         self,
@@ -178,6 +245,13 @@ class ResponseCache:
     def _background(self) -> ThreadPoolExecutor:
         with self._guard:
             if self._executor is None:
+                # A rebuild is pure Python for tens of ms; with CPython's default 5 ms switch
+                # interval the event loop waits up to 5 ms for the GIL after every system call
+                # while one runs (the convoy effect), which made the map's p99 latency. A
+                # shorter interval hands the GIL back to the request path sooner; the rebuild,
+                # which nobody waits for, takes a little longer.
+                if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+                    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="response-cache")
             return self._executor
 
@@ -210,52 +284,81 @@ def _accepts_gzip(header: str | None) -> bool:
     return False
 
 
-def cached_json(
+async def cached_json(
     request: Request,
-    user: Any,
-    session: Session,
+    principal: Principal,
     build: Callable[[Session, Any], Any],
     *,
-    version: Callable[[Session], Hashable] | None = None,
+    version: Callable[..., Hashable] | None = None,
     media_type: str = "application/json",
 ) -> Response:
     """A JSON response for ``request``, built once per data version and TTL per jurisdiction.
 
+    For ``async`` endpoints whose user is a :class:`~fangxun.api.principal.Principal`: a hit
+    runs entirely on the event loop (no thread-pool hop, no database session), since the data
+    version is memoised per worker for :data:`VERSION_MEMO_S`. On a miss the work runs in the
+    thread pool with its own session and the user loaded again there (inactive or deleted: 401).
+
     ``build(session, user)`` returns the document (plain JSON types, Pydantic models, or
-    pre-encoded bytes); ``version(session)``, a cheap query whose result changes whenever the
-    document's data does. When only the TTL ran out, the rebuild runs in the background with
-    its own session (from ``app.state.session_factory``) and the user loaded again there.
-    Answers ``304`` to a matching ``If-None-Match`` and sends the gzipped bytes to clients that
-    accept them. Builds every time when the app has no cache (``app.state.response_cache``).
+    pre-encoded bytes); ``version(session=...)`` a cheap query whose result changes whenever
+    the document's data does (a module-level function: it names the memo). When only the TTL ran
+    out, the rebuild runs in the background. Answers ``304`` to a matching ``If-None-Match`` and
+    sends the gzipped bytes to clients that accept them. Builds every time when the app has no
+    cache (``app.state.response_cache``).
     """
     cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
     if cache is None:
         cache = ResponseCache(0.0)
+    factory = request.app.state.session_factory
     key = (
         request.url.path,
         tuple(sorted(request.query_params.multi_items())),
-        str(getattr(user, "role", "")),
-        getattr(user, "unit_id", None),
+        str(principal.role),
+        principal.unit_id,
     )
-    current = version(session) if version is not None and cache.ttl_s > 0 else None
-    factory = getattr(request.app.state, "session_factory", None)
-    refresh: Callable[[], Any] | None = None
-    if factory is not None and getattr(user, "id", None) is not None:
-        user_type, user_id = type(user), user.id
 
-        def rebuild_with_own_session() -> Any:
-            with factory() as own:
-                actor = own.get(user_type, user_id)
-                if actor is None:  # deleted meanwhile: nothing to build for
-                    raise LookupError(f"user {user_id} is gone")
-                try:
-                    return build(own, actor)
-                finally:
-                    own.rollback()
+    def build_with_own_session() -> Any:
+        with factory() as own:
+            try:
+                return build(own, principal.load(own))
+            finally:
+                own.rollback()
 
-        refresh = rebuild_with_own_session
+    entry: CachedBody | None = None
+    if cache.ttl_s <= 0:
+        entry = await run_in_threadpool(
+            lambda: CachedBody.encode(build_with_own_session(), None, 0.0)
+        )
+    else:
+        current: Hashable = None
+        if version is not None:
+            read_version = version
 
-    entry = cache.get_or_build(key, lambda: build(session, user), version=current, refresh=refresh)
+            def version_with_own_session() -> Hashable:
+                with factory() as own:
+                    try:
+                        return read_version(session=own)
+                    finally:
+                        own.rollback()
+
+            known, current = cache.memoised_version(version)
+            if not known:
+                current = await run_in_threadpool(
+                    cache.read_version, version, version_with_own_session
+                )
+        # A hit, even one whose TTL ran out (its rebuild goes to the background), is answered
+        # here on the event loop: a thread-pool hop per request while a rebuild holds the GIL
+        # made the latency tail.
+        entry = cache.lookup(key, current, build_with_own_session)
+        if entry is None:  # missing or changed: wait for the one build, off the loop
+            entry = await run_in_threadpool(
+                lambda: cache.get_or_build(
+                    key,
+                    build_with_own_session,
+                    version=current,
+                    refresh=build_with_own_session,
+                )
+            )
     # Private: the body depends on who asks; no-cache: a client may keep it but must revalidate
     # (cheap: a 304), since the map polls for the latest values.
     headers = {"ETag": entry.etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
@@ -267,4 +370,74 @@ def cached_json(
     return Response(entry.body, media_type=media_type, headers=headers)
 
 
-__all__ = ["GZIP_MIN_BYTES", "CachedBody", "ResponseCache", "cached_json"]
+# --- writes made through this process --------------------------------------------------------
+
+_WRITE_FLAG = "fangxun_wrote"
+_AUTH_FLAG = "fangxun_wrote_auth"
+#: Statements that never write (anything else counts as a write: over-invalidating is safe).
+_READ_ONLY_PREFIXES = ("SELECT", "SHOW", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA")
+#: Tables whose rows decide who a token belongs to (fangxun.api.principal).
+_AUTH_TABLES = ("org_auth_token", "org_user")
+_watchers: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[Any]] = weakref.WeakKeyDictionary()
+_watchers_guard = threading.Lock()
+
+
+def watch_writes(engine: Engine, subscriber: Any) -> None:
+    """Call ``subscriber.on_write(auth=...)`` whenever a transaction that wrote commits on
+    ``engine`` (``auth`` true when it wrote a user or token row), so this process's caches drop
+    what the write may have changed at once. Called at the commit and again when the connection
+    returns to the pool (after the commit has landed), so a reader racing the commit cannot
+    keep the old version. Subscribers are held weakly. Writes by other processes are not seen:
+    those show within :data:`VERSION_MEMO_S` (and the principal cache's TTL)."""
+    with _watchers_guard:
+        subscribers = _watchers.get(engine)
+        if subscribers is None:
+            subscribers = weakref.WeakSet()
+            _watchers[engine] = subscribers
+            _install_write_listeners(engine, subscribers)
+        subscribers.add(subscriber)
+
+
+def _install_write_listeners(engine: Engine, subscribers: weakref.WeakSet[Any]) -> None:
+    def notify(auth: bool) -> None:
+        for subscriber in list(subscribers):
+            subscriber.on_write(auth=auth)
+
+    def before_cursor_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        head = statement.lstrip()[:9].upper()
+        if head.startswith(_READ_ONLY_PREFIXES):
+            return
+        info = conn.info
+        info[_WRITE_FLAG] = True
+        if not info.get(_AUTH_FLAG) and any(t in statement for t in _AUTH_TABLES):
+            info[_AUTH_FLAG] = True
+
+    def commit(conn: Any) -> None:
+        info = conn.info
+        if info.get(_WRITE_FLAG):
+            notify(bool(info.get(_AUTH_FLAG)))
+
+    def rollback(conn: Any) -> None:
+        info = conn.info
+        info.pop(_WRITE_FLAG, None)
+        info.pop(_AUTH_FLAG, None)
+
+    def checkin(_dbapi_conn: Any, record: Any) -> None:
+        info = record.info
+        if info.pop(_WRITE_FLAG, None):
+            notify(bool(info.pop(_AUTH_FLAG, None)))
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(engine, "commit", commit)
+    event.listen(engine, "rollback", rollback)
+    event.listen(engine, "checkin", checkin)
+
+
+__all__ = [
+    "GZIP_MIN_BYTES",
+    "VERSION_MEMO_S",
+    "CachedBody",
+    "ResponseCache",
+    "cached_json",
+    "watch_writes",
+]

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from fangxun.api.ids import check_integer_params
+from fangxun.api.principal import Principal, resolve_principal
 from fangxun.config import Settings
 from fangxun.errors import AuthenticationError, PermissionDeniedError
 from fangxun.org.models import Role, User
@@ -66,6 +67,18 @@ def get_current_user(session: SessionDep, token: BearerToken) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_principal(request: Request, token: BearerToken) -> Principal:
+    """The principal of the request's bearer token (401 as :func:`get_current_user`), from the
+    in-process principal cache when known (:mod:`fangxun.api.principal`): for ``async``
+    read endpoints that serve cached documents without touching the database."""
+    if not token:
+        raise AuthenticationError("not authenticated: send 'Authorization: Bearer <token>'")
+    return await resolve_principal(request, token, "api")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
 def require_role(*roles: Role) -> Callable[..., User]:

@@ -416,14 +416,17 @@ def map_points(*, session: Session, actor: Actor) -> list[MapPoint]:
 def map_points_version(*, session: Session) -> tuple[Any, ...]:
     """A cheap value that changes whenever :func:`map_points` may (any jurisdiction): the newest
     audit entry (every edit of a point or rectification is audited), point and rectification
-    ids (rows written around the services). One query of three primary-key lookups.
+    ids (rows written around the services), and the number of overdue rectifications now (a
+    deadline passing as time goes by recolours a point without any write). One query.
 
-    What it cannot see (a rectification becoming overdue as time passes, two transactions
-    committed out of id order) shows when the response cache's TTL runs out."""
+    What it cannot see (two transactions committed out of id order) shows when the response
+    cache's TTL runs out."""
+    overdue = and_(Rectification.status.in_(OPEN_STATES), Rectification.deadline < utcnow())
     stmt = select(
         select(func.max(AuditEntry.id)).scalar_subquery(),
         select(func.max(HazardPoint.id)).scalar_subquery(),
         select(func.max(Rectification.id)).scalar_subquery(),
+        select(func.count()).select_from(Rectification).where(overdue).scalar_subquery(),
     )
     return tuple(session.execute(stmt).one())
 

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from fangxun.api.cache import cached_json
-from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep, require_role
+from fangxun.api.deps import (
+    CurrentPrincipal,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    require_role,
+)
 from fangxun.api.pagination import Page, PageDep
 from fangxun.db.types import utcnow
 from fangxun.errors import ValidationFailed
@@ -51,18 +57,17 @@ Ingester = Annotated[User, Depends(require_role(Role.admin, Role.district, Role.
 @router.get(
     "/monitoring/stations", summary="Stations with latest values (GeoJSON)", responses=_ERRORS
 )
-def stations(
-    request: Request, session: SessionDep, user: CurrentUser, kind: StationKind | None = None
+async def stations(
+    request: Request, user: CurrentPrincipal, kind: StationKind | None = None
 ) -> Response:
     """An RFC 7946 FeatureCollection of the stations you may see, with their datastreams (from
     the response cache: per jurisdiction, rebuilt when a station or a latest value changes;
-    ``ETag``, gzip)."""
-    return cached_json(
+    ``ETag``, gzip). Async: a cache hit touches neither the database nor the thread pool."""
+    return await cached_json(
         request,
         user,
-        session,
         lambda db, actor: service.stations_geojson(session=db, actor=actor, kind=kind),
-        version=lambda db: service.latest_version(session=db),
+        version=service.latest_version,
         media_type="application/geo+json",
     )
 
@@ -116,17 +121,17 @@ def create_datastream(session: SessionDep, user: Manager, datastream_in: Datastr
 
 
 @router.get("/monitoring/latest", response_model=list[DatastreamRead], responses=_ERRORS)
-def latest(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+async def latest(request: Request, user: CurrentPrincipal) -> Response:
     """The latest value of every datastream you may see (the fast path: from the response
-    cache, per jurisdiction, rebuilt when a latest value changes; ``ETag``, gzip)."""
-    return cached_json(
+    cache, per jurisdiction, rebuilt when a latest value changes; ``ETag``, gzip). Async: a
+    cache hit touches neither the database nor the thread pool."""
+    return await cached_json(
         request,
         user,
-        session,
         lambda db, actor: [
             service.datastream_read(ds) for ds in service.list_datastreams(session=db, actor=actor)
         ],
-        version=lambda db: service.latest_version(session=db),
+        version=service.latest_version,
     )
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from feedgen.feed import FeedGenerator
 
 from fangxun.api.cache import cached_json
-from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun.api.deps import CurrentPrincipal, CurrentUser, SessionDep, SettingsDep
 from fangxun.warnings import service
 from fangxun.warnings.schemas import (
     EvaluationRead,
@@ -44,17 +44,17 @@ def _detail(w: Any) -> WarningDetail:
 
 
 @router.get("/warnings", response_model=list[WarningRead], responses=_ERRORS)
-def active(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+async def active(request: Request, user: CurrentPrincipal) -> Response:
     """Warnings in force in your jurisdiction, highest colour first (from the response cache:
-    per jurisdiction, rebuilt when any warning changes; ``ETag``, gzip)."""
-    return cached_json(
+    per jurisdiction, rebuilt when any warning changes; ``ETag``, gzip). Async: a cache hit
+    touches neither the database nor the thread pool."""
+    return await cached_json(
         request,
         user,
-        session,
         lambda db, actor: [
             WarningRead.model_validate(w) for w in service.active_warnings(session=db, actor=actor)
         ],
-        version=lambda db: service.warnings_version(session=db),
+        version=service.warnings_version,
     )
 
 

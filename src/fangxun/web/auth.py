@@ -33,6 +33,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
+from fangxun.api.principal import Principal, resolve_principal
 from fangxun.config import Settings
 from fangxun.errors import AuthenticationError
 from fangxun.org import service as org_service
@@ -243,6 +244,24 @@ def current_web_user(request: Request, db: SessionDep, settings: SettingsDep) ->
 
 #: The logged-in user of a web page; redirects to ``/login`` when nobody is logged in.
 WebUser = Annotated[User, Depends(current_web_user)]
+
+
+async def current_web_principal(request: Request) -> Principal:
+    """Dependency: as :func:`current_web_user`, but the :class:`Principal` from the in-process
+    principal cache when known (no database session, no thread-pool hop): for the ``async`` map
+    documents polled by every open map."""
+    settings: Settings = request.app.state.settings
+    session = read_session(request, settings)
+    if session is not None and session.token:
+        try:
+            return await resolve_principal(request, session.token, WEB_TOKEN_PURPOSE)
+        except AuthenticationError:  # expired, revoked (logout, deactivated user) or unknown
+            pass
+    raise LoginRequired(_request_target(request))
+
+
+#: The logged-in principal of a cached map document; redirects to ``/login`` as :data:`WebUser`.
+WebPrincipal = Annotated[Principal, Depends(current_web_principal)]
 
 
 def safe_next(target: str | None, default: str = "/map") -> str:
