@@ -153,3 +153,36 @@ def test_qy_is_positive_northward() -> None:
     m.run_until(5.0)
     assert m.qy[6, 1] > 0.0
     assert m.qy_faces[7, 1] < 0.0  # faces: positive southward
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_time_above_counts_every_step_that_ends_at_or_above_a_threshold(
+    backend: str, dtype: str
+) -> None:
+    """Time above a threshold (kept at crossings only) equals the sum of the steps whose final
+    depth is at or above it, followed step by step from outside: rain fills a closed flat box
+    past three of four thresholds, drainage then takes it below two of them again."""
+    thresholds = (0.01, 0.02, 0.03, 0.5)
+    rain = Hyetograph(times_s=[0.0, 1200.0], intensity_mm_h=[120.0, 0.0])  # 40 mm, then dry
+    m = Model(
+        _grid(),
+        rain=rain,
+        drainage_mm_h=30.0,
+        boundary="closed",
+        backend=backend,
+        dtype=dtype,
+        fixed_dt_s=5.0,
+        depth_thresholds_m=thresholds,
+        initial_depth=0.005,
+    )
+    expected = np.zeros(len(thresholds))
+    for step in range(1, 801):  # 5 s steps to 4000 s: 35 mm at 1200 s, 12 mm at the end
+        m.run_until(5.0 * step)
+        depth = float(m.depth[3, 4])
+        expected += [5.0 if depth >= t else 0.0 for t in thresholds]
+    tol = 1e-9 if dtype == "float64" else 0.05
+    for t, want in zip(thresholds, expected, strict=True):
+        got = m.time_above(t)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+    assert expected[0] > expected[2] > 0.0 and expected[3] == 0.0  # up and down crossings happened

@@ -36,6 +36,9 @@ GRAVITY = 9.81
 NODATA_Z = 1.0e6
 """Bed elevation (m, shifted datum) given to nodata cells: no face next to them can carry flow."""
 
+MAX_THRESHOLDS = 8
+"""Depth thresholds a model tracks at most (the kernels compare against a fixed number)."""
+
 CLOSED, OPEN, STAGE = 0, 1, 2
 """Boundary codes per edge."""
 
@@ -66,7 +69,11 @@ class State:
     time_of_max: AnyArray  # (rows, cols) s
     thresholds: AnyArray  # (k,) m
     arrival: AnyArray  # (k, rows, cols) s, inf until reached
+    # Time above thresholds[k], accumulated at crossings only (no per-step traffic): while a
+    # cell is at or above it, the entry holds the total so far minus the time it crossed
+    # upwards; the model adds the current time there when it reads it out.
     time_above: AnyArray  # (k, rows, cols) s
+    above: AnyArray  # (rows, cols) uint8: how many thresholds the depth is at or above
     limiter: AnyArray  # (rows+2, cols+2) scratch: outflow factor per cell, border of ones
 
 

@@ -45,7 +45,16 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-from ._backend import GRAVITY, NODATA_Z, AnyArray, State, StepParams, StepResult, register_backend
+from ._backend import (
+    GRAVITY,
+    MAX_THRESHOLDS,
+    NODATA_Z,
+    AnyArray,
+    State,
+    StepParams,
+    StepResult,
+    register_backend,
+)
 from ._reference import apply_sources, boundary_fluxes
 
 # For the cube-root helpers.
@@ -379,6 +388,21 @@ def block_bounds(u0: Any, u1: Any, r0: int, r1: int, bounds: Any) -> int:
     return nb
 
 
+@njit(inline="always", fastmath=FASTMATH_NO_CONTRACT)
+def _level(h: Any, c0: Any, c1: Any, c2: Any, c3: Any, c4: Any, c5: Any, c6: Any, c7: Any) -> int:
+    """How many of the (ascending, padded) thresholds c0..c7 the depth h is at or above."""
+    return (
+        (1 if h >= c0 else 0)
+        + (1 if h >= c1 else 0)
+        + (1 if h >= c2 else 0)
+        + (1 if h >= c3 else 0)
+        + (1 if h >= c4 else 0)
+        + (1 if h >= c5 else 0)
+        + (1 if h >= c6 else 0)
+        + (1 if h >= c7 else 0)
+    )
+
+
 @njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
 def step_kernel(
     h: AnyArray,
@@ -412,6 +436,8 @@ def step_kernel(
     thr: AnyArray,
     arrival: AnyArray,
     tabove: AnyArray,
+    above: AnyArray,
+    thr8: AnyArray,
     hmax_row: AnyArray,
     drain_row: Any,
     infil_row: Any,
@@ -454,12 +480,14 @@ def step_kernel(
     ny, nx = h.shape
     zero = dt - dt
     nthr = thr.shape[0]
-    thr0 = thr[0] if nthr > 0 else zero  # thresholds are sorted ascending
-    thr_top = thr[nthr - 1] if nthr > 0 else zero
     dt_dx = dt * inv_dx
     # Without sinks or nodata the depth is final after continuity + rain, so the running
     # maximum, its time, the row maximum and the arrival-crossing test join that loop.
     fused = not (has_nodata or has_drain or has_infil)
+    # the thresholds padded to MAX_THRESHOLDS with the dtype's largest number (never reached)
+    c0, c1, c2, c3 = thr8[0], thr8[1], thr8[2], thr8[3]
+    c4, c5, c6, c7 = thr8[4], thr8[5], thr8[6], thr8[7]
+    t_old = t_new - dt
     for b in prange(nb):
         lo_row = bounds[b]
         hi_row = bounds[b + 1]
@@ -564,7 +592,14 @@ def step_kernel(
                         qys[i] = qn
                         hs[i] = hn
                         old = mxs[i]
-                        cross += 1 if (hn >= thr0 and old < thr_top) else 0
+                        # a threshold the running maximum had not reached (exact: arrival
+                        # times are unset exactly there)
+                        cross += (
+                            1
+                            if _level(hn, c0, c1, c2, c3, c4, c5, c6, c7)
+                            > _level(old, c0, c1, c2, c3, c4, c5, c6, c7)
+                            else 0
+                        )
                         if hn > old:  # masked stores: cache lines that do not rise stay clean
                             tms[i] = t_new
                             mxs[i] = hn
@@ -580,7 +615,14 @@ def step_kernel(
                         qys[i] = qn
                         hs[i] = hn
                         old = mxs[i]
-                        cross += 1 if (hn >= thr0 and old < thr_top) else 0
+                        # a threshold the running maximum had not reached (exact: arrival
+                        # times are unset exactly there)
+                        cross += (
+                            1
+                            if _level(hn, c0, c1, c2, c3, c4, c5, c6, c7)
+                            > _level(old, c0, c1, c2, c3, c4, c5, c6, c7)
+                            else 0
+                        )
                         if hn > old:  # masked stores: cache lines that do not rise stay clean
                             tms[i] = t_new
                             mxs[i] = hn
@@ -651,7 +693,12 @@ def step_kernel(
             if not fused and nthr > 0:
                 for i in range(n):
                     hn = hs[i]
-                    cross += 1 if (hn >= thr0 and mxs[i] < thr_top) else 0
+                    cross += (
+                        1
+                        if _level(hn, c0, c1, c2, c3, c4, c5, c6, c7)
+                        > _level(mxs[i], c0, c1, c2, c3, c4, c5, c6, c7)
+                        else 0
+                    )
             # arrival: only where the running maximum crosses a threshold (rare; scalar loop).
             # The fused loop has already raised the maximum, so there the unset (+inf) arrival
             # times are tested instead, in a helper compiled without fastmath (it reads the
@@ -674,15 +721,27 @@ def step_kernel(
                     mxs[i] = max(hn, old)
                     hmb = max(hmb, _bits(hn))
             hm: Any = _from_bits(hmb)
-            for k in range(nthr):
-                tk = thr[k]
-                if hm >= tk:
-                    # masked add: rows of time-above that no wet cell touches are neither read
-                    # nor written (most of the grid lies below the thresholds)
-                    tas = tabove[k, u, a0:]
+            if nthr > 0:
+                # time above: one byte per cell says how many thresholds the depth is at or
+                # above; only where that count changes (rare) is the step's start time taken
+                # off (upward crossing) or added (downward) to the threshold's total, so rows
+                # of time-above are not read or written between crossings.
+                lvs = above[u, a0:]
+                nchg = 0
+                for i in range(n):
+                    lvl = _level(hs[i], c0, c1, c2, c3, c4, c5, c6, c7)
+                    nchg += 1 if lvl != lvs[i] else 0
+                if nchg > 0:
                     for i in range(n):
-                        if hs[i] >= tk:
-                            tas[i] += dt
+                        lvl = _level(hs[i], c0, c1, c2, c3, c4, c5, c6, c7)
+                        old_lvl = np.int64(lvs[i])
+                        if lvl > old_lvl:
+                            for k in range(old_lvl, lvl):
+                                tabove[k, u, a0 + i] -= t_old
+                        elif lvl < old_lvl:
+                            for k in range(lvl, old_lvl):
+                                tabove[k, u, a0 + i] += t_old
+                        lvs[i] = np.uint8(lvl)
             hmax_row[u] = hm
             drain_row[u] = dsum
             infil_row[u] = isum
@@ -855,10 +914,20 @@ class NumbaBackend:
         self._uniform_n = False
         self._full: tuple[AnyArray, AnyArray, AnyArray, AnyArray] | None = None
         self._bufs: list[tuple[AnyArray, AnyArray, AnyArray, AnyArray]] = []
+        self._thr8_of: tuple[AnyArray, AnyArray] | None = None
         self._spans: tuple[AnyArray, AnyArray, AnyArray, AnyArray] | None = None
         self._wlo: AnyArray | None = None
         self._whi: AnyArray | None = None
         self._extents_valid = False
+
+    def _thr8(self, s: State) -> AnyArray:
+        """The state's thresholds padded to MAX_THRESHOLDS with the dtype's largest number."""
+        if self._thr8_of is None or self._thr8_of[0] is not s.thresholds:
+            ft = s.thresholds.dtype
+            padded = np.full(MAX_THRESHOLDS, np.finfo(ft).max, dtype=ft)
+            padded[: s.thresholds.shape[0]] = s.thresholds
+            self._thr8_of = (s.thresholds, padded)
+        return self._thr8_of[1]
 
     def _check_uniform_n(self, state: State) -> None:
         """Whether every face has the same g·n² (a scalar Manning's n): then pass the scalar."""
@@ -973,6 +1042,7 @@ class NumbaBackend:
             s.rain_field, ft(p.rain_rate) * dt, p.use_rain_field,
             s.drain, p.has_drain, s.infil_f, s.infil_fc, s.infil_k, p.has_infil, p.has_nodata,
             ft(p.t_new), s.max_depth, s.time_of_max, s.thresholds, s.arrival, s.time_above,
+            s.above, self._thr8(s),
             self._rows, self._drain_rows, self._infil_rows, self._viol, ft(NODATA_Z),
             u0, u1, v0, v1, p.track_wet, self._wlo, self._whi,
             self._bounds, nb, sh, sqx, sqy, self._xbuf, self._ybuf, self._fbuf, self._ones,

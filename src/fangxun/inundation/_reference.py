@@ -216,6 +216,7 @@ class NumpyBackend:
             thresholds=s.thresholds,
             arrival=s.arrival[:, r0:r1, c0:c1],
             time_above=s.time_above[:, r0:r1, c0:c1],
+            above=s.above[r0:r1, c0:c1],
             limiter=s.limiter,
         )
         touches = (r0 == 0, r1 == ny, c0 == 0, c1 == nx)  # north, south, west, east
@@ -285,10 +286,18 @@ class NumpyBackend:
         rise = hn > s.max_depth
         s.max_depth[...] = np.where(rise, hn, s.max_depth)
         s.time_of_max[...] = np.where(rise, t_new, s.time_of_max)
+        # time above: at a crossing, the step's start time is taken off (up) or added (down)
+        t_old = t_new - dt
+        level = np.zeros(hn.shape, dtype=np.uint8)
         for k in range(s.thresholds.shape[0]):
             above = hn >= s.thresholds[k]
             s.arrival[k] = np.minimum(s.arrival[k], np.where(above, t_new, dtype(np.inf)))
-            s.time_above[k] += np.where(above, dt, dtype(0.0))
+            level += above.astype(np.uint8)
+        for k in range(s.thresholds.shape[0]):
+            was, now = s.above > k, level > k
+            s.time_above[k] -= np.where(now & ~was, t_old, dtype(0.0))
+            s.time_above[k] += np.where(was & ~now, t_old, dtype(0.0))
+        s.above[...] = level
 
         s.qx, s.qx_new = qxn, qx
         s.qy, s.qy_new = qyn, qy

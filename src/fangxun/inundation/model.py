@@ -79,6 +79,7 @@ from ._backend import (
     CLOSED,
     EDGES,
     GRAVITY,
+    MAX_THRESHOLDS,
     NODATA_Z,
     OPEN,
     STAGE,
@@ -251,6 +252,10 @@ class Model:
             raise ValueError(
                 f"depth_thresholds_m must be strictly increasing, got {list(thresholds)}"
             )
+        if len(thresholds) > MAX_THRESHOLDS:
+            raise ValueError(
+                f"at most {MAX_THRESHOLDS} depth_thresholds_m are tracked, got {len(thresholds)}"
+            )
         self.depth_thresholds_m = tuple(thresholds)
 
         # Manning's n → g·n² on faces.
@@ -373,10 +378,12 @@ class Model:
             thresholds=np.array(thresholds, dtype=ft),
             arrival=np.full((k, ny, nx), np.inf, dtype=ft),
             time_above=np.zeros((k, ny, nx), dtype=ft),
+            above=np.zeros(shape, dtype=np.uint8),
             limiter=np.ones((ny + 2, nx + 2), dtype=ft),
         )
         for i, thr in enumerate(self._state.thresholds):
             self._state.arrival[i][self._state.h >= thr] = 0.0
+            self._state.above += (self._state.h >= thr).astype(np.uint8)  # above since t = 0
         self._active = active
         self._has_nodata = bool(mask.any())
         self._backend.prepare(self._state)
@@ -602,7 +609,11 @@ class Model:
 
     def time_above(self, threshold_m: float) -> FloatArray:
         """Total time (s) the depth was at or above ``threshold_m``, NaN on nodata."""
-        return self._out(self._state.time_above[self._threshold_index(threshold_m)])
+        k = self._threshold_index(threshold_m)
+        s = self._state
+        # while above, the stored value is the total so far minus the time it last crossed up
+        now = np.where(s.above > k, s.time_above.dtype.type(self.time_s), 0)
+        return self._out(s.time_above[k] + now.astype(s.time_above.dtype))
 
     def gauge_series(self, name: str) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(times s, depth m, speed m/s) of the virtual gauge ``name`` at output times."""
