@@ -5,15 +5,14 @@ is refused at once in this process and within the cache's TTL from another one."
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from fangxun.api.app import create_app
 from fangxun.api.cache import watch_writes
@@ -23,6 +22,7 @@ from fangxun.db import make_engine, session_scope
 from fangxun.db.types import utcnow
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind, User
+from sql_counting import count_queries
 
 LATEST = "/api/v1/monitoring/latest"
 WARNINGS = "/api/v1/warnings"
@@ -95,20 +95,6 @@ def test_off_at_ttl_zero_and_no_token_kept() -> None:
 # --- through the app ---------------------------------------------------------------------------
 
 
-@contextmanager
-def _count_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 def _app(settings: Settings, engine: Engine, clock: Callable[[], float]) -> FastAPI:
     """An app with both caches on, as outside tests (tests turn them off unless asked)."""
     app = create_app(settings.model_copy(update={"response_cache_ttl_s": 30.0}), engine=engine)
@@ -131,11 +117,11 @@ def test_a_cache_hit_asks_the_database_nothing(
     headers = duty.headers(client)
     for path in (LATEST, WARNINGS, STATIONS):
         assert client.get(path, headers=headers).status_code == 200
-        with _count_queries(engine) as statements:
+        with count_queries(engine) as statements:
             again = client.get(path, headers=headers)
         assert again.status_code == 200 and statements == [], (path, statements)
     # A bad token still asks the database (unknown tokens are never cached) and is refused.
-    with _count_queries(engine) as statements:
+    with count_queries(engine) as statements:
         refused = client.get(LATEST, headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401 and len(statements) == 1
 

@@ -9,15 +9,14 @@ import gzip
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from fangxun.api.app import create_app
 from fangxun.api.cache import GZIP_MIN_BYTES, VERSION_MEMO_S, ResponseCache
@@ -33,6 +32,7 @@ from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind
 from fangxun.org.schemas import PersonCreate
+from sql_counting import count_queries
 
 SETUP = SystemActor(username="cache-tests")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -445,20 +445,6 @@ def test_unversioned_change_shows_after_the_ttl(
 # --- no N+1 ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _count_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 def test_query_count_does_not_grow_with_points_or_stations(
     settings: Settings, engine: Engine, offices: dict[str, Any]
 ) -> None:
@@ -475,7 +461,7 @@ def test_query_count_does_not_grow_with_points_or_stations(
             (LATEST, api, headers),
             (WARNINGS, api, headers),
         ):
-            with _count_queries(engine) as statements:
+            with count_queries(engine) as statements:
                 response = client.get(path, headers=extra)
             assert response.status_code == 200, response.text
             out[path] = len(statements)
