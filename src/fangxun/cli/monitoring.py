@@ -142,3 +142,33 @@ def replay(
         progress=console.print,
     )
     console.print(f"replay done: {sent} observations published")
+
+
+@app.command("sl651-decode")
+def sl651_decode(
+    frame_hex: str = typer.Argument(..., metavar="HEX", help="One SL 651 frame as hex text."),
+) -> None:
+    """Decode one SL 651-2014 frame (HEX/BCD 7E7E, or ASCII given as hex) and print it as JSON.
+
+    Exit 0 when the frame decodes; 2 when it does not, with the reason on stderr (and the JSON
+    with crc_ok false or an "error" where the header could be read).
+    """
+    import json
+    import sys
+
+    from fangxun.monitoring.ingest import sl651
+
+    try:
+        frame = sl651.decode(sl651.parse_hex_text(frame_hex))
+    except sl651.FrameError as exc:
+        out: dict[str, object]
+        if exc.frame is not None:
+            out = exc.frame.as_json()
+            out["error"] = exc.reason
+        else:
+            out = {"crc_ok": False, "error": exc.reason}
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        typer.echo(f"sl651-decode: {exc.reason}", err=True)
+        sys.stdout.flush()
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(frame.as_json(), ensure_ascii=False))
