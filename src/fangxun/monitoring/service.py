@@ -78,6 +78,15 @@ DEFAULT_PROPERTIES: tuple[ObservedPropertyCreate, ...] = (
         range_max=0.25,  # per interval; above the 201.9 mm of the 7·20 record hour
     ),
     ObservedPropertyCreate(
+        code="rainfall_accumulated",
+        name_zh="累计降雨量",
+        name_en="Accumulated rainfall",
+        definition="A gauge's running rain total (SL 651 PT); it resets when the gauge is reset",
+        si_unit="m",
+        range_min=0.0,
+        range_max=100.0,
+    ),
+    ObservedPropertyCreate(
         code="ponding_depth",
         name_zh="积水深度",
         name_en="Ponding depth",
