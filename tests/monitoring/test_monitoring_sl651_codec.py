@@ -51,7 +51,8 @@ def test_published_test_report() -> None:
     assert frame.report is not None
     assert frame.report.serial == 3
     assert frame.report.station == "0012345678" and frame.report.station_type == 0x48
-    # Published values: 当前降水量 0.5 mm, 降水量累计值 0.5 mm, 瞬时河道水位 0.127 m, 电源电压 11.15 V.
+    # Published values: 当前降水量 0.5 mm, 降水量累计值 0.5 mm, 瞬时河道水位 0.127 m,
+    # 电源电压 11.15 V.
     assert values(frame) == [("PJ", 0.5), ("PT", 0.5), ("Z", 0.127), ("VT", 11.15)]
 
 
@@ -82,7 +83,7 @@ def _report(function_code: int) -> Report:
     if function_code == 0x34:
         elements = (
             Element("DRP", values=hour, step_s=300),
-            Element("DRZ1", values=tuple(1.0 + 0.01 * k for k in range(11)) + (None,), step_s=300),
+            Element("DRZ1", values=(*(1.0 + 0.01 * k for k in range(11)), None), step_s=300),
             Element("P1", 6.6), Element("PT", 123.4), Element("Z", -1.25), Element("VT", 12.07),
         )  # fmt: skip
     elif function_code == 0x31:
@@ -132,10 +133,11 @@ elements_strategy = st.lists(
         st.builds(lambda v: Element("Z", v / 1000), st.integers(-999_999, 9_999_999)),
         st.builds(lambda v: Element("VT", v / 100), st.integers(0, 9_999)),
         st.builds(
-            lambda vs: Element("DRP", values=tuple(None if v > 254 else v / 10 for v in vs),
-                               step_s=300),
+            lambda vs: Element(
+                "DRP", values=tuple(None if v > 254 else v / 10 for v in vs), step_s=300
+            ),
             st.lists(st.integers(0, 255), min_size=12, max_size=12),
-        ),  # fmt: skip
+        ),
     ),
     max_size=12,
 )
@@ -271,8 +273,8 @@ def test_cli_ascii_frame_given_as_hex() -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["encoding"] == "ascii" and out["function_code"] == "0x33"
-    assert out["elements"][0] == {"id": "PN05", "value": 1.5, "unit": "mm",
-                                  "name": "5分钟时段降水量", "digits": 3, "decimals": 1}  # fmt: skip
+    first = {"id": "PN05", "value": 1.5, "unit": "mm", "digits": 3, "decimals": 1}
+    assert out["elements"][0] == {**first, "name": "5分钟时段降水量"}
 
 
 @pytest.mark.parametrize(

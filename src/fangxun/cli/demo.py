@@ -8,8 +8,8 @@ to ``FANGXUN_ENVIRONMENT=demo`` when the variable is not set.
 from __future__ import annotations
 
 import os
-from typing import Literal
 import threading
+from typing import Literal
 
 import typer
 import uvicorn

@@ -90,7 +90,7 @@ def ingest(
 
 @ingest_app.command("sl651")
 def ingest_sl651(
-    host: str = typer.Option("0.0.0.0", help="Address to listen on."),  # noqa: S104
+    host: str = typer.Option("0.0.0.0", help="Address to listen on."),
     port: int = typer.Option(5651, min=0, max=65535, help="TCP port the RTUs (DTUs) connect to."),
     link_timeout_s: float = typer.Option(
         300.0, help="Close a link silent this long, s (RTUs send link maintenance within it)."

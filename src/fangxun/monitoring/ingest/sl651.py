@@ -21,8 +21,10 @@ Times in frames are Beijing time (UTC+08:00).
 >>> frame = decode(bytes.fromhex(
 ...     "7E7E010012345678123430002B020003591011154947F1F1001234567848F0F059101115492019000005"
 ...     "2619000005392300000127381211150320FA"))
->>> frame.crc_ok, frame.station, frame.function_code, [(e.id, e.value) for e in frame.report.elements]
-(True, '0012345678', 48, [('PJ', 0.5), ('PT', 0.5), ('Z', 0.127), ('VT', 11.15)])
+>>> frame.crc_ok, frame.station, frame.function_code
+(True, '0012345678', 48)
+>>> [(e.id, e.value) for e in frame.report.elements]
+[('PJ', 0.5), ('PT', 0.5), ('Z', 0.127), ('VT', 11.15)]
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ ELEMENTS: dict[int, ElementDef] = _defs(
     (0x10, "M10", "10厘米处土壤含水量", "%", 0x21), (0x11, "M20", "20厘米处土壤含水量", "%", 0x21),
     (0x12, "M30", "30厘米处土壤含水量", "%", 0x21), (0x13, "M40", "40厘米处土壤含水量", "%", 0x21),
     (0x14, "M50", "50厘米处土壤含水量", "%", 0x21), (0x15, "M60", "60厘米处土壤含水量", "%", 0x21),
-    (0x16, "M80", "80厘米处土壤含水量", "%", 0x21), (0x17, "M100", "100厘米处土壤含水量", "%", 0x21),
+    (0x16, "M80", "80厘米处土壤含水量", "%", 0x21),
+    (0x17, "M100", "100厘米处土壤含水量", "%", 0x21),
     (0x18, "MST", "湿度", "%", 0x21), (0x19, "NS", "开机台数", "1", 0x10),
     (0x1A, "P1", "1小时时段降水量", "mm", 0x19), (0x1B, "P2", "2小时时段降水量", "mm", 0x19),
     (0x1C, "P3", "3小时时段降水量", "mm", 0x19), (0x1D, "P6", "6小时时段降水量", "mm", 0x19),
@@ -739,8 +742,15 @@ def _hex_element(el: Element) -> bytes:
         minutes = el.step_s // 60
         step = f"{minutes // 1440:02d}{minutes % 1440 // 60:02d}{minutes % 60:02d}"
         data = b"".join(encode_number(v, nbytes, decimals) for v in el.values)
-        return bytes([TIME_STEP, 0x18]) + to_bcd(step) + bytes([meta.code, definition(nbytes, decimals)]) + data
-    return bytes([meta.code, definition(nbytes, decimals)]) + encode_number(el.value, nbytes, decimals)
+        return (
+            bytes([TIME_STEP, 0x18])
+            + to_bcd(step)
+            + bytes([meta.code, definition(nbytes, decimals)])
+            + data
+        )
+    return bytes([meta.code, definition(nbytes, decimals)]) + encode_number(
+        el.value, nbytes, decimals
+    )
 
 
 def _ascii_value(v: float | None, decimals: int) -> str:
@@ -863,10 +873,14 @@ class FrameSplitter:
                 # A declared length that runs into the next frame start is a truncated frame.
                 nxt = _next_start(self.buffer, 1)
                 if nxt is not None and self._plausible_next(nxt):
-                    out.append(self._cut(nxt, "truncated frame: the next frame began before it ended"))
+                    out.append(
+                        self._cut(nxt, "truncated frame: the next frame began before it ended")
+                    )
                     continue
                 break
-            end_char = self.buffer[total - 3] if self.buffer[:2] == SOH_HEX else self.buffer[total - 5]
+            end_char = (
+                self.buffer[total - 3] if self.buffer[:2] == SOH_HEX else self.buffer[total - 5]
+            )
             if end_char not in END_CHARS:
                 out.append(self._skip_to_next(
                     f"no end character where the header's length puts it (0x{end_char:02X}): "

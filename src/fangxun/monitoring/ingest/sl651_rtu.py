@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 def rain_5min(address: str, t: datetime) -> float:
     """Deterministic 5-minute rain, mm (0.1 mm steps; dry two times in three)."""
-    h = hashlib.blake2b(f"{address}{t.astimezone(sl651.BEIJING):%Y%m%d%H%M}".encode(), digest_size=4)
+    h = hashlib.blake2b(
+        f"{address}{t.astimezone(sl651.BEIJING):%Y%m%d%H%M}".encode(), digest_size=4
+    )
     n = int.from_bytes(h.digest(), "big")
     return 0.0 if n % 3 else round((n // 3 % 60) / 10, 1)
 
@@ -171,7 +173,7 @@ class SimulatedRtu:
                     ack = sl651.decode(chunk.data)
                 except sl651.FrameError:
                     continue
-                if ack.report is not None and self.unacked.pop(ack.report.serial, None):
+                if ack.report is not None and self.unacked.pop(ack.report.serial, []):
                     self.acked += 1
 
 

@@ -1,9 +1,9 @@
 """The SL 651 TCP ingest server (``fangxun ingest sl651``): asyncio, many RTU links at once.
 
-Each link cuts its byte stream into frames (:class:`~fangxun.monitoring.ingest.sl651.FrameSplitter`),
-checks length and CRC, joins multi-packet messages, maps the report to observations and queues
-them for one writer task. The writer commits batches through the idempotent writer (as MQTT and
-HTTP do) and only then sends each report's acknowledgement (ending ESC: stay online), so a report
+Each link cuts its byte stream into frames
+(:class:`~fangxun.monitoring.ingest.sl651.FrameSplitter`), checks length and CRC, joins
+multi-packet messages, maps the report to observations and queues them for one writer task.
+The writer commits batches through the idempotent writer (as MQTT and HTTP do) and only then sends each report's acknowledgement (ending ESC: stay online), so a report
 that was not committed is sent again by the station, and the repeat counts as a duplicate.
 
 Whatever does not decode (bad CRC, a truncated frame, an unknown function code, an unknown
@@ -58,7 +58,7 @@ def utc_clock() -> datetime:
 class Sl651Config:
     """Listening address, timeouts (s) and batching."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - RTUs connect from the field through DTUs
+    host: str = "0.0.0.0"
     port: int = 5651
     #: A link with no frame for this long is closed (RTUs send link maintenance, 0x2F, within it).
     link_timeout_s: float = 300.0
@@ -132,9 +132,7 @@ class Sl651Server:
     async def start(self) -> int:
         """Load the station mapping, listen, start the writer; return the port."""
         await self._refresh_maps(force=True)
-        self._server = await asyncio.start_server(
-            self._on_link, self.config.host, self.config.port
-        )
+        self._server = await asyncio.start_server(self._on_link, self.config.host, self.config.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._writer_task = asyncio.create_task(self._write_loop(), name="sl651-writer")
         logger.info("SL 651 ingest listening on %s:%s", self.config.host, self.port)

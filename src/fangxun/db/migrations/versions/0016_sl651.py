@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mon_sl651_station")),
         sa.UniqueConstraint("address", name=op.f("uq_mon_sl651_station_address")),
     )
-    op.create_index(
-        op.f("ix_mon_sl651_station_station_id"), "mon_sl651_station", ["station_id"]
-    )
+    op.create_index(op.f("ix_mon_sl651_station_station_id"), "mon_sl651_station", ["station_id"])
     _sources(NEW_SOURCES)
 
 
