@@ -3,8 +3,9 @@
 Each link cuts its byte stream into frames
 (:class:`~fangxun.monitoring.ingest.sl651.FrameSplitter`), checks length and CRC, joins
 multi-packet messages, maps the report to observations and queues them for one writer task.
-The writer commits batches through the idempotent writer (as MQTT and HTTP do) and only then sends each report's acknowledgement (ending ESC: stay online), so a report
-that was not committed is sent again by the station, and the repeat counts as a duplicate.
+The writer commits batches through the idempotent writer (as MQTT and HTTP do) and only then
+sends each report's acknowledgement (ending ESC: stay online), so a report that was not
+committed is sent again by the station, and the repeat counts as a duplicate.
 
 Whatever does not decode (bad CRC, a truncated frame, an unknown function code, an unknown
 station, an element without a mapping, a time far off) is a dead letter with the frame in hex and
