@@ -114,10 +114,12 @@ class SimulatedRtu:
         *,
         interval_s: float = 5.0,
         stop: asyncio.Event | None = None,
-        ack_timeout_s: float = 2.0,
+        ack_timeout_s: float = 10.0,
+        window: int = 16,
     ) -> None:
-        """Connect (reconnecting with backoff), send every report, resend the unacknowledged ones
-        after a reconnect or ``ack_timeout_s``, and return once all are acknowledged."""
+        """Connect (reconnecting with backoff) and send every report, at most ``window``
+        unacknowledged at a time; resend the unacknowledged ones after a reconnect, or when no
+        answer came for ``ack_timeout_s``; return once all are acknowledged."""
         stop = stop or asyncio.Event()
         backoff = 0.05
         while not stop.is_set() and (self.sent < self.count or self.unacked):
@@ -128,7 +130,8 @@ class SimulatedRtu:
                 backoff = min(backoff * 2, 1.0)
                 continue
             backoff = 0.05
-            acks = asyncio.create_task(self._read_acks(reader))
+            progress = asyncio.Event()
+            acks = asyncio.create_task(self._read_acks(reader, progress))
             try:
                 for frames in list(self.unacked.values()):
                     writer.write(b"".join(frames))
@@ -136,20 +139,21 @@ class SimulatedRtu:
                 while not stop.is_set() and (self.sent < self.count or self.unacked):
                     if acks.done():
                         break  # the centre closed the link
-                    if self.sent < self.count:
+                    if self.sent < self.count and len(self.unacked) < window:
                         serial, frames = self.frames(self.sent)
                         self.unacked[serial] = frames
                         self.sent += 1
                         writer.write(b"".join(frames))
                         await writer.drain()
                         await asyncio.sleep(interval_s)
-                    else:
-                        before = len(self.unacked)
-                        await asyncio.sleep(ack_timeout_s)
-                        if self.unacked and len(self.unacked) == before:
-                            for frames in list(self.unacked.values()):
-                                writer.write(b"".join(frames))
-                            await writer.drain()
+                        continue
+                    progress.clear()
+                    try:
+                        await asyncio.wait_for(progress.wait(), ack_timeout_s)
+                    except TimeoutError:
+                        for frames in list(self.unacked.values()):
+                            writer.write(b"".join(frames))
+                        await writer.drain()
             except (ConnectionError, OSError):
                 pass
             finally:
@@ -160,7 +164,7 @@ class SimulatedRtu:
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
 
-    async def _read_acks(self, reader: asyncio.StreamReader) -> None:
+    async def _read_acks(self, reader: asyncio.StreamReader, progress: asyncio.Event) -> None:
         splitter = sl651.FrameSplitter()
         while True:
             data = await reader.read(4096)
@@ -175,6 +179,7 @@ class SimulatedRtu:
                     continue
                 if ack.report is not None and self.unacked.pop(ack.report.serial, []):
                     self.acked += 1
+                    progress.set()
 
 
 def make_rtus(
