@@ -85,7 +85,10 @@ def ingest(
         service.run(stop)
     finally:
         engine.dispose()
-        console.print(f"ingest stopped: {service.counters.snapshot()}")
+        console.print(
+            f"ingest stopped: {service.counters.snapshot()} sequence {service.gaps.snapshot()} "
+            f"broker dropped {service.broker_drops.dropped}"
+        )
 
 
 @ingest_app.command("sl651")
