@@ -239,3 +239,40 @@ def sl651_decode(
         sys.stdout.flush()
         raise typer.Exit(2) from None
     typer.echo(json.dumps(frame.as_json(), ensure_ascii=False))
+
+
+@app.command("sl651-register")
+def sl651_register(
+    address: str = typer.Argument(..., help="The RTU's 10-digit SL 651 address."),
+    station: str = typer.Argument(..., help="The Fangxun station code it reports for."),
+    element: list[str] = typer.Option(
+        [], "--element", help="ID=DATASTREAM (or ID= to ignore that element); repeatable."
+    ),
+    password: str | None = typer.Option(None, help="Required frame password, 4 hex digits."),
+) -> None:
+    """Map an SL 651 RTU address to a station, with element → datastream overrides (the
+    defaults: PN05/DRP 5-min rain, P1 1-h rain, PT accumulated rain, Z/DRZ1 water level)."""
+    from fangxun.monitoring.ingest.sl651_ingest import register_station
+
+    elements: dict[str, str | None] = {}
+    for item in element:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r}: use ID=DATASTREAM", param_hint="--element")
+        elements[key.strip()] = value.strip() or None
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            register_station(
+                session=session,
+                address=address,
+                station_code=station,
+                elements=elements,
+                password=int(password, 16) if password else None,
+            )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        engine.dispose()
+    console.print(f"SL 651 address {address} → station {station} {elements or ''}")
