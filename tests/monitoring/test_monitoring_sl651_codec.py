@@ -208,6 +208,23 @@ def test_flipped_crc_bit_says_crc() -> None:
     assert err.value.frame is not None and err.value.frame.station == "0011223344"
 
 
+def test_user_defined_element_and_crc_failure_still_shows_the_body() -> None:
+    report = _report(0x32)
+    [raw] = sl651.encode(Header(1, "0012345678", 0x1234, 0x32), report)
+    body_end = len(raw) - 3
+    extra = bytes.fromhex("FF0A19000123")  # FF0A, 3 bytes, 1 decimal: 12.3
+    patched = bytearray(raw[:body_end] + extra + raw[body_end:])
+    length = int.from_bytes(patched[11:13], "big") + len(extra)
+    patched[11:13] = length.to_bytes(2, "big")
+    frame = sl651.decode(_refresh_crc(patched))
+    assert frame.report is not None and frame.report.elements[-1].id == "FF0A"
+    assert frame.report.elements[-1].value == 12.3
+    patched[-1] ^= 0xFF
+    with pytest.raises(FrameError, match="CRC mismatch") as err:
+        sl651.decode(bytes(patched))
+    assert err.value.frame is not None and err.value.frame.report is not None  # shown, not trusted
+
+
 def test_truncated_frame_says_truncated() -> None:
     raw = bytes.fromhex(SCHEDULED)
     for cut in (5, 20, len(raw) - 1):

@@ -29,6 +29,7 @@ Times in frames are Beijing time (UTC+08:00).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -414,6 +415,13 @@ def _decode_hex_elements(body: bytes, pos: int, observed_at: datetime | None) ->
             text = body[pos + 2 :].decode("gbk", errors="replace") if ident == MANUAL_ID else None
             out.append(Element("RGZS" if ident == MANUAL_ID else "PIC", None, text=text))
             return out
+        custom = None
+        if ident == 0xFF:
+            # A two-byte user-defined identifier (FFxx) and then its data definition.
+            if pos + 3 > len(body):
+                raise FrameError(f"{where}: truncated user-defined identifier")
+            custom, ddef = body[pos + 1], body[pos + 2]
+            pos += 1
         nbytes, decimals = ddef >> 3, ddef & 7
         if nbytes == 0:
             raise FrameError(f"{where}: data definition 0x{ddef:02X} gives 0 bytes")
@@ -421,6 +429,8 @@ def _decode_hex_elements(body: bytes, pos: int, observed_at: datetime | None) ->
         if len(data) < nbytes:
             raise FrameError(f"{where}: needs {nbytes} bytes, {len(data)} left")
         meta = _element_def(ident)
+        if custom is not None:
+            meta = ElementDef(0xFF00 | custom, f"FF{custom:02X}", "user-defined 自定义要素", "", 0)
         if ident == STATUS_ID and nbytes == 4:
             out.append(Element("ZT", float(int.from_bytes(data, "big")), "1", "状态及报警信息", 8))
         else:
@@ -575,6 +585,13 @@ def decode(raw: bytes, *, decode_body: bool = True) -> Frame:
     else:
         raise FrameError(f"frame starts with {raw[:2].hex().upper()}, not 7E7E (HEX) or 01 (ASCII)")
     if not frame.crc_ok:
+        # Decode what can be read, for the operator's eyes only: none of it is trusted.
+        if frame.upstream and not frame.multi_packet:
+            with contextlib.suppress(FrameError, ValueError):
+                frame = replace(
+                    frame,
+                    report=decode_body_of(frame.encoding, frame.function_code, frame.body),
+                )
         raise FrameError("CRC mismatch: the frame was damaged on the way", frame)
     if frame.function_code not in FUNCTION_CODES:
         raise FrameError(f"unknown function code 0x{frame.function_code:02X}", frame)
@@ -593,9 +610,15 @@ def decode(raw: bytes, *, decode_body: bool = True) -> Frame:
 
 def decode_body_of(encoding: str, function_code: int, body: bytes) -> Report:
     """Decode a whole message body (one packet's, or the joined bodies of a multi-packet one)."""
-    if encoding == "hex":
-        return _decode_hex_body(function_code, body)
-    return _decode_ascii_body(function_code, body)
+    try:
+        if encoding == "hex":
+            return _decode_hex_body(function_code, body)
+        return _decode_ascii_body(function_code, body)
+    except FrameError:
+        raise
+    except (IndexError, ValueError, UnicodeError) as exc:
+        # A body the checks above missed: still a reason, never a crash of the link.
+        raise FrameError(f"body does not decode: {exc}") from None
 
 
 def _hex_header(raw: bytes) -> Frame:
