@@ -189,6 +189,23 @@ def test_duplicates_stored_once_both_encodings_and_multi_packet(engine: Engine) 
     assert n == 2 + 3  # the repeated report once; the multi-packet message's three mapped values
 
 
+def test_a_jump_in_a_stations_serials_is_logged_as_a_gap(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup_stations(engine, 1)
+    frames = [
+        report_frame(serial=s, t=NOW - timedelta(minutes=5 * (9 - s))) for s in (1, 2, 5, 5, 3)
+    ]
+
+    async def body(server: Sl651Server) -> None:
+        await _exchange(server.port, frames, 5)
+        assert server.gaps.snapshot() == {"gaps": 1, "missing": 1}  # 4 missing; 3 came late
+
+    caplog.set_level("WARNING", logger="fangxun.monitoring.ingest.gaps")
+    run_server(engine, body)
+    assert any("sequence jumped from 2 to 5" in r.getMessage() for r in caplog.records)
+
+
 def test_idle_link_is_closed_and_link_maintenance_keeps_it(engine: Engine) -> None:
     setup_stations(engine, 1)
     link = sl651.encode(sl651.Header(1, "0000000001", 0x1234, 0x2F), sl651.Report(1, NOW))[0]

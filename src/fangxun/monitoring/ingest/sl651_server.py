@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fangxun.db.engine import session_scope
 from fangxun.monitoring.ingest import sl651
+from fangxun.monitoring.ingest.gaps import SequenceGaps
 from fangxun.monitoring.ingest.sl651_ingest import (
     StationMap,
     frame_observations,
@@ -119,6 +120,9 @@ class Sl651Server:
         self.clock = clock
         self.counters = counters or IngestCounters()
         self.stats = LinkStats()
+        #: Reports a station numbered but we never got (its serials jumped), logged as seen.
+        self.gaps = SequenceGaps()
+        self._serials: dict[str, tuple[int, int]] = {}  # station → (last raw serial, wraps)
         self._maps: dict[str, StationMap] = {}
         self._maps_at = -1e9
         self._queue: asyncio.Queue[_Unit] = asyncio.Queue()
@@ -241,6 +245,8 @@ class Sl651Server:
             await self._reject(exc.reason, raw, origin)
             return
         origin = f"{origin} station {frame.station}"
+        if frame.report is not None and frame.function_code in sl651.ACKNOWLEDGED:
+            self._observe_serial(frame.station, frame.report.serial)
         smap = self._maps.get(frame.station)
         if smap is None and await self._refresh_maps(force=False):
             smap = self._maps.get(frame.station)
@@ -261,6 +267,16 @@ class Sl651Server:
         result = frame_observations(frame, smap, now=self.clock(), options=self.options)
         items, rejects = to_pending(result, origin=origin, station_code=smap.station_code)
         await self._queue.put(_Unit(items, rejects, ack, writer))
+
+    def _observe_serial(self, station: str, serial: int) -> None:
+        # Serials count 1..65535 and wrap; unwrap them so the gap count sees one long sequence.
+        last, wraps = self._serials.get(station, (serial, 0))
+        if serial < last - 32768:
+            wraps += 1
+        elif serial > last + 32768 and wraps > 0:
+            wraps -= 1  # a late report from before the wrap
+        self._serials[station] = (serial, wraps)
+        self.gaps.observe(station, wraps * 65535 + serial)
 
     async def _refresh_maps(self, *, force: bool) -> bool:
         now = time.monotonic()
