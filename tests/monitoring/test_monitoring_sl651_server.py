@@ -206,6 +206,23 @@ def test_a_jump_in_a_stations_serials_is_logged_as_a_gap(
     assert any("sequence jumped from 2 to 5" in r.getMessage() for r in caplog.records)
 
 
+def test_an_incomplete_multi_packet_message_is_a_dead_letter(engine: Engine) -> None:
+    setup_stations(engine, 1)
+    report = sl651.Report(3, NOW, "0000000001", 0x48, NOW, (sl651.Element("PN05", 2.5),
+                          sl651.Element("PT", 10.0), sl651.Element("Z", 1.5)))  # fmt: skip
+    packets = sl651.encode(sl651.Header(1, "0000000001", 0x1234, 0x32), report, max_body=10)
+    good = report_frame(serial=4)
+
+    async def body(server: Sl651Server) -> None:
+        await _exchange(server.port, [*packets[:-1], good], 1)  # the last packet never comes
+
+    run_server(engine, body)
+    n, dead = counts(engine)
+    assert n == 2  # the good report
+    assert dead == [f"incomplete multi-packet message from station 0000000001 (function 0x32): "
+                    f"{len(packets) - 1} of {len(packets)} packets arrived"]  # fmt: skip
+
+
 def test_idle_link_is_closed_and_link_maintenance_keeps_it(engine: Engine) -> None:
     setup_stations(engine, 1)
     link = sl651.encode(sl651.Header(1, "0000000001", 0x1234, 0x2F), sl651.Report(1, NOW))[0]

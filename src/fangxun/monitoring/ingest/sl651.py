@@ -981,12 +981,19 @@ class Reassembler:
         return replace(ordered[0], body=body, end=frame.end, report=report,
                        raw=b"".join(p.raw for p in ordered))  # fmt: skip
 
-    def pending(self) -> list[tuple[str, int, int, int]]:
-        """Incomplete messages: (station, function code, packets in, packet count)."""
-        return [
-            (k[0], k[1], len(v), next(iter(v.values())).packet_count or 0)
-            for k, v in self.parts.items()
-        ]
+    def drain(self) -> list[tuple[str, bytes]]:
+        """Give up the incomplete messages (the link closed): a reason and the packets' bytes
+        for each, and forget them."""
+        out = []
+        for (station, code), got in self.parts.items():
+            count = next(iter(got.values())).packet_count
+            reason = (
+                f"incomplete multi-packet message from station {station} (function 0x{code:02X}):"
+                f" {len(got)} of {count} packets arrived"
+            )
+            out.append((reason, b"".join(got[n].raw for n in sorted(got))))
+        self.parts.clear()
+        return out
 
 
 def parse_hex_text(text: str) -> bytes:

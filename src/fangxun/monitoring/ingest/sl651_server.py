@@ -177,11 +177,16 @@ class Sl651Server:
         name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.stats.links += 1
         self.stats.open_links.add(name)
+        packets = sl651.Reassembler()
         try:
-            await self._read_link(name, reader, writer)
+            await self._read_link(name, reader, writer, packets)
         except (ConnectionError, asyncio.IncompleteReadError):
             logger.info("link %s dropped", name)
         finally:
+            # The station hung up mid-message. (When we stop, it sends the unanswered message
+            # again to the next server, so that is no dead letter.)
+            for reason, raw in packets.drain() if not self._stopping else ():
+                await self._reject(reason, raw, f"sl651 {name}")
             self._links.discard(task)
             self.stats.open_links.discard(name)
             writer.close()
@@ -189,10 +194,13 @@ class Sl651Server:
                 await writer.wait_closed()
 
     async def _read_link(
-        self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        name: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        packets: sl651.Reassembler,
     ) -> None:
         splitter = sl651.FrameSplitter()
-        packets = sl651.Reassembler()
         origin = f"sl651 {name}"
         while not self._stopping:
             partial = bool(splitter.buffer)
