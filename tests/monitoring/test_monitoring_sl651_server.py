@@ -215,6 +215,9 @@ def test_an_incomplete_multi_packet_message_is_a_dead_letter(engine: Engine) -> 
 
     async def body(server: Sl651Server) -> None:
         await _exchange(server.port, [*packets[:-1], good], 1)  # the last packet never comes
+        async with asyncio.timeout(10):
+            while server.stats.open_links:  # the station hung up; the server sees it
+                await asyncio.sleep(0.01)
 
     run_server(engine, body)
     n, dead = counts(engine)
