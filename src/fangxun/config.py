@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fangxun.errors import ConfigError
-from fangxun.warnings.config import WarningRules
+from fangxun.warning_rules import WarningRules
 
 ENV_PREFIX = "FANGXUN_"
 
@@ -208,7 +208,7 @@ class Settings(BaseSettings):
     forecast_warm_start_max_age_s: float = Field(default=2 * 3600.0, gt=0.0)
 
     # --- warnings (fangxun.warnings; defaults from shared/reference/facts.md) ---------------
-    #: Every number of the warning rules and the CAP output (see fangxun.warnings.config).
+    #: Every number of the warning rules and the CAP output (see fangxun.warning_rules).
     #: Override as JSON: FANGXUN_WARNING_RULES='{"min_hold_s": 600, "rain_margin_mm": 3}'.
     warning_rules: WarningRules = Field(default_factory=WarningRules)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from fangxun.config import get_settings
@@ -20,6 +21,10 @@ app = typer.Typer(
     help="Database schema (Alembic migrations), backup and restore.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
+
+#: What the driver raises when the database is missing or not migrated yet, for the commands that
+#: answer "run `fangxun db upgrade` first" (the other shells take no SQLAlchemy import).
+DATABASE_NOT_READY: tuple[type[Exception], ...] = (OperationalError, ProgrammingError)
 
 
 @contextmanager

@@ -13,18 +13,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from fangxun.audit.service import cli_actor
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
+from fangxun.db import Session
 from fangxun.duty import service as duty
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.incidents import service as incidents
-from fangxun.org.models import Unit
+from fangxun.org import service as org_service
 from fangxun.supplies import service as supplies
 
 duty_app = typer.Typer(help="Duty roster: gaps, who is on duty, exports.", no_args_is_help=True)
@@ -52,7 +51,7 @@ def _when(value: str | None, option: str) -> datetime | None:
 
 
 def _unit_id(session: Session, code: str) -> int:
-    unit_id = session.scalar(select(Unit.id).where(Unit.code == code))
+    unit_id = org_service.unit_id_by_code(session=session, code=code)
     if unit_id is None:
         raise NotFoundError(f"unit {code!r} not found (--unit)")
     return unit_id

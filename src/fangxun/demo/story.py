@@ -43,8 +43,8 @@ from fangxun.config import Settings
 from fangxun.db import make_engine, session_factory, session_scope
 from fangxun.db.types import utcnow
 from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish, scenario_rain
-from fangxun.inundation.rain import Hyetograph
 from fangxun.monitoring import heartbeat
+from rainkit import Hyetograph
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fangxun.inundation.rain import StormFormula
+from rainkit import StormFormula
 
 _BEIJING = ZoneInfo("Asia/Shanghai")
 

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
 from fangxun.config import Settings
+from fangxun.db import Session
 from fangxun.errors import PermissionDeniedError
 from fangxun.forecast import flows, rainsource, service
 from fangxun.forecast.models import ForecastRun, RunStatus

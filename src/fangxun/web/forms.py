@@ -22,8 +22,8 @@ from typing import TypeVar
 
 from fastapi import Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
+from fangxun.db import Session
 from fangxun.errors import FangxunError
 
 T = TypeVar("T")

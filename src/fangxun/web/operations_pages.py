@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, ICALENDAR, PDF, XLSX, download
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
 from fangxun.config import Settings
+from fangxun.db import Session
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty
 from fangxun.errors import FangxunError, ThrottledError

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import PDF, XLSX, download
 from fangxun.config import Settings
+from fangxun.db import Session
 from fangxun.errors import FangxunError, NotFoundError
 from fangxun.org.models import User
 from fangxun.reports import charts, export, service, stats
