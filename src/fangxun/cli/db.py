@@ -13,8 +13,6 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from fangxun.config import get_settings
-from fangxun.db import backup as db_backup
-from fangxun.db import migrate
 from fangxun.db.engine import make_engine, session_scope
 
 app = typer.Typer(
@@ -49,6 +47,8 @@ def upgrade(
     revision: str = typer.Option("head", help="Target revision (default: the newest)."),
 ) -> None:
     """Create or upgrade the database schema (FANGXUN_DATABASE_URL) to the newest revision."""
+    from fangxun.db import migrate  # Alembic: imported by the commands that migrate
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -67,6 +67,8 @@ def upgrade(
 @app.command()
 def current() -> None:
     """Show the database's revision and the newest one available."""
+    from fangxun.db import migrate
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -85,6 +87,8 @@ def backup_cmd(
     path: Path = typer.Argument(..., help="File to write (SQLite copy or pg_dump custom archive)."),
 ) -> None:
     """Write a consistent backup of the database (online: the server may keep running)."""
+    from fangxun.db import backup as db_backup
+
     settings = get_settings()
     result = db_backup.backup(settings.database_url, path)
     console.print(
@@ -99,6 +103,8 @@ def restore_cmd(
     yes: bool = typer.Option(False, "--yes", help="Do not ask: replace the database's content."),
 ) -> None:
     """Replace the database's content with a backup (everything written since is lost)."""
+    from fangxun.db import backup as db_backup
+
     settings = get_settings()
     where = redacted(settings.database_url)
     if not yes and not typer.confirm(f"Replace everything in {where} with {path}?"):
