@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     language: Language = "zh"
+    #: The district's time zone (IANA name): times are stored in UTC and shown, and local days and
+    #: shifts counted, in this zone (:mod:`fangxun.times`).
+    display_timezone: str = "Asia/Shanghai"
     basemap_url: str | None = None
     data_dir: Path = Path("./var")
     #: API bearer token lifetime, s.
@@ -279,6 +282,19 @@ class Settings(BaseSettings):
     )
     #: What a rule does: "propose" (a person confirms) or "start" (the level starts at once).
     response_rule_mode: Literal["propose", "start"] = "propose"
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -23,13 +23,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from fangxun.times import SHORT, local
 from rainkit import StormFormula
-
-_BEIJING = ZoneInfo("Asia/Shanghai")
 
 #: GB/T 28592-2012 grades by the 24 h total, mm (lower bound of each grade), heaviest first.
 GRADES_24H_MM: tuple[tuple[str, float], ...] = (
@@ -317,7 +315,7 @@ class CauseContext:
         """A time of the context in words: a Beijing clock time, else hours from the start."""
         if self.origin is None:
             return f"第 {t_s / 3600:.1f} 小时"
-        return (self.origin + timedelta(seconds=t_s)).astimezone(_BEIJING).strftime("%m-%d %H:%M ")
+        return local(self.origin + timedelta(seconds=t_s), SHORT + " ")
 
 
 def suggest_causes(

@@ -28,13 +28,13 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, cast
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from fangxun.times import local_zone
+
 CAP_NS: Final = "urn:oasis:names:tc:emergency:cap:1.2"
 SCHEMA_PATH: Final = Path(__file__).with_name("CAP-v1.2.xsd")
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 MSG_TYPES: Final = frozenset({"Alert", "Update", "Cancel"})
 
 
@@ -46,7 +46,7 @@ def cap_time(value: datetime) -> str:
     """``value`` (aware) as CAP wants it: Asia/Shanghai with its numeric offset, whole seconds."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} refused: give it a time zone")
-    return value.astimezone(LOCAL_TZ).replace(microsecond=0).isoformat()
+    return value.astimezone(local_zone()).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)

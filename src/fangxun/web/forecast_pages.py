@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
@@ -28,6 +27,7 @@ from fangxun.forecast import flows, rainsource, service
 from fangxun.forecast.models import ForecastRun, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 from fangxun.org.models import User
+from fangxun.times import local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 COLOUR_LABELS: Final[dict[str, str]] = {
     "blue": N_("Blue"),
     "yellow": N_("Yellow"),
@@ -60,7 +59,7 @@ def _point_rows(db: Session, run: ForecastRun, user: User) -> list[dict[str, Any
     rows = []
     for p in service.point_results(session=db, run_id=run.id, actor=user):
         row = p.model_dump()
-        row["peak_local"] = p.peak_time.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+        row["peak_local"] = p.peak_time.astimezone(local_zone()).strftime("%m-%d %H:%M")
         rows.append(row)
     return rows
 
@@ -95,7 +94,7 @@ def forecast_page(
             {
                 "url": f"/forecast/runs/{run.id}/frame_{t:08.0f}.png",
                 "label": (run.issued_at + timedelta(seconds=t))
-                .astimezone(LOCAL_TZ)
+                .astimezone(local_zone())
                 .strftime("%H:%M"),
             }
             for t in (run.summary or {}).get("frames_s", [])
@@ -121,7 +120,7 @@ def forecast_page(
         active="forecast",
         context={
             "run": run,
-            "issued_local": run.issued_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+            "issued_local": run.issued_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
             if run is not None
             else None,
             "points": points,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -32,6 +31,8 @@ from fangxun.org import service as org_service
 from fangxun.org.models import User
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
+from fangxun.times import SHORT, SHORT_SECONDS
+from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import problem_text, status_of, submit_form
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
@@ -42,8 +43,6 @@ INCIDENT_COLOUR: Final = "#7b3294"
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-#: Times on the pages are local (DESIGN: stored in UTC, shown in Asia/Shanghai).
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 #: Labels of incident kinds, severities and states (msgids).
 KIND_LABELS: Final[dict[str, str]] = {
@@ -98,10 +97,8 @@ LABELS: Final[dict[str, Any]] = {
 
 
 def local(value: datetime | None, *, seconds: bool = False) -> str:
-    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute."""
-    if value is None:
-        return ""
-    return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
+    """A UTC time as shown on the pages: the district's zone, month-day hour:minute."""
+    return local_time(value, SHORT_SECONDS if seconds else SHORT)
 
 
 def _gettext(request: Request, settings: Settings) -> Any:
