@@ -111,6 +111,17 @@ def _polygon_text(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in pts)
 
 
+def _area(info: etree._Element, where: Area) -> None:
+    """The ``<area>`` of one ``<info>``: its description, polygon and circle."""
+    area = _sub(info, "area")
+    _sub(area, "areaDesc", where.desc)
+    if where.polygon:
+        _sub(area, "polygon", _polygon_text(where.polygon))
+    if where.circle:
+        lat, lon, r = where.circle
+        _sub(area, "circle", f"{lat:.6f},{lon:.6f} {r:.3f}")
+
+
 def build_alert(alert: Alert) -> bytes:
     """The alert as UTF-8 XML bytes (with declaration). Raises ``ValueError`` on a bad msgType."""
     if alert.msg_type not in MSG_TYPES:
@@ -157,13 +168,7 @@ def build_alert(alert: Alert) -> bytes:
             _sub(p, "valueName", name)
             _sub(p, "value", value)
         if alert.area is not None:
-            area = _sub(el, "area")
-            _sub(area, "areaDesc", alert.area.desc)
-            if alert.area.polygon:
-                _sub(area, "polygon", _polygon_text(alert.area.polygon))
-            if alert.area.circle:
-                lat, lon, r = alert.area.circle
-                _sub(area, "circle", f"{lat:.6f},{lon:.6f} {r:.3f}")
+            _area(el, alert.area)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
