@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     #: The district's time zone (IANA name): times are stored in UTC and shown, and local days and
     #: shifts counted, in this zone (:mod:`fangxun.times`).
     display_timezone: str = "Asia/Shanghai"
+    # --- windows of the pages (policy, not code): days ------------------------------------------
+    #: The duty page's coming shifts and gaps.
+    duty_page_days: int = Field(default=7, ge=1, le=62)
+    #: The roster downloads (Excel, iCalendar) from today.
+    roster_export_days: int = Field(default=31, ge=1, le=366)
+    #: Supplies listed as expiring within this many days.
+    supplies_expiring_days: int = Field(default=30, ge=1, le=366)
+    #: The deadline a new rectification is offered on the point page, days from today.
+    rectification_default_days: int = Field(default=7, ge=1, le=365)
     basemap_url: str | None = None
     data_dir: Path = Path("./var")
     #: API bearer token lifetime, s.

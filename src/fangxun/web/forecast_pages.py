@@ -29,6 +29,7 @@ from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain,
 from fangxun.org.models import User
 from fangxun.times import local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.forms import field_bounds
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
@@ -48,8 +49,13 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "done": N_("Done"),
     "failed": N_("Failed"),
 }
-#: Most ensemble members the start form accepts (the API takes up to 200).
-FORM_MAX_MEMBERS: Final = 50
+#: Most ensemble members the start form accepts: the API schema's bound (one rule, one place).
+FORM_MAX_MEMBERS: Final = int(field_bounds(ForecastRunCreate, "members")[1])
+#: The form's bounds of the return period (years), storm duration and horizon (minutes), from the
+#: schemas the API validates with.
+_P_MAX = field_bounds(DesignRain, "return_period_years")[1]
+_DURATION_MAX_MIN = field_bounds(DesignRain, "duration_s")[1] / 60.0
+_HORIZON_MAX_MIN = field_bounds(ForecastRunCreate, "horizon_s")[1] / 60.0
 #: Largest uploaded rain series file, bytes.
 MAX_SERIES_BYTES: Final = 1_000_000
 
@@ -212,7 +218,7 @@ def start_run(
             errors,
             _("The return period must be a number of years above 0 and at most 1000."),
             lo=0.0,
-            hi=1000.0,
+            hi=_P_MAX,
         )
         d = _number(
             duration_min,
@@ -220,7 +226,7 @@ def start_run(
             errors,
             _("The storm duration must be a number of minutes above 0 and at most 2880."),
             lo=0.0,
-            hi=2880.0,
+            hi=_DURATION_MAX_MIN,
         )
         if not errors:
             rain = DesignRain(return_period_years=p, duration_s=d * 60.0)
@@ -248,7 +254,7 @@ def start_run(
         errors,
         _("The horizon must be a number of minutes above 0 and at most 2880."),
         lo=0.0,
-        hi=2880.0,
+        hi=_HORIZON_MAX_MIN,
     )
     run: ForecastRun | None = None
     if not errors and rain is not None:

@@ -323,7 +323,11 @@ def point_page(
             "is_overdue": service.is_overdue,
             "map_data": _map_data([point], counts, settings, lang),
             "can_open": service.can(user, service.HazardAction.open_rectifications),
-            "default_deadline": (datetime.now(local_zone()) + timedelta(days=7)).date().isoformat(),
+            "default_deadline": (
+                datetime.now(local_zone()) + timedelta(days=settings.rectification_default_days)
+            )
+            .date()
+            .isoformat(),
             "error": None,
         },
     )

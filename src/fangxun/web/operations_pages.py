@@ -369,7 +369,7 @@ def public_submit(
 def duty_page(request: Request, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
     """Who is on duty now, the gaps of the coming week, and the week's shifts."""
     now = utcnow()
-    week = now + timedelta(days=7)
+    week = now + timedelta(days=settings.duty_page_days)
     shifts = duty.list_shifts(session=db, actor=user, start=now, end=week)
     gaps: list[duty.DutyGap] = []
     for unit_id in sorted({s.unit_id for s in shifts}):
@@ -399,18 +399,20 @@ def duty_page(request: Request, user: WebUser, db: SessionDep, settings: Setting
 
 
 @router.get("/duty/roster.xlsx")
-def duty_xlsx(user: WebUser, db: SessionDep) -> Response:
-    """The next 31 days of the roster as Excel."""
+def duty_xlsx(user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
+    """The next ``roster_export_days`` (31) days of the roster as Excel."""
     now = utcnow()
-    shifts = duty.list_shifts(session=db, actor=user, start=now, end=now + timedelta(days=31))
+    end = now + timedelta(days=settings.roster_export_days)
+    shifts = duty.list_shifts(session=db, actor=user, start=now, end=end)
     return download(duty.export_xlsx(shifts), XLSX, "duty-roster.xlsx")
 
 
 @router.get("/duty/roster.ics")
-def duty_ics(user: WebUser, db: SessionDep) -> Response:
-    """The next 31 days of the roster as iCalendar."""
+def duty_ics(user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
+    """The next ``roster_export_days`` (31) days of the roster as iCalendar."""
     now = utcnow()
-    shifts = duty.list_shifts(session=db, actor=user, start=now, end=now + timedelta(days=31))
+    end = now + timedelta(days=settings.roster_export_days)
+    shifts = duty.list_shifts(session=db, actor=user, start=now, end=end)
     return download(duty.export_ical(shifts), ICALENDAR, "duty-roster.ics")
 
 
@@ -435,7 +437,9 @@ def supplies_page(
                 (w, supplies.stock_of(session=db, warehouse_id=w.id, actor=user))
                 for w in warehouses
             ],
-            "expiring": supplies.expiring(session=db, actor=user, within_days=30),
+            "expiring": supplies.expiring(
+                session=db, actor=user, within_days=settings.supplies_expiring_days
+            ),
             "teams": supplies.list_teams(session=db, actor=user),
             "drills": supplies.list_drills(session=db, actor=user)[:10],
             "labels": LABELS,
