@@ -32,6 +32,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	# The architecture's rules (pyproject.toml [tool.importlinter]); PYTHONPATH so it reads this tree.
 	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
+	# The pages' ES modules (eslint.config.mjs; eslint is a devDependency in package-lock.json).
+	node_modules/.bin/eslint src/fangxun/web/static/js
 
 typecheck: setup
 	$(VENV)/bin/mypy src/fangxun src/rainkit
