@@ -57,3 +57,15 @@ def test_jinja_filter(fresh_settings: None, monkeypatch: pytest.MonkeyPatch) -> 
         t=MOMENT, none=None
     )
     assert out == "2026-07-20 16:30|16:30|—"
+
+
+def test_parse_instant_wants_an_offset() -> None:
+    from fangxun.errors import ValidationFailed
+
+    assert times.parse_instant(None, "--since") is None
+    assert times.parse_instant("2026-07-20T16:30+08:00", "--since") == MOMENT.replace(second=0)
+    with pytest.raises(ValidationFailed, match="no time zone offset") as info:
+        times.parse_instant("2026-07-20T16:30", "--since")
+    assert info.value.problems[0].loc == ("--since",)
+    with pytest.raises(ValidationFailed, match="not an ISO 8601 time"):
+        times.parse_instant("tomorrow", "--until")

@@ -17,7 +17,7 @@ Asia/Shanghai). :func:`local` is the one formatter (also the Jinja filter ``loca
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -65,6 +65,25 @@ def local(
     return moment.astimezone(zone or local_zone()).strftime(fmt)
 
 
+def parse_instant(value: str | None, where: str) -> datetime | None:
+    """An ISO 8601 time with its offset, as UTC (None for None): what people type on the command
+    line. :class:`ValidationFailed` at ``where`` (the option) when it is not one, or has no
+    offset (a bare local time is ambiguous)."""
+    from fangxun.errors import ValidationFailed
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"not an ISO 8601 time: {value!r}", loc=(where,)) from exc
+    if moment.tzinfo is None:
+        raise ValidationFailed(
+            f"{value!r} has no time zone offset (e.g. 2026-07-20T08:00+08:00)", loc=(where,)
+        )
+    return moment.astimezone(UTC)
+
+
 def install_filters(env: Any, *, empty: str = "") -> None:
     """Add the ``local`` filter to a Jinja environment: ``{{ t | local }}``,
     ``{{ t | local("%m-%d %H:%M") }}``."""
@@ -83,5 +102,6 @@ __all__ = [
     "install_filters",
     "local",
     "local_zone",
+    "parse_instant",
     "to_local",
 ]

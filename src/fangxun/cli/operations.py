@@ -25,6 +25,7 @@ from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.incidents import service as incidents
 from fangxun.org import service as org_service
 from fangxun.supplies import service as supplies
+from fangxun.times import parse_instant
 
 duty_app = typer.Typer(help="Duty roster: gaps, who is on duty, exports.", no_args_is_help=True)
 incidents_app = typer.Typer(help="Incidents: response-time figures.", no_args_is_help=True)
@@ -37,17 +38,7 @@ GAPS_EXIT_CODE = 3
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"not an ISO 8601 time: {value!r}", loc=(option,)) from exc
-    if moment.tzinfo is None:
-        raise ValidationFailed(
-            f"{value!r} has no time zone offset (e.g. 2026-07-20T08:00+08:00)", loc=(option,)
-        )
-    return moment.astimezone(UTC)
+    return parse_instant(value, option)
 
 
 def _unit_id(session: Session, code: str) -> int:

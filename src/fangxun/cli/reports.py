@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -22,7 +22,7 @@ from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
 from fangxun.reports import export, service, stats
 from fangxun.reports.models import StormEvent
-from fangxun.times import local_zone
+from fangxun.times import local_zone, parse_instant
 
 app = typer.Typer(
     help="Reports (积涝统计与复盘): storm events, event reports, seasons.", no_args_is_help=True
@@ -31,17 +31,7 @@ console = Console(soft_wrap=True)
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"not an ISO 8601 time: {value!r}", loc=(option,)) from exc
-    if moment.tzinfo is None:
-        raise ValidationFailed(
-            f"{value!r} has no time zone offset (e.g. 2026-07-20T08:00+08:00)", loc=(option,)
-        )
-    return moment.astimezone(UTC)
+    return parse_instant(value, option)
 
 
 def _progress() -> Progress:
