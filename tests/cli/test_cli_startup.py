@@ -28,9 +28,11 @@ HEAVY = (
     "sqlalchemy",
     "weasyprint",
 )
-#: CPU spent importing `fangxun.cli.main` (sum of importtime's self times), µs. It was ~5 s with
-#: every sub-app imported eagerly; lazily it is ~0.3 s on a busy 2-core machine.
-IMPORT_BUDGET_US = 1_500_000
+#: Time spent importing `fangxun.cli.main` (sum of importtime's self times), µs. Eagerly (every
+#: sub-app, matplotlib, rasterio, Alembic) it was 6.3 s at load 8 on 2 cores; lazily 0.34 s at
+#: load 7 and up to 1.5 s at load 11 (importtime counts waiting for the CPU too). The budget sits
+#: between the two; the lists of modules above are the exact check.
+IMPORT_BUDGET_US = 3_000_000
 
 
 def _importtime(code: str) -> dict[str, int]:
