@@ -46,9 +46,13 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	# The architecture's rules (pyproject.toml [tool.importlinter]); PYTHONPATH so it reads this tree.
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
+	# The pages' ES modules (eslint.config.mjs; eslint is a devDependency in package-lock.json).
+	node_modules/.bin/eslint src/fangxun/web/static/js
 
 typecheck: setup
-	$(VENV)/bin/mypy src/fangxun
+	$(VENV)/bin/mypy src/fangxun src/rainkit
 
 setup: $(STAMP) assets system
 

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fangxun.errors import ConfigError
-from fangxun.warnings.config import WarningRules
+from fangxun.warning_rules import WarningRules
 
 ENV_PREFIX = "FANGXUN_"
 
@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     language: Language = "zh"
+    #: The district's time zone (IANA name): times are stored in UTC and shown, and local days and
+    #: shifts counted, in this zone (:mod:`fangxun.times`).
+    display_timezone: str = "Asia/Shanghai"
+    # --- windows of the pages (policy, not code): days ------------------------------------------
+    #: The duty page's coming shifts and gaps.
+    duty_page_days: int = Field(default=7, ge=1, le=62)
+    #: The roster downloads (Excel, iCalendar) from today.
+    roster_export_days: int = Field(default=31, ge=1, le=366)
+    #: Supplies listed as expiring within this many days.
+    supplies_expiring_days: int = Field(default=30, ge=1, le=366)
+    #: The deadline a new rectification is offered on the point page, days from today.
+    rectification_default_days: int = Field(default=7, ge=1, le=365)
     basemap_url: str | None = None
     data_dir: Path = Path("./var")
     #: API bearer token lifetime, s.
@@ -208,7 +220,7 @@ class Settings(BaseSettings):
     forecast_warm_start_max_age_s: float = Field(default=2 * 3600.0, gt=0.0)
 
     # --- warnings (fangxun.warnings; defaults from shared/reference/facts.md) ---------------
-    #: Every number of the warning rules and the CAP output (see fangxun.warnings.config).
+    #: Every number of the warning rules and the CAP output (see fangxun.warning_rules).
     #: Override as JSON: FANGXUN_WARNING_RULES='{"min_hold_s": 600, "rain_margin_mm": 3}'.
     warning_rules: WarningRules = Field(default_factory=WarningRules)
 
@@ -279,6 +291,19 @@ class Settings(BaseSettings):
     )
     #: What a rule does: "propose" (a person confirms) or "start" (the level starts at once).
     response_rule_mode: Literal["propose", "start"] = "propose"
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -90,8 +90,9 @@ def test_start_form_validates_input(
         ({"rain_kind": "design", "return_period_years": "5", "duration_min": "abc"},
          "duration_min", "storm duration must be a number of minutes"),
         ({"rain_kind": "radar"}, "rain_kind", "Choose where the rain comes from"),
-        ({"rain_kind": "nowcast", "members": "2.5"}, "members", "whole number from 1 to 50"),
-        ({"rain_kind": "nowcast", "members": "0"}, "members", "whole number from 1 to 50"),
+        ({"rain_kind": "nowcast", "members": "2.5"}, "members", "whole number from 1 to 200"),
+        ({"rain_kind": "nowcast", "members": "0"}, "members", "whole number from 1 to 200"),
+        ({"rain_kind": "nowcast", "members": "201"}, "members", "whole number from 1 to 200"),
         ({"rain_kind": "nowcast", "horizon_min": "99999"}, "horizon_min", "at most 2880"),
         ({"rain_kind": "series"}, "series_file", "Choose a CSV file"),
     ]  # fmt: skip

@@ -96,18 +96,21 @@ def test_throttle_expires_after_the_window(engine: Engine, user_id: int) -> None
         for attempt in session.scalars(select(LoginAttempt)):
             attempt.attempted_at = attempt.attempted_at - timedelta(seconds=POLICY.window_s + 1)
     with session_scope(engine) as session:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        user = service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        assert (user.id, user.username) == (user_id, "duty1")
 
 
 def test_success_resets_the_username_count(engine: Engine, user_id: int) -> None:
     for _ in range(POLICY.max_attempts - 1):
         _fail(engine)
     with session_scope(engine) as session:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        first = service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        assert first.id == user_id
     for _ in range(POLICY.max_attempts - 1):
         _fail(engine)
     with session_scope(engine) as session:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        again = service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        assert again.id == user_id
 
 
 def test_throttled_per_client_address(engine: Engine, user_id: int) -> None:

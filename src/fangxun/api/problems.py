@@ -65,6 +65,26 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
 
+#: The error responses the routers document, one text per status (a router may say more).
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    401: "Not logged in",
+    403: "Role may not do this",
+    404: "Not found, or outside your jurisdiction",
+    409: "Conflicts with the current state",
+    422: "Invalid input",
+}
+
+
+def error_responses(*statuses: int, **said: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` map of a router's endpoints: each status with its text from
+    :data:`ERROR_DESCRIPTIONS` (``said``, keyed ``s403=...``, puts it in the router's words).
+    Every error body is an RFC 9457 problem (:func:`problem`)."""
+    return {
+        status: {"description": said.get(f"s{status}", ERROR_DESCRIPTIONS[status])}
+        for status in statuses
+    }
+
+
 def status_for(exc: FangxunError) -> int:
     """The HTTP status for a domain error (400 for an unmapped kind)."""
     for cls in type(exc).__mro__:

@@ -8,17 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep
 from fangxun.api.downloads import PDF, download
+from fangxun.api.problems import error_responses
 from fangxun.briefings import service
 from fangxun.briefings.models import TaskStatus
 from fangxun.briefings.schemas import BriefingCreate, BriefingRead, TaskCreate, TaskRead
 
 router = APIRouter(prefix="/briefings", tags=["briefings"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found"},
-}
+_ERRORS = error_responses(401, 403, 404, s404="Not found")
 
 
 @router.post("", response_model=BriefingRead, status_code=201, responses=_ERRORS)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -41,10 +40,11 @@ from fangxun.org.models import Person, Role
 from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
+from fangxun.times import SHORT, local_zone
+from fangxun.times import local as local_time
 
 logger = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: Roles that may generate briefings and record decisions.
 CONVENERS = frozenset({Role.admin, Role.district, Role.duty})
 #: Section keys in the order of the briefing.
@@ -348,7 +348,7 @@ def generate(*, session: Session, briefing_in: BriefingCreate, actor: Actor) -> 
     """Generate and store the briefing for ``as_of`` (default now)."""
     _require(actor, "generate briefings")
     at = briefing_in.as_of.astimezone(UTC) if briefing_in.as_of else utcnow()
-    local = at.astimezone(LOCAL_TZ)
+    local = at.astimezone(local_zone())
     title = briefing_in.title or f"防汛会商材料 {local:%Y-%m-%d %H:%M}"
     briefing = Briefing(
         title=title,
@@ -440,10 +440,7 @@ def render_html(briefing: Briefing) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
 
     def local(value: str | datetime | None) -> str:
-        if value is None:
-            return "—"
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return moment.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+        return local_time(value, SHORT, empty="—")
 
     def minutes(value: float | None) -> str:
         return "—" if value is None else f"{value / 60:.0f} 分钟"

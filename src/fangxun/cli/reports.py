@@ -8,9 +8,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -23,26 +22,16 @@ from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
 from fangxun.reports import export, service, stats
 from fangxun.reports.models import StormEvent
+from fangxun.times import local_zone, parse_instant
 
 app = typer.Typer(
     help="Reports (积涝统计与复盘): storm events, event reports, seasons.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"not an ISO 8601 time: {value!r}", loc=(option,)) from exc
-    if moment.tzinfo is None:
-        raise ValidationFailed(
-            f"{value!r} has no time zone offset (e.g. 2026-07-20T08:00+08:00)", loc=(option,)
-        )
-    return moment.astimezone(UTC)
+    return parse_instant(value, option)
 
 
 def _progress() -> Progress:
@@ -168,7 +157,9 @@ def event(
 
 @app.command("season")
 def season(
-    year: int = typer.Option(datetime.now(LOCAL_TZ).year, "--year", help="Flood season year."),
+    year: int | None = typer.Option(
+        None, "--year", help="Flood season year.  [default: this year]"
+    ),
     first_month: int = typer.Option(6, "--from-month", min=1, max=12, help="First month."),
     last_month: int = typer.Option(9, "--to-month", min=1, max=12, help="Last month."),
     xlsx: Path | None = typer.Option(None, "--xlsx", dir_okay=False, help="Write the Excel here."),
@@ -177,11 +168,12 @@ def season(
     if last_month < first_month:
         raise ValidationFailed("--to-month is before --from-month", loc=("--to-month",))
     settings = get_settings()
-    start = datetime(year, first_month, 1, tzinfo=LOCAL_TZ)
+    year = year if year is not None else datetime.now(local_zone()).year
+    start = datetime(year, first_month, 1, tzinfo=local_zone())
     end = (
-        datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+        datetime(year + 1, 1, 1, tzinfo=local_zone())
         if last_month == 12
-        else datetime(year, last_month + 1, 1, tzinfo=LOCAL_TZ)
+        else datetime(year, last_month + 1, 1, tzinfo=local_zone())
     )
     with database_session(settings.database_url) as session, _progress() as bar:
         task = bar.add_task("season", total=None)

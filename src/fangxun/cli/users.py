@@ -5,15 +5,13 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from fangxun.audit.service import cli_actor
-from fangxun.cli.db import database_session
+from fangxun.cli.db import DATABASE_NOT_READY, database_session
 from fangxun.config import get_settings
 from fangxun.errors import FangxunError, FieldProblem, NotFoundError, ValidationFailed
 from fangxun.org import service
-from fangxun.org.models import Role, Unit
+from fangxun.org.models import Role
 from fangxun.org.schemas import UserCreate, UserUpdate
 
 app = typer.Typer(help="User accounts.", no_args_is_help=True)
@@ -61,7 +59,7 @@ def create(
         with database_session(settings.database_url) as session:
             unit_id: int | None = None
             if unit is not None:
-                unit_id = session.scalar(select(Unit.id).where(Unit.code == unit))
+                unit_id = service.unit_id_by_code(session=session, code=unit)
                 if unit_id is None:
                     raise ValidationFailed(f"no unit with code {unit!r}", loc=("--unit",))
             try:
@@ -72,7 +70,7 @@ def create(
                 raise _validation_failed(exc) from None
             user = service.create_user(session=session, user_in=user_in, actor=cli_actor())
             name, user_id, user_role = user.username, user.id, user.role.value
-    except (OperationalError, ProgrammingError) as exc:
+    except DATABASE_NOT_READY as exc:
         raise _database_error(exc) from exc
     where = f" in unit {unit}" if unit else ""
     console.print(f"Created user [bold]{name}[/] (id {user_id}, role {user_role}{where}).")
@@ -101,6 +99,6 @@ def set_password(
             service.update_user(
                 session=session, user_id=user.id, user_in=user_in, actor=cli_actor()
             )
-    except (OperationalError, ProgrammingError) as exc:
+    except DATABASE_NOT_READY as exc:
         raise _database_error(exc) from exc
     console.print(f"Password of [bold]{username}[/] changed; their sessions were ended.")

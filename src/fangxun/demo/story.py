@@ -43,8 +43,9 @@ from fangxun.config import Settings
 from fangxun.db import make_engine, session_factory, session_scope
 from fangxun.db.types import utcnow
 from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish, scenario_rain
-from fangxun.inundation.rain import Hyetograph
 from fangxun.monitoring import heartbeat
+from fangxun.times import SHORT, local
+from rainkit import Hyetograph
 
 logger = logging.getLogger(__name__)
 
@@ -470,6 +471,4 @@ class Story:
 
 
 def _local(at: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    return local(at, SHORT)

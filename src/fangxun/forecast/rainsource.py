@@ -23,8 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.inundation import Hyetograph
-from fangxun.inundation.rain import StormFormula, chicago_hyetograph
+from rainkit import Hyetograph, StormFormula, chicago_hyetograph
 
 
 def design_storm(

@@ -700,3 +700,30 @@ def run_file(*, session: Session, run_id: int, settings: Settings, name: str) ->
     if not path.is_file():
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
     return path
+
+
+def run_status_counts(*, session: Session) -> dict[str, int]:
+    """How many forecast runs are in each status (the statuses with none are left out)."""
+    from sqlalchemy import func
+
+    return {
+        str(getattr(status, "value", status)): int(n)
+        for status, n in session.execute(
+            select(ForecastRun.status, func.count()).group_by(ForecastRun.status)
+        )
+    }
+
+
+def recent_run_durations_s(*, session: Session, limit: int) -> list[float]:
+    """Wall times of the last ``limit`` finished runs, newest first, s."""
+    rows = session.execute(
+        select(ForecastRun.started_at, ForecastRun.finished_at)
+        .where(ForecastRun.started_at.is_not(None), ForecastRun.finished_at.is_not(None))
+        .order_by(ForecastRun.finished_at.desc())
+        .limit(limit)
+    ).all()
+    return [
+        (end - start).total_seconds()
+        for start, end in rows
+        if start is not None and end is not None
+    ]

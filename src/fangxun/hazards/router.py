@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.api.pagination import MAX_LIMIT, Page, PageDep
+from fangxun.api.problems import error_responses
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.hazards import attachments as files
 from fangxun.hazards import io as hazard_io
@@ -43,11 +44,9 @@ from fangxun.hazards.schemas import (
 
 router = APIRouter()
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, expired or revoked token"},
-    403: {"description": "Your role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-}
+_ERRORS = error_responses(
+    401, 403, 404, s401="Missing, expired or revoked token", s403="Your role may not do this"
+)
 #: Largest import file, bytes.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 COLLECTION_ID = "hazard-points"

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun.api.problems import error_responses
 from fangxun.errors import NotFoundError
 from fangxun.incidents import service
 from fangxun.incidents.models import IncidentStatus
@@ -28,12 +29,7 @@ from fangxun.supplies.schemas import MovementRead
 
 router = APIRouter(tags=["incidents"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-    409: {"description": "Not an allowed next state"},
-}
+_ERRORS = error_responses(401, 403, 404, 409, s409="Not an allowed next state")
 
 
 @router.post("/incidents", response_model=IncidentRead, status_code=201, responses=_ERRORS)

@@ -104,6 +104,39 @@ def _is_ascii_grid(p: Path) -> bool:
     return name.endswith((".asc", ".asc.gz"))
 
 
+def _asc_header(p: Path, tokens: list[str]) -> tuple[dict[str, float], int]:
+    """The header of an ESRI ASCII grid (keys lower-cased) and the index of its first value."""
+    header: dict[str, float] = {}
+    i = 0
+    while i + 1 < len(tokens) and tokens[i][:1].isalpha():
+        key = tokens[i].lower()
+        if key not in (*_ASC_KEYS, "nodata_value"):
+            raise ValueError(f"ESRI ASCII grid {p}: unknown header key {tokens[i]!r}")
+        try:
+            header[key] = float(tokens[i + 1])
+        except ValueError:
+            raise ValueError(
+                f"ESRI ASCII grid {p}: header {tokens[i]} is {tokens[i + 1]!r}, not a number"
+            ) from None
+        i += 2
+    for key in ("ncols", "nrows", "cellsize"):
+        if key not in header:
+            raise ValueError(f"ESRI ASCII grid {p}: header key {key} is missing")
+    return header, i
+
+
+def _asc_corner(p: Path, header: dict[str, float], axis: str) -> float:
+    """The lower-left corner along ``axis`` ("x" or "y"), m: ``?llcorner``, or ``?llcenter``
+    less half a cell."""
+    if f"{axis}llcorner" in header:
+        return header[f"{axis}llcorner"]
+    if f"{axis}llcenter" in header:
+        return header[f"{axis}llcenter"] - header["cellsize"] / 2
+    raise ValueError(
+        f"ESRI ASCII grid {p}: header key {axis}llcorner (or {axis}llcenter) is missing"
+    )
+
+
 def read_esri_ascii(path: str | Path) -> Raster:
     """Read an ESRI ASCII grid (``.asc`` or gzip-compressed ``.asc.gz``) strictly.
 
@@ -130,39 +163,13 @@ def read_esri_ascii(path: str | Path) -> Raster:
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read ESRI ASCII grid {p}: {exc}") from exc
     tokens = text.split()
-    header: dict[str, float] = {}
-    i = 0
-    while i + 1 < len(tokens) and tokens[i][:1].isalpha():
-        key = tokens[i].lower()
-        if key not in (*_ASC_KEYS, "nodata_value"):
-            raise ValueError(f"ESRI ASCII grid {p}: unknown header key {tokens[i]!r}")
-        try:
-            header[key] = float(tokens[i + 1])
-        except ValueError:
-            raise ValueError(
-                f"ESRI ASCII grid {p}: header {tokens[i]} is {tokens[i + 1]!r}, not a number"
-            ) from None
-        i += 2
-    for key in ("ncols", "nrows", "cellsize"):
-        if key not in header:
-            raise ValueError(f"ESRI ASCII grid {p}: header key {key} is missing")
+    header, i = _asc_header(p, tokens)
     nx, ny, cs = header["ncols"], header["nrows"], header["cellsize"]
     if nx != int(nx) or ny != int(ny) or nx < 1 or ny < 1:
         raise ValueError(f"ESRI ASCII grid {p}: ncols/nrows must be positive integers")
     if not (math.isfinite(cs) and cs > 0):
         raise ValueError(f"ESRI ASCII grid {p}: cellsize must be > 0, got {cs}")
-    if "xllcorner" in header:
-        x0 = header["xllcorner"]
-    elif "xllcenter" in header:
-        x0 = header["xllcenter"] - cs / 2
-    else:
-        raise ValueError(f"ESRI ASCII grid {p}: header key xllcorner (or xllcenter) is missing")
-    if "yllcorner" in header:
-        y0 = header["yllcorner"]
-    elif "yllcenter" in header:
-        y0 = header["yllcenter"] - cs / 2
-    else:
-        raise ValueError(f"ESRI ASCII grid {p}: header key yllcorner (or yllcenter) is missing")
+    x0, y0 = _asc_corner(p, header, "x"), _asc_corner(p, header, "y")
     ncols, nrows = int(nx), int(ny)
     data = tokens[i:]
     if len(data) != ncols * nrows:

@@ -197,7 +197,7 @@ class Model:
         ValueError: for any bad input, saying what and where.
     """
 
-    def __init__(
+    def __init__(  # noqa: C901  split pending, issue 25 (options into config dataclasses)
         self,
         grid: Grid,
         manning: float | npt.ArrayLike = 0.03,

@@ -610,3 +610,15 @@ def delete_contact(*, session: Session, contact_id: int, actor: Actor) -> None:
         before=before,
         after=None,
     )
+
+
+def delivery_status_counts(*, session: Session) -> dict[str, int]:
+    """How many notification deliveries are in each status (the statuses with none left out)."""
+    from sqlalchemy import func
+
+    return {
+        str(getattr(status, "value", status)): int(n)
+        for status, n in session.execute(
+            select(Delivery.status, func.count()).group_by(Delivery.status)
+        )
+    }

@@ -134,6 +134,15 @@ def get_unit(*, session: Session, unit_id: int, actor: Actor) -> Unit:
     )
 
 
+def unit_id_by_code(*, session: Session, code: str) -> int | None:
+    """The id of the unit with ``code``, or None: how the command line names units (``--unit``).
+
+    The CLI runs as the system, so there is no jurisdiction to check; callers say what a missing
+    unit means for their command.
+    """
+    return session.scalar(select(Unit.id).where(Unit.code == code))
+
+
 def list_units(
     *,
     session: Session,

@@ -14,13 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from fangxun.reports.stats import RainSeries
+from fangxun.times import local_zone
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 #: Depths below this are not drawn on the map, m.
 MAP_MIN_DEPTH_M = 0.03
@@ -65,7 +64,7 @@ def _png(fig: Any) -> bytes:
 
 def _local(times: Sequence[datetime]) -> list[datetime]:
     # matplotlib draws aware datetimes in their own zone; naive local times keep the axis simple.
-    return [t.astimezone(LOCAL_TZ).replace(tzinfo=None) for t in times]
+    return [t.astimezone(local_zone()).replace(tzinfo=None) for t in times]
 
 
 def _time_axis(ax: Any) -> None:

@@ -14,12 +14,12 @@ from typing import Any, Final
 
 from fangxun.reports import charts, stats
 from fangxun.reports.service import (
-    LOCAL_TZ,
     EventReport,
     SeasonSummary,
     cause_label,
     local,
 )
+from fangxun.times import local_zone
 
 TEMPLATE_DIR: Final = Path(__file__).resolve().parent.parent / "web" / "templates" / "reports"
 COLOURS: Final = ("blue", "yellow", "orange", "red")
@@ -130,7 +130,7 @@ def event_pdf(report: EventReport) -> bytes:
 
 def _naive_local(moment: datetime | None) -> datetime | None:
     # Excel has no time zones: write Beijing time without an offset (the header says so).
-    return None if moment is None else moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return None if moment is None else moment.astimezone(local_zone()).replace(tzinfo=None)
 
 
 def _sheet(wb: Any, title: str, header: list[str], rows: list[list[Any]], first: bool) -> None:

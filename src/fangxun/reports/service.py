@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import inspect, select
@@ -53,10 +52,10 @@ from fangxun.org.models import Role, Unit
 from fangxun.org.permissions import Actor, require_role
 from fangxun.reports import stats
 from fangxun.reports.models import EventStatus, PointCause, ReviewItem, StormEvent
+from fangxun.times import local as local_time
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 DETECT_ROLES: Final = frozenset({Role.admin, Role.district, Role.duty})
 CONFIRM_ROLES: Final = frozenset({Role.admin, Role.district, Role.unit})
 COLOURS: Final = ("blue", "yellow", "orange", "red")
@@ -90,8 +89,8 @@ def cause_label(code: str) -> str:
 
 
 def local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC time shown in Asia/Shanghai ("—" for None)."""
-    return "—" if moment is None else moment.astimezone(LOCAL_TZ).strftime(fmt)
+    """A UTC time shown in the district's zone ("—" for None)."""
+    return local_time(moment, fmt, empty="—")
 
 
 # --- rain ----------------------------------------------------------------------------------------

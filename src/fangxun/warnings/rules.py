@@ -40,7 +40,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.forecast import rainsource
 from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunStatus
 from fangxun.hazards.models import HazardPoint, PointStatus
 from fangxun.monitoring.models import (
@@ -137,6 +136,7 @@ def _forecast_rain(
     session: Session, now: datetime, lead_s: float
 ) -> tuple[ForecastRun, Any] | None:
     """The current forecast run and its rain when that rain is an uploaded series covering now."""
+    from fangxun.forecast import rainsource  # NumPy: only when a forecast run is in force
     from fangxun.forecast.service import current_run
 
     run = current_run(session=session)

@@ -17,19 +17,35 @@ object outside the jurisdiction, 409, 422 ...), so a refused form never looks li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Response
-from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from pydantic import BaseModel, ValidationError
 
+from fangxun.db import Session
 from fangxun.errors import FangxunError
 
 T = TypeVar("T")
 
 #: What a form's service call may raise that the user can correct (or must be told about).
 FORM_ERRORS: tuple[type[Exception], ...] = (FangxunError, ValidationError, ValueError)
+
+
+def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
+    """The (lower, upper) bounds of a numeric field of a Pydantic schema, from its ``gt``/``ge``
+    and ``lt``/``le`` constraints (±inf where there is none): a form checks what the API's schema
+    checks, with the numbers written once, in the schema."""
+    lo, hi = -math.inf, math.inf
+    for constraint in model.model_fields[name].metadata:
+        for attr in ("gt", "ge"):
+            if (value := getattr(constraint, attr, None)) is not None:
+                lo = float(value)
+        for attr in ("lt", "le"):
+            if (value := getattr(constraint, attr, None)) is not None:
+                hi = float(value)
+    return lo, hi
 
 
 def problem_text(exc: Exception) -> str:

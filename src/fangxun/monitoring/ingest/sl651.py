@@ -366,6 +366,46 @@ def _element_def(code: int) -> ElementDef:
     return found
 
 
+def _decode_hex_hourly_series(body: bytes, pos: int, ident: int, where: str) -> tuple[Element, int]:
+    """The 12 five-minute values of an hourly series element (DRP, DRZ1…) at ``pos``; returns
+    the element and the position after it."""
+    name_id, name, unit, width, scale = SERIES[ident]
+    chunk = body[pos + 2 : pos + 2 + 12 * width]
+    if len(chunk) < 12 * width:
+        raise FrameError(f"{where} ({name_id}): needs {12 * width} bytes")
+    vals: list[float | None] = []
+    for k in range(12):
+        raw = int.from_bytes(chunk[k * width : (k + 1) * width], "big")
+        vals.append(None if raw == (1 << (8 * width)) - 1 else round(raw * scale, 3))
+    element = Element(name_id, None, unit, name, values=tuple(vals), step_s=300)
+    return element, pos + 2 + 12 * width
+
+
+def _decode_hex_uniform_series(body: bytes, pos: int, ddef: int, where: str) -> Element:
+    """A uniform-interval series: the time-step code at ``pos``, one element identifier and its
+    values to the end of the body."""
+    if ddef != 0x18 or pos + 5 > len(body):
+        raise FrameError(f"{where}: time-step code needs data definition 0x18 and 3 bytes")
+    d, h, m = (int(x) for x in re.findall("..", bcd_digits(body[pos + 2 : pos + 5], where)))
+    step = ((d * 24 + h) * 60 + m) * 60
+    pos += 5
+    if pos + 2 > len(body) or step <= 0:
+        raise FrameError(f"{where}: a uniform-interval series needs a step and an element")
+    series_def = _element_def(body[pos])
+    nbytes, decimals = body[pos + 1] >> 3, body[pos + 1] & 7
+    rest = body[pos + 2 :]
+    if nbytes == 0 or len(rest) % nbytes:
+        raise FrameError(
+            f"element {series_def.id} series: {len(rest)} bytes is not a multiple of {nbytes}"
+        )
+    vals = [
+        decode_number(rest[i : i + nbytes], decimals, f"{series_def.id} series value {i}")
+        for i in range(0, len(rest), nbytes)
+    ]
+    return Element(series_def.id, None, series_def.unit, series_def.name, nbytes * 2,
+                   decimals, values=tuple(vals), step_s=step)  # fmt: skip
+
+
 def _decode_hex_elements(body: bytes, pos: int, observed_at: datetime | None) -> list[Element]:
     out: list[Element] = []
     while pos < len(body):
@@ -374,41 +414,11 @@ def _decode_hex_elements(body: bytes, pos: int, observed_at: datetime | None) ->
         ident, ddef = body[pos], body[pos + 1]
         where = f"element 0x{ident:02X} at body byte {pos}"
         if ident in SERIES and ident != TIME_STEP:
-            name_id, name, unit, width, scale = SERIES[ident]
-            chunk = body[pos + 2 : pos + 2 + 12 * width]
-            if len(chunk) < 12 * width:
-                raise FrameError(f"{where} ({name_id}): needs {12 * width} bytes")
-            vals: list[float | None] = []
-            for k in range(12):
-                raw = int.from_bytes(chunk[k * width : (k + 1) * width], "big")
-                vals.append(None if raw == (1 << (8 * width)) - 1 else round(raw * scale, 3))
-            out.append(Element(name_id, None, unit, name, values=tuple(vals), step_s=300))
-            pos += 2 + 12 * width
+            element, pos = _decode_hex_hourly_series(body, pos, ident, where)
+            out.append(element)
             continue
         if ident == TIME_STEP:
-            if ddef != 0x18 or pos + 5 > len(body):
-                raise FrameError(f"{where}: time-step code needs data definition 0x18 and 3 bytes")
-            d, h, m = (int(x) for x in re.findall("..", bcd_digits(body[pos + 2 : pos + 5], where)))
-            step = ((d * 24 + h) * 60 + m) * 60
-            pos += 5
-            if pos + 2 > len(body) or step <= 0:
-                raise FrameError(f"{where}: a uniform-interval series needs a step and an element")
-            series_def = _element_def(body[pos])
-            nbytes, decimals = body[pos + 1] >> 3, body[pos + 1] & 7
-            rest = body[pos + 2 :]
-            if nbytes == 0 or len(rest) % nbytes:
-                raise FrameError(
-                    f"element {series_def.id} series: {len(rest)} bytes is not a multiple of "
-                    f"{nbytes}"
-                )
-            vals = [
-                decode_number(rest[i : i + nbytes], decimals, f"{series_def.id} series value {i}")
-                for i in range(0, len(rest), nbytes)
-            ]
-            out.append(
-                Element(series_def.id, None, series_def.unit, series_def.name, nbytes * 2,
-                        decimals, values=tuple(vals), step_s=step)
-            )  # fmt: skip
+            out.append(_decode_hex_uniform_series(body, pos, ddef, where))
             return out
         if ident in (MANUAL_ID, PICTURE_ID):
             # Free text or a JPEG to the end of the body (identifier doubled as F2F2 / F3F3).
@@ -476,6 +486,22 @@ def _ascii_number(token: str, where: str) -> tuple[float | None, int]:
     return float(token), decimals
 
 
+def _ascii_hourly_series(ident: str, value_token: str) -> Element:
+    """An hourly series element (DRP, DRZ1…) in ASCII: 12 values as hexadecimal characters."""
+    name_id, name, unit, width, scale = SERIES[SERIES_BY_ID[ident]]
+    if len(value_token) != 24 * width:
+        raise FrameError(f"ASCII element {ident}: {24 * width} hex characters expected")
+    vals: list[float | None] = []
+    for k in range(12):
+        chunk = value_token[k * 2 * width : (k + 1) * 2 * width]
+        try:
+            raw = int(chunk, 16)
+        except ValueError:
+            raise FrameError(f"ASCII element {ident}: {chunk!r} is not hex") from None
+        vals.append(None if raw == (1 << (8 * width)) - 1 else round(raw * scale, 3))
+    return Element(name_id, None, unit, name, values=tuple(vals), step_s=300)
+
+
 def _decode_ascii_body(function_code: int, body: bytes) -> Report:
     try:
         text = body.decode("ascii")
@@ -509,18 +535,7 @@ def _decode_ascii_body(function_code: int, body: bytes) -> Report:
             raise FrameError(f"ASCII element {ident!r}: no value")
         value_token = rest[i + 1]
         if ident in SERIES_BY_ID:
-            name_id, name, unit, width, scale = SERIES[SERIES_BY_ID[ident]]
-            if len(value_token) != 24 * width:
-                raise FrameError(f"ASCII element {ident}: {24 * width} hex characters expected")
-            vals: list[float | None] = []
-            for k in range(12):
-                chunk = value_token[k * 2 * width : (k + 1) * 2 * width]
-                try:
-                    raw = int(chunk, 16)
-                except ValueError:
-                    raise FrameError(f"ASCII element {ident}: {chunk!r} is not hex") from None
-                vals.append(None if raw == (1 << (8 * width)) - 1 else round(raw * scale, 3))
-            elements.append(Element(name_id, None, unit, name, values=tuple(vals), step_s=300))
+            elements.append(_ascii_hourly_series(ident, value_token))
             i += 2
             continue
         if ident == "DRxnn" or (ident.startswith("DR") and ident[2:3] in "DHN" and len(ident) == 5):

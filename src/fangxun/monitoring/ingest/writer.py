@@ -261,7 +261,7 @@ def _dead(
     }
 
 
-def write_observations(
+def write_observations(  # noqa: C901  split pending, issue 25 (steps of one batch)
     *,
     session: Session,
     items: Sequence[Pending],

@@ -1,11 +1,10 @@
 // Monitoring page: stations on a Leaflet map, a small SVG chart per datastream, live values by
 // server-sent events (/monitoring/events). No build step, no third-party chart library.
+import { createMap, fitView, hillshadeLayer } from "./mapsetup.js";
+
 const data = JSON.parse(document.getElementById("mon-data").textContent);
-const map = L.map("mon-map", { zoomSnap: 0.25, maxZoom: 19 });
-map.attributionControl.setPrefix(false);
-if (data.hillshade) {
-  L.imageOverlay(data.hillshade.url, data.hillshade.bounds, { attribution: data.labels.terrain, interactive: false }).addTo(map);
-}
+const map = createMap("mon-map");
+if (data.hillshade) hillshadeLayer(data.hillshade, data.labels.terrain).addTo(map);
 const layer = L.featureGroup().addTo(map);
 const markers = new Map();
 
@@ -95,9 +94,7 @@ async function chart(s) {
 }
 
 show(data.stations);
-if (data.stations.length) map.fitBounds(layer.getBounds().pad(0.05));
-else if (data.hillshade) map.fitBounds(data.hillshade.bounds);
-else map.setView([34.8, 113.55], 13);
+fitView(map, { layer, hillshade: data.hillshade, closeUp: false });
 for (const row of document.querySelectorAll("#mon-rows tr")) {
   row.addEventListener("click", () => {
     const s = data.stations.find((x) => x.code === row.dataset.code);
