@@ -8,6 +8,8 @@ have a jurisdiction.
   ``Exercise`` and reach only the drill's people.
 * ``briefing.unit_id``: the jurisdiction a briefing was gathered for (None: district-wide).
 * ``org_user.district_wide``: an inspector who reads and writes every unit's points.
+* Datastreams whose cached latest reading is flagged ``future`` (a 2099 reading froze them) get
+  their newest reading that is not flagged ``future`` back as the latest.
 
 Revision ID: 0013
 Revises: 0012
@@ -28,6 +30,14 @@ depends_on: str | Sequence[str] | None = None
 
 RUN_PURPOSES = ("operational", "scenario", "exercise")
 WARNING_PURPOSES = ("operational", "exercise")
+FUTURE = 8  # fangxun.monitoring.qc.Flag.FUTURE
+
+
+def _newest(column: str) -> str:
+    return (
+        f"(SELECT o.{column} FROM mon_observation o WHERE o.datastream_id = mon_datastream.id "
+        f"AND (o.flags & {FUTURE}) = 0 ORDER BY o.phenomenon_time DESC LIMIT 1)"
+    )
 
 
 def _in(column: str, values: Sequence[str]) -> str:
@@ -84,6 +94,14 @@ def upgrade() -> None:
                 "district_wide", sa.Boolean(), nullable=False, server_default=sa.false()
             )
         )
+
+
+    op.execute(
+        f"UPDATE mon_datastream SET last_time = {_newest('phenomenon_time')}, "
+        f"last_value = {_newest('value')}, last_flags = {_newest('flags')}, "
+        f"same_since = {_newest('phenomenon_time')} "
+        f"WHERE last_flags IS NOT NULL AND (last_flags & {FUTURE}) != 0"
+    )
 
 
 def downgrade() -> None:
