@@ -107,7 +107,9 @@ def _drill(engine: Engine, unit_id: int) -> tuple[int, str]:
         )
         session.add(ContactChannel(person_id=outsider.id, channel=Channel.EMAIL, address="x@y.cn"))
         session.flush()
-        drill = Drill(unit_id=unit_id, held_on=date(2026, 7, 1), scenario="内涝", team_ids=[team.id])
+        drill = Drill(
+            unit_id=unit_id, held_on=date(2026, 7, 1), scenario="内涝", team_ids=[team.id]
+        )
         session.add(drill)
         session.flush()
         return drill.id, "drill@example.cn"
@@ -148,9 +150,7 @@ def test_an_exercise_run_warns_as_exercise_to_the_drills_people_only(
         assert {c.change_type.value for c in lifts} == {"lift"}
 
 
-def test_purpose_and_drill_are_checked(
-    engine: Engine, fsettings: Settings, points: Points
-) -> None:
+def test_purpose_and_drill_are_checked(engine: Engine, fsettings: Settings, points: Points) -> None:
     drill_id, _ = _drill(engine, points.unit)
     with session_scope(engine) as session:
         with pytest.raises(ValidationFailed, match="drill") as e:
@@ -163,7 +163,10 @@ def test_purpose_and_drill_are_checked(
         assert e.value.problems[0].loc == ("body", "drill_id")
         with pytest.raises(ValidationFailed, match="only an exercise"):
             service.create_run(
-                session=session, run_in=_chicago(drill_id=drill_id), actor=SYSTEM, settings=fsettings
+                session=session,
+                run_in=_chicago(drill_id=drill_id),
+                actor=SYSTEM,
+                settings=fsettings,
             )
         with pytest.raises(ValidationFailed, match="drill 999999"):
             service.create_run(
@@ -189,3 +192,51 @@ def test_a_what_if_run_never_delays_the_scheduled_operational_run(
     assert run_id is not None
     with session_scope(engine) as session:
         assert service.get_run(session=session, run_id=run_id).purpose is RunPurpose.operational
+
+
+def test_a_consultation_briefing_carries_forecast_signal_warnings_and_response_level(
+    engine: Engine, fsettings: Settings, points: Points
+) -> None:
+    """Issue 20 item 3: the forecast and warnings sections are there, from the operational run
+    in force (the what-if is listed apart, labelled a scenario)."""
+    from fangxun.briefings import service as briefings
+    from fangxun.briefings.schemas import BriefingCreate
+    from fangxun.response import service as response
+    from fangxun.response.models import ResponseLevel
+    from fangxun.warnings.models import Colour, WarningKind
+    from fangxun.warnings.schemas import WarningIssue
+
+    s = _wsettings(fsettings)
+    operational = _run(engine, s, _chicago(purpose=RunPurpose.operational))
+    what_if = _run(engine, s, _chicago())
+    with session_scope(engine) as session:
+        warnings.evaluate(session=session, now=utcnow(), settings=s)
+        warnings.issue_warning(
+            session=session,
+            warning_in=WarningIssue(
+                kind=WarningKind.rainstorm, colour=Colour.orange, reason="气象台发布暴雨橙色预警"
+            ),
+            actor=SYSTEM,
+            settings=s,
+        )
+        response.decide_level(
+            session=session, level=ResponseLevel.III, reason="会商决定", actor=SYSTEM
+        )
+        briefing = briefings.generate(session=session, briefing_in=BriefingCreate(), actor=SYSTEM)
+        html = briefings.render_html(briefing)
+    sections = briefing.content["sections"]
+    forecast = sections["forecast"]
+    assert forecast["available"], forecast["reason"]
+    assert forecast["data"]["in_force"]["run_id"] == operational
+    assert forecast["data"]["points_at_risk"][0]["id"] == points.centre
+    assert [r["run_id"] for r in forecast["data"]["scenarios"]] == [what_if]
+    assert forecast["data"]["scenarios"][0]["purpose"] == "scenario"
+    w = sections["warnings"]
+    assert w["available"], w["reason"]
+    assert w["data"]["signal"]["colour"] == "orange" and w["data"]["signal"]["basis"] == "official"
+    assert w["data"]["response"]["level"] == "III"
+    kinds = {i["kind"] for i in w["data"]["items"]}
+    assert kinds == {"rainstorm", "predicted_ponding"}
+    assert sections["rain"]["available"] and sections["points_at_risk"]["available"]
+    # The PDF's source names them in Chinese, the what-if as a scenario.
+    assert "情景推演" in html and "III 级" in html and "橙色" in html

@@ -23,7 +23,7 @@ def test_deep_geojson_import_is_refused_with_its_depth(
     admin = make_user("admin", district)  # type: ignore[operator]
     fc = (
         '{"type":"FeatureCollection","features":[{"type":"Feature","geometry":'
-        '{"type":"Point","coordinates":%s},"properties":{}}]}' % DEEP
+        '{"type":"Point","coordinates":' + DEEP + '},"properties":{}}]}'
     )
     r = client.post(
         "/api/v1/hazard-points/import",
@@ -56,7 +56,7 @@ def test_deep_geojson_import_is_refused_with_its_depth(
             ["plan.json", "actions", 0, "actoin"],
             "Extra inputs",
         ),
-        ("plan.json", ('{"name": "x", "actions": %s}' % DEEP).encode(), ["plan.json"], "deep"),
+        ("plan.json", ('{"name": "x", "actions": ' + DEEP + "}").encode(), ["plan.json"], "deep"),
         ("plan.yaml", b"actions: " + b"[" * 5000 + b"]" * 5000, ["plan.yaml"], ""),
     ],
 )
@@ -84,7 +84,9 @@ def test_bad_plan_files_are_422_naming_the_place(
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.recursive(st.none() | st.integers(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)))
+@given(
+    st.recursive(st.none() | st.integers(), lambda c: st.lists(c) | st.dictionaries(st.text(), c))
+)
 def test_jsonsafe_loads_agrees_with_json_within_the_limit(value: object) -> None:
     text = json.dumps(value)
     depth = jsonsafe.json_depth(text.encode())

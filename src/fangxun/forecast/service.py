@@ -188,20 +188,18 @@ def exercise_runs_in_window(*, session: Session, now: datetime) -> list[Forecast
         )
         .order_by(ForecastRun.id)
     )
-    return [
-        r for r in session.scalars(stmt) if now <= r.issued_at + timedelta(seconds=r.horizon_s)
-    ]
+    return [r for r in session.scalars(stmt) if now <= r.issued_at + timedelta(seconds=r.horizon_s)]
 
 
-def current_run(*, session: Session) -> ForecastRun | None:
+def current_run(*, session: Session, at: datetime | None = None) -> ForecastRun | None:
     """The forecast in force: the latest operational run that finished ``done`` (failed runs,
-    scenarios and exercises never count)."""
-    stmt = (
-        select(ForecastRun)
-        .where(ForecastRun.status == RunStatus.done, ForecastRun.purpose == RunPurpose.operational)
-        .order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc())
-        .limit(1)
+    scenarios and exercises never count); with ``at``, the one in force at that time."""
+    stmt = select(ForecastRun).where(
+        ForecastRun.status == RunStatus.done, ForecastRun.purpose == RunPurpose.operational
     )
+    if at is not None:
+        stmt = stmt.where(ForecastRun.finished_at <= at)
+    stmt = stmt.order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc()).limit(1)
     return session.scalars(stmt).first()
 
 

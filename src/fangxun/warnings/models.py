@@ -4,8 +4,9 @@ alert.
 A *subject* is what a warning is about, as a stable key: ``rainstorm`` (district-wide),
 ``ponding:<point id>``, ``predicted_ponding:<point id>``, ``river_level:<datastream id>``,
 ``pump_failure:<station id>``, ``stale_sensor:<station id>``; a drill's warnings are
-``exercise:<run id>:<subject>``. At most one warning per subject is active at a time. ``hazard_point_id``, ``datastream_id`` and ``station_id`` are plain integers
-(no foreign keys), like the other domains that point at the ledger and the network.
+``exercise:<run id>:<subject>``. At most one warning per subject is active at a time.
+``hazard_point_id``, ``datastream_id`` and ``station_id`` are plain integers (no foreign keys),
+like the other domains that point at the ledger and the network.
 """
 
 from __future__ import annotations

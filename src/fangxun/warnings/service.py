@@ -122,9 +122,7 @@ def active_warnings(
 ) -> list[Warning]:
     """Warnings in force in the actor's jurisdiction, highest colour first, then newest: the live
     ones (default), or a drill's (``purpose`` exercise), never the two mixed."""
-    stmt = select(Warning).where(
-        Warning.status == WarningStatus.active, Warning.purpose == purpose
-    )
+    stmt = select(Warning).where(Warning.status == WarningStatus.active, Warning.purpose == purpose)
     rows = list(session.scalars(_scope(stmt, session=session, actor=actor)))
     return sorted(rows, key=lambda w: (-rank(w.colour), -w.changed_at.timestamp(), -w.id))
 
@@ -389,9 +387,7 @@ def recent_alerts(*, session: Session, limit: int = 50) -> list[WarningChange]:
     stmt = (
         select(WarningChange)
         .join(Warning, Warning.id == WarningChange.warning_id)
-        .where(
-            WarningChange.cap_xml.is_not(None), Warning.purpose == WarningPurpose.operational
-        )
+        .where(WarningChange.cap_xml.is_not(None), Warning.purpose == WarningPurpose.operational)
         .order_by(WarningChange.at.desc(), WarningChange.id.desc())
         .limit(limit)
     )
