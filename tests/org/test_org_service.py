@@ -42,9 +42,7 @@ def _user(
 ) -> User:
     return service.create_user(
         session=session,
-        user_in=UserCreate(
-            username=name, password=PW, role=role, unit_id=unit, district_wide=wide
-        ),
+        user_in=UserCreate(username=name, password=PW, role=role, unit_id=unit, district_wide=wide),
         actor=None,
     )
 

@@ -47,9 +47,7 @@ def _in(column: str, values: Sequence[str]) -> str:
 def upgrade() -> None:
     with op.batch_alter_table("forecast_run") as batch:
         batch.add_column(
-            sa.Column(
-                "purpose", sa.String(length=32), nullable=False, server_default="operational"
-            )
+            sa.Column("purpose", sa.String(length=32), nullable=False, server_default="operational")
         )
         batch.add_column(sa.Column("drill_id", sa.Integer(), nullable=True))
         batch.create_check_constraint(
@@ -70,9 +68,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("warning") as batch:
         batch.add_column(
-            sa.Column(
-                "purpose", sa.String(length=32), nullable=False, server_default="operational"
-            )
+            sa.Column("purpose", sa.String(length=32), nullable=False, server_default="operational")
         )
         batch.add_column(sa.Column("drill_id", sa.Integer(), nullable=True))
         batch.create_check_constraint(
@@ -90,11 +86,8 @@ def upgrade() -> None:
         batch.create_index(op.f("ix_briefing_unit_id"), ["unit_id"])
     with op.batch_alter_table("org_user") as batch:
         batch.add_column(
-            sa.Column(
-                "district_wide", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("district_wide", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-
 
     op.execute(
         f"UPDATE mon_datastream SET last_time = {_newest('phenomenon_time')}, "
