@@ -8,9 +8,13 @@ run raises CAP ``Exercise`` warnings that reach only its drill's people.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from lxml import etree
 from sqlalchemy import Engine, select
 
@@ -23,7 +27,7 @@ from fangxun.forecast import flows, schedule, service
 from fangxun.forecast.models import RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain
 from fangxun.notify.models import Channel, ContactChannel, Notification
-from fangxun.org.models import Person
+from fangxun.org.models import Person, Role
 from fangxun.response.models import LevelChange
 from fangxun.supplies.models import Drill, Team, TeamMember
 from fangxun.warnings import cap
@@ -116,7 +120,7 @@ def _drill(engine: Engine, unit_id: int) -> tuple[int, str]:
 
 
 def test_an_exercise_run_warns_as_exercise_to_the_drills_people_only(
-    engine: Engine, fsettings: Settings, points: Points
+    engine: Engine, fsettings: Settings, points: Points, app: FastAPI, make_user: Any
 ) -> None:
     s = _wsettings(fsettings)
     drill_id, address = _drill(engine, points.unit)
@@ -144,6 +148,17 @@ def test_an_exercise_run_warns_as_exercise_to_the_drills_people_only(
         assert session.scalars(select(LevelChange)).all() == []
         with pytest.raises(Exception, match="not found"):
             warnings.get_alert(session=session, identifier=str(changes[0].cap_identifier))
+    # The warnings page shows the drill's warnings apart, labelled, not among those in force.
+    duty = make_user(Role.duty, points.unit)
+    client = TestClient(app)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert csrf
+    data = {"username": duty.username, "password": duty.password, "csrf_token": csrf.group(1)}
+    client.post("/login", data=data, follow_redirects=False)
+    page = client.get("/warnings?lang=zh").text
+    assert 'data-testid="exercise-warnings"' in page and "【演练】" in page
+    assert 'data-testid="no-warnings"' in page
+    with session_scope(engine) as session:
         # The drill ends with its run's horizon: its warnings are lifted.
         later = utcnow() + timedelta(hours=3)
         lifts = warnings.evaluate(session=session, now=later, settings=s)
