@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     monitoring_stale_s: int = Field(default=30 * 60, gt=0)
     #: Observation times further ahead of the server clock than this are flagged "future", s.
     qc_future_tolerance_s: int = Field(default=5 * 60, ge=0)
+    #: Observation times further ahead of the server clock than this are dead letters, not
+    #: stored (no sender's clock is that wrong; a stored 2099 reading would freeze the station's
+    #: latest value), s. At least ``qc_future_tolerance_s``.
+    qc_future_dead_letter_s: int = Field(default=10 * 60, ge=0)
     #: Observation times older than this on arrival are flagged "too old", s.
     qc_max_age_s: int = Field(default=30 * 24 * 3600, gt=0)
     #: A dry spell this long ends a rain event (event totals), s.

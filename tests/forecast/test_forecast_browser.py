@@ -105,6 +105,8 @@ def test_start_a_run_from_the_page_and_see_it_complete(
     form.get_by_label("Duration (min)").fill("30")
     form.get_by_label("Ensemble members").fill("1")
     form.get_by_label("Horizon (min)").fill("40")
+    # A design storm is a what-if unless the duty officer names it the operational forecast.
+    form.get_by_label("Purpose").select_option("operational")
     form.get_by_role("button", name="Start forecast").click()
     progress = page.get_by_test_id("run-progress")
     progress.wait_for()
@@ -119,7 +121,7 @@ def test_start_a_run_from_the_page_and_see_it_complete(
     try:
         with session_scope(engine) as session:
             runs = service.list_runs(session=session)
-            assert [r.status.value for r in runs] == ["done"]
+            assert [(r.status.value, r.purpose.value) for r in runs] == [("done", "operational")]
             assert runs[0].params["rain"]["return_period_years"] == 5.0
             assert runs[0].horizon_s == 2400.0
     finally:

@@ -317,6 +317,7 @@ async def cached_json(
         tuple(sorted(request.query_params.multi_items())),
         str(principal.role),
         principal.unit_id,
+        principal.district_wide,  # a scoped and a district-wide inspector see different data
     )
 
     def build_with_own_session() -> Any:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
+
+from fangxun.jsonsafe import json_depth
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DOCS_PREFIX: Final = "/api/docs"
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def content_security_policy(basemap_url: str | None = None) -> str:
@@ -108,27 +107,6 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (strings ignored).
-
-    Counts brackets without parsing, so a hostile body cannot exhaust the parser's recursion.
-
-    >>> json_depth(b'{"a": [1, {"b": "[[["}]}')
-    3
-    >>> json_depth(b'"plain"')
-    0
-    """
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    depth = deepest = 0
-    for byte in brackets:
-        if byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
 
 
 async def _send_problem(

@@ -43,7 +43,14 @@ def create(
     username: str = typer.Argument(..., help="Login name (3-64 of a-z 0-9 _ . -)."),
     role: Role = typer.Option(..., "--role", "-r", help="Role of the user."),
     unit: str | None = typer.Option(
-        None, "--unit", "-u", help="Code of the user's unit (required for role 'unit')."
+        None,
+        "--unit",
+        "-u",
+        help="Code of the user's unit (required for role 'unit', and for 'inspector' unless "
+        "--district-wide).",
+    ),
+    district_wide: bool = typer.Option(
+        False, "--district-wide", help="An inspector of every unit's points (not scoped)."
     ),
     password: str | None = typer.Option(
         None,
@@ -64,7 +71,11 @@ def create(
                     raise ValidationFailed(f"no unit with code {unit!r}", loc=("--unit",))
             try:
                 user_in = UserCreate(
-                    username=username, password=password, role=role, unit_id=unit_id
+                    username=username,
+                    password=password,
+                    role=role,
+                    unit_id=unit_id,
+                    district_wide=district_wide,
                 )
             except ValidationError as exc:
                 raise _validation_failed(exc) from None

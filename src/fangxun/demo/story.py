@@ -362,6 +362,7 @@ class Story:
         """Queue and run a forecast when the scheduler's rules say one is due."""
         from fangxun.forecast import flows, schedule
         from fangxun.forecast import service as forecast
+        from fangxun.forecast.models import RunPurpose
         from fangxun.forecast.schemas import ForecastRunCreate, SeriesRain
 
         if self._forecast is not None and self._forecast.is_alive():
@@ -378,7 +379,8 @@ class Story:
                 run_in=ForecastRunCreate(
                     rain=SeriesRain(
                         step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset)
-                    )
+                    ),
+                    purpose=RunPurpose.operational,  # the scheduler's run: the forecast in force
                 ),
                 actor=schedule.SCHEDULER,
                 settings=self.settings,

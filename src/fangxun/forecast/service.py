@@ -7,8 +7,10 @@ end to end, with its own short transactions so that progress is visible, is
 Who may do what: every role reads runs; point results are limited to the actor's jurisdiction
 (a ``unit`` user sees its own points). ``admin``, ``district`` and ``duty`` start runs.
 
-A failed run never replaces the forecast in force: :func:`current_run` is the latest run that
-finished ``done``; the failed run's ``message`` names the reason and the run still in force.
+A failed run never replaces the forecast in force: :func:`current_run` is the latest
+*operational* run that finished ``done``; the failed run's ``message`` names the reason and the
+run still in force. Scenario runs (what-if, design storm, consultation) and exercise runs (drills)
+are never in force, whatever their age: see :class:`~fangxun.forecast.models.RunPurpose`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fangxun.forecast.models import (
     ForecastPointResult,
     ForecastRun,
     RainSource,
+    RunPurpose,
     RunStatus,
     WarmStartKind,
 )
@@ -77,13 +80,54 @@ def run_dir(settings: Settings, run_id: int) -> Path:
     return Path(settings.data_dir) / "forecast" / f"run_{run_id}"
 
 
+def default_purpose(source: RainSource) -> RunPurpose:
+    """The purpose of a run whose request names none: a nowcast from the gauges is operational;
+    a design storm or an uploaded series is a what-if (scenario) unless named operational."""
+    return RunPurpose.operational if source is RainSource.nowcast else RunPurpose.scenario
+
+
+def _run_purpose(
+    *, session: Session, run_in: ForecastRunCreate, source: RainSource, actor: Actor
+) -> tuple[RunPurpose, int | None]:
+    """The purpose and drill of a new run, checked: an exercise names a drill it can see; no other
+    purpose names one."""
+    purpose = run_in.purpose or default_purpose(source)
+    if purpose is RunPurpose.exercise:
+        if run_in.drill_id is None:
+            raise ValidationFailed(
+                "an exercise run names its drill (drill_id)", loc=("body", "drill_id")
+            )
+        from fangxun.org.jurisdiction import get_named_in_body
+        from fangxun.supplies.models import Drill
+
+        drill = get_named_in_body(
+            session=session,
+            user=actor,
+            model=Drill,
+            obj_id=run_in.drill_id,
+            loc=("body", "drill_id"),
+            label="drill",
+        )
+        return purpose, drill.id
+    if run_in.drill_id is not None:
+        raise ValidationFailed(
+            f"only an exercise run names a drill, not a {purpose.value} run",
+            loc=("body", "drill_id"),
+        )
+    return purpose, None
+
+
 def create_run(
     *, session: Session, run_in: ForecastRunCreate, actor: Actor, settings: Settings
 ) -> ForecastRun:
-    """Queue a forecast run (status ``queued``); run it with ``flows.execute_run``."""
+    """Queue a forecast run (status ``queued``); run it with ``flows.execute_run``.
+
+    Its purpose is the request's, else :func:`default_purpose` of its rain.
+    """
     _require_run(actor)
     rain = run_in.rain
     source = RainSource(rain.kind)
+    purpose, drill_id = _run_purpose(session=session, run_in=run_in, source=source, actor=actor)
     horizon = float(run_in.horizon_s or settings.forecast_horizon_s)
     params: dict[str, Any] = {
         "rain": rain.model_dump(),
@@ -94,6 +138,8 @@ def create_run(
     run = ForecastRun(
         status=RunStatus.queued,
         rain_source=source,
+        purpose=purpose,
+        drill_id=drill_id,
         params=params,
         members=int(run_in.members or settings.forecast_members),
         horizon_s=horizon,
@@ -116,20 +162,44 @@ def get_run(*, session: Session, run_id: int) -> ForecastRun:
     return run
 
 
-def list_runs(*, session: Session, limit: int = 50, offset: int = 0) -> list[ForecastRun]:
-    """Runs, newest first."""
-    stmt = select(ForecastRun).order_by(ForecastRun.id.desc()).limit(limit).offset(offset)
+def list_runs(
+    *,
+    session: Session,
+    limit: int = 50,
+    offset: int = 0,
+    purpose: RunPurpose | None = None,
+) -> list[ForecastRun]:
+    """Runs, newest first (of one purpose when given)."""
+    stmt = select(ForecastRun)
+    if purpose is not None:
+        stmt = stmt.where(ForecastRun.purpose == purpose)
+    stmt = stmt.order_by(ForecastRun.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
 
-def current_run(*, session: Session) -> ForecastRun | None:
-    """The forecast in force: the latest run that finished ``done`` (failed runs never count)."""
+def exercise_runs_in_window(*, session: Session, now: datetime) -> list[ForecastRun]:
+    """Exercise runs that finished and whose horizon covers ``now`` (the drills under way)."""
     stmt = (
         select(ForecastRun)
-        .where(ForecastRun.status == RunStatus.done)
-        .order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc())
-        .limit(1)
+        .where(
+            ForecastRun.status == RunStatus.done,
+            ForecastRun.purpose == RunPurpose.exercise,
+            ForecastRun.issued_at <= now,
+        )
+        .order_by(ForecastRun.id)
     )
+    return [r for r in session.scalars(stmt) if now <= r.issued_at + timedelta(seconds=r.horizon_s)]
+
+
+def current_run(*, session: Session, at: datetime | None = None) -> ForecastRun | None:
+    """The forecast in force: the latest operational run that finished ``done`` (failed runs,
+    scenarios and exercises never count); with ``at``, the one in force at that time."""
+    stmt = select(ForecastRun).where(
+        ForecastRun.status == RunStatus.done, ForecastRun.purpose == RunPurpose.operational
+    )
+    if at is not None:
+        stmt = stmt.where(ForecastRun.finished_at <= at)
+    stmt = stmt.order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc()).limit(1)
     return session.scalars(stmt).first()
 
 

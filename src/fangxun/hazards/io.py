@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangxun import jsonsafe
 from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed
 from fangxun.hazards import service
 from fangxun.hazards.models import HazardKind, HazardPoint, PointStatus, RiskLevel
@@ -150,7 +151,11 @@ def read_xlsx(content: bytes) -> tuple[list[Row], str]:
 def read_geojson(content: bytes) -> tuple[list[Row], str]:
     """Rows of an RFC 7946 FeatureCollection of Point features; returns (rows, "geojson")."""
     try:
-        data = json.loads(content.decode("utf-8-sig"))
+        data = jsonsafe.loads(content)
+    except jsonsafe.JsonTooDeep as exc:
+        raise ImportFailed(
+            "the file is not usable GeoJSON", problems=[_problem(0, "file", f"JSON {exc}")]
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportFailed(
             "the file is not GeoJSON", problems=[_problem(0, "file", f"not JSON: {exc}")]
@@ -376,7 +381,10 @@ def check_rows(  # noqa: C901  split pending, issue 25 (one check per column tod
         if not _blank(polygon):
             if isinstance(polygon, str):
                 try:
-                    polygon = json.loads(polygon)
+                    polygon = jsonsafe.loads(polygon)
+                except jsonsafe.JsonTooDeep as exc:
+                    fail("polygon", f"JSON {exc}")
+                    polygon = None
                 except json.JSONDecodeError:
                     fail("polygon", "not valid JSON")
                     polygon = None

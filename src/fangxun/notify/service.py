@@ -57,6 +57,7 @@ __all__ = [
     "enqueue",
     "escalate_overdue",
     "recipients_for",
+    "recipients_for_drill",
     "unacknowledged",
 ]
 
@@ -179,6 +180,27 @@ def recipients_for(
                 person = session.get(Person, member.person_id)
                 if person is not None:
                     found += _person_recipients(session, person, "duty")
+    return _dedupe(found)
+
+
+def recipients_for_drill(*, session: Session, drill_id: int) -> list[Recipient]:
+    """The people of a drill (演练): the leaders and members of its teams, at every active
+    channel; one recipient per address. A drill's warnings reach these people and nobody else."""
+    from fangxun.supplies.models import Drill, Team
+
+    drill = session.get(Drill, drill_id)
+    if drill is None:
+        return []
+    found: list[Recipient] = []
+    for team_id in drill.team_ids or []:
+        team = session.get(Team, int(team_id))
+        if team is None:
+            continue
+        people = [team.leader_person_id] + [m.person_id for m in team.members]
+        for person_id in people:
+            person = session.get(Person, person_id) if person_id is not None else None
+            if person is not None:
+                found += _person_recipients(session, person, "drill")
     return _dedupe(found)
 
 

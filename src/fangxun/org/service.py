@@ -294,11 +294,23 @@ def _check_user_shape(
     role: Role,
     unit_id: int | None,
     person_id: int | None,
+    district_wide: bool = False,
 ) -> None:
     if role is Role.admin and not has_permission(actor, Permission.grant_admin):
         raise PermissionDeniedError("only an admin may create or change admin users")
     if role is Role.unit and unit_id is None:
         raise ValidationFailed("a user with role 'unit' needs a unit", loc=("body", "unit_id"))
+    if role is Role.inspector and unit_id is None and not district_wide:
+        raise ValidationFailed(
+            "an inspector needs a unit, or district_wide for an inspector of every unit",
+            loc=("body", "unit_id"),
+        )
+    if district_wide and role is not Role.inspector:
+        raise ValidationFailed(
+            "only an inspector is marked district_wide (the other roles are not scoped "
+            "or always scoped)",
+            loc=("body", "district_wide"),
+        )
     if person_id is not None:
         get_named_in_body(
             session=session,
@@ -320,7 +332,12 @@ def create_user(*, session: Session, user_in: UserCreate, actor: Actor) -> User:
     require_permission(actor, Permission.manage_users)
     _require_visible_unit(session, actor, user_in.unit_id, ("body", "unit_id"))
     _check_user_shape(
-        session, actor, role=user_in.role, unit_id=user_in.unit_id, person_id=user_in.person_id
+        session,
+        actor,
+        role=user_in.role,
+        unit_id=user_in.unit_id,
+        person_id=user_in.person_id,
+        district_wide=user_in.district_wide,
     )
     if user_in.password.strip().lower() == user_in.username:
         raise ValidationFailed("password must differ from the username", loc=("body", "password"))
@@ -333,6 +350,7 @@ def create_user(*, session: Session, user_in: UserCreate, actor: Actor) -> User:
         unit_id=user_in.unit_id,
         person_id=user_in.person_id,
         is_active=user_in.is_active,
+        district_wide=user_in.district_wide,
     )
     session.add(user)
     flush_or_conflict(session, f"user {user_in.username!r}")
@@ -374,7 +392,7 @@ def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: A
     if user.role is Role.admin and not has_permission(actor, Permission.grant_admin):
         raise PermissionDeniedError("only an admin may change an admin user")
     changes = user_in.model_dump(exclude_unset=True)
-    for field in ("role", "is_active"):
+    for field in ("role", "is_active", "district_wide"):
         if field in changes and changes[field] is None:
             raise ValidationFailed("must not be null", loc=("body", field))
     if "unit_id" in changes:
@@ -385,6 +403,7 @@ def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: A
         role=changes.get("role", user.role),
         unit_id=changes.get("unit_id", user.unit_id),
         person_id=changes.get("person_id") if "person_id" in changes else None,
+        district_wide=changes.get("district_wide", user.district_wide),
     )
     if (
         isinstance(actor, User)

@@ -34,7 +34,7 @@ from fangxun.config import Settings
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.forecast.engine import drainage_capacity_mm_h
-from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunStatus
+from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.service import storm_formula
 from fangxun.hazards import service as hazards_service
 from fangxun.hazards.models import HazardPoint, Rectification, RectificationStatus
@@ -475,6 +475,7 @@ def _forecast_compare(
         .where(
             ForecastPointResult.point_id == point_id,
             ForecastRun.status == RunStatus.done,
+            ForecastRun.purpose == RunPurpose.operational,  # what-ifs are not the forecast made
             ForecastRun.issued_at <= until,
             ForecastRun.issued_at >= event.start - timedelta(seconds=settings.forecast_horizon_s),
         )
@@ -496,13 +497,15 @@ def _forecast_compare(
 def forecast_runs_of(
     *, session: Session, event: StormEvent, settings: Settings
 ) -> list[ForecastRun]:
-    """Done forecast runs issued from one horizon before the event to its end, latest first."""
+    """Done operational forecast runs issued from one horizon before the event to its end,
+    latest first (scenarios and drills are not what was forecast)."""
     _, end = event_window(event, settings)
     return list(
         session.scalars(
             select(ForecastRun)
             .where(
                 ForecastRun.status == RunStatus.done,
+                ForecastRun.purpose == RunPurpose.operational,
                 ForecastRun.issued_at
                 >= event.start - timedelta(seconds=settings.forecast_horizon_s),
                 ForecastRun.issued_at <= end,

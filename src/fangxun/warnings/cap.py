@@ -94,6 +94,8 @@ class Alert:
     area: Area | None = None
     status: str = "Actual"
     scope: str = "Public"
+    #: Who may see a ``Restricted`` alert (CAP requires it with that scope).
+    restriction: str | None = None
     note: str | None = None
 
 
@@ -133,6 +135,8 @@ def build_alert(alert: Alert) -> bytes:
     _sub(root, "status", alert.status)
     _sub(root, "msgType", alert.msg_type)
     _sub(root, "scope", alert.scope)
+    if alert.restriction:
+        _sub(root, "restriction", alert.restriction)
     if alert.note:
         _sub(root, "note", alert.note)
     if alert.references:

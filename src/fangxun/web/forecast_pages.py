@@ -22,9 +22,9 @@ from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
 from fangxun.config import Settings
 from fangxun.db import Session
-from fangxun.errors import PermissionDeniedError
+from fangxun.errors import PermissionDeniedError, ValidationFailed
 from fangxun.forecast import flows, rainsource, service
-from fangxun.forecast.models import ForecastRun, RunStatus
+from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 from fangxun.org.models import User
 from fangxun.times import local_zone
@@ -56,6 +56,12 @@ FORM_MAX_MEMBERS: Final = int(field_bounds(ForecastRunCreate, "members")[1])
 _P_MAX = field_bounds(DesignRain, "return_period_years")[1]
 _DURATION_MAX_MIN = field_bounds(DesignRain, "duration_s")[1] / 60.0
 _HORIZON_MAX_MIN = field_bounds(ForecastRunCreate, "horizon_s")[1] / 60.0
+#: What a run is for; a scenario or exercise is labelled wherever a run is shown.
+PURPOSE_LABELS: Final[dict[str, str]] = {
+    "operational": N_("Operational forecast"),
+    "scenario": N_("Scenario (what-if, consultation)"),
+    "exercise": N_("Exercise (drill)"),
+}
 #: Largest uploaded rain series file, bytes.
 MAX_SERIES_BYTES: Final = 1_000_000
 
@@ -77,6 +83,8 @@ def _form_defaults(settings: Settings) -> dict[str, str]:
         "duration_min": "60",
         "members": str(settings.forecast_members),
         "horizon_min": f"{settings.forecast_horizon_s / 60:g}",
+        "purpose": "",
+        "drill_id": "",
     }
 
 
@@ -134,6 +142,7 @@ def forecast_page(
             "map_data": map_data,
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "purpose_labels": {k: _(v) for k, v in PURPOSE_LABELS.items()},
             "can_run": _can_run(user),
             "form": _form_defaults(settings),
             "errors": {},
@@ -197,6 +206,8 @@ def start_run(
     duration_min: Annotated[str, Form(max_length=20)] = "",
     members: Annotated[str, Form(max_length=20)] = "",
     horizon_min: Annotated[str, Form(max_length=20)] = "",
+    purpose: Annotated[str, Form(max_length=16)] = "",
+    drill_id: Annotated[str, Form(max_length=20)] = "",
     series_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Start a forecast run from the page's form; answers the progress fragment (HTMX) or the
@@ -208,8 +219,22 @@ def start_run(
         "duration_min": duration_min,
         "members": members,
         "horizon_min": horizon_min,
+        "purpose": purpose,
+        "drill_id": drill_id,
     }
     errors: dict[str, str] = {}
+    run_purpose: RunPurpose | None = None
+    if purpose:
+        try:
+            run_purpose = RunPurpose(purpose)
+        except ValueError:
+            errors["purpose"] = _("Choose what the run is for.")
+    drill: int | None = None
+    if drill_id.strip():
+        if drill_id.strip().isdigit() and int(drill_id) >= 1:
+            drill = int(drill_id)
+        else:
+            errors["drill_id"] = _("The drill must be given by its number.")
     rain: DesignRain | SeriesRain | NowcastRain | None = None
     if rain_kind == "design":
         p = _number(
@@ -261,12 +286,24 @@ def start_run(
         try:
             run = service.create_run(
                 session=db,
-                run_in=ForecastRunCreate(rain=rain, members=int(k), horizon_s=h * 60.0),
+                run_in=ForecastRunCreate(
+                    rain=rain,
+                    members=int(k),
+                    horizon_s=h * 60.0,
+                    purpose=run_purpose,
+                    drill_id=drill,
+                ),
                 actor=user,
                 settings=settings,
             )
         except PermissionDeniedError:
             errors["form"] = _("Your role may not start forecast runs.")
+        except ValidationFailed as exc:
+            errors["drill_id"] = (
+                _("An exercise run needs the number of an existing drill; only an exercise run "
+                  "names a drill.")
+            )  # fmt: skip
+            log.info("forecast start form: %s", exc)
     if run is None:
         log.info("forecast start form refused for %s: %s", user.username, errors)
         hx = request.headers.get("HX-Request") == "true"
@@ -304,6 +341,7 @@ def _progress(
             "points": _point_rows(db, run, user) if run.status == RunStatus.done else [],
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "purpose_labels": {k: _(v) for k, v in PURPOSE_LABELS.items()},
         },
     )
 

@@ -469,7 +469,7 @@ def _briefings_list(
     status_code: int = 200,
 ) -> Response:
     # The error comes from a refused form, never from the URL (no message anyone can link to).
-    items = briefings.list_briefings(session=db, limit=20)
+    items = briefings.list_briefings(session=db, actor=user, limit=20)
     return render_page(
         request,
         "briefings/list.html",
@@ -499,7 +499,7 @@ def briefings_generate(
 @router.get("/briefings/{briefing_id}.pdf")
 def briefing_pdf(briefing_id: int, user: WebUser, db: SessionDep) -> Response:
     """A briefing as PDF."""
-    briefing = briefings.get_briefing(session=db, briefing_id=briefing_id)
+    briefing = briefings.get_briefing(session=db, briefing_id=briefing_id, actor=user)
     return download(briefings.export_pdf(briefing), PDF, f"briefing-{briefing.id}.pdf", inline=True)
 
 
