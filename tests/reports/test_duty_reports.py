@@ -54,6 +54,10 @@ def test_daily_report_figures_from_live_data(db_session: Session, crafted: Craft
     assert rain.rows, "the crafted gauge must appear"
     # 12 × 5 mm + 12 × 2 mm = 84 mm fell on that day (Beijing time 08:00–11:00).
     assert rain.rows[0][1] == "84.0"
+    if crafted.warnings_table:  # the warning at the underpass, by its point, not its key
+        places = [r[2] for r in _table(report, "生效中的预警").rows]
+        assert places and all(":" not in p for p in places), places
+        assert any(p.startswith("HP-PD1") for p in places), places
     incidents = _table(report, "险情")
     assert [r[1] for r in incidents.rows] == ["下穿积水"]
     assert dict(report.summary)["应急响应"] in {"未启动", duty_reports.NOT_AVAILABLE} or dict(
@@ -93,6 +97,11 @@ def test_both_reports_open_in_both_formats(
             ["pdftotext", "-l", "1", str(path), "-"], capture_output=True, text=True, check=True
         ).stdout
         assert report.title[:4] in text  # the Chinese is real text in an embedded CJK font
+        fonts = subprocess.run(
+            ["pdffonts", str(path)], capture_output=True, text=True, check=True
+        ).stdout
+        embedded = [ln.split()[0].split("+")[-1] for ln in fonts.splitlines()[2:] if ln.strip()]
+        assert embedded and all(f.startswith("Noto-Sans-CJK-SC") for f in embedded), embedded
         # Rendered for a person to look at (tests/artifacts/duty-report-*.png).
         prefix = artifacts_dir / f"duty-report-{report.kind}"
         subprocess.run(

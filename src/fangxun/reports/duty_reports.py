@@ -138,6 +138,20 @@ def _signal_and_level(*, session: Session) -> list[tuple[str, str]]:
     return out
 
 
+def _warning_place(session: Session, warning: Any) -> str:
+    """Where a warning applies, in words: its place, else its hazard point's code and name, else
+    the district (the subject key, e.g. ``ponding:1``, is internal and never printed)."""
+    if warning.place:
+        return str(warning.place)
+    if warning.hazard_point_id is not None:
+        from fangxun.hazards.models import HazardPoint
+
+        point = session.get(HazardPoint, warning.hazard_point_id)
+        if point is not None:
+            return f"{point.code} {point.name}"
+    return "全区" if warning.kind.value == "rainstorm" else "—"
+
+
 def _warnings_table(*, session: Session, actor: Any) -> Table:
     from fangxun.warnings import service as warnings
 
@@ -145,7 +159,7 @@ def _warnings_table(*, session: Session, actor: Any) -> Table:
         [
             WARNING_KIND_ZH.get(w.kind.value, w.kind.value),
             COLOUR_ZH.get(w.colour.value, w.colour.value),
-            w.place or w.subject,
+            _warning_place(session, w),
             _local(w.issued_at),
         ]
         for w in sorted(
@@ -387,7 +401,7 @@ def to_docx(report: DutyReport) -> bytes:
 _CSS: Final = """
 @page { size: A4; margin: 16mm 14mm;
   @bottom-center { content: "第 " counter(page) " 页 / 共 " counter(pages) " 页";
-                   font-size: 8.5pt; } }
+                   font-family: "Noto Sans CJK SC", sans-serif; font-size: 8.5pt; } }
 body { font-family: "Noto Sans CJK SC", "Noto Serif CJK SC", sans-serif; font-size: 10pt;
        color: #111; }
 h1 { font-size: 18pt; text-align: center; margin: 0 0 2mm; }
@@ -408,7 +422,7 @@ def render_html(report: DutyReport) -> str:
     env = Environment(autoescape=select_autoescape(default_for_string=True, default=True))
     template = env.from_string(
         """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<title>{{ r.title }}</title><style>{{ css }}</style></head><body>
+<title>{{ r.title }}</title><style>{{ css|safe }}</style></head><body>
 <h1>{{ r.title }}</h1>
 <div class="meta">{{ r.period }} · 生成于 {{ generated }}</div>
 {% if r.summary %}<h2>总体情况</h2><table class="summary">
