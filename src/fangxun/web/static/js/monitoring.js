@@ -51,7 +51,8 @@ function svgChart(series) {
   const pts = series.points.map(([t, v]) => [Date.parse(t), v]);
   const title = document.createElementNS(ns, "text");
   title.setAttribute("x", "8"); title.setAttribute("y", "16");
-  title.textContent = `${series.name} (${series.unit})`;
+  // The unit of the values and the zone of the time axis (Beijing time whatever the browser's).
+  title.textContent = `${series.name} (${series.unit}) · ${data.labels.beijing_time}`;
   svg.appendChild(title);
   if (!pts.length) return svg;
   const xs = pts.map((p) => p[0]); const ys = pts.map((p) => p[1]);
@@ -75,14 +76,13 @@ function svgChart(series) {
   }
   const text = (x, y, str, attrs = {}) => {
     const t = document.createElementNS(ns, "text");
-    t.setAttribute("x", String(x)); t.setAttribute("y", String(y)); t.setAttribute("font-size", "10");
+    t.setAttribute("x", String(x)); t.setAttribute("y", String(y)); t.setAttribute("font-size", "12");
     for (const [k, v] of Object.entries(attrs)) t.setAttribute(k, v);
     t.textContent = str;
     svg.appendChild(t);
   };
-  // Value axis: range ends and the unit; threshold lines named with their value.
-  for (const y of [y0, y1]) text(2, Y(y) + 4, y.toFixed(2));
-  text(2, 30, series.unit, { "font-weight": "bold" });
+  // Value axis: the range ends (the unit is in the title); threshold lines with their value.
+  for (const y of [y0, y1]) text(2, Y(y) + 4, y.toFixed(y1 - y0 < 10 ? 2 : 0));
   // (colours as the lines: orange the warning level, red the guarantee level)
   for (const [lvl, colour] of [[series.warning, "#ff7f00"], [series.guarantee, "#e31a1c"]]) {
     if (lvl === null) continue;
@@ -98,7 +98,6 @@ function svgChart(series) {
     const tx = x0 + ((x1 - x0) * i) / 4;
     text(X(tx), 254, fmt.format(new Date(tx)), { "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" });
   }
-  text(590, 16, data.labels.beijing_time, { "text-anchor": "end", "font-size": "9" });
   return svg;
 }
 
