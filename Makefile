@@ -78,6 +78,7 @@ system:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk poppler-utils wrk; \
 	  else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk poppler-utils wrk; fi; \
 	fi
+	-test -x $(PY) && $(PY) -c "import matplotlib.font_manager as fm; fm._load_fontmanager(try_read_cache=False)"  # rebuild the font cache so it lists fonts-noto-cjk
 
 bench: setup
 	$(PIP) install -q -c requirements.lock -e ".[dev,bench]"

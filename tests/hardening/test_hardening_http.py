@@ -49,7 +49,9 @@ def test_security_headers_on_every_response(client: TestClient, path: str) -> No
 def test_docs_page_gets_its_own_policy(client: TestClient) -> None:
     response = client.get("/api/docs")
     assert response.status_code == 200
-    assert "cdn.jsdelivr.net" in response.headers["content-security-policy"]
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self';" in csp  # served locally: no CDN, no inline script
+    assert "http" not in csp
 
 
 def test_basemap_origin_allowed_for_images(settings: Settings, engine: Engine) -> None:

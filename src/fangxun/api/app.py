@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from fangxun import __version__
 from fangxun.api import health
 from fangxun.api.cache import ResponseCache, watch_writes
+from fangxun.api.docs import install_docs
 from fangxun.api.metrics import install_metrics
 from fangxun.api.middleware import (
     BodyLimitMiddleware,
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         title="Fangxun 防汛",
         summary="Urban waterlogging early warning and flood-control command for a city district.",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # served by fangxun.api.docs from local files
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = session_factory(engine)
 
     install_problem_handlers(app)
+    install_docs(app, openapi_url="/api/openapi.json")
     # Hardening (issue 11). add_middleware wraps: the last added runs first (metrics outermost).
     app.add_middleware(
         BodyLimitMiddleware,

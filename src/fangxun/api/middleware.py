@@ -67,11 +67,12 @@ def content_security_policy(basemap_url: str | None = None) -> str:
     )
 
 
-#: The Swagger UI page: FastAPI serves it from jsdelivr with an inline bootstrap script.
+#: The Swagger UI page (fangxun.api.docs): every asset from this server; Swagger UI sets inline
+#: styles and shows data: images.
 DOCS_CSP: Final = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; "
+    "base-uri 'self'"
 )
 
 

@@ -3,12 +3,14 @@
 * ``report detect`` finds storm events in the rain observations and stores them;
 * ``report events`` lists the stored events;
 * ``report event EVENT_ID --pdf out.pdf --xlsx out.xlsx`` writes an event's report;
-* ``report season --year 2026`` summarises a flood season (optionally as Excel).
+* ``report season --year 2026`` summarises a flood season (optionally as Excel);
+* ``report daily --date D --format docx|pdf --out F`` writes the daily report (防汛日报);
+* ``report express [--at T] --format docx|pdf --out F`` writes the duty express report (值班快报).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -20,7 +22,7 @@ from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
-from fangxun.reports import export, service, stats
+from fangxun.reports import duty_reports, export, service, stats
 from fangxun.reports.models import StormEvent
 from fangxun.times import local_zone, parse_instant
 
@@ -209,3 +211,46 @@ def season(
         console.print(progress)
     if xlsx is not None:
         console.print(f"wrote [bold]{xlsx}[/]")
+
+
+def _write_duty_report(report: duty_reports.DutyReport, fmt: str, out: Path) -> None:
+    if fmt not in duty_reports.FORMATS:
+        raise ValidationFailed(
+            f"unknown format {fmt!r}: use one of {', '.join(duty_reports.FORMATS)}",
+            loc=("--format",),
+        )
+    out.write_bytes(duty_reports.render(report, fmt))
+    console.print(f"wrote [bold]{out}[/] ({report.title}, {fmt})")
+
+
+@app.command("daily")
+def daily(
+    day: str = typer.Option(..., "--date", help="The day, Beijing time (YYYY-MM-DD)."),
+    fmt: str = typer.Option("pdf", "--format", help="docx or pdf."),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="Write the report here."),
+) -> None:
+    """Write the daily flood-control report (防汛日报) of a day as Word or PDF."""
+    try:
+        the_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise ValidationFailed(f"not a date (YYYY-MM-DD): {day!r}", loc=("--date",)) from exc
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        report = duty_reports.build_daily(session=session, actor=cli_actor(), day=the_day)
+        _write_duty_report(report, fmt, out)
+
+
+@app.command("express")
+def express(
+    at: str | None = typer.Option(
+        None, "--at", help="As of this time (ISO 8601 with offset); default now."
+    ),
+    fmt: str = typer.Option("pdf", "--format", help="docx or pdf."),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="Write the report here."),
+) -> None:
+    """Write the duty express report (值班快报) as Word or PDF."""
+    moment = _when(at, "--at")
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        report = duty_reports.build_express(session=session, actor=cli_actor(), at=moment)
+        _write_duty_report(report, fmt, out)

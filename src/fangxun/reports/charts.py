@@ -1,4 +1,5 @@
-"""Charts of the event report, as PNG bytes (matplotlib, Agg backend, Noto Sans CJK for Chinese):
+"""Charts of the event report, as PNG bytes (matplotlib, Agg backend, Noto Sans CJK for Chinese,
+found by path in :mod:`fangxun.reports.fonts`):
 the hyetograph, depth curves at the worst points, and the map of maximum depths (the forecast's
 max-depth raster when a run covers the event, else the observed maxima at the points).
 
@@ -17,10 +18,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
+from fangxun.reports.fonts import configure_matplotlib
 from fangxun.reports.stats import RainSeries
 from fangxun.times import local_zone
 
-FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 #: Depths below this are not drawn on the map, m.
 MAP_MIN_DEPTH_M = 0.03
 
@@ -46,8 +47,7 @@ def _figure(width_in: float = 7.5, height_in: float = 3.2) -> tuple[Any, Any]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    plt.rcParams["font.family"] = FONT_FAMILY
-    plt.rcParams["axes.unicode_minus"] = False
+    configure_matplotlib()
     fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=110)
     return fig, ax
 

@@ -8,19 +8,19 @@ Thin views: they call :mod:`fangxun.reports.service` and :mod:`fangxun.reports.e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import PDF, XLSX, download
 from fangxun.config import Settings
 from fangxun.db import Session
-from fangxun.errors import FangxunError, NotFoundError
+from fangxun.errors import FangxunError, NotFoundError, ValidationFailed
 from fangxun.org.models import User
-from fangxun.reports import charts, export, service, stats
+from fangxun.reports import charts, duty_reports, export, service, stats
 from fangxun.times import DATE_TIME, local, local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import status_of
@@ -118,6 +118,7 @@ def _reports_list(
             "labels": _labels(request, settings),
             "can_detect": user.role in service.DETECT_ROLES,
             "year": datetime.now(local_zone()).year,
+            "today": datetime.now(local_zone()).date().isoformat(),
         },
     )
 
@@ -331,6 +332,36 @@ def season_xlsx(
         end=datetime(year, 10, 1, tzinfo=local_zone()),
     )
     return download(export.season_xlsx(summary), XLSX, f"season-{year}.xlsx")
+
+
+#: Download formats of the printed reports and their media types.
+ReportFormat = Annotated[str, Query(alias="format", pattern="^(docx|pdf)$")]
+
+
+def _duty_download(report: duty_reports.DutyReport, fmt: str, name: str) -> Response:
+    data = duty_reports.render(report, fmt)
+    return download(data, duty_reports.MEDIA_TYPES[fmt], f"{name}.{fmt}", inline=fmt == "pdf")
+
+
+@router.get("/reports/daily")
+def daily_report(
+    user: WebUser, db: SessionDep, fmt: ReportFormat = "pdf", day: str = Query(alias="date")
+) -> Response:
+    """The daily flood-control report (防汛日报) of ``date`` (Beijing time) as Word or PDF."""
+    try:
+        the_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise ValidationFailed(f"not a date (YYYY-MM-DD): {day!r}", loc=("query", "date")) from exc
+    report = duty_reports.build_daily(session=db, actor=user, day=the_day)
+    return _duty_download(report, fmt, f"daily-{the_day.isoformat()}")
+
+
+@router.get("/reports/express")
+def express_report(user: WebUser, db: SessionDep, fmt: ReportFormat = "pdf") -> Response:
+    """The duty express report (值班快报) now, as Word or PDF."""
+    report = duty_reports.build_express(session=db, actor=user)
+    stamp = report.generated_at.astimezone(local_zone()).strftime("%Y%m%d-%H%M")
+    return _duty_download(report, fmt, f"express-{stamp}")
 
 
 __all__ = ["router"]
