@@ -797,6 +797,39 @@ class SubgridModel:
         """(times s, fine area m² with depth >= ``wet_threshold_m``) at output times."""
         return np.array(self._area_times), np.array(self._areas)
 
+    # ---------------------------------------------- the regular model's output API, fine grid
+
+    @property
+    def grid(self) -> Grid:
+        """The fine terrain (outputs below are on it, as a regular model's on its grid)."""
+        return self.tables.fine
+
+    @property
+    def max_depth(self) -> FloatArray:
+        """:meth:`fine_max_depth` (m, NaN on nodata and buildings)."""
+        return self.fine_max_depth()
+
+    @property
+    def time_of_max_depth(self) -> FloatArray:
+        """Time (s) the coarse cell holding each fine pixel reached its highest level."""
+        r = self.tables.ratio
+        ny, nx = self.tables.fine.shape
+        t = np.repeat(np.repeat(self._time_of_max.astype(np.float64), r, axis=0), r, axis=1)
+        return np.where(np.isnan(self._fine_z), np.nan, t[:ny, :nx])
+
+    def arrival_time(self, threshold_m: float) -> FloatArray:
+        """:meth:`fine_arrival_time` (s, at output-time resolution; NaN where never)."""
+        return self.fine_arrival_time(threshold_m)
+
+    def time_above(self, threshold_m: float) -> FloatArray:
+        """:meth:`fine_time_above` (s, counted between output times)."""
+        return self.fine_time_above(threshold_m)
+
+    def gauge_series(self, name: str) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(times s, depth m, speed m/s) of point ``name``; the speed is not computed (NaN)."""
+        times, depth = self.point_series(name)
+        return times, depth, np.full(times.shape, np.nan)
+
     def mass_balance(self) -> dict[str, float]:
         """Cumulative volumes (m³): rain, inflow, drainage, infiltration, outflow, storage,
         error (as :meth:`~.model.Model.mass_balance`)."""
@@ -805,3 +838,92 @@ class SubgridModel:
     def mass_balance_series(self) -> list[dict[str, float]]:
         """The mass balance recorded at every output time."""
         return [dict(d) for d in self._mb.series]
+
+
+def _coarsen(value: Any, ratio: int, fine: Grid, what: str) -> Any:
+    """A scalar unchanged, or a fine raster as block means over its valid pixels (coarse)."""
+    if value is None or np.ndim(value) == 0:
+        return value
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != fine.shape:
+        raise ValueError(f"{what} raster shape {arr.shape} does not match the terrain {fine.shape}")
+    ny, nx = -(-fine.shape[0] // ratio), -(-fine.shape[1] // ratio)
+    pad = np.full((ny * ratio, nx * ratio), np.nan)
+    pad[: fine.shape[0], : fine.shape[1]] = np.where(fine.nodata_mask, np.nan, arr)
+    blocks = pad.reshape(ny, ratio, nx, ratio)
+    count = np.isfinite(blocks).sum(axis=(1, 3))
+    total = np.nansum(blocks, axis=(1, 3))
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def subgrid_model_from_fine(
+    fine: Grid,
+    cell_size_m: float,
+    *,
+    blocked: npt.ArrayLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    gauges: Mapping[str, tuple[int, int]] | None = None,
+    inflows: Sequence[PointInflow] | None = None,
+    manning: float | npt.ArrayLike = 0.03,
+    drainage_mm_h: float | npt.ArrayLike | None = None,
+    infiltration: Horton | None = None,
+    rain: Hyetograph | GriddedRain | None = None,
+    initial_depth: float | npt.ArrayLike | None = None,
+    boundary: str | Mapping[str, Any] = "closed",
+    **options: Any,
+) -> SubgridModel:
+    """A :class:`SubgridModel` of ``cell_size_m`` cells from inputs given as for a regular
+    :class:`~.model.Model` on the fine grid ``fine`` (what a run file describes).
+
+    Rasters (Manning's n, drainage, Horton, gridded rain) are block means over each cell's
+    valid pixels; gauges become fine-pixel points; inflows go to the coarse cell holding their
+    pixel. ``cell_size_m`` must be a whole multiple of the terrain's cell size. Raises
+    ValueError for what the subgrid model cannot take (stage edges, an initial-depth raster).
+    """
+    ratio_f = float(cell_size_m) / fine.cell_size
+    r = round(ratio_f)
+    if r < 1 or abs(r - ratio_f) > 1e-6:
+        raise ValueError(
+            f"subgrid cell size {cell_size_m} m must be a whole multiple of the terrain's cell "
+            f"size {fine.cell_size} m"
+        )
+    if initial_depth is not None and np.ndim(initial_depth) != 0:
+        raise ValueError("an initial-depth raster is not supported by the subgrid model yet")
+    if isinstance(boundary, Mapping):
+        bnd: str | dict[str, str] = {k: v for k, v in boundary.items() if isinstance(v, str)}
+        if len(bnd) != len(boundary):
+            raise ValueError("stage edges are not supported by the subgrid model")
+    else:
+        bnd = boundary
+    tables = build_tables(fine, r, blocked=blocked, cache_dir=cache_dir)
+    if isinstance(rain, GriddedRain):
+        fields = np.stack([_coarsen(f, r, fine, "rain") for f in rain.intensity_mm_h])
+        rain = GriddedRain(rain.times_s, fields)
+    hor = None
+    if infiltration is not None:
+        hor = Horton(
+            f0_mm_h=_coarsen(infiltration.f0_mm_h, r, fine, "Horton f0_mm_h"),
+            fc_mm_h=_coarsen(infiltration.fc_mm_h, r, fine, "Horton fc_mm_h"),
+            k_per_h=_coarsen(infiltration.k_per_h, r, fine, "Horton k_per_h"),
+        )
+    moved = [
+        PointInflow(f.row // r, f.col // r, f.times_s, f.discharge_m3_s, f.interpolation)
+        for f in (inflows or [])
+    ]
+    level = None
+    if initial_depth is not None and float(initial_depth) > 0:  # type: ignore[arg-type]
+        # a uniform depth over every pixel is no level; fill each cell to its lowest pixel + h
+        level = tables.coarse_elevation() + float(initial_depth)  # type: ignore[arg-type]
+        level = np.where(np.isfinite(level), level, 0.0)
+    return SubgridModel(
+        tables,
+        manning=_coarsen(manning, r, fine, "manning"),
+        rain=rain,
+        drainage_mm_h=_coarsen(drainage_mm_h, r, fine, "drainage_mm_h"),
+        infiltration=hor,
+        inflows=moved or None,
+        boundary=bnd,
+        initial_level_m=level,
+        points=gauges,
+        **options,
+    )
