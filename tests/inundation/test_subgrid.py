@@ -20,6 +20,7 @@ from fangxun.inundation import (
     build_tables,
 )
 from fangxun.inundation import _subgrid_reference as R
+from fangxun.inundation import subgrid
 
 
 
@@ -228,6 +229,7 @@ def test_tables_cached_on_disk(tmp_path: Path) -> None:
     a = build_tables(grid, ratio=4, cache_dir=tmp_path)
     files = list(tmp_path.glob("subgrid-*.npz"))
     assert [f.name for f in files] == [f"subgrid-{a.key}.npz"]
+    subgrid._MEMO.clear()  # read it back from disk, not from this process's memo
     b = build_tables(grid, ratio=4, cache_dir=tmp_path)
     assert b.key == a.key
     for k in a.cells:
@@ -238,6 +240,7 @@ def test_tables_cached_on_disk(tmp_path: Path) -> None:
     assert c.key != a.key
     assert build_tables(grid, ratio=2, cache_dir=tmp_path).key != a.key
     files[0].write_bytes(b"not an npz")  # a corrupt cache is rebuilt
+    subgrid._MEMO.clear()
     d = build_tables(grid, ratio=4, cache_dir=tmp_path)
     np.testing.assert_array_equal(d.cells["vol"], a.cells["vol"])
 

@@ -219,6 +219,30 @@ def build_tables(
     if not storage0.any():
         raise ValueError("every fine pixel is nodata or blocked: nothing can hold water")
     key = _hash_terrain(fine, blk, r, int(n_levels))
+    memo = _MEMO.get((key, backend))
+    if memo is not None:
+        return memo
+    tables = _build_or_load(fine, blk, r, int(n_levels), key, cache_dir, backend, storage0)
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[(key, backend)] = tables
+    return tables
+
+
+_MEMO: dict[tuple[str, str], SubgridTables] = {}
+_MEMO_SIZE = 4  # tables kept per process (ensemble members of one district reuse them)
+
+
+def _build_or_load(
+    fine: Grid,
+    blk: npt.NDArray[np.bool_],
+    r: int,
+    n_levels: int,
+    key: str,
+    cache_dir: str | os.PathLike[str] | None,
+    backend: str,
+    storage0: npt.NDArray[np.bool_],
+) -> SubgridTables:
     path = None if cache_dir is None else Path(cache_dir) / f"subgrid-{key}.npz"
     blk.setflags(write=False)
     if path is not None and path.exists():
