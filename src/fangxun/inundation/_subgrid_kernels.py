@@ -258,44 +258,44 @@ def build_y_face_tables(
 
 
 @njit(inline="always")
-def face_depth(level, zmin, zmax, dl, hrep, slope):  # type: ignore[no-untyped-def]
-    """Conveyance depth (m) of a face at water level ``level`` (m) from its table row."""
-    n = hrep.shape[0]
+def face_depth(level, zmin, zmax, dl, hrep, i, j, slope):  # type: ignore[no-untyped-def]
+    """Conveyance depth (m) of face (i, j) at water level ``level`` (m) from its tables."""
+    n = hrep.shape[2]
     if level <= zmin:
         return level * 0.0
     if level >= zmax:
-        return hrep[n - 1] + slope * (level - zmax)
+        return hrep[i, j, n - 1] + slope * (level - zmax)
     x = (level - zmin) / dl
     k = int(x)
     if k > n - 2:
         k = n - 2
     w = x - k
-    return hrep[k] + w * (hrep[k + 1] - hrep[k])
+    return hrep[i, j, k] + w * (hrep[i, j, k + 1] - hrep[i, j, k])
 
 
 @njit(inline="always")
-def cell_level(v, zmin, zmax, dl, vol, afull):  # type: ignore[no-untyped-def]
-    """Water level (m) of a cell holding volume ``v`` (m³) from its table row."""
-    n = vol.shape[0]
+def cell_level(v, zmin, zmax, dl, vol, i, j, afull):  # type: ignore[no-untyped-def]
+    """Water level (m) of cell (i, j) holding volume ``v`` (m³) from its tables."""
+    n = vol.shape[2]
     if v <= 0.0:
         return zmin
-    if v >= vol[n - 1]:
-        return zmax + (v - vol[n - 1]) / afull
+    if v >= vol[i, j, n - 1]:
+        return zmax + (v - vol[i, j, n - 1]) / afull
     lo = 0
     hi = n - 1
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if vol[mid] <= v:
+        if vol[i, j, mid] <= v:
             lo = mid
         else:
             hi = mid
-    return zmin + dl * (lo + (v - vol[lo]) / (vol[lo + 1] - vol[lo]))
+    return zmin + dl * (lo + (v - vol[i, j, lo]) / (vol[i, j, lo + 1] - vol[i, j, lo]))
 
 
 @njit(inline="always")
-def cell_wet_area(level, zmin, zmax, dl, area, afull):  # type: ignore[no-untyped-def]
-    """Wet area (m²) of a cell at water level ``level`` (m) from its table row."""
-    n = area.shape[0]
+def cell_wet_area(level, zmin, zmax, dl, area, i, j, afull):  # type: ignore[no-untyped-def]
+    """Wet area (m²) of cell (i, j) at water level ``level`` (m) from its tables."""
+    n = area.shape[2]
     if level <= zmin:
         return afull * 0.0
     if level >= zmax:
@@ -305,7 +305,7 @@ def cell_wet_area(level, zmin, zmax, dl, area, afull):  # type: ignore[no-untype
     if k > n - 2:
         k = n - 2
     w = x - k
-    return area[k] + w * (area[k + 1] - area[k])
+    return area[i, j, k] + w * (area[i, j, k + 1] - area[i, j, k])
 
 
 @njit(cache=True)
@@ -319,7 +319,7 @@ def levels_from_volumes(
         for j in range(nx):
             if afull[i, j] > 0.0:
                 out[i, j] = cell_level(
-                    v[i, j], zmin[i, j], zmax[i, j], dl[i, j], vol[i, j], afull[i, j]
+                    v[i, j], zmin[i, j], zmax[i, j], dl[i, j], vol, i, j, afull[i, j]
                 )
             else:
                 out[i, j] = zmin[i, j]
@@ -374,7 +374,7 @@ def subgrid_step(
     for i in range(ny):
         for j in range(1, nx):
             lvl = max(eta[i, j - 1], eta[i, j])
-            h_f = face_depth(lvl, x_zmin[i, j], x_zmax[i, j], x_dl[i, j], x_h[i, j], x_slope[i, j])
+            h_f = face_depth(lvl, x_zmin[i, j], x_zmax[i, j], x_dl[i, j], x_h, i, j, x_slope[i, j])
             q_perp = quarter * ((qy[i, j - 1] + qy[i, j]) + (qy[i + 1, j - 1] + qy[i + 1, j]))
             qxn[i, j] = _flux(
                 qx[i, j], qx[i, j - 1], qx[i, j + 1], q_perp, eta[i, j - 1], eta[i, j], h_f,
@@ -383,7 +383,7 @@ def subgrid_step(
     for i in range(1, ny):
         for j in range(nx):
             lvl = max(eta[i - 1, j], eta[i, j])
-            h_f = face_depth(lvl, y_zmin[i, j], y_zmax[i, j], y_dl[i, j], y_h[i, j], y_slope[i, j])
+            h_f = face_depth(lvl, y_zmin[i, j], y_zmax[i, j], y_dl[i, j], y_h, i, j, y_slope[i, j])
             q_perp = quarter * ((qx[i - 1, j] + qx[i - 1, j + 1]) + (qx[i, j] + qx[i, j + 1]))
             qyn[i, j] = _flux(
                 qy[i, j], qy[i - 1, j], qy[i + 1, j], q_perp, eta[i - 1, j], eta[i, j], h_f,
@@ -398,7 +398,7 @@ def subgrid_step(
             val = ft(0.0)
             if bc_kind[side] == 1:
                 hb = face_depth(
-                    eta[ci, j], y_zmin[fi, j], y_zmax[fi, j], y_dl[fi, j], y_h[fi, j],
+                    eta[ci, j], y_zmin[fi, j], y_zmax[fi, j], y_dl[fi, j], y_h, fi, j,
                     y_slope[fi, j],
                 )  # fmt: skip
                 if hb > hmin_:
@@ -412,7 +412,7 @@ def subgrid_step(
             val = ft(0.0)
             if bc_kind[2 + side] == 1:
                 hb = face_depth(
-                    eta[i, cj], x_zmin[i, fj], x_zmax[i, fj], x_dl[i, fj], x_h[i, fj],
+                    eta[i, cj], x_zmin[i, fj], x_zmax[i, fj], x_dl[i, fj], x_h, i, fj,
                     x_slope[i, fj],
                 )  # fmt: skip
                 if hb > hmin_:
@@ -470,8 +470,8 @@ def subgrid_step(
             vn = vn + rate * dt_ * c_arain[i, j]
             vn = max(vn, ft(0.0))
             if has_drain or has_infil:
-                lvl = cell_level(vn, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_vol[i, j], c_afull[i, j])
-                aw = cell_wet_area(lvl, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_area[i, j], c_afull[i, j])
+                lvl = cell_level(vn, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_vol, i, j, c_afull[i, j])
+                aw = cell_wet_area(lvl, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_area, i, j, c_afull[i, j])
                 if has_drain:
                     d = min(drain[i, j] * dt_ * aw, vn)
                     vn = vn - d
@@ -487,7 +487,7 @@ def subgrid_step(
                         -infil_k[i, j] * dt_ * used
                     )
             v[i, j] = vn
-            lvl = cell_level(vn, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_vol[i, j], c_afull[i, j])
+            lvl = cell_level(vn, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_vol, i, j, c_afull[i, j])
             eta[i, j] = lvl
             depth = float(lvl - c_zmin[i, j])
             if depth > h_max:
