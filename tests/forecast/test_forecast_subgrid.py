@@ -30,7 +30,9 @@ def test_coarser_district_keeps_its_terrain_for_subgrid(terrain_tif: Path) -> No
         str(terrain_tif), resolution_m=20, manning=0.03, drainage_mm_h=1, subgrid=False
     )
     assert plain.subgrid_ratio == 1 and plain.fine_elevation is None
-    native = fx_engine.build_district(str(terrain_tif), resolution_m=0, manning=0.03, drainage_mm_h=1)
+    native = fx_engine.build_district(
+        str(terrain_tif), resolution_m=0, manning=0.03, drainage_mm_h=1
+    )
     assert native.subgrid_ratio == 1
     lonlat = {"a": cell_lonlat(15, 12), "far": (120.0, 30.0)}
     assert fx_engine.points_to_cells(sub, lonlat) == {"a": (7, 6), "far": None}
@@ -42,16 +44,20 @@ def test_subgrid_member_reads_points_at_their_own_pixels(terrain_tif: Path) -> N
     sub = fx_engine.build_district(str(terrain_tif), resolution_m=20, **kw)  # type: ignore[arg-type]
     native = fx_engine.build_district(str(terrain_tif), resolution_m=0, **kw)  # type: ignore[arg-type]
     spec = fx_engine.MemberSpec(
-        rain=RAIN, horizon_s=3600.0, output_interval_s=120.0, gauges={"c": (7, 7), "f": (7, 6)},
-        fine_gauges={"c": (15, 15), "f": (15, 12)}, snapshot_s=(1800.0,),
-    )  # fmt: skip
+        rain=RAIN,
+        horizon_s=3600.0,
+        output_interval_s=120.0,
+        gauges={"c": (7, 7), "f": (7, 6)},
+        fine_gauges={"c": (15, 15), "f": (15, 12)},
+        snapshot_s=(1800.0,),
+    )
     res = fx_engine.run_member(sub, spec)
     assert res.max_depth.shape == (N // 2, N // 2) and res.arrival_s.shape == (N // 2, N // 2)
     assert abs(res.mass_error_m3) < 1e-3
     assert set(res.snapshots) == {1800.0, 3600.0}
     ref_spec = fx_engine.MemberSpec(
         rain=RAIN, horizon_s=3600.0, output_interval_s=120.0, gauges={"c": (15, 15), "f": (15, 12)}
-    )  # fmt: skip
+    )
     ref = fx_engine.run_member(native, ref_spec)
     # the bowl's centre: the subgrid point reads its own pixel, close to the native run's
     for g in ("c", "f"):
@@ -59,9 +65,12 @@ def test_subgrid_member_reads_points_at_their_own_pixels(terrain_tif: Path) -> N
     np.testing.assert_array_equal(res.times_s, ref.times_s)
     # a warm start from the final depth holds the same water (1 s later, no rain)
     warm = fx_engine.MemberSpec(
-        rain=Hyetograph([0.0], [0.0]), horizon_s=1.0, output_interval_s=1.0,
-        gauges={}, initial_depth=res.final_depth,
-    )  # fmt: skip
+        rain=Hyetograph([0.0], [0.0]),
+        horizon_s=1.0,
+        output_interval_s=1.0,
+        gauges={},
+        initial_depth=res.final_depth,
+    )
     again = fx_engine.run_member(sub, warm)
     np.testing.assert_allclose(again.final_depth, res.final_depth, atol=2e-3)
 
@@ -86,7 +95,8 @@ def test_scheduled_style_ensemble_runs_on_subgrid(
     assert flows.execute_run(engine, run_id, settings, executor="serial") == RunStatus.done
     with session_scope(engine) as session:
         res = {
-            r.point_id: r for r in service.point_results(session=session, run_id=run_id, actor=SYSTEM)
+            r.point_id: r
+            for r in service.point_results(session=session, run_id=run_id, actor=SYSTEM)
         }
         assert len(res[points.centre].member_peaks_cm) == 3
         assert res[points.centre].peak_depth_cm > res[points.rim].peak_depth_cm

@@ -18,10 +18,9 @@ from fangxun.inundation import (
     PointInflow,
     SubgridModel,
     build_tables,
+    subgrid,
 )
 from fangxun.inundation import _subgrid_reference as R
-from fangxun.inundation import subgrid
-
 
 
 def bumpy_terrain(ny: int, nx: int, seed: int = 0, relief: float = 0.5) -> np.ndarray:
@@ -63,9 +62,11 @@ def test_depression_stores_exactly_its_volume(backend: str) -> None:
     t1 = build_tables(g1, ratio=4, backend=backend)
     rate_mm_h = vol / 16.0 * 1000.0 * 3600.0 / 600.0  # over 16 m² in 600 s
     m = SubgridModel(
-        t1, rain=Hyetograph([0.0, 600.0], [rate_mm_h, 0.0]), backend=backend,
+        t1,
+        rain=Hyetograph([0.0, 600.0], [rate_mm_h, 0.0]),
+        backend=backend,
         points={"deep": (1, 1), "street": (0, 0)},
-    )  # fmt: skip
+    )
     m.run_until(900.0)
     assert m.volume[0, 0] == pytest.approx(vol, rel=1e-12)
     assert m.water_level[0, 0] == pytest.approx(0.0, abs=1e-12)
@@ -143,7 +144,9 @@ def test_ratio_one_is_the_regular_model(backend: str) -> None:
     }
     reg = Model(grid, track_wet=False, **common)  # type: ignore[arg-type]
     sub = SubgridModel(
-        build_tables(grid, ratio=1), points={"a": (8, 8), "b": (3, 3)}, **common  # type: ignore[arg-type]
+        build_tables(grid, ratio=1),
+        points={"a": (8, 8), "b": (3, 3)},
+        **common,  # type: ignore[arg-type]
     )
     for t_end in (600.0, 2400.0):
         reg.run_until(t_end)
@@ -178,10 +181,14 @@ def test_numba_equals_numpy(dtype: str) -> None:
             np.testing.assert_allclose(mine[k], ref[k], rtol=1e-13, atol=1e-13, err_msg=k)
     models = [
         SubgridModel(
-            t, rain=Hyetograph([0.0, 600.0], [150.0, 0.0]), drainage_mm_h=10.0,
-            infiltration=Horton(20.0, 5.0, 2.0), boundary={"east": "open"}, backend=b,
+            t,
+            rain=Hyetograph([0.0, 600.0], [150.0, 0.0]),
+            drainage_mm_h=10.0,
+            infiltration=Horton(20.0, 5.0, 2.0),
+            boundary={"east": "open"},
+            backend=b,
             dtype=dtype,
-        )  # fmt: skip
+        )
         for t, b in ((tn, "numba"), (tr, "numpy"))
     ]
     for m in models:
@@ -209,9 +216,10 @@ def test_underpass_reads_its_own_depth() -> None:
     z[5:7, 1:3] = 8.0  # an underpass 2 m below the street, in coarse cell (1, 0)
     t = build_tables(Grid(z, 5.0), ratio=4)
     m = SubgridModel(
-        t, rain=Hyetograph([0.0, 1800.0], [60.0, 0.0]), points={"underpass": (5, 1),
-        "street": (0, 11)},
-    )  # fmt: skip
+        t,
+        rain=Hyetograph([0.0, 1800.0], [60.0, 0.0]),
+        points={"underpass": (5, 1), "street": (0, 11)},
+    )
     m.run_until(3600.0)
     level = m.max_level[1, 0]
     d = m.point_max_depth()
@@ -300,7 +308,11 @@ def test_tables_are_monotone(
             v = t.volume_at(int(i), int(j), float(lv) + t.z_ref)
             if v > 0:
                 back = R.cell_level(
-                    np.array([v]), c["zmin"][i, j : j + 1], c["zmax"][i, j : j + 1],
-                    c["dl"][i, j : j + 1], c["vol"][i, j : j + 1], c["afull"][i, j : j + 1],
-                )  # fmt: skip
+                    np.array([v]),
+                    c["zmin"][i, j : j + 1],
+                    c["zmax"][i, j : j + 1],
+                    c["dl"][i, j : j + 1],
+                    c["vol"][i, j : j + 1],
+                    c["afull"][i, j : j + 1],
+                )
                 assert back[0] == pytest.approx(lv, abs=1e-9)

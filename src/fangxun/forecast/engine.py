@@ -419,7 +419,9 @@ def _run_member_subgrid(district: District, spec: MemberSpec) -> MemberResult:
 
     tables = build_tables(district.fine_grid(), district.subgrid_ratio)
     if tables.shape != district.shape:
-        raise ValueError(f"subgrid tables {tables.shape} do not match the district {district.shape}")
+        raise ValueError(
+            f"subgrid tables {tables.shape} do not match the district {district.shape}"
+        )
     zmin = tables.coarse_elevation()  # m, NaN where inactive
     k = district.subgrid_ratio
     points: dict[str, tuple[int, int]] = {}

@@ -170,7 +170,7 @@ def build_x_face_tables(
     the higher of its two pixels (as the regular model's ``max(z)``); a blocked or nodata pixel
     closes it; a pixel outside the grid takes the inside one's bed (boundary faces).
     """
-    nyf, nxf = zf.shape
+    nxf = zf.shape[1]
     ny, nxp1 = zmin.shape
     nx = nxp1 - 1
     beds = np.empty(r * r)
@@ -220,7 +220,7 @@ def build_y_face_tables(
     depth: np.ndarray,
 ) -> None:
     """Tables of the y faces (between rows): :func:`build_x_face_tables` transposed."""
-    nyf, nxf = zf.shape
+    nyf = zf.shape[0]
     nyp1, nx = zmin.shape
     ny = nyp1 - 1
     beds = np.empty(r * r)
@@ -310,9 +310,14 @@ def cell_wet_area(level, zmin, zmax, dl, area, i, j, afull):  # type: ignore[no-
 
 @njit(cache=True)
 def levels_from_volumes(
-    v: np.ndarray, zmin: np.ndarray, zmax: np.ndarray, dl: np.ndarray, vol: np.ndarray,
-    afull: np.ndarray, out: np.ndarray,
-) -> None:  # fmt: skip
+    v: np.ndarray,
+    zmin: np.ndarray,
+    zmax: np.ndarray,
+    dl: np.ndarray,
+    vol: np.ndarray,
+    afull: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """``out[i, j]`` = level of cell (i, j) holding ``v[i, j]`` (inactive cells: their zmin)."""
     ny, nx = v.shape
     for i in range(ny):
@@ -344,19 +349,50 @@ def _flux(q, q_prev, q_next, q_perp, eta_lo, eta_hi, h_f, gn2, dt, dx, theta, hm
 
 
 @njit(cache=True)
-def subgrid_step(
-    v, eta,  # (ny, nx) volume m³ (state), level m (derived, updated here)
-    qx, qy, qxn, qyn,  # old and new unit-width fluxes
-    gn2x, gn2y,
-    c_zmin, c_zmax, c_dl, c_vol, c_area, c_afull, c_arain,
-    x_zmin, x_zmax, x_dl, x_h, x_slope,
-    y_zmin, y_zmax, y_dl, y_h, y_slope,
-    rain_field, use_field, rain_rate,
-    drain, has_drain, infil_f, infil_fc, infil_k, has_infil,
+def subgrid_step(  # type: ignore[no-untyped-def]
+    v,
+    eta,  # (ny, nx) volume m³ (state), level m (derived, updated here)
+    qx,
+    qy,
+    qxn,
+    qyn,  # old and new unit-width fluxes
+    gn2x,
+    gn2y,
+    c_zmin,
+    c_zmax,
+    c_dl,
+    c_vol,
+    c_area,
+    c_afull,
+    c_arain,
+    x_zmin,
+    x_zmax,
+    x_dl,
+    x_h,
+    x_slope,
+    y_zmin,
+    y_zmax,
+    y_dl,
+    y_h,
+    y_slope,
+    rain_field,
+    use_field,
+    rain_rate,
+    drain,
+    has_drain,
+    infil_f,
+    infil_fc,
+    infil_k,
+    has_infil,
     bc_kind,  # (4,) int: north, south, west, east (0 closed, 1 open)
-    max_eta, time_of_max,
-    dt, dx, theta, hmin, t_new,
-):  # type: ignore[no-untyped-def]
+    max_eta,
+    time_of_max,
+    dt,
+    dx,
+    theta,
+    hmin,
+    t_new,
+):
     """One subgrid step after the sources (see :mod:`.subgrid`).
 
     Returns (largest depth above a cell's lowest pixel m, outflow m³, drained m³, infiltrated
@@ -377,18 +413,40 @@ def subgrid_step(
             h_f = face_depth(lvl, x_zmin[i, j], x_zmax[i, j], x_dl[i, j], x_h, i, j, x_slope[i, j])
             q_perp = quarter * ((qy[i, j - 1] + qy[i, j]) + (qy[i + 1, j - 1] + qy[i + 1, j]))
             qxn[i, j] = _flux(
-                qx[i, j], qx[i, j - 1], qx[i, j + 1], q_perp, eta[i, j - 1], eta[i, j], h_f,
-                gn2x[i, j], dt_, dx_, th_, hmin_, g,
-            )  # fmt: skip
+                qx[i, j],
+                qx[i, j - 1],
+                qx[i, j + 1],
+                q_perp,
+                eta[i, j - 1],
+                eta[i, j],
+                h_f,
+                gn2x[i, j],
+                dt_,
+                dx_,
+                th_,
+                hmin_,
+                g,
+            )
     for i in range(1, ny):
         for j in range(nx):
             lvl = max(eta[i - 1, j], eta[i, j])
             h_f = face_depth(lvl, y_zmin[i, j], y_zmax[i, j], y_dl[i, j], y_h, i, j, y_slope[i, j])
             q_perp = quarter * ((qx[i - 1, j] + qx[i - 1, j + 1]) + (qx[i, j] + qx[i, j + 1]))
             qyn[i, j] = _flux(
-                qy[i, j], qy[i - 1, j], qy[i + 1, j], q_perp, eta[i - 1, j], eta[i, j], h_f,
-                gn2y[i, j], dt_, dx_, th_, hmin_, g,
-            )  # fmt: skip
+                qy[i, j],
+                qy[i - 1, j],
+                qy[i + 1, j],
+                q_perp,
+                eta[i - 1, j],
+                eta[i, j],
+                h_f,
+                gn2y[i, j],
+                dt_,
+                dx_,
+                th_,
+                hmin_,
+                g,
+            )
     # 2. boundary faces: closed or free overfall at critical depth
     for j in range(nx):
         for side in range(2):
@@ -398,9 +456,15 @@ def subgrid_step(
             val = ft(0.0)
             if bc_kind[side] == 1:
                 hb = face_depth(
-                    eta[ci, j], y_zmin[fi, j], y_zmax[fi, j], y_dl[fi, j], y_h, fi, j,
+                    eta[ci, j],
+                    y_zmin[fi, j],
+                    y_zmax[fi, j],
+                    y_dl[fi, j],
+                    y_h,
+                    fi,
+                    j,
                     y_slope[fi, j],
-                )  # fmt: skip
+                )
                 if hb > hmin_:
                     val = sign * (hb * np.sqrt(g * hb))
             qyn[fi, j] = val
@@ -412,9 +476,15 @@ def subgrid_step(
             val = ft(0.0)
             if bc_kind[2 + side] == 1:
                 hb = face_depth(
-                    eta[i, cj], x_zmin[i, fj], x_zmax[i, fj], x_dl[i, fj], x_h, i, fj,
+                    eta[i, cj],
+                    x_zmin[i, fj],
+                    x_zmax[i, fj],
+                    x_dl[i, fj],
+                    x_h,
+                    i,
+                    fj,
                     x_slope[i, fj],
-                )  # fmt: skip
+                )
                 if hb > hmin_:
                     val = sign * (hb * np.sqrt(g * hb))
             qxn[i, fj] = val
@@ -470,8 +540,12 @@ def subgrid_step(
             vn = vn + rate * dt_ * c_arain[i, j]
             vn = max(vn, ft(0.0))
             if has_drain or has_infil:
-                lvl = cell_level(vn, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_vol, i, j, c_afull[i, j])
-                aw = cell_wet_area(lvl, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_area, i, j, c_afull[i, j])
+                lvl = cell_level(
+                    vn, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_vol, i, j, c_afull[i, j]
+                )
+                aw = cell_wet_area(
+                    lvl, c_zmin[i, j], c_zmax[i, j], c_dl[i, j], c_area, i, j, c_afull[i, j]
+                )
                 if has_drain:
                     d = min(drain[i, j] * dt_ * aw, vn)
                     vn = vn - d

@@ -76,8 +76,15 @@ def _face_row(beds: Arr, n_levels: int) -> dict[str, Any]:
     n = beds.size
     if open_.size == 0:
         z = np.zeros(n_levels)
-        return {"zmin": CLOSED_Z, "zmax": CLOSED_Z, "dl": 0.0, "slope": 0.0,
-                "hrep": z, "wet": z, "depth": z}  # fmt: skip
+        return {
+            "zmin": CLOSED_Z,
+            "zmax": CLOSED_Z,
+            "dl": 0.0,
+            "slope": 0.0,
+            "hrep": z,
+            "wet": z,
+            "depth": z,
+        }
     lo, hi = float(open_.min()), float(open_.max())
     lv = _levels(lo, hi, n_levels)
     d = np.maximum(lv[:, None] - open_[None, :], 0.0)
@@ -92,9 +99,7 @@ def _face_row(beds: Arr, n_levels: int) -> dict[str, Any]:
     }
 
 
-def x_face_tables(
-    zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int
-) -> dict[str, Arr]:
+def x_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int) -> dict[str, Arr]:
     """x-face tables (see :func:`._subgrid_kernels.build_x_face_tables`)."""
     ny, nx = cell_active.shape
     keys = ("zmin", "zmax", "dl", "slope")
@@ -117,9 +122,7 @@ def x_face_tables(
     return out
 
 
-def y_face_tables(
-    zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int
-) -> dict[str, Arr]:
+def y_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int) -> dict[str, Arr]:
     """y-face tables: the x-face tables of the transposed terrain, transposed back."""
     t = x_face_tables(zf.T, storage.T, cell_active.T, r, n_levels)
     return {k: np.ascontiguousarray(np.swapaxes(v, 0, 1)) for k, v in t.items()}
@@ -135,7 +138,8 @@ def _interp(x: Arr, table: Arr) -> Arr:
     w = x - k
     t0 = np.take_along_axis(table, k[..., None], axis=-1)[..., 0]
     t1 = np.take_along_axis(table, (k + 1)[..., None], axis=-1)[..., 0]
-    return t0 + w * (t1 - t0)
+    out: Arr = t0 + w * (t1 - t0)
+    return out
 
 
 def face_depth(level: Arr, zmin: Arr, zmax: Arr, dl: Arr, hrep: Arr, slope: Arr) -> Arr:
@@ -179,9 +183,19 @@ def cell_wet_area(level: Arr, zmin: Arr, zmax: Arr, dl: Arr, area: Arr, afull: A
 
 
 def _flux(
-    q: Arr, q_prev: Arr, q_next: Arr, q_perp: Arr, eta_lo: Arr, eta_hi: Arr, h_f: Arr,
-    gn2: Arr, dt: float, dx: float, theta: float, hmin: float,
-) -> Arr:  # fmt: skip
+    q: Arr,
+    q_prev: Arr,
+    q_next: Arr,
+    q_perp: Arr,
+    eta_lo: Arr,
+    eta_hi: Arr,
+    h_f: Arr,
+    gn2: Arr,
+    dt: float,
+    dx: float,
+    theta: float,
+    hmin: float,
+) -> Arr:
     """The regular model's face update (``_reference.face_flux``) with h_f from the tables."""
     ft = q.dtype.type
     g = ft(GRAVITY)
@@ -192,19 +206,54 @@ def _flux(
     q_vec = np.sqrt(q * q + q_perp * q_perp)
     friction = ft(1.0) + ft(dt) * gn2 * q_vec / (h_c * h_c * np.cbrt(h_c))
     q_new = (q_smooth - g * h_f * ft(dt) * slope) / friction
-    return np.where(h_f > ft(hmin), q_new, ft(0.0)).astype(q.dtype, copy=False)
+    out: Arr = np.where(h_f > ft(hmin), q_new, ft(0.0)).astype(q.dtype, copy=False)
+    return out
 
 
-def subgrid_step(
-    v, eta, qx, qy, qxn, qyn, gn2x, gn2y,
-    c_zmin, c_zmax, c_dl, c_vol, c_area, c_afull, c_arain,
-    x_zmin, x_zmax, x_dl, x_h, x_slope,
-    y_zmin, y_zmax, y_dl, y_h, y_slope,
-    rain_field, use_field, rain_rate,
-    drain, has_drain, infil_f, infil_fc, infil_k, has_infil,
-    bc_kind, max_eta, time_of_max,
-    dt, dx, theta, hmin, t_new,
-):  # type: ignore[no-untyped-def]  # fmt: skip
+def subgrid_step(  # type: ignore[no-untyped-def]
+    v,
+    eta,
+    qx,
+    qy,
+    qxn,
+    qyn,
+    gn2x,
+    gn2y,
+    c_zmin,
+    c_zmax,
+    c_dl,
+    c_vol,
+    c_area,
+    c_afull,
+    c_arain,
+    x_zmin,
+    x_zmax,
+    x_dl,
+    x_h,
+    x_slope,
+    y_zmin,
+    y_zmax,
+    y_dl,
+    y_h,
+    y_slope,
+    rain_field,
+    use_field,
+    rain_rate,
+    drain,
+    has_drain,
+    infil_f,
+    infil_fc,
+    infil_k,
+    has_infil,
+    bc_kind,
+    max_eta,
+    time_of_max,
+    dt,
+    dx,
+    theta,
+    hmin,
+    t_new,
+):
     """The NumPy twin of :func:`._subgrid_kernels.subgrid_step` (same arguments and result)."""
     ft = v.dtype.type
     g = ft(GRAVITY)
@@ -214,17 +263,37 @@ def subgrid_step(
     h_f = face_depth(lvl, x_zmin[sx], x_zmax[sx], x_dl[sx], x_h[sx], x_slope[sx])
     qy_at_x = quarter * ((qy[:-1, :-1] + qy[:-1, 1:]) + (qy[1:, :-1] + qy[1:, 1:]))
     qxn[sx] = _flux(
-        qx[sx], qx[:, :-2], qx[:, 2:], qy_at_x, eta[:, :-1], eta[:, 1:], h_f, gn2x[sx],
-        dt, dx, theta, hmin,
-    )  # fmt: skip
+        qx[sx],
+        qx[:, :-2],
+        qx[:, 2:],
+        qy_at_x,
+        eta[:, :-1],
+        eta[:, 1:],
+        h_f,
+        gn2x[sx],
+        dt,
+        dx,
+        theta,
+        hmin,
+    )
     lvl = np.maximum(eta[:-1, :], eta[1:, :])
     sy = (slice(1, -1), slice(None))
     h_f = face_depth(lvl, y_zmin[sy], y_zmax[sy], y_dl[sy], y_h[sy], y_slope[sy])
     qx_at_y = quarter * ((qx[:-1, :-1] + qx[:-1, 1:]) + (qx[1:, :-1] + qx[1:, 1:]))
     qyn[sy] = _flux(
-        qy[sy], qy[:-2, :], qy[2:, :], qx_at_y, eta[:-1, :], eta[1:, :], h_f, gn2y[sy],
-        dt, dx, theta, hmin,
-    )  # fmt: skip
+        qy[sy],
+        qy[:-2, :],
+        qy[2:, :],
+        qx_at_y,
+        eta[:-1, :],
+        eta[1:, :],
+        h_f,
+        gn2y[sy],
+        dt,
+        dx,
+        theta,
+        hmin,
+    )
     # boundaries: (new-flux view, edge levels, face table index, outward sign, kind)
     edges = (
         (qyn, 0, eta[0, :], (0, slice(None)), -1, bc_kind[0]),
@@ -236,7 +305,11 @@ def subgrid_step(
         if kind != 1:
             buf[idx] = 0.0
             continue
-        tab = (y_zmin, y_zmax, y_dl, y_h, y_slope) if side < 2 else (x_zmin, x_zmax, x_dl, x_h, x_slope)
+        tab = (
+            (y_zmin, y_zmax, y_dl, y_h, y_slope)
+            if side < 2
+            else (x_zmin, x_zmax, x_dl, x_h, x_slope)
+        )
         hb = face_depth(eta_e, *(t[idx] for t in tab))
         buf[idx] = np.where(hb > ft(hmin), ft(sign) * (hb * np.sqrt(g * hb)), ft(0.0))
     # limiter

@@ -142,7 +142,11 @@ class SubgridTables:
         """Volume (m³) cell (row, col) holds at the water level ``level_m`` (m, the fine datum)."""
         c = self.cells
         lv = float(level_m) - self.z_ref
-        zmin, zmax, dl = float(c["zmin"][row, col]), float(c["zmax"][row, col]), float(c["dl"][row, col])
+        zmin, zmax, dl = (
+            float(c["zmin"][row, col]),
+            float(c["zmax"][row, col]),
+            float(c["dl"][row, col]),
+        )
         vol = c["vol"][row, col]
         if lv <= zmin or c["afull"][row, col] <= 0:
             return 0.0
@@ -201,7 +205,9 @@ def build_tables(
     if not isinstance(fine, Grid):
         raise ValueError(f"fine must be a fangxun.inundation.Grid, got {type(fine).__name__}")
     if isinstance(ratio, bool) or not isinstance(ratio, (int, np.integer)) or ratio < 1:
-        raise ValueError(f"ratio must be an integer >= 1 (fine pixels per coarse side), got {ratio!r}")
+        raise ValueError(
+            f"ratio must be an integer >= 1 (fine pixels per coarse side), got {ratio!r}"
+        )
     r = int(ratio)
     if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 2:
         raise ValueError(f"n_levels must be an integer >= 2, got {n_levels!r}")
@@ -293,13 +299,11 @@ def _build_or_load(
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(
-                tmp,
-                z_ref=np.float64(z_ref),
-                **{f"c_{k}": v for k, v in cells.items()},
-                **{f"x_{k}": v for k, v in xf.items()},
-                **{f"y_{k}": v for k, v in yf.items()},
-            )
+            arrays: dict[str, Any] = {"z_ref": np.float64(z_ref)}
+            arrays.update({f"c_{k}": v for k, v in cells.items()})
+            arrays.update({f"x_{k}": v for k, v in xf.items()})
+            arrays.update({f"y_{k}": v for k, v in yf.items()})
+            np.savez(tmp, **arrays)
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not write the subgrid table cache %s: %s", path, exc)
@@ -407,7 +411,9 @@ class SubgridModel:
         if backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
         self.backend = backend
-        self._step_fn = K.subgrid_step if backend == "numba" else R.subgrid_step
+        self._step_fn: Callable[..., Any] = (
+            K.subgrid_step if backend == "numba" else R.subgrid_step
+        )
         self.alpha = _positive(alpha, "alpha")
         if self.alpha > 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
@@ -450,7 +456,9 @@ class SubgridModel:
                 f"GriddedRain shape {tuple(rain.shape)} does not match the coarse grid {shape}"
             )
         self.rain = rain
-        drain = np.zeros(shape) if drainage_mm_h is None else drainage_rate_m_s(drainage_mm_h, shape)
+        drain = (
+            np.zeros(shape) if drainage_mm_h is None else drainage_rate_m_s(drainage_mm_h, shape)
+        )
         self._has_drain = bool(np.any(drain[active] > 0))
         if infiltration is not None and not isinstance(infiltration, Horton):
             raise ValueError(
@@ -477,8 +485,8 @@ class SubgridModel:
         )
         self._bc = np.array(_boundary_kinds(boundary), dtype=np.int64)
 
-        c, xf, yf = tables.cells, tables.xfaces, tables.yfaces
-        cast = {k: np.ascontiguousarray(v, dtype=ft) for k, v in c.items()}
+        ctab, xf, yf = tables.cells, tables.xfaces, tables.yfaces
+        cast = {k: np.ascontiguousarray(v, dtype=ft) for k, v in ctab.items()}
         self._c = cast
         self._x = {k: np.ascontiguousarray(v, dtype=ft) for k, v in xf.items()}
         self._y = {k: np.ascontiguousarray(v, dtype=ft) for k, v in yf.items()}
@@ -509,7 +517,7 @@ class SubgridModel:
         self._k = kk.astype(ft)
         self._max_eta = self._eta.copy()
         self._time_of_max = np.zeros(shape, dtype=ft)
-        self._rain_area = float(np.sum(c["arain"], dtype=np.float64))
+        self._rain_area = float(np.sum(ctab["arain"], dtype=np.float64))
 
         # points: fine pixel → coarse cell and own elevation
         fine = tables.fine
@@ -529,7 +537,9 @@ class SubgridModel:
         d0 = self._point_depth_now()
         self._p_max = d0.copy()
         self._p_tmax = np.zeros(np_)
-        self._p_arrival = np.where(d0[None, :] >= np.array(thr)[:, None], 0.0, np.inf).reshape(kth, np_)
+        self._p_arrival = np.where(d0[None, :] >= np.array(thr)[:, None], 0.0, np.inf).reshape(
+            kth, np_
+        )
         self._p_above = np.zeros((kth, np_))
         self._p_times: list[float] = []
         self._p_series: list[FloatArray] = []
@@ -584,7 +594,9 @@ class SubgridModel:
         dt_since = t - self._f_last_t
         for k, thr in enumerate(self.depth_thresholds_m):
             above = depth >= thr  # NaN (nodata/blocked) compares False
-            self._f_arrival[k] = np.where(above & np.isinf(self._f_arrival[k]), t, self._f_arrival[k])
+            self._f_arrival[k] = np.where(
+                above & np.isinf(self._f_arrival[k]), t, self._f_arrival[k]
+            )
             if not initial:
                 self._f_above[k] += np.where(above, dt_since, 0.0)
         self._f_last_t = t
@@ -667,16 +679,49 @@ class SubgridModel:
                 if sources != 0.0:
                     self._levels(self._v, self._eta)
             h_max, outflow, drained, infiltrated, limited = self._step_fn(
-                self._v, self._eta, self._qx, self._qy, self._qxn, self._qyn,
-                self._gn2x, self._gn2y,
-                c["zmin"], c["zmax"], c["dl"], c["vol"], c["area"], c["afull"], c["arain"],
-                x["zmin"], x["zmax"], x["dl"], x["hrep"], x["slope"],
-                y["zmin"], y["zmax"], y["dl"], y["hrep"], y["slope"],
-                self._rain_field, use_field, rain_rate,
-                self._drain, self._has_drain, self._f, self._fc, self._k, self._has_infil,
-                self._bc, self._max_eta, self._time_of_max,
-                dt, dx, theta, self.flow_depth_min_m, t_new,
-            )  # fmt: skip
+                self._v,
+                self._eta,
+                self._qx,
+                self._qy,
+                self._qxn,
+                self._qyn,
+                self._gn2x,
+                self._gn2y,
+                c["zmin"],
+                c["zmax"],
+                c["dl"],
+                c["vol"],
+                c["area"],
+                c["afull"],
+                c["arain"],
+                x["zmin"],
+                x["zmax"],
+                x["dl"],
+                x["hrep"],
+                x["slope"],
+                y["zmin"],
+                y["zmax"],
+                y["dl"],
+                y["hrep"],
+                y["slope"],
+                self._rain_field,
+                use_field,
+                rain_rate,
+                self._drain,
+                self._has_drain,
+                self._f,
+                self._fc,
+                self._k,
+                self._has_infil,
+                self._bc,
+                self._max_eta,
+                self._time_of_max,
+                dt,
+                dx,
+                theta,
+                self.flow_depth_min_m,
+                t_new,
+            )
             self._qx, self._qxn = self._qxn, self._qx
             self._qy, self._qyn = self._qyn, self._qy
             self.time_s = t_new
@@ -696,7 +741,9 @@ class SubgridModel:
                 self._p_max = np.where(rise, d, self._p_max)
                 self._p_tmax = np.where(rise, t_new, self._p_tmax)
                 above = d[None, :] >= thr[:, None]
-                self._p_arrival = np.where(above & np.isinf(self._p_arrival), t_new, self._p_arrival)
+                self._p_arrival = np.where(
+                    above & np.isinf(self._p_arrival), t_new, self._p_arrival
+                )
                 self._p_above += np.where(above, dt, 0.0)
             if self.time_s >= self._next_output - eps:
                 self._sample_fine(self.time_s)
@@ -777,13 +824,13 @@ class SubgridModel:
 
     def fine_arrival_time(self, threshold_m: float) -> FloatArray:
         """First output time (s) the fine depth reached ``threshold_m``; NaN where never."""
-        a = self._f_arrival[self._threshold_index(threshold_m)].copy()
+        a: FloatArray = self._f_arrival[self._threshold_index(threshold_m)].copy()
         a[np.isinf(a) | np.isnan(self._fine_z)] = np.nan
         return a
 
     def fine_time_above(self, threshold_m: float) -> FloatArray:
         """Time (s, counted between output times) the fine depth was >= ``threshold_m``."""
-        a = self._f_above[self._threshold_index(threshold_m)].copy()
+        a: FloatArray = self._f_above[self._threshold_index(threshold_m)].copy()
         a[np.isnan(self._fine_z)] = np.nan
         return a
 
@@ -803,7 +850,10 @@ class SubgridModel:
     def point_arrival_time(self, threshold_m: float) -> dict[str, float]:
         """First time (s, a step's end) the point's depth reached ``threshold_m``; NaN if never."""
         a = self._p_arrival[self._threshold_index(threshold_m)]
-        return {n: (math.nan if math.isinf(v) else float(v)) for n, v in zip(self._point_names, a, strict=True)}
+        return {
+            n: (math.nan if math.isinf(v) else float(v))
+            for n, v in zip(self._point_names, a, strict=True)
+        }
 
     def point_time_above(self, threshold_m: float) -> dict[str, float]:
         """Total time (s) the point's depth was at or above ``threshold_m``."""
@@ -922,7 +972,7 @@ def subgrid_model_from_fine(
     tables = build_tables(fine, r, blocked=blocked, cache_dir=cache_dir)
     if isinstance(rain, GriddedRain):
         fields = np.stack([_coarsen(f, r, fine, "rain") for f in rain.intensity_mm_h])
-        rain = GriddedRain(rain.times_s, fields)
+        rain = GriddedRain(rain.times_s.tolist(), fields)
     hor = None
     if infiltration is not None:
         hor = Horton(
