@@ -155,9 +155,14 @@ def warm_up() -> None:
         sub.run_until(120.0)
 
 
+CPU: dict[int, float] = {}
+
+
 def _timed_run(model: Any, t_end: float) -> tuple[float, list[float]]:
-    start = time.perf_counter()
+    """Wall time (s) and load average; the CPU time (s) goes to ``CPU[id(model)]``."""
+    start, cpu = time.perf_counter(), time.process_time()
     model.run_until(t_end)
+    CPU[id(model)] = time.process_time() - cpu
     return time.perf_counter() - start, _load()
 
 
@@ -249,17 +254,19 @@ def run_three(
         grid, gauges=points, depth_thresholds_m=thr, output_interval_s=600.0, **common, **extra_fine
     )
     wall_fine, load = _timed_run(fine, t_end)
+    cpu_fine = CPU[id(fine)]
     fine_max = fine.max_depth
     # peak depth per point from the per-step maximum raster (not the gauge samples)
     fine_peaks = {k: float(fine_max[r, c]) for k, (r, c) in points.items()}
     out["fine"] = {
         "wall_s": wall_fine,
+        "cpu_s": cpu_fine,
         "load_avg": load,
         "steps": fine.steps,
         "mass_error_rel": fine.mass_balance()["error"] / max(_input(fine.mass_balance()), 1e-30),
         "peaks_m": fine_peaks,
     }
-    print(f"  fine: {wall_fine:.1f} s, {fine.steps} steps, load {load}", flush=True)
+    print(f"  fine: {wall_fine:.1f} s (CPU {cpu_fine:.1f} s), {fine.steps} steps, load {load}")
     out["coarse"] = []
     for r in ratios:
         t0 = time.perf_counter()
@@ -286,6 +293,8 @@ def run_three(
             wall,
             {
                 "ratio": r,
+                "cpu_s": CPU[id(sub)],
+                "cpu_speedup": cpu_fine / CPU[id(sub)],
                 "tables_s": t_tables,
                 "load_avg": load,
                 "steps": sub.steps,
@@ -323,7 +332,13 @@ def run_three(
             upsample(pmax, r, grid.shape),
             wall_fine,
             wall_p,
-            {"ratio": r, "load_avg": load_p, "steps": plain.steps},
+            {
+                "ratio": r,
+                "cpu_s": CPU[id(plain)],
+                "cpu_speedup": cpu_fine / CPU[id(plain)],
+                "load_avg": load_p,
+                "steps": plain.steps,
+            },
         )
         out["coarse"].append(prow)
         print(f"  {prow['model']}: {_fmt(prow)}", flush=True)
@@ -338,28 +353,30 @@ def _fmt(row: dict[str, Any]) -> str:
     return (
         f"RMSE {100 * row['peak_rmse_m']:.1f} cm, worst {100 * row['worst_abs_error_m']:.1f} cm "
         f"({row['worst_point']}), CSI {row['csi_015']:.3f}, {row['wall_s']:.1f} s "
-        f"({row['speedup']:.1f}×), load {row['load_avg']}"
+        f"({row['speedup']:.1f}×; CPU {row['cpu_s']:.1f} s, {row['cpu_speedup']:.1f}×), "
+        f"load {row['load_avg']}"
     )
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "| case | model | points | peak RMSE (cm) | worst (cm, point) | CSI 0.15 m | wall (s) "
-        "| fine / this | load avg |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| fine / this (wall) | CPU (s) | fine / this (CPU) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
         f = res["fine"]
         lines.append(
             f"| {res['case']} | fine {res['fine_cell_m']:g} m (reference) | {len(res['points'])} "
-            f"| – | – | – | {f['wall_s']:.1f} | 1 | {f['load_avg'][0]} |"
+            f"| – | – | – | {f['wall_s']:.1f} | 1 | {f['cpu_s']:.1f} | 1 | {f['load_avg'][0]} |"
         )
         for row in res["coarse"]:
             lines.append(
                 f"| {res['case']} | {row['model']} | {row['points']} "
                 f"| {100 * row['peak_rmse_m']:.1f} | {100 * row['worst_abs_error_m']:.1f} "
                 f"({row['worst_point']}) | {row['csi_015']:.3f} | {row['wall_s']:.1f} "
-                f"| {row['speedup']:.1f}× | {row['load_avg'][0]} |"
+                f"| {row['speedup']:.1f}× | {row['cpu_s']:.1f} | {row['cpu_speedup']:.1f}× "
+                f"| {row['load_avg'][0]} |"
             )
     return "\n".join(lines)
 
