@@ -95,10 +95,25 @@ def build_cell_tables(
 
 
 @njit(cache=True)
+def _row_depth(level: float, beds: np.ndarray, row: int, n: int) -> float:
+    """Conveyance depth (m) of one fine row of faces in series at ``level`` (m).
+
+    Steady Manning flow through segments in series loses head as Σ q²n²/h^(10/3): the row
+    carries what a uniform depth (mean h^(-10/3))^(-3/10) carries, 0 if any face is dry.
+    """
+    acc = 0.0
+    for p in range(n):
+        d = level - beds[row, p]
+        if not d > 0.0:
+            return 0.0
+        acc += d ** (-10.0 / 3.0)
+    return (acc / n) ** (-3.0 / 10.0)
+
+
+@njit(cache=True)
 def _fill_face(
-    beds: np.ndarray,
-    n_beds: int,
-    n_open: int,
+    beds: np.ndarray,  # (rows, positions) fine-face beds, inf where closed
+    row_len: np.ndarray,  # faces counted per row
     n_levels: int,
     out_zmin: np.ndarray,
     out_zmax: np.ndarray,
@@ -110,8 +125,26 @@ def _fill_face(
     i: int,
     j: int,
 ) -> None:
-    """Tables of one face from the beds of its fine faces (the first ``n_open`` are open)."""
-    if n_open == 0:
+    """Tables of one face from the beds of its fine faces: rows across the face in parallel,
+    the faces along each row in series (:func:`_row_depth`)."""
+    n_rows = 0
+    n_beds = 0
+    n_open_rows = 0
+    lo = np.inf
+    hi = -np.inf
+    for a in range(beds.shape[0]):
+        if row_len[a] == 0:
+            continue
+        n_rows += 1
+        n_beds += row_len[a]
+        crest = -np.inf
+        for p in range(row_len[a]):
+            crest = max(crest, beds[a, p])
+        if crest < np.inf:
+            n_open_rows += 1
+            lo = min(lo, crest)
+            hi = max(hi, crest)
+    if n_open_rows == 0:
         out_zmin[i, j] = CLOSED_Z
         out_zmax[i, j] = CLOSED_Z
         out_dl[i, j] = 0.0
@@ -121,28 +154,28 @@ def _fill_face(
             out_wet[i, j, k] = 0.0
             out_depth[i, j, k] = 0.0
         return
-    lo = np.inf
-    hi = -np.inf
-    for m in range(n_open):
-        lo = min(lo, beds[m])
-        hi = max(hi, beds[m])
     step = (hi - lo) / (n_levels - 1)
     out_zmin[i, j] = lo
     out_zmax[i, j] = hi
     out_dl[i, j] = step
-    out_slope[i, j] = (n_open / n_beds) ** THREE_FIFTHS
+    out_slope[i, j] = (n_open_rows / n_rows) ** THREE_FIFTHS
     for k in range(n_levels):
         level = hi if k == n_levels - 1 else lo + k * step
         conv = 0.0
         dsum = 0.0
         w = 0
-        for m in range(n_open):
-            d = level - beds[m]
-            if d > 0.0:
-                conv += d**FIVE_THIRDS
-                dsum += d
-                w += 1
-        out_h[i, j, k] = (conv / n_beds) ** THREE_FIFTHS
+        for a in range(beds.shape[0]):
+            if row_len[a] == 0:
+                continue
+            hr = _row_depth(level, beds, a, row_len[a])
+            if hr > 0.0:
+                conv += hr**FIVE_THIRDS
+            for p in range(row_len[a]):
+                d = level - beds[a, p]
+                if d > 0.0:
+                    dsum += d
+                    w += 1
+        out_h[i, j, k] = (conv / n_rows) ** THREE_FIFTHS
         out_wet[i, j, k] = w / n_beds
         out_depth[i, j, k] = dsum / n_beds
 
@@ -173,35 +206,32 @@ def build_x_face_tables(
     nxf = zf.shape[1]
     ny, nxp1 = zmin.shape
     nx = nxp1 - 1
-    beds = np.empty(r * r)
+    beds = np.empty((r, r))
+    row_len = np.zeros(r, dtype=np.int64)
     for i in range(ny):
         for j in range(nxp1):
-            left_ok = j == 0 or cell_active[i, j - 1]
-            right_ok = j == nx or cell_active[i, j]
-            n_beds = 0
-            n_open = 0
-            if left_ok and right_ok:
-                for a in range(i * r, (i + 1) * r):
+            ok = (j == 0 or cell_active[i, j - 1]) and (j == nx or cell_active[i, j])
+            for a in range(i * r, (i + 1) * r):
+                n = 0
+                if ok:
                     for c in range(j * r - r + r // 2, j * r + r // 2):
                         in_a = 0 <= c < nxf
                         in_b = 0 <= c + 1 < nxf
                         if not in_a and not in_b:
                             continue
-                        n_beds += 1
+                        bed = np.inf
                         if in_a and in_b:
                             if storage[a, c] and storage[a, c + 1]:
-                                beds[n_open] = max(zf[a, c], zf[a, c + 1])
-                                n_open += 1
+                                bed = max(zf[a, c], zf[a, c + 1])
                         elif in_a:
                             if storage[a, c]:
-                                beds[n_open] = zf[a, c]
-                                n_open += 1
+                                bed = zf[a, c]
                         elif storage[a, c + 1]:
-                            beds[n_open] = zf[a, c + 1]
-                            n_open += 1
-            _fill_face(
-                beds, n_beds, n_open, n_levels, zmin, zmax, dl, slope, hrep, wet, depth, i, j
-            )
+                            bed = zf[a, c + 1]
+                        beds[a - i * r, n] = bed
+                        n += 1
+                row_len[a - i * r] = n
+            _fill_face(beds, row_len, n_levels, zmin, zmax, dl, slope, hrep, wet, depth, i, j)
 
 
 @njit(cache=True)
@@ -223,35 +253,32 @@ def build_y_face_tables(
     nyf = zf.shape[0]
     nyp1, nx = zmin.shape
     ny = nyp1 - 1
-    beds = np.empty(r * r)
+    beds = np.empty((r, r))
+    row_len = np.zeros(r, dtype=np.int64)
     for i in range(nyp1):
         for j in range(nx):
-            up_ok = i == 0 or cell_active[i - 1, j]
-            down_ok = i == ny or cell_active[i, j]
-            n_beds = 0
-            n_open = 0
-            if up_ok and down_ok:
-                for b in range(j * r, (j + 1) * r):
+            ok = (i == 0 or cell_active[i - 1, j]) and (i == ny or cell_active[i, j])
+            for b in range(j * r, (j + 1) * r):
+                n = 0
+                if ok:
                     for c in range(i * r - r + r // 2, i * r + r // 2):
                         in_a = 0 <= c < nyf
                         in_b = 0 <= c + 1 < nyf
                         if not in_a and not in_b:
                             continue
-                        n_beds += 1
+                        bed = np.inf
                         if in_a and in_b:
                             if storage[c, b] and storage[c + 1, b]:
-                                beds[n_open] = max(zf[c, b], zf[c + 1, b])
-                                n_open += 1
+                                bed = max(zf[c, b], zf[c + 1, b])
                         elif in_a:
                             if storage[c, b]:
-                                beds[n_open] = zf[c, b]
-                                n_open += 1
+                                bed = zf[c, b]
                         elif storage[c + 1, b]:
-                            beds[n_open] = zf[c + 1, b]
-                            n_open += 1
-            _fill_face(
-                beds, n_beds, n_open, n_levels, zmin, zmax, dl, slope, hrep, wet, depth, i, j
-            )
+                            bed = zf[c + 1, b]
+                        beds[b - j * r, n] = bed
+                        n += 1
+                row_len[b - j * r] = n
+            _fill_face(beds, row_len, n_levels, zmin, zmax, dl, slope, hrep, wet, depth, i, j)
 
 
 # ---------------------------------------------------------------------------------- lookups

@@ -71,31 +71,36 @@ def _fine_face_beds(zf: Arr, storage: Arr, row: int, c: int) -> tuple[bool, floa
     return True, zf[row, k] if storage[row, k] else np.inf
 
 
-def _face_row(beds: Arr, n_levels: int) -> dict[str, Any]:
-    open_ = beds[np.isfinite(beds)]
-    n = beds.size
-    if open_.size == 0:
+def _row_depth(level: float, row: Arr) -> float:
+    """Series conveyance depth of one row of fine faces (see ``_subgrid_kernels._row_depth``)."""
+    d = level - row
+    if not np.all(d > 0.0):
+        return 0.0
+    return float(np.mean(d ** (-10.0 / 3.0)) ** (-3.0 / 10.0))
+
+
+def _face_row(rows: list[Arr], n_levels: int) -> dict[str, Any]:
+    """Tables of one face: its rows of fine-face beds in parallel, each row in series."""
+    rows = [r for r in rows if r.size]
+    crests = np.array([r.max() for r in rows])
+    open_rows = np.isfinite(crests)
+    if not open_rows.any():
         z = np.zeros(n_levels)
-        return {
-            "zmin": CLOSED_Z,
-            "zmax": CLOSED_Z,
-            "dl": 0.0,
-            "slope": 0.0,
-            "hrep": z,
-            "wet": z,
-            "depth": z,
-        }
-    lo, hi = float(open_.min()), float(open_.max())
+        return {"zmin": CLOSED_Z, "zmax": CLOSED_Z, "dl": 0.0, "slope": 0.0,
+                "hrep": z, "wet": z, "depth": z}  # fmt: skip
+    lo, hi = float(crests[open_rows].min()), float(crests[open_rows].max())
     lv = _levels(lo, hi, n_levels)
-    d = np.maximum(lv[:, None] - open_[None, :], 0.0)
+    allb = np.concatenate(rows)
+    d = np.maximum(lv[:, None] - allb[None, :], 0.0)  # inf beds: 0
+    conv = np.array([sum(_row_depth(float(x), r) ** FIVE_THIRDS for r in rows) for x in lv])
     return {
         "zmin": lo,
         "zmax": hi,
         "dl": (hi - lo) / (n_levels - 1),
-        "slope": (open_.size / n) ** THREE_FIFTHS,
-        "hrep": ((d**FIVE_THIRDS).sum(axis=1) / n) ** THREE_FIFTHS,
-        "wet": (d > 0).sum(axis=1) / n,
-        "depth": d.sum(axis=1) / n,
+        "slope": (int(open_rows.sum()) / len(rows)) ** THREE_FIFTHS,
+        "hrep": (conv / len(rows)) ** THREE_FIFTHS,
+        "wet": (d > 0).sum(axis=1) / allb.size,
+        "depth": d.sum(axis=1) / allb.size,
     }
 
 
@@ -109,14 +114,16 @@ def x_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int
     for i in range(ny):
         for j in range(nx + 1):
             ok = (j == 0 or cell_active[i, j - 1]) and (j == nx or cell_active[i, j])
-            beds = []
-            if ok:
-                for a in range(i * r, (i + 1) * r):
+            rows: list[Arr] = []
+            for a in range(i * r, (i + 1) * r):
+                beds = []
+                if ok:
                     for c in range(j * r - r + r // 2, j * r + r // 2):
                         counts, bed = _fine_face_beds(zf, storage, a, c)
                         if counts:
                             beds.append(bed)
-            row = _face_row(np.array(beds, dtype=np.float64), n_levels)
+                rows.append(np.array(beds, dtype=np.float64))
+            row = _face_row(rows, n_levels)
             for k, val in row.items():
                 out[k][i, j] = val
     return out
