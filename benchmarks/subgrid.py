@@ -71,6 +71,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 FloatArray = npt.NDArray[np.float64]
 THRESHOLD_M = 0.15
 WINDOW = 160  # demo window, 10 m cells
+STRIPS = ("centres", "line")  # face-table variants (build_tables(face_strip=...))
 
 
 def _load() -> list[float]:
@@ -269,41 +270,43 @@ def run_three(
     print(f"  fine: {wall_fine:.1f} s (CPU {cpu_fine:.1f} s), {fine.steps} steps, load {load}")
     out["coarse"] = []
     for r in ratios:
-        t0 = time.perf_counter()
-        build_tables(grid, r)
-        t_tables = time.perf_counter() - t0
-        sub = subgrid_model_from_fine(
-            grid,
-            grid.cell_size * r,
-            gauges=points,
-            depth_thresholds_m=thr,
-            output_interval_s=600.0,
-            **common,
-        )
-        assert isinstance(sub, SubgridModel)
-        wall, load = _timed_run(sub, t_end)
-        mb = sub.mass_balance()
-        row = compare(
-            f"subgrid {grid.cell_size * r:g} m",
-            fine_peaks,
-            fine_max,
-            sub.point_max_depth(),
-            sub.fine_max_depth(),
-            wall_fine,
-            wall,
-            {
-                "ratio": r,
-                "cpu_s": CPU[id(sub)],
-                "cpu_speedup": cpu_fine / CPU[id(sub)],
-                "tables_s": t_tables,
-                "load_avg": load,
-                "steps": sub.steps,
-                "mass_error_rel": mb["error"] / max(_input(mb), 1e-30),
-                "peaks_m": sub.point_max_depth(),
-            },
-        )
-        out["coarse"].append(row)
-        print(f"  {row['model']}: {_fmt(row)}", flush=True)
+        for strip in STRIPS:
+            t0 = time.perf_counter()
+            build_tables(grid, r, face_strip=strip)
+            t_tables = time.perf_counter() - t0
+            sub = subgrid_model_from_fine(
+                grid,
+                grid.cell_size * r,
+                gauges=points,
+                depth_thresholds_m=thr,
+                output_interval_s=600.0,
+                face_strip=strip,
+                **common,
+            )
+            assert isinstance(sub, SubgridModel)
+            wall, load = _timed_run(sub, t_end)
+            mb = sub.mass_balance()
+            row = compare(
+                f"subgrid {grid.cell_size * r:g} m ({strip})",
+                fine_peaks,
+                fine_max,
+                sub.point_max_depth(),
+                sub.fine_max_depth(),
+                wall_fine,
+                wall,
+                {
+                    "ratio": r,
+                    "cpu_s": CPU[id(sub)],
+                    "cpu_speedup": cpu_fine / CPU[id(sub)],
+                    "tables_s": t_tables,
+                    "load_avg": load,
+                    "steps": sub.steps,
+                    "mass_error_rel": mb["error"] / max(_input(mb), 1e-30),
+                    "peaks_m": sub.point_max_depth(),
+                },
+            )
+            out["coarse"].append(row)
+            print(f"  {row['model']}: {_fmt(row)}", flush=True)
         zc, maskc = block_mean(grid.elevation, grid.nodata_mask, r)
         plain_common = dict(common)
         if "inflows" in common:

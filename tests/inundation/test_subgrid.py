@@ -168,6 +168,26 @@ def test_ratio_one_is_the_regular_model(backend: str) -> None:
             assert sub.point_time_above(thr)[name] == pytest.approx(reg.time_above(thr)[r, c])
 
 
+@pytest.mark.parametrize("strip", ["centres", "line"])
+def test_face_strips_agree_between_backends_and_at_ratio_one(strip: str) -> None:
+    rng = np.random.default_rng(12)
+    z = bumpy_terrain(15, 13, seed=3, relief=1.0)
+    blocked = rng.random(z.shape) < 0.1
+    grid = Grid(z, 1.0)
+    for r in (1, 2, 3):
+        a = build_tables(grid, ratio=r, blocked=blocked, face_strip=strip)
+        b = build_tables(grid, ratio=r, blocked=blocked, face_strip=strip, backend="numpy")
+        for mine, ref in ((a.xfaces, b.xfaces), (a.yfaces, b.yfaces)):
+            for k in ref:
+                np.testing.assert_allclose(mine[k], ref[k], rtol=1e-13, atol=1e-13, err_msg=k)
+    one = build_tables(grid, ratio=1, face_strip=strip)
+    base = build_tables(grid, ratio=1, face_strip="centres" if strip == "line" else "line")
+    for k in one.xfaces:  # at ratio 1 both strips are the face itself
+        np.testing.assert_array_equal(one.xfaces[k], base.xfaces[k])
+    with pytest.raises(ValueError, match="face_strip"):
+        build_tables(grid, ratio=2, face_strip="wide")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_numba_equals_numpy(dtype: str) -> None:
     rng = np.random.default_rng(4)

@@ -184,6 +184,8 @@ def _fill_face(
 def build_x_face_tables(
     zf: np.ndarray,
     storage: np.ndarray,
+    offset: int,  # the strip starts ``offset`` fine faces before the coarse face line
+    along: int,  # fine faces along each row of the strip
     cell_active: np.ndarray,  # (ny, nx) bool
     r: int,
     n_levels: int,
@@ -214,7 +216,7 @@ def build_x_face_tables(
             for a in range(i * r, (i + 1) * r):
                 n = 0
                 if ok:
-                    for c in range(j * r - r + r // 2, j * r + r // 2):
+                    for c in range(j * r - offset, j * r - offset + along):
                         in_a = 0 <= c < nxf
                         in_b = 0 <= c + 1 < nxf
                         if not in_a and not in_b:
@@ -238,6 +240,8 @@ def build_x_face_tables(
 def build_y_face_tables(
     zf: np.ndarray,
     storage: np.ndarray,
+    offset: int,  # the strip starts ``offset`` fine faces before the coarse face line
+    along: int,  # fine faces along each row of the strip
     cell_active: np.ndarray,
     r: int,
     n_levels: int,
@@ -261,7 +265,7 @@ def build_y_face_tables(
             for b in range(j * r, (j + 1) * r):
                 n = 0
                 if ok:
-                    for c in range(i * r - r + r // 2, i * r + r // 2):
+                    for c in range(i * r - offset, i * r - offset + along):
                         in_a = 0 <= c < nyf
                         in_b = 0 <= c + 1 < nyf
                         if not in_a and not in_b:

@@ -104,7 +104,9 @@ def _face_row(rows: list[Arr], n_levels: int) -> dict[str, Any]:
     }
 
 
-def x_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int) -> dict[str, Arr]:
+def x_face_tables(
+    zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int, offset: int, along: int
+) -> dict[str, Arr]:
     """x-face tables (see :func:`._subgrid_kernels.build_x_face_tables`)."""
     ny, nx = cell_active.shape
     keys = ("zmin", "zmax", "dl", "slope")
@@ -118,7 +120,7 @@ def x_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int
             for a in range(i * r, (i + 1) * r):
                 beds = []
                 if ok:
-                    for c in range(j * r - r + r // 2, j * r + r // 2):
+                    for c in range(j * r - offset, j * r - offset + along):
                         counts, bed = _fine_face_beds(zf, storage, a, c)
                         if counts:
                             beds.append(bed)
@@ -129,9 +131,11 @@ def x_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int
     return out
 
 
-def y_face_tables(zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int) -> dict[str, Arr]:
+def y_face_tables(
+    zf: Arr, storage: Arr, cell_active: Arr, r: int, n_levels: int, offset: int, along: int
+) -> dict[str, Arr]:
     """y-face tables: the x-face tables of the transposed terrain, transposed back."""
-    t = x_face_tables(zf.T, storage.T, cell_active.T, r, n_levels)
+    t = x_face_tables(zf.T, storage.T, cell_active.T, r, n_levels, offset, along)
     return {k: np.ascontiguousarray(np.swapaxes(v, 0, 1)) for k, v in t.items()}
 
 

@@ -84,7 +84,7 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 ProgressFn = Callable[[float, float], None]
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 """Bumped whenever the tables' definition changes (invalidates the disk cache)."""
 
 _CELL_KEYS = ("zmin", "zmax", "dl", "afull", "arain", "vol", "area")
@@ -167,9 +167,11 @@ class SubgridTables:
         return np.where(self.active, self.cells["zmin"] + self.z_ref, np.nan)
 
 
-def _hash_terrain(fine: Grid, blocked: npt.NDArray[np.bool_], ratio: int, n_levels: int) -> str:
+def _hash_terrain(
+    fine: Grid, blocked: npt.NDArray[np.bool_], ratio: int, n_levels: int, strip: str
+) -> str:
     h = hashlib.sha256()
-    h.update(f"subgrid-v{TABLE_VERSION}|{ratio}|{n_levels}|{fine.cell_size!r}|".encode())
+    h.update(f"subgrid-v{TABLE_VERSION}|{ratio}|{n_levels}|{strip}|{fine.cell_size!r}|".encode())
     h.update(str(fine.shape).encode())
     h.update(np.ascontiguousarray(np.nan_to_num(fine.elevation, nan=-9999.0)).tobytes())
     h.update(np.ascontiguousarray(fine.nodata_mask).tobytes())
@@ -185,6 +187,7 @@ def build_tables(
     n_levels: int = 10,
     cache_dir: str | os.PathLike[str] | None = None,
     backend: str = "numba",
+    face_strip: str = "centres",
 ) -> SubgridTables:
     """Build (or load from ``cache_dir``) the subgrid tables of ``fine`` at ``ratio``.
 
@@ -198,6 +201,9 @@ def build_tables(
         cache_dir: directory for ``subgrid-<hash>.npz`` files (hash of terrain and options),
             or None for no cache. An unreadable cache file is rebuilt (and logged).
         backend: ``"numba"`` or ``"numpy"`` (the reference; slow, for tests).
+        face_strip: which fine faces make a coarse face's conveyance: ``"centres"`` (the
+            strip between the two cell centres, each fine row in series) or ``"line"`` (the
+            fine faces on the coarse face line only: the crest the regular model would see).
 
     Raises:
         ValueError: for a bad ratio, level count, blocked raster or backend.
@@ -213,6 +219,8 @@ def build_tables(
         raise ValueError(f"n_levels must be an integer >= 2, got {n_levels!r}")
     if backend not in ("numba", "numpy"):
         raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+    if face_strip not in ("centres", "line"):
+        raise ValueError(f"face_strip must be 'centres' or 'line', got {face_strip!r}")
     if blocked is None:
         blk = np.zeros(fine.shape, dtype=bool)
     else:
@@ -224,11 +232,14 @@ def build_tables(
     storage0 = ~fine.nodata_mask & ~blk
     if not storage0.any():
         raise ValueError("every fine pixel is nodata or blocked: nothing can hold water")
-    key = _hash_terrain(fine, blk, r, int(n_levels))
+    key = _hash_terrain(fine, blk, r, int(n_levels), face_strip)
     memo = _MEMO.get((key, backend))
     if memo is not None:
         return memo
-    tables = _build_or_load(fine, blk, r, int(n_levels), key, cache_dir, backend, storage0)
+    offset, along = (r - r // 2, r) if face_strip == "centres" else (1, 1)
+    tables = _build_or_load(
+        fine, blk, r, int(n_levels), key, cache_dir, backend, storage0, offset, along
+    )
     if len(_MEMO) >= _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
     _MEMO[(key, backend)] = tables
@@ -248,6 +259,8 @@ def _build_or_load(
     cache_dir: str | os.PathLike[str] | None,
     backend: str,
     storage0: npt.NDArray[np.bool_],
+    offset: int,
+    along: int,
 ) -> SubgridTables:
     path = None if cache_dir is None else Path(cache_dir) / f"subgrid-{key}.npz"
     blk.setflags(write=False)
@@ -277,8 +290,8 @@ def _build_or_load(
     if backend == "numpy":
         cells = R.cell_tables(zf, storage, catches, r, n, a_fine)
         act = cells["afull"] > 0
-        xf = R.x_face_tables(zf, storage, act, r, n)
-        yf = R.y_face_tables(zf, storage, act, r, n)
+        xf = R.x_face_tables(zf, storage, act, r, n, offset, along)
+        yf = R.y_face_tables(zf, storage, act, r, n, offset, along)
     else:
         cells = {k: np.zeros((ny, nx)) for k in _CELL_KEYS[:5]}
         cells["vol"] = np.zeros((ny, nx, n))
@@ -290,8 +303,8 @@ def _build_or_load(
         for k in _FACE_KEYS[4:]:
             xf[k] = np.zeros((ny, nx + 1, n))
             yf[k] = np.zeros((ny + 1, nx, n))
-        K.build_x_face_tables(zf, storage, act, r, n, *(xf[k] for k in _FACE_KEYS))
-        K.build_y_face_tables(zf, storage, act, r, n, *(yf[k] for k in _FACE_KEYS))
+        K.build_x_face_tables(zf, storage, offset, along, act, r, n, *(xf[k] for k in _FACE_KEYS))
+        K.build_y_face_tables(zf, storage, offset, along, act, r, n, *(yf[k] for k in _FACE_KEYS))
     for d in (cells, xf, yf):
         for a in d.values():
             a.setflags(write=False)
@@ -411,9 +424,7 @@ class SubgridModel:
         if backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
         self.backend = backend
-        self._step_fn: Callable[..., Any] = (
-            K.subgrid_step if backend == "numba" else R.subgrid_step
-        )
+        self._step_fn: Callable[..., Any] = K.subgrid_step if backend == "numba" else R.subgrid_step
         self.alpha = _positive(alpha, "alpha")
         if self.alpha > 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
@@ -944,6 +955,7 @@ def subgrid_model_from_fine(
     rain: Hyetograph | GriddedRain | None = None,
     initial_depth: float | npt.ArrayLike | None = None,
     boundary: str | Mapping[str, Any] = "closed",
+    face_strip: str = "centres",
     **options: Any,
 ) -> SubgridModel:
     """A :class:`SubgridModel` of ``cell_size_m`` cells from inputs given as for a regular
@@ -969,7 +981,7 @@ def subgrid_model_from_fine(
             raise ValueError("stage edges are not supported by the subgrid model")
     else:
         bnd = boundary
-    tables = build_tables(fine, r, blocked=blocked, cache_dir=cache_dir)
+    tables = build_tables(fine, r, blocked=blocked, cache_dir=cache_dir, face_strip=face_strip)
     if isinstance(rain, GriddedRain):
         fields = np.stack([_coarsen(f, r, fine, "rain") for f in rain.intensity_mm_h])
         rain = GriddedRain(rain.times_s.tolist(), fields)
