@@ -107,7 +107,8 @@ def _row_depth(level: float, beds: np.ndarray, row: int, n: int) -> float:
         if not d > 0.0:
             return 0.0
         acc += d ** (-10.0 / 3.0)
-    return (acc / n) ** (-3.0 / 10.0)
+    depth: float = (acc / n) ** (-3.0 / 10.0)
+    return depth
 
 
 @njit(cache=True)
