@@ -340,3 +340,21 @@ def test_tables_are_monotone(
                     c["afull"][i, j : j + 1],
                 )
                 assert back[0] == pytest.approx(lv, abs=1e-9)
+
+
+def test_gridded_rain_equals_uniform_rain() -> None:
+    from fangxun.inundation import GriddedRain
+
+    z = bumpy_terrain(16, 16, seed=4, relief=0.5)
+    t = build_tables(Grid(z, 2.0), ratio=4)
+    ny, nx = t.shape
+    uniform = Hyetograph([0.0, 600.0], [40.0, 0.0])
+    field = GriddedRain([0.0, 600.0], np.stack([np.full((ny, nx), 40.0), np.zeros((ny, nx))]))
+    a = SubgridModel(t, rain=uniform, boundary="open")
+    b = SubgridModel(t, rain=field, boundary="open")
+    a.run_until(900.0)
+    b.run_until(900.0)
+    np.testing.assert_allclose(a.volume, b.volume, rtol=1e-12, atol=1e-12)
+    assert a.mass_balance()["rain"] == pytest.approx(b.mass_balance()["rain"], rel=1e-12)
+    with pytest.raises(ValueError, match="does not match the coarse grid"):
+        SubgridModel(t, rain=GriddedRain([0.0], np.zeros((1, 3, 3))))
