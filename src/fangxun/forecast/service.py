@@ -544,6 +544,13 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
     if warm.sensors:
         details["warm_start"]["sensors"] = warm.sensors
     gauges = {k: v["cell"] for k, v in points.items()}
+    # a subgrid district: each point reads its own fine pixel's depth (engine.MemberSpec)
+    fine_cells = (
+        engine.points_to_cells(district, {str(p.id): (p.lon, p.lat) for p in pts}, fine=True)
+        if district.subgrid_ratio > 1
+        else {}
+    )
+    fine_gauges = {k: c for k, c in fine_cells.items() if c is not None and k in gauges}
     perts = engine.member_perturbations(
         run.members,
         sigma=settings.forecast_rain_sigma,
@@ -571,6 +578,7 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
                 arrival_depth_m=settings.forecast_arrival_depth_m,
                 backend=settings.forecast_backend,
                 snapshot_s=snapshots if k == 0 else (),
+                fine_gauges=fine_gauges or None,
             )
         )
     return PreparedRun(

@@ -59,6 +59,7 @@ from fangxun.inundation.rain import (
 
 if TYPE_CHECKING:
     from fangxun.inundation.model import Model
+    from fangxun.inundation.subgrid import SubgridModel
 
 __all__ = [
     "RunConfig",
@@ -479,6 +480,9 @@ class ModelSection(_Strict):
     theta: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     max_dt_s: PositiveFloat | None = None
     wet_threshold_m: PositiveFloat = 1e-3
+    # Metres: run the subgrid model (fangxun.inundation.subgrid) on cells of this size over the
+    # terrain's finer pixels (a whole multiple of the terrain's cell size); None: the terrain's.
+    subgrid_cell_size: PositiveFloat | None = None
 
 
 class RunSection(_Strict):
@@ -794,8 +798,10 @@ def _boundary(cfg: RunConfig) -> str | dict[str, Any]:
     return edges
 
 
-def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
-    """Build the grid (unless given) and the ``Model`` a run file describes.
+def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model | SubgridModel:
+    """Build the grid (unless given) and the ``Model`` a run file describes (a
+    :class:`~.subgrid.SubgridModel` when ``[model] subgrid_cell_size`` is coarser than the
+    terrain; its outputs are on the terrain's pixels).
 
     Raises :class:`RunFileError` (naming the key) for inputs that fail the model's own checks.
     """
@@ -872,6 +878,14 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         kwargs["theta"] = cfg.model.theta
     if cfg.model.max_dt_s is not None:
         kwargs["max_dt_s"] = cfg.model.max_dt_s
+    sub = cfg.model.subgrid_cell_size
+    if sub is not None and sub > grid.cell_size * (1 + 1e-9):
+        from fangxun.inundation.subgrid import subgrid_model_from_fine
+
+        try:
+            return subgrid_model_from_fine(grid, sub, **kwargs)
+        except ValueError as exc:
+            raise RunFileError.at("model.subgrid_cell_size", str(exc)) from exc
     try:
         return Model(grid, **kwargs)
     except ValueError as exc:
@@ -890,7 +904,7 @@ class RunOutputs:
     map_png: Path
 
 
-def write_outputs(model: Model, cfg: RunConfig, out_dir: str | Path) -> RunOutputs:
+def write_outputs(model: Model | SubgridModel, cfg: RunConfig, out_dir: str | Path) -> RunOutputs:
     """Write a finished run's rasters (COG), gauge CSVs, mass-balance CSV and max-depth map.
 
     Arrival time is the first time (s) the depth reached ``run.arrival_threshold_m``; cells that
