@@ -381,7 +381,7 @@ def _flux(q, q_prev, q_next, q_perp, eta_lo, eta_hi, h_f, gn2, dt, dx, theta, hm
 
 
 @njit(cache=True)
-def subgrid_step(  # type: ignore[no-untyped-def]
+def subgrid_step(  # type: ignore[no-untyped-def]  # noqa: C901  fused kernel: one pass per step
     v,
     eta,  # (ny, nx) volume m³ (state), level m (derived, updated here)
     qx,

@@ -397,7 +397,7 @@ class SubgridModel:
         wet_threshold_m, flow_depth_min_m: as :class:`~.model.Model`.
     """
 
-    def __init__(
+    def __init__(  # noqa: C901  as Model.__init__: options into config dataclasses, issue 25
         self,
         tables: SubgridTables,
         manning: float | npt.ArrayLike = 0.03,
@@ -644,7 +644,9 @@ class SubgridModel:
 
     # ------------------------------------------------------------------ running
 
-    def run_until(self, t_end_s: float, progress: ProgressFn | None = None) -> None:
+    def run_until(  # noqa: C901  the event loop of Model.run_until plus point tracking
+        self, t_end_s: float, progress: ProgressFn | None = None
+    ) -> None:
         """Advance the model to ``t_end_s`` (s); ``progress(t, t_end)`` at output times."""
         t_end = float(t_end_s)
         if not math.isfinite(t_end):
