@@ -22,6 +22,7 @@ from fangxun.cli import inundation as inundation_cli
 from fangxun.cli import monitoring as monitoring_cli
 from fangxun.cli import notify as notify_cli
 from fangxun.cli import operations as operations_cli
+from fangxun.cli import rain as rain_cli
 from fangxun.cli import reports as reports_cli
 from fangxun.cli import response as response_cli
 from fangxun.cli import serve as serve_cli
@@ -105,6 +106,7 @@ app.add_typer(monitoring_cli.app, name="monitoring")
 app.add_typer(warnings_cli.app, name="warnings")
 app.add_typer(reports_cli.app, name="report")
 app.add_typer(notify_cli.app, name="notify")
+app.add_typer(rain_cli.app, name="rain")
 
 
 def _version_callback(value: bool) -> None:
