@@ -14,7 +14,8 @@
   interpolated back bilinearly, so a 700 × 700 composite runs within a minute on two cores.
 * **Blending** with a QPF (``pysteps.blending.steps``): the QPF, resampled onto the radar grid
   and to the nowcast's times, takes over with the lead time according to the skill of each
-  scale.
+  scale. The deterministic blend is the mean of a small blended ensemble (pysteps 1.21's
+  noise-free blending fails inside its loop).
 
 Outside the radar's coverage at the issue time (NaN in the last frame) the nowcast is NaN.
 All rates are mm/h at the edges (files) and inside (pysteps works in mm/h and dB).
@@ -53,6 +54,8 @@ RAIN_THRESHOLD_MM_H = 0.1
 ZERO_DB = -15.0
 #: Cells above which the ensemble is computed on a coarser grid.
 MAX_ENSEMBLE_CELLS = 150_000
+#: Members averaged for the deterministic blend with a QPF.
+DETERMINISTIC_BLEND_MEMBERS = 4
 
 Method = Literal["sprog", "extrapolation", "steps", "blended"]
 
@@ -351,7 +354,7 @@ def blend(
     max_cells: int = MAX_ENSEMBLE_CELLS,
 ) -> Nowcast:
     """Radar nowcast blended into a QPF with pysteps' STEPS blending; ``members == 1`` gives the
-    deterministic blend (no noise)."""
+    deterministic blend (the mean of :data:`DETERMINISTIC_BLEND_MEMBERS` blended members)."""
     from pysteps.blending import steps as bsteps
 
     tail, step = last_regular(frames, 4)
@@ -371,6 +374,9 @@ def blend(
     db = to_db(rates[-3:])
     qdb = to_db(qc)[None]
     km = last.pixel_size_m[0] * factor / 1000.0
+    # pysteps 1.21's noise-free blending (noise_method=None) fails inside its STEPS loop, so the
+    # deterministic blend is the mean of a small blended ensemble.
+    runs = members if members > 1 else DETERMINISTIC_BLEND_MEMBERS
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         f = bsteps.forecast(
             db,
@@ -380,13 +386,13 @@ def blend(
             leads,
             step.total_seconds() / 60.0,
             last.time.replace(tzinfo=None),
-            members,
+            runs,
             n_cascade_levels=6,
             precip_thr=ZERO_DB + 5.0,
             norain_thr=0.0,
             kmperpixel=km,
-            noise_method="nonparametric" if members > 1 else None,
-            vel_pert_method="bps" if members > 1 else None,
+            noise_method="nonparametric",
+            vel_pert_method="bps",
             mask_method="incremental",
             probmatching_method="cdf",
             seed=seed,
@@ -398,6 +404,8 @@ def blend(
     if fields.ndim == 3:
         fields = fields[None]
     fields = fields[:, -leads:]
+    if members == 1:
+        fields = np.nanmean(fields, axis=0, keepdims=True)
     qsrc = sorted({f.source for f in qpf})
     return _wrap(upsample(fields, factor, full.shape[1:]), tail, step, "blended", qsrc)
 
