@@ -60,3 +60,89 @@ def nowcast_cmd(
         f"{nc.method}: {nc.members} member(s), {len(nc.times)} lead(s) from "
         f"{nc.issue_time.isoformat()} → {os.fspath(out)}"
     )
+
+
+def _print_results(results: list[object]) -> int:
+    from fangxun.rain.service import IngestResult
+
+    bad = 0
+    for r in results:
+        assert isinstance(r, IngestResult)
+        if r.error:
+            bad += 1
+            console.print(f"[red]refused[/] {r.error}")
+        else:
+            console.print(f"{Path(r.path).name}: {r.stored} stored, {r.repeated} already held")
+    return bad
+
+
+@app.command("import")
+def import_cmd(
+    paths: list[Path] = typer.Argument(..., help="Files, or a folder to replay in name order."),
+    importer: str = typer.Option(..., "--importer", help="Importer name."),
+    feed: str = typer.Option(..., "--feed", help="Feed name (e.g. mch, city-radar, ecmwf)."),
+    kind: str = typer.Option("QPE", "--kind", help="QPE, QPF or nowcast."),
+    importer_option: list[str] | None = typer.Option(None, "--importer-option"),
+) -> None:
+    """Store rain files in the frame store (bad files refused by name, the rest kept)."""
+    from fangxun.config import get_settings
+    from fangxun.db import make_engine, session_scope
+    from fangxun.rain import service
+
+    if kind not in ("QPE", "QPF", "nowcast"):
+        raise ValidationFailed(f"kind must be QPE, QPF or nowcast, not {kind!r}", loc=("--kind",))
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(q for q in p.iterdir() if q.is_file()) if p.is_dir() else [p])
+    settings = get_settings()
+    with session_scope(make_engine(settings.database_url)) as session:
+        results = service.ingest_files(
+            session=session,
+            data_dir=Path(settings.data_dir),
+            paths=files,
+            importer=importer,
+            feed=feed,
+            kind=kind,  # type: ignore[arg-type]
+            options=_options(importer_option),
+        )
+    if _print_results(list(results)):
+        raise typer.Exit(65)
+
+
+@app.command("watch")
+def watch_cmd(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False),
+    importer: str = typer.Option(..., "--importer"),
+    feed: str = typer.Option(..., "--feed"),
+    pattern: str = typer.Option("*", "--pattern", help="File name pattern, e.g. '*.hdf'."),
+    poll_s: float = typer.Option(30.0, "--poll", help="Seconds between scans (< one interval)."),
+    importer_option: list[str] | None = typer.Option(None, "--importer-option"),
+) -> None:
+    """Watch a folder and store each new file once it has stopped growing."""
+    from fangxun.cli.loop import run_every
+    from fangxun.config import get_settings
+    from fangxun.db import make_engine, session_scope
+    from fangxun.rain import service
+    from fangxun.rain.watch import FolderWatcher
+
+    settings = get_settings()
+    db = make_engine(settings.database_url)
+    watcher = FolderWatcher(folder, pattern)
+    opts = _options(importer_option)
+
+    def tick() -> None:
+        ready = watcher.scan()
+        if not ready:
+            return
+        with session_scope(db) as session:
+            results = service.ingest_files(
+                session=session,
+                data_dir=Path(settings.data_dir),
+                paths=ready,
+                importer=importer,
+                feed=feed,
+                options=opts,
+            )
+        _print_results(list(results))
+
+    run_every(tick, poll_s, name="rain watch")
