@@ -40,7 +40,7 @@ import os
 import resource
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +284,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"CSI at {thr} mm/h:",
             "",
-            "| storm | method | " + " | ".join(f"{m} min" for m in ("10", "20", "30", "40", "50", "60")) + " |",
+            "| storm | method | "
+            + " | ".join(f"{m} min" for m in ("10", "20", "30", "40", "50", "60"))
+            + " |",
             "|---|---|" + "---|" * 6,
         ]
         for st in results["storms"]:
@@ -294,7 +296,11 @@ def markdown(results: dict[str, Any]) -> str:
                 for m in ("10", "20", "30", "40", "50", "60"):
                     # 6-min data: the nearest lead at or after m minutes
                     key = min((k for k in row if float(k) >= float(m)), key=float, default=None)
-                    cells.append("–" if key is None else f"{row[key]:.3f}" + ("" if key == m else f" ({key})"))
+                    cells.append(
+                        "–"
+                        if key is None
+                        else f"{row[key]:.3f}" + ("" if key == m else f" ({key})")
+                    )
                 lines.append(f"| {st['storm']} | {name} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["Starts scored (of those possible) and the ensemble:", ""]
@@ -359,7 +365,7 @@ def main() -> None:
             raise SystemExit(f"no files for {label} under {args.radar_dir}/{pattern}")
         storms.append(run_storm(key, label, importer, files, args))
     results: dict[str, Any] = {
-        "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_end": list(os.getloadavg()),
         "note": (
             f"every {args.stride}th start scored, ensemble at every {args.ens_stride}th of those"

@@ -10,7 +10,9 @@ from rich.console import Console
 
 from fangxun.errors import ValidationFailed
 
-app = typer.Typer(help="Rain grids (雷达/数值预报降水): nowcast, import, watch.", no_args_is_help=True)
+app = typer.Typer(
+    help="Rain grids (雷达/数值预报降水): nowcast, import, watch.", no_args_is_help=True
+)
 console = Console(soft_wrap=True, stderr=True)
 
 
@@ -26,7 +28,9 @@ def _options(items: list[str] | None) -> dict[str, object]:
 def nowcast_cmd(
     ctx: typer.Context,
     importer: str = typer.Option(..., "--importer", help="Importer name, e.g. mch_gif, odim_hdf5."),
-    inputs: list[Path] = typer.Option(..., "--input", help="Radar files: --input A B C or --input A --input B."),
+    inputs: list[Path] = typer.Option(
+        ..., "--input", help="Radar files: --input A B C or --input A --input B."
+    ),
     members: int = typer.Option(1, "--members", min=1, help="Ensemble members K (STEPS if > 1)."),
     lead_min: float = typer.Option(..., "--lead-min", help="Lead time, minutes."),
     out: Path = typer.Option(..., "--out", help="Output CF NetCDF file."),

@@ -3,9 +3,9 @@
 * **Mean-field bias** (always): one factor F = Σ gauge / Σ radar over the gauges where both are
   valid and the radar sees rain (≥ ``min_rain_mm_h`` at the gauge's cell), clipped to
   [``min_factor``, ``max_factor``]; F = 1 when no pair qualifies.
-* **Spatial** (with ``spatial_min_gauges`` or more pairs): wradlib's ``AdjustMultiply`` (Goudenhoofdt
-  & Delobbe 2009; the wradlib adjustment classes): multiplicative errors at the gauges (the median
-  of the 9 radar cells around each), interpolated by inverse distance over the grid.
+* **Spatial** (with ``spatial_min_gauges`` or more pairs): wradlib's ``AdjustMultiply``
+  (Goudenhoofdt & Delobbe 2009; the wradlib adjustment classes): multiplicative errors at the
+  gauges (the median of the 9 radar cells around each), interpolated by inverse distance.
 
 Gauges come in WGS 84 lon/lat and are projected into the frame's CRS with pyproj.
 """

@@ -20,8 +20,9 @@ reprojection onto the district grid take. Rows run north to south (row 0 is the 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import numpy as np
@@ -112,7 +113,7 @@ class Frame:
 
 def utc(t: datetime) -> datetime:
     """``t`` in UTC; a naive time is taken as UTC (radar files state UTC)."""
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def check_sequence(frames: list[Frame]) -> tuple[list[Frame], timedelta]:
@@ -142,9 +143,9 @@ def check_sequence(frames: list[Frame]) -> tuple[list[Frame], timedelta]:
             raise RainFileError(f.source, f"grid differs from {first.source}")
     if len(ordered) == 1:
         return ordered, timedelta(0)
-    steps = {b.time - a.time for a, b in zip(ordered, ordered[1:], strict=False)}
+    steps = {b.time - a.time for a, b in itertools.pairwise(ordered)}
     step = min(steps)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if (b.time - a.time) % step != timedelta(0):
             raise RainFileError(
                 b.source, f"time {b.time.isoformat()} is off the {step} interval of the sequence"

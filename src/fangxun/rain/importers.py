@@ -27,7 +27,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def read_sequence(
     *,
     kind: Kind = "QPE",
 ) -> list[Frame]:
-    """All frames of several files, in time order (see :func:`~fangxun.rain.grids.check_sequence`)."""
+    """All frames of several files, in time order (:func:`fangxun.rain.grids.check_sequence`)."""
     from fangxun.rain.grids import check_sequence
 
     frames: list[Frame] = []
@@ -167,7 +167,9 @@ def _read_pysteps(p: Path, importer: str, opts: dict[str, object], kind: Kind) -
     except TypeError as exc:
         raise RainFileError(p, f"importer {importer} options {kwargs}: {exc}") from exc
     except Exception as exc:  # any library's error on a bad file: say which file
-        raise RainFileError(p, f"cannot be read by {importer} ({type(exc).__name__}: {exc})") from exc
+        raise RainFileError(
+            p, f"cannot be read by {importer} ({type(exc).__name__}: {exc})"
+        ) from exc
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 3 and data.shape[0] == 1:
         data = data[0]
@@ -259,7 +261,9 @@ def _to_rate(
     if float(finite.min()) < -1e-3:
         raise RainFileError(p, f"negative rain ({float(finite.min())} mm/h)")
     if float(finite.max()) > 2000.0:
-        raise RainFileError(p, f"implausible rain rate {float(finite.max()):.0f} mm/h (wrong units?)")
+        raise RainFileError(
+            p, f"implausible rain rate {float(finite.max()):.0f} mm/h (wrong units?)"
+        )
     return rate
 
 
@@ -298,7 +302,7 @@ def _pattern_time(name: str, fn_pattern: str) -> datetime | None:
     else:
         base = datetime(year, int(g["m"]), int(g["d"]))
     t = base.replace(hour=int(g.get("H", 0)), minute=int(g.get("M", 0)), second=int(g.get("S", 0)))
-    return t.replace(tzinfo=timezone.utc)
+    return t.replace(tzinfo=UTC)
 
 
 def _time_in_file(p: Path) -> datetime | None:
@@ -313,7 +317,7 @@ def _time_in_file(p: Path) -> datetime | None:
                 t = what.attrs["time"]
                 d = d.decode() if isinstance(d, bytes | np.bytes_) else str(d)
                 t = t.decode() if isinstance(t, bytes | np.bytes_) else str(t)
-                return datetime.strptime(d + t[:6], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+                return datetime.strptime(d + t[:6], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     with contextlib.suppress(Exception):
         import netCDF4
 
@@ -342,7 +346,7 @@ def _time_of(p: Path, importer: str, src: Mapping[str, Any], time_opt: object) -
     m = _STAMP.search(p.name)
     if m:
         y, mo, d, h, mi, s = m.groups()
-        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), tzinfo=timezone.utc)
+        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), tzinfo=UTC)
     raise RainFileError(p, f"no valid time in the file or its name (importer {importer})")
 
 
@@ -375,19 +379,25 @@ def _open_dataset(p: Path, importer: str) -> Any:
             try:
                 import cfgrib  # noqa: F401
             except ImportError as exc:
-                raise RainFileError(p, "GRIB needs the optional package cfgrib (and ecCodes)") from exc
+                raise RainFileError(
+                    p, "GRIB needs the optional package cfgrib (and ecCodes)"
+                ) from exc
             return xr.open_dataset(p, engine="cfgrib", decode_timedelta=True)
         return xr.open_dataset(p, decode_timedelta=True)
     except RainFileError:
         raise
     except Exception as exc:
-        raise RainFileError(p, f"cannot be read as {importer} ({type(exc).__name__}: {exc})") from exc
+        raise RainFileError(
+            p, f"cannot be read as {importer} ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _pick_variable(p: Path, ds: Any, name: object) -> Any:
     if name:
         if name not in ds.data_vars:
-            raise RainFileError(p, f"no variable {name!r} (has {', '.join(map(str, ds.data_vars))})")
+            raise RainFileError(
+                p, f"no variable {name!r} (has {', '.join(map(str, ds.data_vars))})"
+            )
         return ds[name]
     for v in ds.data_vars.values():
         if v.attrs.get("standard_name") in _RAIN_STANDARD:
@@ -479,7 +489,9 @@ def _read_xarray(p: Path, importer: str, opts: dict[str, object], kind: Kind) ->
             try:
                 data = np.asarray(field.values, np.float64)
             except Exception as exc:  # truncated chunk: name the file
-                raise RainFileError(p, f"data cannot be read ({type(exc).__name__}: {exc})") from exc
+                raise RainFileError(
+                    p, f"data cannot be read ({type(exc).__name__}: {exc})"
+                ) from exc
             if dy > 0:
                 data = data[::-1]
             if dx < 0:
@@ -521,7 +533,7 @@ def _as_utc(p: Path, value: Any) -> datetime:
         ns = np.datetime64(value, "ns").astype("int64")
     except Exception as exc:
         raise RainFileError(p, f"unreadable time {value!r}") from exc
-    return datetime.fromtimestamp(int(ns) / 1e9, tz=timezone.utc)
+    return datetime.fromtimestamp(int(ns) / 1e9, tz=UTC)
 
 
 def _read_geotiff(p: Path, opts: dict[str, object], kind: Kind) -> Frame:
@@ -549,13 +561,13 @@ def _read_geotiff(p: Path, opts: dict[str, object], kind: Kind) -> Frame:
         try:
             time = utc(datetime.fromisoformat(text))
         except ValueError:
-            time = datetime.strptime(text, "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            time = datetime.strptime(text, "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
     else:
         m = _STAMP.search(p.name)
         if not m:
             raise RainFileError(p, "no time in the GeoTIFF tags or name (option time=ISO8601)")
         y, mo, d, h, mi, s = m.groups()
-        time = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), tzinfo=timezone.utc)
+        time = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), tzinfo=UTC)
     return Frame(
         time=time,
         rate_mm_h=rate,

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -283,7 +283,9 @@ def ensemble(
 
     tail, step = last_regular(frames, 4)
     if len(tail) < 3:
-        raise ValidationFailed("an ensemble nowcast needs three evenly spaced frames", loc=("input",))
+        raise ValidationFailed(
+            "an ensemble nowcast needs three evenly spaced frames", loc=("input",)
+        )
     leads = n_leads(lead_min, step)
     full = _stack(tail)
     factor = coarsening_factor(full.shape, max_cells)
@@ -377,7 +379,12 @@ def blend(
     # pysteps 1.21's noise-free blending (noise_method=None) fails inside its STEPS loop, so the
     # deterministic blend is the mean of a small blended ensemble.
     runs = members if members > 1 else DETERMINISTIC_BLEND_MEMBERS
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
+    # pysteps divides by (1 − ρ²) for perfectly correlated scales; the result is still finite
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _quiet(),
+        np.errstate(divide="ignore", invalid="ignore"),
+    ):
         f = bsteps.forecast(
             db,
             qdb,
@@ -428,4 +435,3 @@ def nowcast(
     if members == 1:
         return deterministic(frames, lead_min)
     return ensemble(frames, lead_min, members, seed=seed)
-

@@ -36,7 +36,11 @@ def test_ingest_stores_once_refuses_bad_files_and_keeps_the_rest(
     broken.write_bytes((folder / "2_20180616_121200.prcp-cscn.nc").read_bytes()[:500])
     data_dir = tmp_path / "data"
     results = service.ingest_files(
-        session=db_session, data_dir=data_dir, paths=folder.iterdir(), importer="bom_rf3", feed="bom2"
+        session=db_session,
+        data_dir=data_dir,
+        paths=folder.iterdir(),
+        importer="bom_rf3",
+        feed="bom2",
     )
     assert [r.stored for r in results] == [1, 1, 1, 0]
     assert results[-1].error is not None and str(broken) in results[-1].error
@@ -50,8 +54,11 @@ def test_ingest_stores_once_refuses_bad_files_and_keeps_the_rest(
     assert back.same_grid(first) or back.transform == first.transform
     # the same files again: repeats, nothing new
     again = service.ingest_files(
-        session=db_session, data_dir=data_dir, paths=sorted(folder.glob("*.nc"))[:3],
-        importer="bom_rf3", feed="bom2",
+        session=db_session,
+        data_dir=data_dir,
+        paths=sorted(folder.glob("*.nc"))[:3],
+        importer="bom_rf3",
+        feed="bom2",
     )
     assert [(r.stored, r.repeated) for r in again] == [(0, 1)] * 3
     assert db_session.query(RainFrame).count() == 3
@@ -59,23 +66,31 @@ def test_ingest_stores_once_refuses_bad_files_and_keeps_the_rest(
 
 def test_conflicting_frame_is_refused(db_session: Session, tmp_path: Path) -> None:
     f = read_frames(sorted(DATA.glob("rmi/*.hdf"))[0], "odim_hdf5")[0]
-    service.store_frame(session=db_session, data_dir=tmp_path, feed="rmi", frame=f, importer="odim_hdf5")
+    service.store_frame(
+        session=db_session, data_dir=tmp_path, feed="rmi", frame=f, importer="odim_hdf5"
+    )
     other = replace(f, rate_mm_h=f.rate_mm_h * 1.5, source="other.hdf")
     with pytest.raises(RainConflictError, match="already held") as err:
-        service.store_frame(session=db_session, data_dir=tmp_path, feed="rmi", frame=other, importer="odim_hdf5")
+        service.store_frame(
+            session=db_session, data_dir=tmp_path, feed="rmi", frame=other, importer="odim_hdf5"
+        )
     assert "other.hdf" in err.value.detail
 
 
 def test_reprojection_onto_the_district_grid(db_session: Session, tmp_path: Path) -> None:
     f = read_frames(sorted(DATA.glob("rmi/*.hdf"))[0], "odim_hdf5")[0]
-    row, _ = service.store_frame(session=db_session, data_dir=tmp_path, feed="rmi", frame=f, importer="odim_hdf5")
+    row, _ = service.store_frame(
+        session=db_session, data_dir=tmp_path, feed="rmi", frame=f, importer="odim_hdf5"
+    )
     # a 20 × 20 km "district" in UTM 31N around the wettest radar cell, 250 m cells
     r, c = np.unravel_index(np.nanargmax(f.rate_mm_h), f.shape)
     x, y = f.x_centres()[c], f.y_centres()[r]
     tr = Transformer.from_crs(f.crs, "EPSG:32631", always_xy=True)
     ux, uy = tr.transform(x, y)
     transform = Affine(250.0, 0.0, ux - 10_000.0, 0.0, -250.0, uy + 10_000.0)
-    grid = service.frame_on_grid(row, tmp_path, crs=CRS.from_epsg(32631), transform=transform, shape=(80, 80))
+    grid = service.frame_on_grid(
+        row, tmp_path, crs=CRS.from_epsg(32631), transform=transform, shape=(80, 80)
+    )
     assert grid.shape == (80, 80) and np.isfinite(grid).all()
     # the peak is at the middle of the district grid and of the right size (bilinear ≤ peak)
     assert float(grid[38:42, 38:42].max()) == pytest.approx(float(np.nanmax(f.rate_mm_h)), rel=0.35)
@@ -103,7 +118,7 @@ def test_watched_folder_reads_complete_files_once(tmp_path: Path) -> None:
 def test_mean_field_bias_and_raw_kept(tmp_path: Path) -> None:
     f = read_frames(sorted(DATA.glob("rmi/*.hdf"))[2], "odim_hdf5")[0]
     to_ll = Transformer.from_crs(f.crs, "EPSG:4326", always_xy=True)
-    wet = np.argwhere(np.nan_to_num(f.rate_mm_h) > 2.0)[:: 500][:3]
+    wet = np.argwhere(np.nan_to_num(f.rate_mm_h) > 2.0)[::500][:3]
     gauges = []
     for k, (r, c) in enumerate(wet):
         lon, lat = to_ll.transform(f.x_centres()[c], f.y_centres()[r])
@@ -121,12 +136,21 @@ def test_mean_field_bias_and_raw_kept(tmp_path: Path) -> None:
 def test_spatial_adjustment_with_enough_gauges() -> None:
     f = read_frames(sorted(DATA.glob("rmi/*.hdf"))[2], "odim_hdf5")[0]
     to_ll = Transformer.from_crs(f.crs, "EPSG:4326", always_xy=True)
-    wet = np.argwhere(np.nan_to_num(f.rate_mm_h) > 1.0)[:: 300][:8]
+    wet = np.argwhere(np.nan_to_num(f.rate_mm_h) > 1.0)[::300][:8]
     gauges = []
     for k, (r, c) in enumerate(wet):
         lon, lat = to_ll.transform(f.x_centres()[c], f.y_centres()[r])
-        gauges.append(GaugeRain(f"g{k}", lon, lat, 2.0 * float(np.nanmedian(f.rate_mm_h[r - 1 : r + 2, c - 1 : c + 2]))))
+        gauges.append(
+            GaugeRain(
+                f"g{k}",
+                lon,
+                lat,
+                2.0 * float(np.nanmedian(f.rate_mm_h[r - 1 : r + 2, c - 1 : c + 2])),
+            )
+        )
     adj = adjust_frame(f, gauges)
     assert adj.method == "wradlib_multiplicative" and adj.gauges_used == 8
     r, c = wet[0]
-    assert float(adj.frame.rate_mm_h[r, c]) == pytest.approx(2.0 * float(f.rate_mm_h[r, c]), rel=0.3)
+    assert float(adj.frame.rate_mm_h[r, c]) == pytest.approx(
+        2.0 * float(f.rate_mm_h[r, c]), rel=0.3
+    )

@@ -3,60 +3,30 @@ ensemble and the blend with a QPF."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from affine import Affine
 from pyproj import CRS
+from rain_synthetic import (
+    CELL,
+    CRS4547,
+    DATA,
+    T0,
+    TRANSFORM,
+    N,
+    blob_field,
+    centroid,
+    moving_frames,
+)
 from typer.testing import CliRunner
 
 from fangxun.cli.main import app
 from fangxun.rain import nowcast as nc
 from fangxun.rain.grids import Frame
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "radar"
-UTC = timezone.utc
-T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
-CELL = 1000.0
-N = 96
-TRANSFORM = Affine(CELL, 0.0, 500_000.0, 0.0, -CELL, 3_850_000.0)
-CRS4547 = CRS.from_epsg(4547)
-
-
-def blob_field(cx: float, cy: float, peak: float = 40.0) -> np.ndarray:
-    """A rain cell (mm/h): Gaussian core of ``peak`` mm/h with a 1 mm/h shield, centre (cx, cy)
-    in cells."""
-    yy, xx = np.mgrid[0:N, 0:N]
-    r2 = (xx - cx) ** 2 + (yy - cy) ** 2
-    core = peak * np.exp(-r2 / (2 * 5.0**2))
-    # texture so the optical flow has features to follow
-    rng = np.random.default_rng(0)
-    tex = 1.0 + 0.2 * rng.random((N, N))
-    return np.asarray(np.where(core > 0.5, core * tex[(yy - int(cy)) % N, (xx - int(cx)) % N], 0.0), np.float32)
-
-
-def moving_frames(n: int = 4, u: float = 2.0, v: float = 1.0) -> list[Frame]:
-    """A cell moving ``u`` cells east and ``v`` cells south per 5-min frame."""
-    return [
-        Frame(
-            time=T0 + timedelta(minutes=5 * k),
-            rate_mm_h=blob_field(30 + u * k, 30 + v * k),
-            crs=CRS4547,
-            transform=TRANSFORM,
-            source=f"synthetic-{k}",
-        )
-        for k in range(n)
-    ]
-
-
-def centroid(field: np.ndarray) -> tuple[float, float]:
-    w = np.where(np.isfinite(field) & (field > 5.0), field, 0.0)
-    yy, xx = np.mgrid[0 : field.shape[0], 0 : field.shape[1]]
-    return float((w * xx).sum() / w.sum()), float((w * yy).sum() / w.sum())
 
 
 def test_deterministic_nowcast_moves_the_cell_with_its_motion() -> None:
@@ -78,8 +48,13 @@ def test_deterministic_nowcast_moves_the_cell_with_its_motion() -> None:
 
 def test_dry_inputs_give_a_dry_nowcast() -> None:
     frames = [
-        Frame(time=T0 + timedelta(minutes=5 * k), rate_mm_h=np.zeros((N, N), np.float32),
-              crs=CRS4547, transform=TRANSFORM, source=f"dry-{k}")
+        Frame(
+            time=T0 + timedelta(minutes=5 * k),
+            rate_mm_h=np.zeros((N, N), np.float32),
+            crs=CRS4547,
+            transform=TRANSFORM,
+            source=f"dry-{k}",
+        )
         for k in range(3)
     ]
     out = nc.nowcast(frames, 15.0, 1)
@@ -91,7 +66,7 @@ def test_ensemble_members_spread_around_the_moving_cell() -> None:
     assert out.rate_mm_h.shape == (4, 4, N, N)
     assert not np.allclose(out.rate_mm_h[0], out.rate_mm_h[1])  # noise differs per member
     p = out.exceedance(1.0)
-    assert p.shape == (4, N, N) and 0.0 <= float(np.nanmin(p)) and float(np.nanmax(p)) <= 1.0
+    assert p.shape == (4, N, N) and float(np.nanmin(p)) >= 0.0 and float(np.nanmax(p)) <= 1.0
     # the cell's expected position (44, 37) is wet in most members, the far corner in none
     assert p[-1, 37, 44] >= 0.5
     assert p[-1, 90, 5] == 0.0
@@ -108,8 +83,15 @@ def write_geotiffs(folder: Path, frames: list[Frame]) -> list[Path]:
     for f in frames:
         p = folder / f"radar_{f.time:%Y%m%d%H%M}.tif"
         with rasterio.open(
-            p, "w", driver="GTiff", width=N, height=N, count=1, dtype="float32",
-            crs="EPSG:4547", transform=TRANSFORM,
+            p,
+            "w",
+            driver="GTiff",
+            width=N,
+            height=N,
+            count=1,
+            dtype="float32",
+            crs="EPSG:4547",
+            transform=TRANSFORM,
         ) as dst:
             dst.write(f.rate_mm_h[None])
             dst.update_tags(1, units="mm/h")
@@ -125,15 +107,28 @@ def run_cli(args: list[str]) -> None:
 def test_cli_contract_mch_gif_alone_reads_the_meteoswiss_sample(tmp_path: Path) -> None:
     gifs = sorted(DATA.glob("mch/*.gif"))[-4:]
     out = tmp_path / "out.nc"
-    run_cli(["rain", "nowcast", "--importer", "mch_gif", "--input", *map(str, gifs),
-             "--lead-min", "10", "--out", str(out)])
+    run_cli(
+        [
+            "rain",
+            "nowcast",
+            "--importer",
+            "mch_gif",
+            "--input",
+            *map(str, gifs),
+            "--lead-min",
+            "10",
+            "--out",
+            str(out),
+        ]
+    )
     ds = xr.open_dataset(out)
     rr = ds["rain_rate"]
     assert rr.dims == ("time", "y", "x")
     assert rr.attrs["units"] == "mm/h" and rr.attrs["grid_mapping"] == "crs"
     assert rr.shape == (2, 640, 710)
     assert list(ds["time"].values) == [
-        np.datetime64("2016-07-11T21:10"), np.datetime64("2016-07-11T21:15")
+        np.datetime64("2016-07-11T21:10"),
+        np.datetime64("2016-07-11T21:15"),
     ]
     # x/y: cell centres in the Swiss grid (CH1903 / LV03 extent of the MeteoSwiss composite)
     assert float(ds["x"][0]) == 255_500.0 and float(ds["y"][0]) == 479_500.0
@@ -146,9 +141,23 @@ def test_cli_contract_mch_gif_alone_reads_the_meteoswiss_sample(tmp_path: Path) 
 def test_cli_ensemble_has_member_dim_and_reads_back_as_qpf(tmp_path: Path) -> None:
     paths = write_geotiffs(tmp_path, moving_frames())
     ens = tmp_path / "ens.nc"
-    run_cli(["rain", "nowcast", "--importer", "geotiff", "--input", str(paths[0]),
-             *(a for p in paths[1:] for a in ("--input", str(p))), "--members", "3",
-             "--lead-min", "12", "--out", str(ens)])
+    run_cli(
+        [
+            "rain",
+            "nowcast",
+            "--importer",
+            "geotiff",
+            "--input",
+            str(paths[0]),
+            *(a for p in paths[1:] for a in ("--input", str(p))),
+            "--members",
+            "3",
+            "--lead-min",
+            "12",
+            "--out",
+            str(ens),
+        ]
+    )
     ds = xr.open_dataset(ens)
     assert ds["rain_rate"].dims == ("member", "time", "y", "x")
     assert ds["rain_rate"].shape == (3, 2, N, N)  # 12 min of 5-min frames: two leads
@@ -170,14 +179,33 @@ def test_cli_blends_with_a_qpf(tmp_path: Path) -> None:
     x = 500_500.0 + CELL * np.arange(N)
     y = 3_849_500.0 - CELL * np.arange(N)
     xr.Dataset(
-        {"precip": (("time", "y", "x"), field, {"units": "mm/h", "grid_mapping": "crs"}),
-         "crs": ((), 0, CRS4547.to_cf())},
-        coords={"time": np.array([t.replace(tzinfo=None) for t in times], "datetime64[ns]"),
-                "x": x, "y": y},
+        {
+            "precip": (("time", "y", "x"), field, {"units": "mm/h", "grid_mapping": "crs"}),
+            "crs": ((), 0, CRS4547.to_cf()),
+        },
+        coords={
+            "time": np.array([t.replace(tzinfo=None) for t in times], "datetime64[ns]"),
+            "x": x,
+            "y": y,
+        },
     ).to_netcdf(qpf)
     out = tmp_path / "blend.nc"
-    run_cli(["rain", "nowcast", "--importer", "geotiff", "--input", *map(str, paths),
-             "--lead-min", "60", "--qpf", str(qpf), "--out", str(out)])
+    run_cli(
+        [
+            "rain",
+            "nowcast",
+            "--importer",
+            "geotiff",
+            "--input",
+            *map(str, paths),
+            "--lead-min",
+            "60",
+            "--qpf",
+            str(qpf),
+            "--out",
+            str(out),
+        ]
+    )
     ds = xr.open_dataset(out)
     rr = ds["rain_rate"]
     assert rr.dims == ("time", "y", "x") and rr.shape == (12, N, N)
@@ -190,8 +218,20 @@ def test_cli_blends_with_a_qpf(tmp_path: Path) -> None:
 
 def test_cli_refuses_a_lead_shorter_than_the_interval(tmp_path: Path) -> None:
     paths = write_geotiffs(tmp_path, moving_frames(3))
-    result = CliRunner().invoke(app, ["rain", "nowcast", "--importer", "geotiff", "--input",
-                                      *map(str, paths), "--lead-min", "2", "--out",
-                                      str(tmp_path / "x.nc")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "rain",
+            "nowcast",
+            "--importer",
+            "geotiff",
+            "--input",
+            *map(str, paths),
+            "--lead-min",
+            "2",
+            "--out",
+            str(tmp_path / "x.nc"),
+        ],
+    )
     assert result.exit_code == 65
     assert "shorter than the input interval" in result.output

@@ -4,7 +4,7 @@ files refused with errors that name the file."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ SHARED = next(
     ),
     None,
 )
-UTC = timezone.utc
+UTC = UTC
 
 
 def files(sub: str, pattern: str) -> list[Path]:
@@ -48,7 +48,7 @@ def test_mch_gif_defaults_from_pysteps_data_source() -> None:
     f = frames[0]
     assert f.shape == (640, 710)
     assert f.transform == Affine(1000.0, 0.0, 255000.0, 0.0, -1000.0, 480000.0)
-    assert f.crs.is_projected and "Oblique" in f.crs.to_wkt() or "somerc" in str(f.crs.to_json())
+    assert (f.crs.is_projected and "Oblique" in f.crs.to_wkt()) or "somerc" in str(f.crs.to_json())
     assert f.interval_s == 300.0
     # 5-min depths (mm) become rates: every value is a multiple of 12 × the depth step.
     raw = read_frames(files("mch", "*.gif")[0], "mch_gif", {"unit": "mm", "accutime": 60})[0]
@@ -81,7 +81,9 @@ def test_bom_rf3_and_cf_netcdf_read_the_same_field() -> None:
         # Same projection (pysteps' PROJ string vs the file's CF grid mapping): same lon/lat.
         to_a = Transformer.from_crs(x.crs, "EPSG:4326", always_xy=True)
         to_b = Transformer.from_crs(y.crs, "EPSG:4326", always_xy=True)
-        np.testing.assert_allclose(to_a.transform(50e3, -70e3), to_b.transform(50e3, -70e3), atol=1e-6)
+        np.testing.assert_allclose(
+            to_a.transform(50e3, -70e3), to_b.transform(50e3, -70e3), atol=1e-6
+        )
         np.testing.assert_allclose(x.transform, y.transform, atol=1e-3)
         np.testing.assert_allclose(x.rate_mm_h, y.rate_mm_h, rtol=1e-5, atol=1e-4, equal_nan=True)
     # 500 m cells centred on the radar: the grid's corners are ±128 km ± half a cell.
@@ -95,7 +97,14 @@ def test_bom_rf3_and_cf_netcdf_read_the_same_field() -> None:
     [
         ("mch_gif", "mch/20160711/*.gif", 40, datetime(2016, 7, 11, 20, 45), 5, (640, 710)),
         ("odim_hdf5", "rmi/radqpe/20210704/*.hdf", 39, datetime(2021, 7, 4, 15, 50), 5, (700, 700)),
-        ("bom_rf3", "bom/prcp-cscn/2/2018/06/16/*.nc", 61, datetime(2018, 6, 16, 10, 0), 6, (512, 512)),
+        (
+            "bom_rf3",
+            "bom/prcp-cscn/2/2018/06/16/*.nc",
+            61,
+            datetime(2018, 6, 16, 10, 0),
+            6,
+            (512, 512),
+        ),
     ],
 )
 def test_every_shared_sample_reads(
@@ -185,7 +194,13 @@ def test_file_without_crs_is_refused(tmp_path: Path) -> None:
     assert str(p) in err.value.detail
     tif = tmp_path / "nocrs_20260720T0800.tif"
     with rasterio.open(
-        tif, "w", driver="GTiff", width=4, height=3, count=1, dtype="float32",
+        tif,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=3,
+        count=1,
+        dtype="float32",
         transform=Affine(1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0),
     ) as dst:
         dst.write(np.ones((1, 3, 4), np.float32))
@@ -204,7 +219,14 @@ def test_wrong_units_are_refused(tmp_path: Path) -> None:
 def test_geotiff_rate_with_time_from_name(tmp_path: Path) -> None:
     tif = tmp_path / "qpe_202607200800.tif"
     with rasterio.open(
-        tif, "w", driver="GTiff", width=4, height=3, count=1, dtype="float32", crs="EPSG:4547",
+        tif,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=3,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4547",
         transform=Affine(1000.0, 0.0, 500000.0, 0.0, -1000.0, 3800000.0),
     ) as dst:
         dst.write(np.full((1, 3, 4), 2.0, np.float32))
