@@ -254,8 +254,8 @@ def _to_rate(
             rate = (z / float(zr_a)) ** (1.0 / float(zr_b))  # type: ignore[arg-type]
         else:
             raise RainFileError(p, f"wrong units {unit!r}: expected a rain rate or accumulation")
-    rate = np.asarray(rate, dtype=np.float32)
-    finite = rate[np.isfinite(rate)]
+    rate32: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(rate, dtype=np.float32)
+    finite = rate32[np.isfinite(rate32)]
     if finite.size == 0:
         raise RainFileError(p, "holds no valid value")
     if float(finite.min()) < -1e-3:
@@ -264,7 +264,7 @@ def _to_rate(
         raise RainFileError(
             p, f"implausible rain rate {float(finite.max()):.0f} mm/h (wrong units?)"
         )
-    return rate
+    return rate32
 
 
 def _pattern_time(name: str, fn_pattern: str) -> datetime | None:
@@ -328,7 +328,7 @@ def _time_in_file(p: Path) -> datetime | None:
                     value = netCDF4.num2date(
                         np.ravel(var[:])[-1], var.units, only_use_cftime_datetimes=False
                     )
-                    return utc(datetime.fromisoformat(value.isoformat()))
+                    return utc(datetime.fromisoformat(str(value.isoformat())))  # type: ignore[union-attr]
     return None
 
 

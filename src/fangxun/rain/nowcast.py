@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -246,12 +247,9 @@ def block_mean(rates: F64, factor: int) -> F64:
     r = np.pad(rates, pad, constant_values=np.nan)
     shape = (*r.shape[:-2], r.shape[-2] // factor, factor, r.shape[-1] // factor, factor)
     blocks = r.reshape(shape)
-    with np.errstate(invalid="ignore"), contextlib.suppress(RuntimeWarning):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.asarray(np.nanmean(blocks, axis=(-3, -1)), np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: NaN is the answer
+        return np.asarray(np.nanmean(blocks, axis=(-3, -1)), np.float64)
 
 
 def upsample(fields: F64, factor: int, shape: tuple[int, int]) -> F64:
