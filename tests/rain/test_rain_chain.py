@@ -8,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import rasterio
 from affine import Affine
 from rain_synthetic import CRS4547, T0, blob_field, moving_frames
 from sqlalchemy.orm import Session
 
-from fangxun.forecast.rainsource import choose_rain
+from fangxun.config import Settings
+from fangxun.forecast.rainsource import choose_rain, rain_from_chain
 from fangxun.rain import service
 from fangxun.rain.chain import DistrictGrid
 
@@ -93,3 +95,29 @@ def test_blended_nowcast_first_when_radar_and_qpf_are_held(
     assert c.source == "blended_nowcast", c.reasons
     assert c.reasons == []
     assert np.isfinite(c.gridded.intensity_mm_h).all()  # type: ignore[union-attr]
+
+
+def test_forecast_run_rain_records_the_chain(
+    db_session: Session, tmp_path: Path, settings: Settings
+) -> None:
+    terrain = tmp_path / "terrain.tif"
+    with rasterio.open(
+        terrain,
+        "w",
+        driver="GTiff",
+        width=40,
+        height=40,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4547",
+        transform=GRID.transform,
+    ) as dst:
+        dst.write(np.zeros((1, 40, 40), np.float32))
+    args = {"session": db_session, "issued_at": ISSUED, "horizon_s": 3600.0, "terrain": terrain}
+    assert rain_from_chain(settings=settings, **args) is None  # no feed: the gauges as before
+    s = settings.model_copy(update={"rain_radar_feed": "radar"})
+    store(db_session, Path(s.data_dir), moving_frames(), "radar")
+    c = rain_from_chain(settings=s, **args)
+    assert c is not None and c.source == "radar_nowcast"
+    assert c.hyetograph.total_mm() > 0.0
+    assert c.note().startswith("rain: radar_nowcast")

@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangxun.config import Settings
 from fangxun.inundation import Hyetograph
 from fangxun.inundation.rain import GriddedRain, StormFormula, chicago_hyetograph
 
@@ -202,3 +203,42 @@ def choose_rain(
         )
     reasons.append("gauge persistence: no gauge reported in the window")
     return RainChoice("none", Hyetograph(times_s=[0.0], intensity_mm_h=[0.0]), None, reasons)
+
+
+def rain_from_chain(
+    *,
+    session: Session,
+    settings: Settings,
+    issued_at: datetime,
+    horizon_s: float,
+    terrain: Path,
+) -> RainChoice | None:
+    """The chain's rain for a run on the district terrain's grid, or None when no rain feed is
+    configured (``rain_radar_feed``/``rain_qpf_feed``): then the gauges' nowcast stands as
+    before."""
+    if not (settings.rain_radar_feed or settings.rain_qpf_feed):
+        return None
+    import rasterio
+    from affine import Affine
+    from pyproj import CRS
+
+    from fangxun.rain.chain import DistrictGrid
+
+    with rasterio.open(terrain) as src:
+        grid = DistrictGrid(
+            CRS.from_wkt(src.crs.to_wkt()),
+            Affine(*tuple(src.transform)[:6]),
+            (int(src.height), int(src.width)),
+        )
+    return choose_rain(
+        session=session,
+        data_dir=Path(settings.data_dir),
+        grid=grid,
+        issued_at=issued_at,
+        horizon_s=horizon_s,
+        radar_feed=settings.rain_radar_feed,
+        qpf_feed=settings.rain_qpf_feed,
+        gauge_window_s=settings.forecast_nowcast_window_s,
+        gauge_decay_s=settings.forecast_nowcast_decay_s,
+        max_radar_age_s=settings.rain_max_radar_age_s,
+    )
