@@ -154,3 +154,52 @@ def test_spatial_adjustment_with_enough_gauges() -> None:
     assert float(adj.frame.rate_mm_h[r, c]) == pytest.approx(
         2.0 * float(f.rate_mm_h[r, c]), rel=0.3
     )
+
+
+def test_ingest_adjusts_to_the_district_gauges_and_keeps_raw(
+    db_session: Session, tmp_path: Path
+) -> None:
+    from fangxun.audit.service import SystemActor
+    from fangxun.monitoring import service as mon
+    from fangxun.monitoring.models import Observation, StationKind
+    from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
+
+    src = sorted(DATA.glob("rmi/*.hdf"))[2]
+    f = read_frames(src, "odim_hdf5")[0]
+    to_ll = Transformer.from_crs(f.crs, "EPSG:4326", always_xy=True)
+    wet = np.argwhere(np.nan_to_num(f.rate_mm_h) > 2.0)[::700][:2]
+    actor = SystemActor(username="rain-tests")
+    mon.ensure_observed_properties(session=db_session)
+    for k, (r, c) in enumerate(wet):
+        lon, lat = to_ll.transform(f.x_centres()[c], f.y_centres()[r])
+        mon.create_station(
+            session=db_session,
+            station_in=StationCreate(
+                code=f"G{k}", name_zh="雨量站", kind=StationKind.rain_gauge, lon=lon, lat=lat
+            ),
+            actor=actor,
+        )
+        ds = mon.create_datastream(
+            session=db_session,
+            datastream_in=DatastreamCreate(
+                code=f"G{k}-rain", name="rain", station_code=f"G{k}",
+                observed_property="rainfall", unit="mm", interval_s=300,
+            ),
+            actor=actor,
+        )  # fmt: skip
+        # twice the radar's rate over the frame's 5 minutes, as a depth in metres
+        depth_m = 2.0 * float(f.rate_mm_h[r, c]) * (300.0 / 3600.0) / 1000.0
+        db_session.add(
+            Observation(datastream_id=ds.id, phenomenon_time=f.time, value=depth_m, flags=0)
+        )
+    db_session.flush()
+    (res,) = service.ingest_files(
+        session=db_session, data_dir=tmp_path, paths=[src], importer="odim_hdf5", feed="rmi",
+        adjust=True,
+    )  # fmt: skip
+    assert res.error is None and res.stored == 1
+    (raw,) = service.list_frames(session=db_session, feed="rmi")
+    (adj,) = service.list_frames(session=db_session, feed="rmi", variant="adjusted")
+    assert adj.bias_factor == pytest.approx(2.0, rel=1e-3) and adj.gauges_used == 2
+    assert adj.max_mm_h == pytest.approx(2.0 * raw.max_mm_h, rel=1e-3)
+    assert raw.path != adj.path and (tmp_path / raw.path).is_file()

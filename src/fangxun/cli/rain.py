@@ -87,6 +87,7 @@ def import_cmd(
     feed: str = typer.Option(..., "--feed", help="Feed name (e.g. mch, city-radar, ecmwf)."),
     kind: str = typer.Option("QPE", "--kind", help="QPE, QPF or nowcast."),
     importer_option: list[str] | None = typer.Option(None, "--importer-option"),
+    adjust: bool = typer.Option(False, "--adjust", help="Also store frames adjusted to gauges."),
 ) -> None:
     """Store rain files in the frame store (bad files refused by name, the rest kept)."""
     from fangxun.config import get_settings
@@ -108,6 +109,7 @@ def import_cmd(
             feed=feed,
             kind=kind,  # type: ignore[arg-type]
             options=_options(importer_option),
+            adjust=adjust,
         )
     if _print_results(list(results)):
         raise typer.Exit(65)
@@ -121,6 +123,7 @@ def watch_cmd(
     pattern: str = typer.Option("*", "--pattern", help="File name pattern, e.g. '*.hdf'."),
     poll_s: float = typer.Option(30.0, "--poll", help="Seconds between scans (< one interval)."),
     importer_option: list[str] | None = typer.Option(None, "--importer-option"),
+    adjust: bool = typer.Option(False, "--adjust", help="Also store frames adjusted to gauges."),
 ) -> None:
     """Watch a folder and store each new file once it has stopped growing."""
     from fangxun.cli.loop import run_every
@@ -146,6 +149,7 @@ def watch_cmd(
                 importer=importer,
                 feed=feed,
                 options=opts,
+                adjust=adjust,
             )
         _print_results(list(results))
 

@@ -160,6 +160,36 @@ def store_frame(
     return row, True
 
 
+def gauge_rain(*, session: Session, end: datetime, interval_s: float) -> list[GaugeRain]:
+    """Each rain gauge's mean rate (mm/h) over ``(end − interval, end]`` from its unflagged
+    observations (interval depths in m), at its station's lon/lat. A gauge without observations
+    in the window is left out (missing is not zero)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from fangxun.monitoring.models import Datastream, Observation, ObservedProperty, Station
+
+    start = end - timedelta(seconds=interval_s)
+    rows = session.execute(
+        select(Datastream.code, Station.lon, Station.lat, func.sum(Observation.value))
+        .join(Station, Station.id == Datastream.station_id)
+        .join(Observation, Observation.datastream_id == Datastream.id)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .where(
+            ObservedProperty.code == "rainfall",
+            Observation.flags == 0,
+            Observation.phenomenon_time > start,
+            Observation.phenomenon_time <= end,
+        )
+        .group_by(Datastream.code, Station.lon, Station.lat)
+    ).all()
+    return [
+        GaugeRain(code, float(lon), float(lat), float(depth_m) * 1000.0 * 3600.0 / interval_s)
+        for code, lon, lat, depth_m in rows
+    ]
+
+
 def ingest_file(
     *,
     session: Session,
@@ -170,9 +200,11 @@ def ingest_file(
     kind: Kind = "QPE",
     options: Mapping[str, object] | None = None,
     gauges: Sequence[GaugeRain] | None = None,
+    adjust: bool = False,
 ) -> IngestResult:
-    """Read one file and store its frames (and, with gauges, the adjusted frame beside each raw
-    one). A refusal is returned (and logged), not raised, so a batch goes on."""
+    """Read one file and store its frames; with ``gauges``, or ``adjust`` (the district's rain
+    gauges over each frame's interval, :func:`gauge_rain`), the adjusted frame beside each raw
+    one. A refusal is returned (and logged), not raised, so a batch goes on."""
     try:
         frames = read_frames(path, importer, options, kind=kind)
         stored = repeated = 0
@@ -182,8 +214,11 @@ def ingest_file(
             )
             stored += created
             repeated += not created
-            if gauges and kind == "QPE":
-                adj = adjust_frame(f, gauges)
+            used = gauges
+            if used is None and adjust and kind == "QPE":
+                used = gauge_rain(session=session, end=f.time, interval_s=f.interval_s or 300.0)
+            if used and kind == "QPE":
+                adj = adjust_frame(f, used)
                 store_frame(
                     session=session,
                     data_dir=data_dir,
@@ -213,6 +248,7 @@ def ingest_files(
     kind: Kind = "QPE",
     options: Mapping[str, object] | None = None,
     gauges: Sequence[GaugeRain] | None = None,
+    adjust: bool = False,
 ) -> list[IngestResult]:
     """:func:`ingest_file` for each path, in name order (a replay of a folder)."""
     out = []
@@ -227,6 +263,7 @@ def ingest_files(
                 kind=kind,
                 options=options,
                 gauges=gauges,
+                adjust=adjust,
             )
         )
     return out
