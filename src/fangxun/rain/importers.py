@@ -85,14 +85,24 @@ def parse_option(text: str) -> tuple[str, object]:
     return key, value
 
 
+def load_pysteps() -> Any:
+    """Import pysteps without its "configuration file found" line on stdout (the CLI's stdout
+    stays clean)."""
+    import io
+    import sys
+
+    if "pysteps" not in sys.modules:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import pysteps  # noqa: F401
+    return sys.modules["pysteps"]
+
+
 def data_source(importer: str) -> dict[str, Any]:
     """pysteps' data-source settings for ``importer`` (matched on its ``importer`` field or key),
     or an empty dict."""
     if importer not in PYSTEPS_IMPORTERS:
         return {}
-    import pysteps
-
-    sources: Mapping[str, Any] = pysteps.rcparams["data_sources"]
+    sources: Mapping[str, Any] = load_pysteps().rcparams["data_sources"]
     for key, src in sources.items():
         if src.get("importer") == importer or key == importer:
             return dict(src)
@@ -151,6 +161,7 @@ def read_sequence(
 
 
 def _read_pysteps(p: Path, importer: str, opts: dict[str, object], kind: Kind) -> Frame:
+    load_pysteps()
     from pysteps import io as psio
 
     src = data_source(importer)

@@ -43,6 +43,7 @@ from pyproj import CRS
 
 from fangxun.errors import ValidationFailed
 from fangxun.rain.grids import Frame, check_sequence
+from fangxun.rain.importers import load_pysteps
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Nowcast:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """pysteps prints its settings tables to stdout; keep them out of the CLI's output."""
+    load_pysteps()
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         yield
@@ -151,9 +153,9 @@ def n_leads(lead_min: float, step: timedelta) -> int:
 
 def motion_field(rates: F64) -> F64:
     """Lucas–Kanade motion (2, ny, nx) in pixels per frame from frames (t, ny, nx) in mm/h."""
-    from pysteps import motion
-
     with _quiet():
+        from pysteps import motion
+
         v = motion.get_method("LK")(to_db(rates), verbose=False)
     return np.asarray(v, np.float64)
 
@@ -193,6 +195,7 @@ def _wrap(
 
 def extrapolate(rates: F64, velocity: F64, leads: int) -> F64:
     """Plain semi-Lagrangian extrapolation of the last frame (mm/h), NaN taken as 0."""
+    load_pysteps()
     from pysteps import nowcasts
 
     last = np.where(np.isfinite(rates[-1]), rates[-1], 0.0)
@@ -208,6 +211,7 @@ def deterministic(frames: Sequence[Frame], lead_min: float) -> Nowcast:
     v = motion_field(rates)
     if len(tail) < 3:
         return _wrap(extrapolate(rates, v, leads), tail, step, "extrapolation")
+    load_pysteps()
     from pysteps import nowcasts
 
     db = to_db(rates[-3:])
@@ -277,6 +281,7 @@ def ensemble(
     max_cells: int = MAX_ENSEMBLE_CELLS,
 ) -> Nowcast:
     """STEPS ensemble of ``members`` nowcasts (needs three frames)."""
+    load_pysteps()
     from pysteps import nowcasts
 
     tail, step = last_regular(frames, 4)
@@ -355,6 +360,7 @@ def blend(
 ) -> Nowcast:
     """Radar nowcast blended into a QPF with pysteps' STEPS blending; ``members == 1`` gives the
     deterministic blend (the mean of :data:`DETERMINISTIC_BLEND_MEMBERS` blended members)."""
+    load_pysteps()
     from pysteps.blending import steps as bsteps
 
     tail, step = last_regular(frames, 4)
