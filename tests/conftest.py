@@ -29,6 +29,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -43,6 +44,11 @@ from fangxun.org import security
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind
 from fangxun.org.schemas import UserCreate
+
+# Hypothesis' 200 ms per-example deadline fails on a loaded 2-core CI machine (pysteps, numba
+# and PostgreSQL share it); the examples' own assertions are the test, not their speed.
+hypothesis_settings.register_profile("fangxun", deadline=None)
+hypothesis_settings.load_profile("fangxun")
 
 # The live server, Chromium and login fixtures, for every test folder (tests/web_harness.py).
 pytest_plugins = ["web_harness"]

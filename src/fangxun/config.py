@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     forecast_nowcast_decay_s: float = Field(default=3600.0, gt=0.0)
     #: Nowcast: gauge window whose mean intensity is persisted, s.
     forecast_nowcast_window_s: float = Field(default=3600.0, gt=0.0)
+    #: Rain grids feeding the forecast's fallback chain: the radar QPE feed and the QPF feed in the
+    #: rain frame store (empty = the gauges only, as before).
+    rain_radar_feed: str | None = None
+    rain_qpf_feed: str | None = None
+    #: A radar frame older than this at the forecast start is not nowcast from, s.
+    rain_max_radar_age_s: float = Field(default=900.0, gt=0.0)
     #: Numerical backend of the inundation core ("numba" or "numpy").
     forecast_backend: str = "numba"
     #: District terrain GeoTIFF (m, projected CRS); empty = ``<data_dir>/demo/terrain.tif``.

@@ -40,6 +40,7 @@ from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
 from fangxun.notify.router import router as notify_router
 from fangxun.org.router import router as org_router
+from fangxun.rain.router import router as rain_router
 from fangxun.reports.router import router as reports_router
 from fangxun.response.router import router as response_router
 from fangxun.supplies.router import router as supplies_router
@@ -65,6 +66,7 @@ def api_router() -> APIRouter:
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
+    router.include_router(rain_router)
     router.include_router(reports_router)
     router.include_router(response_router)
     router.include_router(notify_router)

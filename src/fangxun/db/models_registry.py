@@ -15,6 +15,7 @@ from fangxun.incidents import models as incident_models
 from fangxun.monitoring import models as monitoring_models
 from fangxun.notify import models as notify_models
 from fangxun.org import models as org_models
+from fangxun.rain import models as rain_models
 from fangxun.reports import models as report_models
 from fangxun.response import models as response_models
 from fangxun.supplies import models as supplies_models
@@ -31,6 +32,7 @@ __all__ = [
     "monitoring_models",
     "notify_models",
     "org_models",
+    "rain_models",
     "report_models",
     "response_models",
     "supplies_models",

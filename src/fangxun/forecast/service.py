@@ -252,6 +252,15 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
         rain = rainsource.series_rain(s.step_s, s.intensity_mm_h)
         return rain, f"uploaded series, {rain.total_mm():.1f} mm"
     NowcastRain.model_validate(spec)
+    chosen = rainsource.rain_from_chain(
+        session=session,
+        settings=settings,
+        issued_at=run.issued_at,
+        horizon_s=run.horizon_s,
+        terrain=terrain_path(settings),
+    )
+    if chosen is not None:  # rain feeds configured: the fallback chain, its source and why
+        return chosen.hyetograph, chosen.note()
     means = rainsource.gauge_mean_intensities(
         session=session, end=run.issued_at, window_s=settings.forecast_nowcast_window_s
     )
