@@ -597,11 +597,14 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo = LOCAL_TZ) -> byte
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from fangxun.excel import append_row
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "值班表"
-    sheet.append(
+    append_row(
+        sheet,
         ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
     )
     for cell in sheet[1]:
@@ -609,7 +612,8 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo = LOCAL_TZ) -> byte
     for shift in shifts:
         leader = next((a for a in shift.assignments if a.role is DutyRole.leader), None)
         crew = [a for a in shift.assignments if a.role is not DutyRole.leader]
-        sheet.append(
+        append_row(
+            sheet,
             [
                 shift.unit.name_zh,
                 _local(shift.starts_at, tz).strftime("%Y-%m-%d %H:%M"),

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed
+from fangxun.excel import append_row
 from fangxun.hazards import service
 from fangxun.hazards.models import HazardKind, HazardPoint, PointStatus, RiskLevel
 from fangxun.hazards.schemas import HazardPointCreate, HazardPointUpdate, ImportReport, Thresholds
@@ -584,12 +585,13 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
     sheet = workbook.active
     assert sheet is not None
     sheet.title = SHEET_TITLE
-    sheet.append([header for _, header in COLUMNS])
+    append_row(sheet, [header for _, header in COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
     for rec in _records(session, points):
-        sheet.append(
+        append_row(
+            sheet,
             [
                 rec["code"],
                 rec["name"],
