@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     #: Deepest nesting of JSON arrays/objects accepted in a request body (422 above).
     max_json_depth: int = Field(default=32, ge=2, le=1000)
+    # --- hardening II (issue 20; fangxun.geo, hazard imports, accounts) ---
+    #: Most vertices one geometry may have, all its rings together (a hazard point's outline);
+    #: more is refused (a 450 k-vertex polygon once slowed every map request).
+    geometry_max_vertices: int = Field(default=10_000, ge=4)
     #: When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
     #: The health endpoint also checks the MQTT broker (``mqtt_host``:``mqtt_port``).

@@ -33,7 +33,7 @@ def risky(text: str) -> bool:
 def clean(text: str) -> str:
     """``text`` with the control characters a worksheet cannot hold replaced by U+FFFD (openpyxl
     refuses them, which would fail the whole export over one stray byte in a name)."""
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    return str(ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
 
 
 def append_row(sheet: Any, values: Iterable[Any]) -> None:

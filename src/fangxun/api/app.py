@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from fangxun import __version__
+from fangxun import __version__, geo
 from fangxun.api import health
 from fangxun.api.cache import ResponseCache, watch_writes
 from fangxun.api.metrics import install_metrics
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    geo.configure(max_vertices=settings.geometry_max_vertices)
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
 

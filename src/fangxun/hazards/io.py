@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangxun import geo
 from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed
 from fangxun.excel import append_row
 from fangxun.hazards import service
@@ -166,6 +167,12 @@ def read_geojson(content: bytes) -> tuple[list[Row], str]:
         raise ImportFailed(
             "'features' must be a list", problems=[_problem(0, "features", "must be a list")]
         )
+    # A ``crs`` member (GeoJSON 2008) is honoured: positions are transformed to WGS 84.
+    crs = data.get("crs")
+    try:
+        transformer = geo.transformer_for(crs)
+    except geo.GeometryError as exc:
+        raise ImportFailed(str(exc), problems=[_problem(0, "crs", str(exc))]) from None
     rows: list[Row] = []
     problems: list[FieldProblem] = []
     for number, feature in enumerate(features, start=1):
@@ -186,15 +193,24 @@ def read_geojson(content: bytes) -> tuple[list[Row], str]:
             problems.append(_problem(number, "thresholds_cm", "must be an object"))
         if "unit_code" in props and "unit" not in values:
             values["unit"] = props["unit_code"]
-        if (
-            not isinstance(geometry, dict)
-            or geometry.get("type") != "Point"
-            or not isinstance(geometry.get("coordinates"), list)
-            or len(geometry["coordinates"]) < 2
-        ):
+        if not isinstance(geometry, dict) or geometry.get("type") != "Point":
             problems.append(_problem(number, "geometry", "expected a Point with [lon, lat]"))
             continue
-        values["lon"], values["lat"] = geometry["coordinates"][0], geometry["coordinates"][1]
+        coords = geometry.get("coordinates")
+        if not isinstance(coords, list) or not 2 <= len(coords) <= 3:
+            problems.append(_problem(number, "geometry", "expected a Point with [lon, lat]"))
+            continue
+        if transformer is not None:
+            try:
+                coords = geo.check_position(coords, where="Point", transformer=transformer)
+            except geo.GeometryError as exc:
+                problems.append(_problem(number, "geometry", str(exc)))
+                continue
+        # Without a crs the values are checked with the other fields, per column (经度, 纬度).
+        values["lon"], values["lat"] = coords[0], coords[1]
+        if crs is not None and isinstance(values.get("polygon"), dict):
+            # The outline is checked with the point's fields (fangxun.geo), in the file's CRS.
+            values["polygon"] = {**values["polygon"], "crs": values["polygon"].get("crs", crs)}
         rows.append(Row(number, values))
     if problems:
         raise ImportFailed(f"{len(problems)} problem(s) in the GeoJSON file", problems=problems)
@@ -610,7 +626,7 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
                 rec["address"],
                 rec["description"],
                 json.dumps(rec["polygon"], separators=(",", ":")) if rec["polygon"] else None,
-            ]
+            ],
         )
     widths = (12, 28, 10, 13, 12, 22, 10, 10, 8, 12, 12, 12, 12, 8, 30, 30, 30)
     for column, width in zip("ABCDEFGHIJKLMNOPQ", widths, strict=True):

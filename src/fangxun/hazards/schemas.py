@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from fangxun import geo
 from fangxun.hazards.models import (
     HazardKind,
     PlanStatus,
@@ -74,25 +75,8 @@ class Thresholds(_Strict):
 
 
 def _check_polygon(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if value.get("type") != "Polygon" or not isinstance(value.get("coordinates"), list):
-        raise ValueError("must be a GeoJSON Polygon geometry")
-    rings = value["coordinates"]
-    if not rings:
-        raise ValueError("a Polygon needs at least one ring")
-    for ring in rings:
-        if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
-            raise ValueError("each ring needs ≥ 4 positions and must be closed (first == last)")
-        for pos in ring:
-            if (
-                not isinstance(pos, list | tuple)
-                or len(pos) < 2
-                or not all(isinstance(c, int | float) for c in pos[:2])
-                or not (-180.0 <= pos[0] <= 180.0 and -90.0 <= pos[1] <= 90.0)
-            ):
-                raise ValueError(f"position {pos!r} is not a WGS 84 [lon, lat]")
-    return {"type": "Polygon", "coordinates": rings}
+    # The one geometry check of every input (API, forms, imports): fangxun.geo.
+    return None if value is None else geo.check_polygon(value)
 
 
 PolygonGeometry = Annotated[dict[str, Any] | None, AfterValidator(_check_polygon)]
