@@ -125,7 +125,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_upload_bytes=settings.max_upload_bytes,
         max_json_depth=settings.max_json_depth,
     )
-    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.basemap_url))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        csp=content_security_policy(settings.basemap_url),
+        # HSTS outside development (issue 20, item 12): a developer's http://localhost stays free.
+        hsts_max_age_s=settings.hsts_max_age_s if settings.environment != "development" else 0,
+    )
     install_metrics(app, engine)
     # Tests write to the database behind the app's back and read at once: no cache there unless
     # a test asks for one.
