@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     #: Most vertices one geometry may have, all its rings together (a hazard point's outline);
     #: more is refused (a 450 k-vertex polygon once slowed every map request).
     geometry_max_vertices: int = Field(default=10_000, ge=4)
+    #: Most rows one import file may hold (hazard ledger); a larger file is refused whole.
+    import_max_rows: int = Field(default=20_000, gt=0)
+    #: Problems an import lists one by one (the first ones); the rest are counted.
+    import_max_problems: int = Field(default=100, gt=0)
     #: When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
     #: Without a token, ``/metrics`` answers only loopback clients (127.0.0.0/8, ::1) unless this is

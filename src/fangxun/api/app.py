@@ -34,6 +34,7 @@ from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
 from fangxun.duty.router import router as duty_router
 from fangxun.forecast.router import router as forecast_router
+from fangxun.hazards import jobs as hazard_jobs
 from fangxun.hazards.router import router as hazards_router
 from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             # apps would then never be freed.
             gc.collect()
             gc.freeze()
+            # The hazard-import worker, started before anyone imports (issue 20, item 5).
+            hazard_jobs.warm_up()
         yield
         if owns_engine:
             engine.dispose()

@@ -604,8 +604,7 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo = LOCAL_TZ) -> byte
     assert sheet is not None
     sheet.title = "值班表"
     append_row(
-        sheet,
-        ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
+        sheet, ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
     )
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -623,7 +622,7 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo = LOCAL_TZ) -> byte
                 "、".join(a.person.phone or "" for a in shift.assignments if a.person.phone),
                 "、".join(a.person.name for a in shift.assignments if a.checked_in_at),
                 shift.handover_note or "",
-            ]
+            ],
         )
     for column, width in zip("ABCDEFGH", (16, 18, 18, 12, 24, 30, 20, 40), strict=True):
         sheet.column_dimensions[column].width = width

@@ -10,22 +10,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import FileResponse, JSONResponse
 
-from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun.api.deps import CurrentUser, EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.api.pagination import MAX_LIMIT, Page, PageDep
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.hazards import attachments as files
 from fangxun.hazards import io as hazard_io
-from fangxun.hazards import service
+from fangxun.hazards import jobs, service
 from fangxun.hazards.models import HazardKind, PointStatus, RectificationStatus
 from fangxun.hazards.schemas import (
     AttachmentRead,
     HazardPointCreate,
     HazardPointRead,
     HazardPointUpdate,
+    ImportJobRead,
     ImportReport,
     InspectionPlanCreate,
     InspectionPlanRead,
@@ -141,24 +151,75 @@ def export_points(
     responses=_ERRORS
     | {422: {"description": "Nothing imported; errors lists ['row', n, column] and the reason"}},
 )
-async def import_points(
+def import_points(
     user: CurrentUser,
-    session: SessionDep,
     settings: SettingsDep,
+    db: EngineDep,
     file: Annotated[UploadFile, File(description=".xlsx or .geojson")],
 ) -> ImportReport:
-    """Import points from Excel or GeoJSON: all rows or none."""
-    content = await file.read(MAX_IMPORT_BYTES + 1)
+    """Import points from Excel or GeoJSON: all rows or none, answered when done. The import
+    runs as a job in a worker process (this thread only waits); for large files start a job
+    (``POST /hazard-points/import-jobs``) and poll its progress instead."""
+    return jobs.import_and_wait(
+        db,
+        actor=user,
+        filename=file.filename or "upload",
+        content=_read_upload(file),
+        settings=settings,
+    )
+
+
+def _read_upload(file: UploadFile) -> bytes:
+    # The spooled file, read synchronously in the worker thread.
+    file.file.seek(0)
+    content = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise ValidationFailed(
             f"the file is larger than {MAX_IMPORT_BYTES} bytes", loc=("body", "file")
         )
-    return hazard_io.import_points(
-        session=session,
-        content=content,
-        filename=file.filename or "upload",
-        actor=user,
-        thresholds_table=settings.hazard_thresholds_cm,
+    return content
+
+
+@router.post(
+    "/hazard-points/import-jobs",
+    response_model=ImportJobRead,
+    status_code=202,
+    tags=["hazards"],
+    responses=_ERRORS,
+)
+def start_import_job(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    db: EngineDep,
+    background: BackgroundTasks,
+    response: Response,
+    file: Annotated[UploadFile, File(description=".xlsx or .geojson")],
+) -> ImportJobRead:
+    """Start importing points from Excel or GeoJSON in the background (all rows or none); poll
+    ``GET /hazard-points/import-jobs/{id}`` (the ``Location``) for progress and the outcome."""
+    content = _read_upload(file)
+    job_id = jobs.create_job(
+        db, actor=user, filename=file.filename or "upload", size_bytes=len(content)
+    )
+    background.add_task(jobs.run_import_job, db, job_id, content, settings)
+    response.headers["Location"] = f"/api/v1/hazard-points/import-jobs/{job_id}"
+    # create_job committed the row in a scope of its own: the request's session reads it.
+    return ImportJobRead.model_validate(
+        jobs.get_import_job(session=session, job_id=job_id, actor=user)
+    )
+
+
+@router.get(
+    "/hazard-points/import-jobs/{job_id}",
+    response_model=ImportJobRead,
+    tags=["hazards"],
+    responses=_ERRORS,
+)
+def get_import_job(job_id: int, user: CurrentUser, session: SessionDep) -> ImportJobRead:
+    """One of your import jobs: status, progress (0–1), report or the first problems."""
+    return ImportJobRead.model_validate(
+        jobs.get_import_job(session=session, job_id=job_id, actor=user)
     )
 
 

@@ -409,6 +409,29 @@ class ImportReport(BaseModel):
     unchanged: int
 
 
+class ImportJobRead(BaseModel):
+    """An import running in the background: poll ``GET /hazard-points/import-jobs/{id}`` until
+    ``status`` is ``done`` (``report``) or ``failed`` (``message``, the first ``problems`` as
+    ``{"loc": ["row", n, column], "msg"}``, and ``problem_count`` in all)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    filename: str
+    size_bytes: int
+    progress: float
+    rows: int | None
+    report: ImportReport | None
+    problems: list[dict[str, Any]] | None
+    problem_count: int
+    message: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 class ImportProblem(BaseModel):
     """One bad cell: ``row`` is the spreadsheet row or the 1-based feature number."""
 
