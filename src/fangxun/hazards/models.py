@@ -112,6 +112,10 @@ class HazardPoint(TimestampMixin, Base):
     status: Mapped[PointStatus] = mapped_column(
         string_enum(PointStatus, "hazard_point_status"), default=PointStatus.active
     )
+    #: Lost-update guard (fangxun.versioning): +1 on every UPDATE, checked by it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
 
     unit: Mapped[Unit] = relationship()
     responsible_person: Mapped[Person | None] = relationship(foreign_keys=[responsible_person_id])
@@ -261,6 +265,10 @@ class Rectification(TimestampMixin, Base):
         index=True,
     )
     closed_at: Mapped[datetime | None] = mapped_column()
+    #: Lost-update guard (fangxun.versioning): +1 on every UPDATE, checked by it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
 
     point: Mapped[HazardPoint] = relationship()
     responsible_person: Mapped[Person] = relationship()

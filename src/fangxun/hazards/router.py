@@ -15,6 +15,7 @@ from fastapi import (
     BackgroundTasks,
     Depends,
     File,
+    Header,
     Query,
     Request,
     Response,
@@ -22,6 +23,7 @@ from fastapi import (
 )
 from fastapi.responses import FileResponse, JSONResponse
 
+from fangxun import versioning
 from fangxun.api.deps import CurrentUser, EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.api.pagination import MAX_LIMIT, Page, PageDep
@@ -58,6 +60,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Your role may not do this"},
     404: {"description": "Not found, or outside your jurisdiction"},
 }
+_STALE: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match names an old version: changes lists what changed since"}
+}
+#: ``If-Match: "<version>"``: the ETag of the record as you read it (lost-update guard).
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
 #: Largest import file, bytes.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 COLLECTION_ID = "hazard-points"
@@ -243,20 +250,39 @@ def create_point(
 @router.get(
     "/hazard-points/{point_id}", response_model=HazardPointRead, tags=["hazards"], responses=_ERRORS
 )
-def get_point(point_id: int, user: CurrentUser, session: SessionDep) -> HazardPointRead:
-    """One hazard point."""
+def get_point(
+    point_id: int, user: CurrentUser, session: SessionDep, response: Response
+) -> HazardPointRead:
+    """One hazard point; its ``ETag`` is its version (send it back as ``If-Match``)."""
     point = service.get_point(session=session, point_id=point_id, actor=user)
+    response.headers["ETag"] = versioning.etag(point.version)
     return service.points_read(session=session, points=[point])[0]
 
 
 @router.patch(
-    "/hazard-points/{point_id}", response_model=HazardPointRead, tags=["hazards"], responses=_ERRORS
+    "/hazard-points/{point_id}",
+    response_model=HazardPointRead,
+    tags=["hazards"],
+    responses=_ERRORS | _STALE,
 )
 def update_point(
-    point_id: int, body: HazardPointUpdate, user: CurrentUser, session: SessionDep
+    point_id: int,
+    body: HazardPointUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> HazardPointRead:
-    """Change a hazard point."""
-    point = service.update_point(session=session, point_id=point_id, point_in=body, actor=user)
+    """Change a hazard point. With ``If-Match`` (the ETag you read), a point changed since is
+    refused with 412 listing what changed."""
+    point = service.update_point(
+        session=session,
+        point_id=point_id,
+        point_in=body,
+        actor=user,
+        expected_version=versioning.parse_if_match(if_match),
+    )
+    response.headers["ETag"] = versioning.etag(point.version)
     return service.points_read(session=session, points=[point])[0]
 
 
@@ -554,26 +580,40 @@ def create_rectification(
     tags=["hazards"],
     responses=_ERRORS,
 )
-def get_rectification(rect_id: int, user: CurrentUser, session: SessionDep) -> RectificationRead:
-    """One rectification with its history."""
-    return service.rectification_read(
-        service.get_rectification(session=session, rect_id=rect_id, actor=user)
-    )
+def get_rectification(
+    rect_id: int, user: CurrentUser, session: SessionDep, response: Response
+) -> RectificationRead:
+    """One rectification with its history; its ``ETag`` is its version."""
+    rect = service.get_rectification(session=session, rect_id=rect_id, actor=user)
+    response.headers["ETag"] = versioning.etag(rect.version)
+    return service.rectification_read(rect)
 
 
 @router.post(
     "/rectifications/{rect_id}/transitions",
     response_model=RectificationRead,
     tags=["hazards"],
-    responses=_ERRORS | {409: {"description": "Not allowed from the current state"}},
+    responses=_ERRORS | _STALE | {409: {"description": "Not allowed from the current state"}},
 )
 def transition_rectification(
-    rect_id: int, body: RectificationTransition, user: CurrentUser, session: SessionDep
+    rect_id: int,
+    body: RectificationTransition,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> RectificationRead:
-    """Move a rectification (start, submit, verify, reject, resume, close) with a comment."""
+    """Move a rectification (start, submit, verify, reject, resume, close) with a comment; with
+    ``If-Match``, one changed since is refused with 412."""
     rect = service.transition_rectification(
-        session=session, rect_id=rect_id, action=body.action, comment=body.comment, actor=user
+        session=session,
+        rect_id=rect_id,
+        action=body.action,
+        comment=body.comment,
+        actor=user,
+        expected_version=versioning.parse_if_match(if_match),
     )
+    response.headers["ETag"] = versioning.etag(rect.version)
     return service.rectification_read(rect)
 
 

@@ -145,6 +145,8 @@ class HazardPointRead(BaseModel):
     overdue_rectifications: int = 0
     created_at: datetime
     updated_at: datetime
+    #: Send it back as ``If-Match: "<version>"`` (it is also the ETag) to refuse lost updates.
+    version: int = 1
 
 
 class AttachmentRead(BaseModel):
@@ -373,6 +375,8 @@ class RectificationRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     events: list[RectificationEventRead] = Field(default_factory=list)
+    #: Send it back as ``If-Match`` (API) or the form's ``version`` to refuse lost updates.
+    version: int = 1
 
 
 # --- statistics and import ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Hardening II (issue 20): hazard import jobs (background imports with progress).
+"""Hardening II (issue 20): hazard import jobs (background imports with progress); a version
+on hazard points and rectifications (lost-update guard).
 
 Revision ID: 0014
 Revises: 0013
@@ -23,6 +24,10 @@ depends_on: str | Sequence[str] | None = None
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+#: Tables whose rows carry a ``version`` (fangxun.versioning).
+_VERSIONED = ("hazard_point", "hazard_rectification")
+
+
 def upgrade() -> None:
     op.create_table(
         "hazard_import_job",
@@ -43,8 +48,14 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_hazard_import_job_user_id", "hazard_import_job", ["user_id"])
+    for table in _VERSIONED:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
+    for table in _VERSIONED:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("version")
     op.drop_index("ix_hazard_import_job_user_id", table_name="hazard_import_job")
     op.drop_table("hazard_import_job")
