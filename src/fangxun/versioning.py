@@ -56,7 +56,9 @@ def changes_since(session: Session, obj: Any, version: int) -> list[dict[str, An
     for entry in entries:
         after = entry.after or {}
         before = entry.before or {}
-        if int(after.get("version") or 0) <= version:
+        # A change made from the version the client read, or a later one (``before`` is taken
+        # before the write, so it holds the version the change started from).
+        if int(before.get("version") or 0) < version:
             continue
         for key, value in after.items():
             if key not in _NOISE and before.get(key) != value:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
+from fangxun import versioning
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.errors import NotFoundError
 from fangxun.incidents import service
@@ -77,17 +78,40 @@ def incidents_geojson(user: CurrentUser, session: SessionDep, open_only: bool = 
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead, responses=_ERRORS)
-def get_incident(incident_id: int, user: CurrentUser, session: SessionDep) -> Any:
-    """One incident with its timeline."""
-    return service.get_incident(session=session, incident_id=incident_id, actor=user)
+def get_incident(
+    incident_id: int, user: CurrentUser, session: SessionDep, response: Response
+) -> Any:
+    """One incident with its timeline; its ``ETag`` is its version."""
+    incident = service.get_incident(session=session, incident_id=incident_id, actor=user)
+    response.headers["ETag"] = versioning.etag(incident.version)
+    return incident
 
 
-@router.post("/incidents/{incident_id}/transitions", response_model=IncidentRead, responses=_ERRORS)
-def transition(incident_id: int, body: TransitionIn, user: CurrentUser, session: SessionDep) -> Any:
-    """Move an incident to its next state (dispatch names the team)."""
-    return service.transition(
-        session=session, incident_id=incident_id, transition_in=body, actor=user
+@router.post(
+    "/incidents/{incident_id}/transitions",
+    response_model=IncidentRead,
+    responses=_ERRORS
+    | {412: {"description": "If-Match names an old version: changes lists what changed since"}},
+)
+def transition(
+    incident_id: int,
+    body: TransitionIn,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> Any:
+    """Move an incident to its next state (dispatch names the team); with ``If-Match``, an
+    incident changed since is refused with 412 listing what changed."""
+    incident = service.transition(
+        session=session,
+        incident_id=incident_id,
+        transition_in=body,
+        actor=user,
+        expected_version=versioning.parse_if_match(if_match),
     )
+    response.headers["ETag"] = versioning.etag(incident.version)
+    return incident
 
 
 @router.post(

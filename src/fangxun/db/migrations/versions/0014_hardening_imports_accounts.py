@@ -1,5 +1,5 @@
 """Hardening II (issue 20): hazard import jobs (background imports with progress); a version
-on hazard points and rectifications (lost-update guard).
+on hazard points, rectifications and incidents (lost-update guard).
 
 Revision ID: 0014
 Revises: 0013
@@ -25,7 +25,7 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 #: Tables whose rows carry a ``version`` (fangxun.versioning).
-_VERSIONED = ("hazard_point", "hazard_rectification")
+_VERSIONED = ("hazard_point", "hazard_rectification", "incident")
 
 
 def upgrade() -> None:
