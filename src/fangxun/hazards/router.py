@@ -314,7 +314,7 @@ def list_attachments(point_id: int, user: CurrentUser, session: SessionDep) -> o
     tags=["hazards"],
     responses=_ERRORS,
 )
-async def upload_attachment(
+def upload_attachment(
     point_id: int,
     user: CurrentUser,
     session: SessionDep,
@@ -323,8 +323,10 @@ async def upload_attachment(
     inspection_id: Annotated[int | None, Query(ge=1)] = None,
     rectification_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> object:
-    """Upload a photo or document (type read from the content; size limited)."""
-    content = await file.read(files.MAX_ATTACHMENT_BYTES + 1)
+    """Upload a photo or document (type read from the content; size limited). A plain ``def``:
+    checking the image and writing the file run in a worker thread, not on the event loop."""
+    file.file.seek(0)
+    content = file.file.read(files.MAX_ATTACHMENT_BYTES + 1)
     return service.add_attachment(
         session=session,
         data_dir=settings.data_dir,

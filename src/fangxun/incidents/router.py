@@ -125,15 +125,17 @@ def add_note(incident_id: int, body: NoteIn, user: CurrentUser, session: Session
 @router.post(
     "/incidents/{incident_id}/photos", response_model=PhotoRead, status_code=201, responses=_ERRORS
 )
-async def add_photo(
+def add_photo(
     incident_id: int,
     file: UploadFile,
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Any:
-    """Upload a photo (JPEG, PNG or WebP, at most 10 MiB)."""
-    data = await file.read(service.MAX_PHOTO_BYTES + 1)
+    """Upload a photo (JPEG, PNG or WebP, at most 10 MiB). A plain ``def``: decoding the image
+    and writing the file run in a worker thread, not on the event loop (issue 20, item 5)."""
+    file.file.seek(0)
+    data = file.file.read(service.MAX_PHOTO_BYTES + 1)
     return service.add_photo(
         session=session,
         incident_id=incident_id,
