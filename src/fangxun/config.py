@@ -91,12 +91,19 @@ class Settings(BaseSettings):
     token_ttl_s: int = Field(default=12 * 3600, gt=0)
     #: Web session cookie lifetime, s.
     session_ttl_s: int = Field(default=12 * 3600, gt=0)
-    #: Failed logins per username (or client IP) tolerated within ``login_window_s``.
+    #: Failed logins of one username from one client address tolerated within ``login_window_s``
+    #: (that address is then refused for that username); as many from anywhere slow further
+    #: attempts on the username down (``login_delay_s``) but never lock its owner out.
     login_max_attempts: int = Field(default=5, gt=0)
     #: Sliding window for counting failed logins, s.
     login_window_s: int = Field(default=15 * 60, gt=0)
     #: Failed logins tolerated from one client address within the window (offices share NAT).
     login_max_attempts_per_ip: int = Field(default=50, gt=0)
+    #: Wait before checking a password of a username that failed ``login_max_attempts`` times
+    #: (from any address), s; doubles with each further failure up to ``login_delay_max_s``.
+    login_delay_s: float = Field(default=1.0, ge=0.0)
+    #: Longest such wait, s (kept short: the request holds a worker thread while it waits).
+    login_delay_max_s: float = Field(default=5.0, ge=0.0, le=60.0)
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
     #: Duty: a shift nobody has checked in to this long after its start raises an alarm, s.
@@ -112,8 +119,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     #: Deepest nesting of JSON arrays/objects accepted in a request body (422 above).
     max_json_depth: int = Field(default=32, ge=2, le=1000)
+    # --- hardening II (issue 20; fangxun.geo, hazard imports, accounts) ---
+    #: Most vertices one geometry may have, all its rings together (a hazard point's outline);
+    #: more is refused (a 450 k-vertex polygon once slowed every map request).
+    geometry_max_vertices: int = Field(default=10_000, ge=4)
+    #: Most rows one import file may hold (hazard ledger); a larger file is refused whole.
+    import_max_rows: int = Field(default=20_000, gt=0)
+    #: Problems an import lists one by one (the first ones); the rest are counted.
+    import_max_problems: int = Field(default=100, gt=0)
     #: When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
+    #: Without a token, ``/metrics`` answers only loopback clients (127.0.0.0/8, ::1) unless this is
+    #: set. Behind a reverse proxy on the same host every client looks local: set a token there.
+    metrics_allow_remote: bool = False
+    #: ``Strict-Transport-Security`` max-age sent outside development, s (0: never sent).
+    hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)
     #: The health endpoint also checks the MQTT broker (``mqtt_host``:``mqtt_port``).
     health_check_broker: bool = False
     #: How long the health endpoint waits for the broker, s.

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -166,7 +167,13 @@ def _metric(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"{name} {labels} not in metrics")
 
 
-def test_metrics_exposes_requests_and_database_figures(client: TestClient, engine: Engine) -> None:
+def test_metrics_exposes_requests_and_database_figures(app: FastAPI, engine: Engine) -> None:
+    # From loopback: without a token, /metrics answers no one else (test_hardening_accounts).
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        _check_metrics(client, engine)
+
+
+def _check_metrics(client: TestClient, engine: Engine) -> None:
     for _ in range(3):
         assert client.get("/api/v1/health").status_code == 200
     with session_scope(engine) as session:

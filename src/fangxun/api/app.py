@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from fangxun import __version__
+from fangxun import __version__, geo
 from fangxun.api import health
 from fangxun.api.cache import ResponseCache, watch_writes
 from fangxun.api.docs import install_docs
@@ -35,6 +35,7 @@ from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
 from fangxun.duty.router import router as duty_router
 from fangxun.forecast.router import router as forecast_router
+from fangxun.hazards import jobs as hazard_jobs
 from fangxun.hazards.router import router as hazards_router
 from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             # apps would then never be freed.
             gc.collect()
             gc.freeze()
+            # The hazard-import worker, started before anyone imports (issue 20, item 5).
+            hazard_jobs.warm_up()
         yield
         if owns_engine:
             engine.dispose()
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    geo.configure(max_vertices=settings.geometry_max_vertices)
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
 
@@ -128,7 +132,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_upload_bytes=settings.max_upload_bytes,
         max_json_depth=settings.max_json_depth,
     )
-    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.basemap_url))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        csp=content_security_policy(settings.basemap_url),
+        # HSTS outside development (issue 20, item 12): a developer's http://localhost stays free.
+        hsts_max_age_s=settings.hsts_max_age_s if settings.environment != "development" else 0,
+    )
     install_metrics(app, engine)
     # Tests write to the database behind the app's back and read at once: no cache there unless
     # a test asks for one.

@@ -14,12 +14,16 @@ Two sources:
   its own metric and counts ``fangxun_metrics_scrape_errors``; the scrape itself never fails.
 
 Each app has its own :class:`~prometheus_client.CollectorRegistry` (tests build many apps).
-Set ``FANGXUN_METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` on ``/metrics``.
+Set ``FANGXUN_METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` on ``/metrics``;
+without a token only loopback clients are answered (403 to others) unless
+``FANGXUN_METRICS_ALLOW_REMOTE`` is set (issue 20, item 12: the figures name routes, backlogs
+and dead letters, which an outsider has no business reading).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -230,6 +234,14 @@ def build_registry(engine: Engine) -> tuple[CollectorRegistry, Histogram]:
 router = APIRouter(include_in_schema=False)
 
 
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     """The Prometheus exposition of this app's registry (401 without the configured token)."""
@@ -243,6 +255,12 @@ def metrics(request: Request) -> Response:
                 media_type="text/plain",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+    elif not request.app.state.settings.metrics_allow_remote and not _loopback(request):
+        return Response(
+            "metrics answer loopback clients only; set FANGXUN_METRICS_TOKEN to scrape remotely\n",
+            status_code=403,
+            media_type="text/plain",
+        )
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

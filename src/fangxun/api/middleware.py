@@ -79,7 +79,7 @@ DOCS_CSP: Final = (
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response (headers a handler set are kept)."""
 
-    def __init__(self, app: ASGIApp, *, csp: str) -> None:
+    def __init__(self, app: ASGIApp, *, csp: str, hsts_max_age_s: int = 0) -> None:
         self.app = app
         self.headers: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
@@ -88,6 +88,11 @@ class SecurityHeadersMiddleware:
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=(self)"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
+        if hsts_max_age_s > 0:
+            # HTTPS only from now on (browsers ignore it on plain HTTP, so a demo on http://
+            # localhost is unaffected); the app chooses when (outside development).
+            value = f"max-age={hsts_max_age_s}; includeSubDomains"
+            self.headers.append((b"strict-transport-security", value.encode("latin-1")))
         self.csp = csp.encode("latin-1")
         self.docs_csp = DOCS_CSP.encode("latin-1")
 

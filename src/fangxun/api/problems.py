@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from fangxun.errors import (
     FangxunError,
     NotFoundError,
     PermissionDeniedError,
+    StaleVersion,
     ThrottledError,
     ValidationFailed,
 )
@@ -38,6 +40,8 @@ STATUS_BY_ERROR: dict[type[FangxunError], int] = {
     PermissionDeniedError: 403,
     ValidationFailed: 422,
     ConflictError: 409,
+    # An If-Match naming a version the record has left (issue 20, item 13).
+    StaleVersion: 412,
     AuthenticationError: 401,
     ThrottledError: 429,
     ConfigError: 500,
@@ -134,9 +138,13 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, ValidationFailed):
         errors = [{"loc": list(p.loc), "msg": p.msg, "type": "value_error"} for p in exc.problems]
+    extra: dict[str, Any] = {}
+    if isinstance(exc, StaleVersion):
+        headers["ETag"] = f'"{exc.current_version}"'
+        extra = {"current_version": exc.current_version, "changes": exc.changes}
     if isinstance(exc, ConfigError):
         logger.error("configuration error while serving %s: %s", request.url.path, exc.detail)
-    return problem(
+    response = problem(
         status=status,
         code=exc.code,
         title=exc.title,
@@ -145,6 +153,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         errors=errors,
         headers=headers or None,
     )
+    if extra:
+        body = json.loads(bytes(response.body))
+        response = ProblemResponse({**body, **extra}, status_code=status, headers=headers)
+    return response
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from fangxun import geo
 from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
@@ -36,6 +37,7 @@ def import_(
 ) -> None:
     """Import hazard points (all rows or none); points are matched by code."""
     settings = get_settings()
+    geo.configure(max_vertices=settings.geometry_max_vertices)
     try:
         with database_session(settings.database_url) as session:
             report = hazard_io.import_points(

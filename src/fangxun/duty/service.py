@@ -602,19 +602,22 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo | None = None) -> b
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from fangxun.excel import append_row
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "值班表"
-    sheet.append(
-        ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
+    append_row(
+        sheet, ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
     )
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for shift in shifts:
         leader = next((a for a in shift.assignments if a.role is DutyRole.leader), None)
         crew = [a for a in shift.assignments if a.role is not DutyRole.leader]
-        sheet.append(
+        append_row(
+            sheet,
             [
                 shift.unit.name_zh,
                 _local(shift.starts_at, tz).strftime("%Y-%m-%d %H:%M"),
@@ -624,7 +627,7 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo | None = None) -> b
                 "、".join(a.person.phone or "" for a in shift.assignments if a.person.phone),
                 "、".join(a.person.name for a in shift.assignments if a.checked_in_at),
                 shift.handover_note or "",
-            ]
+            ],
         )
     for column, width in zip("ABCDEFGH", (16, 18, 18, 12, 24, 30, 20, 40), strict=True):
         sheet.column_dimensions[column].width = width

@@ -34,6 +34,7 @@ from fangxun.audit.service import (
 from fangxun.db.queries import flush_or_conflict
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError, PermissionDeniedError, ValidationFailed
+from fangxun.notify.markdown import escape as md
 from fangxun.notify.models import (
     Channel,
     ContactChannel,
@@ -428,13 +429,14 @@ def acknowledge_by_token(
 
 def _escalation_markdown(event_key: str, overdue: Sequence[Notification], waited_s: float) -> str:
     first = overdue[0]
-    names = "、".join(sorted({f"{n.recipient_name}（{n.role}）" for n in overdue}))
+    # ``first.markdown`` was escaped when it was built; the names and subject are escaped here.
+    names = "、".join(sorted({f"{md(n.recipient_name)}（{md(n.role)}）" for n in overdue}))
     return (
         f"**未确认通知升级 / Unacknowledged, escalated**\n\n"
-        f"> {first.subject}\n\n"
+        f"> {md(first.subject)}\n\n"
         f"- 未确认 / Not acknowledged: {names}\n"
         f"- 等待 / Waited: {waited_s / 60:.0f} min\n"
-        f"- 事件 / Event: `{event_key}`\n\n"
+        f"- 事件 / Event: {md(event_key)}\n\n"
         f"---\n\n{first.markdown}"
     )
 

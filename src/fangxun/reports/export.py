@@ -136,13 +136,15 @@ def _naive_local(moment: datetime | None) -> datetime | None:
 def _sheet(wb: Any, title: str, header: list[str], rows: list[list[Any]], first: bool) -> None:
     from openpyxl.styles import Font
 
+    from fangxun.excel import append_row
+
     ws = wb.active if first else wb.create_sheet()
     ws.title = title
-    ws.append(header)
+    append_row(ws, header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(row)
+        append_row(ws, row)
     for i, name in enumerate(header, start=1):
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = max(10, len(name) * 2)
     ws.freeze_panes = "A2"

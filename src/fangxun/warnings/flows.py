@@ -47,6 +47,7 @@ def event_key(change: WarningChange) -> str:
 
 def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
     """Subject and markdown body of a change's notification (Chinese, then English)."""
+    from fangxun.notify.markdown import escape as md
     from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, KIND_NAMES, summary_text
 
     colour = (change.to_colour or change.from_colour or warning.colour).value
@@ -59,8 +60,9 @@ def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
         subject = f"【演练 Exercise】{subject}"
     zh, en = summary_text(warning, change.evidence, change.reason)
     when = change.at.isoformat()
+    # Names and reasons come from people: every one goes through ``md`` (no links, no headings).
     lines = [
-        f"### {subject}",
+        f"### {md(subject)}",
         f"- 时间 Time: {when}",
         f"- 变化 Change: {chz} / {che}"
         + (
@@ -68,10 +70,10 @@ def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
             if change.from_colour and change.to_colour and change.from_colour != change.to_colour
             else ""
         ),
-        f"- 依据：{zh}",
-        f"- Evidence: {en}",
-        f"- {ce} {ke} warning {che}: {warning.place or 'district-wide'}",
-        f"- CAP: /api/v1/cap/{change.cap_identifier}.xml",
+        f"- 依据：{md(zh)}",
+        f"- Evidence: {md(en)}",
+        f"- {ce} {ke} warning {che}: {md(warning.place or 'district-wide')}",
+        f"- CAP: /api/v1/cap/{md(change.cap_identifier)}.xml",
     ]
     return subject, "\n".join(lines)
 

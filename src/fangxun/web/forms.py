@@ -25,7 +25,7 @@ from fastapi import Response
 from pydantic import BaseModel, ValidationError
 
 from fangxun.db import Session
-from fangxun.errors import FangxunError
+from fangxun.errors import FangxunError, StaleVersion
 
 T = TypeVar("T")
 
@@ -56,9 +56,12 @@ def problem_text(exc: Exception) -> str:
 
 
 def status_of(exc: Exception) -> int:
-    """The HTTP status of a refused form: the API's status for a domain error, else 422."""
+    """The HTTP status of a refused form: the API's status for a domain error, else 422 (and 409
+    for a stale record version, which the API answers 412: a form has no If-Match)."""
     from fangxun.api.problems import status_for  # the API shell maps domain errors once
 
+    if isinstance(exc, StaleVersion):
+        return 409
     return status_for(exc) if isinstance(exc, FangxunError) else 422
 
 

@@ -456,12 +456,20 @@ def transition(
     settings: SettingsDep,
     action: Annotated[str, Form(max_length=16)] = "",
     comment: Annotated[str, Form(max_length=5000)] = "",
+    version: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    """Make one move with its comment; a refused move re-renders the page with the reason."""
+    """Make one move with its comment; a refused move re-renders the page with the reason. The
+    form's hidden ``version`` is the one the person saw: changed since → 409 saying what changed
+    (the page shows the current state)."""
     _ = gettext_for(negotiate_language(request, settings.language))
     try:
         service.transition_rectification(
-            session=db, rect_id=rect_id, action=action, comment=comment, actor=user
+            session=db,
+            rect_id=rect_id,
+            action=action,
+            comment=comment,
+            actor=user,
+            expected_version=int(version) if version.strip().isdigit() else None,
         )
     except NotFoundError as exc:
         raise _not_found(exc) from None

@@ -260,8 +260,10 @@ def incident_transition(
     team_id: Annotated[int | None, Form()] = None,
     note: Annotated[str, Form(max_length=4000)] = "",
     back: Annotated[str, Form()] = "detail",
+    version: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    """Dispatch a team or move an incident to its next state."""
+    """Dispatch a team or move an incident to its next state. The form's hidden ``version`` is
+    the one the person saw: changed since → 409 saying what changed."""
     try:
         incidents.transition(
             session=db,
@@ -272,6 +274,7 @@ def incident_transition(
                 note=note or None,
             ),
             actor=user,
+            expected_version=int(version) if version.strip().isdigit() else None,
         )
     except (FangxunError, ValidationError) as exc:
         db.rollback()

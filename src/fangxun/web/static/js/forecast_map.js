@@ -9,9 +9,11 @@ function show() {
   const map = createMap("fc-map").fitBounds([[s, w], [n, e]]);
   const overlay = L.imageOverlay(data.overlay, [[s, w], [n, e]], { opacity: 0.85 }).addTo(map);
   for (const p of data.points) {
-    L.circleMarker([p.lat, p.lon], { radius: 5, color: "#e31a1c" })
-      .bindTooltip(`${p.code} ${p.name}: ${p.peak.toFixed(1)} cm`)
-      .addTo(map);
+    // A node with text, never a string: Leaflet inserts a string tooltip as HTML, and the point's
+    // name comes from people (issue 20, item 9).
+    const tip = document.createElement("span");
+    tip.textContent = `${p.code} ${p.name}: ${p.peak.toFixed(1)} cm`;
+    L.circleMarker([p.lat, p.lon], { radius: 5, color: "#e31a1c" }).bindTooltip(tip).addTo(map);
   }
   const slider = document.getElementById("fc-frame");
   const label = document.getElementById("fc-frame-label");
