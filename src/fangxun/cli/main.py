@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from fangxun import __version__
 from fangxun.cli import db as db_cli
 from fangxun.cli import demo as demo_cli
+from fangxun.cli import drainage as drainage_cli
 from fangxun.cli import forecast as forecast_cli
 from fangxun.cli import hazards as hazards_cli
 from fangxun.cli import inundation as inundation_cli
@@ -105,6 +106,7 @@ app.add_typer(monitoring_cli.app, name="monitoring")
 app.add_typer(warnings_cli.app, name="warnings")
 app.add_typer(reports_cli.app, name="report")
 app.add_typer(notify_cli.app, name="notify")
+app.add_typer(drainage_cli.app, name="drainage")
 
 
 def _version_callback(value: bool) -> None:
