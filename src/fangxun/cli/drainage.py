@@ -25,6 +25,7 @@ def run(
     rain_mm_h: float = typer.Option(0.0, "--rain-mm-h", help="Uniform rain (mm/h)."),
     rain_min: float = typer.Option(0.0, "--rain-min", help="Rain for the first N minutes."),
     exchange_s: float = typer.Option(10.0, "--exchange-s", help="Exchange interval (s)."),
+    backend: str = typer.Option("numba", "--backend", help="Surface model backend."),
 ) -> None:
     """Run the network coupled both ways with the 2-D surface model on TERRAIN.
 
@@ -42,6 +43,7 @@ def run(
             rain_mm_h=rain_mm_h,
             rain_min=rain_min,
             exchange_interval_s=exchange_s,
+            backend=backend,
         )
     except (NetworkError, ValueError) as exc:
         log.warning("drainage run refused: %s", exc)

@@ -55,7 +55,7 @@ import numpy.typing as npt
 
 from fangxun.inundation import Model
 
-from .network import SI_FLOW_UNITS, NetworkError
+from .network import SI_FLOW_UNITS, NetworkError, swmm_error_text, with_pumps_off
 
 FloatArray = npt.NDArray[np.float64]
 GRAVITY = 9.81
@@ -200,10 +200,19 @@ class Coupler:
             self._tmp = tempfile.TemporaryDirectory(prefix="fangxun-swmm-")
             work_dir = self._tmp.name
         wd = Path(work_dir)
+        if pumps_off:
+            # a copy of the file with the pumps off (status, depths and rules; see with_pumps_off)
+            src = Path(inp_path)
+            copy = wd / src.name
+            copy.write_text(
+                with_pumps_off(src.read_text(encoding="utf-8-sig"), tuple(pumps_off)),
+                encoding="utf-8",
+            )
+            inp_path = copy
         try:
             self.sim = Simulation(str(inp_path), str(wd / "net.rpt"), str(wd / "net.out"))
         except Exception as exc:
-            raise NetworkError(f"SWMM cannot read {inp_path}: {str(exc).strip()}") from exc
+            raise NetworkError(swmm_error_text(inp_path, exc, wd / "net.rpt")) from exc
         units = str(self.sim.flow_units).upper()
         if units not in SI_FLOW_UNITS:
             self.sim.close()
@@ -225,6 +234,7 @@ class Coupler:
         self._cols = np.array([cells[n][1] for n in self.coupled], dtype=np.int64)
         self._cidx = [self._index[n] for n in self.coupled]
         self._oidx = [self._index[n] for n in self.outfalls]
+        self._full_depth = np.array([self._node[n].full_depth for n in self.coupled])
         grid = model.grid
         self._ground = (
             grid.elevation[self._rows, self._cols] if self.coupled else np.zeros(0)
@@ -341,7 +351,10 @@ class Coupler:
                 h = model.depth_at(self._rows, self._cols)
                 heads = np.array([self._node_result(i, head) for i in self._cidx])
                 q = exchange_capacity(self._ground, h, heads, self.params) * self._factor
-                q[self._flooded_last] = 0.0
+                # a full node (at its rim) cannot take more: what it took would only flood back,
+                # and SWMM's balance of inflow into a full node is poor
+                depths = np.array([self._node_result(i, depth) for i in self._cidx])
+                q[self._flooded_last | (depths >= self._full_depth - 0.01)] = 0.0
                 room = np.maximum(h * area - self._debt, 0.0)
                 q = np.minimum(q, room / (target - t + 5.0))  # 5 s: SWMM's step may overshoot
                 for k in np.flatnonzero(q != self._q):
@@ -431,6 +444,8 @@ class Coupler:
             "stored_network_m3": network,
             "error_m3": error,
             "swmm_routing_continuity_pct": float(st["routing_error"]),
+            "swmm_flooding_m3": float(st["flooding"]) * q,
+            "swmm_inflow_m3": inflow + self.exchange_in_m3,
             "initial_surface_m3": surface_initial,
             "initial_network_m3": self._network_initial_m3,
             "surface_outflow_m3": mb["outflow"],

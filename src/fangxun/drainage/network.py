@@ -182,6 +182,19 @@ def _float(value: str, where: str) -> float:
         raise NetworkError(f"{where}: {value!r} is not a number") from None
 
 
+def swmm_error_text(path: str | Path, exc: BaseException, report: Path) -> str:
+    """SWMM's refusal as one message: its error, and the input lines its report names."""
+    lines = [str(exc).strip().replace("\n", " ")]
+    try:
+        text = report.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    details = [ln.strip() for ln in text.splitlines() if "ERROR" in ln and "200" not in ln]
+    if details:
+        lines.append("; ".join(details[:5]))
+    return f"SWMM cannot read {path}: " + " — ".join(lines)
+
+
 def _engine_check(path: Path) -> tuple[dict[str, tuple[str, float, float]], dict[str, str]]:
     """Open the file with the SWMM engine: node name → (kind, invert, full depth); link kinds.
 
@@ -194,7 +207,7 @@ def _engine_check(path: Path) -> tuple[dict[str, tuple[str, float, float]], dict
         try:
             sim = Simulation(str(path), str(Path(tmp) / "r.rpt"), str(Path(tmp) / "r.out"))
         except Exception as exc:  # the engine raises a bare Exception with its error text
-            raise NetworkError(f"SWMM cannot read {path}: {str(exc).strip()}") from exc
+            raise NetworkError(swmm_error_text(path, exc, Path(tmp) / "r.rpt")) from exc
         try:
             for n in Nodes(sim):
                 kind = (
@@ -309,3 +322,51 @@ def read_inp(path: str | Path) -> Network:
                 (_float(row[1], f"{p} [VERTICES]"), _float(row[2], f"{p} [VERTICES]"))
             )
     return net
+
+
+def with_pumps_off(text: str, pumps: list[str] | tuple[str, ...]) -> str:
+    """The ``.inp`` text with the named pumps held off: their status OFF, no startup/shutoff
+    depths (SWMM would switch them on by depth) and no control rule that acts on them (SWMM
+    evaluates rules inside its step, where a setting from outside cannot override them)."""
+    names = set(pumps)
+    out: list[str] = []
+    section = ""
+    rule: list[str] = []
+    rule_hits = False
+
+    def flush() -> None:
+        nonlocal rule, rule_hits
+        if not rule_hits:
+            out.extend(rule)
+        rule, rule_hits = [], False
+
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        m = re.fullmatch(r"\[([^\]]+)\]", line)
+        if m:
+            if section == "CONTROLS":
+                flush()
+            section = m.group(1).strip().upper()
+            out.append(raw)
+            continue
+        if section == "PUMPS" and line:
+            fields = line.split()
+            if fields[0] in names:
+                curve = fields[3] if len(fields) > 3 else "*"
+                out.append(f"{fields[0]} {fields[1]} {fields[2]} {curve} OFF 0 0")
+                continue
+        if section == "CONTROLS":
+            if line.upper().startswith("RULE"):
+                flush()
+            rule.append(raw)
+            words = line.upper().split()
+            if any(
+                w == "PUMP" and i + 1 < len(words) and words[i + 1] in {n.upper() for n in names}
+                for i, w in enumerate(words)
+            ):
+                rule_hits = True
+            continue
+        out.append(raw)
+    if section == "CONTROLS":
+        flush()
+    return "\n".join(out) + "\n"

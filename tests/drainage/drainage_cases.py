@@ -122,14 +122,13 @@ def street_network(
         lines.append("\n[PUMPS]\nP1 W1 O1 PC1 ON 0.3 0")
         lines.append("\n[CURVES]\nPC1 PUMP2 0 0.0\nPC1 0.3 0.05\nPC1 10 0.05")
     if inflow_m3_s is not None:
+        # a constant inflow, then nothing (times in decimal hours)
         lines.append("\n[TIMESERIES]")
-        lines.append(f"TS1 0:00 {inflow_m3_s}\nTS1 {int(inflow_min)}:00 0\nTS1 3:00 0")
-        # a constant inflow, then nothing; minutes:seconds are not allowed, so use hours
-        lines[-1] = (
+        lines.append(
             f"TS1 0 {inflow_m3_s}\nTS1 {inflow_min / 60.0:.6f} {inflow_m3_s}\n"
             f"TS1 {inflow_min / 60.0 + 1e-4:.6f} 0\nTS1 3 0"
         )
-        lines.append('\n[INFLOWS]\nJ1 FLOW TS1 FLOW 1.0 1.0 0 ""')
+        lines.append("\n[INFLOWS]\nJ1 FLOW TS1 FLOW 1.0 1.0")
     lines.append("\n[COORDINATES]")
     for name, (x, y) in coords.items():
         if name == "W1" and not pump:
