@@ -41,7 +41,9 @@ def write_terrain(path: Path, z: np.ndarray | None = None, crs: str = "EPSG:4547
         count=1,
         dtype="float64",
         crs=crs,
-        transform=from_origin(X0, Y0, DX, DX) if crs == "EPSG:4547" else from_origin(113.6, 34.7, 1e-5, 1e-5),
+        transform=from_origin(X0, Y0, DX, DX)
+        if crs == "EPSG:4547"
+        else from_origin(113.6, 34.7, 1e-5, 1e-5),
         nodata=-9999.0,
     ) as dst:
         dst.write(z, 1)

@@ -31,9 +31,7 @@ def _coupled(
     net = read_inp(inp)
     check = check_against_terrain(net, grid)
     cells = {n: c for n, c in check.cells.items() if net.nodes[n].kind != "outfall"}
-    rain = (
-        Hyetograph([0.0, rain_min * 60.0], [rain_mm_h, 0.0]) if rain_mm_h > 0 else None
-    )
+    rain = Hyetograph([0.0, rain_min * 60.0], [rain_mm_h, 0.0]) if rain_mm_h > 0 else None
     model = Model(grid, rain=rain, backend="numpy", output_interval_s=300.0)
     coupler = Coupler(model, inp, cells, duration_s=duration_min * 60.0, **(coupler_kwargs or {}))
     return coupler, model, inp
@@ -45,16 +43,18 @@ def _standalone(inp: Path) -> tuple[dict[float, float], dict[str, float]]:
 
     flows: dict[float, float] = {}
     max_depth: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        with Simulation(str(inp), f"{tmp}/r.rpt", f"{tmp}/r.out") as sim:
-            nodes = {n.nodeid: n for n in Nodes(sim)}
-            for _ in sim:
-                t = round((sim.current_time - sim.start_time).total_seconds(), 3)
-                flows[t] = nodes["O1"].total_inflow
-                for name, n in nodes.items():
-                    max_depth[name] = max(max_depth.get(name, 0.0), n.depth)
-                if t >= 40 * 60:
-                    break
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Simulation(str(inp), f"{tmp}/r.rpt", f"{tmp}/r.out") as sim,
+    ):
+        nodes = {n.nodeid: n for n in Nodes(sim)}
+        for _ in sim:
+            t = round((sim.current_time - sim.start_time).total_seconds(), 3)
+            flows[t] = nodes["O1"].total_inflow
+            for name, n in nodes.items():
+                max_depth[name] = max(max_depth.get(name, 0.0), n.depth)
+            if t >= 40 * 60:
+                break
     return flows, max_depth
 
 

@@ -11,7 +11,9 @@ from rich.console import Console
 
 from fangxun.errors import ValidationFailed
 
-app = typer.Typer(help="Drainage network (SWMM) coupled with the surface model.", no_args_is_help=True)
+app = typer.Typer(
+    help="Drainage network (SWMM) coupled with the surface model.", no_args_is_help=True
+)
 console = Console(soft_wrap=True)
 log = logging.getLogger(__name__)
 

@@ -243,7 +243,7 @@ class Coupler:
         for name, f in factors.items():
             if name not in self._node:
                 raise NetworkError(f"inlet_factor names node {name}, not in the network")
-            if not (math.isfinite(f) and 0.0 <= f):
+            if not (math.isfinite(f) and f >= 0.0):
                 raise ValueError(f"inlet_factor for {name} must be >= 0, got {f}")
         self._factor = np.array([factors.get(n, 1.0) for n in self.coupled])
         link_names = {lk.linkid: lk for lk in links}
@@ -357,8 +357,8 @@ class Coupler:
                 q[self._flooded_last | (depths >= self._full_depth - 0.01)] = 0.0
                 room = np.maximum(h * area - self._debt, 0.0)
                 q = np.minimum(q, room / (target - t + 5.0))  # 5 s: SWMM's step may overshoot
-                for k in np.flatnonzero(q != self._q):
-                    self._node[self.coupled[k]].generated_inflow(float(q[k]) / qf)
+                for changed in np.flatnonzero(q != self._q):
+                    self._node[self.coupled[changed]].generated_inflow(float(q[changed]) / qf)
                 self._q = q
             # 2. SWMM to t' >= target
             t0 = time.perf_counter()

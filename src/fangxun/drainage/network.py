@@ -252,12 +252,12 @@ def read_inp(path: str | Path) -> Network:
         text = p.read_text(encoding="gb18030")  # files from Chinese institutes' tools
     sec = read_sections(text)
     options = {row[0].upper(): row[1] for row in sec.get("OPTIONS", []) if len(row) >= 2}
-    units = options.get("FLOW_UNITS", "CFS").upper()
+    engine_nodes, engine_links = _engine_check(p)  # SWMM's own reasons first
+    units = options.get("FLOW_UNITS", "CFS").upper()  # SWMM's default is CFS
     if units in US_FLOW_UNITS or units not in SI_FLOW_UNITS:
         raise NetworkError(
             f"{p}: FLOW_UNITS {units} uses US units (feet); export the network in CMS or LPS"
         )
-    engine_nodes, engine_links = _engine_check(p)
 
     coords: dict[str, tuple[float, float]] = {}
     for row in sec.get("COORDINATES", []):
@@ -299,22 +299,22 @@ def read_inp(path: str | Path) -> Network:
         row[0]: row for s in rows_by_section.values() for row in sec.get(s, []) if len(row) >= 3
     }
     for name, kind in engine_links.items():
-        row = link_rows.get(name)
-        if row is None:
+        lrow = link_rows.get(name)
+        if lrow is None:
             raise NetworkError(f"{p}: link {name} is known to SWMM but not found in the file")
         where = f"{p} [{rows_by_section[kind]}] {name}"
         xs = xsec.get(name)
         net.links[name] = Link(
             name=name,
             kind=kind,
-            from_node=row[1],
-            to_node=row[2],
-            length_m=_float(row[3], where) if kind == "conduit" and len(row) > 3 else None,
-            roughness=_float(row[4], where) if kind == "conduit" and len(row) > 4 else None,
+            from_node=lrow[1],
+            to_node=lrow[2],
+            length_m=_float(lrow[3], where) if kind == "conduit" and len(lrow) > 3 else None,
+            roughness=_float(lrow[4], where) if kind == "conduit" and len(lrow) > 4 else None,
             shape=xs[1].upper() if xs and len(xs) > 1 else None,
             geom1_m=_float(xs[2], where) if xs and len(xs) > 2 else None,
-            pump_curve=row[3] if kind == "pump" and len(row) > 3 else None,
-            initial_on=(row[4].upper() != "OFF") if kind == "pump" and len(row) > 4 else None,
+            pump_curve=lrow[3] if kind == "pump" and len(lrow) > 3 else None,
+            initial_on=(lrow[4].upper() != "OFF") if kind == "pump" and len(lrow) > 4 else None,
         )
     for row in sec.get("VERTICES", []):
         if len(row) >= 3:
