@@ -68,6 +68,9 @@ class NetworkSpec:
     inlet_factor: dict[str, float] = field(default_factory=dict)
     tailwater: dict[str, float] = field(default_factory=dict)
     exchange_interval_s: float = 10.0
+    #: Inlet plan area (m²) per node: one cover is ~1 m²; a node standing for a street's
+    #: gullies takes more (the demo network: 20 m²).
+    inlet_area_m2: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -358,7 +361,7 @@ def _network(
     if net is None:
         yield model.run_until
         return
-    from fangxun.drainage.coupler import Coupler
+    from fangxun.drainage.coupler import Coupler, ExchangeParams
 
     with tempfile.TemporaryDirectory(prefix="fangxun-net-") as tmp:
         inp = Path(tmp) / "network.inp"
@@ -369,6 +372,7 @@ def _network(
             net.cells,
             duration_s=horizon_s,
             exchange_interval_s=net.exchange_interval_s,
+            params=ExchangeParams(inlet_area_m2=net.inlet_area_m2),
             inlet_factor=net.inlet_factor,
             pumps_off=net.pumps_off,
             tailwater=dict(net.tailwater),
