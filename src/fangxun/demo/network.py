@@ -4,7 +4,8 @@ Design (documented so it can be argued with; a real district imports its institu
 
 * **Trunk sewers** under every west–east street (:data:`~fangxun.demo.terrain.ROADS` with axis
   "ew"), flowing east with the ground to an **outfall** on the river's west bank, with a flap gate
-  (the river must not run back into the streets). Manholes every :data:`MANHOLE_SPACING_M` along
+  (the river must not run back into the streets); the largest trunks, under their cover, end
+  below the river's bed, so those outfalls are submerged. Manholes every :data:`MANHOLE_SPACING_M` along
   the street's centreline from 250 m east of the western edge; each manhole's rim is the ground
   of its cell, its invert the cover depth (1.5 m) plus the pipe's diameter below the rim, never
   rising downstream (at least a 0.5 ‰ fall).
@@ -15,7 +16,7 @@ Design (documented so it can be argued with; a real district imports its institu
   travel time at 1 m/s); diameters from Manning's full-pipe flow (n = 0.013) at the pipe's slope,
   rounded up to the standard sizes :data:`DIAMETERS_M`.
 * **Two pump stations** at the first two underpasses under the railway (:data:`PUMPED`): a
-  junction at the underpass's low point drains into a wet well (6 m deep, 80 m²), from which
+  junction at the underpass's low point drains into a wet well (its floor 6 m below the underpass's road, 80 m²), from which
   three pumps of 0.5 m³/s each (starting at 1.0, 1.5 and 2.0 m of well depth, stopping at 0.3 m:
   1.5 m³/s, the capacity the monitoring seed gives the stations) lift the water into the trunk
   of the nearest street to the south. Their SWMM names ``PSn-1..3`` match the telemetry rule
@@ -127,7 +128,9 @@ def demo_network_inp(
                 conduits.append((f"C{name}", names[i - 1], name, MANHOLE_SPACING_M, d))
         out_name = f"OF{k + 1}"
         bed = float(bank_elevation(np.array([s]))[0] - river_depth(np.array([s]))[0])
-        out_inv = max(prev_inv - 0.2, bed + 0.3) if nodes else bed + 0.3
+        # the largest trunks under their cover end below the river's bed: a submerged,
+        # flap-gated outfall (the river level, when linked, is its tailwater)
+        out_inv = prev_inv - 0.2 if nodes else bed + 0.3
         outfalls.append((out_name, *xy(bank_x, s), out_inv))
         if nodes:
             last = nodes[-1]
@@ -137,7 +140,7 @@ def demo_network_inp(
         trunk_nodes[road.name_zh] = [(float(x), n) for x, n in zip(xs, names, strict=True)]
 
     # pump stations at the first underpasses: into the trunk of the nearest street to the south
-    storage: list[tuple[str, float, float, float]] = []
+    storage: list[tuple[str, float, float, float, float]] = []
     pumps: list[tuple[str, str, str, float]] = []
     underpasses = [f for f in terrain.features if f.kind == "underpass"]
     ew = [r for r in ROADS if r.axis == "ew"]
@@ -148,7 +151,9 @@ def demo_network_inp(
         up = _Node(f"UP{n}", feat.x, feat.y, invert=feat.ground_m - 2.0, depth=2.0)
         junctions.append(up)
         ww = f"WW{n}"
-        storage.append((ww, feat.x + 15.0, feat.y, feat.ground_m - 6.0))
+        # the well beside the underpass, its cover at the ground there
+        ww_rim = ground(x_up + 15.0, s_up)
+        storage.append((ww, feat.x + 15.0, feat.y, feat.ground_m - 6.0, ww_rim - feat.ground_m + 6.0))
         conduits.append((f"CUP{n}", up.name, ww, 20.0, 1.0))
         south_roads = [r for r in ew if r.position_m < s_up] or ew
         road = max(south_roads, key=lambda r: r.position_m)
@@ -173,7 +178,7 @@ def demo_network_inp(
     lines.append("\n[OUTFALLS]\n;;name invert type gated")
     lines += [f"{o[0]} {o[3]:.3f} FREE YES" for o in outfalls]
     lines.append("\n[STORAGE]\n;;name invert maxdepth initdepth shape area")
-    lines += [f"{s[0]} {s[3]:.3f} 6.0 0 FUNCTIONAL 0 0 80 0 0" for s in storage]
+    lines += [f"{s[0]} {s[3]:.3f} {s[4]:.3f} 0 FUNCTIONAL 0 0 80 0 0" for s in storage]
     lines.append("\n[CONDUITS]\n;;name from to length n inoffset outoffset q0")
     lines += [f"{c[0]} {c[1]} {c[2]} {c[3]:.1f} {MANNING_N} 0 0 0" for c in conduits]
     lines.append("\n[PUMPS]\n;;name from to curve status startup shutoff")
