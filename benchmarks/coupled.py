@@ -149,9 +149,7 @@ def main() -> None:
         "max_depth_m": float(np.nanmax(model.max_depth)),
         "volume_balance_m3": {k: round(v, 3) for k, v in vb.items()},
         "flooded_nodes": sum(1 for v in res.node_flooded_m3.values() if v > 0),
-        "outfall_peak_m3_s": {
-            k: round(max(v), 3) for k, v in res.outfall_flow_m3_s.items() if v
-        },
+        "outfall_peak_m3_s": {k: round(max(v), 3) for k, v in res.outfall_flow_m3_s.items() if v},
     }
     if args.engine_path:
         t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The synthetic demo network: readable by SWMM, on the demo terrain, every part reaches the river."""
+"""The synthetic demo network: read by SWMM, on the demo terrain, every part reaches the river."""
 
 from __future__ import annotations
 
