@@ -19,8 +19,8 @@ Design (documented so it can be argued with; a real district imports its institu
   junction at the underpass's low point drains into a wet well (80 m², its floor 6 m below
   the underpass's road), from which three pumps of 0.5 m³/s each (starting at 1.0, 1.5 and
   2.0 m of well depth, stopping at 0.3 m: 1.5 m³/s, the capacity the monitoring seed gives the
-  stations) lift the water into the trunk of the nearest street to the south. Their SWMM names ``PSn-1..3`` match the telemetry rule
-  "the first k pumps run when k are running".
+  stations) lift the water into the trunk of the nearest street to the south. Their SWMM
+  names ``PSn-1..3`` match the telemetry rule "the first k pumps run when k are running".
 * Inlets: each manhole stands for the gullies of its 200 m of street, so the forecast couples it
   with a larger inlet than one manhole cover (:data:`INLET_AREA_M2`).
 
