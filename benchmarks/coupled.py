@@ -4,7 +4,8 @@ both ways) against the uncoupled run (the catchment sink), and the share of time
 The district as ``benchmarks/forecast.py`` builds it (demo terrain, Manning's n by land use,
 Chicago design storm P = 5 a over the horizon, open edges, 60 virtual gauges), once with the
 catchment drainage sink (uncoupled) and once coupled with the synthetic demo network of
-:mod:`fangxun.demo.network` (no sink: the pipes drain the streets), exchange every 10 s. Writes
+:mod:`fangxun.demo.network` (no sink: the pipes drain the streets through the road cells
+within 100 m of each manhole, a 1 m² gully each), exchange every 10 s. Writes
 ``benchmarks/results/coupled.json``. Target (issue 24): coupled ≤ 1.5 × uncoupled.
 
     .venv/bin/python benchmarks/coupled.py                 # 3 h at the terrain's 10 m
@@ -27,9 +28,9 @@ import numpy as np
 
 from fangxun.config import load_settings
 from fangxun.demo.files import ensure_terrain_files
-from fangxun.demo.network import INLET_AREA_M2, demo_network_inp
+from fangxun.demo.network import INLET_AREA_M2, INLET_RADIUS_M, demo_network_inp
 from fangxun.demo.terrain import generate_terrain
-from fangxun.drainage.checks import check_against_terrain
+from fangxun.drainage.checks import check_against_terrain, inlet_cells
 from fangxun.drainage.coupler import Coupler, ExchangeParams
 from fangxun.drainage.network import read_inp
 from fangxun.forecast import engine, rainsource
@@ -64,6 +65,13 @@ def main() -> None:
     grid = d.grid()
     check = check_against_terrain(net, grid)
     cells = {n: c for n, c in check.cells.items() if net.nodes[n].kind != "outfall"}
+    # gullies: every road cell within 100 m feeds its nearest manhole (1 m² of grate each)
+    roads = generate_terrain().road_mask
+    if roads.shape != grid.shape:  # a coarser model: a block is road if any of its cells is
+        k = roads.shape[0] // grid.shape[0]
+        roads = roads[: grid.shape[0] * k, : grid.shape[1] * k]
+        roads = roads.reshape(grid.shape[0], k, grid.shape[1], k).any(axis=(1, 3))
+    feed = inlet_cells(grid, cells, INLET_RADIUS_M, roads)
     rng = np.random.default_rng(1)
     gauges = {
         f"p{i}": (int(rng.integers(0, d.shape[0])), int(rng.integers(0, d.shape[1])))
@@ -88,7 +96,9 @@ def main() -> None:
             "check": {k: v for k, v in check.as_dict().items() if k != "rim_mismatch"},
         },
         "exchange_interval_s": args.exchange_s,
-        "inlet_area_m2": INLET_AREA_M2,
+        "inlet_area_m2_per_cell": INLET_AREA_M2,
+        "inlet_radius_m": INLET_RADIUS_M,
+        "inlet_cells": int(sum(len(v) for v in feed.values())),
     }
     # Warm the Numba cache.
     engine.run_member(
@@ -115,7 +125,7 @@ def main() -> None:
     coupler = Coupler(
         model,
         inp,
-        cells,
+        feed,
         duration_s=horizon,
         exchange_interval_s=args.exchange_s,
         params=ExchangeParams(inlet_area_m2=INLET_AREA_M2),
@@ -130,7 +140,7 @@ def main() -> None:
         d,
         drainage_mm_h=0.0,
         network=engine.NetworkSpec(
-            inp_text=inp.read_text(), cells=cells, inlet_area_m2=INLET_AREA_M2
+            inp_text=inp.read_text(), cells=feed, inlet_area_m2=INLET_AREA_M2
         ),
     )
     vb = res.volume_balance

@@ -233,3 +233,32 @@ def test_exchange_law_nonnegative_and_monotone_in_depth(h: float, dh: float, hea
 def test_exchange_params_are_validated() -> None:
     with pytest.raises(ValueError, match="weir_coeff"):
         ExchangeParams(weir_coeff=0.0)
+
+
+def test_inlet_cells_along_the_street_take_more_and_conserve(tmp_path: Path) -> None:
+    """Gullies: each node drains the street cells nearest it; more water goes in, and the total
+    still balances to SWMM's continuity."""
+    from fangxun.drainage.checks import inlet_cells
+
+    def run(spread: bool, sub: str) -> dict[str, float]:
+        (tmp_path / sub).mkdir()
+        inp, dem = write_case(tmp_path / sub)
+        grid = read_terrain(dem)
+        net = read_inp(inp)
+        check = check_against_terrain(net, grid)
+        cells = {n: c for n, c in check.cells.items() if net.nodes[n].kind != "outfall"}
+        street = np.zeros(grid.shape, dtype=bool)
+        street[9:12, :] = True
+        feed = inlet_cells(grid, cells, 12.0, street) if spread else cells
+        if spread:
+            assert all(len(v) > 5 for v in feed.values())
+            owners = [c for v in feed.values() for c in v]
+            assert len(owners) == len(set(owners))
+        model = Model(grid, rain=Hyetograph([0.0, 900.0], [60.0, 0.0]), backend="numpy")
+        return Coupler(model, inp, feed, duration_s=1200.0).run().volume_balance
+
+    one = run(False, "one")
+    many = run(True, "many")
+    assert many["exchange_to_network_m3"] > 1.2 * one["exchange_to_network_m3"]
+    tol = abs(many["swmm_routing_continuity_pct"]) / 100.0 * many["swmm_inflow_m3"]
+    assert abs(many["error_m3"]) <= 1e-6 * many["rain_m3"] + 1.01 * tol

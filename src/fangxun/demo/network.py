@@ -21,8 +21,9 @@ Design (documented so it can be argued with; a real district imports its institu
   2.0 m of well depth, stopping at 0.3 m: 1.5 m³/s, the capacity the monitoring seed gives the
   stations) lift the water into the trunk of the nearest street to the south. Their SWMM
   names ``PSn-1..3`` match the telemetry rule "the first k pumps run when k are running".
-* Inlets: each manhole stands for the gullies of its 200 m of street, so the forecast couples it
-  with a larger inlet than one manhole cover (:data:`INLET_AREA_M2`).
+* Inlets: each manhole stands for the gullies of its 200 m of street: the road cells within
+  :data:`INLET_RADIUS_M` that are nearest to it feed it, each through a grate of
+  :data:`INLET_AREA_M2` (:func:`fangxun.drainage.checks.inlet_cells`).
 
 >>> from fangxun.demo.terrain import generate_terrain
 >>> text = demo_network_inp(generate_terrain())
@@ -58,8 +59,10 @@ MIN_SLOPE = 0.0005
 MANNING_N = 0.013
 DIAMETERS_M = (0.6, 0.8, 1.0, 1.2, 1.5, 1.8, 2.0, 2.4, 2.8, 3.2, 3.6, 4.0)
 PUMPED = UNDERPASSES[:2]
-INLET_AREA_M2 = 20.0
-"""Inlet plan area (m²) per manhole for the coupling: ~20 gully grates of 1 m² per 200 m."""
+INLET_AREA_M2 = 1.0
+"""Inlet plan area (m²) per road cell feeding a manhole (a gully grate or two)."""
+INLET_RADIUS_M = 100.0
+"""Road cells within this distance (m) of a manhole feed it (half the manhole spacing)."""
 #: Example storm formula (Zhengzhou-like; the configured one is used in a real district).
 DEFAULT_FORMULA = StormFormula(a=16.4, b=17.0, c=0.837, n=0.81, name="demo")
 

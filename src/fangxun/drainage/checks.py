@@ -14,6 +14,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from fangxun.inundation import Grid
 
 from .network import Network
@@ -122,3 +125,30 @@ def check_against_terrain(
         if not any(network.nodes[n].kind == "outfall" for n in part):
             report.parts_without_outfall.append(sorted(part))
     return report
+
+
+def inlet_cells(
+    grid: Grid,
+    cells: dict[str, tuple[int, int]],
+    radius_m: float,
+    mask: npt.NDArray[np.bool_] | None = None,
+) -> dict[str, list[tuple[int, int]]]:
+    """Each node's inlet cells: its own cell first, then the cells (of ``mask``, e.g. the
+    roads, if given) within ``radius_m`` whose nearest node it is — the gullies along a street
+    that feed a manhole. No cell feeds two nodes."""
+    from scipy.spatial import cKDTree
+
+    names = list(cells)
+    if not names:
+        return {}
+    ok = ~grid.nodata_mask if mask is None else (mask & ~grid.nodata_mask)
+    pts = np.array([cells[n] for n in names], dtype=np.float64)
+    rr, cc = np.nonzero(ok)
+    cand = np.column_stack([rr, cc]).astype(np.float64)
+    dist, idx = cKDTree(pts).query(cand, distance_upper_bound=radius_m / grid.cell_size)
+    out: dict[str, list[tuple[int, int]]] = {n: [cells[n]] for n in names}
+    own = set(cells.values())
+    for (r, c), d, k in zip(zip(rr, cc, strict=True), dist, idx, strict=True):
+        if np.isfinite(d) and (int(r), int(c)) not in own:
+            out[names[int(k)]].append((int(r), int(c)))
+    return out

@@ -44,7 +44,7 @@ import math
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -123,6 +123,20 @@ def exchange_capacity(
     return np.where(h > 0.0, q, 0.0)
 
 
+def _cell_list(value: Any, name: str) -> list[tuple[int, int]]:
+    """A node's inlet cells: one (row, col) or a sequence of them (the first is its own)."""
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) for v in value)
+    ):
+        return [(int(value[0]), int(value[1]))]
+    out = [(int(r), int(c)) for r, c in value]
+    if not out:
+        raise ValueError(f"node {name} has no inlet cell")
+    return out
+
+
 def _stage_fn(stage: Stage) -> Callable[[float], float]:
     if callable(stage):
         return stage
@@ -158,8 +172,10 @@ class Coupler:
         model: the surface model (its grid, rain and boundaries as the caller built them);
             the coupler drives it through ``run_until``, ``depth_at`` and ``exchange``.
         inp_path: the network's SWMM ``.inp`` file (metric flow units).
-        cells: coupled node name → (row, col) of its surface cell (outfalls are never coupled:
-            they discharge to the river). Nodes not named here run uncoupled.
+        cells: coupled node name → (row, col) of its surface cell, or a list of cells: its
+            own first (flooding returns there), then the cells whose gullies feed it, each an
+            inlet of the size ``params`` gives. Outfalls are never coupled (they discharge to
+            the river); nodes not named here run uncoupled.
         duration_s: how long the run will last (s); SWMM's end time is set past it.
         exchange_interval_s: Δ between exchanges (s).
         params: the exchange coefficients.
@@ -173,7 +189,7 @@ class Coupler:
         self,
         model: Model,
         inp_path: str | Path,
-        cells: Mapping[str, tuple[int, int]],
+        cells: Mapping[str, tuple[int, int] | Sequence[tuple[int, int]]],
         *,
         duration_s: float,
         exchange_interval_s: float = 10.0,
@@ -230,15 +246,20 @@ class Coupler:
         if unknown:
             raise NetworkError(f"coupled node(s) not in the network: {', '.join(unknown)}")
         self.coupled = [n for n in cells if not self._node[n].is_outfall()]
-        self._rows = np.array([cells[n][0] for n in self.coupled], dtype=np.int64)
-        self._cols = np.array([cells[n][1] for n in self.coupled], dtype=np.int64)
+        # each node's inlet cells (the first is its own: flooding returns there)
+        inlets = {n: _cell_list(cells[n], n) for n in self.coupled}
+        self._rows = np.array([inlets[n][0][0] for n in self.coupled], dtype=np.int64)
+        self._cols = np.array([inlets[n][0][1] for n in self.coupled], dtype=np.int64)
+        self._in_node = np.array(
+            [k for k, n in enumerate(self.coupled) for _ in inlets[n]], dtype=np.int64
+        )
+        self._in_rows = np.array([c[0] for n in self.coupled for c in inlets[n]], dtype=np.int64)
+        self._in_cols = np.array([c[1] for n in self.coupled for c in inlets[n]], dtype=np.int64)
         self._cidx = [self._index[n] for n in self.coupled]
         self._oidx = [self._index[n] for n in self.outfalls]
         self._full_depth = np.array([self._node[n].full_depth for n in self.coupled])
         grid = model.grid
-        self._ground = (
-            grid.elevation[self._rows, self._cols] if self.coupled else np.zeros(0)
-        ).astype(np.float64)
+        self._ground = np.asarray(grid.elevation[self._in_rows, self._in_cols], dtype=np.float64)
         factors = dict(inlet_factor or {})
         for name, f in factors.items():
             if name not in self._node:
@@ -267,9 +288,11 @@ class Coupler:
             self.sim.end_time = end
 
         n = len(self.coupled)
-        self._q = np.zeros(n)  # m³/s set as generated inflow this chunk
-        self._q_prev = np.zeros(n)  # m³/s in the previous routing step
-        self._debt = np.zeros(n)  # m³ the surface still owes the network
+        m = self._in_node.size
+        self._q = np.zeros(m)  # m³/s per inlet cell this chunk (a node takes their sum)
+        self._q_prev = np.zeros(m)  # m³/s per inlet cell in the previous routing step
+        self._q_node = np.zeros(n)  # m³/s set as each node's generated inflow
+        self._debt = np.zeros(m)  # m³ each inlet cell still owes the network
         self._flooded_last = np.zeros(n, dtype=bool)
         self.node_flooded_m3 = {name: 0.0 for name in self._node}
         self.node_max_depth_m = {name: 0.0 for name in self._node}
@@ -348,22 +371,27 @@ class Coupler:
             target = min(t + self.exchange_interval_s, t_end_s)
             # 1. inflow rates from the state at t, limited so the surface can pay for them
             if n:
-                h = model.depth_at(self._rows, self._cols)
+                h = model.depth_at(self._in_rows, self._in_cols)
                 heads = np.array([self._node_result(i, head) for i in self._cidx])
-                q = exchange_capacity(self._ground, h, heads, self.params) * self._factor
+                node = self._in_node
+                q = exchange_capacity(self._ground, h, heads[node], self.params)
+                q *= self._factor[node]
                 # a full node (at its rim) cannot take more: what it took would only flood back,
                 # and SWMM's balance of inflow into a full node is poor
                 depths = np.array([self._node_result(i, depth) for i in self._cidx])
-                q[self._flooded_last | (depths >= self._full_depth - 0.01)] = 0.0
+                shut = self._flooded_last | (depths >= self._full_depth - 0.01)
+                q[shut[node]] = 0.0
                 room = np.maximum(h * area - self._debt, 0.0)
                 q = np.minimum(q, room / (target - t + 5.0))  # 5 s: SWMM's step may overshoot
-                for changed in np.flatnonzero(q != self._q):
-                    self._node[self.coupled[changed]].generated_inflow(float(q[changed]) / qf)
+                q_node = np.bincount(node, weights=q, minlength=n).astype(np.float64)
+                for changed in np.flatnonzero(q_node != self._q_node):
+                    self._node[self.coupled[changed]].generated_inflow(float(q_node[changed]) / qf)
                 self._q = q
+                self._q_node = q_node
             # 2. SWMM to t' >= target
             t0 = time.perf_counter()
-            v_in = np.zeros(n)
-            v_out = np.zeros(n)
+            v_in = np.zeros(self._in_node.size)  # per inlet cell
+            v_out = np.zeros(n)  # per node
             while self.swmm_time_s < target - eps:
                 for idx in self._pump_idx:
                     s.link_set_target_setting(idx, 0.0)
@@ -391,9 +419,10 @@ class Coupler:
             # 3. the surface pays what the nodes took and receives what they flooded
             t0 = time.perf_counter()
             if n:
-                request = v_out - v_in - self._debt
-                moved = model.exchange(self._rows, self._cols, request)
+                request = -v_in - self._debt
+                moved = model.exchange(self._in_rows, self._in_cols, request)
                 self._debt = np.maximum(moved - request, 0.0)
+                model.exchange(self._rows, self._cols, v_out)  # never limited: all arrives
                 self.exchange_in_m3 += float(v_in.sum())
                 self.exchange_out_m3 += float(v_out.sum())
                 self._flooded_last = v_out > 0.0

@@ -63,13 +63,12 @@ class NetworkSpec:
     """
 
     inp_text: str
-    cells: dict[str, tuple[int, int]]
+    cells: dict[str, tuple[int, int]] | dict[str, list[tuple[int, int]]]
     pumps_off: tuple[str, ...] = ()
     inlet_factor: dict[str, float] = field(default_factory=dict)
     tailwater: dict[str, float] = field(default_factory=dict)
     exchange_interval_s: float = 10.0
-    #: Inlet plan area (m²) per node: one cover is ~1 m²; a node standing for a street's
-    #: gullies takes more (the demo network: 20 m²).
+    #: Inlet plan area (m²) per inlet cell (a manhole cover or a gully grate, ~1 m²).
     inlet_area_m2: float = 1.0
 
 

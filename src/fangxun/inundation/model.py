@@ -575,12 +575,16 @@ class Model:
         area = self.grid.cell_area_m2
         ft = self.dtype.type
         moved = np.zeros(v.size)
-        for i in range(v.size):
-            if v[i] == 0.0 or not self._active[r[i], c[i]]:
-                continue
-            old = float(s.h[r[i], c[i]])
-            s.h[r[i], c[i]] = ft(max(0.0, old + v[i] / area))
-            moved[i] = (float(s.h[r[i], c[i]]) - old) * area
+        v = np.where(self._active[r, c], v, 0.0)
+        if np.unique(r * self.grid.shape[1] + c).size == r.size:  # distinct cells: at once
+            old = s.h[r, c].astype(np.float64)
+            s.h[r, c] = np.maximum(0.0, old + v / area).astype(ft)
+            moved = (s.h[r, c].astype(np.float64) - old) * area
+        else:
+            for i in np.flatnonzero(v):
+                old1 = float(s.h[r[i], c[i]])
+                s.h[r[i], c[i]] = ft(max(0.0, old1 + v[i] / area))
+                moved[i] = (float(s.h[r[i], c[i]]) - old1) * area
         self._mb.inflow += float(moved.sum())
         if np.any(moved > 0.0):
             self._h_max = max(self._h_max, float(np.max(s.h[r, c])))
