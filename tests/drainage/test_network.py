@@ -163,3 +163,24 @@ def test_cli_refuses_a_bad_inp(tmp_path: Path) -> None:
     assert res.exit_code == 65
     assert "SWMM cannot read" in " ".join(res.output.split())  # type: ignore[attr-defined]
     assert not (tmp_path / "r.json").exists()
+
+
+def test_cli_import_stores_the_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fangxun.config import get_settings
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("FANGXUN_DATABASE_URL", url)
+    monkeypatch.setenv("FANGXUN_ENVIRONMENT", "test")
+    monkeypatch.setenv("FANGXUN_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FANGXUN_FORECAST_TERRAIN_PATH", str(write_terrain(tmp_path / "d.tif")))
+    get_settings.cache_clear()
+    try:
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        inp = tmp_path / "n.inp"
+        inp.write_text(street_network())
+        res = runner.invoke(app, ["drainage", "import", str(inp), "--name", "街区"])
+        assert res.exit_code == 0, res.output
+        assert "4 nodes" in res.output and '"ok": true' in res.output
+        assert len(list((tmp_path / "var" / "drainage").glob("*.inp"))) == 1
+    finally:
+        get_settings.cache_clear()
