@@ -77,9 +77,10 @@ def test_network_only_run_equals_standalone_swmm(tmp_path: Path) -> None:
 
 def test_surcharge_returns_exactly_the_flooded_volume(tmp_path: Path) -> None:
     """A small pipe under a large inflow: J1 floods; all of it, and only it, reaches the
-    surface, and it is the volume SWMM itself counts as flooding."""
+    surface, and it is the volume SWMM itself counts as flooding (the run ends while J1 still
+    floods, so SWMM's trapezoidal count and a plain rate × step differ)."""
     coupler, model, _ = _coupled(
-        tmp_path, duration_min=30, inflow_m3_s=0.25, inflow_min=15, diameter_m=0.3
+        tmp_path, duration_min=10, inflow_m3_s=0.25, inflow_min=15, diameter_m=0.3
     )
     result = coupler.run()
     vb = result.volume_balance
@@ -87,7 +88,7 @@ def test_surcharge_returns_exactly_the_flooded_volume(tmp_path: Path) -> None:
     assert flooded > 20.0
     assert result.node_flooded_m3["J1"] > 0.5 * flooded
     assert vb["flooded_to_surface_m3"] == pytest.approx(flooded, rel=1e-12)
-    assert vb["flooded_to_surface_m3"] == pytest.approx(vb["swmm_flooding_m3"], rel=1e-9)
+    assert vb["flooded_to_surface_m3"] == pytest.approx(vb["swmm_flooding_m3"], rel=1e-12)
     mb = model.mass_balance()
     # the surface's net point inflow is what came up minus what went back down
     assert mb["inflow"] == pytest.approx(

@@ -9,8 +9,9 @@ chunks. At the start of a chunk (time t) the coupler reads the surface depth h a
 node's cell and the node's head H in the network and sets, per node, a constant inflow rate q
 into the node (pyswmm ``generated_inflow``). SWMM then steps (its own routing steps) until its
 clock reaches t + Δ (the last routing step may overshoot a little: t′ ≥ t + Δ), the coupler
-summing over the routing steps the volume each node took in (q·dt) and the volume SWMM reported
-as flooding at the node (``overflow``·dt, SWMM's own bookkeeping). Then the surface gives up
+summing over the routing steps the volume each node took in and the volume SWMM reported as
+flooding at the node (``overflow``), both integrated as SWMM integrates them (the mean of a
+routing step's old and new rates), so that they are SWMM's own volumes. Then the surface gives up
 exactly what the nodes took in and receives exactly what they flooded
 (:meth:`Model.exchange`), and runs to t′. The surface never goes negative (q is limited so that
 q·(Δ + one routing step) ≤ h·A_cell, and any remainder is carried to the next chunk as a debt);
@@ -293,6 +294,7 @@ class Coupler:
         self._q_prev = np.zeros(m)  # m³/s per inlet cell in the previous routing step
         self._q_node = np.zeros(n)  # m³/s set as each node's generated inflow
         self._debt = np.zeros(m)  # m³ each inlet cell still owes the network
+        self._f_prev = np.zeros(n)  # m³/s flooding of each node at the last routing step
         self._flooded_last = np.zeros(n, dtype=bool)
         self.node_flooded_m3 = {name: 0.0 for name in self._node}
         self.node_max_depth_m = {name: 0.0 for name in self._node}
@@ -407,10 +409,13 @@ class Coupler:
                 # step's old and new rates (trapezoid): count what it counts
                 v_in += 0.5 * (self._q_prev + self._q) * dt
                 self._q_prev = self._q
+                # flooding, like inflow, as SWMM counts it: the mean of the step's old and new
+                # rates (its node volumes follow the same rule)
+                f_new = self._f_prev.copy()
                 for k, idx in enumerate(self._cidx):
-                    f = s.node_get_result(idx, flood)
-                    if f > 0.0:
-                        v_out[k] += f * qf * dt
+                    f_new[k] = s.node_get_result(idx, flood) * qf
+                v_out += 0.5 * (self._f_prev + f_new) * dt
+                self._f_prev = f_new
                 for i, name in enumerate(names):
                     d = s.node_get_result(i, depth)
                     if d > self.node_max_depth_m[name]:
