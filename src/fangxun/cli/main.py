@@ -103,6 +103,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Reports (积涝统计与复盘): storm events, event reports, seasons.",
     ),
     "notify": ("fangxun.cli.notify:app", "Notifications: the outbox sender, contact channels."),
+    "drainage": (
+        "fangxun.cli.drainage:app",
+        "Drainage network (SWMM) coupled with the surface model.",
+    ),
     "rain": ("fangxun.cli.rain:app", "Rain grids (雷达/数值预报降水): nowcast, import, watch."),
 }
 

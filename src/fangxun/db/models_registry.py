@@ -8,6 +8,7 @@ from __future__ import annotations
 from fangxun.audit import models as audit_models
 from fangxun.briefings import models as briefing_models
 from fangxun.db.base import Base
+from fangxun.drainage import models as drainage_models
 from fangxun.duty import models as duty_models
 from fangxun.forecast import models as forecast_models
 from fangxun.hazards import models as hazard_models
@@ -25,6 +26,7 @@ __all__ = [
     "Base",
     "audit_models",
     "briefing_models",
+    "drainage_models",
     "duty_models",
     "forecast_models",
     "hazard_models",

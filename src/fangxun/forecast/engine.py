@@ -37,9 +37,12 @@ moves before the forecast start is lost; a positive shift starts the forecast wi
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +60,26 @@ COLOURS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
 
 
 @dataclass(frozen=True)
+class NetworkSpec:
+    """A drainage network for the members, as plain data (pickles to workers).
+
+    ``inp_text``: the SWMM ``.inp`` (the stored file, read once); ``cells``: coupled node →
+    (row, col) on the model grid; ``pumps_off``: SWMM pumps held off (telemetry: no pumps
+    running or no power; or a what-if); ``inlet_factor``: node → capacity factor (a blocked
+    inlet); ``tailwater``: outfall → river level (m) held as its stage.
+    """
+
+    inp_text: str
+    cells: dict[str, tuple[int, int]] | dict[str, list[tuple[int, int]]]
+    pumps_off: tuple[str, ...] = ()
+    inlet_factor: dict[str, float] = field(default_factory=dict)
+    tailwater: dict[str, float] = field(default_factory=dict)
+    exchange_interval_s: float = 10.0
+    #: Inlet plan area (m²) per inlet cell (a manhole cover or a gully grate, ~1 m²).
+    inlet_area_m2: float = 1.0
+
+
+@dataclass(frozen=True)
 class District:
     """The district model: terrain (m), cell size (m), Manning's n, drainage capacity (mm/h).
 
@@ -71,6 +94,8 @@ class District:
     crs_wkt: str | None
     manning: float | FloatArray
     drainage_mm_h: float | FloatArray
+    #: The district's drainage network, coupled both ways (then ``drainage_mm_h`` is 0).
+    network: NetworkSpec | None = None
     #: The terrain's own pixels (m) behind a subgrid district (None: the plain model).
     fine_elevation: FloatArray | None = None
     fine_nodata_mask: BoolArray | None = None
@@ -370,15 +395,53 @@ class MemberResult:
     snapshots: dict[float, FloatArray] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def _network(
+    district: District, model: Model, horizon_s: float
+) -> Iterator[Callable[[float], None]]:
+    """``advance(t)`` for the member: the surface alone, or coupled with the network."""
+    net = district.network
+    if net is None:
+        yield model.run_until
+        return
+    from fangxun.drainage.coupler import Coupler, ExchangeParams
+
+    with tempfile.TemporaryDirectory(prefix="fangxun-net-") as tmp:
+        inp = Path(tmp) / "network.inp"
+        inp.write_text(net.inp_text, encoding="utf-8")
+        coupler = Coupler(
+            model,
+            inp,
+            net.cells,
+            duration_s=horizon_s,
+            exchange_interval_s=net.exchange_interval_s,
+            params=ExchangeParams(inlet_area_m2=net.inlet_area_m2),
+            inlet_factor=net.inlet_factor,
+            pumps_off=net.pumps_off,
+            tailwater=dict(net.tailwater),
+            work_dir=tmp,
+        )
+        try:
+            yield coupler.advance
+        finally:
+            coupler.close()
+
+
 def run_member(district: District, spec: MemberSpec) -> MemberResult:
-    """Run the inundation core for one member (pure function: safe in a worker process)."""
-    if district.subgrid_ratio > 1:
+    """Run the inundation core for one member (pure function: safe in a worker process).
+
+    With a drainage network the surface is coupled to it (:mod:`fangxun.drainage.coupler`) and
+    the catchment sink is off; without one the sink stands for the pipes.
+    """
+    if district.subgrid_ratio > 1 and district.network is None:
+        # The subgrid model has no exchange with a network yet: a coupled district runs the
+        # plain model on its model cells.
         return _run_member_subgrid(district, spec)
     model = Model(
         district.grid(),
         manning=district.manning,
         rain=spec.rain,
-        drainage_mm_h=district.drainage_mm_h,
+        drainage_mm_h=None if district.network is not None else district.drainage_mm_h,
         boundary="open",
         initial_depth=spec.initial_depth,
         backend=spec.backend,
@@ -387,10 +450,11 @@ def run_member(district: District, spec: MemberSpec) -> MemberResult:
         output_interval_s=spec.output_interval_s,
     )
     snapshots: dict[float, FloatArray] = {}
-    for t in sorted({t for t in spec.snapshot_s if 0.0 < t < spec.horizon_s}):
-        model.run_until(t)
-        snapshots[t] = model.depth.astype(np.float32)
-    model.run_until(spec.horizon_s)
+    with _network(district, model, spec.horizon_s) as advance:
+        for t in sorted({t for t in spec.snapshot_s if 0.0 < t < spec.horizon_s}):
+            advance(t)
+            snapshots[t] = model.depth.astype(np.float32)
+        advance(spec.horizon_s)
     snapshots[float(spec.horizon_s)] = model.depth.astype(np.float32)
     series: dict[str, FloatArray] = {}
     times = np.zeros(0)

@@ -528,6 +528,8 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m",
         *input_notes,
     ]
+    district = _with_network(session=session, run=run, settings=settings, district=district,
+                             notes=notes, details=details)  # fmt: skip
     pts = list(
         session.scalars(
             select(HazardPoint)
@@ -601,6 +603,48 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         warm_start_kind=warm.kind,
         details=details,
     )
+
+
+def _with_network(
+    *,
+    session: Session,
+    run: ForecastRun,
+    settings: Settings,
+    district: engine.District,
+    notes: list[str],
+    details: dict[str, Any],
+) -> engine.District:
+    """The district coupled with its drainage network when one is imported (the catchment sink
+    then stands down); unchanged otherwise. A run's ``params["drainage_whatif"]`` (see
+    :class:`fangxun.drainage.service.DrainageWhatIf`) makes it a what-if: such runs are meant
+    to be scenario runs (purpose ``scenario``), never operational ones."""
+    from dataclasses import replace
+
+    from fangxun.drainage import service as drainage_service
+
+    whatif = drainage_service.DrainageWhatIf.from_params(run.params.get("drainage_whatif"))
+    net = drainage_service.forecast_network(
+        session=session, settings=settings, grid=district.grid(), whatif=whatif
+    )
+    if net is None:
+        if whatif is not None:
+            raise ValidationFailed("a drainage what-if needs an imported network")
+        return district
+    notes.extend(net.notes)
+    details["drainage"] = {
+        "network_id": net.network_id,
+        "pumps_off": list(net.pumps_off),
+        "tailwater_m": net.tailwater,
+        "whatif": run.params.get("drainage_whatif"),
+    }
+    spec = engine.NetworkSpec(
+        inp_text=net.inp_text,
+        cells=net.cells,
+        pumps_off=net.pumps_off,
+        inlet_factor=net.inlet_factor,
+        tailwater=net.tailwater,
+    )
+    return replace(district, network=spec, drainage_mm_h=0.0)
 
 
 def _snapshot_times(settings: Settings, horizon_s: float) -> tuple[float, ...]:
