@@ -78,11 +78,17 @@ class Feed:
 
     def __init__(self) -> None:
         self.docs: dict[str, bytes] = {}
+        #: Answer 503 to this many requests first (the backoff test).
+        self.failures = 0
         self.exercise_inline: bytes | None = None
         feed = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if feed.failures > 0:
+                    feed.failures -= 1
+                    self.send_error(503)
+                    return
                 if self.path == "/feed.atom":
                     body = feed.atom()
                     ctype = "application/atom+xml"
@@ -177,6 +183,21 @@ def test_feed_alert_update_cancel_drive_the_response(db_session: Session, feed: 
     assert again.stored == [] and sorted(again.duplicates) == ["a1", "a2", "a3", "ex1"]
     count = db_session.scalar(select(func.count()).select_from(OfficialSignal))
     assert count == 4
+
+
+def test_feed_polled_with_backoff(feed: Feed) -> None:
+    feed.docs["b1"] = cap_xml("b1", "yellow", 0)
+    feed.failures = 2
+    waits: list[float] = []
+    docs = official.read_url(feed.url, sleep=waits.append)
+    assert [s for s, _ in docs] == [feed.url.replace("feed.atom", "cap/b1.xml")]
+    assert waits == [0.5, 1.0]  # two 503s, exponential backoff, then the feed
+    feed.failures = 5
+    with pytest.raises(official.FeedUnavailable, match="503"):
+        official.read_url(feed.url, attempts=3, sleep=waits.append)
+    feed.failures = 0
+    with pytest.raises(official.FeedUnavailable, match="HTTP 404"):
+        official.read_url(feed.url.replace("feed.atom", "nope"), sleep=waits.append)
 
 
 def test_exercise_alone_drives_nothing(db_session: Session) -> None:

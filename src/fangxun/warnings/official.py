@@ -36,7 +36,8 @@ True
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -296,13 +297,17 @@ def read_folder(folder: Path) -> list[tuple[str, bytes]]:
     ]
 
 
-def _retrying_get(client: httpx.Client, url: str, attempts: int) -> bytes:
-    """GET ``url`` with exponential backoff on transport errors and 5xx (tenacity)."""
+def _retrying_get(
+    client: httpx.Client, url: str, attempts: int, sleep: Callable[[float], None]
+) -> bytes:
+    """GET ``url`` with exponential backoff (0.5 s, 1 s, 2 s … at most 30 s) on transport errors
+    and 5xx (tenacity); ``sleep`` is injectable so tests need not wait."""
 
     @retry(
         retry=retry_if_exception_type((httpx.TransportError, httpx.HTTPStatusError)),
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=0.5, max=30),
+        sleep=sleep,
         reraise=True,
     )
     def get() -> bytes:
@@ -334,14 +339,18 @@ def _entry_links(root: etree._Element, base: str) -> Iterable[str]:
 
 
 def read_url(
-    url: str, *, client: httpx.Client | None = None, attempts: int = 4
+    url: str,
+    *,
+    client: httpx.Client | None = None,
+    attempts: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[tuple[str, bytes]]:
     """The CAP documents at ``url``: the document itself if it is a CAP alert, else the alerts
     a feed embeds (Atom ``content``) or links to. An entry that cannot be fetched is refused by
     :func:`ingest` later as an empty document, so the others are kept."""
     own = client or httpx.Client(timeout=20.0, follow_redirects=True)
     try:
-        body = _retrying_get(own, url, attempts)
+        body = _retrying_get(own, url, attempts, sleep)
         try:
             root = etree.fromstring(body)
         except etree.XMLSyntaxError:
@@ -355,7 +364,7 @@ def read_url(
             )
         for link in _entry_links(root, url):
             try:
-                docs.append((link, _retrying_get(own, link, attempts)))
+                docs.append((link, _retrying_get(own, link, attempts, sleep)))
             except FeedUnavailable as exc:
                 log.warning("official CAP entry unavailable: %s", exc)
                 docs.append((link, b""))
