@@ -5,17 +5,26 @@ rainstorm warning a person issues (relaying the meteorological service) stays pu
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 from warn_helpers import World, observe, run
 
 from fangxun.config import Settings
+from fangxun.db import make_engine, session_scope
 from fangxun.errors import NotFoundError
 from fangxun.org.models import Role, User
 from fangxun.warnings import service
 from fangxun.warnings.config import WarningRules
-from fangxun.warnings.models import Colour, WarningKind
+from fangxun.warnings.models import (
+    ChangeType,
+    Colour,
+    Origin,
+    Warning,
+    WarningChange,
+    WarningKind,
+)
 from fangxun.warnings.schemas import WarningIssue
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -52,3 +61,41 @@ def test_rainstorm_relayed_by_a_person_stays_public(
     assert [c.warning_id for c in public] == [w.id]
     xml = public[0].cap_xml
     assert xml is not None and "暴雨红色预警" in xml and "雨量站指示" not in xml
+
+
+def test_warnings_page_names_the_gauge_rule_an_indication(
+    web_client: Any, login: Any, web_db: str, web_settings: Settings
+) -> None:
+    engine = make_engine(web_db)
+    try:
+        with session_scope(engine) as session:
+            w = Warning(
+                subject="rainstorm",
+                kind=WarningKind.rainstorm,
+                colour=Colour.red,
+                origin=Origin.rule,
+            )
+            session.add(w)
+            session.flush()
+            session.add(
+                WarningChange(
+                    warning_id=w.id,
+                    change_type=ChangeType.issue,
+                    to_colour=Colour.red,
+                    at=T0,
+                    actor="rules",
+                    cap_identifier="gauge-1",
+                    cap_sent=T0,
+                    cap_xml="<alert/>",
+                )
+            )
+    finally:
+        engine.dispose()
+    login(web_client)
+    page = web_client.get("/warnings?lang=zh")
+    assert page.status_code == 200
+    row = page.text.split('data-testid="active-warnings"', 1)[1].split("</table>", 1)[0]
+    assert "雨量站指示" in row and "暴雨" not in row
+    assert "/api/v1/cap/gauge-1.xml" not in page.text  # never offered as a published alert
+    assert web_client.get("/api/v1/cap/gauge-1.xml").status_code == 404
+    assert b"gauge-1" not in web_client.get("/api/v1/cap/feed.atom").content
