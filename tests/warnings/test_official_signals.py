@@ -289,6 +289,8 @@ def test_cli_official_poll_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         with session_scope(engine) as session:
             act = running(session)
             assert act is not None and act.level is ResponseLevel.II
+        listed = runner.invoke(app, ["warnings", "official-list"])
+        assert listed.exit_code == 0 and "c1" in listed.output and "暴雨红色预警" in listed.output
         both = runner.invoke(app, ["warnings", "official-poll", "--once"])
         assert both.exit_code != 0 and "exactly one of --url and --folder" in both.output
     finally:

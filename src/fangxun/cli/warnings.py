@@ -1,4 +1,4 @@
-"""`fangxun warnings evaluate|list|issue|lift|official-poll`: rules and warnings in force.
+"""`fangxun warnings evaluate|list|issue|lift|official-poll|official-list`: warnings, signals.
 
 ``evaluate`` runs the rules once (``--every N`` repeats every N seconds, for a service); ``issue``
 and ``lift`` act for the operating-system user (``cli:<login>``) and need a reason.
@@ -186,3 +186,20 @@ def official_poll(
         return
     failed = run_every(tick, every, name="official signal poll")
     console.print(f"stopped ({failed} failed polls)")
+
+
+@app.command("official-list")
+def official_list(limit: int = typer.Option(20, "--limit", min=1)) -> None:
+    """The latest official signals received (newest first)."""
+    from fangxun.warnings import official
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        rows = official.list_signals(session=session, limit=limit)
+        for s in rows:
+            replaced = f"  → {s.superseded_by}" if s.superseded_by else ""
+            console.print(
+                f"{_local(s.sent)}  {s.msg_type:6} {s.status:8} {s.colour or '-':6} {s.event}  "
+                f"{s.identifier}{replaced}"
+            )
+        console.print(f"{len(rows)} official signal(s)")
