@@ -171,10 +171,16 @@ def test_feed_alert_update_cancel_drive_the_response(db_session: Session, feed: 
     a1 = db_session.scalars(select(OfficialSignal).where(OfficialSignal.identifier == "a1")).one()
     assert a1.superseded_by == "a2" and a1.colour == "red" and "暴雨红色预警" in a1.raw_xml
 
+    in_force = official.signal_in_force(session=db_session, now=T0 + timedelta(minutes=15))
+    assert in_force is not None and in_force.identifier == "a2" and in_force.colour == "orange"
+    late = official.signal_in_force(session=db_session, now=T0 + timedelta(hours=7))
+    assert late is None  # expired (6 h)
+
     feed.docs["a3"] = cap_xml("a3", "orange", 20, "Cancel", refs=(("a2", 10),))
     third = poll_url(db_session, feed.url, settings)
     assert third.stored == ["a3"] and len(third.response_changes) == 1
     assert running(db_session) is None
+    assert official.signal_in_force(session=db_session, now=T0 + timedelta(minutes=25)) is None
     ended = db_session.scalars(select(ResponseActivation)).one()
     assert ended.status is ActivationStatus.ended and ended.ended_by == "rule:response"
 

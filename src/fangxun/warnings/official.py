@@ -283,6 +283,22 @@ def list_signals(*, session: Session, limit: int = 50) -> list[OfficialSignal]:
     return list(session.scalars(stmt))
 
 
+def signal_in_force(*, session: Session, now: datetime) -> OfficialSignal | None:
+    """The strongest official rainstorm signal in force at ``now`` (aware): live (Actual), not
+    cancelled, not replaced by an Update or Cancel, not expired; None when there is none. For the
+    pages and reports that show "the rainstorm signal" (暴雨预警信号)."""
+    stmt = select(OfficialSignal).where(
+        OfficialSignal.status == LIVE_STATUS,
+        OfficialSignal.msg_type != "Cancel",
+        OfficialSignal.superseded_by.is_(None),
+        OfficialSignal.colour.is_not(None),
+        OfficialSignal.sent <= now,
+    )
+    live = [s for s in session.scalars(stmt) if s.expires is None or s.expires > now]
+    order = ("blue", "yellow", "orange", "red")
+    return max(live, key=lambda s: (order.index(s.colour or "blue"), s.sent), default=None)
+
+
 # --- sources -----------------------------------------------------------------------------------
 
 
@@ -384,4 +400,5 @@ __all__ = [
     "parse",
     "read_folder",
     "read_url",
+    "signal_in_force",
 ]
