@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -302,3 +304,22 @@ def test_cli_official_poll_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     finally:
         engine.dispose()
         get_settings.cache_clear()
+
+
+@given(
+    colour=st.sampled_from(sorted(ZH)),
+    severity=st.sampled_from(["Minor", "Moderate", "Severe", "Extreme", "Unknown"]),
+    prefix=st.sampled_from(["", "区气象台发布", "郑州市"]),
+)
+def test_event_colour_wins_over_severity(colour: str, severity: str, prefix: str) -> None:
+    assert official.colour_of(f"{prefix}暴雨{ZH[colour]}色预警", severity) == colour
+    assert official.colour_of(f"{prefix}大风{ZH[colour]}色预警", severity) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(max_size=300) | st.text(max_size=200).map(lambda t: f"<alert>{t}</alert>".encode())
+)
+def test_garbage_is_refused_never_crashes(data: bytes) -> None:
+    with pytest.raises(official.CapInvalid):
+        official.parse(data)

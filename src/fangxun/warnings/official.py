@@ -391,6 +391,7 @@ def read_url(
 
 
 __all__ = [
+    "CapInvalid",
     "FeedUnavailable",
     "IngestReport",
     "ParsedSignal",
