@@ -1,12 +1,14 @@
-"""`fangxun warnings evaluate|list|issue|lift`: the warning rules and the warnings in force.
+"""`fangxun warnings evaluate|list|issue|lift|official-poll|official-list`: warnings, signals.
 
 ``evaluate`` runs the rules once (``--every N`` repeats every N seconds, for a service); ``issue``
 and ``lift`` act for the operating-system user (``cli:<login>``) and need a reason.
+``official-poll`` ingests the meteorological service's CAP 1.2 signals (``--url`` or ``--folder``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -151,3 +153,53 @@ def lift(
             settings=settings,
         )
         console.print(f"warning {w.id} lifted, CAP {w.changes[-1].cap_identifier}")
+
+
+@app.command("official-poll")
+def official_poll(
+    url: str | None = typer.Option(None, "--url", help="CAP 1.2 feed (Atom/RSS) or CAP document."),
+    folder: Path | None = typer.Option(None, "--folder", help="Folder of CAP files (.xml/.cap)."),
+    once: bool = typer.Option(False, "--once", help="Poll once and exit."),
+    every: float = typer.Option(60.0, "--every", min=1.0, help="Seconds between polls."),
+) -> None:
+    """Ingest the official rainstorm signals (气象台 CAP 1.2) and let them drive the response."""
+    from fangxun.warnings import official  # lazy: httpx/tenacity only for this command
+
+    if (url is None) == (folder is None):
+        raise ValidationFailed("give exactly one of --url and --folder", loc=("--url",))
+    settings = get_settings()
+
+    def tick() -> None:
+        docs = official.read_url(url) if url is not None else official.read_folder(folder)  # type: ignore[arg-type]
+        with database_session(settings.database_url) as session:
+            report = official.ingest(session=session, documents=docs, settings=settings)
+        for source, why in report.refused:
+            console.print(f"[red]refused[/red] {source}: {why}")
+        console.print(
+            f"{_local(datetime.now(UTC))}  official CAP: {len(report.stored)} stored, "
+            f"{len(report.duplicates)} duplicate(s), {len(report.refused)} refused, "
+            f"{len(report.response_changes)} response change(s)"
+        )
+
+    if once:
+        tick()
+        return
+    failed = run_every(tick, every, name="official signal poll")
+    console.print(f"stopped ({failed} failed polls)")
+
+
+@app.command("official-list")
+def official_list(limit: int = typer.Option(20, "--limit", min=1)) -> None:
+    """The latest official signals received (newest first)."""
+    from fangxun.warnings import official
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        rows = official.list_signals(session=session, limit=limit)
+        for s in rows:
+            replaced = f"  → {s.superseded_by}" if s.superseded_by else ""
+            console.print(
+                f"{_local(s.sent)}  {s.msg_type:6} {s.status:8} {s.colour or '-':6} {s.event}  "
+                f"{s.identifier}{replaced}"
+            )
+        console.print(f"{len(rows)} official signal(s)")

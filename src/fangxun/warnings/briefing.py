@@ -83,7 +83,7 @@ def briefing_section(*, session: Session, actor: Actor, at: datetime) -> dict[st
             {
                 "id": w.id,
                 "kind": w.kind.value,
-                "kind_zh": service.KIND_NAMES[w.kind.value][0],
+                "kind_zh": service.kind_names(w)[0],
                 "colour": w.colour.value,
                 "place": w.place,
                 "predicted": bool((w.evidence or {}).get("predicted")),

@@ -48,10 +48,10 @@ def event_key(change: WarningChange) -> str:
 def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
     """Subject and markdown body of a change's notification (Chinese, then English)."""
     from fangxun.notify.markdown import escape as md
-    from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, KIND_NAMES, summary_text
+    from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, kind_names, summary_text
 
     colour = (change.to_colour or change.from_colour or warning.colour).value
-    kz, ke = KIND_NAMES[warning.kind.value]
+    kz, ke = kind_names(warning)
     cz, ce = COLOUR_NAMES[colour]
     chz, che = CHANGE_NAMES[change.change_type.value]
     where = warning.place or "全区"

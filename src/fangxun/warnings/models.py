@@ -15,7 +15,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
@@ -163,3 +163,42 @@ class WarningChange(Base):
     cap_xml: Mapped[str | None] = mapped_column(Text)
 
     warning: Mapped[Warning] = relationship(back_populates="changes")
+
+
+class OfficialSignal(Base):
+    """One CAP 1.2 alert of the meteorological service (气象台 / 12379), as received.
+
+    The official rainstorm signal (暴雨预警信号) is theirs; the district's own gauge rule is only a
+    rain-gauge indication (雨量站指示). A message is stored once per (sender, identifier);
+    ``superseded_by`` names the Update or Cancel that replaced it. ``colour`` is mapped from the
+    event (暴雨蓝/黄/橙/红色预警) or else the severity (Minor/Moderate/Severe/Extreme), see
+    :mod:`fangxun.warnings.official`; ``status`` is CAP's (Actual, Exercise, …): only ``Actual``
+    drives the live response.
+    """
+
+    __tablename__ = "warning_official_signal"
+    __table_args__ = (
+        UniqueConstraint("sender", "identifier", name="uq_warning_official_signal_sender_ident"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200), index=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    sent: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    msg_type: Mapped[str] = mapped_column(String(16))
+    #: CAP ``references`` as sent ("sender,identifier,sent" separated by spaces).
+    references: Mapped[str | None] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(16))
+    #: blue/yellow/orange/red, or None when the event is not a rainstorm signal.
+    colour: Mapped[str | None] = mapped_column(String(8))
+    area: Mapped[str | None] = mapped_column(Text)
+    effective: Mapped[datetime | None] = mapped_column()
+    expires: Mapped[datetime | None] = mapped_column()
+    #: The identifier of the Update/Cancel that replaced this message, if any.
+    superseded_by: Mapped[str | None] = mapped_column(String(200))
+    #: Where it came from (feed URL or file path).
+    source: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw_xml: Mapped[str] = mapped_column(Text)

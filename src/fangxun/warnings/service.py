@@ -65,6 +65,8 @@ MANAGERS: Final = frozenset({Role.admin, Role.district, Role.duty})
 RULES_ACTOR: Final = "rules"
 
 KIND_NAMES: Final[dict[str, tuple[str, str]]] = {
+    # A rainstorm warning by hand relays the official signal; the gauge rule's is only an
+    # indication (see kind_names and fangxun.warnings.official).
     "rainstorm": ("暴雨", "rainstorm"),
     "ponding": ("积水", "ponding"),
     "predicted_ponding": ("积水预报", "predicted ponding"),
@@ -100,6 +102,28 @@ CAP_CATEGORY: Final[dict[str, str]] = {
     "pump_failure": "Infra",
     "stale_sensor": "Infra",
 }
+
+
+#: What the district's own rainstorm rule (rain gauges) is called: an indication, never the
+#: rainstorm signal (暴雨预警信号), which only the meteorological service issues.
+GAUGE_INDICATION_NAMES: Final = ("雨量站指示", "rain-gauge indication")
+
+
+def is_gauge_indication(warning: Warning) -> bool:
+    """A rainstorm warning made by the rules (the rain gauges), not relayed by a person."""
+    return warning.kind is WarningKind.rainstorm and warning.origin is Origin.rule
+
+
+def kind_names(warning: Warning) -> tuple[str, str]:
+    """(Chinese, English) name of ``warning``'s kind; the gauge rule's is an indication."""
+    if is_gauge_indication(warning):
+        return GAUGE_INDICATION_NAMES
+    return KIND_NAMES[warning.kind.value]
+
+
+#: Warnings whose CAP alerts are public (feed and ``/cap/<id>.xml``): never a rain-gauge
+#: indication, which must not pass for the meteorological service's rainstorm signal.
+PUBLIC_WARNING = or_(Warning.kind != WarningKind.rainstorm, Warning.origin != Origin.rule)
 
 
 def warning_rules(settings: Settings) -> WarningRules:
@@ -305,7 +329,7 @@ def build_cap(
     assert change.cap_identifier is not None and change.cap_sent is not None
     colour = (change.to_colour or change.from_colour or warning.colour).value
     kind = warning.kind.value
-    kz, ke = KIND_NAMES[kind]
+    kz, ke = kind_names(warning)
     cz, ce = COLOUR_NAMES[colour]
     chz, che = CHANGE_NAMES[change.change_type.value]
     where = warning.place or r.cap_district_name_zh
@@ -368,13 +392,14 @@ def build_cap(
 
 def get_alert(*, session: Session, identifier: str) -> WarningChange:
     """The change whose CAP alert is ``identifier`` (public: CAP is for dissemination; a drill's
-    alerts are not public and are not found here)."""
+    alerts and rain-gauge indications are not public and are not found here)."""
     found = session.scalars(
         select(WarningChange)
         .join(Warning, Warning.id == WarningChange.warning_id)
         .where(
             WarningChange.cap_identifier == identifier,
             Warning.purpose == WarningPurpose.operational,
+            PUBLIC_WARNING,
         )
     ).first()
     if found is None or found.cap_xml is None:
@@ -383,11 +408,16 @@ def get_alert(*, session: Session, identifier: str) -> WarningChange:
 
 
 def recent_alerts(*, session: Session, limit: int = 50) -> list[WarningChange]:
-    """The newest live alerts (for the public Atom feed), newest first; never a drill's."""
+    """The newest live alerts (for the public Atom feed), newest first; never a drill's, never a
+    rain-gauge indication's (only :data:`PUBLIC_WARNING`)."""
     stmt = (
         select(WarningChange)
         .join(Warning, Warning.id == WarningChange.warning_id)
-        .where(WarningChange.cap_xml.is_not(None), Warning.purpose == WarningPurpose.operational)
+        .where(
+            WarningChange.cap_xml.is_not(None),
+            Warning.purpose == WarningPurpose.operational,
+            PUBLIC_WARNING,
+        )
         .order_by(WarningChange.at.desc(), WarningChange.id.desc())
         .limit(limit)
     )

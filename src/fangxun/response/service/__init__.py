@@ -31,6 +31,8 @@ from fangxun.response.service.common import (
     rank_of_colour,
 )
 from fangxun.response.service.levels import (
+    OFFICIAL_REF,
+    apply_official_signal,
     apply_warning_signal,
     current_level,
     decide_level,
@@ -62,12 +64,14 @@ from fangxun.response.service.tasks import (
 __all__ = [
     "COLOURS",
     "DECIDERS",
+    "OFFICIAL_REF",
     "RULE_ACTOR",
     "TASK_MOVES",
     "TASK_WRITERS",
     "XLSX_HEADER",
     "BoardRow",
     "active_plan",
+    "apply_official_signal",
     "apply_point_trigger",
     "apply_warning_signal",
     "board",

@@ -270,6 +270,124 @@ def apply_warning_signal(
     return proposal
 
 
+#: ``source_ref`` prefix of the changes an official CAP signal drove (``apply_official_signal``).
+OFFICIAL_REF = "official-signal:"
+
+
+def _driven_by_official(session: Session, activation: ResponseActivation) -> bool:
+    """Whether the last applied change of ``activation`` came from an official signal (a person's
+    decision since then takes the response over: a Cancel no longer ends it)."""
+    stmt = (
+        select(LevelChange)
+        .where(
+            LevelChange.activation_id == activation.id,
+            LevelChange.status == ChangeStatus.applied,
+        )
+        .order_by(LevelChange.at.desc(), LevelChange.id.desc())
+        .limit(1)
+    )
+    last = session.scalars(stmt).first()
+    return last is not None and (last.source_ref or "").startswith(OFFICIAL_REF)
+
+
+def _rule_stand_down(
+    session: Session,
+    activation: ResponseActivation,
+    scope: int | None,
+    rule: str,
+    ref: str,
+    at: datetime,
+) -> LevelChange:
+    change = LevelChange(
+        unit_id=scope,
+        activation_id=activation.id,
+        change_type=ChangeType.stand_down,
+        from_level=activation.level,
+        to_level=None,
+        status=ChangeStatus.applied,
+        at=at,
+        actor=RULE_ACTOR.username,
+        rule=rule,
+        source_ref=ref,
+        reason="official signal cancelled",
+    )
+    session.add(change)
+    activation.status = ActivationStatus.ended
+    activation.ended_at = at
+    activation.ended_by = RULE_ACTOR.username
+    activation.end_reason = "official signal cancelled"
+    _supersede_proposals(session, scope, None, at)
+    session.flush()
+    log.info("response stood down (%s)", rule)
+    return change
+
+
+def apply_official_signal(
+    *,
+    session: Session,
+    colour: str | None,
+    source_ref: str,
+    at: datetime,
+    settings: Settings,
+) -> LevelChange | None:
+    """Apply an official (meteorological service) rainstorm signal to the district response.
+
+    ``colour`` None means the signal was cancelled. ``source_ref`` must start with
+    :data:`OFFICIAL_REF`. Raising goes through :func:`apply_warning_signal` (propose or start).
+    Unlike the district's own rules, an official Update may *lower* the level and a Cancel *ends*
+    the response — but only a response whose last change the official signal itself drove, and
+    only in ``start`` mode; in ``propose`` mode the open official proposals above the new level
+    are withdrawn and lowering / stand-down stay a decision.
+    """
+    if not source_ref.startswith(OFFICIAL_REF):
+        raise ValueError(f"source_ref must start with {OFFICIAL_REF!r}: {source_ref!r}")
+    at = _aware(at, "at")
+    target_name = settings.response_level_rules.get(colour) if colour is not None else None
+    target = ResponseLevel(target_name) if target_name is not None else None
+    if target is ResponseLevel.I:
+        target = None
+    scope = district_scope(session=session, unit_id=None)
+    for proposal in open_proposals(session=session, unit_id=scope):
+        if (proposal.source_ref or "").startswith(OFFICIAL_REF) and (
+            target is None
+            or (proposal.to_level is not None and proposal.to_level.rank > target.rank)
+        ):
+            proposal.status = ChangeStatus.superseded
+            proposal.decided_at = at
+            proposal.decided_by = "superseded"
+    current = current_level(session=session, unit_id=scope)
+    if (
+        current is not None
+        and settings.response_rule_mode == "start"
+        and _driven_by_official(session, current)
+    ):
+        if target is None:
+            return _rule_stand_down(session, current, scope, "official:cancel", source_ref, at)
+        if target.rank < current.level.rank:
+            return _apply_level(
+                session,
+                scope=scope,
+                level=target,
+                actor_name=RULE_ACTOR.username,
+                at=at,
+                rule=f"official:{colour}→{target.value}",
+                reason="official signal updated",
+                source_ref=source_ref,
+            )
+    if target is None:
+        session.flush()
+        return None
+    return apply_warning_signal(
+        session=session,
+        warning_kind="rainstorm",
+        colour=colour,
+        unit_id=None,
+        source_ref=source_ref,
+        at=at,
+        settings=settings,
+    )
+
+
 def decide_level(
     *,
     session: Session,
