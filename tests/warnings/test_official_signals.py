@@ -25,6 +25,7 @@ from fangxun.db import make_engine, session_scope
 from fangxun.db.migrate import upgrade_engine
 from fangxun.response import service as response
 from fangxun.response.models import ActivationStatus, ResponseActivation, ResponseLevel
+from fangxun.response.service import levels as response_levels
 from fangxun.warnings import official
 from fangxun.warnings.cap import Alert, Area, Info, build_alert
 from fangxun.warnings.models import OfficialSignal
@@ -235,7 +236,7 @@ def test_decision_after_the_signal_is_not_ended_by_its_cancel(db_session: Sessio
     act = running(db_session)
     assert act is not None and act.level is ResponseLevel.III
     # A person raises it: the signal no longer owns the response; its Cancel leaves it running.
-    response._apply_level(
+    response_levels._apply_level(
         db_session,
         scope=None,
         level=ResponseLevel.I,
