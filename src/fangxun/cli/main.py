@@ -103,6 +103,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Reports (积涝统计与复盘): storm events, event reports, seasons.",
     ),
     "notify": ("fangxun.cli.notify:app", "Notifications: the outbox sender, contact channels."),
+    "setup": ("fangxun.cli.setup:app", "District setup from its own files, and readiness."),
 }
 
 

@@ -1,4 +1,7 @@
-"""Standard observed properties, so a fresh install can register stations without the demo.
+"""District setup: the standard observed properties, and a boundary on each unit.
+
+A fresh install can register stations without the demo, and a unit (district, street office) can
+hold its boundary (``org_unit.geometry``, GeoJSON Polygon/MultiPolygon in WGS 84).
 
 The rows are the monitoring defaults (rain per interval — 5-min and 1-h rain are ``rainfall`` with
 ``interval_s`` 300 or 3600 —, accumulated rain, ponding depth, river level, pumps running, discharge,
@@ -21,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0018"
 down_revision: str | Sequence[str] | None = "0017"
@@ -74,7 +78,13 @@ STANDARD_PROPERTIES: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("org_unit") as batch:
+        batch.add_column(sa.Column("geometry", _json(), nullable=True))
     conn = op.get_bind()
     have = set(conn.execute(sa.select(_PROP.c.code)).scalars())
     missing = [r for r in STANDARD_PROPERTIES if r["code"] not in have]
@@ -90,3 +100,5 @@ def downgrade() -> None:
             _PROP.c.code.in_([r["code"] for r in STANDARD_PROPERTIES]), _PROP.c.id.not_in(used)
         )
     )
+    with op.batch_alter_table("org_unit") as batch:
+        batch.drop_column("geometry")
