@@ -113,6 +113,30 @@ def test_units_with_boundaries_from_geopackage(env: Engine, tmp_path: Path) -> N
     assert code == 0 and "0 created, 3 updated" in out
 
 
+def test_units_from_shapefile_and_one_without_crs(env: Engine, tmp_path: Path) -> None:
+    shp = tmp_path / "units.shp"
+    geoms = [_box(X0, Y0, 2000, 1000), _box(X0, Y0, 1000, 1000)]
+    fields = {"fields": ["code", "name", "parent"],
+              "field_data": [np.array(["S1", "S1-A"], dtype=object),
+                             np.array(["区", "甲街道"], dtype=object),
+                             np.array(["", "S1"], dtype=object)]}  # fmt: skip
+    pyogrio.raw.write(shp, geometry=shapely.to_wkb(geoms), driver="ESRI Shapefile",
+                      geometry_type="Polygon", crs="EPSG:32650", **fields)  # fmt: skip
+    code, out = _run("units", str(shp))
+    assert code == 0, out
+    with session_scope(env) as session:
+        unit = session.scalar(select(Unit).where(Unit.code == "S1-A"))
+        assert unit is not None and unit.kind is UnitKind.street_office
+        assert unit.geometry is not None
+        assert 117 < unit.geometry["coordinates"][0][0][0] < 118
+    bare = tmp_path / "bare.shp"
+    with pytest.warns(UserWarning, match="crs"):  # pyogrio warns of exactly what we test
+        pyogrio.raw.write(bare, geometry=shapely.to_wkb(geoms), driver="ESRI Shapefile",
+                          geometry_type="Polygon", crs=None, **fields)  # fmt: skip
+    code, out = _run("units", str(bare))
+    assert code == 65 and "no CRS" in out
+
+
 def test_units_geojson_without_mapping_and_bad_rows(env: Engine, tmp_path: Path) -> None:
     gj = tmp_path / "units.geojson"
     ring = [[117.28, 31.86], [117.30, 31.86], [117.30, 31.87], [117.28, 31.86]]

@@ -201,6 +201,17 @@ def read_unit_features(path: Path, columns: dict[str, str | None]) -> list[Any]:
         crs = CRS.from_user_input(meta["crs"])
         if not crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
             transformer = Transformer.from_crs(crs, 4326, always_xy=True)
+    else:
+        # No CRS (a Shapefile without its .prj): only plausible as lon/lat degrees.
+        valid = [g for g in geoms if g is not None]
+        if valid:
+            xmin, ymin, xmax, ymax = shapely.total_bounds(valid)
+            if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+                raise ValidationFailed(
+                    f"{path.name} has no CRS and its coordinates are not degrees: give it its "
+                    "CRS (the .prj beside a Shapefile) or reproject it to WGS 84",
+                    loc=(path.name, "crs"),
+                )
     out: list[Any] = []
     for i, geom in enumerate(geoms):
         values = {n: (col[i].item() if hasattr(col[i], "item") else col[i])
