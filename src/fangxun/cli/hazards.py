@@ -18,11 +18,14 @@ from fangxun import geo
 from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
+from fangxun.datums import Datum
 from fangxun.errors import ValidationFailed
 from fangxun.hazards import io as hazard_io
 from fangxun.hazards.models import HazardKind, PointStatus
 from fangxun.hazards.service import PointFilter
 from fangxun.org import service as org_service
+from fangxun.setup.hazard_input import prepare_hazard_file
+from fangxun.setup.mapping import load_mapping
 
 app = typer.Typer(help="Hazard ledger (隐患台账): import and export.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -32,18 +35,29 @@ _stderr = Console(stderr=True, soft_wrap=True)
 @app.command("import")
 def import_(
     path: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, readable=True, help=".xlsx or .geojson file."
+        ..., exists=True, dir_okay=False, readable=True, help=".xlsx, .csv or .geojson file."
     ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        exists=True,
+        dir_okay=False,
+        help="Column mapping (JSON).",
+    ),
+    datum: Datum = typer.Option(Datum.wgs84, "--datum", help="Datum of the coordinates."),
 ) -> None:
     """Import hazard points (all rows or none); points are matched by code."""
     settings = get_settings()
     geo.configure(max_vertices=settings.geometry_max_vertices)
     try:
+        content, filename = prepare_hazard_file(
+            path.read_bytes(), path.name, columns=load_mapping(mapping), datum=datum
+        )
         with database_session(settings.database_url) as session:
             report = hazard_io.import_points(
                 session=session,
-                content=path.read_bytes(),
-                filename=path.name,
+                content=content,
+                filename=filename,
                 actor=cli_actor(),
                 thresholds_table=settings.hazard_thresholds_cm,
             )

@@ -108,6 +108,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Drainage network (SWMM) coupled with the surface model.",
     ),
     "rain": ("fangxun.cli.rain:app", "Rain grids (雷达/数值预报降水): nowcast, import, watch."),
+    "setup": ("fangxun.cli.setup:app", "District setup from its own files, and readiness."),
 }
 
 

@@ -70,9 +70,17 @@ def storm_formula(settings: Settings) -> StormFormula:
     return StormFormula(a=a, b=b, c=c, n=n, name="configured")
 
 
+def district_terrain_path(settings: Settings) -> Path:
+    """Where ``fangxun setup terrain`` stores the district's own terrain."""
+    return Path(settings.data_dir) / "district" / "terrain.tif"
+
+
 def terrain_path(settings: Settings) -> Path:
-    """The district terrain GeoTIFF (configured, else the demo terrain)."""
-    return settings.forecast_terrain_path or Path(settings.data_dir) / "demo" / "terrain.tif"
+    """The district terrain GeoTIFF: configured, else the one set up, else the demo terrain."""
+    if settings.forecast_terrain_path:
+        return settings.forecast_terrain_path
+    district = district_terrain_path(settings)
+    return district if district.exists() else Path(settings.data_dir) / "demo" / "terrain.tif"
 
 
 def run_dir(settings: Settings, run_id: int) -> Path:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
-from fangxun.db.types import string_enum, utcnow
+from fangxun.db.types import json_type, string_enum, utcnow
 
 
 class UnitKind(enum.StrEnum):
@@ -51,6 +52,8 @@ class Unit(TimestampMixin, Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
     )
+    #: The unit's boundary (辖区): a GeoJSON Polygon or MultiPolygon in WGS 84; None when unknown.
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(json_type())
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Unit]] = relationship(back_populates="parent")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -57,6 +57,21 @@ class _Strict(BaseModel):
 # --- units -------------------------------------------------------------------------------------
 
 
+def _boundary(value: Any) -> Any:
+    """A unit boundary: a GeoJSON Polygon or MultiPolygon (WGS 84 lon/lat), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValueError("a boundary is a GeoJSON Polygon or MultiPolygon")
+    if not isinstance(value.get("coordinates"), list) or not value["coordinates"]:
+        raise ValueError("a boundary needs a non-empty 'coordinates' array")
+    return {"type": value["type"], "coordinates": value["coordinates"]}
+
+
+#: A unit's boundary (辖区), GeoJSON Polygon or MultiPolygon in WGS 84.
+Boundary = Annotated[dict[str, Any] | None, BeforeValidator(_boundary)]
+
+
 class UnitCreate(_Strict):
     """A new unit. Every unit except the district has a parent."""
 
@@ -65,6 +80,7 @@ class UnitCreate(_Strict):
     name_en: Name | None = None
     kind: UnitKind
     parent_id: int | None = None
+    geometry: Boundary = None
 
 
 class UnitUpdate(_Strict):
@@ -75,6 +91,7 @@ class UnitUpdate(_Strict):
     name_en: Name | None = None
     kind: UnitKind | None = None
     parent_id: int | None = None
+    geometry: Boundary = None
 
 
 class UnitRead(BaseModel):
@@ -88,6 +105,7 @@ class UnitRead(BaseModel):
     name_en: str | None
     kind: UnitKind
     parent_id: int | None
+    geometry: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
 
