@@ -169,7 +169,9 @@ def test_point_name_in_the_map_tooltip_is_text(
             run_id = service.create_run(
                 session=session,
                 run_in=ForecastRunCreate(
-                    rain=DesignRain(return_period_years=5, duration_s=1800.0), horizon_s=2400.0
+                    rain=DesignRain(return_period_years=5, duration_s=1800.0),
+                    horizon_s=2400.0,
+                    purpose="operational",  # only the run in force is on the map
                 ),
                 actor=SYSTEM,
                 settings=live_server.settings,

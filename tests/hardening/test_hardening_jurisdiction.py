@@ -146,6 +146,12 @@ KINDS: dict[tuple[tuple[str, str], ...], str] = {
         "SELECT unit_id AS owner, id AS contact_id FROM notify_contact"
     ),
     (("warnings", "warning_id"),): "SELECT unit_id AS owner, id AS warning_id FROM warning",
+    # An import job is its starter's alone (stricter than the unit: tests/hazards/
+    # test_hazard_import_jobs.py); here it belongs to the starter's unit.
+    (("import-jobs", "job_id"),): (
+        "SELECT u.unit_id AS owner, j.id AS job_id FROM hazard_import_job j"
+        " JOIN org_user u ON u.id = j.user_id"
+    ),
 }
 #: The district unit: the owner of a district-wide briefing (no street office reads it).
 _DISTRICT = "(SELECT MIN(id) FROM org_unit WHERE parent_id IS NULL)"

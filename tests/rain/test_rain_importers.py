@@ -277,3 +277,20 @@ def test_importer_options_parse_numbers_as_numbers(key: str, number: float) -> N
 def test_option_without_equals_is_refused() -> None:
     with pytest.raises(RainFileError, match="KEY=VALUE"):
         parse_option("accutime")
+
+
+def test_truncated_gif_is_refused_even_where_pillow_allows_truncation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeasyPrint switches Pillow's LOAD_TRUNCATED_IMAGES on for the whole process when the
+    report code imports it; a truncated MeteoSwiss GIF must still be refused."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    src = files("mch", "*.gif")[0]
+    cut = tmp_path / src.name
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 3])
+    with pytest.raises(RainFileError) as err:
+        read_frames(cut, "mch_gif")
+    assert str(cut) in err.value.detail
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored for the code that wants it

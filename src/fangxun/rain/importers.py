@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,21 @@ def read_sequence(
 # --- pysteps ----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _strict_images() -> Iterator[None]:
+    """Pillow refuses truncated images while a radar file is read: WeasyPrint, once imported,
+    switches ``ImageFile.LOAD_TRUNCATED_IMAGES`` on for the whole process, and a truncated GIF
+    composite would then read as a field with a band of zeros."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def _read_pysteps(p: Path, importer: str, opts: dict[str, object], kind: Kind) -> Frame:
     load_pysteps()
     from pysteps import io as psio
@@ -173,7 +188,7 @@ def _read_pysteps(p: Path, importer: str, opts: dict[str, object], kind: Kind) -
     kwargs.update(opts)
     reader = psio.get_method(importer, "importer")
     try:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), _strict_images():
             data, _quality, meta = reader(str(p), **kwargs)
     except TypeError as exc:
         raise RainFileError(p, f"importer {importer} options {kwargs}: {exc}") from exc
