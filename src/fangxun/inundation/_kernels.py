@@ -55,7 +55,7 @@ from ._backend import (
     StepResult,
     register_backend,
 )
-from ._reference import apply_sources, boundary_fluxes
+from ._reference import boundary_fluxes, with_point_sources
 
 # For the cube-root helpers.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -983,14 +983,13 @@ class NumbaBackend:
         """Host arrays are the state; nothing to do."""
 
     def _track_spans(self, s: State, p: StepParams) -> tuple[int, int, int, Any]:
-        """This step's spans from the wet extents (after the point sources); zero dropped faces."""
+        """This step's spans from the wet extents (point-source cells of the last step included);
+        zero the faces dropped."""
         assert self._wlo is not None and self._whi is not None and self._spans is not None
         wlo, whi = self._wlo, self._whi
         if not self._extents_valid:
             wet_extents(s.h, wlo, whi)
             self._extents_valid = True
-        elif p.src_rows.size:
-            add_source_cells(s.h, p.src_rows, p.src_cols, wlo, whi)
         new = self._bufs[0] if self._spans is not self._bufs[0] else self._bufs[1]
         u0, u1, v0, v1 = new
         active, ra, rb = wet_spans(wlo, whi, s.h.shape[1], u0, u1, v0, v1)
@@ -1011,7 +1010,6 @@ class NumbaBackend:
             self._check_uniform_n(s)
         ft = s.h.dtype.type
         dt, inv_dx = ft(p.dt), ft(1.0 / p.dx)
-        sources = apply_sources(s.h, p) if p.src_rows.size else 0.0
         ny = s.h.shape[0]
         if p.track_wet:
             active, ra, rb, (u0, u1, v0, v1) = self._track_spans(s, p)
@@ -1061,15 +1059,22 @@ class NumbaBackend:
         # the kernels wrote the per-row statistics of rows ra..rb-1 only (the others are dry)
         rows = slice(ra, rb)
         busy = rb > ra
-        return StepResult(
+        res = StepResult(
             h_max=float(self._rows[rows].max()) if busy else 0.0,
-            sources=sources,
+            sources=0.0,
             drained=float(self._drain_rows[rows].sum()) if p.has_drain else 0.0,
             infiltrated=float(self._infil_rows[rows].sum()) if p.has_infil else 0.0,
             outflow=outflow,
             limited=busy and bool(self._viol[rows].max() > 0),
             active_cells=active,
         )
+        if p.src_rows.size:
+            # point sources enter after the flow update (see add_point_sources); the wet
+            # extents the next step's spans come from must hold their cells
+            res = with_point_sources(s, p, res)
+            if p.track_wet:
+                add_source_cells(s.h, p.src_rows, p.src_cols, self._wlo, self._whi)
+        return res
 
 
 register_backend("numba", NumbaBackend)

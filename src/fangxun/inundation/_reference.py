@@ -169,9 +169,14 @@ class NumpyBackend:
 
     def step(self, state: State, params: StepParams) -> StepResult:
         """Advance ``state`` by one step (see the module docstring)."""
+        res = self._flow_step(state, params)
+        return with_point_sources(state, params, res)
+
+    def _flow_step(self, state: State, params: StepParams) -> StepResult:
+        """The step without the point sources."""
         s, p = state, params
         ny, nx = s.h.shape
-        sources = apply_sources(s.h, p)
+        sources = 0.0
         if not p.track_wet:
             self._dirty = {id(s.qx_new): None, id(s.qy_new): None}
             res = self._step(s, p, sources)
@@ -317,6 +322,55 @@ def _faces(win: Window, kind: str) -> tuple[slice, slice]:
     if kind == "x":
         return slice(r0, r1), slice(c0, c1 + 1)
     return slice(r0, r1 + 1), slice(c0, c1)
+
+
+def with_point_sources(s: State, p: StepParams, res: StepResult) -> StepResult:
+    """``res`` of a step without point sources, completed with them (:func:`add_point_sources`)."""
+    if p.src_rows.size == 0:
+        return res
+    res.sources = add_point_sources(s, p)
+    res.h_max = max(res.h_max, float(s.h[p.src_rows, p.src_cols].max()))
+    return res
+
+
+def add_point_sources(s: State, p: StepParams) -> float:
+    """Point sources at the end of a step, into the updated depths; net depth added.
+
+    They enter the depth update after the fluxes (as rain does, and as LISFLOOD-FP's
+    ``UpdateH`` adds point sources), never the depths the fluxes are computed from: water
+    dumped into a cell before its fluxes drives them with a depth the step's Δt never saw
+    (``docs/validation.md``, point inflow). The running maximum, its time, the arrival times and
+    the time above thresholds of the source cells are brought up to date with the new depths,
+    as the step's own pass does for every cell; the largest new depth is returned too, for the
+    next Δt.
+    """
+    if p.src_rows.size == 0:
+        return 0.0
+    net = apply_sources(s.h, p)
+    flat = np.unique(p.src_rows * s.h.shape[1] + p.src_cols)
+    rows, cols = np.divmod(flat, s.h.shape[1])
+    dtype = s.h.dtype.type
+    t_new = dtype(p.t_new)
+    t_old = t_new - dtype(p.dt)
+    hn = s.h[rows, cols]
+    old = s.max_depth[rows, cols]
+    rise = hn > old
+    s.max_depth[rows, cols] = np.where(rise, hn, old)
+    s.time_of_max[rows, cols] = np.where(rise, t_new, s.time_of_max[rows, cols])
+    level = np.zeros(hn.shape, dtype=np.uint8)
+    was = s.above[rows, cols]
+    for k in range(s.thresholds.shape[0]):
+        now = hn >= s.thresholds[k]
+        arr = s.arrival[k, rows, cols]
+        s.arrival[k, rows, cols] = np.where(now & ~(arr <= t_new), t_new, arr)
+        level += now.astype(np.uint8)
+        up = now & ~(was > k)
+        down = (was > k) & ~now
+        ta = s.time_above[k, rows, cols]
+        ta = np.where(up, ta - t_old, ta)
+        s.time_above[k, rows, cols] = np.where(down, ta + t_old, ta)
+    s.above[rows, cols] = level
+    return net
 
 
 def apply_sources(h: AnyArray, p: StepParams) -> float:

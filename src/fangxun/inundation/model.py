@@ -430,6 +430,42 @@ class Model:
                 nxt = min(nxt, float(self._inflow_breaks[k]))
         return nxt
 
+    def _source_dt(
+        self, t: float, dt0: float, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]
+    ) -> float:
+        """The largest Δt <= ``dt0`` (s) whose inflow leaves every source cell within the CFL.
+
+        A point source's volume enters its cell at the end of the step, and the next step's
+        fluxes see it: the Courant number there is √(g·(h + Δh))·Δt/Δx with Δh = rate·Δt/ΔA,
+        so Δt must satisfy g·Δt²·(h + c·Δt) <= (α·Δx)² with c = rate/ΔA (m/s). Without this,
+        an inflow onto a dry or shallow cell (where Δt is set by the depth elsewhere, or is
+        ``max_dt_s``) dumps metres of water in one step (20 m³/s for 10 s on a 5-m cell: 8 m).
+        """
+        if dt0 <= 0.0:
+            return dt0
+        area = self.grid.cell_area_m2
+        c = np.empty(len(self.inflows))
+        for f, idx in self._inflow_groups:
+            c[idx] = f.volume_m3(t, t + dt0) / (dt0 * area)
+        pos = c > 0.0
+        if not pos.any():
+            return dt0
+        h = np.asarray(self._state.h[rows[pos], cols[pos]], dtype=np.float64)
+        c = c[pos]
+        g = GRAVITY
+        lim2 = (self.alpha * self.grid.cell_size) ** 2
+        dt = np.full(h.shape, dt0)
+        # F(Δt) = g·Δt²·(h + c·Δt) − (α·Δx)² is convex and increasing for Δt > 0: Newton from
+        # above (F(dt0) > 0) stays above the root and converges to it monotonically
+        for _ in range(60):
+            f_val = g * dt * dt * (h + c * dt) - lim2
+            over = f_val > 1e-9 * lim2
+            if not over.any():
+                break
+            slope = g * dt * (2.0 * h + 3.0 * c * dt)
+            dt = np.where(over, dt - f_val / slope, dt)
+        return float(min(dt0, float(dt.min()) * (1.0 - 1e-9)))
+
     def run_until(self, t_end_s: float, progress: ProgressFn | None = None) -> None:
         """Advance the model to ``t_end_s`` (s of simulated time).
 
@@ -459,8 +495,10 @@ class Model:
                 if self._h_max > 0.0
                 else self.max_dt_s
             )
-            dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             stop = min(t_end, self._next_output, self._next_event(t))
+            if self.inflows and self.fixed_dt_s is None:
+                dt_cfl = self._source_dt(t, min(dt_cfl, stop - t), src_rows, src_cols)
+            dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             t_new = stop if t + dt >= stop - eps else t + dt
             dt = t_new - t
             # θ-averaging adds a diffusion of (1 − θ)/2·Δx²/Δt: scale it with Δt/Δt_cfl so a
