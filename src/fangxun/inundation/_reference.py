@@ -5,20 +5,26 @@ It is written for clarity, not speed: each part of a step is one readable array 
 
 One step (local inertial scheme, Bates et al. 2010; θ-scheme of de Almeida et al. 2012):
 
-1. point sources add (or, limited to what is there, remove) water;
-2. new unit-width fluxes on every face from the old depths and fluxes:
-   ``q' = [θ·q + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x] / [1 + g·n²·Δt·|q⃗| / h_f^(7/3)]``
-   with ``h_f = max(η) − max(z)``, and θ = 1 where the old flux runs against the surface gradient;
-   ``|q⃗| = √(q² + q⊥²)`` is the magnitude of the old discharge vector, q⊥ the mean of the four
-   perpendicular faces around the face (Manning friction acts on the speed, not on one
-   component: with |q| alone a flow at 45° to the grid feels 1/√2 of its friction);
-3. boundary faces (closed: 0; open: free overfall at critical depth, outflow only; stage: the same
+1. new unit-width fluxes on every face from the old depths and fluxes, with the friction
+   implicit in the new discharge q:
+   ``q·[1 + g·n²·Δt·|q⃗| / h_f^(7/3)] = θ·q_old + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x``
+   with ``h_f = max(η) − max(z)``, θ = 1 where the old flux runs against the surface gradient,
+   and ``|q⃗| = √(q² + q⊥²)``, q⊥ the mean of the four perpendicular OLD faces around the face
+   (Manning friction acts on the speed, not on one component: with |q| alone a flow at 45° to
+   the grid feels 1/√2 of its friction). Implicit in q, not linearised about q_old as in Bates
+   et al. 2010: the linearised form flips about Manning's discharge from step to step once Δt
+   exceeds the friction time (thin sheet flow), see :mod:`.model`;
+2. boundary faces (closed: 0; open: free overfall at critical depth, outflow only; stage: the same
    update against a ghost cell holding the fixed water level);
-4. positivity limiter: where a cell's total outflow over the step would exceed its depth, all its
+3. positivity limiter: where a cell's total outflow over the step would exceed its depth, all its
    outgoing fluxes are scaled down by the same factor (the flux is changed, not the depth, so mass
    stays exact);
-5. continuity, rain, drainage sink and Horton infiltration (each sink limited to what is there),
-   then running maxima, arrival times and time above thresholds.
+4. continuity, rain, drainage sink and Horton infiltration (each sink limited to what is there),
+   then running maxima, arrival times and time above thresholds;
+5. point sources add (or, limited to what is there, remove) water in the updated depths, and the
+   statistics of their cells are brought up to date (:func:`add_point_sources`): like rain they
+   enter after the fluxes, so the depths the fluxes see, and the Δt that depends on them, are
+   the same.
 """
 
 from __future__ import annotations
@@ -70,10 +76,29 @@ def face_flux(
     th = np.where(q * slope > 0, dtype(1.0), dtype(theta))
     q_smooth = th * q + (dtype(1.0) - th) * dtype(0.5) * (q_prev + q_next)
     h_c = np.maximum(h_f, dtype(h_flow_min))
-    q_vec = np.sqrt(q * q + q_perp * q_perp)
-    friction = dtype(1.0) + dtype(dt) * gn2 * q_vec / (h_c * h_c * np.cbrt(h_c))
-    q_new = (q_smooth - g * h_f * dtype(dt) * slope) / friction
+    b = dtype(dt) * gn2 / (h_c * h_c * np.cbrt(h_c))
+    q_new = implicit_friction(q_smooth - g * h_f * dtype(dt) * slope, b, q_perp)
     return np.where(h_f > dtype(h_flow_min), q_new, dtype(0.0)).astype(h_lo.dtype, copy=False)
+
+
+def implicit_friction(r: AnyArray, b: AnyArray, qp: AnyArray) -> AnyArray:
+    """New discharge q (m²/s) from q·(1 + b·√(q² + qp²)) = r, friction implicit in q.
+
+    ``r``: discharge before friction; ``b = g·n²·Δt/h_f^(7/3)``; ``qp``: the old discharge
+    across the face. Two Newton steps from the smaller of the two one-term upper bounds (the
+    quadratic for qp = 0, and |r|/(1 + b·|qp|)); see the numba twin ``_kernels.implicit_friction``.
+    """
+    dtype = r.dtype.type
+    one, two = dtype(1.0), dtype(2.0)
+    ar = np.abs(r)
+    s = (two * ar) / (one + np.sqrt(one + (two * two) * b * ar))
+    s = np.minimum(s, ar / (one + b * np.abs(qp)))
+    for _ in range(2):
+        m = np.sqrt(s * s + qp * qp)
+        gv = s + b * s * m - ar
+        dg = one + b * (m + (s * s) / np.where(m > 0, m, one))
+        s = s - gv / dg
+    return np.where(r > 0, s, -s)
 
 
 def boundary_fluxes(s: State, p: StepParams) -> None:
