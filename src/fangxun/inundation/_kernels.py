@@ -176,10 +176,13 @@ def implicit_friction(r: Any, b: Any, qp: Any, one: Any) -> Any:
     s = (two * ar) / (one + np.sqrt(one + (two * two) * b * ar))
     s = min(s, ar / (one + b * abs(qp)))
     for _ in range(2):
+        # Newton: s ← s − G/G' with G = s + b·s·m − |r|, G' = 1 + b·(m + s²/m), m = √(s² + qp²);
+        # written G·m / (m + b·(s² + m²)) to take one division, not two (0/0 only if m = 0,
+        # where G = 0 too)
         m = np.sqrt(s * s + qp * qp)
         gv = s + b * s * m - ar
-        dg = one + b * (m + (s * s) / (m if m > zero else one))
-        s = s - gv / dg
+        den = m + b * (s * s + m * m)
+        s = s - (gv * m) / (den if den > zero else one)
     return s if r > zero else -s
 
 

@@ -96,8 +96,8 @@ def implicit_friction(r: AnyArray, b: AnyArray, qp: AnyArray) -> AnyArray:
     for _ in range(2):
         m = np.sqrt(s * s + qp * qp)
         gv = s + b * s * m - ar
-        dg = one + b * (m + (s * s) / np.where(m > 0, m, one))
-        s = s - gv / dg
+        den = m + b * (s * s + m * m)  # G' = den/m: one division (see the numba twin)
+        s = s - (gv * m) / np.where(den > 0, den, one)
     return np.where(r > 0, s, -s)
 
 
