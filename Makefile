@@ -8,10 +8,26 @@ STAMP := $(VENV)/.installed
 VENDOR := src/fangxun/web/static/vendor
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-fast test-browser lint typecheck setup system assets bench clean
+.PHONY: demo broker test test-fast test-browser lint typecheck setup system assets bench clean
 
-demo: setup
+demo: setup broker
 	$(VENV)/bin/fangxun demo
+
+# A Mosquitto with the settings ingest needs (deploy/mosquitto/fangxun.conf), unless a broker
+# already listens on 127.0.0.1:1883 (then check that one has them: docs/operator-guide.md).
+BROKER_DIR := var/mosquitto
+broker:
+	@if (echo > /dev/tcp/127.0.0.1/1883) 2>/dev/null; then \
+	  echo "A broker listens on 127.0.0.1:1883; it needs the settings of deploy/mosquitto/fangxun.conf."; \
+	elif command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; then \
+	  mkdir -p $(BROKER_DIR); \
+	  { echo "listener 1883 127.0.0.1"; echo "allow_anonymous true"; echo "user $$(id -un)"; \
+	    echo "persistence_location $(CURDIR)/$(BROKER_DIR)/"; \
+	    echo "log_dest file $(CURDIR)/$(BROKER_DIR)/mosquitto.log"; \
+	    cat deploy/mosquitto/fangxun.conf; } > $(BROKER_DIR)/mosquitto.conf; \
+	  $$(command -v mosquitto || echo /usr/sbin/mosquitto) -c $(BROKER_DIR)/mosquitto.conf -d; \
+	  echo "Started Mosquitto on 127.0.0.1:1883 with deploy/mosquitto/fangxun.conf"; \
+	else echo "mosquitto is not installed (apt-get install mosquitto)"; exit 1; fi
 
 test: setup lint typecheck
 	FANGXUN_TEST_POSTGRES_URL=$(PG_URL) $(VENV)/bin/pytest -q -n 2 --dist loadgroup -m "not browser" \
@@ -30,9 +46,13 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	# The architecture's rules (pyproject.toml [tool.importlinter]); PYTHONPATH so it reads this tree.
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
+	# The pages' ES modules (eslint.config.mjs; eslint is a devDependency in package-lock.json).
+	node_modules/.bin/eslint src/fangxun/web/static/js
 
 typecheck: setup
-	$(VENV)/bin/mypy src/fangxun
+	$(VENV)/bin/mypy src/fangxun src/rainkit
 
 setup: $(STAMP) assets system
 
@@ -58,6 +78,7 @@ system:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk poppler-utils wrk; \
 	  else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk poppler-utils wrk; fi; \
 	fi
+	-test -x $(PY) && $(PY) -c "import matplotlib.font_manager as fm; fm._load_fontmanager(try_read_cache=False)"  # rebuild the font cache so it lists fonts-noto-cjk
 
 bench: setup
 	$(PIP) install -q -c requirements.lock -e ".[dev,bench]"

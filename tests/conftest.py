@@ -29,10 +29,12 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import factories
 from fangxun.api.app import create_app
 from fangxun.audit.service import SystemActor
 from fangxun.config import Settings, load_settings
@@ -41,7 +43,12 @@ from fangxun.db.migrate import upgrade_engine
 from fangxun.org import security
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind
-from fangxun.org.schemas import UnitCreate, UserCreate
+from fangxun.org.schemas import UserCreate
+
+# Hypothesis' 200 ms per-example deadline fails on a loaded 2-core CI machine (pysteps, numba
+# and PostgreSQL share it); the examples' own assertions are the test, not their speed.
+hypothesis_settings.register_profile("fangxun", deadline=None)
+hypothesis_settings.load_profile("fangxun")
 
 # The live server, Chromium and login fixtures, for every test folder (tests/web_harness.py).
 pytest_plugins = ["web_harness"]
@@ -243,14 +250,9 @@ def make_unit(engine: Engine) -> MakeUnit:
         name_zh: str | None = None,
     ) -> int:
         with session_scope(engine) as session:
-            unit = org_service.create_unit(
-                session=session,
-                unit_in=UnitCreate(
-                    code=code, name_zh=name_zh or code, kind=UnitKind(kind), parent_id=parent
-                ),
-                actor=SYSTEM,
-            )
-            return unit.id
+            return factories.make_unit(
+                session, code, kind, parent, name_zh=name_zh, actor=SYSTEM
+            ).id
 
     return factory
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+#: The broker settings Fangxun ships (docs/operator-guide.md); test brokers run with them.
+SHIPPED_CONF = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "fangxun.conf"
 
 
 def free_port() -> int:
@@ -45,7 +47,9 @@ class Broker:
     messages, so ``restart`` keeps them.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: str | None = None) -> None:
+        """``settings``: broker settings besides listener, user, folders (default: the shipped
+        ``deploy/mosquitto/fangxun.conf``; ``""``: Mosquitto's stock defaults)."""
         if not Path(MOSQUITTO).exists():
             pytest.skip("mosquitto is not installed")
         folder.mkdir(parents=True, exist_ok=True)
@@ -58,11 +62,9 @@ class Broker:
             # Run as whoever runs the tests (as root, mosquitto would switch to its own user and
             # could not write the test's folder).
             f"user {getpass.getuser()}\n"
-            "persistence true\n"
             f"persistence_location {folder}/\n"
-            # The default (1000) would drop messages queued for an offline ingest in big tests.
-            "max_queued_messages 1000000\n"
             f"log_dest file {folder}/mosquitto.log\n"
+            + (SHIPPED_CONF.read_text() if settings is None else settings)
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fangxun.errors import ConfigError
-from fangxun.warnings.config import WarningRules
+from fangxun.warning_rules import WarningRules
 
 ENV_PREFIX = "FANGXUN_"
 
@@ -73,18 +73,37 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     language: Language = "zh"
+    #: The district's time zone (IANA name): times are stored in UTC and shown, and local days and
+    #: shifts counted, in this zone (:mod:`fangxun.times`).
+    display_timezone: str = "Asia/Shanghai"
+    # --- windows of the pages (policy, not code): days ------------------------------------------
+    #: The duty page's coming shifts and gaps.
+    duty_page_days: int = Field(default=7, ge=1, le=62)
+    #: The roster downloads (Excel, iCalendar) from today.
+    roster_export_days: int = Field(default=31, ge=1, le=366)
+    #: Supplies listed as expiring within this many days.
+    supplies_expiring_days: int = Field(default=30, ge=1, le=366)
+    #: The deadline a new rectification is offered on the point page, days from today.
+    rectification_default_days: int = Field(default=7, ge=1, le=365)
     basemap_url: str | None = None
     data_dir: Path = Path("./var")
     #: API bearer token lifetime, s.
     token_ttl_s: int = Field(default=12 * 3600, gt=0)
     #: Web session cookie lifetime, s.
     session_ttl_s: int = Field(default=12 * 3600, gt=0)
-    #: Failed logins per username (or client IP) tolerated within ``login_window_s``.
+    #: Failed logins of one username from one client address tolerated within ``login_window_s``
+    #: (that address is then refused for that username); as many from anywhere slow further
+    #: attempts on the username down (``login_delay_s``) but never lock its owner out.
     login_max_attempts: int = Field(default=5, gt=0)
     #: Sliding window for counting failed logins, s.
     login_window_s: int = Field(default=15 * 60, gt=0)
     #: Failed logins tolerated from one client address within the window (offices share NAT).
     login_max_attempts_per_ip: int = Field(default=50, gt=0)
+    #: Wait before checking a password of a username that failed ``login_max_attempts`` times
+    #: (from any address), s; doubles with each further failure up to ``login_delay_max_s``.
+    login_delay_s: float = Field(default=1.0, ge=0.0)
+    #: Longest such wait, s (kept short: the request holds a worker thread while it waits).
+    login_delay_max_s: float = Field(default=5.0, ge=0.0, le=60.0)
     #: Log SQL statements (debugging only).
     sql_echo: bool = False
     #: Duty: a shift nobody has checked in to this long after its start raises an alarm, s.
@@ -100,8 +119,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     #: Deepest nesting of JSON arrays/objects accepted in a request body (422 above).
     max_json_depth: int = Field(default=32, ge=2, le=1000)
+    # --- hardening II (issue 20; fangxun.geo, hazard imports, accounts) ---
+    #: Most vertices one geometry may have, all its rings together (a hazard point's outline);
+    #: more is refused (a 450 k-vertex polygon once slowed every map request).
+    geometry_max_vertices: int = Field(default=10_000, ge=4)
+    #: Most rows one import file may hold (hazard ledger); a larger file is refused whole.
+    import_max_rows: int = Field(default=20_000, gt=0)
+    #: Problems an import lists one by one (the first ones); the rest are counted.
+    import_max_problems: int = Field(default=100, gt=0)
     #: When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
+    #: Without a token, ``/metrics`` answers only loopback clients (127.0.0.0/8, ::1) unless this is
+    #: set. Behind a reverse proxy on the same host every client looks local: set a token there.
+    metrics_allow_remote: bool = False
+    #: ``Strict-Transport-Security`` max-age sent outside development, s (0: never sent).
+    hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)
     #: The health endpoint also checks the MQTT broker (``mqtt_host``:``mqtt_port``).
     health_check_broker: bool = False
     #: How long the health endpoint waits for the broker, s.
@@ -127,6 +159,10 @@ class Settings(BaseSettings):
     monitoring_stale_s: int = Field(default=30 * 60, gt=0)
     #: Observation times further ahead of the server clock than this are flagged "future", s.
     qc_future_tolerance_s: int = Field(default=5 * 60, ge=0)
+    #: Observation times further ahead of the server clock than this are dead letters, not
+    #: stored (no sender's clock is that wrong; a stored 2099 reading would freeze the station's
+    #: latest value), s. At least ``qc_future_tolerance_s``.
+    qc_future_dead_letter_s: int = Field(default=10 * 60, ge=0)
     #: Observation times older than this on arrival are flagged "too old", s.
     qc_max_age_s: int = Field(default=30 * 24 * 3600, gt=0)
     #: A dry spell this long ends a rain event (event totals), s.
@@ -194,6 +230,12 @@ class Settings(BaseSettings):
     forecast_nowcast_decay_s: float = Field(default=3600.0, gt=0.0)
     #: Nowcast: gauge window whose mean intensity is persisted, s.
     forecast_nowcast_window_s: float = Field(default=3600.0, gt=0.0)
+    #: Rain grids feeding the forecast's fallback chain: the radar QPE feed and the QPF feed in the
+    #: rain frame store (empty = the gauges only, as before).
+    rain_radar_feed: str | None = None
+    rain_qpf_feed: str | None = None
+    #: A radar frame older than this at the forecast start is not nowcast from, s.
+    rain_max_radar_age_s: float = Field(default=900.0, gt=0.0)
     #: Numerical backend of the inundation core ("numba" or "numpy").
     forecast_backend: str = "numba"
     #: District terrain GeoTIFF (m, projected CRS); empty = ``<data_dir>/demo/terrain.tif``.
@@ -208,7 +250,7 @@ class Settings(BaseSettings):
     forecast_warm_start_max_age_s: float = Field(default=2 * 3600.0, gt=0.0)
 
     # --- warnings (fangxun.warnings; defaults from shared/reference/facts.md) ---------------
-    #: Every number of the warning rules and the CAP output (see fangxun.warnings.config).
+    #: Every number of the warning rules and the CAP output (see fangxun.warning_rules).
     #: Override as JSON: FANGXUN_WARNING_RULES='{"min_hold_s": 600, "rain_margin_mm": 3}'.
     warning_rules: WarningRules = Field(default_factory=WarningRules)
 
@@ -279,6 +321,19 @@ class Settings(BaseSettings):
     )
     #: What a rule does: "propose" (a person confirms) or "start" (the level starts at once).
     response_rule_mode: Literal["propose", "start"] = "propose"
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,22 @@ class ConflictError(FangxunError):
     title = "Conflict"
 
 
+class StaleVersion(ConflictError):
+    """The record changed since the version the client read (lost-update guard). ``changes``
+    lists each field changed since then with its value now (``{"field", "now"}``); the API
+    answers 412 (If-Match), the web forms 409."""
+
+    code = "stale_version"
+    title = "Changed by someone else"
+
+    def __init__(
+        self, detail: str, *, current_version: int, changes: Sequence[dict[str, Any]]
+    ) -> None:
+        super().__init__(detail)
+        self.current_version = current_version
+        self.changes = list(changes)
+
+
 class AuthenticationError(FangxunError):
     """Credentials or token missing, wrong, expired or revoked."""
 
@@ -110,6 +127,7 @@ __all__ = [
     "FieldProblem",
     "NotFoundError",
     "PermissionDeniedError",
+    "StaleVersion",
     "ThrottledError",
     "ValidationFailed",
 ]

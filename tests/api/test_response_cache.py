@@ -34,6 +34,20 @@ from fangxun.org.models import Role, UnitKind
 from fangxun.org.schemas import PersonCreate
 from sql_counting import count_queries
 
+
+class FakeClock:
+    """A monotonic clock the test advances (the cache's ``clock``), instead of sleeping."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 SETUP = SystemActor(username="cache-tests")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 MakeUnit = Callable[..., int]
@@ -174,6 +188,8 @@ def test_edit_visible_at_once_here_and_within_the_memo_interval_in_other_workers
     worker_a = create_app(_cached(settings), engine=engine)
     engine_b = make_engine(database_url)
     worker_b = create_app(_cached(settings), engine=engine_b)
+    clock = FakeClock()  # the memo interval passes on it, not by sleeping
+    worker_a.state.response_cache.clock = worker_b.state.response_cache.clock = clock
     boss_b = _web_login(worker_b, offices["boss"].username, offices["boss"].password)
     api_a, api_b = TestClient(worker_a), TestClient(worker_b)
     duty = offices["boss"]
@@ -207,7 +223,7 @@ def test_edit_visible_at_once_here_and_within_the_memo_interval_in_other_workers
 
     # Worker B's cache entries are 30 s young, yet B serves the new data once its memoised
     # versions (at most VERSION_MEMO_S old) ran out.
-    time.sleep(VERSION_MEMO_S)
+    clock.advance(VERSION_MEMO_S)
     assert boss_b.get(POINTS).json()["features"][0]["properties"]["name"] == "新名"
     after = api_b.get(LATEST, headers=duty.headers(api_b)).json()
     assert after[0]["last_value"] == pytest.approx(4.5)
@@ -220,11 +236,11 @@ def test_edit_visible_at_once_here_and_within_the_memo_interval_in_other_workers
     ] == [point]
     # A new point and a deleted one, too.
     _add_point(engine, "E-2", offices["east"])
-    time.sleep(VERSION_MEMO_S)
+    clock.advance(VERSION_MEMO_S)
     assert _codes(boss_b.get(POINTS).json()) == ["E-1", "E-2"]
     with session_scope(engine) as session:
         hazards.delete_point(session=session, point_id=point, actor=SETUP)
-    time.sleep(VERSION_MEMO_S)
+    clock.advance(VERSION_MEMO_S)
     assert _codes(boss_b.get(POINTS).json()) == ["E-2"]
     engine_b.dispose()
 
@@ -292,7 +308,8 @@ def test_etag_304_and_gzip(
 
 
 def test_ttl_bounds_what_the_version_cannot_see() -> None:
-    cache = ResponseCache(ttl_s=0.05)
+    clock = FakeClock()
+    cache = ResponseCache(ttl_s=0.05, clock=clock)
     state = {"n": 0}
 
     def build() -> dict[str, int]:
@@ -301,15 +318,15 @@ def test_ttl_bounds_what_the_version_cannot_see() -> None:
 
     first = cache.get_or_build("k", build, version=1)
     assert cache.get_or_build("k", build, version=1) is first  # fresh: not rebuilt
-    time.sleep(0.06)
+    clock.advance(0.06)
     assert cache.get_or_build("k", build, version=1).body == b'{"n":2}'  # expired: rebuilt
     assert cache.get_or_build("k", build, version=2).body == b'{"n":3}'  # new data: rebuilt
     cache.clear()
     assert cache.get_or_build("k", build, version=2).body == b'{"n":4}'
     # Unchanged bytes after a rebuild keep their tag and compressed twin.
-    same = ResponseCache(ttl_s=0.01)
+    same = ResponseCache(ttl_s=0.01, clock=clock)
     a = same.get_or_build("k", lambda: "x" * 5000, version=1)
-    time.sleep(0.02)
+    clock.advance(0.02)
     b = same.get_or_build("k", lambda: "x" * 5000, version=1)
     assert b is not a and b.etag == a.etag and b.gzipped is a.gzipped
 
@@ -317,9 +334,10 @@ def test_ttl_bounds_what_the_version_cannot_see() -> None:
 def test_stale_served_while_rebuilding_but_never_after_a_change() -> None:
     """An expired entry of the same data version is served while another request rebuilds it;
     an entry of an older data version never is: the request waits for the new build."""
-    cache = ResponseCache(ttl_s=0.01)
+    clock = FakeClock()
+    cache = ResponseCache(ttl_s=0.01, clock=clock)
     cache.get_or_build("k", lambda: {"v": 1}, version=1)
-    time.sleep(0.02)
+    clock.advance(0.02)
     started, release = threading.Event(), threading.Event()
 
     def slow_build() -> dict[str, int]:
@@ -347,7 +365,7 @@ def test_stale_served_while_rebuilding_but_never_after_a_change() -> None:
     assert results == {"builder": b'{"v":2}', "waiter": b'{"v":2}'}
 
     # Only the time ran out: a concurrent reader gets the previous bytes at once.
-    time.sleep(0.02)
+    clock.advance(0.02)
     started.clear()
     release.clear()
     builder = threading.Thread(target=run, args=("builder", slow_build, 2))
@@ -364,9 +382,10 @@ def test_stale_served_while_rebuilding_but_never_after_a_change() -> None:
 def test_expired_entry_rebuilt_in_the_background() -> None:
     """Only the time ran out: the caller gets the previous bytes at once and the rebuild runs on
     the cache's own thread; meanwhile nobody waits, and afterwards everyone gets the new bytes."""
-    cache = ResponseCache(ttl_s=0.01)
+    clock = FakeClock()
+    cache = ResponseCache(ttl_s=0.01, clock=clock)
     cache.get_or_build("k", lambda: {"v": 1}, version=1)
-    time.sleep(0.02)
+    clock.advance(0.02)
     started, release = threading.Event(), threading.Event()
 
     def refresh() -> dict[str, int]:
@@ -386,7 +405,7 @@ def test_expired_entry_rebuilt_in_the_background() -> None:
     deadline = time.monotonic() + 5
     while cache.get_or_build("k", not_here, version=1, refresh=refresh).body != b'{"v":2}':
         assert time.monotonic() < deadline, "the background rebuild never landed"
-        time.sleep(0.01)
+        time.sleep(0.01)  # waits for the cache's thread, not for time to pass
 
 
 def test_lookup_on_the_event_loop_never_blocks_nor_builds() -> None:
@@ -494,6 +513,8 @@ def test_a_rectification_recolours_the_point_at_once_and_overdue_without_a_write
 ) -> None:
     point = _add_point(engine, "E-1", offices["east"])
     app = create_app(_cached(settings), engine=engine)
+    clock = FakeClock()
+    app.state.response_cache.clock = clock
     client = _web_login(app, offices["east_user"].username, offices["east_user"].password)
     ok = client.get(POINTS).json()["features"][0]["properties"]
     assert (ok["open"], ok["overdue"]) == (0, 0)
@@ -526,6 +547,6 @@ def test_a_rectification_recolours_the_point_at_once_and_overdue_without_a_write
             )
     finally:
         other.dispose()
-    time.sleep(VERSION_MEMO_S)
+    clock.advance(VERSION_MEMO_S)
     late = client.get(POINTS).json()["features"][0]["properties"]
     assert (late["open"], late["overdue"]) == (1, 1) and late["colour"] != now_open["colour"]

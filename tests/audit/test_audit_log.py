@@ -72,7 +72,7 @@ def test_who_may_read_the_log(client: TestClient, make_user: MakeUser, make_unit
     for role, unit_id in (
         (Role.duty, None),
         (Role.viewer, None),
-        (Role.inspector, None),
+        (Role.inspector, unit),
         (Role.unit, unit),
     ):
         response = client.get("/api/v1/audit", headers=make_user(role, unit_id).headers(client))

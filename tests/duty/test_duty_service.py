@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.models import AuditEntry
 from fangxun.audit.service import SystemActor
 from fangxun.duty import service
@@ -21,7 +22,7 @@ from fangxun.duty.schemas import AssignmentIn, RotationCreate, ShiftCreate, Swap
 from fangxun.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind, User
-from fangxun.org.schemas import PersonCreate, UnitCreate
+from fangxun.org.schemas import PersonCreate
 
 SYSTEM = SystemActor(username="duty-tests")
 
@@ -43,11 +44,7 @@ def org(db_session: Session) -> Org:
     """District, offices A and B; 3 leaders and 6 members in A, one person in B."""
 
     def unit(code: str, kind: UnitKind, parent: int | None) -> int:
-        return org_service.create_unit(
-            session=db_session,
-            unit_in=UnitCreate(code=code, name_zh=code, kind=kind, parent_id=parent),
-            actor=SYSTEM,
-        ).id
+        return make_unit(db_session, code, kind, parent, actor=SYSTEM).id
 
     def person(name: str, unit_id: int) -> int:
         return org_service.create_person(

@@ -9,6 +9,7 @@ import pytest
 from icalendar import Calendar
 from typer.testing import CliRunner
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.cli.main import app
 from fangxun.cli.operations import GAPS_EXIT_CODE
@@ -20,7 +21,7 @@ from fangxun.duty.models import DutyRole
 from fangxun.duty.schemas import RotationCreate
 from fangxun.org import service as org_service
 from fangxun.org.models import UnitKind
-from fangxun.org.schemas import PersonCreate, UnitCreate
+from fangxun.org.schemas import PersonCreate
 
 runner = CliRunner()
 SYSTEM = SystemActor(username="cli-tests")
@@ -37,11 +38,7 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     engine = make_engine(url)
     upgrade_engine(engine)
     with session_scope(engine) as session:
-        d = org_service.create_unit(
-            session=session,
-            unit_in=UnitCreate(code="GXQ", name_zh="高新区", kind=UnitKind.district),
-            actor=SYSTEM,
-        ).id
+        d = make_unit(session, "GXQ", UnitKind.district, name_zh="高新区", actor=SYSTEM).id
         people = [
             org_service.create_person(
                 session=session, person_in=PersonCreate(name=f"值班{k}", unit_id=d), actor=SYSTEM

@@ -22,6 +22,7 @@ BODY = {
     "rain": {"kind": "design", "return_period_years": 5, "duration_s": 3600},
     "horizon_s": 3600,
     "members": 1,
+    "purpose": "operational",  # named by the duty officer: a design storm is else a what-if
 }
 
 
@@ -57,6 +58,22 @@ def test_api_run_lifecycle(
     assert cur["id"] == run_id
     listed = client.get("/api/v1/forecast/runs", headers=viewer.headers(client)).json()
     assert [x["id"] for x in listed] == [run_id]
+    # The same design storm without a purpose is a what-if: done, labelled, never in force.
+    what_if = {k: v for k, v in BODY.items() if k != "purpose"}
+    r = client.post("/api/v1/forecast/runs", json=what_if, headers=duty.headers(client))
+    assert r.status_code == 202 and r.json()["purpose"] == "scenario"
+    got = client.get(f"/api/v1/forecast/runs/{r.json()['id']}", headers=viewer.headers(client))
+    assert got.json()["status"] == "done" and not got.json()["is_current"]
+    cur = client.get("/api/v1/forecast/runs/current", headers=viewer.headers(client)).json()
+    assert cur["id"] == run_id
+    bad = client.post(
+        "/api/v1/forecast/runs",
+        json={**BODY, "purpose": "exercise"},
+        headers=duty.headers(client),
+    )
+    assert bad.status_code == 422 and "drill_id" in bad.text
+    listed = client.get("/api/v1/forecast/runs", headers=viewer.headers(client)).json()
+    assert [x["id"] for x in listed][1] == run_id
 
     pts = client.get(
         f"/api/v1/forecast/runs/{run_id}/points", headers=viewer.headers(client)
@@ -111,13 +128,16 @@ def test_cli_run_and_status(
     runner = CliRunner()
     try:
         args = ["forecast", "run", "--storm", "chicago", "--return-period", "5", "--hours", "1"]
-        result = runner.invoke(cli_app, [*args, "--horizon", "1"])
+        result = runner.invoke(cli_app, [*args, "--horizon", "1", "--purpose", "operational"])
         assert result.exit_code == 0, result.output
         assert "forecast #1: done" in result.output
         assert "FX-centre" in result.output
+        result = runner.invoke(cli_app, [*args, "--horizon", "1"])  # a what-if by default
+        assert result.exit_code == 0, result.output
+        assert "forecast #2: done" in result.output and "purpose: scenario" in result.output
         result = runner.invoke(cli_app, ["forecast", "status"])
         assert result.exit_code == 0, result.output
-        assert "in force: #1" in result.output
+        assert "in force: #1" in result.output and "scenario" in result.output
         result = runner.invoke(cli_app, [*args, "--series", str(terrain_tif)])
         assert result.exit_code == 65
     finally:

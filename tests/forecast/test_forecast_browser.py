@@ -105,6 +105,8 @@ def test_start_a_run_from_the_page_and_see_it_complete(
     form.get_by_label("Duration (min)").fill("30")
     form.get_by_label("Ensemble members").fill("1")
     form.get_by_label("Horizon (min)").fill("40")
+    # A design storm is a what-if unless the duty officer names it the operational forecast.
+    form.get_by_label("Purpose").select_option("operational")
     form.get_by_role("button", name="Start forecast").click()
     progress = page.get_by_test_id("run-progress")
     progress.wait_for()
@@ -119,7 +121,7 @@ def test_start_a_run_from_the_page_and_see_it_complete(
     try:
         with session_scope(engine) as session:
             runs = service.list_runs(session=session)
-            assert [r.status.value for r in runs] == ["done"]
+            assert [(r.status.value, r.purpose.value) for r in runs] == [("done", "operational")]
             assert runs[0].params["rain"]["return_period_years"] == 5.0
             assert runs[0].horizon_s == 2400.0
     finally:
@@ -129,3 +131,66 @@ def test_start_a_run_from_the_page_and_see_it_complete(
     page.get_by_role("link", name="Show it on the map").click()
     page.get_by_test_id("forecast-run").wait_for()
     assert page.locator("section > [data-testid='point-table'] tbody tr").count() == 3
+
+
+XSS_NAME = '<img src=x onerror="window.__xss=1"><b id="xss-b">粗</b>'
+
+
+def test_point_name_in_the_map_tooltip_is_text(
+    web_db: str, live_server: LiveServer, page: Any
+) -> None:
+    """Issue 20, item 9: a point named with HTML shows that HTML as text in the forecast map's
+    tooltip; no element is made from it and its script never runs."""
+    from fangxun.forecast import flows
+    from fangxun.forecast.schemas import DesignRain, ForecastRunCreate
+
+    engine = make_engine(web_db)
+    try:
+        with session_scope(engine) as session:
+            unit = org_service.create_unit(
+                session=session,
+                unit_in=UnitCreate(code="FXB", name_zh="预报区", kind=UnitKind.district),
+                actor=SYSTEM,
+            )
+            lon, lat = cell_lonlat(*CELLS["centre"])
+            hazards_service.create_point(
+                session=session,
+                point_in=HazardPointCreate(
+                    code="FX-xss",
+                    name=XSS_NAME,
+                    kind=HazardKind.low_lying_road,
+                    lon=lon,
+                    lat=lat,
+                    unit_id=unit.id,
+                    thresholds_cm=Thresholds(blue=1.0, yellow=5.0, orange=10.0, red=20.0),
+                ),
+                actor=SYSTEM,
+            )
+            run_id = service.create_run(
+                session=session,
+                run_in=ForecastRunCreate(
+                    rain=DesignRain(return_period_years=5, duration_s=1800.0), horizon_s=2400.0
+                ),
+                actor=SYSTEM,
+                settings=live_server.settings,
+            ).id
+        flows.execute_run(engine, run_id, live_server.settings, executor="serial")
+    finally:
+        engine.dispose()
+
+    page.goto(live_server.url + "/forecast?lang=en")
+    page.wait_for_url("**/login**")
+    page.get_by_label("Username").fill(live_server.username)
+    page.get_by_label("Password").fill(live_server.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/forecast**")
+    page.get_by_test_id("forecast-run").wait_for()
+    marker = page.locator("#fc-map path.leaflet-interactive")
+    assert marker.count() == 1
+    marker.first.hover(force=True)
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    assert XSS_NAME in tooltip.inner_text()
+    assert tooltip.locator("img, b").count() == 0
+    assert page.locator("#xss-b").count() == 0
+    assert page.evaluate("window.__xss") is None

@@ -20,7 +20,7 @@ from conftest import CELL, NORTH, SYSTEM, WEST, N, Points, bowl, cell_lonlat
 from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.forecast import flows, inputs, service
-from fangxun.forecast.models import RunStatus, WarmStartKind
+from fangxun.forecast.models import RunPurpose, RunStatus, WarmStartKind
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, SeriesRain
 from fangxun.monitoring import service as mon_service
 from fangxun.monitoring.models import Datastream, Observation, StationKind
@@ -347,7 +347,11 @@ def test_runs_warm_start_from_sensors_then_from_the_previous_run(
             ]
         )  # fmt: skip
         assert session.get(Datastream, ds_id) is not None
-    run_in = ForecastRunCreate(rain=SeriesRain(step_s=600.0, intensity_mm_h=[0.0]), horizon_s=1200)
+    run_in = ForecastRunCreate(
+        rain=SeriesRain(step_s=600.0, intensity_mm_h=[0.0]),
+        horizon_s=1200,
+        purpose=RunPurpose.operational,  # the forecast in force, which the next run warms from
+    )
     with session_scope(engine) as session:
         run = service.create_run(session=session, run_in=run_in, actor=SYSTEM, settings=fsettings)
         prepared = service.prepare_run(session=session, run=run, settings=fsettings)

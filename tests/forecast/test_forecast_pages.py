@@ -13,6 +13,7 @@ from conftest import SYSTEM, Points
 from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.forecast import flows, service
+from fangxun.forecast.models import RunPurpose
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate
 from fangxun.org.models import Role
 
@@ -43,7 +44,9 @@ def test_forecast_page(
         run_id = service.create_run(
             session=session,
             run_in=ForecastRunCreate(
-                rain=DesignRain(return_period_years=5, duration_s=3600.0), horizon_s=5400.0
+                rain=DesignRain(return_period_years=5, duration_s=3600.0),
+                horizon_s=5400.0,
+                purpose=RunPurpose.operational,
             ),
             actor=SYSTEM,
             settings=fsettings,
@@ -53,6 +56,7 @@ def test_forecast_page(
     page = client.get("/forecast?lang=zh")
     assert page.status_code == 200
     assert "按风险排序的隐患点" in page.text
+    assert f'<tr data-purpose="operational"><td>{run_id} *</td><td class="purpose' in page.text
     rows = re.findall(r'<tr data-point="([^"]+)"', page.text)
     assert rows[0] == "FX-centre" and set(rows) == {"FX-centre", "FX-flank", "FX-rim"}
     data = json.loads(re.search(r'id="fc-data">(.*?)</script>', page.text, re.S).group(1))  # type: ignore[union-attr]
@@ -90,8 +94,9 @@ def test_start_form_validates_input(
         ({"rain_kind": "design", "return_period_years": "5", "duration_min": "abc"},
          "duration_min", "storm duration must be a number of minutes"),
         ({"rain_kind": "radar"}, "rain_kind", "Choose where the rain comes from"),
-        ({"rain_kind": "nowcast", "members": "2.5"}, "members", "whole number from 1 to 50"),
-        ({"rain_kind": "nowcast", "members": "0"}, "members", "whole number from 1 to 50"),
+        ({"rain_kind": "nowcast", "members": "2.5"}, "members", "whole number from 1 to 200"),
+        ({"rain_kind": "nowcast", "members": "0"}, "members", "whole number from 1 to 200"),
+        ({"rain_kind": "nowcast", "members": "201"}, "members", "whole number from 1 to 200"),
         ({"rain_kind": "nowcast", "horizon_min": "99999"}, "horizon_min", "at most 2880"),
         ({"rain_kind": "series"}, "series_file", "Choose a CSV file"),
     ]  # fmt: skip
@@ -156,3 +161,25 @@ def test_start_form_starts_a_run_and_shows_progress(
               "horizon_min": "30"},
     )  # fmt: skip
     assert r.status_code == 403 and "may not start forecast runs" in r.text
+
+
+def test_a_what_if_started_from_the_form_is_labelled_a_scenario(
+    app: FastAPI, engine: Engine, fsettings: Settings, points: Points, make_user: object
+) -> None:
+    user = make_user(Role.duty, points.unit)  # type: ignore[operator]
+    client = _login(app, user.username, user.password)
+    csrf = _csrf(client)
+    base = {"csrf_token": csrf, "rain_kind": "design", "return_period_years": "50",
+            "duration_min": "60", "members": "1", "horizon_min": "60"}  # fmt: skip
+    r = client.post("/forecast/runs?lang=zh", data=base, headers={"HX-Request": "true"})
+    assert r.status_code == 200, r.text
+    assert 'data-purpose="scenario"' in r.text and "情景推演（会商）" in r.text
+    assert "不会成为现行预报" in r.text
+    page = client.get("/forecast?lang=zh")
+    assert 'data-testid="no-forecast"' in page.text  # a what-if is never in force
+    assert '<tr data-purpose="scenario">' in page.text and "情景推演（会商）" in page.text
+    # An exercise needs its drill: the form says so.
+    r = client.post("/forecast/runs?lang=en", data={**base, "purpose": "exercise"})
+    assert r.status_code == 422 and 'data-testid="error-drill_id"' in r.text
+    r = client.post("/forecast/runs?lang=en", data={**base, "purpose": "operational"})
+    assert r.status_code == 200 and 'data-purpose="operational"' in r.text

@@ -14,7 +14,7 @@ from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.forecast import engine as fx_engine
 from fangxun.forecast import flows, service
-from fangxun.forecast.models import RunStatus
+from fangxun.forecast.models import RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate
 from fangxun.inundation import Model
 from fangxun.inundation.io import read_terrain
@@ -22,6 +22,8 @@ from fangxun.inundation.rain import chicago_hyetograph
 
 
 def _start(engine: Engine, settings: Settings, **kw: object) -> int:
+    # A design storm named operational (by default it would be a what-if, never in force).
+    kw.setdefault("purpose", RunPurpose.operational)
     run_in = ForecastRunCreate(
         rain=DesignRain(return_period_years=5, duration_s=3600.0),
         horizon_s=5400.0,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from fangxun.errors import ValidationFailed
 from fangxun.hazards import io as hazard_io
 from fangxun.monitoring.ingest.csv_import import import_rows
-from fangxun.monitoring.ingest.parser import MAX_RAW_CHARS, parse_payload
+from fangxun.monitoring.ingest.parser import MAX_RAW_CHARS, ObservationMessage, parse_payload
 from fangxun.monitoring.models import DeadLetter
 
 FUZZ = settings(
@@ -76,6 +76,7 @@ def _check_result(result: Any) -> None:
 def test_mqtt_parser_survives_any_bytes(payload: bytes) -> None:
     result = parse_payload(payload)
     _check_result(result)
+    assert all(isinstance(m, ObservationMessage) for m in result.messages)
 
 
 @FUZZ

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -49,7 +50,9 @@ def test_security_headers_on_every_response(client: TestClient, path: str) -> No
 def test_docs_page_gets_its_own_policy(client: TestClient) -> None:
     response = client.get("/api/docs")
     assert response.status_code == 200
-    assert "cdn.jsdelivr.net" in response.headers["content-security-policy"]
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self';" in csp  # served locally: no CDN, no inline script
+    assert "http" not in csp
 
 
 def test_basemap_origin_allowed_for_images(settings: Settings, engine: Engine) -> None:
@@ -164,7 +167,13 @@ def _metric(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"{name} {labels} not in metrics")
 
 
-def test_metrics_exposes_requests_and_database_figures(client: TestClient, engine: Engine) -> None:
+def test_metrics_exposes_requests_and_database_figures(app: FastAPI, engine: Engine) -> None:
+    # From loopback: without a token, /metrics answers no one else (test_hardening_accounts).
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        _check_metrics(client, engine)
+
+
+def _check_metrics(client: TestClient, engine: Engine) -> None:
     for _ in range(3):
         assert client.get("/api/v1/health").status_code == 200
     with session_scope(engine) as session:

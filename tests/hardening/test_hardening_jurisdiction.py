@@ -7,13 +7,17 @@ Every route of the app (API and web pages, every method) is classified by its pa
   gives each object's ids and owning unit). Then, on the demo district plus a few objects made for
   the test (warnings, a response activation, photos, attachments, stocktakes, a briefing):
 
-  - a ``unit`` login (two street offices and a department) gets 403 or 404 for an object of
-    another unit, with *every* method; a write (POST/PUT/PATCH/DELETE, with a schema-valid body
-    built from the OpenAPI schema, CSRF token included for web forms) leaves the database as it
-    was (row counts of every table, audit log included);
+  - a scoped login (``unit`` logins of two street offices and a department, and an ``inspector``
+    of a street office, who is scoped to it unless marked ``district_wide``) gets 403 or 404 for
+    an object of another unit, with *every* method; a write (POST/PUT/PATCH/DELETE, with a
+    schema-valid body built from the OpenAPI schema, CSRF token included for web forms) leaves the
+    database as it was (row counts of every table, audit log included);
   - the same login reads its own objects (never 404), so the matrix fails both ways;
-  - the roles that are not limited to a jurisdiction (admin, district, duty, inspector, viewer)
-    read every sampled object (never 404), and the viewer's writes are refused and change nothing;
+  - the roles that are not limited to a jurisdiction (admin, district, duty, a district-wide
+    inspector, viewer) read every sampled object (never 404), and the viewer's writes are refused
+    and change nothing;
+* **briefings** belong to the unit they were gathered for; a district-wide one to the district,
+  so no street office or department reads it;
 * **district-wide** (:data:`DISTRICT_WIDE`: objects with no unit, such as forecast runs): read by
   every role, writes by the viewer refused;
 * **public** (:data:`PUBLIC`): their own token or no login at all, with the reason;
@@ -50,10 +54,13 @@ from fangxun.demo.org_seed import load_demo
 from web_harness import csrf_of
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-#: ``unit`` logins of the demo district: two street offices and a department.
-UNIT_LOGINS = ("wutong", "gouzhao", "shuiwu")
+#: Scoped logins of the demo district: ``unit`` logins of two street offices and a department,
+#: and the demo's inspector, who works in the 梧桐 street office (scoped to it).
+UNIT_LOGINS = ("wutong", "gouzhao", "shuiwu", "inspector")
+#: An inspector marked ``district_wide``, made by the test (see :func:`_populate`).
+WIDE_INSPECTOR = "inspectorall"
 #: Logins whose role is not limited to a jurisdiction.
-OPEN_LOGINS = ("admin", "district", "duty", "inspector", "viewer")
+OPEN_LOGINS = ("admin", "district", "duty", WIDE_INSPECTOR, "viewer")
 #: Objects of other units tried per (route, login): from different units where there are some.
 OTHER_SAMPLES = 2
 
@@ -140,10 +147,20 @@ KINDS: dict[tuple[tuple[str, str], ...], str] = {
     ),
     (("warnings", "warning_id"),): "SELECT unit_id AS owner, id AS warning_id FROM warning",
 }
+#: The district unit: the owner of a district-wide briefing (no street office reads it).
+_DISTRICT = "(SELECT MIN(id) FROM org_unit WHERE parent_id IS NULL)"
+#: Briefings and their tasks belong to the unit they were gathered for (None: the district).
+BRIEFINGS: dict[tuple[tuple[str, str], ...], str] = {
+    (("briefings", "briefing_id"),): (
+        f"SELECT COALESCE(unit_id, {_DISTRICT}) AS owner, id AS briefing_id FROM briefing"
+    ),
+    (("tasks", "task_id"),): (
+        f"SELECT COALESCE(b.unit_id, {_DISTRICT}) AS owner, t.id AS task_id"
+        " FROM briefing_task t JOIN briefing b ON b.id = t.briefing_id"
+    ),
+}
 #: Objects that belong to no unit: the whole district's, read by every role.
 DISTRICT_WIDE: dict[tuple[tuple[str, str], ...], str] = {
-    (("briefings", "briefing_id"),): "SELECT NULL AS owner, id AS briefing_id FROM briefing",
-    (("tasks", "task_id"),): "SELECT NULL AS owner, id AS task_id FROM briefing_task",
     (("runs", "run_id"),): "SELECT NULL AS owner, id AS run_id FROM forecast_run",
     (("runs", "run_id"), ("files", "name")): (
         "SELECT NULL AS owner, id AS run_id, 'depth_max.tif' AS name FROM forecast_run"
@@ -158,13 +175,13 @@ DISTRICT_WIDE: dict[tuple[tuple[str, str], ...], str] = {
 }
 #: Paths where the same pair means something else than in :data:`KINDS` (path prefix → table).
 OVERRIDES: dict[str, dict[tuple[tuple[str, str], ...], str]] = {
-    "/api/v1/briefings/tasks/": DISTRICT_WIDE,
+    "/api/v1/briefings/tasks/": BRIEFINGS,
     "/api/v1/forecast/": DISTRICT_WIDE,
     "/forecast/": DISTRICT_WIDE,
     "/api/v1/reports/": DISTRICT_WIDE,
     "/reports/": DISTRICT_WIDE,
-    "/api/v1/briefings/": DISTRICT_WIDE,
-    "/briefings/": DISTRICT_WIDE,
+    "/api/v1/briefings/": BRIEFINGS,
+    "/briefings/": BRIEFINGS,
 }
 #: Path parameters that are not object ids: the route is public or proves itself, by design.
 PUBLIC: dict[tuple[tuple[str, str], ...], str] = {
@@ -284,7 +301,7 @@ def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, An
     return schema
 
 
-def _minimal(schema: dict[str, Any], components: dict[str, Any]) -> Any:
+def _minimal(schema: dict[str, Any], components: dict[str, Any]) -> Any:  # noqa: C901  one case per JSON-schema keyword
     """The smallest value that ``schema`` accepts (required fields only), or None."""
     schema = _resolve(schema, components)
     for key in ("anyOf", "oneOf", "allOf"):
@@ -416,14 +433,32 @@ def _populate(client: TestClient, admin: dict[str, str], engine: Engine) -> None
         )
     for warehouse_id in warehouses:
         _ok(client.post(f"/api/v1/supplies/warehouses/{warehouse_id}/stocktakes", headers=admin))
-    briefing = _ok(client.post("/api/v1/briefings", json={}, headers=admin))
+    with engine.connect() as conn:
+        wutong = conn.execute(text("SELECT id FROM org_unit WHERE code = 'WUTONG'")).scalar_one()
+    # A district-wide briefing (no street office reads it) and one of 梧桐's, each with a task.
+    for body in ({}, {"unit_id": wutong}):
+        briefing = _ok(client.post("/api/v1/briefings", json=body, headers=admin))
+        _ok(
+            client.post(
+                f"/api/v1/briefings/{briefing['id']}/tasks",
+                json={
+                    "decision": "matrix",
+                    "owner_person_id": person,
+                    "deadline": "2099-07-21T16:00:00+08:00",
+                },
+                headers=admin,
+            )
+        )
+    # An inspector of every unit's points (the demo's inspector is scoped to 梧桐).
     _ok(
         client.post(
-            f"/api/v1/briefings/{briefing['id']}/tasks",
+            "/api/v1/users",
             json={
-                "decision": "matrix",
-                "owner_person_id": person,
-                "deadline": "2099-07-21T16:00:00+08:00",
+                "username": WIDE_INSPECTOR,
+                "password": f"{WIDE_INSPECTOR}-demo",
+                "role": "inspector",
+                "unit_id": wutong,
+                "district_wide": True,
             },
             headers=admin,
         )
@@ -527,7 +562,7 @@ def _check_headers(response: Any, matrix: Matrix, label: str) -> None:
         matrix.fail(f"{label}: HTML answer without the security headers")
 
 
-def _run_matrix(app: FastAPI, engine: Engine) -> Matrix:
+def _run_matrix(app: FastAPI, engine: Engine) -> Matrix:  # noqa: C901  one branch per route shape
     matrix = Matrix()
     with TestClient(app) as api:
         admin = _bearer(api, "admin")
@@ -535,9 +570,9 @@ def _run_matrix(app: FastAPI, engine: Engine) -> Matrix:
         with engine.connect() as conn:
             parent = dict(conn.execute(text("SELECT id, parent_id FROM org_unit")).all())
             users = {
-                name: (role, unit)
-                for name, role, unit in conn.execute(
-                    text("SELECT username, role, unit_id FROM org_user")
+                name: (role, unit, bool(wide))
+                for name, role, unit, wide in conn.execute(
+                    text("SELECT username, role, unit_id, district_wide FROM org_user")
                 )
             }
 
@@ -550,9 +585,10 @@ def _run_matrix(app: FastAPI, engine: Engine) -> Matrix:
 
         logins: list[Login] = []
         for username in (*UNIT_LOGINS, *OPEN_LOGINS):
-            role, unit = users[username]
-            visible = below(unit) if role == "unit" else None
-            assert (role == "unit") == (username in UNIT_LOGINS), (username, role)
+            role, unit, wide = users[username]
+            scoped = role == "unit" or (role == "inspector" and not wide)
+            visible = below(unit) if scoped else None
+            assert scoped == (username in UNIT_LOGINS), (username, role, wide)
             logins.append(
                 Login(username, _bearer(api, username), _web_client(app, username), visible)
             )
@@ -560,7 +596,7 @@ def _run_matrix(app: FastAPI, engine: Engine) -> Matrix:
         ops = _operations(app)
         objects: dict[str, list[dict[str, Any]]] = {}
         with engine.connect() as conn:
-            for sql in {*KINDS.values(), *DISTRICT_WIDE.values()}:
+            for sql in {*KINDS.values(), *DISTRICT_WIDE.values(), *BRIEFINGS.values()}:
                 objects[sql] = [dict(r) for r in conn.execute(text(sql)).mappings()]
 
         for op in ops:

@@ -90,7 +90,7 @@ def test_round_trip_unchanged(client: TestClient, ledger: Ledger, engine: Engine
     created = _import(client, h, name, exported.content)
     assert created.json() == {"created": 2, "updated": 0, "unchanged": 0}
     after = client.get(f"{API}/hazard-points", headers=h).json()["items"]
-    ignore = {"id", "created_at", "updated_at"}
+    ignore = {"id", "created_at", "updated_at", "version"}
     assert [{k: v for k, v in p.items() if k not in ignore} for p in after] == [
         {k: v for k, v in p.items() if k not in ignore} for p in before
     ]
@@ -288,3 +288,26 @@ def test_cli_import_and_export(
         assert _count(engine) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_export_writes_a_formula_name_as_text(
+    client: TestClient, ledger: Ledger, engine: Engine
+) -> None:
+    """Issue 20, item 7: a point named ``=HYPERLINK(...)`` is a text cell in the export, and the
+    export imports back unchanged."""
+    from excel_checks import EVIL, assert_no_formula
+
+    with session_scope(engine) as session:
+        service.update_point(
+            session=session,
+            point_id=ledger.wutong_point,
+            point_in=HazardPointUpdate(name=EVIL, address="-1+2"),
+            actor=SYSTEM,
+        )
+    h = ledger.h(client, "district")
+    response = client.get(f"{API}/hazard-points/export", params={"format": "xlsx"}, headers=h)
+    assert response.status_code == 200, response.text
+    assert_no_formula(response.content, EVIL, "-1+2")
+    again = _import(client, h, "x.xlsx", response.content)
+    assert again.status_code == 200, again.text
+    assert again.json()["updated"] == 0 and again.json()["unchanged"] >= 1

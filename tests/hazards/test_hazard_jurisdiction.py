@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from fangxun.db import session_scope, utcnow
 from fangxun.hazards import service
+from fangxun.hazards.models import HazardImportJob
 from fangxun.hazards.router import router as hazards_router
 from fangxun.hazards.schemas import (
     InspectionPlanCreate,
@@ -46,10 +47,25 @@ class Objects:
     inspection: int
     rectification: int
     attachment: int
+    #: An import job of the office's user (jobs belong to the user who started them).
+    import_job: int = 0
 
 
-def _objects(engine: Engine, ledger: Ledger, tmp_data: Any, *, point: int, person: int) -> Objects:
+def _objects(
+    engine: Engine, ledger: Ledger, tmp_data: Any, *, point: int, person: int, user: str
+) -> Objects:
     with session_scope(engine) as session:
+        job = HazardImportJob(
+            filename="p.geojson",
+            size_bytes=1,
+            status="done",
+            progress=1.0,
+            problem_count=0,
+            user_id=ledger.users[user].id,
+            created_by=ledger.users[user].username,
+        )
+        session.add(job)
+        session.flush()
         plan = service.create_plan(
             session=session,
             point_id=point,
@@ -96,7 +112,7 @@ def _objects(engine: Engine, ledger: Ledger, tmp_data: Any, *, point: int, perso
             content=PNG,
             actor=SYSTEM,
         )
-        return Objects(point, plan.id, iplan.id, record.id, rect.id, att.id)
+        return Objects(point, plan.id, iplan.id, record.id, rect.id, att.id, job.id)
 
 
 Call = Callable[[TestClient, dict[str, str]], Any]
@@ -108,6 +124,9 @@ def _object_calls(o: Objects) -> dict[tuple[str, str], Call]:
     return {
         ("GET", "/hazard-points/{point_id}"): lambda c, h: c.get(
             f"{API}/hazard-points/{o.point}", headers=h
+        ),
+        ("GET", "/hazard-points/import-jobs/{job_id}"): lambda c, h: c.get(
+            f"{API}/hazard-points/import-jobs/{o.import_job}", headers=h
         ),
         ("PATCH", "/hazard-points/{point_id}"): lambda c, h: c.patch(
             f"{API}/hazard-points/{o.point}", json={"name": "x"}, headers=h
@@ -309,10 +328,20 @@ def _routes() -> set[tuple[str, str]]:
 @pytest.fixture
 def objects(engine: Engine, ledger: Ledger, settings: Any) -> tuple[Objects, Objects]:
     mine = _objects(
-        engine, ledger, settings.data_dir, point=ledger.wutong_point, person=ledger.wutong_person
+        engine,
+        ledger,
+        settings.data_dir,
+        point=ledger.wutong_point,
+        person=ledger.wutong_person,
+        user="wutong",
     )
     theirs = _objects(
-        engine, ledger, settings.data_dir, point=ledger.gouzhao_point, person=ledger.gouzhao_person
+        engine,
+        ledger,
+        settings.data_dir,
+        point=ledger.gouzhao_point,
+        person=ledger.gouzhao_person,
+        user="gouzhao",
     )
     return mine, theirs
 
@@ -320,6 +349,7 @@ def objects(engine: Engine, ledger: Ledger, settings: Any) -> tuple[Objects, Obj
 def test_the_matrix_covers_every_hazard_route(ledger: Ledger) -> None:
     dummy = Objects(1, 1, 1, 1, 1, 1)
     covered = set(_object_calls(dummy)) | set(_body_calls(ledger, dummy)) | set(LIST_CALLS)
+    covered |= {("POST", "/hazard-points/import-jobs")}  # test_import_job_into_another_office
     assert _routes() - covered == set(), "add the new routes to the jurisdiction matrix"
 
 
@@ -361,3 +391,31 @@ def test_unit_user_is_isolated_on_every_endpoint(
     assert point["name"] == "雅梅苑"
     rect = client.get(f"{API}/rectifications/{theirs.rectification}", headers=dh).json()
     assert rect["status"] == "open"
+
+
+def test_import_job_into_another_office(client: TestClient, ledger: Ledger) -> None:
+    """An import job of a unit user names the other office's rows, and writes nothing."""
+    h = ledger.h(client, "wutong")
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.5, 34.8]},
+                "properties": {"code": "NEW-1", "name": "n", "kind": "other", "unit": "GOUZHAO"},
+            }
+        ],
+    }
+    started = client.post(
+        f"{API}/hazard-points/import-jobs",
+        files={"file": ("p.geojson", io.BytesIO(json.dumps(fc).encode()), "application/json")},
+        headers=h,
+    )
+    assert started.status_code == 202, started.text
+    job = client.get(started.headers["location"], headers=h).json()
+    assert job["status"] == "failed"
+    assert "责任单位" in job["problems"][0]["loc"]
+    dh = ledger.h(client, "district")
+    assert (
+        client.get(f"{API}/hazard-points", params={"q": "NEW-1"}, headers=dh).json()["items"] == []
+    )

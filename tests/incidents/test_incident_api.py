@@ -93,3 +93,32 @@ def test_public_endpoint_is_rate_limited(client: TestClient, make_unit: Any) -> 
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
     bad = client.post("/api/v1/public/incidents", json={**body, "reporter_phone": "call me"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "reporter_phone"]
+
+
+def test_if_match_refuses_a_stale_transition(
+    client: TestClient, make_unit: Any, make_user: Any
+) -> None:
+    """Issue 20, item 13: the incident's ETag is its version; a stale If-Match gets 412."""
+    w = _setup(client, make_unit, make_user)
+    h = w["duty"]
+    iid = client.post(
+        "/api/v1/incidents",
+        json={"unit_id": w["a"], "kind": "underpass_flooding", "severity": "major", "title": "t"},
+        headers=h,
+    ).json()["id"]
+    etag = client.get(f"/api/v1/incidents/{iid}", headers=h).headers["etag"]
+    assert etag == '"1"'
+    moved = client.post(
+        f"/api/v1/incidents/{iid}/transitions",
+        json={"to_status": "dispatched", "team_id": w["team"]},
+        headers={**h, "If-Match": etag},
+    )
+    assert moved.status_code == 200 and moved.headers["etag"] == '"2"'
+    stale = client.post(
+        f"/api/v1/incidents/{iid}/transitions",
+        json={"to_status": "on_site"},
+        headers={**h, "If-Match": etag},
+    )
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == 2
+    assert "status" in {c["field"] for c in stale.json()["changes"]}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.errors import (
     ConflictError,
@@ -22,9 +23,7 @@ from fangxun.errors import (
 from fangxun.incidents import service
 from fangxun.incidents.models import IncidentKind, IncidentStatus, ReportSource
 from fangxun.incidents.schemas import IncidentCreate, PublicReport, TransitionIn
-from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind, User
-from fangxun.org.schemas import UnitCreate
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
 from fangxun.supplies.schemas import TeamCreate
@@ -46,11 +45,7 @@ class World:
 @pytest.fixture
 def world(db_session: Session) -> World:
     def unit(code: str, kind: UnitKind, parent: int | None) -> int:
-        return org_service.create_unit(
-            session=db_session,
-            unit_in=UnitCreate(code=code, name_zh=code, kind=kind, parent_id=parent),
-            actor=SYSTEM,
-        ).id
+        return make_unit(db_session, code, kind, parent, actor=SYSTEM).id
 
     d = unit("D", UnitKind.district, None)
     a = unit("A", UnitKind.street_office, d)

@@ -129,3 +129,37 @@ def test_open_incidents_with_a_place_feed_the_one_map(
     assert feature["properties"]["url"] == f"/incidents/{feature['id']}"
     overlays = web_client.get("/map").text
     assert "/incidents.geojson" in overlays
+
+
+def test_a_stale_incident_form_gets_409_saying_what_changed(
+    web_client: TestClient, ops_seed: dict[str, int], login: Any
+) -> None:
+    """Issue 20, item 13: two duty officers on one incident page; the second one's form still
+    carries the version it was drawn from, and is refused with what changed."""
+    assert login(web_client).status_code == 303
+    page = web_client.get("/incidents")
+    token = csrf_of(page)
+    made = web_client.post(
+        "/incidents",
+        data={
+            "csrf_token": token,
+            "unit_id": ops_seed["office"],
+            "kind": "underpass_flooding",
+            "severity": "major",
+            "title": "长椿路积水",
+        },
+    )
+    detail_url = made.headers["location"]
+    drawn = web_client.get(detail_url)
+    assert 'name="version" value="1"' in drawn.text
+    first = web_client.post(
+        f"{detail_url}/transition",
+        data={"csrf_token": token, "to_status": "closed", "note": "误报", "version": "1"},
+    )
+    assert first.status_code == 303
+    stale = web_client.post(
+        f"{detail_url}/transition",
+        data={"csrf_token": token, "to_status": "closed", "note": "重复", "version": "1"},
+    )
+    assert stale.status_code == 409
+    assert "changed by someone else" in stale.text and "status" in stale.text

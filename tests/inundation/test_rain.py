@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fangxun.inundation.rain as rain_module
+import rainkit as rain_module
 from fangxun.inundation.rain import (
     EXAMPLE_FORMULA_UNVERIFIED,
     MM_H_TO_M_S,

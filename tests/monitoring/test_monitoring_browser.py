@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from mon_helpers import build_network
@@ -66,6 +67,12 @@ def test_monitoring_page_live(
     page.locator('#mon-rows tr[data-code="RV01"]').click()
     page.wait_for_selector("#mon-charts svg polyline")
     assert "RV01" in page.locator("#mon-chart-title").inner_text()
+    # The chart's time axis reads Beijing time (whatever the browser's zone), with its unit.
+    chart_text = page.locator("#mon-charts svg").first.text_content() or ""
+    assert "北京时间" in chart_text
+    last = (now - timedelta(minutes=1)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
+    assert last in chart_text, chart_text
+    assert page.locator("#mon-charts svg text", has_text="m").count() >= 1
 
     # New data arrives: the event stream updates the table without a reload.
     _write(web_db, network.ponding, [(now, 23.0)])

@@ -6,6 +6,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,8 @@ def test_every_good_item_round_trips(items: list[dict[str, object]]) -> None:
         assert msg.value == float(item["value"])  # type: ignore[arg-type]
 
 
+# Measured 11 s (200 examples; --durations, load 12 on 2 cores).
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), good_items, bad_items), min_size=1, max_size=20))
 def test_bad_items_are_rejected_and_good_ones_kept(

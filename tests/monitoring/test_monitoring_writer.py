@@ -109,7 +109,7 @@ def test_qc_range_spike_future_too_old(sqlite_engine: Engine, sqlite_network: Ne
         msg(n.ponding, 1, 30.0),  # 30 cm in 60 s: 0.005 m/s, within 0.01 m/s
         msg(n.ponding, 2, 200.0),  # +170 cm in 60 s: spike
         msg(n.ponding, 3, -5.0),  # below 0: range
-        msg(n.rain, 60 * 12 + 30, 1.0),  # 30 min after NOW: future
+        msg(n.rain, 60 * 12 + 8, 1.0),  # 8 min after NOW: future (30 min: a dead letter)
         msg(n.rain, -60 * 24 * 40, 1.0),  # 40 days before: too old
     ]
     result = write(sqlite_engine, items)

@@ -15,7 +15,10 @@ from fangxun.org.models import AuthToken, LoginAttempt, Role
 from fangxun.org.schemas import UserCreate, UserUpdate
 
 PW = "correct-horse-battery"
-POLICY = service.LoginPolicy(max_attempts=3, window_s=60, max_attempts_per_ip=5)
+#: No real waiting in tests: a username slowed down after failures "sleeps" here.
+POLICY = service.LoginPolicy(
+    max_attempts=3, window_s=60, max_attempts_per_ip=5, sleep=lambda _s: None
+)
 
 
 @pytest.fixture
@@ -72,10 +75,14 @@ def _fail(engine: Engine, username: str = "duty1", ip: str | None = "10.0.0.1") 
 def test_throttled_after_max_failures_even_with_right_password(
     engine: Engine, user_id: int
 ) -> None:
+    """From the address that failed; other addresses are slowed, not locked
+    (tests/org/test_org_accounts.py)."""
     for _ in range(POLICY.max_attempts):
         _fail(engine)
     with session_scope(engine) as session, pytest.raises(ThrottledError) as info:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        service.authenticate(
+            session=session, username="duty1", password=PW, client_ip="10.0.0.1", policy=POLICY
+        )
     assert 1 <= info.value.retry_after_s <= POLICY.window_s + 1
     # Another user is not affected.
     with session_scope(engine) as session:
@@ -96,18 +103,23 @@ def test_throttle_expires_after_the_window(engine: Engine, user_id: int) -> None
         for attempt in session.scalars(select(LoginAttempt)):
             attempt.attempted_at = attempt.attempted_at - timedelta(seconds=POLICY.window_s + 1)
     with session_scope(engine) as session:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        user = service.authenticate(
+            session=session, username="duty1", password=PW, client_ip="10.0.0.1", policy=POLICY
+        )
+        assert (user.id, user.username) == (user_id, "duty1")
 
 
 def test_success_resets_the_username_count(engine: Engine, user_id: int) -> None:
     for _ in range(POLICY.max_attempts - 1):
         _fail(engine)
     with session_scope(engine) as session:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        first = service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        assert first.id == user_id
     for _ in range(POLICY.max_attempts - 1):
         _fail(engine)
     with session_scope(engine) as session:
-        service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        again = service.authenticate(session=session, username="duty1", password=PW, policy=POLICY)
+        assert again.id == user_id
 
 
 def test_throttled_per_client_address(engine: Engine, user_id: int) -> None:

@@ -37,10 +37,12 @@ def _unit(session: Session, code: str, kind: UnitKind, parent: int | None = None
     )
 
 
-def _user(session: Session, name: str, role: Role, unit: int | None = None) -> User:
+def _user(
+    session: Session, name: str, role: Role, unit: int | None = None, *, wide: bool = False
+) -> User:
     return service.create_user(
         session=session,
-        user_in=UserCreate(username=name, password=PW, role=role, unit_id=unit),
+        user_in=UserCreate(username=name, password=PW, role=role, unit_id=unit, district_wide=wide),
         actor=None,
     )
 
@@ -70,11 +72,23 @@ def test_descendants_and_visibility(db_session: Session, org: dict[str, int]) ->
     }
     unit_user = _user(db_session, "wtuser", Role.unit, org["wutong"])
     assert visible_unit_ids(session=db_session, user=unit_user) == {org["wutong"], org["community"]}
-    for role in (Role.admin, Role.district, Role.duty, Role.inspector, Role.viewer):
+    for role in (Role.admin, Role.district, Role.duty, Role.viewer):
         assert (
             visible_unit_ids(session=db_session, user=_user(db_session, role.value, role)) is None
         )
     assert visible_unit_ids(session=db_session, user=None) is None
+    # An inspector works in its street office's area, unless marked district-wide.
+    inspector = _user(db_session, "insp", Role.inspector, org["wutong"])
+    assert visible_unit_ids(session=db_session, user=inspector) == {
+        org["wutong"],
+        org["community"],
+    }
+    wide = _user(db_session, "insp-wide", Role.inspector, org["wutong"], wide=True)
+    assert visible_unit_ids(session=db_session, user=wide) is None
+    with pytest.raises(ValidationFailed, match="inspector needs a unit"):
+        _user(db_session, "insp-nowhere", Role.inspector)
+    with pytest.raises(ValidationFailed, match="only an inspector"):
+        _user(db_session, "duty-wide", Role.duty, wide=True)
 
 
 def test_scope_query_limits_rows(db_session: Session, org: dict[str, int]) -> None:
@@ -169,7 +183,7 @@ def test_unit_user_manages_its_own_people_only(db_session: Session, org: dict[st
 
 @pytest.mark.parametrize("role", [Role.viewer, Role.duty, Role.inspector])
 def test_read_only_roles(db_session: Session, org: dict[str, int], role: Role) -> None:
-    reader = _user(db_session, "reader", role)
+    reader = _user(db_session, "reader", role, wide=role is Role.inspector)
     units, total = service.list_units(session=db_session, actor=reader)
     assert total == 5 and len(units) == 5
     with pytest.raises(PermissionDeniedError):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.forecast.models import ForecastPointResult, ForecastRun, RainSource, RunStatus
 from fangxun.hazards import service as hazards_service
@@ -24,7 +25,7 @@ from fangxun.monitoring.models import Observation
 from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
 from fangxun.org import service as org_service
 from fangxun.org.models import UnitKind
-from fangxun.org.schemas import PersonCreate, UnitCreate
+from fangxun.org.schemas import PersonCreate
 
 SYSTEM = SystemActor(username="report-tests")
 T0 = datetime(2026, 7, 10, 0, 0, tzinfo=UTC)  # 08:00 in Beijing
@@ -88,17 +89,9 @@ def _obs(session: Session, code: str, series: list[tuple[datetime, float]]) -> N
 
 def build(session: Session) -> Crafted:
     """Create the crafted district in ``session`` (flushed, not committed)."""
-    d = org_service.create_unit(
-        session=session,
-        unit_in=UnitCreate(code="RPQ", name_zh="报表区", kind=UnitKind.district),
-        actor=SYSTEM,
-    )
-    office = org_service.create_unit(
-        session=session,
-        unit_in=UnitCreate(
-            code="RPJD", name_zh="报表街道", kind=UnitKind.street_office, parent_id=d.id
-        ),
-        actor=SYSTEM,
+    d = make_unit(session, "RPQ", UnitKind.district, name_zh="报表区", actor=SYSTEM)
+    office = make_unit(
+        session, "RPJD", UnitKind.street_office, d.id, name_zh="报表街道", actor=SYSTEM
     )
     person = org_service.create_person(
         session=session, person_in=PersonCreate(name="张责任", unit_id=office.id), actor=SYSTEM

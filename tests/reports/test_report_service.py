@@ -19,6 +19,7 @@ from report_helpers import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.models import AuditEntry
 from fangxun.config import Settings
 from fangxun.errors import NotFoundError, PermissionDeniedError, ValidationFailed
@@ -27,7 +28,7 @@ from fangxun.hazards.models import Rectification
 from fangxun.monitoring.models import Datastream, Observation
 from fangxun.org import service as org_service
 from fangxun.org.models import Role
-from fangxun.org.schemas import UnitCreate, UserCreate
+from fangxun.org.schemas import UserCreate
 from fangxun.reports import service
 from fangxun.reports.models import EventStatus
 
@@ -255,12 +256,8 @@ def test_unit_user_sees_only_its_points(
     db_session: Session, crafted: Crafted, settings: Settings
 ) -> None:
     event = _detect(db_session, settings)
-    other = org_service.create_unit(
-        session=db_session,
-        unit_in=UnitCreate(
-            code="OTHER", name_zh="别处", kind="street_office", parent_id=crafted.district
-        ),
-        actor=SYSTEM,
+    other = make_unit(
+        db_session, "OTHER", "street_office", crafted.district, name_zh="别处", actor=SYSTEM
     )
     outsider = org_service.create_user(
         session=db_session,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.forecast.models import ForecastPointResult, ForecastRun, RainSource, RunStatus
 from fangxun.hazards import service as hazards
@@ -21,9 +22,7 @@ from fangxun.monitoring import service as monitoring
 from fangxun.monitoring.ingest.csv_import import import_rows
 from fangxun.monitoring.models import StationKind
 from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
-from fangxun.org import service as org_service
 from fangxun.org.models import UnitKind
-from fangxun.org.schemas import UnitCreate
 from fangxun.situation import service
 from fangxun.supplies import service as supplies
 from fangxun.supplies.schemas import TeamCreate, WarehouseCreate
@@ -62,10 +61,7 @@ def _station(s: Session, code: str, kind: StationKind, point: int | None, prop: 
 @pytest.fixture
 def world(db_session: Session) -> dict[str, int]:
     s = db_session
-    unit = org_service.create_unit(
-        session=s, unit_in=UnitCreate(code="D", name_zh="高新区", kind=UnitKind.district),
-        actor=SYSTEM,
-    ).id  # fmt: skip
+    unit = make_unit(s, "D", UnitKind.district, name_zh="高新区", actor=SYSTEM).id  # fmt: skip
     ids = {"unit": unit}
     monitoring.ensure_observed_properties(session=s)
     for code, name in (("P1", "科学大道下穿"), ("P2", "长椿路"), ("P3", "西四环")):

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.models import AuditEntry
 from fangxun.audit.service import SystemActor
 from fangxun.db import make_engine, session_scope
@@ -23,7 +24,7 @@ from fangxun.incidents.models import IncidentKind
 from fangxun.incidents.schemas import IncidentCreate
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind, User
-from fangxun.org.schemas import PersonCreate, UnitCreate
+from fangxun.org.schemas import PersonCreate
 from fangxun.supplies import service
 from fangxun.supplies.models import MovementKind, Readiness, Stock, StockMovement
 from fangxun.supplies.schemas import (
@@ -55,11 +56,7 @@ class Depot:
 
 def _setup(session: Session) -> Depot:
     def unit(code: str, kind: UnitKind, parent: int | None) -> int:
-        return org_service.create_unit(
-            session=session,
-            unit_in=UnitCreate(code=code, name_zh=code, kind=kind, parent_id=parent),
-            actor=SYSTEM,
-        ).id
+        return make_unit(session, code, kind, parent, actor=SYSTEM).id
 
     d = unit("D", UnitKind.district, None)
     a = unit("A", UnitKind.street_office, d)

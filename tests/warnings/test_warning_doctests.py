@@ -7,7 +7,8 @@ from types import ModuleType
 
 import pytest
 
-from fangxun.warnings import cap, config, rules
+from fangxun import warning_rules as config
+from fangxun.warnings import cap, rules
 
 
 @pytest.mark.parametrize("module", [cap, config, rules], ids=lambda m: m.__name__)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.hazards.models import HazardKind, HazardPoint, RiskLevel
@@ -18,9 +19,7 @@ from fangxun.monitoring.models import Datastream, Observation, Station, StationK
 from fangxun.monitoring.service import ensure_observed_properties
 from fangxun.notify import service as notify
 from fangxun.notify.schemas import ContactCreate
-from fangxun.org import service as org_service
 from fangxun.org.models import UnitKind
-from fangxun.org.schemas import UnitCreate
 from fangxun.warnings import service
 from fangxun.warnings.models import WarningChange
 
@@ -73,11 +72,7 @@ def _stream(session: Session, station: Station, prop: str, unit: str, **kw: Any)
 @pytest.fixture
 def world(db_session: Session) -> World:
     def unit(code: str, kind: UnitKind, parent: int | None) -> int:
-        return org_service.create_unit(
-            session=db_session,
-            unit_in=UnitCreate(code=code, name_zh=f"{code}单位", kind=kind, parent_id=parent),
-            actor=SYSTEM,
-        ).id
+        return make_unit(db_session, code, kind, parent, name_zh=f"{code}单位", actor=SYSTEM).id
 
     d = unit("D", UnitKind.district, None)
     a = unit("A", UnitKind.street_office, d)

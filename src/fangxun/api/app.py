@@ -16,9 +16,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from fangxun import __version__
+from fangxun import __version__, geo
 from fangxun.api import health
 from fangxun.api.cache import ResponseCache, watch_writes
+from fangxun.api.docs import install_docs
 from fangxun.api.metrics import install_metrics
 from fangxun.api.middleware import (
     BodyLimitMiddleware,
@@ -34,11 +35,13 @@ from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
 from fangxun.duty.router import router as duty_router
 from fangxun.forecast.router import router as forecast_router
+from fangxun.hazards import jobs as hazard_jobs
 from fangxun.hazards.router import router as hazards_router
 from fangxun.incidents.router import router as incidents_router
 from fangxun.monitoring.router import router as monitoring_router
 from fangxun.notify.router import router as notify_router
 from fangxun.org.router import router as org_router
+from fangxun.rain.router import router as rain_router
 from fangxun.reports.router import router as reports_router
 from fangxun.response.router import router as response_router
 from fangxun.supplies.router import router as supplies_router
@@ -64,6 +67,7 @@ def api_router() -> APIRouter:
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
+    router.include_router(rain_router)
     router.include_router(reports_router)
     router.include_router(response_router)
     router.include_router(notify_router)
@@ -99,6 +103,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             # apps would then never be freed.
             gc.collect()
             gc.freeze()
+            # The hazard-import worker, started before anyone imports (issue 20, item 5).
+            hazard_jobs.warm_up()
         yield
         if owns_engine:
             engine.dispose()
@@ -107,16 +113,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         title="Fangxun 防汛",
         summary="Urban waterlogging early warning and flood-control command for a city district.",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # served by fangxun.api.docs from local files
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    geo.configure(max_vertices=settings.geometry_max_vertices)
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
 
     install_problem_handlers(app)
+    install_docs(app, openapi_url="/api/openapi.json")
     # Hardening (issue 11). add_middleware wraps: the last added runs first (metrics outermost).
     app.add_middleware(
         BodyLimitMiddleware,
@@ -124,7 +132,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_upload_bytes=settings.max_upload_bytes,
         max_json_depth=settings.max_json_depth,
     )
-    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(settings.basemap_url))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        csp=content_security_policy(settings.basemap_url),
+        # HSTS outside development (issue 20, item 12): a developer's http://localhost stays free.
+        hsts_max_age_s=settings.hsts_max_age_s if settings.environment != "development" else 0,
+    )
     install_metrics(app, engine)
     # Tests write to the database behind the app's back and read at once: no cache there unless
     # a test asks for one.

@@ -107,8 +107,10 @@ class CachedBody:
 class ResponseCache:
     """Encoded JSON bodies by key, each valid ``ttl_s`` seconds and while its version holds."""
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        #: Seconds on a monotonic clock; tests pass a clock they advance instead of sleeping.
+        self.clock = clock
         self._entries: dict[Hashable, CachedBody] = {}
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -137,7 +139,7 @@ class ResponseCache:
         :attr:`version_memo_s` ago and no write of this process came since; else ``(False,
         None)``."""
         found = self._versions.get(name)
-        if found is not None and found[1] > time.monotonic():
+        if found is not None and found[1] > self.clock():
             return True, found[0]
         return False, None
 
@@ -147,7 +149,7 @@ class ResponseCache:
         generation = self._generation
         value = read()
         if generation == self._generation and self.version_memo_s > 0:
-            self._versions[name] = (value, time.monotonic() + self.version_memo_s)
+            self._versions[name] = (value, self.clock() + self.version_memo_s)
         return value
 
     def lookup(
@@ -160,7 +162,7 @@ class ResponseCache:
         hit = self._entries.get(key)
         if hit is None or hit.version != version:
             return None
-        if hit.expires > time.monotonic():
+        if hit.expires > self.clock():
             return hit
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -189,7 +191,7 @@ class ResponseCache:
         if self.ttl_s <= 0:
             return CachedBody.encode(build(), version, 0.0)
         hit = self._entries.get(key)
-        if hit is not None and hit.version == version and hit.expires > time.monotonic():
+        if hit is not None and hit.version == version and hit.expires > self.clock():
             return hit
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -211,7 +213,7 @@ class ResponseCache:
             lock.acquire()  # the data changed: nobody may be served the old body
         try:
             hit = self._entries.get(key)  # built by another thread while this one waited
-            if hit is not None and hit.version == version and hit.expires > time.monotonic():
+            if hit is not None and hit.version == version and hit.expires > self.clock():
                 return hit
             return self._store(key, build(), version, hit)
         finally:
@@ -220,7 +222,7 @@ class ResponseCache:
     def _store(
         self, key: Hashable, value: Any, version: Hashable, hit: CachedBody | None
     ) -> CachedBody:
-        entry = CachedBody.encode(value, version, time.monotonic() + self.ttl_s, hit)
+        entry = CachedBody.encode(value, version, self.clock() + self.ttl_s, hit)
         with self._guard:
             if key not in self._entries and len(self._entries) >= MAX_ENTRIES:
                 oldest = min(self._entries, key=lambda k: self._entries[k].expires)
@@ -315,6 +317,7 @@ async def cached_json(
         tuple(sorted(request.query_params.multi_items())),
         str(principal.role),
         principal.unit_id,
+        principal.district_wide,  # a scoped and a district-wide inspector see different data
     )
 
     def build_with_own_session() -> Any:

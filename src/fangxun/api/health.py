@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from fangxun import __version__
 from fangxun.api.deps import EngineDep, SettingsDep
+from fangxun.db.engine import ping
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ def health(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
     started = time.perf_counter()
     body: dict[str, Any] = {"version": __version__}
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(engine)
     except Exception as exc:
         # First line only: driver messages run long; the URL (with its password) is never included.
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"

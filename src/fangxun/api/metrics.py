@@ -14,12 +14,16 @@ Two sources:
   its own metric and counts ``fangxun_metrics_scrape_errors``; the scrape itself never fails.
 
 Each app has its own :class:`~prometheus_client.CollectorRegistry` (tests build many apps).
-Set ``FANGXUN_METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` on ``/metrics``.
+Set ``FANGXUN_METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` on ``/metrics``;
+without a token only loopback clients are answered (403 to others) unless
+``FANGXUN_METRICS_ALLOW_REMOTE`` is set (issue 20, item 12: the figures name routes, backlogs
+and dead letters, which an outsider has no business reading).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,10 +35,9 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
 
 from fangxun.api.middleware import ASGIApp, Message, Receive, Scope, Send
+from fangxun.db import Engine, Session
 from fangxun.db.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -135,19 +138,16 @@ class DatabaseCollector(Collector):
 
     @staticmethod
     def _ingest(session: Session) -> Iterable[Metric]:
-        from fangxun.monitoring.models import Observation
+        from fangxun.monitoring import service
 
         now = utcnow()
-        recent = session.scalar(
-            select(func.count())
-            .select_from(Observation)
-            .where(Observation.received_at >= now - timedelta(seconds=INGEST_WINDOW_S))
+        recent, newest = service.ingest_summary(
+            session=session, since=now - timedelta(seconds=INGEST_WINDOW_S)
         )
-        newest = session.scalar(select(func.max(Observation.received_at)))
         yield _gauge(
             "fangxun_ingest_rate_per_second",
             f"Observations received per second over the last {INGEST_WINDOW_S} s",
-            (recent or 0) / INGEST_WINDOW_S,
+            recent / INGEST_WINDOW_S,
         )
         if newest is not None:
             yield _gauge(
@@ -158,13 +158,10 @@ class DatabaseCollector(Collector):
 
     @staticmethod
     def _dead_letters(session: Session) -> Iterable[Metric]:
-        from fangxun.monitoring.models import DeadLetter
+        from fangxun.monitoring import service
 
-        total = session.scalar(select(func.count()).select_from(DeadLetter)) or 0
-        last_hour = session.scalar(
-            select(func.count())
-            .select_from(DeadLetter)
-            .where(DeadLetter.received_at >= utcnow() - timedelta(hours=1))
+        total, last_hour = service.dead_letter_counts(
+            session=session, since=utcnow() - timedelta(hours=1)
         )
         yield _gauge(
             "fangxun_dead_letters", "Ingest messages refused and kept as dead letters", total
@@ -172,32 +169,20 @@ class DatabaseCollector(Collector):
         yield _gauge(
             "fangxun_dead_letters_last_hour",
             "Dead letters received in the last hour",
-            last_hour or 0,
+            last_hour,
         )
 
     @staticmethod
     def _forecast(session: Session) -> Iterable[Metric]:
-        from fangxun.forecast.models import ForecastRun
+        from fangxun.forecast import service
 
         by_status = GaugeMetricFamily(
             "fangxun_forecast_runs", "Forecast runs by status", labels=["status"]
         )
-        for status, count in session.execute(
-            select(ForecastRun.status, func.count()).group_by(ForecastRun.status)
-        ):
-            by_status.add_metric([str(getattr(status, "value", status))], count)
+        for status, count in service.run_status_counts(session=session).items():
+            by_status.add_metric([status], count)
         yield by_status
-        rows = session.execute(
-            select(ForecastRun.started_at, ForecastRun.finished_at)
-            .where(ForecastRun.started_at.is_not(None), ForecastRun.finished_at.is_not(None))
-            .order_by(ForecastRun.finished_at.desc())
-            .limit(FORECAST_RUNS_SAMPLED)
-        ).all()
-        durations = [
-            (end - start).total_seconds()
-            for start, end in rows
-            if start is not None and end is not None
-        ]
+        durations = service.recent_run_durations_s(session=session, limit=FORECAST_RUNS_SAMPLED)
         summary = SummaryMetricFamily(
             "fangxun_forecast_duration_seconds",
             f"Wall time of the last {FORECAST_RUNS_SAMPLED} finished forecast runs",
@@ -214,14 +199,9 @@ class DatabaseCollector(Collector):
 
     @staticmethod
     def _outbox(session: Session) -> Iterable[Metric]:
-        from fangxun.notify.models import Delivery
+        from fangxun.notify import service
 
-        counts: dict[str, int] = {
-            str(getattr(status, "value", status)): int(n)
-            for status, n in session.execute(
-                select(Delivery.status, func.count()).group_by(Delivery.status)
-            )
-        }
+        counts = service.delivery_status_counts(session=session)
         backlog = GaugeMetricFamily(
             "fangxun_notify_outbox_backlog",
             "Notification deliveries not yet sent, by status",
@@ -254,6 +234,14 @@ def build_registry(engine: Engine) -> tuple[CollectorRegistry, Histogram]:
 router = APIRouter(include_in_schema=False)
 
 
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     """The Prometheus exposition of this app's registry (401 without the configured token)."""
@@ -267,6 +255,12 @@ def metrics(request: Request) -> Response:
                 media_type="text/plain",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+    elif not request.app.state.settings.metrics_allow_remote and not _loopback(request):
+        return Response(
+            "metrics answer loopback clients only; set FANGXUN_METRICS_TOKEN to scrape remotely\n",
+            status_code=403,
+            media_type="text/plain",
+        )
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

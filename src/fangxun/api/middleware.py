@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
+
+from fangxun.jsonsafe import json_depth
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DOCS_PREFIX: Final = "/api/docs"
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def content_security_policy(basemap_url: str | None = None) -> str:
@@ -68,18 +67,19 @@ def content_security_policy(basemap_url: str | None = None) -> str:
     )
 
 
-#: The Swagger UI page: FastAPI serves it from jsdelivr with an inline bootstrap script.
+#: The Swagger UI page (fangxun.api.docs): every asset from this server; Swagger UI sets inline
+#: styles and shows data: images.
 DOCS_CSP: Final = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; "
+    "base-uri 'self'"
 )
 
 
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response (headers a handler set are kept)."""
 
-    def __init__(self, app: ASGIApp, *, csp: str) -> None:
+    def __init__(self, app: ASGIApp, *, csp: str, hsts_max_age_s: int = 0) -> None:
         self.app = app
         self.headers: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
@@ -88,6 +88,11 @@ class SecurityHeadersMiddleware:
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=(self)"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
+        if hsts_max_age_s > 0:
+            # HTTPS only from now on (browsers ignore it on plain HTTP, so a demo on http://
+            # localhost is unaffected); the app chooses when (outside development).
+            value = f"max-age={hsts_max_age_s}; includeSubDomains"
+            self.headers.append((b"strict-transport-security", value.encode("latin-1")))
         self.csp = csp.encode("latin-1")
         self.docs_csp = DOCS_CSP.encode("latin-1")
 
@@ -108,27 +113,6 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (strings ignored).
-
-    Counts brackets without parsing, so a hostile body cannot exhaust the parser's recursion.
-
-    >>> json_depth(b'{"a": [1, {"b": "[[["}]}')
-    3
-    >>> json_depth(b'"plain"')
-    0
-    """
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    depth = deepest = 0
-    for byte in brackets:
-        if byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
 
 
 async def _send_problem(

@@ -61,11 +61,19 @@ class Principal:
     username: str
     role: Any
     unit_id: int | None
+    #: An inspector of every unit (see :func:`fangxun.org.jurisdiction.is_scoped`).
+    district_wide: bool = False
 
     @classmethod
     def of(cls, user: User) -> Principal:
         """The principal of a loaded user."""
-        return cls(id=user.id, username=user.username, role=user.role, unit_id=user.unit_id)
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            unit_id=user.unit_id,
+            district_wide=bool(user.district_wide),
+        )
 
     def load(self, session: Any) -> User:
         """This principal's user in ``session``; :class:`AuthenticationError` when deleted or

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from fangxun.errors import (
     FangxunError,
     NotFoundError,
     PermissionDeniedError,
+    StaleVersion,
     ThrottledError,
     ValidationFailed,
 )
@@ -38,6 +40,8 @@ STATUS_BY_ERROR: dict[type[FangxunError], int] = {
     PermissionDeniedError: 403,
     ValidationFailed: 422,
     ConflictError: 409,
+    # An If-Match naming a version the record has left (issue 20, item 13).
+    StaleVersion: 412,
     AuthenticationError: 401,
     ThrottledError: 429,
     ConfigError: 500,
@@ -63,6 +67,26 @@ class ProblemResponse(JSONResponse):
     """A JSON response with the ``application/problem+json`` media type."""
 
     media_type = PROBLEM_MEDIA_TYPE
+
+
+#: The error responses the routers document, one text per status (a router may say more).
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    401: "Not logged in",
+    403: "Role may not do this",
+    404: "Not found, or outside your jurisdiction",
+    409: "Conflicts with the current state",
+    422: "Invalid input",
+}
+
+
+def error_responses(*statuses: int, **said: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` map of a router's endpoints: each status with its text from
+    :data:`ERROR_DESCRIPTIONS` (``said``, keyed ``s403=...``, puts it in the router's words).
+    Every error body is an RFC 9457 problem (:func:`problem`)."""
+    return {
+        status: {"description": said.get(f"s{status}", ERROR_DESCRIPTIONS[status])}
+        for status in statuses
+    }
 
 
 def status_for(exc: FangxunError) -> int:
@@ -114,9 +138,13 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, ValidationFailed):
         errors = [{"loc": list(p.loc), "msg": p.msg, "type": "value_error"} for p in exc.problems]
+    extra: dict[str, Any] = {}
+    if isinstance(exc, StaleVersion):
+        headers["ETag"] = f'"{exc.current_version}"'
+        extra = {"current_version": exc.current_version, "changes": exc.changes}
     if isinstance(exc, ConfigError):
         logger.error("configuration error while serving %s: %s", request.url.path, exc.detail)
-    return problem(
+    response = problem(
         status=status,
         code=exc.code,
         title=exc.title,
@@ -125,6 +153,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         errors=errors,
         headers=headers or None,
     )
+    if extra:
+        body = json.loads(bytes(response.body))
+        response = ProblemResponse({**body, **extra}, status_code=status, headers=headers)
+    return response
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:

@@ -33,6 +33,11 @@ class Briefing(Base):
     as_of: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64))
+    #: The jurisdiction the briefing was gathered for; None: district-wide (its content holds
+    #: every unit's data, so only district-wide readers see it).
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
+    )
     content: Mapped[dict[str, Any]] = mapped_column(json_type())
 
     tasks: Mapped[list[BriefingTask]] = relationship(

@@ -8,17 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep
 from fangxun.api.downloads import PDF, download
+from fangxun.api.problems import error_responses
 from fangxun.briefings import service
 from fangxun.briefings.models import TaskStatus
 from fangxun.briefings.schemas import BriefingCreate, BriefingRead, TaskCreate, TaskRead
 
 router = APIRouter(prefix="/briefings", tags=["briefings"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found"},
-}
+_ERRORS = error_responses(401, 403, 404, s404="Not found")
 
 
 @router.post("", response_model=BriefingRead, status_code=201, responses=_ERRORS)
@@ -34,25 +31,25 @@ def list_briefings(
     user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> Any:
     """Briefings, newest first."""
-    return service.list_briefings(session=session, limit=limit)
+    return service.list_briefings(session=session, actor=user, limit=limit)
 
 
 @router.get("/tasks", response_model=list[TaskRead], responses=_ERRORS)
 def open_tasks(user: CurrentUser, session: SessionDep) -> Any:
-    """Open decision tasks, by deadline."""
-    return service.open_tasks(session=session)
+    """Open decision tasks of the briefings you may read, by deadline."""
+    return service.open_tasks(session=session, actor=user)
 
 
 @router.get("/{briefing_id}", response_model=BriefingRead, responses=_ERRORS)
 def get_briefing(briefing_id: int, user: CurrentUser, session: SessionDep) -> Any:
-    """One briefing."""
-    return service.get_briefing(session=session, briefing_id=briefing_id)
+    """One briefing (404 outside your jurisdiction)."""
+    return service.get_briefing(session=session, briefing_id=briefing_id, actor=user)
 
 
 @router.get("/{briefing_id}/pdf", responses={**_ERRORS, 200: {"content": {"application/pdf": {}}}})
 def briefing_pdf(briefing_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    """The briefing as PDF."""
-    briefing = service.get_briefing(session=session, briefing_id=briefing_id)
+    """The briefing as PDF (404 outside your jurisdiction)."""
+    briefing = service.get_briefing(session=session, briefing_id=briefing_id, actor=user)
     return download(service.export_pdf(briefing), PDF, f"briefing-{briefing.id}.pdf")
 
 

@@ -15,10 +15,13 @@ class _Strict(BaseModel):
 
 
 class BriefingCreate(_Strict):
-    """Generate a briefing; ``as_of`` defaults to now."""
+    """Generate a briefing; ``as_of`` defaults to now. ``unit_id``: a briefing for one unit's
+    jurisdiction (its content is what that unit may see; that unit's logins read it); unset: the
+    whole district (read only by district-wide roles)."""
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     as_of: AwareDatetime | None = None
+    unit_id: int | None = Field(default=None, ge=1)
 
 
 class TaskCreate(_Strict):
@@ -55,5 +58,7 @@ class BriefingRead(BaseModel):
     as_of: datetime
     created_at: datetime
     created_by: str
+    #: The jurisdiction the briefing was gathered for (None: the whole district).
+    unit_id: int | None = None
     content: dict[str, Any]
     tasks: list[TaskRead]

@@ -1,24 +1,28 @@
 """Consultation briefings (会商研判): one call gathers the situation now into a frozen briefing,
 decisions become tasks with owners and deadlines, and the briefing exports as PDF.
 
-Sections, in order: rain so far, forecast, warnings in force, points at risk, open incidents,
-duty team, supply shortages, teams. A section whose domain is not installed (or fails) is kept and
-marked *not available* with the reason, so the briefing never silently leaves something out.
+Sections, in order: rain so far, forecast, warnings in force (with the rainstorm signal and the
+response level), points at risk, open incidents, duty team, supply shortages, teams. A section
+that fails is kept and marked *not available* with the reason, so the briefing never silently
+leaves something out.
 
-Other domains contribute by a module ``fangxun.<domain>.briefing`` with a function
-``briefing_section(*, session, actor, at) -> dict`` (JSON-ready data); without one, rain and
-hazard points fall back to the monitoring and hazard services here.
+The forecast and warnings sections come from :mod:`fangxun.forecast.briefing` and
+:mod:`fangxun.warnings.briefing` (``briefing_section(*, session, actor, at) -> dict``), called
+explicitly: a missing module is an import error, never a quiet "not installed".
+
+Jurisdiction: a briefing holds the data of the jurisdiction it was gathered for, ``unit_id``
+(None: the whole district). It is read like every other record of that unit: a ``unit`` login (or
+a scoped inspector) reads the briefings of its own units only, never a district-wide one, and a
+convener may gather a briefing for one unit, whose content is then what that unit may see.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -36,15 +40,19 @@ from fangxun.briefings.schemas import BriefingCreate, TaskCreate
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty
 from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
+from fangxun.forecast import briefing as forecast_briefing
 from fangxun.incidents import service as incidents
-from fangxun.org.models import Person, Role
+from fangxun.org.jurisdiction import get_in_jurisdiction, is_scoped, scope_query, unit_in_body
+from fangxun.org.models import Person, Role, Unit, User
 from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
+from fangxun.times import SHORT, local_zone
+from fangxun.times import local as local_time
+from fangxun.warnings import briefing as warnings_briefing
 
 logger = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: Roles that may generate briefings and record decisions.
 CONVENERS = frozenset({Role.admin, Role.district, Role.duty})
 #: Section keys in the order of the briefing.
@@ -58,13 +66,6 @@ SECTION_KEYS = (
     "shortages",
     "teams",
 )
-#: The domain whose ``briefing`` module may provide each section.
-SECTION_DOMAIN = {
-    "rain": "monitoring",
-    "forecast": "forecast",
-    "warnings": "warnings",
-    "points_at_risk": "hazards",
-}
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates" / "briefings"
 
 SectionFn = Callable[..., dict[str, Any]]
@@ -257,29 +258,17 @@ def _observed_ponding(*, session: Session, points: dict[int, Any]) -> list[dict[
     return sorted(out, key=lambda p: -p["depth_cm"])
 
 
-def _forecast_ponding(*, session: Session, actor: Actor, limit: int) -> list[dict[str, Any]]:
-    """Points the current forecast run expects to reach a threshold, highest risk first."""
+def _forecast_ponding(
+    *, session: Session, actor: Actor, at: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Points the operational forecast in force expects to reach a threshold, highest risk
+    first (never a scenario's)."""
     from fangxun.forecast import service as forecast
 
-    run = forecast.current_run(session=session)
+    run = forecast.current_run(session=session, at=at)
     if run is None:
         return []
-    out = []
-    for res in forecast.point_results(session=session, run_id=run.id, actor=actor)[:limit]:
-        if res.risk <= 0:
-            break
-        out.append(
-            {
-                "id": res.point_id,
-                "code": res.code,
-                "name": res.name,
-                "run_id": run.id,
-                "peak_depth_cm": res.peak_depth_cm,
-                "peak_time": res.peak_time.isoformat(),
-                "probability": res.probability,
-            }
-        )
-    return out
+    return forecast_briefing.points_at_risk(session=session, actor=actor, run=run, limit=limit)
 
 
 def _points_from_hazards(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
@@ -292,48 +281,34 @@ def _points_from_hazards(*, session: Session, actor: Actor, at: datetime) -> dic
         session=session, actor=actor, flt=hazards.PointFilter(has_open=True), limit=20
     )
     return {
-        "basis": "sensors at hazard points, the current forecast run, and the hazard ledger",
+        "basis": "sensors at hazard points, the operational forecast in force, and the hazard "
+        "ledger",
         "observed": _observed_ponding(session=session, points={p.id: p for p in visible}),
-        "forecast": _forecast_ponding(session=session, actor=actor, limit=20),
+        "forecast": _forecast_ponding(session=session, actor=actor, at=at, limit=20),
         "with_open_problems": total,
         "items": [{"id": p.id, "code": p.code, "name": p.name} for p in points],
     }
 
 
-FALLBACKS: dict[str, SectionFn] = {
+#: Where each section comes from, in the briefing's order (explicit: no optional imports).
+SECTIONS: dict[str, SectionFn] = {
     "rain": _rain_from_monitoring,
+    "forecast": forecast_briefing.briefing_section,
+    "warnings": warnings_briefing.briefing_section,
     "points_at_risk": _points_from_hazards,
-}
-OWN: dict[str, SectionFn] = {
     "incidents": _incidents,
     "duty": _duty,
     "shortages": _shortages,
     "teams": _teams,
 }
-
-
-def _provider(key: str) -> SectionFn | None:
-    domain = SECTION_DOMAIN.get(key)
-    if domain is None:
-        return OWN[key]
-    try:
-        module = importlib.import_module(f"fangxun.{domain}.briefing")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"fangxun.{domain}.briefing":
-            raise
-        return FALLBACKS.get(key)
-    fn = getattr(module, "briefing_section", None)
-    return fn if callable(fn) else FALLBACKS.get(key)
+assert tuple(SECTIONS) == SECTION_KEYS
 
 
 def gather(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
-    """Every section of the briefing at ``at`` as JSON-ready data (see the module docstring)."""
+    """Every section of the briefing at ``at``, as ``actor`` may see it, as JSON-ready data (see
+    the module docstring)."""
     sections: dict[str, Any] = {}
-    for key in SECTION_KEYS:
-        fn = _provider(key)
-        if fn is None:
-            sections[key] = _not_available(f"the {SECTION_DOMAIN[key]} module is not installed")
-            continue
+    for key, fn in SECTIONS.items():
         try:
             # A savepoint: a failing section must not spoil the session for the others.
             with session.begin_nested():
@@ -344,17 +319,37 @@ def gather(*, session: Session, actor: Actor, at: datetime) -> dict[str, Any]:
     return {"as_of": at.isoformat(), "sections": sections}
 
 
+def unit_reader(unit: Unit) -> User:
+    """A reader with ``unit``'s jurisdiction (a transient ``unit`` login, never stored): what a
+    briefing for one unit may hold is what that unit's own login sees."""
+    return User(
+        username=f"briefing:{unit.code}"[:64],
+        password_hash="!",
+        role=Role.unit,
+        unit_id=unit.id,
+        is_active=True,
+    )
+
+
 def generate(*, session: Session, briefing_in: BriefingCreate, actor: Actor) -> Briefing:
     """Generate and store the briefing for ``as_of`` (default now)."""
     _require(actor, "generate briefings")
     at = briefing_in.as_of.astimezone(UTC) if briefing_in.as_of else utcnow()
-    local = at.astimezone(LOCAL_TZ)
+    local = at.astimezone(local_zone())
+    reader: Actor = actor
+    unit_id = briefing_in.unit_id
+    if unit_id is None and isinstance(actor, User) and is_scoped(actor):
+        unit_id = actor.unit_id  # a scoped convener's briefing is its own unit's
+    if unit_id is not None:
+        unit = unit_in_body(session, actor, unit_id, ("body", "unit_id"))
+        reader = unit_reader(unit)
     title = briefing_in.title or f"防汛会商材料 {local:%Y-%m-%d %H:%M}"
     briefing = Briefing(
         title=title,
         as_of=at,
         created_by=actor_username(actor),
-        content=gather(session=session, actor=actor, at=at),
+        unit_id=unit_id,
+        content=gather(session=session, actor=reader, at=at),
     )
     briefing.tasks = []
     session.add(briefing)
@@ -369,17 +364,22 @@ def generate(*, session: Session, briefing_in: BriefingCreate, actor: Actor) -> 
     return briefing
 
 
-def get_briefing(*, session: Session, briefing_id: int) -> Briefing:
-    """A briefing by id, else :class:`NotFoundError`."""
-    briefing = session.get(Briefing, briefing_id)
-    if briefing is None:
-        raise NotFoundError(f"briefing {briefing_id} not found")
-    return briefing
+def get_briefing(*, session: Session, briefing_id: int, actor: Actor) -> Briefing:
+    """A briefing in the actor's jurisdiction, else :class:`NotFoundError` (a district-wide
+    briefing is outside every unit's)."""
+    return get_in_jurisdiction(
+        session=session, user=actor, model=Briefing, obj_id=briefing_id, label="briefing"
+    )
 
 
-def list_briefings(*, session: Session, limit: int = 50) -> list[Briefing]:
-    """Briefings, newest first."""
-    stmt = select(Briefing).options(selectinload(Briefing.tasks))
+def list_briefings(*, session: Session, actor: Actor, limit: int = 50) -> list[Briefing]:
+    """Briefings in the actor's jurisdiction, newest first."""
+    stmt = scope_query(
+        select(Briefing).options(selectinload(Briefing.tasks)),
+        Briefing.unit_id,
+        session=session,
+        user=actor,
+    )
     return list(
         session.scalars(stmt.order_by(Briefing.as_of.desc(), Briefing.id.desc()).limit(limit))
     )
@@ -389,7 +389,7 @@ def add_task(
     *, session: Session, briefing_id: int, task_in: TaskCreate, actor: Actor
 ) -> BriefingTask:
     """Record a decision of the meeting as a task with an owner and a deadline."""
-    briefing = get_briefing(session=session, briefing_id=briefing_id)
+    briefing = get_briefing(session=session, briefing_id=briefing_id, actor=actor)
     _require(actor, "record decisions")
     if session.get(Person, task_in.owner_person_id) is None:
         raise ValidationFailed(
@@ -412,7 +412,7 @@ def set_task_status(
 ) -> BriefingTask:
     """Mark a task done or dropped."""
     task = session.get(BriefingTask, task_id)
-    if task is None:
+    if task is None or task.briefing_id not in _visible_briefings(session, actor, [task]):
         raise NotFoundError(f"task {task_id} not found")
     _require(actor, "update decisions")
     if task.status is not TaskStatus.open:
@@ -424,9 +424,25 @@ def set_task_status(
     return task
 
 
-def open_tasks(*, session: Session, now: datetime | None = None) -> list[BriefingTask]:
-    """Open tasks by deadline (overdue first)."""
-    stmt = select(BriefingTask).where(BriefingTask.status == TaskStatus.open)
+def _visible_briefings(session: Session, actor: Actor, tasks: list[BriefingTask]) -> set[int]:
+    ids = sorted({t.briefing_id for t in tasks})
+    stmt = scope_query(
+        select(Briefing.id).where(Briefing.id.in_(ids)),
+        Briefing.unit_id,
+        session=session,
+        user=actor,
+    )
+    return set(session.scalars(stmt))
+
+
+def open_tasks(
+    *, session: Session, actor: Actor, now: datetime | None = None
+) -> list[BriefingTask]:
+    """Open tasks of the briefings in the actor's jurisdiction, by deadline (overdue first)."""
+    visible = scope_query(select(Briefing.id), Briefing.unit_id, session=session, user=actor)
+    stmt = select(BriefingTask).where(
+        BriefingTask.status == TaskStatus.open, BriefingTask.briefing_id.in_(visible)
+    )
     return list(session.scalars(stmt.order_by(BriefingTask.deadline, BriefingTask.id)))
 
 
@@ -440,10 +456,7 @@ def render_html(briefing: Briefing) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
 
     def local(value: str | datetime | None) -> str:
-        if value is None:
-            return "—"
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return moment.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+        return local_time(value, SHORT, empty="—")
 
     def minutes(value: float | None) -> str:
         return "—" if value is None else f"{value / 60:.0f} 分钟"

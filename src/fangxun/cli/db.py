@@ -9,17 +9,20 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from fangxun.config import get_settings
-from fangxun.db import backup as db_backup
-from fangxun.db import migrate
 from fangxun.db.engine import make_engine, session_scope
 
 app = typer.Typer(
     help="Database schema (Alembic migrations), backup and restore.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
+
+#: What the driver raises when the database is missing or not migrated yet, for the commands that
+#: answer "run `fangxun db upgrade` first" (the other shells take no SQLAlchemy import).
+DATABASE_NOT_READY: tuple[type[Exception], ...] = (OperationalError, ProgrammingError)
 
 
 @contextmanager
@@ -44,6 +47,8 @@ def upgrade(
     revision: str = typer.Option("head", help="Target revision (default: the newest)."),
 ) -> None:
     """Create or upgrade the database schema (FANGXUN_DATABASE_URL) to the newest revision."""
+    from fangxun.db import migrate  # Alembic: imported by the commands that migrate
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -62,6 +67,8 @@ def upgrade(
 @app.command()
 def current() -> None:
     """Show the database's revision and the newest one available."""
+    from fangxun.db import migrate
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -80,6 +87,8 @@ def backup_cmd(
     path: Path = typer.Argument(..., help="File to write (SQLite copy or pg_dump custom archive)."),
 ) -> None:
     """Write a consistent backup of the database (online: the server may keep running)."""
+    from fangxun.db import backup as db_backup
+
     settings = get_settings()
     result = db_backup.backup(settings.database_url, path)
     console.print(
@@ -94,6 +103,8 @@ def restore_cmd(
     yes: bool = typer.Option(False, "--yes", help="Do not ask: replace the database's content."),
 ) -> None:
     """Replace the database's content with a backup (everything written since is lost)."""
+    from fangxun.db import backup as db_backup
+
     settings = get_settings()
     where = redacted(settings.database_url)
     if not yes and not typer.confirm(f"Replace everything in {where} with {path}?"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Literal
 
 import typer
 import uvicorn
@@ -205,3 +206,49 @@ def load() -> None:
     settings = demo_settings()
     summary = migrate_and_load(settings)
     print_summary(summary, settings)
+
+
+@app.command("rtu")
+def rtu(
+    port: int = typer.Option(5651, min=1, max=65535, help="The SL 651 ingest server's port."),
+    host: str = typer.Option("127.0.0.1", help="The SL 651 ingest server's host."),
+    stations: int = typer.Option(1, min=1, help="How many RTUs to simulate."),
+    first_address: int = typer.Option(1, min=0, help="Address of the first RTU (10 digits)."),
+    reports: int = typer.Option(12, min=1, help="Reports per RTU."),
+    interval: float = typer.Option(5.0, min=0.0, help="Real seconds between reports."),
+    step: int = typer.Option(300, min=60, help="Simulated seconds between reports."),
+    encoding: str = typer.Option("hex", help="hex, ascii, or both (alternating)."),
+    max_body: int | None = typer.Option(
+        None, min=8, help="Split bodies longer than this into multi-packet messages."
+    ),
+) -> None:
+    """Simulate SL 651 RTUs reporting to `fangxun ingest sl651` (the project's own encoder).
+
+    Each RTU reports PN05, PT, Z and VT every step (hourly: DRP, P1, DRZ1) starting
+    reports × step before now, and resends whatever the centre has not acknowledged.
+    """
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from fangxun.monitoring.ingest.sl651_rtu import make_rtus, run_rtus
+
+    if encoding not in ("hex", "ascii", "both"):
+        raise typer.BadParameter("use hex, ascii or both", param_hint="--encoding")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(seconds=step * reports)
+    start -= timedelta(minutes=start.minute % 5)
+    encodings: tuple[Literal["hex", "ascii"], ...] = (
+        ("hex", "ascii") if encoding == "both" else ((encoding,))  # type: ignore[assignment]
+    )
+    sims = make_rtus(
+        stations,
+        start=start,
+        reports=reports,
+        first_address=first_address,
+        encodings=encodings,
+        max_body=max_body,
+        step_s=step,
+    )
+    asyncio.run(run_rtus(sims, host, port, interval_s=interval))
+    acked = sum(s.acked for s in sims)
+    console.print(f"{stations} RTU(s): {reports * stations} reports sent, {acked} acknowledged")

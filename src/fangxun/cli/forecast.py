@@ -17,7 +17,7 @@ from fangxun.config import get_settings
 from fangxun.db import make_engine, session_scope
 from fangxun.errors import ValidationFailed
 from fangxun.forecast import flows, rainsource, schedule, service
-from fangxun.forecast.models import RunStatus
+from fangxun.forecast.models import RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 
 app = typer.Typer(help="Forecasts (积水预报): runs, status, schedule.", no_args_is_help=True)
@@ -53,6 +53,13 @@ def run(
     members: int | None = typer.Option(None, "--members", min=1, help="Ensemble members."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the perturbations."),
     dry: bool = typer.Option(False, "--dry-start", help="Ignore the last run's state."),
+    purpose: RunPurpose | None = typer.Option(
+        None,
+        "--purpose",
+        help="operational | scenario | exercise. Default: a nowcast is operational, a design "
+        "storm or series a scenario (what-if: never in force, never warns).",
+    ),
+    drill: int | None = typer.Option(None, "--drill", help="The drill of an exercise run (id)."),
 ) -> None:
     """Run a forecast now (no rain given: a nowcast from the gauges) and wait for it."""
     settings = get_settings()
@@ -77,6 +84,8 @@ def run(
         members=members,
         seed=seed,
         warm_start=not dry,
+        purpose=purpose,
+        drill_id=drill,
     )
     db = make_engine(settings.database_url)
     try:
@@ -90,6 +99,7 @@ def run(
         with session_scope(db) as session:
             r = service.get_run(session=session, run_id=run_id)
             console.print(f"forecast #{run_id}: {status.value} in {time.perf_counter() - t0:.1f} s")
+            console.print(f"purpose: {r.purpose.value}" + _purpose_note(r.purpose))
             console.print(r.message or "")
             if status == RunStatus.done:
                 _points_table(session, run_id)
@@ -97,6 +107,14 @@ def run(
         db.dispose()
     if status != RunStatus.done:
         raise typer.Exit(1)
+
+
+def _purpose_note(purpose: RunPurpose) -> str:
+    if purpose is RunPurpose.scenario:
+        return " (情景推演 what-if: never the forecast in force, never warns)"
+    if purpose is RunPurpose.exercise:
+        return " (演练 exercise: warnings reach only the drill's people)"
+    return ""
 
 
 def _points_table(session: object, run_id: int) -> None:
@@ -124,10 +142,13 @@ def status(limit: int = typer.Option(10, "--limit", min=1)) -> None:
     try:
         with session_scope(db) as session:
             cur = service.current_run(session=session)
-            table = Table("id", "status", "progress", "rain", "members", "issued (UTC)", "message")
+            table = Table(
+                "id", "purpose", "status", "progress", "rain", "members", "issued (UTC)", "message"
+            )
             for r in service.list_runs(session=session, limit=limit):
                 table.add_row(
                     str(r.id) + (" *" if cur is not None and cur.id == r.id else ""),
+                    r.purpose.value,
                     r.status.value,
                     f"{r.progress:.0%}",
                     r.rain_source.value,

@@ -13,8 +13,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import select
 
+from fangxun import geo
 from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
@@ -22,7 +22,7 @@ from fangxun.errors import ValidationFailed
 from fangxun.hazards import io as hazard_io
 from fangxun.hazards.models import HazardKind, PointStatus
 from fangxun.hazards.service import PointFilter
-from fangxun.org.models import Unit
+from fangxun.org import service as org_service
 
 app = typer.Typer(help="Hazard ledger (隐患台账): import and export.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -37,6 +37,7 @@ def import_(
 ) -> None:
     """Import hazard points (all rows or none); points are matched by code."""
     settings = get_settings()
+    geo.configure(max_vertices=settings.geometry_max_vertices)
     try:
         with database_session(settings.database_url) as session:
             report = hazard_io.import_points(
@@ -77,10 +78,9 @@ def export(
     with database_session(settings.database_url) as session:
         unit_id = None
         if unit is not None:
-            found = session.scalar(select(Unit).where(Unit.code == unit))
-            if found is None:
+            unit_id = org_service.unit_id_by_code(session=session, code=unit)
+            if unit_id is None:
                 raise ValidationFailed(f"unknown unit code {unit!r}", loc=("--unit",))
-            unit_id = found.id
         flt = PointFilter(unit_id=unit_id, kind=kind, status=status)
         actor = cli_actor()
         if suffix == ".xlsx":

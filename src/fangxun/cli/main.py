@@ -1,32 +1,25 @@
 """The `fangxun` command: one Typer app with a sub-app per area.
 
+The sub-commands are lazy: :data:`SUBCOMMANDS` names each one's module and help line, and the
+module is imported only when that sub-command runs (or its own ``--help`` is asked for), so
+``fangxun --help`` and a light command do not pay for matplotlib, rasterio, Alembic or the demo.
+
 Domain errors raised by any command end as one red line on stderr and a sysexits-style exit code
 (see :data:`EXIT_CODES`), never a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer import _click as click  # Typer vendors click; its classes are the ones TyperGroup takes
+from typer.core import TyperCommand, TyperGroup
 
 from fangxun import __version__
-from fangxun.cli import db as db_cli
-from fangxun.cli import demo as demo_cli
-from fangxun.cli import forecast as forecast_cli
-from fangxun.cli import hazards as hazards_cli
-from fangxun.cli import inundation as inundation_cli
-from fangxun.cli import monitoring as monitoring_cli
-from fangxun.cli import notify as notify_cli
-from fangxun.cli import operations as operations_cli
-from fangxun.cli import reports as reports_cli
-from fangxun.cli import response as response_cli
-from fangxun.cli import serve as serve_cli
-from fangxun.cli import users as users_cli
-from fangxun.cli import warnings as warnings_cli
 from fangxun.errors import (
     AuthenticationError,
     ConfigError,
@@ -70,8 +63,89 @@ def report_error(exc: FangxunError) -> None:
                 _stderr.print(f"  [red]{escape(where)}[/]: {escape(problem.msg)}")
 
 
+#: The sub-commands, in the order ``fangxun --help`` lists them: name → (``module:attribute``, the
+#: one-line help shown in that list). The attribute is a Typer app (a group of commands) or a
+#: function (one command). Add a sub-app with one line here; its module is imported only when
+#: it runs. ``tests/cli/test_cli_startup.py`` checks that each help line is the sub-app's own.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "serve": (
+        "fangxun.cli.serve:serve",
+        "Serve the API (/api/v1, docs at /api/docs) and the web pages.",
+    ),
+    "ingest": (
+        "fangxun.cli.monitoring:ingest_app",
+        "Ingest services: MQTT (the default) and `sl651` (SL 651-2014 telemetry over TCP).",
+    ),
+    "db": ("fangxun.cli.db:app", "Database schema (Alembic migrations), backup and restore."),
+    "user": ("fangxun.cli.users:app", "User accounts."),
+    "demo": (
+        "fangxun.cli.demo:app",
+        "Demo district: the storm story (load, serve, replay), or only load it.",
+    ),
+    "hazards": ("fangxun.cli.hazards:app", "Hazard ledger (隐患台账): import and export."),
+    "inundation": ("fangxun.cli.inundation:app", "Inundation model (2D surface flow)."),
+    "forecast": ("fangxun.cli.forecast:app", "Forecasts (积水预报): runs, status, schedule."),
+    "duty": ("fangxun.cli.operations:duty_app", "Duty roster: gaps, who is on duty, exports."),
+    "incidents": ("fangxun.cli.operations:incidents_app", "Incidents: response-time figures."),
+    "supplies": ("fangxun.cli.operations:supplies_app", "Supplies: shortages against quota."),
+    "briefing": ("fangxun.cli.operations:briefing_app", "Consultation briefings."),
+    "response": (
+        "fangxun.cli.response:app",
+        "Emergency response: levels IV → I and the checklist.",
+    ),
+    "monitoring": ("fangxun.cli.monitoring:app", "Monitoring: stations, observations, imports."),
+    "warnings": (
+        "fangxun.cli.warnings:app",
+        "Warnings (预警): rules, warnings in force, issue and lift.",
+    ),
+    "report": (
+        "fangxun.cli.reports:app",
+        "Reports (积涝统计与复盘): storm events, event reports, seasons.",
+    ),
+    "notify": ("fangxun.cli.notify:app", "Notifications: the outbox sender, contact channels."),
+    "drainage": (
+        "fangxun.cli.drainage:app",
+        "Drainage network (SWMM) coupled with the surface model.",
+    ),
+    "rain": ("fangxun.cli.rain:app", "Rain grids (雷达/数值预报降水): nowcast, import, watch."),
+}
+
+
+def load_subcommand(name: str) -> click.Command:
+    """Import the module of sub-command ``name`` and build its click command."""
+    module_name, _, attribute = SUBCOMMANDS[name][0].partition(":")
+    target = getattr(importlib.import_module(module_name), attribute)
+    command: click.Command
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # as add_typer would build it
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
 class _ErrorReportingGroup(TyperGroup):
-    """Turns a :class:`FangxunError` from any sub-command into a message and an exit code."""
+    """Turns a :class:`FangxunError` from any sub-command into a message and an exit code, and
+    loads the sub-commands of :data:`SUBCOMMANDS` when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in SUBCOMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in SUBCOMMANDS:
+            return super().get_command(ctx, cmd_name)
+        # Listing for --help: a stand-in with the help line, nothing imported.
+        return TyperCommand(cmd_name, help=SUBCOMMANDS[cmd_name][1])
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name in SUBCOMMANDS and name not in self.commands:
+            self.add_command(load_subcommand(name), name)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # click's Context, vendored by Typer
         try:
@@ -88,23 +162,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(db_cli.app, name="db")
-app.add_typer(users_cli.app, name="user")
-app.command("serve")(serve_cli.serve)
-app.add_typer(demo_cli.app, name="demo")
-app.add_typer(hazards_cli.app, name="hazards")
-app.add_typer(inundation_cli.app, name="inundation")
-app.add_typer(forecast_cli.app, name="forecast")
-app.add_typer(operations_cli.duty_app, name="duty")
-app.add_typer(operations_cli.incidents_app, name="incidents")
-app.add_typer(operations_cli.supplies_app, name="supplies")
-app.add_typer(operations_cli.briefing_app, name="briefing")
-app.add_typer(response_cli.app, name="response")
-app.command("ingest")(monitoring_cli.ingest)
-app.add_typer(monitoring_cli.app, name="monitoring")
-app.add_typer(warnings_cli.app, name="warnings")
-app.add_typer(reports_cli.app, name="report")
-app.add_typer(notify_cli.app, name="notify")
 
 
 def _version_callback(value: bool) -> None:

@@ -12,7 +12,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
@@ -23,7 +22,7 @@ from fangxun.notify import sender, service
 from fangxun.notify.channels import build_transports, close_transports
 from fangxun.notify.models import Channel
 from fangxun.notify.schemas import ContactCreate
-from fangxun.org.models import Unit
+from fangxun.org import service as org_service
 
 app = typer.Typer(help="Notifications: the outbox sender, contact channels.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -95,7 +94,7 @@ def contact_add(
     with database_session(settings.database_url) as session:
         unit_id = None
         if unit is not None:
-            unit_id = session.scalar(select(Unit.id).where(Unit.code == unit))
+            unit_id = org_service.unit_id_by_code(session=session, code=unit)
             if unit_id is None:
                 raise NotFoundError(f"unit {unit!r} not found (--unit)")
         try:

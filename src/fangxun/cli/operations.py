@@ -13,19 +13,19 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from fangxun.audit.service import cli_actor
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
+from fangxun.db import Session
 from fangxun.duty import service as duty
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.incidents import service as incidents
-from fangxun.org.models import Unit
+from fangxun.org import service as org_service
 from fangxun.supplies import service as supplies
+from fangxun.times import parse_instant
 
 duty_app = typer.Typer(help="Duty roster: gaps, who is on duty, exports.", no_args_is_help=True)
 incidents_app = typer.Typer(help="Incidents: response-time figures.", no_args_is_help=True)
@@ -38,21 +38,11 @@ GAPS_EXIT_CODE = 3
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"not an ISO 8601 time: {value!r}", loc=(option,)) from exc
-    if moment.tzinfo is None:
-        raise ValidationFailed(
-            f"{value!r} has no time zone offset (e.g. 2026-07-20T08:00+08:00)", loc=(option,)
-        )
-    return moment.astimezone(UTC)
+    return parse_instant(value, option)
 
 
 def _unit_id(session: Session, code: str) -> int:
-    unit_id = session.scalar(select(Unit.id).where(Unit.code == code))
+    unit_id = org_service.unit_id_by_code(session=session, code=code)
     if unit_id is None:
         raise NotFoundError(f"unit {code!r} not found (--unit)")
     return unit_id

@@ -3,14 +3,15 @@
 * ``report detect`` finds storm events in the rain observations and stores them;
 * ``report events`` lists the stored events;
 * ``report event EVENT_ID --pdf out.pdf --xlsx out.xlsx`` writes an event's report;
-* ``report season --year 2026`` summarises a flood season (optionally as Excel).
+* ``report season --year 2026`` summarises a flood season (optionally as Excel);
+* ``report daily --date D --format docx|pdf --out F`` writes the daily report (防汛日报);
+* ``report express [--at T] --format docx|pdf --out F`` writes the duty express report (值班快报).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -21,28 +22,18 @@ from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
-from fangxun.reports import export, service, stats
+from fangxun.reports import duty_reports, export, service, stats
 from fangxun.reports.models import StormEvent
+from fangxun.times import local_zone, parse_instant
 
 app = typer.Typer(
     help="Reports (积涝统计与复盘): storm events, event reports, seasons.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"not an ISO 8601 time: {value!r}", loc=(option,)) from exc
-    if moment.tzinfo is None:
-        raise ValidationFailed(
-            f"{value!r} has no time zone offset (e.g. 2026-07-20T08:00+08:00)", loc=(option,)
-        )
-    return moment.astimezone(UTC)
+    return parse_instant(value, option)
 
 
 def _progress() -> Progress:
@@ -168,7 +159,9 @@ def event(
 
 @app.command("season")
 def season(
-    year: int = typer.Option(datetime.now(LOCAL_TZ).year, "--year", help="Flood season year."),
+    year: int | None = typer.Option(
+        None, "--year", help="Flood season year.  [default: this year]"
+    ),
     first_month: int = typer.Option(6, "--from-month", min=1, max=12, help="First month."),
     last_month: int = typer.Option(9, "--to-month", min=1, max=12, help="Last month."),
     xlsx: Path | None = typer.Option(None, "--xlsx", dir_okay=False, help="Write the Excel here."),
@@ -177,11 +170,12 @@ def season(
     if last_month < first_month:
         raise ValidationFailed("--to-month is before --from-month", loc=("--to-month",))
     settings = get_settings()
-    start = datetime(year, first_month, 1, tzinfo=LOCAL_TZ)
+    year = year if year is not None else datetime.now(local_zone()).year
+    start = datetime(year, first_month, 1, tzinfo=local_zone())
     end = (
-        datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+        datetime(year + 1, 1, 1, tzinfo=local_zone())
         if last_month == 12
-        else datetime(year, last_month + 1, 1, tzinfo=LOCAL_TZ)
+        else datetime(year, last_month + 1, 1, tzinfo=local_zone())
     )
     with database_session(settings.database_url) as session, _progress() as bar:
         task = bar.add_task("season", total=None)
@@ -217,3 +211,46 @@ def season(
         console.print(progress)
     if xlsx is not None:
         console.print(f"wrote [bold]{xlsx}[/]")
+
+
+def _write_duty_report(report: duty_reports.DutyReport, fmt: str, out: Path) -> None:
+    if fmt not in duty_reports.FORMATS:
+        raise ValidationFailed(
+            f"unknown format {fmt!r}: use one of {', '.join(duty_reports.FORMATS)}",
+            loc=("--format",),
+        )
+    out.write_bytes(duty_reports.render(report, fmt))
+    console.print(f"wrote [bold]{out}[/] ({report.title}, {fmt})")
+
+
+@app.command("daily")
+def daily(
+    day: str = typer.Option(..., "--date", help="The day, Beijing time (YYYY-MM-DD)."),
+    fmt: str = typer.Option("pdf", "--format", help="docx or pdf."),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="Write the report here."),
+) -> None:
+    """Write the daily flood-control report (防汛日报) of a day as Word or PDF."""
+    try:
+        the_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise ValidationFailed(f"not a date (YYYY-MM-DD): {day!r}", loc=("--date",)) from exc
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        report = duty_reports.build_daily(session=session, actor=cli_actor(), day=the_day)
+        _write_duty_report(report, fmt, out)
+
+
+@app.command("express")
+def express(
+    at: str | None = typer.Option(
+        None, "--at", help="As of this time (ISO 8601 with offset); default now."
+    ),
+    fmt: str = typer.Option("pdf", "--format", help="docx or pdf."),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="Write the report here."),
+) -> None:
+    """Write the duty express report (值班快报) as Word or PDF."""
+    moment = _when(at, "--at")
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        report = duty_reports.build_express(session=session, actor=cli_actor(), at=moment)
+        _write_duty_report(report, fmt, out)

@@ -12,14 +12,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from fangxun.audit.service import cli_actor
 from fangxun.cli.db import database_session
 from fangxun.config import get_settings
+from fangxun.db import Session
 from fangxun.errors import NotFoundError, ValidationFailed
-from fangxun.org.models import Unit
+from fangxun.org import service as org_service
 from fangxun.response import service
 from fangxun.response.models import ResponseLevel
 
@@ -35,7 +34,7 @@ UNIT = typer.Option(None, "--unit", "-u", help="Code of the district unit (defau
 def _unit_id(session: Session, code: str | None) -> int | None:
     if code is None:
         return None
-    unit_id = session.scalar(select(Unit.id).where(Unit.code == code))
+    unit_id = org_service.unit_id_by_code(session=session, code=code)
     if unit_id is None:
         raise NotFoundError(f"unit {code!r} not found (--unit)")
     return unit_id

@@ -5,15 +5,13 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from fangxun.audit.service import cli_actor
-from fangxun.cli.db import database_session
+from fangxun.cli.db import DATABASE_NOT_READY, database_session
 from fangxun.config import get_settings
 from fangxun.errors import FangxunError, FieldProblem, NotFoundError, ValidationFailed
 from fangxun.org import service
-from fangxun.org.models import Role, Unit
+from fangxun.org.models import Role
 from fangxun.org.schemas import UserCreate, UserUpdate
 
 app = typer.Typer(help="User accounts.", no_args_is_help=True)
@@ -45,7 +43,14 @@ def create(
     username: str = typer.Argument(..., help="Login name (3-64 of a-z 0-9 _ . -)."),
     role: Role = typer.Option(..., "--role", "-r", help="Role of the user."),
     unit: str | None = typer.Option(
-        None, "--unit", "-u", help="Code of the user's unit (required for role 'unit')."
+        None,
+        "--unit",
+        "-u",
+        help="Code of the user's unit (required for role 'unit', and for 'inspector' unless "
+        "--district-wide).",
+    ),
+    district_wide: bool = typer.Option(
+        False, "--district-wide", help="An inspector of every unit's points (not scoped)."
     ),
     password: str | None = typer.Option(
         None,
@@ -61,18 +66,22 @@ def create(
         with database_session(settings.database_url) as session:
             unit_id: int | None = None
             if unit is not None:
-                unit_id = session.scalar(select(Unit.id).where(Unit.code == unit))
+                unit_id = service.unit_id_by_code(session=session, code=unit)
                 if unit_id is None:
                     raise ValidationFailed(f"no unit with code {unit!r}", loc=("--unit",))
             try:
                 user_in = UserCreate(
-                    username=username, password=password, role=role, unit_id=unit_id
+                    username=username,
+                    password=password,
+                    role=role,
+                    unit_id=unit_id,
+                    district_wide=district_wide,
                 )
             except ValidationError as exc:
                 raise _validation_failed(exc) from None
             user = service.create_user(session=session, user_in=user_in, actor=cli_actor())
             name, user_id, user_role = user.username, user.id, user.role.value
-    except (OperationalError, ProgrammingError) as exc:
+    except DATABASE_NOT_READY as exc:
         raise _database_error(exc) from exc
     where = f" in unit {unit}" if unit else ""
     console.print(f"Created user [bold]{name}[/] (id {user_id}, role {user_role}{where}).")
@@ -101,6 +110,6 @@ def set_password(
             service.update_user(
                 session=session, user_id=user.id, user_in=user_in, actor=cli_actor()
             )
-    except (OperationalError, ProgrammingError) as exc:
+    except DATABASE_NOT_READY as exc:
         raise _database_error(exc) from exc
     console.print(f"Password of [bold]{username}[/] changed; their sessions were ended.")

@@ -7,7 +7,6 @@ and ``lift`` act for the operating-system user (``cli:<login>``) and need a reas
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -19,6 +18,7 @@ from fangxun.cli.loop import run_every
 from fangxun.config import get_settings
 from fangxun.errors import ValidationFailed
 from fangxun.monitoring import heartbeat
+from fangxun.times import local
 from fangxun.warnings import service
 from fangxun.warnings.models import Colour, WarningChange, WarningKind
 from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
@@ -27,11 +27,10 @@ app = typer.Typer(
     help="Warnings (预警): rules, warnings in force, issue and lift.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _local(value: datetime | None) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    return local(value)
 
 
 def _print_changes(changes: list[WarningChange]) -> None:

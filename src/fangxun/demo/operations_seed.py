@@ -40,8 +40,10 @@ from fangxun.supplies.schemas import (
     TeamMemberIn,
     WarehouseCreate,
 )
+from fangxun.times import DEFAULT_ZONE
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
+#: The demo district's clock: its story is told in China Standard Time whatever the setting.
+LOCAL_TZ: Final = ZoneInfo(DEFAULT_ZONE)
 
 #: The catalogue: code, name, English name, unit of measure, category.
 ITEMS: Final[tuple[tuple[str, str, str, str, str], ...]] = (

@@ -38,14 +38,14 @@ from sqlalchemy.orm import Session
 from fangxun.demo.monitoring_seed import RAIN_INTERVAL_S, seed_monitoring
 from fangxun.demo.terrain import DemoTerrain, demo_terrain
 from fangxun.forecast.engine import simulate_gauges
-from fangxun.inundation.rain import (
+from fangxun.monitoring.ingest.mqtt import station_topic
+from fangxun.monitoring.models import Datastream, Station, StationKind
+from rainkit import (
     EXAMPLE_FORMULA_UNVERIFIED,
     Hyetograph,
     chicago_hyetograph,
     zhengzhou_720_reconstruction,
 )
-from fangxun.monitoring.ingest.mqtt import station_topic
-from fangxun.monitoring.models import Datastream, Station, StationKind
 
 logger = logging.getLogger(__name__)
 

@@ -43,8 +43,9 @@ from fangxun.config import Settings
 from fangxun.db import make_engine, session_factory, session_scope
 from fangxun.db.types import utcnow
 from fangxun.demo.replay import ReplayPlan, ScenarioName, build_plan, publish, scenario_rain
-from fangxun.inundation.rain import Hyetograph
 from fangxun.monitoring import heartbeat
+from fangxun.times import SHORT, local
+from rainkit import Hyetograph
 
 logger = logging.getLogger(__name__)
 
@@ -361,6 +362,7 @@ class Story:
         """Queue and run a forecast when the scheduler's rules say one is due."""
         from fangxun.forecast import flows, schedule
         from fangxun.forecast import service as forecast
+        from fangxun.forecast.models import RunPurpose
         from fangxun.forecast.schemas import ForecastRunCreate, SeriesRain
 
         if self._forecast is not None and self._forecast.is_alive():
@@ -377,7 +379,8 @@ class Story:
                 run_in=ForecastRunCreate(
                     rain=SeriesRain(
                         step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset)
-                    )
+                    ),
+                    purpose=RunPurpose.operational,  # the scheduler's run: the forecast in force
                 ),
                 actor=schedule.SCHEDULER,
                 settings=self.settings,
@@ -470,6 +473,4 @@ class Story:
 
 
 def _local(at: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    return local(at, SHORT)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.api.downloads import ICALENDAR, XLSX, download
+from fangxun.api.problems import error_responses
 from fangxun.db.types import utcnow
 from fangxun.duty import service
 from fangxun.duty.models import SwapStatus
@@ -31,11 +32,7 @@ from fangxun.errors import ValidationFailed
 
 router = APIRouter(prefix="/duty", tags=["duty"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not change the roster"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-}
+_ERRORS = error_responses(401, 403, 404, s403="Role may not change the roster")
 Start = Annotated[datetime | None, Query(description="ISO 8601 with offset")]
 End = Annotated[datetime | None, Query(description="ISO 8601 with offset")]
 UnitQuery = Annotated[int | None, Query(ge=1)]

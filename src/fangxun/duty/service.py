@@ -48,9 +48,8 @@ from fangxun.org.jurisdiction import (
 )
 from fangxun.org.models import Person, Role, User
 from fangxun.org.permissions import Actor, require_role
+from fangxun.times import local_zone
 
-#: The time zone of the roster's calendar (shifts start at local hours, months are local months).
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: Shift lengths that divide a day, h.
 SHIFT_HOURS = (24, 12, 8, 6)
 #: Column headings of the Excel roster (a document for people: Chinese).
@@ -375,7 +374,12 @@ def get_rotation(*, session: Session, rotation_id: int, actor: Actor) -> DutyRot
 
 
 def month_slots(
-    year: int, month: int, *, shift_hours: int, first_shift_hour: int, tz: ZoneInfo = LOCAL_TZ
+    year: int,
+    month: int,
+    *,
+    shift_hours: int,
+    first_shift_hour: int,
+    tz: ZoneInfo | None = None,
 ) -> list[tuple[datetime, datetime]]:
     """The shift slots (UTC start, UTC end) covering a local calendar month without gaps.
 
@@ -385,7 +389,7 @@ def month_slots(
     if shift_hours not in SHIFT_HOURS:
         raise ValidationFailed(f"shift_hours must be one of {SHIFT_HOURS}", loc=("shift_hours",))
     days = calendar.monthrange(year, month)[1]
-    start = datetime(year, month, 1, first_shift_hour, tzinfo=tz).astimezone(UTC)
+    start = datetime(year, month, 1, first_shift_hour, tzinfo=tz or local_zone()).astimezone(UTC)
     step = timedelta(hours=shift_hours)
     count = days * 24 // shift_hours
     return [(start + i * step, start + (i + 1) * step) for i in range(count)]
@@ -592,24 +596,28 @@ def _local(value: datetime, tz: ZoneInfo) -> datetime:
     return value.astimezone(tz)
 
 
-def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo = LOCAL_TZ) -> bytes:
+def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo | None = None) -> bytes:
     """The roster as an Excel workbook (one row per shift, local times), bytes of a .xlsx file."""
+    tz = tz or local_zone()
     from openpyxl import Workbook
     from openpyxl.styles import Font
+
+    from fangxun.excel import append_row
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "值班表"
-    sheet.append(
-        ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
+    append_row(
+        sheet, ["单位", "开始", "结束", "带班领导", "值班人员", "联系电话", "已报到", "交接班记录"]
     )
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for shift in shifts:
         leader = next((a for a in shift.assignments if a.role is DutyRole.leader), None)
         crew = [a for a in shift.assignments if a.role is not DutyRole.leader]
-        sheet.append(
+        append_row(
+            sheet,
             [
                 shift.unit.name_zh,
                 _local(shift.starts_at, tz).strftime("%Y-%m-%d %H:%M"),
@@ -619,7 +627,7 @@ def export_xlsx(shifts: Iterable[DutyShift], *, tz: ZoneInfo = LOCAL_TZ) -> byte
                 "、".join(a.person.phone or "" for a in shift.assignments if a.person.phone),
                 "、".join(a.person.name for a in shift.assignments if a.checked_in_at),
                 shift.handover_note or "",
-            ]
+            ],
         )
     for column, width in zip("ABCDEFGH", (16, 18, 18, 12, 24, 30, 20, 40), strict=True):
         sheet.column_dimensions[column].width = width

@@ -11,7 +11,14 @@ District model (documented choices):
   ``k = resolution_m / cell_size`` (must be a whole number); a block is nodata only when all its
   cells are, and rows/columns that do not fill a block are dropped at the south/east edges. A 20 m
   model of the 10 m demo terrain has 4× fewer cells and ~2× longer steps: ~8× faster, at the cost
-  of smoothing kerbs and narrow underpasses (peak depths at small depressions drop).
+  of smoothing kerbs and narrow underpasses (peak depths at small depressions drop). Hence, by
+  default (``subgrid=True``), such a district runs the **subgrid** model
+  (:mod:`fangxun.inundation.subgrid`): the model cells are the blocks, but each keeps its fine
+  pixels in volume and conveyance tables, so the kerbs and dips still store and pass the right
+  water. A subgrid member's rasters stay on the model grid, with the depth of a cell taken at
+  its lowest pixel (level − lowest fine elevation: what the deepest spot in the cell sees), and
+  a hazard point given its own fine pixel (``MemberSpec.fine_gauges``) reads level − its own
+  elevation.
 * **Manning's n**: a scalar (``Settings.forecast_manning["default"]``) or, with a land-use
   raster, n of each cell's class (:mod:`.inputs`); a coarser model takes block means of n.
 * **Drainage capacity**: the pipes are taken to carry the design storm's mean intensity for the
@@ -30,9 +37,12 @@ moves before the forecast start is lost; a positive shift starts the forecast wi
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +60,26 @@ COLOURS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
 
 
 @dataclass(frozen=True)
+class NetworkSpec:
+    """A drainage network for the members, as plain data (pickles to workers).
+
+    ``inp_text``: the SWMM ``.inp`` (the stored file, read once); ``cells``: coupled node →
+    (row, col) on the model grid; ``pumps_off``: SWMM pumps held off (telemetry: no pumps
+    running or no power; or a what-if); ``inlet_factor``: node → capacity factor (a blocked
+    inlet); ``tailwater``: outfall → river level (m) held as its stage.
+    """
+
+    inp_text: str
+    cells: dict[str, tuple[int, int]] | dict[str, list[tuple[int, int]]]
+    pumps_off: tuple[str, ...] = ()
+    inlet_factor: dict[str, float] = field(default_factory=dict)
+    tailwater: dict[str, float] = field(default_factory=dict)
+    exchange_interval_s: float = 10.0
+    #: Inlet plan area (m²) per inlet cell (a manhole cover or a gully grate, ~1 m²).
+    inlet_area_m2: float = 1.0
+
+
+@dataclass(frozen=True)
 class District:
     """The district model: terrain (m), cell size (m), Manning's n, drainage capacity (mm/h).
 
@@ -64,6 +94,23 @@ class District:
     crs_wkt: str | None
     manning: float | FloatArray
     drainage_mm_h: float | FloatArray
+    #: The district's drainage network, coupled both ways (then ``drainage_mm_h`` is 0).
+    network: NetworkSpec | None = None
+    #: The terrain's own pixels (m) behind a subgrid district (None: the plain model).
+    fine_elevation: FloatArray | None = None
+    fine_nodata_mask: BoolArray | None = None
+    #: Fine pixels per model cell side (1: the plain model).
+    subgrid_ratio: int = 1
+
+    def fine_grid(self) -> Grid:
+        """The fine terrain of a subgrid district (ValueError for a plain one)."""
+        if self.fine_elevation is None or self.fine_nodata_mask is None:
+            raise ValueError("this district has no fine terrain (subgrid_ratio = 1)")
+        return Grid(
+            elevation=self.fine_elevation,
+            cell_size=self.cell_size / self.subgrid_ratio,
+            nodata_mask=self.fine_nodata_mask,
+        )
 
     def grid(self) -> Grid:
         """The inundation grid (with an Affine transform and a rasterio CRS when known)."""
@@ -152,6 +199,7 @@ def build_district(
     drainage_mm_h: float
     | FloatArray
     | Callable[[tuple[int, int], Transform6, str | None], FloatArray],
+    subgrid: bool = True,
 ) -> District:
     """Read the terrain GeoTIFF and build the :class:`District` at ``resolution_m`` (0 = native).
 
@@ -159,6 +207,9 @@ def build_district(
     native grid, or callables ``(shape, transform, crs_wkt) -> raster`` given the native grid;
     rasters are aggregated by block means like the terrain (nodata blocks take their mean n or
     capacity of 0.03 and 0).
+
+    With ``subgrid`` (the default) a district coarser than its terrain keeps the terrain's
+    pixels and runs the subgrid model (see the module docstring).
 
     Raises ``ValueError`` when the terrain cannot be read, ``resolution_m`` is not a whole
     multiple of the terrain's cell size, or a raster does not match the terrain's shape.
@@ -194,6 +245,14 @@ def build_district(
         return np.where(empty, fill, coarse)
 
     transform = (t.a * factor, t.b, t.c, t.d, t.e * factor, t.f)
+    fine: dict[str, Any] = {}
+    if subgrid and factor > 1:
+        cy, cx = z.shape
+        fine = {
+            "fine_elevation": np.asarray(r.values[: cy * factor, : cx * factor], dtype=np.float64),
+            "fine_nodata_mask": np.asarray(r.nodata_mask[: cy * factor, : cx * factor], dtype=bool),
+            "subgrid_ratio": factor,
+        }
     return District(
         elevation=z,
         nodata_mask=mask,
@@ -202,15 +261,17 @@ def build_district(
         crs_wkt=crs_wkt,
         manning=field_of(manning, "Manning's n", 0.03),
         drainage_mm_h=field_of(drainage_mm_h, "drainage capacity", 0.0),
+        **fine,
     )
 
 
 def points_to_cells(
-    district: District, lonlat: Mapping[str, tuple[float, float]]
+    district: District, lonlat: Mapping[str, tuple[float, float]], *, fine: bool = False
 ) -> dict[str, tuple[int, int] | None]:
     """Map WGS 84 (lon, lat) degrees to (row, col) of the district grid with pyproj.
 
-    A point outside the grid or on a nodata cell maps to None.
+    A point outside the grid or on a nodata cell maps to None. With ``fine`` on a subgrid
+    district: (row, col) of the point's own fine pixel (None on a nodata pixel).
     """
     from pyproj import CRS, Transformer
 
@@ -219,12 +280,17 @@ def points_to_cells(
     tr = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_wkt(district.crs_wkt), always_xy=True)
     a, _, c, _, e, f = district.transform
     ny, nx = district.shape
+    mask = district.nodata_mask
+    if fine and district.fine_nodata_mask is not None:
+        k = district.subgrid_ratio
+        a, e, mask = a / k, e / k, district.fine_nodata_mask
+        ny, nx = mask.shape
     out: dict[str, tuple[int, int] | None] = {}
     for name, (lon, lat) in lonlat.items():
         x, y = tr.transform(lon, lat)
         col = math.floor((x - c) / a)
         row = math.floor((y - f) / e)
-        if 0 <= row < ny and 0 <= col < nx and not district.nodata_mask[row, col]:
+        if 0 <= row < ny and 0 <= col < nx and not mask[row, col]:
             out[name] = (row, col)
         else:
             out[name] = None
@@ -311,6 +377,9 @@ class MemberSpec:
     backend: str = "numba"
     #: Times (s) at which to keep a copy of the depth field (map frames, warm-start states).
     snapshot_s: tuple[float, ...] = ()
+    #: Subgrid districts: each gauge's own fine pixel (row, col), so it reads level − its own
+    #: elevation; gauges missing here read the depth at their cell's lowest pixel.
+    fine_gauges: dict[str, tuple[int, int]] | None = None
 
 
 @dataclass
@@ -326,13 +395,53 @@ class MemberResult:
     snapshots: dict[float, FloatArray] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def _network(
+    district: District, model: Model, horizon_s: float
+) -> Iterator[Callable[[float], None]]:
+    """``advance(t)`` for the member: the surface alone, or coupled with the network."""
+    net = district.network
+    if net is None:
+        yield model.run_until
+        return
+    from fangxun.drainage.coupler import Coupler, ExchangeParams
+
+    with tempfile.TemporaryDirectory(prefix="fangxun-net-") as tmp:
+        inp = Path(tmp) / "network.inp"
+        inp.write_text(net.inp_text, encoding="utf-8")
+        coupler = Coupler(
+            model,
+            inp,
+            net.cells,
+            duration_s=horizon_s,
+            exchange_interval_s=net.exchange_interval_s,
+            params=ExchangeParams(inlet_area_m2=net.inlet_area_m2),
+            inlet_factor=net.inlet_factor,
+            pumps_off=net.pumps_off,
+            tailwater=dict(net.tailwater),
+            work_dir=tmp,
+        )
+        try:
+            yield coupler.advance
+        finally:
+            coupler.close()
+
+
 def run_member(district: District, spec: MemberSpec) -> MemberResult:
-    """Run the inundation core for one member (pure function: safe in a worker process)."""
+    """Run the inundation core for one member (pure function: safe in a worker process).
+
+    With a drainage network the surface is coupled to it (:mod:`fangxun.drainage.coupler`) and
+    the catchment sink is off; without one the sink stands for the pipes.
+    """
+    if district.subgrid_ratio > 1 and district.network is None:
+        # The subgrid model has no exchange with a network yet: a coupled district runs the
+        # plain model on its model cells.
+        return _run_member_subgrid(district, spec)
     model = Model(
         district.grid(),
         manning=district.manning,
         rain=spec.rain,
-        drainage_mm_h=district.drainage_mm_h,
+        drainage_mm_h=None if district.network is not None else district.drainage_mm_h,
         boundary="open",
         initial_depth=spec.initial_depth,
         backend=spec.backend,
@@ -341,10 +450,11 @@ def run_member(district: District, spec: MemberSpec) -> MemberResult:
         output_interval_s=spec.output_interval_s,
     )
     snapshots: dict[float, FloatArray] = {}
-    for t in sorted({t for t in spec.snapshot_s if 0.0 < t < spec.horizon_s}):
-        model.run_until(t)
-        snapshots[t] = model.depth.astype(np.float32)
-    model.run_until(spec.horizon_s)
+    with _network(district, model, spec.horizon_s) as advance:
+        for t in sorted({t for t in spec.snapshot_s if 0.0 < t < spec.horizon_s}):
+            advance(t)
+            snapshots[t] = model.depth.astype(np.float32)
+        advance(spec.horizon_s)
     snapshots[float(spec.horizon_s)] = model.depth.astype(np.float32)
     series: dict[str, FloatArray] = {}
     times = np.zeros(0)
@@ -362,6 +472,76 @@ def run_member(district: District, spec: MemberSpec) -> MemberResult:
         max_depth=model.max_depth,
         arrival_s=model.arrival_time(spec.arrival_depth_m),
         final_depth=model.depth,
+        mass_error_m3=float(model.mass_balance()["error"]),
+        snapshots=snapshots if spec.snapshot_s else {},
+    )
+
+
+def _run_member_subgrid(district: District, spec: MemberSpec) -> MemberResult:
+    """:func:`run_member` on the subgrid model (tables built once per process and terrain)."""
+    from fangxun.inundation import SubgridModel, build_tables
+
+    tables = build_tables(district.fine_grid(), district.subgrid_ratio)
+    if tables.shape != district.shape:
+        raise ValueError(
+            f"subgrid tables {tables.shape} do not match the district {district.shape}"
+        )
+    zmin = tables.coarse_elevation()  # m, NaN where inactive
+    k = district.subgrid_ratio
+    points: dict[str, tuple[int, int]] = {}
+    assert district.fine_elevation is not None and district.fine_nodata_mask is not None
+    ny, nx = district.shape
+    fz = np.where(district.fine_nodata_mask, np.inf, district.fine_elevation)
+    lowest = fz.reshape(ny, k, nx, k).transpose(0, 2, 1, 3).reshape(ny, nx, k * k)
+    for name, (row, col) in spec.gauges.items():
+        if spec.fine_gauges and name in spec.fine_gauges:
+            points[name] = spec.fine_gauges[name]
+        else:  # the cell's lowest pixel: its depth is the cell's (level − zmin)
+            a, b = divmod(int(np.argmin(lowest[row, col])), k)
+            points[name] = (row * k + a, col * k + b)
+    level0 = None
+    if spec.initial_depth is not None:
+        level0 = np.where(np.isfinite(zmin), zmin + np.nan_to_num(spec.initial_depth), 0.0)
+    model = SubgridModel(
+        tables,
+        manning=district.manning,
+        rain=spec.rain,
+        drainage_mm_h=district.drainage_mm_h,
+        boundary="open",
+        initial_level_m=level0,
+        backend=spec.backend,
+        points=points,
+        depth_thresholds_m=(spec.arrival_depth_m,),
+        output_interval_s=spec.output_interval_s,
+    )
+
+    def depth_now() -> FloatArray:
+        return np.maximum(model.water_level - zmin, 0.0)
+
+    snapshots: dict[float, FloatArray] = {}
+    for t in sorted({t for t in spec.snapshot_s if 0.0 < t < spec.horizon_s}):
+        model.run_until(t)
+        snapshots[t] = depth_now().astype(np.float32)
+    model.run_until(spec.horizon_s)
+    snapshots[float(spec.horizon_s)] = depth_now().astype(np.float32)
+    series: dict[str, FloatArray] = {}
+    times = np.zeros(0)
+    for name in spec.gauges:
+        t_all, depth = model.point_series(name)
+        kk = np.round(t_all / spec.output_interval_s)
+        keep = np.isclose(t_all, kk * spec.output_interval_s) | (t_all == spec.horizon_s)
+        times = np.asarray(t_all[keep], dtype=np.float64)
+        series[name] = np.asarray(depth[keep], dtype=np.float64)
+    # a cell's arrival: the first of its pixels (the lowest one) reaching the threshold
+    fine_arr = np.nan_to_num(model.fine_arrival_time(spec.arrival_depth_m), nan=np.inf)
+    arrival = fine_arr.reshape(ny, k, nx, k).min(axis=(1, 3))
+    arrival = np.where(np.isfinite(arrival) & np.isfinite(zmin), arrival, np.nan)
+    return MemberResult(
+        times_s=np.asarray(times, dtype=np.float64),
+        series=series,
+        max_depth=np.maximum(model.max_level - zmin, 0.0),
+        arrival_s=arrival,
+        final_depth=depth_now(),
         mass_error_m3=float(model.mass_balance()["error"]),
         snapshots=snapshots if spec.snapshot_s else {},
     )

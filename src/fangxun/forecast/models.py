@@ -34,6 +34,17 @@ class RainSource(enum.StrEnum):
     nowcast = "nowcast"  # persistence with decay from the observed gauges
 
 
+class RunPurpose(enum.StrEnum):
+    """What a run is for. Only ``operational`` runs can be the forecast in force and raise live
+    warnings; ``scenario`` runs (what-if, design storm, consultation 会商推演) are shown and never
+    warn; ``exercise`` runs (drills 演练) raise warnings marked CAP ``Exercise`` that reach only
+    the drill's people."""
+
+    operational = "operational"  # scheduled, or started as such by a duty officer
+    scenario = "scenario"  # what-if, design storm, uploaded series, consultation
+    exercise = "exercise"  # a drill
+
+
 class WarmStartKind(enum.StrEnum):
     """Where a run's initial water came from."""
 
@@ -52,6 +63,17 @@ class ForecastRun(Base):
         string_enum(RunStatus, "forecast_run_status"), default=RunStatus.queued, index=True
     )
     rain_source: Mapped[RainSource] = mapped_column(string_enum(RainSource, "forecast_rain_source"))
+    #: What the run is for (see :class:`RunPurpose`); only operational runs can be in force.
+    purpose: Mapped[RunPurpose] = mapped_column(
+        string_enum(RunPurpose, "forecast_run_purpose"),
+        default=RunPurpose.operational,
+        server_default=RunPurpose.operational.value,
+        index=True,
+    )
+    #: The drill an exercise run belongs to (its warnings reach only the drill's people).
+    drill_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supplies_drill.id", ondelete="SET NULL"), index=True
+    )
     params: Mapped[dict[str, Any]] = mapped_column(json_type())
     members: Mapped[int] = mapped_column(Integer, default=1)
     horizon_s: Mapped[float] = mapped_column(Float)

@@ -5,6 +5,9 @@
   :func:`~fangxun.inundation.rain.chicago_hyetograph`).
 * **Series**: intensities (mm/h) in consecutive blocks of ``step_s`` from the forecast start,
   e.g. a radar or NWP product uploaded through the API or a CSV file.
+* **The chain** (:func:`choose_rain`): blended radar nowcast → radar nowcast → QPF (gridded,
+  from the rain frame store, :mod:`fangxun.rain.chain`) → gauge persistence (below) → none; the
+  choice records the source and why the better ones were passed over.
 * **Nowcast** (when no rain is given): persistence with exponential decay. The mean intensity of
   every rain gauge over the last ``window_s`` (their arithmetic mean, mm/h) is taken as the rate
   at the forecast start, and decays as ``i(t) = i0 · exp(−t/τ)`` (τ = ``decay_s``), evaluated
@@ -17,14 +20,15 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.inundation import Hyetograph
-from fangxun.inundation.rain import StormFormula, chicago_hyetograph
+from fangxun.config import Settings
+from rainkit import GriddedRain, Hyetograph, StormFormula, chicago_hyetograph
 
 
 def design_storm(
@@ -112,3 +116,128 @@ def gauge_mean_intensities(*, session: Session, end: datetime, window_s: float) 
     for code, value in rows:
         totals[code] = totals.get(code, 0.0) + float(value)
     return {code: depth * 1000.0 / (window_s / 3600.0) for code, depth in totals.items()}
+
+
+# --- the fallback chain of rain sources -----------------------------------------------------
+
+
+@dataclass
+class RainChoice:
+    """The rain a forecast uses, which source of the chain gave it, and why.
+
+    ``source`` is one of :data:`fangxun.rain.chain.CHAIN` (blended_nowcast, radar_nowcast, qpf,
+    gauge_persistence, none); ``reasons`` say why each better source was passed over.
+    ``gridded`` holds the field (mm/h on the district grid) for the gridded sources, and
+    ``hyetograph`` is always set: the district-mean series of the field, or the gauges'
+    persistence, or no rain.
+    """
+
+    source: str
+    hyetograph: Hyetograph
+    gridded: GriddedRain | None = None
+    reasons: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    def note(self) -> str:
+        """One line for the run record and the web: the source and why."""
+        why = "; ".join(self.reasons)
+        return (
+            f"rain: {self.source}"
+            + (f" ({self.detail})" if self.detail else "")
+            + (f" — passed over: {why}" if why else "")
+        )
+
+
+def choose_rain(
+    *,
+    session: Session,
+    data_dir: Path,
+    grid: object,
+    issued_at: datetime,
+    horizon_s: float,
+    radar_feed: str | None,
+    qpf_feed: str | None,
+    gauge_window_s: float,
+    gauge_decay_s: float,
+    step_s: float = 300.0,
+    max_radar_age_s: float = 900.0,
+) -> RainChoice:
+    """Blended nowcast → radar nowcast → QPF → gauge persistence → none; the first that works.
+
+    ``grid`` is a :class:`fangxun.rain.chain.DistrictGrid`. A feed that fails (no frames, old
+    frames, an error in the nowcast) is recorded in ``reasons`` and the chain goes on.
+    """
+    from fangxun.rain.chain import DistrictGrid, gridded_rain
+
+    reasons: list[str] = []
+    if radar_feed or qpf_feed:
+        assert isinstance(grid, DistrictGrid)
+        g = gridded_rain(
+            session=session,
+            data_dir=data_dir,
+            grid=grid,
+            issued_at=issued_at,
+            horizon_s=horizon_s,
+            radar_feed=radar_feed or "",
+            qpf_feed=qpf_feed,
+            max_radar_age=timedelta(seconds=max_radar_age_s),
+        )
+        reasons.extend(g.reasons)
+        if g.source is not None and g.intensity_mm_h is not None:
+            gridded = GriddedRain(g.times_s, g.intensity_mm_h)
+            means = g.intensity_mm_h.reshape(len(g.times_s), -1).mean(axis=1)
+            last = g.times_s[-1] - g.times_s[-2] if len(g.times_s) > 1 else step_s
+            t = [*g.times_s, g.times_s[-1] + last]
+            hyeto = Hyetograph(times_s=t, intensity_mm_h=[*map(float, means), 0.0])
+            return RainChoice(g.source, hyeto, gridded, reasons, g.detail)
+    else:
+        reasons.append("no radar or QPF feed configured")
+    means_by_gauge = gauge_mean_intensities(session=session, end=issued_at, window_s=gauge_window_s)
+    if means_by_gauge:
+        rain = nowcast_rain(
+            list(means_by_gauge.values()), horizon_s=horizon_s, decay_s=gauge_decay_s, step_s=step_s
+        )
+        return RainChoice(
+            "gauge_persistence", rain, None, reasons, f"{len(means_by_gauge)} gauge(s)"
+        )
+    reasons.append("gauge persistence: no gauge reported in the window")
+    return RainChoice("none", Hyetograph(times_s=[0.0], intensity_mm_h=[0.0]), None, reasons)
+
+
+def rain_from_chain(
+    *,
+    session: Session,
+    settings: Settings,
+    issued_at: datetime,
+    horizon_s: float,
+    terrain: Path,
+) -> RainChoice | None:
+    """The chain's rain for a run on the district terrain's grid, or None when no rain feed is
+    configured (``rain_radar_feed``/``rain_qpf_feed``): then the gauges' nowcast stands as
+    before."""
+    if not (settings.rain_radar_feed or settings.rain_qpf_feed):
+        return None
+    import rasterio
+    from affine import Affine
+    from pyproj import CRS
+
+    from fangxun.rain.chain import DistrictGrid
+
+    with rasterio.open(terrain) as src:
+        grid = DistrictGrid(
+            CRS.from_wkt(src.crs.to_wkt()),
+            Affine(*tuple(src.transform)[:6]),
+            (int(src.height), int(src.width)),
+        )
+    return choose_rain(
+        session=session,
+        data_dir=Path(settings.data_dir),
+        grid=grid,
+        issued_at=issued_at,
+        horizon_s=horizon_s,
+        radar_feed=settings.rain_radar_feed,
+        qpf_feed=settings.rain_qpf_feed,
+        gauge_window_s=settings.forecast_nowcast_window_s,
+        gauge_decay_s=settings.forecast_nowcast_decay_s,
+        max_radar_age_s=settings.rain_max_radar_age_s,
+    )

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
 from fangxun.api.deps import CurrentUser, EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
+from fangxun.api.problems import error_responses
 from fangxun.forecast import flows, service
 from fangxun.forecast.schemas import ForecastRunCreate, ForecastRunRead, PointForecastRead
 
 router = APIRouter(prefix="/forecast", tags=["forecast"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not start forecast runs"},
-    404: {"description": "Not found"},
-}
+_ERRORS = error_responses(401, 403, 404, s403="Role may not start forecast runs", s404="Not found")
 _MEDIA = {".tif": "image/tiff; application=geotiff; profile=cloud-optimized", ".png": "image/png"}
 
 

@@ -5,7 +5,9 @@ warning is in force, plus runs on demand (API, CLI).
 interval. "A warning is in force" is a pluggable predicate: the warnings domain registers one with
 :func:`register_trigger` (until it exists, only rain triggers). A scheduled run is due when the
 last run (of any status) was issued at least one interval ago and nothing is queued or running
-(a queued or running run older than 4 intervals, at least 1 h, counts as a dead job).
+(a queued or running run older than 4 intervals, at least 1 h, counts as a dead job). Only
+operational runs count: a what-if (scenario) or drill (exercise) run never delays the forecast in
+force, and every scheduled run is operational.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fangxun.config import Settings
 from fangxun.db import session_scope
 from fangxun.db.types import utcnow
 from fangxun.forecast import service
-from fangxun.forecast.models import ForecastRun, RunStatus
+from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import ForecastRunCreate, NowcastRain
 
 #: A trigger: (session, now) → a reason to run (str) or None.
@@ -68,6 +70,7 @@ def reason_to_run(*, session: Session, settings: Settings, now: datetime) -> str
         select(
             exists().where(
                 ForecastRun.status.in_([RunStatus.queued, RunStatus.running]),
+                ForecastRun.purpose == RunPurpose.operational,
                 ForecastRun.created_at > stale_before,
             )
         )
@@ -75,7 +78,10 @@ def reason_to_run(*, session: Session, settings: Settings, now: datetime) -> str
     if busy:
         return None
     last = session.scalars(
-        select(ForecastRun).order_by(ForecastRun.issued_at.desc()).limit(1)
+        select(ForecastRun)
+        .where(ForecastRun.purpose == RunPurpose.operational)
+        .order_by(ForecastRun.issued_at.desc())
+        .limit(1)
     ).first()
     if last is not None and (now - last.issued_at).total_seconds() < settings.forecast_interval_s:
         return None
@@ -97,7 +103,7 @@ def tick(db: Engine, settings: Settings, *, now: datetime | None = None) -> int 
             return None
         run = service.create_run(
             session=session,
-            run_in=ForecastRunCreate(rain=NowcastRain()),
+            run_in=ForecastRunCreate(rain=NowcastRain(), purpose=RunPurpose.operational),
             actor=SCHEDULER,
             settings=settings,
         )

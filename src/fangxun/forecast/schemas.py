@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fangxun.forecast.models import RainSource, RunStatus, WarmStartKind
+from fangxun.forecast.models import RainSource, RunPurpose, RunStatus, WarmStartKind
 
 
 class DesignRain(BaseModel):
@@ -42,10 +42,17 @@ RainSpec = Annotated[DesignRain | SeriesRain | NowcastRain, Field(discriminator=
 
 
 class ForecastRunCreate(BaseModel):
-    """Start a forecast run. Unset fields take the configured defaults."""
+    """Start a forecast run. Unset fields take the configured defaults.
+
+    ``purpose`` unset: a nowcast from the gauges is ``operational``; a design storm or an uploaded
+    series is a ``scenario`` (what-if) unless a duty officer names it ``operational``. An
+    ``exercise`` run names its drill (``drill_id``).
+    """
 
     model_config = ConfigDict(extra="forbid")
     rain: RainSpec = Field(default_factory=NowcastRain)
+    purpose: RunPurpose | None = None
+    drill_id: int | None = Field(default=None, ge=1)
     horizon_s: float | None = Field(default=None, gt=0, le=48 * 3600)
     members: int | None = Field(default=None, ge=1, le=200)
     seed: int | None = None
@@ -59,6 +66,9 @@ class ForecastRunRead(BaseModel):
     id: int
     status: RunStatus
     rain_source: RainSource
+    #: operational (can be in force and warn), scenario (what-if, 会商推演) or exercise (演练).
+    purpose: RunPurpose = RunPurpose.operational
+    drill_id: int | None = None
     params: dict[str, Any]
     members: int
     horizon_s: float

@@ -7,8 +7,10 @@ end to end, with its own short transactions so that progress is visible, is
 Who may do what: every role reads runs; point results are limited to the actor's jurisdiction
 (a ``unit`` user sees its own points). ``admin``, ``district`` and ``duty`` start runs.
 
-A failed run never replaces the forecast in force: :func:`current_run` is the latest run that
-finished ``done``; the failed run's ``message`` names the reason and the run still in force.
+A failed run never replaces the forecast in force: :func:`current_run` is the latest
+*operational* run that finished ``done``; the failed run's ``message`` names the reason and the
+run still in force. Scenario runs (what-if, design storm, consultation) and exercise runs (drills)
+are never in force, whatever their age: see :class:`~fangxun.forecast.models.RunPurpose`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fangxun.forecast.models import (
     ForecastPointResult,
     ForecastRun,
     RainSource,
+    RunPurpose,
     RunStatus,
     WarmStartKind,
 )
@@ -77,13 +80,54 @@ def run_dir(settings: Settings, run_id: int) -> Path:
     return Path(settings.data_dir) / "forecast" / f"run_{run_id}"
 
 
+def default_purpose(source: RainSource) -> RunPurpose:
+    """The purpose of a run whose request names none: a nowcast from the gauges is operational;
+    a design storm or an uploaded series is a what-if (scenario) unless named operational."""
+    return RunPurpose.operational if source is RainSource.nowcast else RunPurpose.scenario
+
+
+def _run_purpose(
+    *, session: Session, run_in: ForecastRunCreate, source: RainSource, actor: Actor
+) -> tuple[RunPurpose, int | None]:
+    """The purpose and drill of a new run, checked: an exercise names a drill it can see; no other
+    purpose names one."""
+    purpose = run_in.purpose or default_purpose(source)
+    if purpose is RunPurpose.exercise:
+        if run_in.drill_id is None:
+            raise ValidationFailed(
+                "an exercise run names its drill (drill_id)", loc=("body", "drill_id")
+            )
+        from fangxun.org.jurisdiction import get_named_in_body
+        from fangxun.supplies.models import Drill
+
+        drill = get_named_in_body(
+            session=session,
+            user=actor,
+            model=Drill,
+            obj_id=run_in.drill_id,
+            loc=("body", "drill_id"),
+            label="drill",
+        )
+        return purpose, drill.id
+    if run_in.drill_id is not None:
+        raise ValidationFailed(
+            f"only an exercise run names a drill, not a {purpose.value} run",
+            loc=("body", "drill_id"),
+        )
+    return purpose, None
+
+
 def create_run(
     *, session: Session, run_in: ForecastRunCreate, actor: Actor, settings: Settings
 ) -> ForecastRun:
-    """Queue a forecast run (status ``queued``); run it with ``flows.execute_run``."""
+    """Queue a forecast run (status ``queued``); run it with ``flows.execute_run``.
+
+    Its purpose is the request's, else :func:`default_purpose` of its rain.
+    """
     _require_run(actor)
     rain = run_in.rain
     source = RainSource(rain.kind)
+    purpose, drill_id = _run_purpose(session=session, run_in=run_in, source=source, actor=actor)
     horizon = float(run_in.horizon_s or settings.forecast_horizon_s)
     params: dict[str, Any] = {
         "rain": rain.model_dump(),
@@ -94,6 +138,8 @@ def create_run(
     run = ForecastRun(
         status=RunStatus.queued,
         rain_source=source,
+        purpose=purpose,
+        drill_id=drill_id,
         params=params,
         members=int(run_in.members or settings.forecast_members),
         horizon_s=horizon,
@@ -116,20 +162,44 @@ def get_run(*, session: Session, run_id: int) -> ForecastRun:
     return run
 
 
-def list_runs(*, session: Session, limit: int = 50, offset: int = 0) -> list[ForecastRun]:
-    """Runs, newest first."""
-    stmt = select(ForecastRun).order_by(ForecastRun.id.desc()).limit(limit).offset(offset)
+def list_runs(
+    *,
+    session: Session,
+    limit: int = 50,
+    offset: int = 0,
+    purpose: RunPurpose | None = None,
+) -> list[ForecastRun]:
+    """Runs, newest first (of one purpose when given)."""
+    stmt = select(ForecastRun)
+    if purpose is not None:
+        stmt = stmt.where(ForecastRun.purpose == purpose)
+    stmt = stmt.order_by(ForecastRun.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
 
-def current_run(*, session: Session) -> ForecastRun | None:
-    """The forecast in force: the latest run that finished ``done`` (failed runs never count)."""
+def exercise_runs_in_window(*, session: Session, now: datetime) -> list[ForecastRun]:
+    """Exercise runs that finished and whose horizon covers ``now`` (the drills under way)."""
     stmt = (
         select(ForecastRun)
-        .where(ForecastRun.status == RunStatus.done)
-        .order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc())
-        .limit(1)
+        .where(
+            ForecastRun.status == RunStatus.done,
+            ForecastRun.purpose == RunPurpose.exercise,
+            ForecastRun.issued_at <= now,
+        )
+        .order_by(ForecastRun.id)
     )
+    return [r for r in session.scalars(stmt) if now <= r.issued_at + timedelta(seconds=r.horizon_s)]
+
+
+def current_run(*, session: Session, at: datetime | None = None) -> ForecastRun | None:
+    """The forecast in force: the latest operational run that finished ``done`` (failed runs,
+    scenarios and exercises never count); with ``at``, the one in force at that time."""
+    stmt = select(ForecastRun).where(
+        ForecastRun.status == RunStatus.done, ForecastRun.purpose == RunPurpose.operational
+    )
+    if at is not None:
+        stmt = stmt.where(ForecastRun.finished_at <= at)
+    stmt = stmt.order_by(ForecastRun.finished_at.desc(), ForecastRun.id.desc()).limit(1)
     return session.scalars(stmt).first()
 
 
@@ -182,6 +252,15 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
         rain = rainsource.series_rain(s.step_s, s.intensity_mm_h)
         return rain, f"uploaded series, {rain.total_mm():.1f} mm"
     NowcastRain.model_validate(spec)
+    chosen = rainsource.rain_from_chain(
+        session=session,
+        settings=settings,
+        issued_at=run.issued_at,
+        horizon_s=run.horizon_s,
+        terrain=terrain_path(settings),
+    )
+    if chosen is not None:  # rain feeds configured: the fallback chain, its source and why
+        return chosen.hyetograph, chosen.note()
     means = rainsource.gauge_mean_intensities(
         session=session, end=run.issued_at, window_s=settings.forecast_nowcast_window_s
     )
@@ -449,6 +528,8 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m",
         *input_notes,
     ]
+    district = _with_network(session=session, run=run, settings=settings, district=district,
+                             notes=notes, details=details)  # fmt: skip
     pts = list(
         session.scalars(
             select(HazardPoint)
@@ -474,6 +555,13 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
     if warm.sensors:
         details["warm_start"]["sensors"] = warm.sensors
     gauges = {k: v["cell"] for k, v in points.items()}
+    # a subgrid district: each point reads its own fine pixel's depth (engine.MemberSpec)
+    fine_cells = (
+        engine.points_to_cells(district, {str(p.id): (p.lon, p.lat) for p in pts}, fine=True)
+        if district.subgrid_ratio > 1
+        else {}
+    )
+    fine_gauges = {k: c for k, c in fine_cells.items() if c is not None and k in gauges}
     perts = engine.member_perturbations(
         run.members,
         sigma=settings.forecast_rain_sigma,
@@ -501,6 +589,7 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
                 arrival_depth_m=settings.forecast_arrival_depth_m,
                 backend=settings.forecast_backend,
                 snapshot_s=snapshots if k == 0 else (),
+                fine_gauges=fine_gauges or None,
             )
         )
     return PreparedRun(
@@ -514,6 +603,48 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         warm_start_kind=warm.kind,
         details=details,
     )
+
+
+def _with_network(
+    *,
+    session: Session,
+    run: ForecastRun,
+    settings: Settings,
+    district: engine.District,
+    notes: list[str],
+    details: dict[str, Any],
+) -> engine.District:
+    """The district coupled with its drainage network when one is imported (the catchment sink
+    then stands down); unchanged otherwise. A run's ``params["drainage_whatif"]`` (see
+    :class:`fangxun.drainage.service.DrainageWhatIf`) makes it a what-if: such runs are meant
+    to be scenario runs (purpose ``scenario``), never operational ones."""
+    from dataclasses import replace
+
+    from fangxun.drainage import service as drainage_service
+
+    whatif = drainage_service.DrainageWhatIf.from_params(run.params.get("drainage_whatif"))
+    net = drainage_service.forecast_network(
+        session=session, settings=settings, grid=district.grid(), whatif=whatif
+    )
+    if net is None:
+        if whatif is not None:
+            raise ValidationFailed("a drainage what-if needs an imported network")
+        return district
+    notes.extend(net.notes)
+    details["drainage"] = {
+        "network_id": net.network_id,
+        "pumps_off": list(net.pumps_off),
+        "tailwater_m": net.tailwater,
+        "whatif": run.params.get("drainage_whatif"),
+    }
+    spec = engine.NetworkSpec(
+        inp_text=net.inp_text,
+        cells=net.cells,
+        pumps_off=net.pumps_off,
+        inlet_factor=net.inlet_factor,
+        tailwater=net.tailwater,
+    )
+    return replace(district, network=spec, drainage_mm_h=0.0)
 
 
 def _snapshot_times(settings: Settings, horizon_s: float) -> tuple[float, ...]:
@@ -700,3 +831,30 @@ def run_file(*, session: Session, run_id: int, settings: Settings, name: str) ->
     if not path.is_file():
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
     return path
+
+
+def run_status_counts(*, session: Session) -> dict[str, int]:
+    """How many forecast runs are in each status (the statuses with none are left out)."""
+    from sqlalchemy import func
+
+    return {
+        str(getattr(status, "value", status)): int(n)
+        for status, n in session.execute(
+            select(ForecastRun.status, func.count()).group_by(ForecastRun.status)
+        )
+    }
+
+
+def recent_run_durations_s(*, session: Session, limit: int) -> list[float]:
+    """Wall times of the last ``limit`` finished runs, newest first, s."""
+    rows = session.execute(
+        select(ForecastRun.started_at, ForecastRun.finished_at)
+        .where(ForecastRun.started_at.is_not(None), ForecastRun.finished_at.is_not(None))
+        .order_by(ForecastRun.finished_at.desc())
+        .limit(limit)
+    ).all()
+    return [
+        (end - start).total_seconds()
+        for start, end in rows
+        if start is not None and end is not None
+    ]

@@ -15,7 +15,7 @@ import io
 import json
 import math
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,7 +26,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangxun import geo, jsonsafe
 from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed
+from fangxun.excel import append_row
 from fangxun.hazards import service
 from fangxun.hazards.models import HazardKind, HazardPoint, PointStatus, RiskLevel
 from fangxun.hazards.schemas import HazardPointCreate, HazardPointUpdate, ImportReport, Thresholds
@@ -84,8 +86,55 @@ STATUS_LABELS: Final[dict[PointStatus, str]] = {
 class ImportFailed(ValidationFailed):
     """An import refused as a whole; ``problems`` has one entry per bad cell.
 
-    Each problem's ``loc`` is ``("row", row, column)``.
+    Each problem's ``loc`` is ``("row", row, column)``. ``problem_count`` is how many there were
+    in all, also when only the first ones are listed (:meth:`capped`).
     """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        problems: Sequence[FieldProblem] | None = None,
+        problem_count: int | None = None,
+    ) -> None:
+        super().__init__(detail, problems=problems)
+        self.problem_count = len(self.problems) if problem_count is None else problem_count
+
+    def capped(self, limit: int) -> ImportFailed:
+        """The same refusal listing at most ``limit`` problems (a 150 k-row sheet once answered
+        2.4 million of them, 67 MB); the detail says how many there were."""
+        if len(self.problems) <= limit:
+            return self
+        return ImportFailed(
+            f"{self.problem_count} problem(s) in the file, the first {limit} listed; "
+            "nothing was imported",
+            problems=self.problems[:limit],
+            problem_count=self.problem_count,
+        )
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """``Settings.import_max_rows`` and ``Settings.import_max_problems``."""
+
+    max_rows: int = 20_000
+    max_problems: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ImportLimits:
+        """Build from :class:`fangxun.config.Settings`."""
+        return cls(max_rows=settings.import_max_rows, max_problems=settings.import_max_problems)
+
+
+def _too_many_rows(max_rows: int) -> ImportFailed:
+    return ImportFailed(
+        f"the file has more than {max_rows} rows; split it (FANGXUN_IMPORT_MAX_ROWS)",
+        problems=[_problem(0, "file", f"more than {max_rows} rows")],
+    )
+
+
+#: Progress callbacks take the share done, 0–1.
+Progress = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -103,7 +152,7 @@ def _problem(row: int, column: str, reason: str) -> FieldProblem:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def read_xlsx(content: bytes) -> tuple[list[Row], str]:
+def read_xlsx(content: bytes, *, max_rows: int | None = None) -> tuple[list[Row], str]:
     """Rows of the first sheet of an .xlsx workbook, keyed by field; returns (rows, "xlsx").
 
     Raises :class:`ImportFailed` when the bytes are not a workbook or a required column is missing.
@@ -141,16 +190,58 @@ def read_xlsx(content: bytes) -> tuple[list[Row], str]:
             record = {index[i]: v for i, v in enumerate(values) if i in index}
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in record.values()):
                 continue  # blank lines are common at the end of office sheets
+            if max_rows is not None and len(rows) >= max_rows:
+                raise _too_many_rows(max_rows)
             rows.append(Row(number, record))
         return rows, "xlsx"
     finally:
         workbook.close()
 
 
-def read_geojson(content: bytes) -> tuple[list[Row], str]:
+def _feature_row(number: int, feature: Any, transformer: Any, crs: Any) -> Row | list[FieldProblem]:
+    """One GeoJSON feature as an import row, or its problems."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        return [_problem(number, "type", "expected a Feature")]
+    geometry = feature.get("geometry")
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        return [_problem(number, "properties", "must be an object")]
+    problems: list[FieldProblem] = []
+    values: dict[str, Any] = {k: props.get(k) for k, _ in COLUMNS if k in props}
+    thresholds = props.get("thresholds_cm")
+    if isinstance(thresholds, dict):
+        for colour in ("blue", "yellow", "orange", "red"):
+            values[colour] = thresholds.get(colour)
+    elif thresholds is not None:
+        problems.append(_problem(number, "thresholds_cm", "must be an object"))
+    if "unit_code" in props and "unit" not in values:
+        values["unit"] = props["unit_code"]
+    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+        return [*problems, _problem(number, "geometry", "expected a Point with [lon, lat]")]
+    coords = geometry.get("coordinates")
+    if not isinstance(coords, list) or not 2 <= len(coords) <= 3:
+        return [*problems, _problem(number, "geometry", "expected a Point with [lon, lat]")]
+    if transformer is not None:
+        try:
+            coords = geo.check_position(coords, where="Point", transformer=transformer)
+        except geo.GeometryError as exc:
+            return [*problems, _problem(number, "geometry", str(exc))]
+    # Without a crs the values are checked with the other fields, per column (经度, 纬度).
+    values["lon"], values["lat"] = coords[0], coords[1]
+    if crs is not None and isinstance(values.get("polygon"), dict):
+        # The outline is checked with the point's fields (fangxun.geo), in the file's CRS.
+        values["polygon"] = {**values["polygon"], "crs": values["polygon"].get("crs", crs)}
+    return problems or Row(number, values)
+
+
+def read_geojson(content: bytes, *, max_rows: int | None = None) -> tuple[list[Row], str]:
     """Rows of an RFC 7946 FeatureCollection of Point features; returns (rows, "geojson")."""
     try:
-        data = json.loads(content.decode("utf-8-sig"))
+        data = jsonsafe.loads(content)
+    except jsonsafe.JsonTooDeep as exc:
+        raise ImportFailed(
+            "the file is not usable GeoJSON", problems=[_problem(0, "file", f"JSON {exc}")]
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportFailed(
             "the file is not GeoJSON", problems=[_problem(0, "file", f"not JSON: {exc}")]
@@ -165,48 +256,36 @@ def read_geojson(content: bytes) -> tuple[list[Row], str]:
         raise ImportFailed(
             "'features' must be a list", problems=[_problem(0, "features", "must be a list")]
         )
+    # A ``crs`` member (GeoJSON 2008) is honoured: positions are transformed to WGS 84.
+    crs = data.get("crs")
+    try:
+        transformer = geo.transformer_for(crs)
+    except geo.GeometryError as exc:
+        raise ImportFailed(str(exc), problems=[_problem(0, "crs", str(exc))]) from None
+    if max_rows is not None and len(features) > max_rows:
+        raise _too_many_rows(max_rows)
     rows: list[Row] = []
     problems: list[FieldProblem] = []
     for number, feature in enumerate(features, start=1):
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            problems.append(_problem(number, "type", "expected a Feature"))
-            continue
-        geometry = feature.get("geometry")
-        props = feature.get("properties") or {}
-        if not isinstance(props, dict):
-            problems.append(_problem(number, "properties", "must be an object"))
-            continue
-        values: dict[str, Any] = {k: props.get(k) for k, _ in COLUMNS if k in props}
-        thresholds = props.get("thresholds_cm")
-        if isinstance(thresholds, dict):
-            for colour in ("blue", "yellow", "orange", "red"):
-                values[colour] = thresholds.get(colour)
-        elif thresholds is not None:
-            problems.append(_problem(number, "thresholds_cm", "must be an object"))
-        if "unit_code" in props and "unit" not in values:
-            values["unit"] = props["unit_code"]
-        if (
-            not isinstance(geometry, dict)
-            or geometry.get("type") != "Point"
-            or not isinstance(geometry.get("coordinates"), list)
-            or len(geometry["coordinates"]) < 2
-        ):
-            problems.append(_problem(number, "geometry", "expected a Point with [lon, lat]"))
-            continue
-        values["lon"], values["lat"] = geometry["coordinates"][0], geometry["coordinates"][1]
-        rows.append(Row(number, values))
+        row = _feature_row(number, feature, transformer, crs)
+        if isinstance(row, Row):
+            rows.append(row)
+        else:
+            problems.extend(row)
     if problems:
         raise ImportFailed(f"{len(problems)} problem(s) in the GeoJSON file", problems=problems)
     return rows, "geojson"
 
 
-def read_any(content: bytes, filename: str) -> tuple[list[Row], str]:
+def read_any(
+    content: bytes, filename: str, *, max_rows: int | None = None
+) -> tuple[list[Row], str]:
     """Read by extension: ``.xlsx`` as Excel, ``.geojson``/``.json`` as GeoJSON."""
     name = filename.lower()
     if name.endswith(".xlsx"):
-        return read_xlsx(content)
+        return read_xlsx(content, max_rows=max_rows)
     if name.endswith((".geojson", ".json")):
-        return read_geojson(content)
+        return read_geojson(content, max_rows=max_rows)
     raise ImportFailed(
         f"{filename}: unknown file type",
         problems=[_problem(0, "file", "name it .xlsx (Excel) or .geojson (GeoJSON)")],
@@ -286,15 +365,18 @@ class _Lookup:
         return matches[0].id
 
 
-def check_rows(
-    *, session: Session, rows: Sequence[Row], actor: Actor
+def check_rows(  # noqa: C901  split pending, issue 25 (one check per column today)
+    *, session: Session, rows: Sequence[Row], actor: Actor, progress: Progress | None = None
 ) -> list[tuple[Row, HazardPointCreate]]:
-    """Turn rows into validated points, or raise :class:`ImportFailed` listing every problem."""
+    """Turn rows into validated points, or raise :class:`ImportFailed` listing every problem.
+    ``progress`` hears the share of rows checked every few hundred rows."""
     lookup = _Lookup(session, actor)
     problems: list[FieldProblem] = []
     seen: dict[str, int] = {}
     out: list[tuple[Row, HazardPointCreate]] = []
-    for row in rows:
+    for i, row in enumerate(rows):
+        if progress is not None and i % 500 == 0:
+            progress(i / len(rows))
         v = row.values
         bad: list[FieldProblem] = []
 
@@ -376,7 +458,10 @@ def check_rows(
         if not _blank(polygon):
             if isinstance(polygon, str):
                 try:
-                    polygon = json.loads(polygon)
+                    polygon = jsonsafe.loads(polygon)
+                except jsonsafe.JsonTooDeep as exc:
+                    fail("polygon", f"JSON {exc}")
+                    polygon = None
                 except json.JSONDecodeError:
                     fail("polygon", "not valid JSON")
                     polygon = None
@@ -432,14 +517,50 @@ def import_points(
     filename: str,
     actor: Actor,
     thresholds_table: Mapping[str, Sequence[float]] | None = None,
+    limits: ImportLimits | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import a GeoJSON or Excel file atomically (by code: create, update or leave unchanged).
 
-    Raises :class:`ImportFailed` (nothing written) listing every bad cell. Never commits.
+    Raises :class:`ImportFailed` (nothing written) listing the first ``limits.max_problems`` bad
+    cells and counting the rest; a file of more than ``limits.max_rows`` rows is refused whole.
+    ``progress`` hears the share done while the file is read and checked (the writes at the end
+    are one transaction). Never commits. Synchronous: web shells run it off the event loop
+    (:mod:`fangxun.hazards.jobs`).
     """
+    limits = limits or ImportLimits()
+    try:
+        return _import_points(
+            session=session,
+            content=content,
+            filename=filename,
+            actor=actor,
+            thresholds_table=thresholds_table,
+            limits=limits,
+            progress=progress or (lambda _share: None),
+        )
+    except ImportFailed as exc:
+        raise exc.capped(limits.max_problems) from None
+
+
+def _import_points(
+    *,
+    session: Session,
+    content: bytes,
+    filename: str,
+    actor: Actor,
+    thresholds_table: Mapping[str, Sequence[float]] | None,
+    limits: ImportLimits,
+    progress: Progress,
+) -> ImportReport:
     service._require(actor, service.HazardAction.manage_points, "import hazard points")
-    rows, _ = read_any(content, filename)
-    checked = check_rows(session=session, rows=rows, actor=actor)
+    progress(0.0)
+    rows, _ = read_any(content, filename, max_rows=limits.max_rows)
+    progress(0.2)
+    checked = check_rows(
+        session=session, rows=rows, actor=actor, progress=lambda share: progress(0.2 + 0.6 * share)
+    )
+    progress(0.8)
     existing = {
         p.code: p
         for p in session.scalars(
@@ -584,12 +705,13 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
     sheet = workbook.active
     assert sheet is not None
     sheet.title = SHEET_TITLE
-    sheet.append([header for _, header in COLUMNS])
+    append_row(sheet, [header for _, header in COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
     for rec in _records(session, points):
-        sheet.append(
+        append_row(
+            sheet,
             [
                 rec["code"],
                 rec["name"],
@@ -608,7 +730,7 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
                 rec["address"],
                 rec["description"],
                 json.dumps(rec["polygon"], separators=(",", ":")) if rec["polygon"] else None,
-            ]
+            ],
         )
     widths = (12, 28, 10, 13, 12, 22, 10, 10, 8, 12, 12, 12, 12, 8, 30, 30, 30)
     for column, width in zip("ABCDEFGHIJKLMNOPQ", widths, strict=True):

@@ -112,6 +112,10 @@ class HazardPoint(TimestampMixin, Base):
     status: Mapped[PointStatus] = mapped_column(
         string_enum(PointStatus, "hazard_point_status"), default=PointStatus.active
     )
+    #: Lost-update guard (fangxun.versioning): +1 on every UPDATE, checked by it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
 
     unit: Mapped[Unit] = relationship()
     responsible_person: Mapped[Person | None] = relationship(foreign_keys=[responsible_person_id])
@@ -261,6 +265,10 @@ class Rectification(TimestampMixin, Base):
         index=True,
     )
     closed_at: Mapped[datetime | None] = mapped_column()
+    #: Lost-update guard (fangxun.versioning): +1 on every UPDATE, checked by it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
 
     point: Mapped[HazardPoint] = relationship()
     responsible_person: Mapped[Person] = relationship()
@@ -291,10 +299,48 @@ class RectificationEvent(Base):
     rectification: Mapped[Rectification] = relationship(back_populates="events")
 
 
+class ImportJobStatus(enum.StrEnum):
+    """Where an import job stands."""
+
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class HazardImportJob(Base):
+    """One import of a file into the ledger, run in the background (issue 20, item 5): its
+    progress (0–1), and what it did or the first problems that refused it (all rows or none)."""
+
+    __tablename__ = "hazard_import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default=ImportJobStatus.queued.value)
+    filename: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    #: Rows read from the file (known once it is read).
+    rows: Mapped[int | None] = mapped_column(Integer)
+    #: ``{"created", "updated", "unchanged"}`` once done.
+    report: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    #: The first problems (``{"loc", "msg"}``), at most ``Settings.import_max_problems``.
+    problems: Mapped[list[Any] | None] = mapped_column(json_type())
+    #: How many problems there were in all.
+    problem_count: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
 __all__ = [
     "HazardAttachment",
+    "HazardImportJob",
     "HazardKind",
     "HazardPoint",
+    "ImportJobStatus",
     "InspectionPlan",
     "InspectionRecord",
     "PlanStatus",

@@ -10,22 +10,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import FileResponse, JSONResponse
 
-from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun import versioning
+from fangxun.api.deps import CurrentUser, EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, XLSX, download, geojson_download
 from fangxun.api.pagination import MAX_LIMIT, Page, PageDep
+from fangxun.api.problems import error_responses
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.hazards import attachments as files
 from fangxun.hazards import io as hazard_io
-from fangxun.hazards import service
+from fangxun.hazards import jobs, service
 from fangxun.hazards.models import HazardKind, PointStatus, RectificationStatus
 from fangxun.hazards.schemas import (
     AttachmentRead,
     HazardPointCreate,
     HazardPointRead,
     HazardPointUpdate,
+    ImportJobRead,
     ImportReport,
     InspectionPlanCreate,
     InspectionPlanRead,
@@ -43,11 +56,14 @@ from fangxun.hazards.schemas import (
 
 router = APIRouter()
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, expired or revoked token"},
-    403: {"description": "Your role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
+_ERRORS = error_responses(
+    401, 403, 404, s401="Missing, expired or revoked token", s403="Your role may not do this"
+)
+_STALE: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match names an old version: changes lists what changed since"}
 }
+#: ``If-Match: "<version>"``: the ETag of the record as you read it (lost-update guard).
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
 #: Largest import file, bytes.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 COLLECTION_ID = "hazard-points"
@@ -141,24 +157,75 @@ def export_points(
     responses=_ERRORS
     | {422: {"description": "Nothing imported; errors lists ['row', n, column] and the reason"}},
 )
-async def import_points(
+def import_points(
     user: CurrentUser,
-    session: SessionDep,
     settings: SettingsDep,
+    db: EngineDep,
     file: Annotated[UploadFile, File(description=".xlsx or .geojson")],
 ) -> ImportReport:
-    """Import points from Excel or GeoJSON: all rows or none."""
-    content = await file.read(MAX_IMPORT_BYTES + 1)
+    """Import points from Excel or GeoJSON: all rows or none, answered when done. The import
+    runs as a job in a worker process (this thread only waits); for large files start a job
+    (``POST /hazard-points/import-jobs``) and poll its progress instead."""
+    return jobs.import_and_wait(
+        db,
+        actor=user,
+        filename=file.filename or "upload",
+        content=_read_upload(file),
+        settings=settings,
+    )
+
+
+def _read_upload(file: UploadFile) -> bytes:
+    # The spooled file, read synchronously in the worker thread.
+    file.file.seek(0)
+    content = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise ValidationFailed(
             f"the file is larger than {MAX_IMPORT_BYTES} bytes", loc=("body", "file")
         )
-    return hazard_io.import_points(
-        session=session,
-        content=content,
-        filename=file.filename or "upload",
-        actor=user,
-        thresholds_table=settings.hazard_thresholds_cm,
+    return content
+
+
+@router.post(
+    "/hazard-points/import-jobs",
+    response_model=ImportJobRead,
+    status_code=202,
+    tags=["hazards"],
+    responses=_ERRORS,
+)
+def start_import_job(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    db: EngineDep,
+    background: BackgroundTasks,
+    response: Response,
+    file: Annotated[UploadFile, File(description=".xlsx or .geojson")],
+) -> ImportJobRead:
+    """Start importing points from Excel or GeoJSON in the background (all rows or none); poll
+    ``GET /hazard-points/import-jobs/{id}`` (the ``Location``) for progress and the outcome."""
+    content = _read_upload(file)
+    job_id = jobs.create_job(
+        db, actor=user, filename=file.filename or "upload", size_bytes=len(content)
+    )
+    background.add_task(jobs.run_import_job, db, job_id, content, settings)
+    response.headers["Location"] = f"/api/v1/hazard-points/import-jobs/{job_id}"
+    # create_job committed the row in a scope of its own: the request's session reads it.
+    return ImportJobRead.model_validate(
+        jobs.get_import_job(session=session, job_id=job_id, actor=user)
+    )
+
+
+@router.get(
+    "/hazard-points/import-jobs/{job_id}",
+    response_model=ImportJobRead,
+    tags=["hazards"],
+    responses=_ERRORS,
+)
+def get_import_job(job_id: int, user: CurrentUser, session: SessionDep) -> ImportJobRead:
+    """One of your import jobs: status, progress (0–1), report or the first problems."""
+    return ImportJobRead.model_validate(
+        jobs.get_import_job(session=session, job_id=job_id, actor=user)
     )
 
 
@@ -182,20 +249,39 @@ def create_point(
 @router.get(
     "/hazard-points/{point_id}", response_model=HazardPointRead, tags=["hazards"], responses=_ERRORS
 )
-def get_point(point_id: int, user: CurrentUser, session: SessionDep) -> HazardPointRead:
-    """One hazard point."""
+def get_point(
+    point_id: int, user: CurrentUser, session: SessionDep, response: Response
+) -> HazardPointRead:
+    """One hazard point; its ``ETag`` is its version (send it back as ``If-Match``)."""
     point = service.get_point(session=session, point_id=point_id, actor=user)
+    response.headers["ETag"] = versioning.etag(point.version)
     return service.points_read(session=session, points=[point])[0]
 
 
 @router.patch(
-    "/hazard-points/{point_id}", response_model=HazardPointRead, tags=["hazards"], responses=_ERRORS
+    "/hazard-points/{point_id}",
+    response_model=HazardPointRead,
+    tags=["hazards"],
+    responses=_ERRORS | _STALE,
 )
 def update_point(
-    point_id: int, body: HazardPointUpdate, user: CurrentUser, session: SessionDep
+    point_id: int,
+    body: HazardPointUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> HazardPointRead:
-    """Change a hazard point."""
-    point = service.update_point(session=session, point_id=point_id, point_in=body, actor=user)
+    """Change a hazard point. With ``If-Match`` (the ETag you read), a point changed since is
+    refused with 412 listing what changed."""
+    point = service.update_point(
+        session=session,
+        point_id=point_id,
+        point_in=body,
+        actor=user,
+        expected_version=versioning.parse_if_match(if_match),
+    )
+    response.headers["ETag"] = versioning.etag(point.version)
     return service.points_read(session=session, points=[point])[0]
 
 
@@ -227,7 +313,7 @@ def list_attachments(point_id: int, user: CurrentUser, session: SessionDep) -> o
     tags=["hazards"],
     responses=_ERRORS,
 )
-async def upload_attachment(
+def upload_attachment(
     point_id: int,
     user: CurrentUser,
     session: SessionDep,
@@ -236,8 +322,10 @@ async def upload_attachment(
     inspection_id: Annotated[int | None, Query(ge=1)] = None,
     rectification_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> object:
-    """Upload a photo or document (type read from the content; size limited)."""
-    content = await file.read(files.MAX_ATTACHMENT_BYTES + 1)
+    """Upload a photo or document (type read from the content; size limited). A plain ``def``:
+    checking the image and writing the file run in a worker thread, not on the event loop."""
+    file.file.seek(0)
+    content = file.file.read(files.MAX_ATTACHMENT_BYTES + 1)
     return service.add_attachment(
         session=session,
         data_dir=settings.data_dir,
@@ -493,26 +581,40 @@ def create_rectification(
     tags=["hazards"],
     responses=_ERRORS,
 )
-def get_rectification(rect_id: int, user: CurrentUser, session: SessionDep) -> RectificationRead:
-    """One rectification with its history."""
-    return service.rectification_read(
-        service.get_rectification(session=session, rect_id=rect_id, actor=user)
-    )
+def get_rectification(
+    rect_id: int, user: CurrentUser, session: SessionDep, response: Response
+) -> RectificationRead:
+    """One rectification with its history; its ``ETag`` is its version."""
+    rect = service.get_rectification(session=session, rect_id=rect_id, actor=user)
+    response.headers["ETag"] = versioning.etag(rect.version)
+    return service.rectification_read(rect)
 
 
 @router.post(
     "/rectifications/{rect_id}/transitions",
     response_model=RectificationRead,
     tags=["hazards"],
-    responses=_ERRORS | {409: {"description": "Not allowed from the current state"}},
+    responses=_ERRORS | _STALE | {409: {"description": "Not allowed from the current state"}},
 )
 def transition_rectification(
-    rect_id: int, body: RectificationTransition, user: CurrentUser, session: SessionDep
+    rect_id: int,
+    body: RectificationTransition,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> RectificationRead:
-    """Move a rectification (start, submit, verify, reject, resume, close) with a comment."""
+    """Move a rectification (start, submit, verify, reject, resume, close) with a comment; with
+    ``If-Match``, one changed since is refused with 412."""
     rect = service.transition_rectification(
-        session=session, rect_id=rect_id, action=body.action, comment=body.comment, actor=user
+        session=session,
+        rect_id=rect_id,
+        action=body.action,
+        comment=body.comment,
+        actor=user,
+        expected_version=versioning.parse_if_match(if_match),
     )
+    response.headers["ETag"] = versioning.etag(rect.version)
     return service.rectification_read(rect)
 
 

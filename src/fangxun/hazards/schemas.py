@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from fangxun import geo
 from fangxun.hazards.models import (
     HazardKind,
     PlanStatus,
@@ -74,25 +75,8 @@ class Thresholds(_Strict):
 
 
 def _check_polygon(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if value.get("type") != "Polygon" or not isinstance(value.get("coordinates"), list):
-        raise ValueError("must be a GeoJSON Polygon geometry")
-    rings = value["coordinates"]
-    if not rings:
-        raise ValueError("a Polygon needs at least one ring")
-    for ring in rings:
-        if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
-            raise ValueError("each ring needs ≥ 4 positions and must be closed (first == last)")
-        for pos in ring:
-            if (
-                not isinstance(pos, list | tuple)
-                or len(pos) < 2
-                or not all(isinstance(c, int | float) for c in pos[:2])
-                or not (-180.0 <= pos[0] <= 180.0 and -90.0 <= pos[1] <= 90.0)
-            ):
-                raise ValueError(f"position {pos!r} is not a WGS 84 [lon, lat]")
-    return {"type": "Polygon", "coordinates": rings}
+    # The one geometry check of every input (API, forms, imports): fangxun.geo.
+    return None if value is None else geo.check_polygon(value)
 
 
 PolygonGeometry = Annotated[dict[str, Any] | None, AfterValidator(_check_polygon)]
@@ -161,6 +145,8 @@ class HazardPointRead(BaseModel):
     overdue_rectifications: int = 0
     created_at: datetime
     updated_at: datetime
+    #: Send it back as ``If-Match: "<version>"`` (it is also the ETag) to refuse lost updates.
+    version: int = 1
 
 
 class AttachmentRead(BaseModel):
@@ -389,6 +375,8 @@ class RectificationRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     events: list[RectificationEventRead] = Field(default_factory=list)
+    #: Send it back as ``If-Match`` (API) or the form's ``version`` to refuse lost updates.
+    version: int = 1
 
 
 # --- statistics and import ---------------------------------------------------------------------
@@ -423,6 +411,29 @@ class ImportReport(BaseModel):
     created: int
     updated: int
     unchanged: int
+
+
+class ImportJobRead(BaseModel):
+    """An import running in the background: poll ``GET /hazard-points/import-jobs/{id}`` until
+    ``status`` is ``done`` (``report``) or ``failed`` (``message``, the first ``problems`` as
+    ``{"loc": ["row", n, column], "msg"}``, and ``problem_count`` in all)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    filename: str
+    size_bytes: int
+    progress: float
+    rows: int | None
+    report: ImportReport | None
+    problems: list[dict[str, Any]] | None
+    problem_count: int
+    message: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 class ImportProblem(BaseModel):

@@ -31,6 +31,7 @@ from typing import Any, Final, cast
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from fangxun import versioning
 from fangxun.audit.models import AuditAction, AuditEntry
 from fangxun.audit.service import (
     audited_delete,
@@ -262,6 +263,7 @@ def point_read(
         overdue_rectifications=overdue,
         created_at=point.created_at,
         updated_at=point.updated_at,
+        version=point.version,
     )
 
 
@@ -432,11 +434,18 @@ def map_points_version(*, session: Session) -> tuple[Any, ...]:
 
 
 def update_point(
-    *, session: Session, point_id: int, point_in: HazardPointUpdate, actor: Actor
+    *,
+    session: Session,
+    point_id: int,
+    point_in: HazardPointUpdate,
+    actor: Actor,
+    expected_version: int | None = None,
 ) -> HazardPoint:
-    """Change a point (district; a unit inside its jurisdiction)."""
+    """Change a point (district; a unit inside its jurisdiction). ``expected_version`` is the
+    version the change was made from: :class:`~fangxun.errors.StaleVersion` when it moved on."""
     point = get_point(session=session, point_id=point_id, actor=actor)
     _require(actor, HazardAction.manage_points, "manage hazard points")
+    versioning.check_version(session, point, expected_version, f"hazard point {point.code!r}")
     changes = point_in.model_dump(exclude_unset=True, exclude={"thresholds_cm"})
     for field in ("code", "name", "kind", "lon", "lat", "unit_id", "risk_level", "status"):
         if field in changes and changes[field] is None:
@@ -906,6 +915,7 @@ def rectification_read(rect: Rectification, now: datetime | None = None) -> Rect
         created_at=rect.created_at,
         updated_at=rect.updated_at,
         events=[RectificationEventRead.model_validate(e) for e in rect.events],
+        version=rect.version,
     )
 
 
@@ -963,14 +973,17 @@ def transition_rectification(
     comment: str,
     actor: Actor,
     now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> Rectification:
-    """Move a rectification along its state machine, with a comment; audited.
+    """Move a rectification along its state machine, with a comment; audited. A stale
+    ``expected_version`` (the one the person saw) → :class:`~fangxun.errors.StaleVersion`.
 
     Outside the jurisdiction → :class:`NotFoundError`; a move the role may not make →
     :class:`PermissionDeniedError`; a move not allowed from the current state →
     :class:`ConflictError`; a blank comment → :class:`ValidationFailed`.
     """
     rect = get_rectification(session=session, rect_id=rect_id, actor=actor)
+    versioning.check_version(session, rect, expected_version, f"rectification {rect_id}")
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise ValidationFailed(

@@ -92,6 +92,10 @@ class Incident(TimestampMixin, Base):
     on_site_at: Mapped[datetime | None] = mapped_column()
     controlled_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    #: Lost-update guard (fangxun.versioning): +1 on every UPDATE, checked by it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
 
     unit: Mapped[Unit] = relationship()
 

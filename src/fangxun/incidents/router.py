@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
+from fangxun import versioning
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
+from fangxun.api.problems import error_responses
 from fangxun.errors import NotFoundError
 from fangxun.incidents import service
 from fangxun.incidents.models import IncidentStatus
@@ -28,12 +30,7 @@ from fangxun.supplies.schemas import MovementRead
 
 router = APIRouter(tags=["incidents"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-    409: {"description": "Not an allowed next state"},
-}
+_ERRORS = error_responses(401, 403, 404, 409, s409="Not an allowed next state")
 
 
 @router.post("/incidents", response_model=IncidentRead, status_code=201, responses=_ERRORS)
@@ -77,17 +74,40 @@ def incidents_geojson(user: CurrentUser, session: SessionDep, open_only: bool = 
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead, responses=_ERRORS)
-def get_incident(incident_id: int, user: CurrentUser, session: SessionDep) -> Any:
-    """One incident with its timeline."""
-    return service.get_incident(session=session, incident_id=incident_id, actor=user)
+def get_incident(
+    incident_id: int, user: CurrentUser, session: SessionDep, response: Response
+) -> Any:
+    """One incident with its timeline; its ``ETag`` is its version."""
+    incident = service.get_incident(session=session, incident_id=incident_id, actor=user)
+    response.headers["ETag"] = versioning.etag(incident.version)
+    return incident
 
 
-@router.post("/incidents/{incident_id}/transitions", response_model=IncidentRead, responses=_ERRORS)
-def transition(incident_id: int, body: TransitionIn, user: CurrentUser, session: SessionDep) -> Any:
-    """Move an incident to its next state (dispatch names the team)."""
-    return service.transition(
-        session=session, incident_id=incident_id, transition_in=body, actor=user
+@router.post(
+    "/incidents/{incident_id}/transitions",
+    response_model=IncidentRead,
+    responses=_ERRORS
+    | {412: {"description": "If-Match names an old version: changes lists what changed since"}},
+)
+def transition(
+    incident_id: int,
+    body: TransitionIn,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> Any:
+    """Move an incident to its next state (dispatch names the team); with ``If-Match``, an
+    incident changed since is refused with 412 listing what changed."""
+    incident = service.transition(
+        session=session,
+        incident_id=incident_id,
+        transition_in=body,
+        actor=user,
+        expected_version=versioning.parse_if_match(if_match),
     )
+    response.headers["ETag"] = versioning.etag(incident.version)
+    return incident
 
 
 @router.post(
@@ -101,15 +121,17 @@ def add_note(incident_id: int, body: NoteIn, user: CurrentUser, session: Session
 @router.post(
     "/incidents/{incident_id}/photos", response_model=PhotoRead, status_code=201, responses=_ERRORS
 )
-async def add_photo(
+def add_photo(
     incident_id: int,
     file: UploadFile,
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Any:
-    """Upload a photo (JPEG, PNG or WebP, at most 10 MiB)."""
-    data = await file.read(service.MAX_PHOTO_BYTES + 1)
+    """Upload a photo (JPEG, PNG or WebP, at most 10 MiB). A plain ``def``: decoding the image
+    and writing the file run in a worker thread, not on the event loop (issue 20, item 5)."""
+    file.file.seek(0)
+    data = file.file.read(service.MAX_PHOTO_BYTES + 1)
     return service.add_photo(
         session=session,
         incident_id=incident_id,

@@ -125,6 +125,8 @@ class IncidentRead(BaseModel):
     on_site_at: datetime | None
     controlled_at: datetime | None
     closed_at: datetime | None
+    #: Send it back as ``If-Match: "<version>"`` (it is also the ETag) to refuse lost updates.
+    version: int = 1
     dispatch_s: float | None
     arrival_s: float | None
     events: list[EventRead]

@@ -28,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from fangxun import versioning
 from fangxun.audit.service import (
     SystemActor,
     actor_username,
@@ -256,15 +257,22 @@ def list_incidents(
 
 
 def transition(
-    *, session: Session, incident_id: int, transition_in: TransitionIn, actor: Actor
+    *,
+    session: Session,
+    incident_id: int,
+    transition_in: TransitionIn,
+    actor: Actor,
+    expected_version: int | None = None,
 ) -> Incident:
     """Move an incident to its next state, recording the step on the timeline.
 
     Refused (:class:`ConflictError`) unless ``to_status`` is an allowed next state; dispatching
     needs a team of the actor's jurisdiction that is on standby; closing a report straight from
-    ``reported`` needs a note saying why. ``at`` may not be before the previous step.
+    ``reported`` needs a note saying why. ``at`` may not be before the previous step. A stale
+    ``expected_version`` (the one the person saw) → :class:`~fangxun.errors.StaleVersion`.
     """
     incident = get_incident(session=session, incident_id=incident_id, actor=actor)
+    versioning.check_version(session, incident, expected_version, f"incident {incident_id}")
     target = transition_in.to_status
     require_role(
         actor,

@@ -9,6 +9,7 @@ from .drainage import Horton, PointInflow, shared_inflow
 from .grid import Grid
 from .model import Model
 from .rain import GriddedRain, Hyetograph
+from .subgrid import SubgridModel, SubgridTables, build_tables
 
 __all__ = [
     "Grid",
@@ -17,7 +18,10 @@ __all__ = [
     "Hyetograph",
     "Model",
     "PointInflow",
+    "SubgridModel",
+    "SubgridTables",
     "available_backends",
+    "build_tables",
     "register_backend",
     "shared_inflow",
 ]

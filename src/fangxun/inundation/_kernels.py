@@ -429,7 +429,7 @@ def _level(h: Any, c0: Any, c1: Any, c2: Any, c3: Any, c4: Any, c5: Any, c6: Any
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH_NO_CONTRACT, error_model="numpy")
-def step_kernel(
+def step_kernel(  # noqa: C901  fused kernel: one pass over the cells per step is the point
     h: AnyArray,
     z: AnyArray,
     qx: AnyArray,

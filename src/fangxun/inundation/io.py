@@ -59,6 +59,7 @@ from fangxun.inundation.rain import (
 
 if TYPE_CHECKING:
     from fangxun.inundation.model import Model
+    from fangxun.inundation.subgrid import SubgridModel
 
 __all__ = [
     "RunConfig",
@@ -104,6 +105,39 @@ def _is_ascii_grid(p: Path) -> bool:
     return name.endswith((".asc", ".asc.gz"))
 
 
+def _asc_header(p: Path, tokens: list[str]) -> tuple[dict[str, float], int]:
+    """The header of an ESRI ASCII grid (keys lower-cased) and the index of its first value."""
+    header: dict[str, float] = {}
+    i = 0
+    while i + 1 < len(tokens) and tokens[i][:1].isalpha():
+        key = tokens[i].lower()
+        if key not in (*_ASC_KEYS, "nodata_value"):
+            raise ValueError(f"ESRI ASCII grid {p}: unknown header key {tokens[i]!r}")
+        try:
+            header[key] = float(tokens[i + 1])
+        except ValueError:
+            raise ValueError(
+                f"ESRI ASCII grid {p}: header {tokens[i]} is {tokens[i + 1]!r}, not a number"
+            ) from None
+        i += 2
+    for key in ("ncols", "nrows", "cellsize"):
+        if key not in header:
+            raise ValueError(f"ESRI ASCII grid {p}: header key {key} is missing")
+    return header, i
+
+
+def _asc_corner(p: Path, header: dict[str, float], axis: str) -> float:
+    """The lower-left corner along ``axis`` ("x" or "y"), m: ``?llcorner``, or ``?llcenter``
+    less half a cell."""
+    if f"{axis}llcorner" in header:
+        return header[f"{axis}llcorner"]
+    if f"{axis}llcenter" in header:
+        return header[f"{axis}llcenter"] - header["cellsize"] / 2
+    raise ValueError(
+        f"ESRI ASCII grid {p}: header key {axis}llcorner (or {axis}llcenter) is missing"
+    )
+
+
 def read_esri_ascii(path: str | Path) -> Raster:
     """Read an ESRI ASCII grid (``.asc`` or gzip-compressed ``.asc.gz``) strictly.
 
@@ -130,39 +164,13 @@ def read_esri_ascii(path: str | Path) -> Raster:
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read ESRI ASCII grid {p}: {exc}") from exc
     tokens = text.split()
-    header: dict[str, float] = {}
-    i = 0
-    while i + 1 < len(tokens) and tokens[i][:1].isalpha():
-        key = tokens[i].lower()
-        if key not in (*_ASC_KEYS, "nodata_value"):
-            raise ValueError(f"ESRI ASCII grid {p}: unknown header key {tokens[i]!r}")
-        try:
-            header[key] = float(tokens[i + 1])
-        except ValueError:
-            raise ValueError(
-                f"ESRI ASCII grid {p}: header {tokens[i]} is {tokens[i + 1]!r}, not a number"
-            ) from None
-        i += 2
-    for key in ("ncols", "nrows", "cellsize"):
-        if key not in header:
-            raise ValueError(f"ESRI ASCII grid {p}: header key {key} is missing")
+    header, i = _asc_header(p, tokens)
     nx, ny, cs = header["ncols"], header["nrows"], header["cellsize"]
     if nx != int(nx) or ny != int(ny) or nx < 1 or ny < 1:
         raise ValueError(f"ESRI ASCII grid {p}: ncols/nrows must be positive integers")
     if not (math.isfinite(cs) and cs > 0):
         raise ValueError(f"ESRI ASCII grid {p}: cellsize must be > 0, got {cs}")
-    if "xllcorner" in header:
-        x0 = header["xllcorner"]
-    elif "xllcenter" in header:
-        x0 = header["xllcenter"] - cs / 2
-    else:
-        raise ValueError(f"ESRI ASCII grid {p}: header key xllcorner (or xllcenter) is missing")
-    if "yllcorner" in header:
-        y0 = header["yllcorner"]
-    elif "yllcenter" in header:
-        y0 = header["yllcenter"] - cs / 2
-    else:
-        raise ValueError(f"ESRI ASCII grid {p}: header key yllcorner (or yllcenter) is missing")
+    x0, y0 = _asc_corner(p, header, "x"), _asc_corner(p, header, "y")
     ncols, nrows = int(nx), int(ny)
     data = tokens[i:]
     if len(data) != ncols * nrows:
@@ -472,6 +480,9 @@ class ModelSection(_Strict):
     theta: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     max_dt_s: PositiveFloat | None = None
     wet_threshold_m: PositiveFloat = 1e-3
+    # Metres: run the subgrid model (fangxun.inundation.subgrid) on cells of this size over the
+    # terrain's finer pixels (a whole multiple of the terrain's cell size); None: the terrain's.
+    subgrid_cell_size: PositiveFloat | None = None
 
 
 class RunSection(_Strict):
@@ -787,8 +798,10 @@ def _boundary(cfg: RunConfig) -> str | dict[str, Any]:
     return edges
 
 
-def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
-    """Build the grid (unless given) and the ``Model`` a run file describes.
+def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model | SubgridModel:
+    """Build the grid (unless given) and the ``Model`` a run file describes (a
+    :class:`~.subgrid.SubgridModel` when ``[model] subgrid_cell_size`` is coarser than the
+    terrain; its outputs are on the terrain's pixels).
 
     Raises :class:`RunFileError` (naming the key) for inputs that fail the model's own checks.
     """
@@ -865,6 +878,14 @@ def build_model(cfg: RunConfig, grid: Grid | None = None) -> Model:
         kwargs["theta"] = cfg.model.theta
     if cfg.model.max_dt_s is not None:
         kwargs["max_dt_s"] = cfg.model.max_dt_s
+    sub = cfg.model.subgrid_cell_size
+    if sub is not None and sub > grid.cell_size * (1 + 1e-9):
+        from fangxun.inundation.subgrid import subgrid_model_from_fine
+
+        try:
+            return subgrid_model_from_fine(grid, sub, **kwargs)
+        except ValueError as exc:
+            raise RunFileError.at("model.subgrid_cell_size", str(exc)) from exc
     try:
         return Model(grid, **kwargs)
     except ValueError as exc:
@@ -883,7 +904,7 @@ class RunOutputs:
     map_png: Path
 
 
-def write_outputs(model: Model, cfg: RunConfig, out_dir: str | Path) -> RunOutputs:
+def write_outputs(model: Model | SubgridModel, cfg: RunConfig, out_dir: str | Path) -> RunOutputs:
     """Write a finished run's rasters (COG), gauge CSVs, mass-balance CSV and max-depth map.
 
     Arrival time is the first time (s) the depth reached ``run.arrival_threshold_m``; cells that

@@ -214,7 +214,7 @@ class Model:
         ValueError: for any bad input, saying what and where.
     """
 
-    def __init__(
+    def __init__(  # noqa: C901  split pending, issue 25 (options into config dataclasses)
         self,
         grid: Grid,
         manning: float | npt.ArrayLike = 0.03,
@@ -587,6 +587,63 @@ class Model:
         self._record()
         if progress is not None:
             progress(self.time_s, t_end)
+
+    # ------------------------------------------------------------------ exchange
+
+    def _cells(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> tuple[Any, Any]:
+        r = np.asarray(rows, dtype=np.int64).ravel()
+        c = np.asarray(cols, dtype=np.int64).ravel()
+        if r.shape != c.shape:
+            raise ValueError(f"{r.size} rows but {c.size} cols")
+        for i in range(r.size):
+            self.grid.check_cell(int(r[i]), int(c[i]), f"cell {i}")
+        return r, c
+
+    def depth_at(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> FloatArray:
+        """Depth (m) now at the cells ``(rows[i], cols[i])``, float64 (cheaper than
+        :attr:`depth` when only a few cells are wanted, e.g. by a 1-D/2-D coupler)."""
+        r, c = self._cells(rows, cols)
+        self._backend.sync(self._state)
+        return np.asarray(self._state.h[r, c], dtype=np.float64)
+
+    def exchange(
+        self, rows: npt.ArrayLike, cols: npt.ArrayLike, volume_m3: npt.ArrayLike
+    ) -> FloatArray:
+        """Add (> 0) or take (< 0) water volumes (m³) at cells now, between :meth:`run_until`
+        calls: the seam through which an external model (a drainage network) trades water
+        with the surface.
+
+        A taking is limited to what the cell holds (cells may repeat; they are applied in
+        order). Returns the volumes actually moved (m³, float64, computed from the stored
+        depths so that the mass balance stays exact in float32 too); they are counted in the
+        mass balance as ``inflow`` (net point inflows, takings negative). The CPU backends
+        step the host arrays themselves; a device backend would copy them over here.
+        """
+        r, c = self._cells(rows, cols)
+        v = np.asarray(volume_m3, dtype=np.float64).ravel()
+        if v.shape != r.shape:
+            raise ValueError(f"{r.size} cells but {v.size} volumes")
+        if not np.all(np.isfinite(v)):
+            raise ValueError("exchange volumes must be finite")
+        s = self._state
+        self._backend.sync(s)
+        area = self.grid.cell_area_m2
+        ft = self.dtype.type
+        moved = np.zeros(v.size)
+        v = np.where(self._active[r, c], v, 0.0)
+        if np.unique(r * self.grid.shape[1] + c).size == r.size:  # distinct cells: at once
+            old = s.h[r, c].astype(np.float64)
+            s.h[r, c] = np.maximum(0.0, old + v / area).astype(ft)
+            moved = (s.h[r, c].astype(np.float64) - old) * area
+        else:
+            for i in np.flatnonzero(v):
+                old1 = float(s.h[r[i], c[i]])
+                s.h[r[i], c[i]] = ft(max(0.0, old1 + v[i] / area))
+                moved[i] = (float(s.h[r[i], c[i]]) - old1) * area
+        self._mb.inflow += float(moved.sum())
+        if np.any(moved > 0.0):
+            self._h_max = max(self._h_max, float(np.max(s.h[r, c])))
+        return moved
 
     # ------------------------------------------------------------------ outputs
 

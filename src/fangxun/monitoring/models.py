@@ -53,6 +53,7 @@ class Source(enum.StrEnum):
     http = "http"
     csv = "csv"
     replay = "replay"
+    sl651 = "sl651"
 
 
 class Station(Base):
@@ -195,6 +196,31 @@ class DeadLetter(Base):
     #: The offending item, or the whole payload when it could not be split (decoded as UTF-8 with
     #: replacement).
     raw: Mapped[str] = mapped_column(Text)
+
+
+class Sl651Station(Base):
+    """An SL 651-2014 telemetry station (遥测站): its 10-digit BCD address mapped to a station,
+    and its element identifiers mapped to datastreams.
+
+    ``elements`` maps an element id (``"PN05"``, ``"DRP"``, ``"Z"``...) to a datastream code, or to
+    null to ignore that element on purpose; an element missing here falls back to the defaults of
+    :mod:`fangxun.monitoring.ingest.sl651_ingest` (5-min and 1-h rain to the station's rainfall
+    datastreams of that interval, PT to accumulated rain, Z/DRZ1 to its water level), else it is a
+    dead letter. ``password``, when set, must match the frames' password.
+    """
+
+    __tablename__ = "mon_sl651_station"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(10), unique=True)
+    station_id: Mapped[int] = mapped_column(
+        ForeignKey("mon_station.id", ondelete="CASCADE"), index=True
+    )
+    password: Mapped[int | None] = mapped_column(Integer)
+    elements: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    station: Mapped[Station] = relationship()
 
 
 class MonitoringAlarm(Base):

@@ -18,6 +18,7 @@ from fangxun.api.deps import (
     require_role,
 )
 from fangxun.api.pagination import Page, PageDep
+from fangxun.api.problems import error_responses
 from fangxun.db.types import utcnow
 from fangxun.errors import ValidationFailed
 from fangxun.monitoring import qc, service
@@ -46,10 +47,7 @@ from fangxun.monitoring.schemas import (
 from fangxun.org.models import Role, User
 
 router = APIRouter(tags=["monitoring"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, expired or revoked token"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-}
+_ERRORS = error_responses(401, 404, s401="Missing, expired or revoked token")
 Manager = Annotated[User, Depends(require_role(Role.admin, Role.district))]
 Ingester = Annotated[User, Depends(require_role(Role.admin, Role.district, Role.duty))]
 

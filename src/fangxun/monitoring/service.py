@@ -78,6 +78,15 @@ DEFAULT_PROPERTIES: tuple[ObservedPropertyCreate, ...] = (
         range_max=0.25,  # per interval; above the 201.9 mm of the 7·20 record hour
     ),
     ObservedPropertyCreate(
+        code="rainfall_accumulated",
+        name_zh="累计降雨量",
+        name_en="Accumulated rainfall",
+        definition="A gauge's running rain total (SL 651 PT); it resets when the gauge is reset",
+        si_unit="m",
+        range_min=0.0,
+        range_max=100.0,
+    ),
+    ObservedPropertyCreate(
         code="ponding_depth",
         name_zh="积水深度",
         name_en="Ponding depth",
@@ -613,3 +622,39 @@ def update_stale_alarms(
             cleared += 1
     session.flush()
     return raised, cleared
+
+
+def silent_station_newest(
+    *, session: Session, cutoff: datetime
+) -> list[tuple[str, dict[str, Any] | None, datetime]]:
+    """Active stations whose newest observation is older than ``cutoff`` (UTC): their kind, their
+    properties and that newest time, one query (the web UI's "data is stale" banner decides which
+    of them are critical). A station that never reported is not listed."""
+    newest = func.max(Datastream.last_time)
+    stmt = (
+        select(Station.kind, Station.properties, newest)
+        .join(Datastream, Datastream.station_id == Station.id)
+        .where(Station.is_active.is_(True))
+        .group_by(Station.id, Station.kind, Station.properties)
+        .having(newest < cutoff)
+    )
+    return [(str(kind.value), props, t) for kind, props, t in session.execute(stmt).all()]
+
+
+def ingest_summary(*, session: Session, since: datetime) -> tuple[int, datetime | None]:
+    """Observations received since ``since`` (UTC) and the newest receipt time (None when there
+    is no observation): the ingest rate and staleness metrics."""
+    recent = session.scalar(
+        select(func.count()).select_from(Observation).where(Observation.received_at >= since)
+    )
+    newest = session.scalar(select(func.max(Observation.received_at)))
+    return int(recent or 0), newest
+
+
+def dead_letter_counts(*, session: Session, since: datetime) -> tuple[int, int]:
+    """Dead letters in all, and those received since ``since`` (UTC)."""
+    total = session.scalar(select(func.count()).select_from(DeadLetter)) or 0
+    recent = session.scalar(
+        select(func.count()).select_from(DeadLetter).where(DeadLetter.received_at >= since)
+    )
+    return int(total), int(recent or 0)

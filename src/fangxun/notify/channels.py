@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import httpx
 
 from fangxun.config import Settings
+from fangxun.notify.markdown import escape as md
 from fangxun.notify.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,8 @@ def robot_markdown(message: OutgoingMessage, *, limit: int) -> str:
     tail = ""
     if message.ack_url:
         tail += f"\n\n[已收到 / Acknowledge]({message.ack_url})"
-    tail += f'\n\n<font color="comment">{message.recipient_name} · {message.key}</font>'
-    head = f"### {message.subject}\n\n"
+    tail += f'\n\n<font color="comment">{md(message.recipient_name)} · {md(message.key)}</font>'
+    head = f"### {md(message.subject)}\n\n"
     body = _truncate_utf8(message.markdown, limit - len((head + tail).encode("utf-8")))
     return head + body + tail
 

@@ -8,16 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.api.problems import error_responses
 from fangxun.notify import service
 from fangxun.notify.schemas import ContactCreate, ContactRead, NotificationRead
 
 router = APIRouter(tags=["notifications"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-}
+_ERRORS = error_responses(401, 403, 404)
 
 
 @router.get("/notifications", response_model=list[NotificationRead], responses=_ERRORS)

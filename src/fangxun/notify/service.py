@@ -34,6 +34,7 @@ from fangxun.audit.service import (
 from fangxun.db.queries import flush_or_conflict
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError, PermissionDeniedError, ValidationFailed
+from fangxun.notify.markdown import escape as md
 from fangxun.notify.models import (
     Channel,
     ContactChannel,
@@ -57,6 +58,7 @@ __all__ = [
     "enqueue",
     "escalate_overdue",
     "recipients_for",
+    "recipients_for_drill",
     "unacknowledged",
 ]
 
@@ -179,6 +181,27 @@ def recipients_for(
                 person = session.get(Person, member.person_id)
                 if person is not None:
                     found += _person_recipients(session, person, "duty")
+    return _dedupe(found)
+
+
+def recipients_for_drill(*, session: Session, drill_id: int) -> list[Recipient]:
+    """The people of a drill (演练): the leaders and members of its teams, at every active
+    channel; one recipient per address. A drill's warnings reach these people and nobody else."""
+    from fangxun.supplies.models import Drill, Team
+
+    drill = session.get(Drill, drill_id)
+    if drill is None:
+        return []
+    found: list[Recipient] = []
+    for team_id in drill.team_ids or []:
+        team = session.get(Team, int(team_id))
+        if team is None:
+            continue
+        people = [team.leader_person_id] + [m.person_id for m in team.members]
+        for person_id in people:
+            person = session.get(Person, person_id) if person_id is not None else None
+            if person is not None:
+                found += _person_recipients(session, person, "drill")
     return _dedupe(found)
 
 
@@ -406,13 +429,14 @@ def acknowledge_by_token(
 
 def _escalation_markdown(event_key: str, overdue: Sequence[Notification], waited_s: float) -> str:
     first = overdue[0]
-    names = "、".join(sorted({f"{n.recipient_name}（{n.role}）" for n in overdue}))
+    # ``first.markdown`` was escaped when it was built; the names and subject are escaped here.
+    names = "、".join(sorted({f"{md(n.recipient_name)}（{md(n.role)}）" for n in overdue}))
     return (
         f"**未确认通知升级 / Unacknowledged, escalated**\n\n"
-        f"> {first.subject}\n\n"
+        f"> {md(first.subject)}\n\n"
         f"- 未确认 / Not acknowledged: {names}\n"
         f"- 等待 / Waited: {waited_s / 60:.0f} min\n"
-        f"- 事件 / Event: `{event_key}`\n\n"
+        f"- 事件 / Event: {md(event_key)}\n\n"
         f"---\n\n{first.markdown}"
     )
 
@@ -610,3 +634,15 @@ def delete_contact(*, session: Session, contact_id: int, actor: Actor) -> None:
         before=before,
         after=None,
     )
+
+
+def delivery_status_counts(*, session: Session) -> dict[str, int]:
+    """How many notification deliveries are in each status (the statuses with none left out)."""
+    from sqlalchemy import func
+
+    return {
+        str(getattr(status, "value", status)): int(n)
+        for status, n in session.execute(
+            select(Delivery.status, func.count()).group_by(Delivery.status)
+        )
+    }

@@ -1,6 +1,8 @@
 """Jurisdiction: which units' objects a user may see. The one reusable check every domain uses.
 
-A ``unit`` user sees its own unit and all its descendants; every other role sees everything. An
+A ``unit`` user sees its own unit and all its descendants. An ``inspector`` works in one street
+office, which is responsible for its own area: it sees its unit and descendants too, unless the
+user is marked ``district_wide`` (a district inspector). Every other role sees everything. An
 object outside the caller's jurisdiction is reported as *not found* (404), never *forbidden*, so its
 existence does not leak.
 
@@ -35,13 +37,27 @@ def descendant_unit_ids(*, session: Session, unit_id: int) -> set[int]:
     return set(session.scalars(select(tree.c.id)))
 
 
+#: Roles limited to their unit's jurisdiction (an inspector only without ``district_wide``).
+SCOPED_ROLES = frozenset({Role.unit, Role.inspector})
+
+
+def is_scoped(user: User | SystemActor | None) -> bool:
+    """True when ``user`` is limited to its unit's jurisdiction: a ``unit`` user, or an
+    ``inspector`` who is not marked ``district_wide``."""
+    if user is None or isinstance(user, SystemActor) or user.role not in SCOPED_ROLES:
+        return False
+    return not (user.role is Role.inspector and bool(getattr(user, "district_wide", False)))
+
+
 def visible_unit_ids(*, session: Session, user: User | SystemActor | None) -> set[int] | None:
     """Unit ids ``user`` may see; ``None`` means every unit (no restriction).
 
-    A ``unit`` user without a unit sees nothing (an empty set), rather than everything.
+    A scoped user (see :func:`is_scoped`) without a unit sees nothing (an empty set), rather
+    than everything.
     """
-    if user is None or isinstance(user, SystemActor) or user.role != Role.unit:
+    if not is_scoped(user):
         return None
+    assert isinstance(user, User)
     if user.unit_id is None:
         return set()
     return descendant_unit_ids(session=session, unit_id=user.unit_id)

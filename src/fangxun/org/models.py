@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
@@ -87,6 +87,9 @@ class User(TimestampMixin, Base):
         ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True
     )
     is_active: Mapped[bool] = mapped_column(default=True)
+    #: An ``inspector`` who works district-wide (reads and writes every unit's points); without
+    #: it an inspector's jurisdiction is their unit, like a ``unit`` user's.
+    district_wide: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_login_at: Mapped[datetime | None] = mapped_column()
 
     person: Mapped[Person | None] = relationship()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from fangxun.api.deps import BearerToken, CurrentUser, SessionDep, SettingsDep
 from fangxun.api.pagination import Page, PageDep
+from fangxun.api.problems import error_responses
 from fangxun.errors import AuthenticationError, ThrottledError
 from fangxun.org import service
 from fangxun.org.jurisdiction import visible_unit_ids
@@ -29,10 +30,7 @@ from fangxun.org.schemas import (
 
 router = APIRouter()
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, expired or revoked token"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-}
+_ERRORS = error_responses(401, 404, s401="Missing, expired or revoked token")
 
 
 # --- auth --------------------------------------------------------------------------------------

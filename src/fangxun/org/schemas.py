@@ -134,7 +134,8 @@ class PersonRead(BaseModel):
 
 
 class UserCreate(_Strict):
-    """A new login. The ``unit`` role needs ``unit_id`` (its jurisdiction)."""
+    """A new login. The ``unit`` role needs ``unit_id`` (its jurisdiction); so does an
+    ``inspector``, unless ``district_wide`` (an inspector of every unit's points)."""
 
     username: Username
     password: Password
@@ -142,6 +143,7 @@ class UserCreate(_Strict):
     unit_id: int | None = None
     person_id: int | None = None
     is_active: bool = True
+    district_wide: bool = False
 
     @field_validator("password")
     @classmethod
@@ -159,6 +161,7 @@ class UserUpdate(_Strict):
     unit_id: int | None = None
     person_id: int | None = None
     is_active: bool | None = None
+    district_wide: bool | None = None
 
 
 class UserRead(BaseModel):
@@ -172,6 +175,7 @@ class UserRead(BaseModel):
     unit_id: int | None
     person_id: int | None
     is_active: bool
+    district_wide: bool = False
     last_login_at: datetime | None
     created_at: datetime
 

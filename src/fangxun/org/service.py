@@ -7,6 +7,9 @@ log, and never commit (the caller's scope does). ``actor=None`` or a ``SystemAct
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +34,7 @@ from fangxun.errors import (
     ThrottledError,
     ValidationFailed,
 )
-from fangxun.org import security
+from fangxun.org import passwords, security
 from fangxun.org.jurisdiction import (
     descendant_unit_ids,
     get_in_jurisdiction,
@@ -79,6 +82,8 @@ __all__ = [
 
 #: Bearer token lifetime when the caller gives none, s (the API passes ``settings.token_ttl_s``).
 DEFAULT_TOKEN_TTL_S = 12 * 3600
+logger = logging.getLogger(__name__)
+
 #: Login attempts are kept at least this long (for people reading the table), s.
 LOGIN_ATTEMPT_RETENTION_S = 24 * 3600
 
@@ -132,6 +137,15 @@ def get_unit(*, session: Session, unit_id: int, actor: Actor) -> Unit:
     return get_in_jurisdiction(
         session=session, user=actor, model=Unit, obj_id=unit_id, unit_attr="id", label="unit"
     )
+
+
+def unit_id_by_code(*, session: Session, code: str) -> int | None:
+    """The id of the unit with ``code``, or None: how the command line names units (``--unit``).
+
+    The CLI runs as the system, so there is no jurisdiction to check; callers say what a missing
+    unit means for their command.
+    """
+    return session.scalar(select(Unit.id).where(Unit.code == code))
 
 
 def list_units(
@@ -285,11 +299,23 @@ def _check_user_shape(
     role: Role,
     unit_id: int | None,
     person_id: int | None,
+    district_wide: bool = False,
 ) -> None:
     if role is Role.admin and not has_permission(actor, Permission.grant_admin):
         raise PermissionDeniedError("only an admin may create or change admin users")
     if role is Role.unit and unit_id is None:
         raise ValidationFailed("a user with role 'unit' needs a unit", loc=("body", "unit_id"))
+    if role is Role.inspector and unit_id is None and not district_wide:
+        raise ValidationFailed(
+            "an inspector needs a unit, or district_wide for an inspector of every unit",
+            loc=("body", "unit_id"),
+        )
+    if district_wide and role is not Role.inspector:
+        raise ValidationFailed(
+            "only an inspector is marked district_wide (the other roles are not scoped "
+            "or always scoped)",
+            loc=("body", "district_wide"),
+        )
     if person_id is not None:
         get_named_in_body(
             session=session,
@@ -299,6 +325,17 @@ def _check_user_shape(
             loc=("body", "person_id"),
             label="person",
         )
+
+
+def _check_password(session: Session, password: str, username: str, person_id: int | None) -> None:
+    """Refuse a common password or one made of the user's own names (fangxun.org.passwords)."""
+    names = [username]
+    person = session.get(Person, person_id) if person_id is not None else None
+    if person is not None:
+        names.append(person.name)
+    reason = passwords.problem(password, names=names)
+    if reason is not None:
+        raise ValidationFailed(f"password {reason}", loc=("body", "password"))
 
 
 def get_user_by_username(*, session: Session, username: str) -> User | None:
@@ -311,10 +348,16 @@ def create_user(*, session: Session, user_in: UserCreate, actor: Actor) -> User:
     require_permission(actor, Permission.manage_users)
     _require_visible_unit(session, actor, user_in.unit_id, ("body", "unit_id"))
     _check_user_shape(
-        session, actor, role=user_in.role, unit_id=user_in.unit_id, person_id=user_in.person_id
+        session,
+        actor,
+        role=user_in.role,
+        unit_id=user_in.unit_id,
+        person_id=user_in.person_id,
+        district_wide=user_in.district_wide,
     )
     if user_in.password.strip().lower() == user_in.username:
         raise ValidationFailed("password must differ from the username", loc=("body", "password"))
+    _check_password(session, user_in.password, user_in.username, user_in.person_id)
     if get_user_by_username(session=session, username=user_in.username) is not None:
         raise ConflictError(f"username {user_in.username!r} is taken")
     user = User(
@@ -324,6 +367,7 @@ def create_user(*, session: Session, user_in: UserCreate, actor: Actor) -> User:
         unit_id=user_in.unit_id,
         person_id=user_in.person_id,
         is_active=user_in.is_active,
+        district_wide=user_in.district_wide,
     )
     session.add(user)
     flush_or_conflict(session, f"user {user_in.username!r}")
@@ -365,7 +409,7 @@ def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: A
     if user.role is Role.admin and not has_permission(actor, Permission.grant_admin):
         raise PermissionDeniedError("only an admin may change an admin user")
     changes = user_in.model_dump(exclude_unset=True)
-    for field in ("role", "is_active"):
+    for field in ("role", "is_active", "district_wide"):
         if field in changes and changes[field] is None:
             raise ValidationFailed("must not be null", loc=("body", field))
     if "unit_id" in changes:
@@ -376,6 +420,7 @@ def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: A
         role=changes.get("role", user.role),
         unit_id=changes.get("unit_id", user.unit_id),
         person_id=changes.get("person_id") if "person_id" in changes else None,
+        district_wide=changes.get("district_wide", user.district_wide),
     )
     if (
         isinstance(actor, User)
@@ -389,6 +434,10 @@ def update_user(*, session: Session, user_id: int, user_in: UserUpdate, actor: A
         )
     before = snapshot(user)
     new_password = changes.pop("password", None)
+    if new_password is not None:
+        _check_password(
+            session, new_password, user.username, changes.get("person_id", user.person_id)
+        )
     for key, value in changes.items():
         setattr(user, key, value)
     if new_password is not None:
@@ -431,12 +480,27 @@ def delete_user(*, session: Session, user_id: int, actor: Actor) -> None:
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """Login throttling: at most ``max_attempts`` failures per username (``max_attempts_per_ip`` per
-    client address) within ``window_s`` seconds."""
+    """Login throttling, by source address **and** username together, so nobody can lock out a
+    user they know the name of (issue 20, item 12):
+
+    * ``max_attempts`` failures of one username from one client address within ``window_s``
+      seconds: that address is refused for that username (429) until the oldest expires;
+    * ``max_attempts_per_ip`` failures from one address (any usernames, offices share NAT): the
+      address is refused;
+    * ``max_attempts`` failures of one username from anywhere (guessing from many addresses):
+      every further attempt on that username waits ``delay_s``, doubling with each failure up to
+      ``delay_max_s``, **before** the password is checked, and the right password still gets in.
+
+    ``clock`` and ``sleep`` are injected so tests move time instead of waiting.
+    """
 
     max_attempts: int = 5
     window_s: int = 15 * 60
     max_attempts_per_ip: int = 50
+    delay_s: float = 1.0
+    delay_max_s: float = 5.0
+    clock: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] = time.sleep
 
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
@@ -445,14 +509,14 @@ class LoginPolicy:
             max_attempts=settings.login_max_attempts,
             window_s=settings.login_window_s,
             max_attempts_per_ip=settings.login_max_attempts_per_ip,
+            delay_s=settings.login_delay_s,
+            delay_max_s=settings.login_delay_max_s,
         )
 
 
-def _retry_after(
-    session: Session, where: Any, since: datetime, limit: int, window: timedelta, now: datetime
-) -> int | None:
-    """Seconds until failures matching ``where`` since ``since`` drop below ``limit``, or None."""
-    times = list(
+def _failures(session: Session, where: Any, since: datetime, limit: int) -> list[datetime]:
+    """Times of the newest ``limit`` failures matching ``where`` since ``since``, newest first."""
+    return list(
         session.scalars(
             select(LoginAttempt.attempted_at)
             .where(where, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since)
@@ -460,6 +524,13 @@ def _retry_after(
             .limit(limit)
         )
     )
+
+
+def _retry_after(
+    session: Session, where: Any, since: datetime, limit: int, window: timedelta, now: datetime
+) -> int | None:
+    """Seconds until failures matching ``where`` since ``since`` drop below ``limit``, or None."""
+    times = _failures(session, where, since, limit)
     if len(times) < limit:
         return None
     # The limit-th newest failure is the one whose expiry lets the next attempt through.
@@ -473,9 +544,11 @@ def check_throttle(
     client_ip: str | None,
     policy: LoginPolicy,
     now: datetime | None = None,
-) -> None:
-    """Raise :class:`ThrottledError` when ``username`` or ``client_ip`` has failed too often."""
-    now = now or utcnow()
+) -> float:
+    """Raise :class:`ThrottledError` when ``client_ip`` has failed too often (for ``username``,
+    or at all); else return the seconds an attempt on ``username`` must wait (0 when it has not
+    failed ``max_attempts`` times since its last success)."""
+    now = now or policy.clock()
     window = timedelta(seconds=policy.window_s)
     since = now - window
     last_ok = session.scalar(
@@ -484,8 +557,16 @@ def check_throttle(
         )
     )
     user_since = max(since, last_ok) if last_ok is not None else since
+    same_source = (
+        LoginAttempt.client_ip == client_ip if client_ip else LoginAttempt.client_ip.is_(None)
+    )
     wait = _retry_after(
-        session, LoginAttempt.username == username, user_since, policy.max_attempts, window, now
+        session,
+        (LoginAttempt.username == username) & same_source,
+        user_since,
+        policy.max_attempts,
+        window,
+        now,
     )
     if wait is None and client_ip:
         wait = _retry_after(
@@ -498,6 +579,12 @@ def check_throttle(
         )
     if wait is not None:
         raise ThrottledError(f"too many failed logins; try again in {wait} s", retry_after_s=wait)
+    # Enough doublings to reach the cap; no need to count further back.
+    cap = policy.max_attempts + 32
+    failed = len(_failures(session, LoginAttempt.username == username, user_since, cap))
+    if failed < policy.max_attempts:
+        return 0.0
+    return float(min(policy.delay_s * 2.0 ** (failed - policy.max_attempts), policy.delay_max_s))
 
 
 def authenticate(
@@ -510,15 +597,23 @@ def authenticate(
 ) -> User:
     """Check a username and password and return the active user.
 
-    Raises :class:`ThrottledError` when too many recent attempts failed, and
-    :class:`AuthenticationError` (one message for every cause) otherwise. The attempt is added to
-    the session **also when it fails**: the caller must commit the session before turning the error
-    into a response, or throttling never sees the failures.
+    Raises :class:`ThrottledError` when this address failed too often (:class:`LoginPolicy`), and
+    :class:`AuthenticationError` (one message for every cause) otherwise. A username that failed
+    often from elsewhere is slowed down, never locked. The attempt is added to the session **also
+    when it fails**: the caller must commit the session before turning the error into a
+    response, or throttling never sees the failures.
     """
     policy = policy or LoginPolicy()
     name = username.strip().lower()[:64]
-    now = utcnow()
-    check_throttle(session=session, username=name, client_ip=client_ip, policy=policy, now=now)
+    now = policy.clock()
+    delay = check_throttle(
+        session=session, username=name, client_ip=client_ip, policy=policy, now=now
+    )
+    if delay > 0:
+        # Before the check, for right and wrong passwords alike: the wait tells nothing.
+        logger.info("login for %r slowed by %.1f s after repeated failures", name, delay)
+        policy.sleep(delay)
+        now = policy.clock()
     # Attempts matter only inside the window: prune older ones as we go, so guessing at many
     # usernames cannot grow the table without bound.
     keep_s = max(policy.window_s, LOGIN_ATTEMPT_RETENTION_S)

@@ -1,4 +1,5 @@
-"""Charts of the event report, as PNG bytes (matplotlib, Agg backend, Noto Sans CJK for Chinese):
+"""Charts of the event report, as PNG bytes (matplotlib, Agg backend, Noto Sans CJK for Chinese,
+found by path in :mod:`fangxun.reports.fonts`):
 the hyetograph, depth curves at the worst points, and the map of maximum depths (the forecast's
 max-depth raster when a run covers the event, else the observed maxima at the points).
 
@@ -14,14 +15,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from fangxun.reports.fonts import configure_matplotlib
 from fangxun.reports.stats import RainSeries
+from fangxun.times import local_zone
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 #: Depths below this are not drawn on the map, m.
 MAP_MIN_DEPTH_M = 0.03
 
@@ -47,8 +47,7 @@ def _figure(width_in: float = 7.5, height_in: float = 3.2) -> tuple[Any, Any]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    plt.rcParams["font.family"] = FONT_FAMILY
-    plt.rcParams["axes.unicode_minus"] = False
+    configure_matplotlib()
     fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=110)
     return fig, ax
 
@@ -65,7 +64,7 @@ def _png(fig: Any) -> bytes:
 
 def _local(times: Sequence[datetime]) -> list[datetime]:
     # matplotlib draws aware datetimes in their own zone; naive local times keep the axis simple.
-    return [t.astimezone(LOCAL_TZ).replace(tzinfo=None) for t in times]
+    return [t.astimezone(local_zone()).replace(tzinfo=None) for t in times]
 
 
 def _time_axis(ax: Any) -> None:

@@ -14,12 +14,12 @@ from typing import Any, Final
 
 from fangxun.reports import charts, stats
 from fangxun.reports.service import (
-    LOCAL_TZ,
     EventReport,
     SeasonSummary,
     cause_label,
     local,
 )
+from fangxun.times import local_zone
 
 TEMPLATE_DIR: Final = Path(__file__).resolve().parent.parent / "web" / "templates" / "reports"
 COLOURS: Final = ("blue", "yellow", "orange", "red")
@@ -130,19 +130,21 @@ def event_pdf(report: EventReport) -> bytes:
 
 def _naive_local(moment: datetime | None) -> datetime | None:
     # Excel has no time zones: write Beijing time without an offset (the header says so).
-    return None if moment is None else moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return None if moment is None else moment.astimezone(local_zone()).replace(tzinfo=None)
 
 
 def _sheet(wb: Any, title: str, header: list[str], rows: list[list[Any]], first: bool) -> None:
     from openpyxl.styles import Font
 
+    from fangxun.excel import append_row
+
     ws = wb.active if first else wb.create_sheet()
     ws.title = title
-    ws.append(header)
+    append_row(ws, header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(row)
+        append_row(ws, row)
     for i, name in enumerate(header, start=1):
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = max(10, len(name) * 2)
     ws.freeze_panes = "A2"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.api.downloads import PDF, XLSX, download
+from fangxun.api.problems import error_responses
 from fangxun.reports import export, service
 from fangxun.reports.models import StormEvent
 from fangxun.reports.schemas import (
@@ -28,12 +29,7 @@ router = APIRouter(tags=["reports"])
 #: Ids are 32-bit in the database: a larger one is refused as invalid, not looked up.
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Storm event id")]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-    422: {"description": "Invalid input"},
-}
+_ERRORS = error_responses(401, 403, 404, 422)
 
 
 def event_read(e: StormEvent) -> StormEventRead:

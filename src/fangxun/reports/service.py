@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import inspect, select
@@ -35,7 +34,7 @@ from fangxun.config import Settings
 from fangxun.db.types import utcnow
 from fangxun.errors import NotFoundError, ValidationFailed
 from fangxun.forecast.engine import drainage_capacity_mm_h
-from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunStatus
+from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.service import storm_formula
 from fangxun.hazards import service as hazards_service
 from fangxun.hazards.models import HazardPoint, Rectification, RectificationStatus
@@ -53,10 +52,10 @@ from fangxun.org.models import Role, Unit
 from fangxun.org.permissions import Actor, require_role
 from fangxun.reports import stats
 from fangxun.reports.models import EventStatus, PointCause, ReviewItem, StormEvent
+from fangxun.times import local as local_time
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 DETECT_ROLES: Final = frozenset({Role.admin, Role.district, Role.duty})
 CONFIRM_ROLES: Final = frozenset({Role.admin, Role.district, Role.unit})
 COLOURS: Final = ("blue", "yellow", "orange", "red")
@@ -90,8 +89,8 @@ def cause_label(code: str) -> str:
 
 
 def local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC time shown in Asia/Shanghai ("—" for None)."""
-    return "—" if moment is None else moment.astimezone(LOCAL_TZ).strftime(fmt)
+    """A UTC time shown in the district's zone ("—" for None)."""
+    return local_time(moment, fmt, empty="—")
 
 
 # --- rain ----------------------------------------------------------------------------------------
@@ -476,6 +475,7 @@ def _forecast_compare(
         .where(
             ForecastPointResult.point_id == point_id,
             ForecastRun.status == RunStatus.done,
+            ForecastRun.purpose == RunPurpose.operational,  # what-ifs are not the forecast made
             ForecastRun.issued_at <= until,
             ForecastRun.issued_at >= event.start - timedelta(seconds=settings.forecast_horizon_s),
         )
@@ -497,13 +497,15 @@ def _forecast_compare(
 def forecast_runs_of(
     *, session: Session, event: StormEvent, settings: Settings
 ) -> list[ForecastRun]:
-    """Done forecast runs issued from one horizon before the event to its end, latest first."""
+    """Done operational forecast runs issued from one horizon before the event to its end,
+    latest first (scenarios and drills are not what was forecast)."""
     _, end = event_window(event, settings)
     return list(
         session.scalars(
             select(ForecastRun)
             .where(
                 ForecastRun.status == RunStatus.done,
+                ForecastRun.purpose == RunPurpose.operational,
                 ForecastRun.issued_at
                 >= event.start - timedelta(seconds=settings.forecast_horizon_s),
                 ForecastRun.issued_at <= end,

@@ -23,13 +23,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fangxun.inundation.rain import StormFormula
-
-_BEIJING = ZoneInfo("Asia/Shanghai")
+from fangxun.times import SHORT, local
+from rainkit import StormFormula
 
 #: GB/T 28592-2012 grades by the 24 h total, mm (lower bound of each grade), heaviest first.
 GRADES_24H_MM: tuple[tuple[str, float], ...] = (
@@ -317,7 +315,33 @@ class CauseContext:
         """A time of the context in words: a Beijing clock time, else hours from the start."""
         if self.origin is None:
             return f"第 {t_s / 3600:.1f} 小时"
-        return (self.origin + timedelta(seconds=t_s)).astimezone(_BEIJING).strftime("%m-%d %H:%M ")
+        return local(self.origin + timedelta(seconds=t_s), SHORT + " ")
+
+
+def _pump_failure(
+    ctx: CauseContext, t: list[float], d: list[float], pump_expected_m: float
+) -> Suggestion | None:
+    """The first moment the depth rises above ``pump_expected_m`` while the pump station reports
+    no power or no pump running, as a ``pump_failure`` suggestion; None when there is none."""
+    pump = sorted(ctx.pump or ())
+    for k in range(1, len(t)):
+        if not (d[k] > d[k - 1] and d[k] >= pump_expected_m):
+            continue
+        status = [p for p in pump if p[0] <= t[k]]
+        if not status:
+            continue
+        _, running, power = status[-1]
+        if power is not None and power < 0.5:
+            what = "停电"
+        elif running is not None and running < 0.5:
+            what = "无泵运行"
+        else:
+            continue
+        return Suggestion(
+            "pump_failure",
+            f"{ctx.clock(t[k])}积水 {d[k] * 100:.0f} cm 且仍在上涨时，泵站 {ctx.pump_code} {what}",
+        )
+    return None
 
 
 def suggest_causes(
@@ -340,29 +364,9 @@ def suggest_causes(
     """
     out: list[Suggestion] = []
     t, d = list(ctx.times_s), list(ctx.depth_m)
-    if ctx.pump:
-        pump = sorted(ctx.pump)
-        for k in range(1, len(t)):
-            if not (d[k] > d[k - 1] and d[k] >= pump_expected_m):
-                continue
-            status = [p for p in pump if p[0] <= t[k]]
-            if not status:
-                continue
-            _, running, power = status[-1]
-            if power is not None and power < 0.5:
-                what = "停电"
-            elif running is not None and running < 0.5:
-                what = "无泵运行"
-            else:
-                continue
-            out.append(
-                Suggestion(
-                    "pump_failure",
-                    f"{ctx.clock(t[k])}积水 {d[k] * 100:.0f} cm 且仍在上涨时，泵站 {ctx.pump_code} "
-                    f"{what}",
-                )
-            )
-            break
+    pump_failure = _pump_failure(ctx, t, d, pump_expected_m)
+    if pump_failure is not None:
+        out.append(pump_failure)
     if ctx.river and ctx.outfall_m is not None:
         wet = [(tt, dd) for tt, dd in zip(t, d, strict=True) if dd >= ctx.ponding_m]
         if wet:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.api.problems import error_responses
 from fangxun.errors import ValidationFailed
 from fangxun.response import service
 from fangxun.response.models import TaskStatus
@@ -26,12 +27,7 @@ from fangxun.response.schemas import (
 
 router = APIRouter(prefix="/response", tags=["response"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-    409: {"description": "Conflicts with the state of the response"},
-}
+_ERRORS = error_responses(401, 403, 404, 409, s409="Conflicts with the state of the response")
 #: Largest plan file accepted, bytes.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 UnitQuery = Annotated[int | None, Query(ge=1, description="District unit; default: the root")]

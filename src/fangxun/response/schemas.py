@@ -44,6 +44,29 @@ class PlanCreate(_Strict):
     actions: list[PlanActionIn] = Field(default_factory=list, max_length=500)
 
 
+#: A plain value in a plan file (text, number, yes/no or empty); never a list or mapping.
+PlanFileValue = Annotated[str | int | float | bool | None, Field(union_mode="smart")]
+
+
+class PlanFileAction(_Strict):
+    """One action row of a JSON/YAML plan file, before its values are interpreted (level names,
+    department codes, yes/no words: see ``response.service.import_plan``)."""
+
+    level: PlanFileValue = None
+    department: PlanFileValue = None
+    action: PlanFileValue = None
+    sort_order: PlanFileValue = None
+    requires_confirmation: PlanFileValue = True
+
+
+class PlanFile(_Strict):
+    """The shape of a JSON/YAML contingency-plan file: ``{name, description?, actions: [...]}``."""
+
+    name: PlanFileValue = None
+    description: PlanFileValue = None
+    actions: list[PlanFileAction] = Field(max_length=10_000)
+
+
 class PlanUpdate(_Strict):
     """Change a plan; ``actions``, when given, replace every action of the plan."""
 

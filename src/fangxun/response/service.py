@@ -20,16 +20,17 @@ True
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from fangxun import jsonsafe
 from fangxun.audit.service import (
     SystemActor,
     audited_delete,
@@ -41,7 +42,7 @@ from fangxun.audit.service import (
 from fangxun.config import Settings
 from fangxun.db.queries import flush_or_conflict
 from fangxun.db.types import utcnow
-from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
+from fangxun.errors import ConflictError, FieldProblem, NotFoundError, ValidationFailed
 from fangxun.hazards.models import HazardPoint, PlanStatus, PointPlan
 from fangxun.org.jurisdiction import get_in_jurisdiction, scope_query, unit_in_body
 from fangxun.org.models import Person, Role, Unit, UnitKind
@@ -59,7 +60,7 @@ from fangxun.response.models import (
     ResponseTask,
     TaskStatus,
 )
-from fangxun.response.schemas import PlanActionIn, PlanCreate, PlanUpdate, TaskUpdate
+from fangxun.response.schemas import PlanActionIn, PlanCreate, PlanFile, PlanUpdate, TaskUpdate
 
 log = logging.getLogger(__name__)
 
@@ -312,62 +313,88 @@ def _department(session: Session, value: Any, loc: tuple[str | int, ...]) -> int
     return unit_id
 
 
+def _rows_from_xlsx(filename: str, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The plan fields and its action rows from the first sheet of an Excel file."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise ValidationFailed(f"{filename}: not a readable .xlsx file ({exc})") from exc
+    sheet = book.worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    if not rows:
+        raise ValidationFailed(f"{filename}: the first sheet is empty")
+    header = [str(c).strip() if c is not None else "" for c in rows[0]]
+    missing = [h for h in XLSX_HEADER[:3] if h not in header]
+    if missing:
+        raise ValidationFailed(
+            f"{filename}: missing column(s) {', '.join(missing)} "
+            f"(expected {', '.join(XLSX_HEADER)})"
+        )
+    idx = {h: header.index(h) for h in XLSX_HEADER if h in header}
+    actions: list[dict[str, Any]] = []
+    for n, row in enumerate(rows[1:], start=2):
+        if all(c is None or str(c).strip() == "" for c in row):
+            continue
+        item: dict[str, Any] = {
+            "level": row[idx["级别"]],
+            "department": row[idx["部门"]],
+            "action": row[idx["措施"]],
+            "_row": n,
+        }
+        if "顺序" in idx and row[idx["顺序"]] not in (None, ""):
+            item["sort_order"] = row[idx["顺序"]]
+        if "需确认" in idx:
+            item["requires_confirmation"] = row[idx["需确认"]]
+        actions.append(item)
+    return {"name": sheet.title}, actions
+
+
 def _rows_from_file(filename: str, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The plan fields and its action rows from a JSON, YAML or Excel file."""
     lower = filename.lower()
     if lower.endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a broken file
-            raise ValidationFailed(f"{filename}: not a readable .xlsx file ({exc})") from exc
-        sheet = book.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True))
-        if not rows:
-            raise ValidationFailed(f"{filename}: the first sheet is empty")
-        header = [str(c).strip() if c is not None else "" for c in rows[0]]
-        missing = [h for h in XLSX_HEADER[:3] if h not in header]
-        if missing:
-            raise ValidationFailed(
-                f"{filename}: missing column(s) {', '.join(missing)} "
-                f"(expected {', '.join(XLSX_HEADER)})"
-            )
-        idx = {h: header.index(h) for h in XLSX_HEADER if h in header}
-        actions: list[dict[str, Any]] = []
-        for n, row in enumerate(rows[1:], start=2):
-            if all(c is None or str(c).strip() == "" for c in row):
-                continue
-            item: dict[str, Any] = {
-                "level": row[idx["级别"]],
-                "department": row[idx["部门"]],
-                "action": row[idx["措施"]],
-                "_row": n,
-            }
-            if "顺序" in idx and row[idx["顺序"]] not in (None, ""):
-                item["sort_order"] = row[idx["顺序"]]
-            if "需确认" in idx:
-                item["requires_confirmation"] = row[idx["需确认"]]
-            actions.append(item)
-        return {"name": sheet.title}, actions
+        return _rows_from_xlsx(filename, data)
     try:
         if lower.endswith((".yaml", ".yml")):
             import yaml
 
             doc = yaml.safe_load(data.decode("utf-8"))
         elif lower.endswith(".json"):
-            doc = json.loads(data.decode("utf-8"))
+            doc = jsonsafe.loads(data)
         else:
             raise ValidationFailed(f"{filename}: give a .json, .yaml or .xlsx file")
+    except jsonsafe.JsonTooDeep as exc:
+        raise ValidationFailed(f"{filename}: JSON {exc}", loc=(filename,)) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationFailed(f"{filename}: cannot parse ({exc})") from exc
+    except RecursionError as exc:  # YAML nested too deep for its composer
+        raise ValidationFailed(f"{filename}: nested too deep", loc=(filename,)) from exc
     except Exception as exc:  # yaml.YAMLError and friends
         if isinstance(exc, ValidationFailed):
             raise
         raise ValidationFailed(f"{filename}: cannot parse ({exc})") from exc
+    return _validate_plan_file(filename, doc)
+
+
+def _validate_plan_file(filename: str, doc: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check a decoded JSON/YAML plan against :class:`PlanFile` (a mapping with ``name`` and a
+    list of action mappings of plain values); every problem is named by its place in the file."""
     if not isinstance(doc, dict) or not isinstance(doc.get("actions"), list):
-        raise ValidationFailed(f"{filename}: expected a mapping with 'name' and a list 'actions'")
-    return {k: v for k, v in doc.items() if k != "actions"}, list(doc["actions"])
+        raise ValidationFailed(
+            f"{filename}: expected a mapping with 'name' and a list 'actions'", loc=(filename,)
+        )
+    try:
+        plan = PlanFile.model_validate(doc)
+    except PydanticValidationError as exc:
+        problems = [FieldProblem((filename, *e["loc"]), e["msg"]) for e in exc.errors()[:100]]
+        first = problems[0]
+        where = " → ".join(str(p) for p in first.loc)
+        raise ValidationFailed(f"{where}: {first.msg}", problems=problems) from None
+    meta = {"name": plan.name, "description": plan.description}
+    rows = [{**a.model_dump(), "_row": i + 1} for i, a in enumerate(plan.actions)]
+    return meta, rows
 
 
 def import_plan(
@@ -387,8 +414,6 @@ def import_plan(
     actions: list[PlanActionIn] = []
     for i, row in enumerate(rows):
         where: tuple[str | int, ...] = (filename, f"row {row.get('_row', i + 1)}")
-        if not isinstance(row, dict):
-            raise ValidationFailed("an action must be a mapping", loc=where)
         try:
             level = _parse_level(row.get("level"), (*where, "level"))
             dept = _department(session, row.get("department"), (*where, "department"))

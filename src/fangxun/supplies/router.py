@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.api.problems import error_responses
 from fangxun.supplies import service
 from fangxun.supplies.models import Readiness
 from fangxun.supplies.schemas import (
@@ -34,12 +35,7 @@ from fangxun.supplies.schemas import (
 
 router = APIRouter(prefix="/supplies", tags=["supplies"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-    409: {"description": "Not enough stock, or a conflicting state"},
-}
+_ERRORS = error_responses(401, 403, 404, 409, s409="Not enough stock, or a conflicting state")
 
 
 @router.get("/items", response_model=list[ItemRead], responses=_ERRORS)

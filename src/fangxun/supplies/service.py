@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -72,9 +71,8 @@ from fangxun.supplies.schemas import (
     TeamMemberIn,
     WarehouseCreate,
 )
+from fangxun.times import local_zone
 
-#: Deadlines given as dates end at 23:59 of that day, Beijing time.
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: Roles that may change supplies and teams (a ``unit`` user only inside its jurisdiction).
 WRITERS = frozenset({Role.admin, Role.district, Role.duty, Role.unit})
 #: Roles that may change the catalogue and approve stocktaking adjustments.
@@ -636,7 +634,7 @@ def _open_ledger_rectification(*, session: Session, finding_in: FindingIn, actor
 
     assert finding_in.deadline is not None and finding_in.owner_person_id is not None
     assert finding_in.hazard_point_id is not None
-    due = datetime.combine(finding_in.deadline, time(23, 59), tzinfo=LOCAL_TZ)
+    due = datetime.combine(finding_in.deadline, time(23, 59), tzinfo=local_zone())
     rect = hazards.create_rectification(
         session=session,
         rect_in=RectificationCreate(

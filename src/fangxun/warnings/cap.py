@@ -28,13 +28,13 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, cast
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from fangxun.times import local_zone
+
 CAP_NS: Final = "urn:oasis:names:tc:emergency:cap:1.2"
 SCHEMA_PATH: Final = Path(__file__).with_name("CAP-v1.2.xsd")
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 MSG_TYPES: Final = frozenset({"Alert", "Update", "Cancel"})
 
 
@@ -46,7 +46,7 @@ def cap_time(value: datetime) -> str:
     """``value`` (aware) as CAP wants it: Asia/Shanghai with its numeric offset, whole seconds."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} refused: give it a time zone")
-    return value.astimezone(LOCAL_TZ).replace(microsecond=0).isoformat()
+    return value.astimezone(local_zone()).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ class Alert:
     area: Area | None = None
     status: str = "Actual"
     scope: str = "Public"
+    #: Who may see a ``Restricted`` alert (CAP requires it with that scope).
+    restriction: str | None = None
     note: str | None = None
 
 
@@ -111,6 +113,17 @@ def _polygon_text(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in pts)
 
 
+def _area(info: etree._Element, where: Area) -> None:
+    """The ``<area>`` of one ``<info>``: its description, polygon and circle."""
+    area = _sub(info, "area")
+    _sub(area, "areaDesc", where.desc)
+    if where.polygon:
+        _sub(area, "polygon", _polygon_text(where.polygon))
+    if where.circle:
+        lat, lon, r = where.circle
+        _sub(area, "circle", f"{lat:.6f},{lon:.6f} {r:.3f}")
+
+
 def build_alert(alert: Alert) -> bytes:
     """The alert as UTF-8 XML bytes (with declaration). Raises ``ValueError`` on a bad msgType."""
     if alert.msg_type not in MSG_TYPES:
@@ -122,6 +135,8 @@ def build_alert(alert: Alert) -> bytes:
     _sub(root, "status", alert.status)
     _sub(root, "msgType", alert.msg_type)
     _sub(root, "scope", alert.scope)
+    if alert.restriction:
+        _sub(root, "restriction", alert.restriction)
     if alert.note:
         _sub(root, "note", alert.note)
     if alert.references:
@@ -157,13 +172,7 @@ def build_alert(alert: Alert) -> bytes:
             _sub(p, "valueName", name)
             _sub(p, "value", value)
         if alert.area is not None:
-            area = _sub(el, "area")
-            _sub(area, "areaDesc", alert.area.desc)
-            if alert.area.polygon:
-                _sub(area, "polygon", _polygon_text(alert.area.polygon))
-            if alert.area.circle:
-                lat, lon, r = alert.area.circle
-                _sub(area, "circle", f"{lat:.6f},{lon:.6f} {r:.3f}")
+            _area(el, alert.area)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 

@@ -9,6 +9,10 @@ the emergency response.
   (``response.apply_warning_signal``); ponding and predicted ponding at a point start the point
   plan's tasks whose trigger is met (``response.apply_point_trigger``).
 
+A drill's warning (purpose ``exercise``) is different: its notifications go only to the drill's
+people (:func:`fangxun.notify.service.recipients_for_drill`), marked 演练 and never escalated to the
+leader on duty, and it never drives the response.
+
 ``notify`` and ``response`` never import ``fangxun.warnings``: they take primitives.
 """
 
@@ -22,7 +26,13 @@ from fangxun.config import Settings
 from fangxun.hazards.models import HazardPoint
 from fangxun.notify import service as notify
 from fangxun.response import service as response
-from fangxun.warnings.models import ChangeType, Warning, WarningChange, WarningKind
+from fangxun.warnings.models import (
+    ChangeType,
+    Warning,
+    WarningChange,
+    WarningKind,
+    WarningPurpose,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +47,7 @@ def event_key(change: WarningChange) -> str:
 
 def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
     """Subject and markdown body of a change's notification (Chinese, then English)."""
+    from fangxun.notify.markdown import escape as md
     from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, KIND_NAMES, summary_text
 
     colour = (change.to_colour or change.from_colour or warning.colour).value
@@ -45,10 +56,13 @@ def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
     chz, che = CHANGE_NAMES[change.change_type.value]
     where = warning.place or "全区"
     subject = f"【{cz}预警{chz}】{where}{kz}"
+    if warning.purpose is WarningPurpose.exercise:
+        subject = f"【演练 Exercise】{subject}"
     zh, en = summary_text(warning, change.evidence, change.reason)
     when = change.at.isoformat()
+    # Names and reasons come from people: every one goes through ``md`` (no links, no headings).
     lines = [
-        f"### {subject}",
+        f"### {md(subject)}",
         f"- 时间 Time: {when}",
         f"- 变化 Change: {chz} / {che}"
         + (
@@ -56,10 +70,10 @@ def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
             if change.from_colour and change.to_colour and change.from_colour != change.to_colour
             else ""
         ),
-        f"- 依据：{zh}",
-        f"- Evidence: {en}",
-        f"- {ce} {ke} warning {che}: {warning.place or 'district-wide'}",
-        f"- CAP: /api/v1/cap/{change.cap_identifier}.xml",
+        f"- 依据：{md(zh)}",
+        f"- Evidence: {md(en)}",
+        f"- {ce} {ke} warning {che}: {md(warning.place or 'district-wide')}",
+        f"- CAP: /api/v1/cap/{md(change.cap_identifier)}.xml",
     ]
     return subject, "\n".join(lines)
 
@@ -68,6 +82,9 @@ def after_change(
     *, session: Session, warning: Warning, change: WarningChange, settings: Settings
 ) -> None:
     """Queue the notifications of ``change`` and drive the response, in the same transaction."""
+    if warning.purpose is WarningPurpose.exercise:
+        _exercise_notifications(session=session, warning=warning, change=change)
+        return  # a drill never drives the response
     point_id = warning.hazard_point_id
     if point_id is not None and session.get(HazardPoint, point_id) is None:
         # The point left the ledger since: tell its unit, and never block the change.
@@ -90,6 +107,33 @@ def after_change(
     else:
         logger.warning("warning change %s (%s): nobody to notify", change.id, warning.subject)
     _drive_response(session=session, warning=warning, change=change, settings=settings)
+
+
+def _exercise_notifications(*, session: Session, warning: Warning, change: WarningChange) -> None:
+    """Tell the drill's people only (no acknowledgement, so nothing escalates to the real leader
+    on duty)."""
+    recipients = (
+        notify.recipients_for_drill(session=session, drill_id=warning.drill_id)
+        if warning.drill_id is not None
+        else []
+    )
+    if not recipients:
+        logger.warning(
+            "exercise warning change %s (%s): the drill has nobody to notify",
+            change.id,
+            warning.subject,
+        )
+        return
+    subject, markdown = message(warning, change)
+    notify.enqueue(
+        session=session,
+        event_key=event_key(change),
+        subject=subject,
+        markdown=markdown,
+        recipients=recipients,
+        unit_id=warning.unit_id,
+        requires_ack=False,
+    )
 
 
 def _drive_response(

@@ -3,9 +3,10 @@ alert.
 
 A *subject* is what a warning is about, as a stable key: ``rainstorm`` (district-wide),
 ``ponding:<point id>``, ``predicted_ponding:<point id>``, ``river_level:<datastream id>``,
-``pump_failure:<station id>``, ``stale_sensor:<station id>``. At most one warning per subject is
-active at a time. ``hazard_point_id``, ``datastream_id`` and ``station_id`` are plain integers
-(no foreign keys), like the other domains that point at the ledger and the network.
+``pump_failure:<station id>``, ``stale_sensor:<station id>``; a drill's warnings are
+``exercise:<run id>:<subject>``. At most one warning per subject is active at a time.
+``hazard_point_id``, ``datastream_id`` and ``station_id`` are plain integers (no foreign keys),
+like the other domains that point at the ledger and the network.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ class ChangeType(enum.StrEnum):
     lift = "lift"  # 解除
 
 
+class WarningPurpose(enum.StrEnum):
+    """A live warning, or a drill's (CAP ``status`` Exercise: only the drill's people are told,
+    never the public feed or the response rules)."""
+
+    operational = "operational"
+    exercise = "exercise"
+
+
 class Origin(enum.StrEnum):
     """Who owns a warning: the rules, or a person (the rules then never lower or lift it)."""
 
@@ -96,6 +105,14 @@ class Warning(Base):
         string_enum(WarningStatus, "warning_status"), default=WarningStatus.active
     )
     origin: Mapped[Origin] = mapped_column(string_enum(Origin, "warning_origin"))
+    #: Live (operational) or a drill's (exercise); see :class:`WarningPurpose`.
+    purpose: Mapped[WarningPurpose] = mapped_column(
+        string_enum(WarningPurpose, "warning_purpose"),
+        default=WarningPurpose.operational,
+        server_default=WarningPurpose.operational.value,
+    )
+    #: The drill of an exercise warning (plain integer, like the other references).
+    drill_id: Mapped[int | None] = mapped_column(Integer)
     #: The unit whose jurisdiction the warning belongs to; None: district-wide.
     unit_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_unit.id", ondelete="RESTRICT"), index=True

@@ -12,6 +12,7 @@ from feedgen.feed import FeedGenerator
 
 from fangxun.api.cache import cached_json
 from fangxun.api.deps import CurrentPrincipal, CurrentUser, SessionDep, SettingsDep
+from fangxun.api.problems import error_responses
 from fangxun.warnings import service
 from fangxun.warnings.schemas import (
     EvaluationRead,
@@ -26,12 +27,7 @@ from fangxun.warnings.schemas import (
 router = APIRouter(tags=["warnings"])
 cap_router = APIRouter(tags=["CAP"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Role may not do this"},
-    404: {"description": "Not found, or outside your jurisdiction"},
-    409: {"description": "A warning is already in force, or was lifted"},
-}
+_ERRORS = error_responses(401, 403, 404, 409, s409="A warning is already in force, or was lifted")
 CAP_MEDIA_TYPE = "application/cap+xml"
 ATOM_MEDIA_TYPE = "application/atom+xml"
 

@@ -14,8 +14,10 @@ Rules (numbers from :class:`~fangxun.warnings.config.WarningRules`):
   amount is reached *or expected*).
 * ``ponding`` — the freshest clean depth of the ponding sensors at a hazard point against the
   point's ``threshold_*_m``.
-* ``predicted_ponding`` — the current forecast run at a point: the depth reaches a threshold within
-  ``predicted_lead_s``, with ensemble probability ≥ ``predicted_min_probability``.
+* ``predicted_ponding`` — the operational forecast in force at a point: the depth reaches a
+  threshold within ``predicted_lead_s``, with ensemble probability ≥ ``predicted_min_probability``.
+  Scenario runs (what-if, 会商推演) never warn. Each exercise run (drill) whose horizon covers now
+  gives the same findings under ``exercise:<run id>:`` subjects, marked ``exercise``.
 * ``river_level`` — the latest level against the datastream's warning and guarantee levels.
 * ``pump_failure`` — a pump station's power is off.
 * ``stale_sensor`` — a critical station has an open ``stale`` monitoring alarm.
@@ -40,8 +42,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangxun.forecast import rainsource
-from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunStatus
+from fangxun.forecast.models import ForecastPointResult, ForecastRun, RunPurpose, RunStatus
 from fangxun.hazards.models import HazardPoint, PointStatus
 from fangxun.monitoring.models import (
     Datastream,
@@ -81,6 +82,9 @@ class Finding:
     predicted: bool = False
     unknown: bool = False
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: "operational", or "exercise" for a drill's finding (with its drill).
+    purpose: str = "operational"
+    drill_id: int | None = None
 
 
 def target_colour(levels: Sequence[Level], *, current: str | None, margin: float) -> str | None:
@@ -137,6 +141,7 @@ def _forecast_rain(
     session: Session, now: datetime, lead_s: float
 ) -> tuple[ForecastRun, Any] | None:
     """The current forecast run and its rain when that rain is an uploaded series covering now."""
+    from fangxun.forecast import rainsource  # NumPy: only when a forecast run is in force
     from fangxun.forecast.service import current_run
 
     run = current_run(session=session)
@@ -290,12 +295,38 @@ def ponding(*, session: Session, now: datetime, rules: WarningRules) -> list[Fin
 
 
 def predicted_ponding(*, session: Session, now: datetime, rules: WarningRules) -> list[Finding]:
-    """Ponding the current forecast run expects within the lead time, with enough probability."""
+    """Ponding the operational forecast in force expects within the lead time, with enough
+    probability (scenario and exercise runs are never in force)."""
     from fangxun.forecast.service import current_run
 
     run = current_run(session=session)
-    if run is None or run.status != RunStatus.done:
+    if run is None or run.status != RunStatus.done or run.purpose is not RunPurpose.operational:
         return []
+    return _predicted_for_run(session=session, run=run, now=now, rules=rules)
+
+
+def exercise_predicted_ponding(
+    *, session: Session, now: datetime, rules: WarningRules
+) -> list[Finding]:
+    """The predicted-ponding findings of every drill under way (exercise runs whose horizon
+    covers ``now``), under subjects of their own so they never touch a live warning."""
+    from fangxun.forecast.service import exercise_runs_in_window
+
+    out: list[Finding] = []
+    for run in exercise_runs_in_window(session=session, now=now):
+        for f in _predicted_for_run(session=session, run=run, now=now, rules=rules):
+            f.subject = f"exercise:{run.id}:{f.subject}"
+            f.purpose = "exercise"
+            f.drill_id = run.drill_id
+            f.evidence["purpose"] = "exercise"
+            f.evidence["drill_id"] = run.drill_id
+            out.append(f)
+    return out
+
+
+def _predicted_for_run(
+    *, session: Session, run: ForecastRun, now: datetime, rules: WarningRules
+) -> list[Finding]:
     if not run.issued_at <= now <= run.issued_at + timedelta(seconds=run.horizon_s):
         return []
     rows = session.execute(
@@ -473,8 +504,10 @@ RULES = {
 
 
 def run_rules(*, session: Session, now: datetime, rules: WarningRules) -> list[Finding]:
-    """Every enabled rule's findings."""
+    """Every enabled rule's findings (with the drills' predicted ponding when that rule is on)."""
     out: list[Finding] = []
     for name in rules.enabled:
         out.extend(RULES[name](session=session, now=now, rules=rules))
+    if "predicted_ponding" in rules.enabled:
+        out.extend(exercise_predicted_ponding(session=session, now=now, rules=rules))
     return out

@@ -7,7 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fangxun.warnings.models import ChangeType, Colour, Origin, WarningKind, WarningStatus
+from fangxun.warnings.models import (
+    ChangeType,
+    Colour,
+    Origin,
+    WarningKind,
+    WarningPurpose,
+    WarningStatus,
+)
 
 
 class WarningIssue(BaseModel):
@@ -65,6 +72,9 @@ class WarningRead(BaseModel):
     colour: Colour
     status: WarningStatus
     origin: Origin
+    #: operational (live) or exercise (a drill's, CAP status Exercise).
+    purpose: WarningPurpose = WarningPurpose.operational
+    drill_id: int | None = None
     unit_id: int | None
     hazard_point_id: int | None
     datastream_id: int | None

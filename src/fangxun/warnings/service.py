@@ -51,6 +51,7 @@ from fangxun.warnings.models import (
     Warning,
     WarningChange,
     WarningKind,
+    WarningPurpose,
     WarningStatus,
     rank,
 )
@@ -116,9 +117,12 @@ def _scope(stmt: Select[Any], *, session: Session, actor: Actor) -> Select[Any]:
     return stmt.where(or_(Warning.unit_id.is_(None), Warning.unit_id.in_(sorted(visible))))
 
 
-def active_warnings(*, session: Session, actor: Actor) -> list[Warning]:
-    """Warnings in force in the actor's jurisdiction, highest colour first, then newest."""
-    stmt = select(Warning).where(Warning.status == WarningStatus.active)
+def active_warnings(
+    *, session: Session, actor: Actor, purpose: WarningPurpose = WarningPurpose.operational
+) -> list[Warning]:
+    """Warnings in force in the actor's jurisdiction, highest colour first, then newest: the live
+    ones (default), or a drill's (``purpose`` exercise), never the two mixed."""
+    stmt = select(Warning).where(Warning.status == WarningStatus.active, Warning.purpose == purpose)
     rows = list(session.scalars(_scope(stmt, session=session, actor=actor)))
     return sorted(rows, key=lambda w: (-rank(w.colour), -w.changed_at.timestamp(), -w.id))
 
@@ -173,9 +177,11 @@ def get_warning(*, session: Session, warning_id: int, actor: Actor) -> Warning:
 
 
 def rainstorm_signal(*, session: Session) -> Colour | None:
-    """The rainstorm signal in force (district-wide), or None."""
+    """The rainstorm signal in force (district-wide, live: never a drill's), or None."""
     stmt = select(Warning.colour).where(
-        Warning.status == WarningStatus.active, Warning.kind == WarningKind.rainstorm
+        Warning.status == WarningStatus.active,
+        Warning.kind == WarningKind.rainstorm,
+        Warning.purpose == WarningPurpose.operational,
     )
     colours = list(session.scalars(stmt))
     return max(colours, key=rank) if colours else None
@@ -340,6 +346,7 @@ def build_cap(
             **common,
         ),
     )
+    drill = warning.purpose is WarningPurpose.exercise
     alert = cap.Alert(
         identifier=change.cap_identifier,
         sender=r.cap_sender,
@@ -348,6 +355,11 @@ def build_cap(
         references=refs,
         infos=infos,
         area=_area(session, warning, r),
+        # A drill's alert: CAP status Exercise, restricted to the drill's participants.
+        status="Exercise" if drill else "Actual",
+        scope="Restricted" if drill else "Public",
+        restriction=f"演练 drill #{warning.drill_id}" if drill else None,
+        note=f"演练 Exercise (drill #{warning.drill_id}): not a real warning" if drill else None,
     )
     xml = cap.build_alert(alert)
     cap.validate(xml)
@@ -355,9 +367,15 @@ def build_cap(
 
 
 def get_alert(*, session: Session, identifier: str) -> WarningChange:
-    """The change whose CAP alert is ``identifier`` (public: CAP is for dissemination)."""
+    """The change whose CAP alert is ``identifier`` (public: CAP is for dissemination; a drill's
+    alerts are not public and are not found here)."""
     found = session.scalars(
-        select(WarningChange).where(WarningChange.cap_identifier == identifier)
+        select(WarningChange)
+        .join(Warning, Warning.id == WarningChange.warning_id)
+        .where(
+            WarningChange.cap_identifier == identifier,
+            Warning.purpose == WarningPurpose.operational,
+        )
     ).first()
     if found is None or found.cap_xml is None:
         raise NotFoundError(f"CAP alert {identifier!r} not found")
@@ -365,10 +383,11 @@ def get_alert(*, session: Session, identifier: str) -> WarningChange:
 
 
 def recent_alerts(*, session: Session, limit: int = 50) -> list[WarningChange]:
-    """The newest alerts (for the Atom feed), newest first."""
+    """The newest live alerts (for the public Atom feed), newest first; never a drill's."""
     stmt = (
         select(WarningChange)
-        .where(WarningChange.cap_xml.is_not(None))
+        .join(Warning, Warning.id == WarningChange.warning_id)
+        .where(WarningChange.cap_xml.is_not(None), Warning.purpose == WarningPurpose.operational)
         .order_by(WarningChange.at.desc(), WarningChange.id.desc())
         .limit(limit)
     )
@@ -447,6 +466,8 @@ def _new_warning(
             "datastream_id": finding.datastream_id,
             "station_id": finding.station_id,
             "place": finding.place,
+            "purpose": WarningPurpose(finding.purpose),
+            "drill_id": finding.drill_id,
         }
     return Warning(
         subject=subject,

@@ -30,11 +30,11 @@ from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.principal import Principal, resolve_principal
 from fangxun.config import Settings
+from fangxun.db import Session
 from fangxun.errors import AuthenticationError
 from fangxun.org import service as org_service
 from fangxun.org.models import User

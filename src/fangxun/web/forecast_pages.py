@@ -14,21 +14,22 @@ from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
 from fangxun.config import Settings
-from fangxun.errors import PermissionDeniedError
+from fangxun.db import Session
+from fangxun.errors import PermissionDeniedError, ValidationFailed
 from fangxun.forecast import flows, rainsource, service
-from fangxun.forecast.models import ForecastRun, RunStatus
+from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 from fangxun.org.models import User
+from fangxun.times import local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
+from fangxun.web.forms import field_bounds
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, render_page
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 COLOUR_LABELS: Final[dict[str, str]] = {
     "blue": N_("Blue"),
     "yellow": N_("Yellow"),
@@ -49,8 +49,19 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "done": N_("Done"),
     "failed": N_("Failed"),
 }
-#: Most ensemble members the start form accepts (the API takes up to 200).
-FORM_MAX_MEMBERS: Final = 50
+#: Most ensemble members the start form accepts: the API schema's bound (one rule, one place).
+FORM_MAX_MEMBERS: Final = int(field_bounds(ForecastRunCreate, "members")[1])
+#: The form's bounds of the return period (years), storm duration and horizon (minutes), from the
+#: schemas the API validates with.
+_P_MAX = field_bounds(DesignRain, "return_period_years")[1]
+_DURATION_MAX_MIN = field_bounds(DesignRain, "duration_s")[1] / 60.0
+_HORIZON_MAX_MIN = field_bounds(ForecastRunCreate, "horizon_s")[1] / 60.0
+#: What a run is for; a scenario or exercise is labelled wherever a run is shown.
+PURPOSE_LABELS: Final[dict[str, str]] = {
+    "operational": N_("Operational forecast"),
+    "scenario": N_("Scenario (what-if, consultation)"),
+    "exercise": N_("Exercise (drill)"),
+}
 #: Largest uploaded rain series file, bytes.
 MAX_SERIES_BYTES: Final = 1_000_000
 
@@ -60,7 +71,7 @@ def _point_rows(db: Session, run: ForecastRun, user: User) -> list[dict[str, Any
     rows = []
     for p in service.point_results(session=db, run_id=run.id, actor=user):
         row = p.model_dump()
-        row["peak_local"] = p.peak_time.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+        row["peak_local"] = p.peak_time.astimezone(local_zone()).strftime("%m-%d %H:%M")
         rows.append(row)
     return rows
 
@@ -72,6 +83,8 @@ def _form_defaults(settings: Settings) -> dict[str, str]:
         "duration_min": "60",
         "members": str(settings.forecast_members),
         "horizon_min": f"{settings.forecast_horizon_s / 60:g}",
+        "purpose": "",
+        "drill_id": "",
     }
 
 
@@ -95,7 +108,7 @@ def forecast_page(
             {
                 "url": f"/forecast/runs/{run.id}/frame_{t:08.0f}.png",
                 "label": (run.issued_at + timedelta(seconds=t))
-                .astimezone(LOCAL_TZ)
+                .astimezone(local_zone())
                 .strftime("%H:%M"),
             }
             for t in (run.summary or {}).get("frames_s", [])
@@ -121,7 +134,7 @@ def forecast_page(
         active="forecast",
         context={
             "run": run,
-            "issued_local": run.issued_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+            "issued_local": run.issued_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
             if run is not None
             else None,
             "points": points,
@@ -129,6 +142,7 @@ def forecast_page(
             "map_data": map_data,
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "purpose_labels": {k: _(v) for k, v in PURPOSE_LABELS.items()},
             "can_run": _can_run(user),
             "form": _form_defaults(settings),
             "errors": {},
@@ -192,6 +206,8 @@ def start_run(
     duration_min: Annotated[str, Form(max_length=20)] = "",
     members: Annotated[str, Form(max_length=20)] = "",
     horizon_min: Annotated[str, Form(max_length=20)] = "",
+    purpose: Annotated[str, Form(max_length=16)] = "",
+    drill_id: Annotated[str, Form(max_length=20)] = "",
     series_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Start a forecast run from the page's form; answers the progress fragment (HTMX) or the
@@ -203,8 +219,22 @@ def start_run(
         "duration_min": duration_min,
         "members": members,
         "horizon_min": horizon_min,
+        "purpose": purpose,
+        "drill_id": drill_id,
     }
     errors: dict[str, str] = {}
+    run_purpose: RunPurpose | None = None
+    if purpose:
+        try:
+            run_purpose = RunPurpose(purpose)
+        except ValueError:
+            errors["purpose"] = _("Choose what the run is for.")
+    drill: int | None = None
+    if drill_id.strip():
+        if drill_id.strip().isdigit() and int(drill_id) >= 1:
+            drill = int(drill_id)
+        else:
+            errors["drill_id"] = _("The drill must be given by its number.")
     rain: DesignRain | SeriesRain | NowcastRain | None = None
     if rain_kind == "design":
         p = _number(
@@ -213,7 +243,7 @@ def start_run(
             errors,
             _("The return period must be a number of years above 0 and at most 1000."),
             lo=0.0,
-            hi=1000.0,
+            hi=_P_MAX,
         )
         d = _number(
             duration_min,
@@ -221,7 +251,7 @@ def start_run(
             errors,
             _("The storm duration must be a number of minutes above 0 and at most 2880."),
             lo=0.0,
-            hi=2880.0,
+            hi=_DURATION_MAX_MIN,
         )
         if not errors:
             rain = DesignRain(return_period_years=p, duration_s=d * 60.0)
@@ -249,19 +279,31 @@ def start_run(
         errors,
         _("The horizon must be a number of minutes above 0 and at most 2880."),
         lo=0.0,
-        hi=2880.0,
+        hi=_HORIZON_MAX_MIN,
     )
     run: ForecastRun | None = None
     if not errors and rain is not None:
         try:
             run = service.create_run(
                 session=db,
-                run_in=ForecastRunCreate(rain=rain, members=int(k), horizon_s=h * 60.0),
+                run_in=ForecastRunCreate(
+                    rain=rain,
+                    members=int(k),
+                    horizon_s=h * 60.0,
+                    purpose=run_purpose,
+                    drill_id=drill,
+                ),
                 actor=user,
                 settings=settings,
             )
         except PermissionDeniedError:
             errors["form"] = _("Your role may not start forecast runs.")
+        except ValidationFailed as exc:
+            errors["drill_id"] = (
+                _("An exercise run needs the number of an existing drill; only an exercise run "
+                  "names a drill.")
+            )  # fmt: skip
+            log.info("forecast start form: %s", exc)
     if run is None:
         log.info("forecast start form refused for %s: %s", user.username, errors)
         hx = request.headers.get("HX-Request") == "true"
@@ -299,6 +341,7 @@ def _progress(
             "points": _point_rows(db, run, user) if run.status == RunStatus.done else [],
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "purpose_labels": {k: _(v) for k, v in PURPOSE_LABELS.items()},
         },
     )
 

@@ -17,19 +17,35 @@ object outside the jurisdiction, 409, 422 ...), so a refused form never looks li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Response
-from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from pydantic import BaseModel, ValidationError
 
-from fangxun.errors import FangxunError
+from fangxun.db import Session
+from fangxun.errors import FangxunError, StaleVersion
 
 T = TypeVar("T")
 
 #: What a form's service call may raise that the user can correct (or must be told about).
 FORM_ERRORS: tuple[type[Exception], ...] = (FangxunError, ValidationError, ValueError)
+
+
+def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
+    """The (lower, upper) bounds of a numeric field of a Pydantic schema, from its ``gt``/``ge``
+    and ``lt``/``le`` constraints (±inf where there is none): a form checks what the API's schema
+    checks, with the numbers written once, in the schema."""
+    lo, hi = -math.inf, math.inf
+    for constraint in model.model_fields[name].metadata:
+        for attr in ("gt", "ge"):
+            if (value := getattr(constraint, attr, None)) is not None:
+                lo = float(value)
+        for attr in ("lt", "le"):
+            if (value := getattr(constraint, attr, None)) is not None:
+                hi = float(value)
+    return lo, hi
 
 
 def problem_text(exc: Exception) -> str:
@@ -40,9 +56,12 @@ def problem_text(exc: Exception) -> str:
 
 
 def status_of(exc: Exception) -> int:
-    """The HTTP status of a refused form: the API's status for a domain error, else 422."""
+    """The HTTP status of a refused form: the API's status for a domain error, else 422 (and 409
+    for a stale record version, which the API answers 412: a form has no If-Match)."""
     from fangxun.api.problems import status_for  # the API shell maps domain errors once
 
+    if isinstance(exc, StaleVersion):
+        return 409
     return status_for(exc) if isinstance(exc, FangxunError) else 422
 
 

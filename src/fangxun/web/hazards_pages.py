@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -38,6 +37,7 @@ from fangxun.hazards.models import (
 )
 from fangxun.hazards.schemas import RectificationCreate
 from fangxun.org import service as org_service
+from fangxun.times import local, local_zone
 from fangxun.web.auth import CsrfProtected, WebPrincipal, WebUser
 from fangxun.web.basemap import BasemapError, find_hillshade
 from fangxun.web.forms import status_of
@@ -46,8 +46,6 @@ from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-#: Times are shown in the command room's zone.
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 KIND_LABELS: Final[dict[str, str]] = {
     HazardKind.low_lying_road: N_("Low-lying road"),
@@ -92,9 +90,7 @@ COLOURS: Final[dict[str, str]] = {"ok": "#1a9850", "open": "#fc8d59", "overdue":
 
 
 def _local(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return local(value, empty="—")
 
 
 def _labels(request: Request, lang: str) -> dict[str, Any]:
@@ -327,7 +323,11 @@ def point_page(
             "is_overdue": service.is_overdue,
             "map_data": _map_data([point], counts, settings, lang),
             "can_open": service.can(user, service.HazardAction.open_rectifications),
-            "default_deadline": (datetime.now(LOCAL_TZ) + timedelta(days=7)).date().isoformat(),
+            "default_deadline": (
+                datetime.now(local_zone()) + timedelta(days=settings.rectification_default_days)
+            )
+            .date()
+            .isoformat(),
             "error": None,
         },
     )
@@ -360,7 +360,7 @@ def open_rectification(
     deadline: Annotated[str, Form(max_length=20)] = "",
     responsible_person_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    """Open a rectification from the point page (deadline: end of that day, Asia/Shanghai)."""
+    """Open a rectification from the point page (deadline: end of that day, local time)."""
     _ = gettext_for(negotiate_language(request, settings.language))
     try:
         # The point is in the path: another unit's point is "not found", as on every page.
@@ -369,7 +369,7 @@ def open_rectification(
         raise _not_found(exc) from None
     try:
         due = datetime.combine(
-            datetime.strptime(deadline, "%Y-%m-%d").date(), time(23, 59), tzinfo=LOCAL_TZ
+            datetime.strptime(deadline, "%Y-%m-%d").date(), time(23, 59), tzinfo=local_zone()
         ).astimezone(UTC)
         body = RectificationCreate(
             point_id=point_id,
@@ -456,12 +456,20 @@ def transition(
     settings: SettingsDep,
     action: Annotated[str, Form(max_length=16)] = "",
     comment: Annotated[str, Form(max_length=5000)] = "",
+    version: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    """Make one move with its comment; a refused move re-renders the page with the reason."""
+    """Make one move with its comment; a refused move re-renders the page with the reason. The
+    form's hidden ``version`` is the one the person saw: changed since → 409 saying what changed
+    (the page shows the current state)."""
     _ = gettext_for(negotiate_language(request, settings.language))
     try:
         service.transition_rectification(
-            session=db, rect_id=rect_id, action=action, comment=comment, actor=user
+            session=db,
+            rect_id=rect_id,
+            action=action,
+            comment=comment,
+            actor=user,
+            expected_version=int(version) if version.strip().isdigit() else None,
         )
     except NotFoundError as exc:
         raise _not_found(exc) from None

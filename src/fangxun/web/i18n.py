@@ -34,6 +34,8 @@ from babel.support import Translations
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from fangxun.times import install_filters
+
 #: Languages offered, the first is the default when nothing else decides.
 LANGUAGES: Final[tuple[str, ...]] = ("zh", "en")
 #: Name of the cookie (and query parameter) that picks the language.
@@ -91,6 +93,7 @@ def templates_for(lang: str) -> Jinja2Templates:
     )
     # newstyle: ``_("... %(name)s", name=x)`` formats and escapes in one step.
     env.install_gettext_translations(translations_for(lang), newstyle=True)  # type: ignore[attr-defined]
+    install_filters(env)  # {{ t | local }}: the district's zone (fangxun.times)
     return Jinja2Templates(env=env)
 
 

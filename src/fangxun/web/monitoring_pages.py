@@ -104,6 +104,7 @@ def monitoring_page(
             "no_data": _("No data"),
             "flagged": _("flagged"),
             "hours": _("Last 24 hours"),
+            "beijing_time": _("Beijing time"),
         },
         "legend": [{"colour": c, "label": _(KIND_LABELS[k])} for k, c in KIND_COLOURS.items()],
     }

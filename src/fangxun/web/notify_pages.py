@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -20,13 +19,14 @@ from fangxun.config import Settings
 from fangxun.errors import FangxunError, NotFoundError
 from fangxun.notify import service
 from fangxun.notify.models import DeliveryStatus, Notification
+from fangxun.times import SHORT_SECONDS
+from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.i18n import N_
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 #: Labels of delivery states (msgids).
 STATUS_LABELS: Final[dict[str, str]] = {
     DeliveryStatus.pending: N_("Waiting"),
@@ -46,8 +46,8 @@ ROLE_LABELS: Final[dict[str, str]] = {
 
 
 def local(value: datetime | None) -> str:
-    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute:second."""
-    return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M:%S") if value else ""
+    """A UTC time as shown on the pages: the district's zone, month-day hour:minute:second."""
+    return local_time(value, SHORT_SECONDS)
 
 
 @router.get("/notifications")

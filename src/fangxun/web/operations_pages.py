@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import GEOJSON, ICALENDAR, PDF, XLSX, download
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
 from fangxun.config import Settings
+from fangxun.db import Session
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty
 from fangxun.errors import FangxunError, ThrottledError
@@ -32,6 +31,8 @@ from fangxun.org import service as org_service
 from fangxun.org.models import User
 from fangxun.supplies import service as supplies
 from fangxun.supplies.models import Readiness
+from fangxun.times import SHORT, SHORT_SECONDS
+from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import problem_text, status_of, submit_form
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
@@ -42,8 +43,6 @@ INCIDENT_COLOUR: Final = "#7b3294"
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-#: Times on the pages are local (DESIGN: stored in UTC, shown in Asia/Shanghai).
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 #: Labels of incident kinds, severities and states (msgids).
 KIND_LABELS: Final[dict[str, str]] = {
@@ -98,10 +97,8 @@ LABELS: Final[dict[str, Any]] = {
 
 
 def local(value: datetime | None, *, seconds: bool = False) -> str:
-    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute."""
-    if value is None:
-        return ""
-    return value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
+    """A UTC time as shown on the pages: the district's zone, month-day hour:minute."""
+    return local_time(value, SHORT_SECONDS if seconds else SHORT)
 
 
 def _gettext(request: Request, settings: Settings) -> Any:
@@ -263,8 +260,10 @@ def incident_transition(
     team_id: Annotated[int | None, Form()] = None,
     note: Annotated[str, Form(max_length=4000)] = "",
     back: Annotated[str, Form()] = "detail",
+    version: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    """Dispatch a team or move an incident to its next state."""
+    """Dispatch a team or move an incident to its next state. The form's hidden ``version`` is
+    the one the person saw: changed since → 409 saying what changed."""
     try:
         incidents.transition(
             session=db,
@@ -275,6 +274,7 @@ def incident_transition(
                 note=note or None,
             ),
             actor=user,
+            expected_version=int(version) if version.strip().isdigit() else None,
         )
     except (FangxunError, ValidationError) as exc:
         db.rollback()
@@ -372,7 +372,7 @@ def public_submit(
 def duty_page(request: Request, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
     """Who is on duty now, the gaps of the coming week, and the week's shifts."""
     now = utcnow()
-    week = now + timedelta(days=7)
+    week = now + timedelta(days=settings.duty_page_days)
     shifts = duty.list_shifts(session=db, actor=user, start=now, end=week)
     gaps: list[duty.DutyGap] = []
     for unit_id in sorted({s.unit_id for s in shifts}):
@@ -402,18 +402,20 @@ def duty_page(request: Request, user: WebUser, db: SessionDep, settings: Setting
 
 
 @router.get("/duty/roster.xlsx")
-def duty_xlsx(user: WebUser, db: SessionDep) -> Response:
-    """The next 31 days of the roster as Excel."""
+def duty_xlsx(user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
+    """The next ``roster_export_days`` (31) days of the roster as Excel."""
     now = utcnow()
-    shifts = duty.list_shifts(session=db, actor=user, start=now, end=now + timedelta(days=31))
+    end = now + timedelta(days=settings.roster_export_days)
+    shifts = duty.list_shifts(session=db, actor=user, start=now, end=end)
     return download(duty.export_xlsx(shifts), XLSX, "duty-roster.xlsx")
 
 
 @router.get("/duty/roster.ics")
-def duty_ics(user: WebUser, db: SessionDep) -> Response:
-    """The next 31 days of the roster as iCalendar."""
+def duty_ics(user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
+    """The next ``roster_export_days`` (31) days of the roster as iCalendar."""
     now = utcnow()
-    shifts = duty.list_shifts(session=db, actor=user, start=now, end=now + timedelta(days=31))
+    end = now + timedelta(days=settings.roster_export_days)
+    shifts = duty.list_shifts(session=db, actor=user, start=now, end=end)
     return download(duty.export_ical(shifts), ICALENDAR, "duty-roster.ics")
 
 
@@ -438,7 +440,9 @@ def supplies_page(
                 (w, supplies.stock_of(session=db, warehouse_id=w.id, actor=user))
                 for w in warehouses
             ],
-            "expiring": supplies.expiring(session=db, actor=user, within_days=30),
+            "expiring": supplies.expiring(
+                session=db, actor=user, within_days=settings.supplies_expiring_days
+            ),
             "teams": supplies.list_teams(session=db, actor=user),
             "drills": supplies.list_drills(session=db, actor=user)[:10],
             "labels": LABELS,
@@ -468,7 +472,7 @@ def _briefings_list(
     status_code: int = 200,
 ) -> Response:
     # The error comes from a refused form, never from the URL (no message anyone can link to).
-    items = briefings.list_briefings(session=db, limit=20)
+    items = briefings.list_briefings(session=db, actor=user, limit=20)
     return render_page(
         request,
         "briefings/list.html",
@@ -498,7 +502,7 @@ def briefings_generate(
 @router.get("/briefings/{briefing_id}.pdf")
 def briefing_pdf(briefing_id: int, user: WebUser, db: SessionDep) -> Response:
     """A briefing as PDF."""
-    briefing = briefings.get_briefing(session=db, briefing_id=briefing_id)
+    briefing = briefings.get_briefing(session=db, briefing_id=briefing_id, actor=user)
     return download(briefings.export_pdf(briefing), PDF, f"briefing-{briefing.id}.pdf", inline=True)
 
 

@@ -8,20 +8,20 @@ Thin views: they call :mod:`fangxun.reports.service` and :mod:`fangxun.reports.e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import Session
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import PDF, XLSX, download
 from fangxun.config import Settings
-from fangxun.errors import FangxunError, NotFoundError
+from fangxun.db import Session
+from fangxun.errors import FangxunError, NotFoundError, ValidationFailed
 from fangxun.org.models import User
-from fangxun.reports import charts, export, service, stats
+from fangxun.reports import charts, duty_reports, export, service, stats
+from fangxun.times import DATE_TIME, local, local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import status_of
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
@@ -29,7 +29,6 @@ from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 #: Names of the cause codes (msgids); a configured code not listed is shown as its code.
 CAUSE_LABELS: Final[dict[str, str]] = {
     "drainage_capacity": N_("Drainage capacity exceeded"),
@@ -56,8 +55,8 @@ CHARTS: Final = ("hyetograph", "depth_curves", "map")
 EventId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "—" if moment is None else moment.astimezone(LOCAL_TZ).strftime(fmt)
+def _local(moment: datetime | None, fmt: str = DATE_TIME) -> str:
+    return local(moment, fmt, empty="—")
 
 
 def _labels(request: Request, settings: Settings) -> dict[str, dict[str, str]]:
@@ -118,7 +117,8 @@ def _reports_list(
             "notice": None,
             "labels": _labels(request, settings),
             "can_detect": user.role in service.DETECT_ROLES,
-            "year": datetime.now(LOCAL_TZ).year,
+            "year": datetime.now(local_zone()).year,
+            "today": datetime.now(local_zone()).date().isoformat(),
         },
     )
 
@@ -323,15 +323,45 @@ def season_xlsx(
     user: WebUser, db: SessionDep, settings: SettingsDep, year: int | None = None
 ) -> Response:
     """The flood season (June to September of ``year``) as Excel."""
-    year = year or datetime.now(LOCAL_TZ).year
+    year = year or datetime.now(local_zone()).year
     summary = service.season_summary(
         session=db,
         settings=settings,
         actor=user,
-        start=datetime(year, 6, 1, tzinfo=LOCAL_TZ),
-        end=datetime(year, 10, 1, tzinfo=LOCAL_TZ),
+        start=datetime(year, 6, 1, tzinfo=local_zone()),
+        end=datetime(year, 10, 1, tzinfo=local_zone()),
     )
     return download(export.season_xlsx(summary), XLSX, f"season-{year}.xlsx")
+
+
+#: Download formats of the printed reports and their media types.
+ReportFormat = Annotated[str, Query(alias="format", pattern="^(docx|pdf)$")]
+
+
+def _duty_download(report: duty_reports.DutyReport, fmt: str, name: str) -> Response:
+    data = duty_reports.render(report, fmt)
+    return download(data, duty_reports.MEDIA_TYPES[fmt], f"{name}.{fmt}", inline=fmt == "pdf")
+
+
+@router.get("/reports/daily")
+def daily_report(
+    user: WebUser, db: SessionDep, fmt: ReportFormat = "pdf", day: str = Query(alias="date")
+) -> Response:
+    """The daily flood-control report (防汛日报) of ``date`` (Beijing time) as Word or PDF."""
+    try:
+        the_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise ValidationFailed(f"not a date (YYYY-MM-DD): {day!r}", loc=("query", "date")) from exc
+    report = duty_reports.build_daily(session=db, actor=user, day=the_day)
+    return _duty_download(report, fmt, f"daily-{the_day.isoformat()}")
+
+
+@router.get("/reports/express")
+def express_report(user: WebUser, db: SessionDep, fmt: ReportFormat = "pdf") -> Response:
+    """The duty express report (值班快报) now, as Word or PDF."""
+    report = duty_reports.build_express(session=db, actor=user)
+    stamp = report.generated_at.astimezone(local_zone()).strftime("%Y%m%d-%H%M")
+    return _duty_download(report, fmt, f"express-{stamp}")
 
 
 __all__ = ["router"]

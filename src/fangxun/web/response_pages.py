@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
@@ -24,6 +23,8 @@ from fangxun.org.models import User
 from fangxun.response import service
 from fangxun.response.models import LEVEL_ORDER, ResponseLevel, TaskStatus
 from fangxun.response.schemas import TaskUpdate
+from fangxun.times import SHORT
+from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
 from fangxun.web.i18n import N_
@@ -31,8 +32,6 @@ from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-#: Times on the pages are local (DESIGN: stored in UTC, shown in Asia/Shanghai).
-LOCAL_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 LEVEL_LABELS: Final[dict[str, str]] = {
     ResponseLevel.IV: N_("Level IV response"),
@@ -75,8 +74,8 @@ LABELS: Final[dict[str, Any]] = {
 
 
 def local(value: datetime | None) -> str:
-    """A UTC time as shown on the pages: Asia/Shanghai, month-day hour:minute."""
-    return "" if value is None else value.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+    """A UTC time as shown on the pages: the district's zone, month-day hour:minute."""
+    return local_time(value, SHORT)
 
 
 def _failed(

@@ -23,6 +23,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from fangxun.api.deps import SessionDep
 from fangxun.org.models import User
 from fangxun.situation import service
+from fangxun.times import local_zone
 from fangxun.web.auth import WebUser
 from fangxun.web.i18n import N_
 from fangxun.web.render import WebRoute
@@ -175,6 +176,8 @@ def panel_config(gettext: Callable[[str], str], *, wall: bool) -> dict[str, Any]
         "colours": WARNING_CSS,
         "wall": wall,
         "cycle_s": WALL_CYCLE_S,
+        # The district's zone (fangxun.times): the browser shows times in it, not in its own.
+        "timezone": local_zone().key,
         "sources": {
             "snapshot": "/situation.json",
             "events": "/situation/events",

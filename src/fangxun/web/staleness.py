@@ -27,14 +27,13 @@ from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.config import Settings
+from fangxun.db import DatabaseError, Engine, Session
 from fangxun.db.types import utcnow
 from fangxun.monitoring import heartbeat
-from fangxun.monitoring.models import Datastream, Station
+from fangxun.monitoring import service as monitoring_service
 from fangxun.web.auth import session_user
 from fangxun.web.i18n import negotiate_language, templates_for
 
@@ -89,17 +88,9 @@ def compute_staleness(
     """Check now, without the cache: one query for the stations, a ``stat`` per heartbeat."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=settings.monitoring_stale_s)
-    newest = func.max(Datastream.last_time)
-    stmt = (
-        select(Station.kind, Station.properties, newest)
-        .join(Datastream, Datastream.station_id == Station.id)
-        .where(Station.is_active.is_(True))
-        .group_by(Station.id, Station.kind, Station.properties)
-        .having(newest < cutoff)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    stale = [t for kind, props, t in rows if _critical(str(kind.value), props, settings)]
+    with Session(engine) as session:
+        rows = monitoring_service.silent_station_newest(session=session, cutoff=cutoff)
+    stale = [t for kind, props, t in rows if _critical(kind, props, settings)]
     quiet = []
     for name in heartbeat.SERVICES:
         last = heartbeat.last_beat(settings.data_dir, name)
@@ -125,7 +116,7 @@ def data_staleness(engine: Engine, settings: Settings) -> Staleness | None:
         return hit[1]
     try:
         result = compute_staleness(engine, settings)
-    except SQLAlchemyError:
+    except DatabaseError:
         logger.warning("stale-data check failed", exc_info=True)
         return None
     with _lock:

@@ -20,7 +20,7 @@ from fangxun.config import Settings
 from fangxun.errors import ValidationFailed
 from fangxun.hazards import service as hazards
 from fangxun.warnings import service
-from fangxun.warnings.models import Colour, WarningKind
+from fangxun.warnings.models import Colour, WarningKind, WarningPurpose
 from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
@@ -76,6 +76,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     active = service.active_warnings(session=db, actor=user)
+    drills = service.active_warnings(session=db, actor=user, purpose=WarningPurpose.exercise)
     history, total = service.warning_history(session=db, actor=user, limit=50)
     points, _n = hazards.list_points(session=db, actor=user, limit=500)
     return render_page(
@@ -87,6 +88,7 @@ def _page(
         status_code=status_code,
         context={
             "active_items": active,
+            "exercise_items": drills,
             "history": history,
             "history_total": total,
             "points": points,

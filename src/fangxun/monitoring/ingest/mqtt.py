@@ -7,6 +7,10 @@ returns. Messages are acknowledged by hand (paho ``manual_ack``) only after the 
 has been committed: a crash between receipt and commit means the broker delivers them again, and
 the idempotent writer counts the repeats as duplicates. Nothing is lost and nothing is doubled.
 
+Lost messages are noticed and logged (:mod:`fangxun.monitoring.ingest.gaps`): per-station
+sequence numbers when the sender gives them (MQTT 5 user property ``seq``), and the broker's
+``$SYS/broker/publish/messages/dropped`` counter.
+
 The broker connection is kept by paho's network thread, which reconnects with exponential backoff
 (1 s doubling to 30 s). A database failure keeps the batch (unacknowledged) and retries it.
 """
@@ -32,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fangxun.config import Settings
 from fangxun.db.engine import session_scope
 from fangxun.monitoring import service
+from fangxun.monitoring.ingest.gaps import DROPPED_TOPIC, BrokerDrops, SequenceGaps
 from fangxun.monitoring.ingest.parser import parse_payload
 from fangxun.monitoring.ingest.writer import (
     IngestCounters,
@@ -104,6 +109,20 @@ class _Inbound:
     topic: str
     payload: bytes
     generation: int
+    #: The sender's per-station sequence number (MQTT 5 user property ``seq``), if any.
+    seq: int | None = None
+
+
+def sequence_of(msg: mqtt.MQTTMessage) -> int | None:
+    """The ``seq`` user property of an MQTT 5 message as an integer, else None."""
+    props = getattr(msg, "properties", None)
+    for key, value in getattr(props, "UserProperty", None) or ():
+        if key == "seq":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class MqttIngest:
@@ -133,6 +152,9 @@ class MqttIngest:
         self.stale_after = stale_after
         self.counters = counters or IngestCounters()
         self.on_batch = on_batch
+        #: Witnesses of lost messages (logged as they are seen).
+        self.gaps = SequenceGaps()
+        self.broker_drops = BrokerDrops()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._queue: queue.Queue[_Inbound] = queue.Queue()
@@ -170,7 +192,7 @@ class MqttIngest:
         )
         self.connected.set()
         # Subscribing again is harmless when the session is present and needed when it is not.
-        client.subscribe(TOPIC, qos=1)
+        client.subscribe([(TOPIC, 1), (DROPPED_TOPIC, 0)])
 
     def _on_subscribe(self, *_args: Any) -> None:
         self.subscribed.set()
@@ -180,7 +202,14 @@ class MqttIngest:
         logger.warning("disconnected from the broker; paho reconnects with backoff")
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(_Inbound(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation))
+        if msg.topic == DROPPED_TOPIC:
+            self.broker_drops.update(bytes(msg.payload))
+            return
+        self._queue.put(
+            _Inbound(
+                msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, sequence_of(msg)
+            )
+        )
 
     # --- writer loop (caller's thread) ---------------------------------------------------------
 
@@ -268,6 +297,10 @@ class MqttIngest:
                     return
                 delay = min(delay * 2, 30.0)
         self.counters.add(result, received=len(items) + len(rejects))
+        for inbound in batch:
+            sender = station_of_topic(inbound.topic)
+            if inbound.seq is not None and sender is not None:
+                self.gaps.observe(sender, inbound.seq)
         logger.debug("batch: %d messages, %d observations", len(batch), len(items))
         generation = self._generation
         for inbound in batch:

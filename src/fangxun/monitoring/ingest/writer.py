@@ -5,6 +5,13 @@
 dialect inserts) so a redelivered message is never a duplicate, advances each datastream's latest
 value, and writes a dead letter for every input it cannot store. It never commits: the caller
 commits, and only then acknowledges the messages (MQTT) or answers (HTTP).
+
+A datastream's latest value (``last_time``/``last_value``) only ever moves to a reading whose time
+can be trusted: a reading flagged ``FUTURE`` is stored but never becomes the latest (one reading
+dated 2099 would otherwise stay "latest" for ever and keep the station off the stale list), and a
+reading further ahead than ``future_limit`` is a dead letter. Readings flagged for their *value*
+(range, spike, stuck) do become the latest with their flags, so the rules see "no usable value"
+rather than an older clean value that looks fresh.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from fangxun.monitoring.models import (
 from fangxun.monitoring.units import to_si
 
 Status = Literal["stored", "duplicate", "rejected"]
+
+_FUTURE = int(qc.Flag.FUTURE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ class WriteOptions:
 
     future_tolerance: timedelta = timedelta(minutes=5)
     max_age: timedelta = timedelta(days=30)
+    #: Readings further ahead of the server clock than this are dead letters, not stored.
+    future_limit: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WriteOptions:
@@ -108,6 +119,9 @@ class WriteOptions:
         return cls(
             future_tolerance=timedelta(seconds=settings.qc_future_tolerance_s),
             max_age=timedelta(seconds=settings.qc_max_age_s),
+            future_limit=timedelta(
+                seconds=max(settings.qc_future_dead_letter_s, settings.qc_future_tolerance_s)
+            ),
         )
 
 
@@ -261,7 +275,7 @@ def _dead(
     }
 
 
-def write_observations(
+def write_observations(  # noqa: C901  split pending, issue 25 (steps of one batch)
     *,
     session: Session,
     items: Sequence[Pending],
@@ -325,6 +339,15 @@ def write_observations(
             result.items[i] = ItemResult("rejected", reason)
             dead.append(_dead(source, pending.origin, reason, msg_json(msg), now))
             continue
+        if msg.time > now + options.future_limit:
+            ahead = (msg.time - now).total_seconds()
+            reason = (
+                f"time {msg.time.isoformat()} is {ahead:.0f} s ahead of the server clock "
+                f"(at most {options.future_limit.total_seconds():.0f} s accepted)"
+            )
+            result.items[i] = ItemResult("rejected", reason)
+            dead.append(_dead(source, pending.origin, reason, msg_json(msg), now))
+            continue
         code_time = (msg.datastream, msg.time)
         if code_time in first_at:
             j = first_at[code_time]
@@ -381,7 +404,8 @@ def write_observations(
             row_item[(stream.id, msg.time)] = k
             result.items[k] = ItemResult("stored", None, flags)
             prev = qc.Previous(msg.time, value, same_since)
-            if stream.last_time is None or msg.time > stream.last_time:
+            # A reading ahead of the clock never becomes the latest (its time is not to be trusted).
+            if not flags & _FUTURE and (stream.last_time is None or msg.time > stream.last_time):
                 latest[stream.id] = (msg.time, value, flags, same_since)
 
     inserted: set[tuple[int, datetime]] = set()

@@ -1,21 +1,27 @@
 // The forecast map and time slider (templates/forecast/index.html): data from #fc-data.
 // Kept out of the template: the Content-Security-Policy allows no inline scripts.
-(function () {
-  const data = JSON.parse(document.getElementById("fc-data").textContent);
-  if (!data.run || !data.bounds || !window.L) return;
+import { createMap } from "./mapsetup.js";
+
+const data = JSON.parse(document.getElementById("fc-data").textContent);
+
+function show() {
   const [s, w, n, e] = data.bounds;
-  const map = L.map("fc-map").fitBounds([[s, w], [n, e]]);
+  const map = createMap("fc-map").fitBounds([[s, w], [n, e]]);
   const overlay = L.imageOverlay(data.overlay, [[s, w], [n, e]], { opacity: 0.85 }).addTo(map);
   for (const p of data.points) {
-    L.circleMarker([p.lat, p.lon], { radius: 5, color: "#e31a1c" })
-      .bindTooltip(p.code + " " + p.name + ": " + p.peak.toFixed(1) + " cm").addTo(map);
+    // A node with text, never a string: Leaflet inserts a string tooltip as HTML, and the point's
+    // name comes from people (issue 20, item 9).
+    const tip = document.createElement("span");
+    tip.textContent = `${p.code} ${p.name}: ${p.peak.toFixed(1)} cm`;
+    L.circleMarker([p.lat, p.lon], { radius: 5, color: "#e31a1c" }).bindTooltip(tip).addTo(map);
   }
   const slider = document.getElementById("fc-frame");
   const label = document.getElementById("fc-frame-label");
   slider.addEventListener("input", () => {
-    const k = Number(slider.value);
-    const f = data.frames[k];
+    const f = data.frames[Number(slider.value)];
     overlay.setUrl(f ? f.url : data.overlay);
     label.textContent = f ? f.label : data.max_label;
   });
-})();
+}
+
+if (data.run && data.bounds && window.L) show();

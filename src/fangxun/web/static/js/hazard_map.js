@@ -1,11 +1,10 @@
 // The hazard-point map (templates/hazards/_map.html): data from #hazard-map-data.
 // Kept out of the template: the Content-Security-Policy allows no inline scripts.
+import { createMap, fitView, hillshadeLayer } from "./mapsetup.js";
+
 const data = JSON.parse(document.getElementById("hazard-map-data").textContent);
-const map = L.map("hazard-map", { zoomSnap: 0.25, maxZoom: 19 });
-map.attributionControl.setPrefix(false);
-if (data.hillshade) {
-  L.imageOverlay(data.hillshade.url, data.hillshade.bounds, { attribution: data.labels.terrain, interactive: false }).addTo(map);
-}
+const map = createMap("hazard-map");
+if (data.hillshade) hillshadeLayer(data.hillshade, data.labels.terrain).addTo(map);
 const layer = L.featureGroup().addTo(map);
 for (const p of data.points) {
   const marker = L.circleMarker([p.lat, p.lon], { radius: 7, color: "#333", weight: 1, fillColor: p.colour, fillOpacity: 0.9 });
@@ -22,13 +21,5 @@ for (const p of data.points) {
   marker.bindPopup(box);
   marker.addTo(layer);
 }
-if (data.points.length === 1) {
-  map.setView([data.points[0].lat, data.points[0].lon], 16);
-} else if (data.points.length > 1) {
-  map.fitBounds(layer.getBounds().pad(0.05));
-} else if (data.hillshade) {
-  map.fitBounds(data.hillshade.bounds);
-} else {
-  map.setView([34.8, 113.55], 13);
-}
+fitView(map, { layer, hillshade: data.hillshade });
 document.getElementById("hazard-map").dataset.ready = "true";

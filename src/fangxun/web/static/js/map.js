@@ -1,28 +1,18 @@
 // Map page (一张图): Leaflet from the project's own static files, an offline hillshade basemap,
 // an optional online tile layer, and the layer switcher and legend that later layers plug into.
 // Every text comes from the server (#map-config), already translated.
-/* global L */
+import { createMap, hillshadeLayer } from "./mapsetup.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const labels = config.labels;
 
-const map = L.map("map", {
-  zoomControl: true,
-  attributionControl: true,
-  // The hillshade is a single image: allow zooming well past its native 10 m cells.
-  maxZoom: 19,
-  // Fractional zoom so that fitting the district's bounds fills the window.
-  zoomSnap: 0.25,
-});
-map.attributionControl.setPrefix(false);
+export const map = createMap("map", { zoomControl: true, attributionControl: true });
 L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
 
-const baseLayers = {};
+export const baseLayers = {};
 if (config.hillshade) {
-  baseLayers[labels.hillshade] = L.imageOverlay(config.hillshade.url, config.hillshade.bounds, {
-    attribution: labels.terrain,
+  baseLayers[labels.hillshade] = hillshadeLayer(config.hillshade, labels.terrain, {
     className: "fangxun-hillshade",
-    interactive: false,
   });
 }
 if (config.tiles) {
@@ -39,7 +29,7 @@ firstBase.addTo(map);
 // Overlays of the domains to come: empty groups now, filled by their own modules later
 // through window.fangxun.overlays[key].
 const overlays = {};
-const overlayByKey = {};
+export const overlayByKey = {};
 for (const item of config.overlays) {
   const group = L.layerGroup();
   overlayByKey[item.key] = group;
@@ -131,9 +121,10 @@ if (config.hillshade) {
   map.setView(config.view.center, config.view.zoom);
 }
 
-// Hooks for later modules and for the browser tests.
+// Hooks for the browser tests; modules import `map`, `overlayByKey` and `ready` instead.
 window.fangxun = Object.assign(window.fangxun || {}, { map, overlays: overlayByKey, baseLayers });
-overlaysLoaded
+// Settles once the built overlays have loaded (or failed): the map is ready for more layers.
+export const ready = overlaysLoaded
   .catch((error) => console.error(`map overlay failed to load: ${error.message}`))
   .finally(() => {
     document.getElementById("map").dataset.ready = "true";

@@ -1,11 +1,10 @@
 // Monitoring page: stations on a Leaflet map, a small SVG chart per datastream, live values by
 // server-sent events (/monitoring/events). No build step, no third-party chart library.
+import { createMap, fitView, hillshadeLayer } from "./mapsetup.js";
+
 const data = JSON.parse(document.getElementById("mon-data").textContent);
-const map = L.map("mon-map", { zoomSnap: 0.25, maxZoom: 19 });
-map.attributionControl.setPrefix(false);
-if (data.hillshade) {
-  L.imageOverlay(data.hillshade.url, data.hillshade.bounds, { attribution: data.labels.terrain, interactive: false }).addTo(map);
-}
+const map = createMap("mon-map");
+if (data.hillshade) hillshadeLayer(data.hillshade, data.labels.terrain).addTo(map);
 const layer = L.featureGroup().addTo(map);
 const markers = new Map();
 
@@ -51,7 +50,8 @@ function svgChart(series) {
   const pts = series.points.map(([t, v]) => [Date.parse(t), v]);
   const title = document.createElementNS(ns, "text");
   title.setAttribute("x", "8"); title.setAttribute("y", "16");
-  title.textContent = `${series.name} (${series.unit})`;
+  // The unit of the values and the zone of the time axis (Beijing time whatever the browser's).
+  title.textContent = `${series.name} (${series.unit}) · ${data.labels.beijing_time}`;
   svg.appendChild(title);
   if (!pts.length) return svg;
   const xs = pts.map((p) => p[0]); const ys = pts.map((p) => p[1]);
@@ -73,11 +73,29 @@ function svgChart(series) {
     l.setAttribute("stroke", colour); l.setAttribute("stroke-dasharray", "4 3");
     svg.appendChild(l);
   }
-  for (const [y, label] of [[y0, y0.toFixed(2)], [y1, y1.toFixed(2)]]) {
+  const text = (x, y, str, attrs = {}) => {
     const t = document.createElementNS(ns, "text");
-    t.setAttribute("x", "2"); t.setAttribute("y", String(Y(y) + 4)); t.setAttribute("font-size", "10");
-    t.textContent = label;
+    t.setAttribute("x", String(x)); t.setAttribute("y", String(y)); t.setAttribute("font-size", "12");
+    for (const [k, v] of Object.entries(attrs)) t.setAttribute(k, v);
+    t.textContent = str;
     svg.appendChild(t);
+  };
+  // Value axis: the range ends (the unit is in the title); threshold lines with their value.
+  for (const y of [y0, y1]) text(2, Y(y) + 4, y.toFixed(y1 - y0 < 10 ? 2 : 0));
+  // (colours as the lines: orange the warning level, red the guarantee level)
+  for (const [lvl, colour] of [[series.warning, "#ff7f00"], [series.guarantee, "#e31a1c"]]) {
+    if (lvl === null) continue;
+    text(588, Y(lvl) - 3, `${Number(lvl).toFixed(2)} ${series.unit}`, { "text-anchor": "end", fill: colour });
+  }
+  // Time axis in Beijing time whatever the browser's zone: five ticks across the span.
+  const fmt = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  const axis = document.createElementNS(ns, "line");
+  axis.setAttribute("x1", "40"); axis.setAttribute("x2", "590"); axis.setAttribute("y1", "240"); axis.setAttribute("y2", "240");
+  axis.setAttribute("stroke", "#999");
+  svg.appendChild(axis);
+  for (let i = 0; i <= 4; i++) {
+    const tx = x0 + ((x1 - x0) * i) / 4;
+    text(X(tx), 254, fmt.format(new Date(tx)), { "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" });
   }
   return svg;
 }
@@ -95,9 +113,7 @@ async function chart(s) {
 }
 
 show(data.stations);
-if (data.stations.length) map.fitBounds(layer.getBounds().pad(0.05));
-else if (data.hillshade) map.fitBounds(data.hillshade.bounds);
-else map.setView([34.8, 113.55], 13);
+fitView(map, { layer, hillshade: data.hillshade, closeUp: false });
 for (const row of document.querySelectorAll("#mon-rows tr")) {
   row.addEventListener("click", () => {
     const s = data.stations.find((x) => x.code === row.dataset.code);

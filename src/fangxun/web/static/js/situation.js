@@ -2,12 +2,11 @@
 // the forecast max-depth overlay with a time slider, teams and warehouses), hazard points coloured
 // by warnings and forecasts, and the command-room wall mode. Updates arrive as server-sent events
 // (/situation/events); every text comes from the server (#situation-config), already translated.
-/* global L */
+import { sibling } from "./mapsetup.js";
 
 const config = JSON.parse(document.getElementById("situation-config").textContent);
 const labels = config.labels;
 const root = document.getElementById("situation");
-const COLOURS = ["blue", "yellow", "orange", "red"];
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -27,12 +26,13 @@ function badge(colour) {
   return el("span", { class: `sit-badge c-${colour}`, "data-colour": colour, text: labels[colour] || colour });
 }
 
+// Times in the district's zone (the setting, from the server), whatever the browser's own.
 const beijing = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  timeZone: config.timezone, year: "numeric", month: "2-digit", day: "2-digit",
   hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
 const beijingShort = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  timeZone: config.timezone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
 });
 const fmtTime = (iso) => (iso ? beijingShort.format(new Date(iso)) : "—");
 
@@ -121,12 +121,12 @@ function render(data) {
 
 // --- the live map layers ----------------------------------------------------------------------
 
+// The page's own map module (the same instance as its <script>: same URL, same ?v=), once its
+// overlays have loaded; `{ map, overlays }` as the layer functions below take it.
 async function mapReady() {
-  const box = document.getElementById("map");
-  while (!(window.fangxun && window.fangxun.map) || box.dataset.ready !== "true") {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return window.fangxun;
+  const { map, overlayByKey, ready } = await sibling("map.js", import.meta.url);
+  await ready;
+  return { map, overlays: overlayByKey };
 }
 
 async function getJSON(url) {

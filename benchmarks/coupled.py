@@ -1,0 +1,178 @@
+"""Coupled benchmark: the demo district's 3-hour forecast with its drainage network (SWMM, coupled
+both ways) against the uncoupled run (the catchment sink), and the share of time in SWMM.
+
+The district as ``benchmarks/forecast.py`` builds it (demo terrain, Manning's n by land use,
+Chicago design storm P = 5 a over the horizon, open edges, 60 virtual gauges), once with the
+catchment drainage sink (uncoupled) and once coupled with the synthetic demo network of
+:mod:`fangxun.demo.network` (no sink: the pipes drain the streets through the road cells
+within 100 m of each manhole, a 1 m² gully each), exchange every 10 s. Writes
+``benchmarks/results/coupled.json``. Target (issue 24): coupled ≤ 1.5 × uncoupled.
+
+    .venv/bin/python benchmarks/coupled.py                 # 3 h at the terrain's 10 m
+    .venv/bin/python benchmarks/coupled.py --hours 1 --resolution 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from fangxun.config import load_settings
+from fangxun.demo.files import ensure_terrain_files
+from fangxun.demo.network import INLET_AREA_M2, INLET_RADIUS_M, demo_network_inp
+from fangxun.demo.terrain import generate_terrain
+from fangxun.drainage.checks import check_against_terrain, inlet_cells
+from fangxun.drainage.coupler import Coupler, ExchangeParams
+from fangxun.drainage.network import read_inp
+from fangxun.forecast import engine, rainsource
+from fangxun.forecast.service import district_inputs, storm_formula
+from fangxun.inundation import Model
+
+RESULTS = Path(__file__).parent / "results" / "coupled.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--hours", type=float, default=3.0)
+    ap.add_argument("--resolution", type=float, default=0.0, help="model cell size, m")
+    ap.add_argument("--exchange-s", type=float, default=10.0)
+    ap.add_argument("--engine-path", action="store_true", help="also time engine.run_member")
+    args = ap.parse_args()
+    settings = load_settings(environment="test", database_url="sqlite://")
+    tmp = Path(tempfile.mkdtemp(prefix="fx-coupled-"))
+    terrain_path = ensure_terrain_files(tmp).terrain
+    horizon = args.hours * 3600.0
+    rain = rainsource.design_storm(
+        storm_formula(settings), return_period_years=5, duration_s=horizon
+    )
+    s = settings.model_copy(update={"forecast_terrain_path": terrain_path})
+    manning, drainage, _notes, _details = district_inputs(s)
+    d = engine.build_district(
+        str(terrain_path), resolution_m=args.resolution, manning=manning, drainage_mm_h=drainage
+    )
+    inp = tmp / "demo.inp"
+    inp.write_text(demo_network_inp(generate_terrain(), hours=args.hours + 1.0))
+    net = read_inp(inp)
+    grid = d.grid()
+    check = check_against_terrain(net, grid)
+    cells = {n: c for n, c in check.cells.items() if net.nodes[n].kind != "outfall"}
+    # gullies: every road cell within 100 m feeds its nearest manhole (1 m² of grate each)
+    roads = generate_terrain().road_mask
+    if roads.shape != grid.shape:  # a coarser model: a block is road if any of its cells is
+        k = roads.shape[0] // grid.shape[0]
+        roads = roads[: grid.shape[0] * k, : grid.shape[1] * k]
+        roads = roads.reshape(grid.shape[0], k, grid.shape[1], k).any(axis=(1, 3))
+    feed = inlet_cells(grid, cells, INLET_RADIUS_M, roads)
+    rng = np.random.default_rng(1)
+    gauges = {
+        f"p{i}": (int(rng.integers(0, d.shape[0])), int(rng.integers(0, d.shape[1])))
+        for i in range(60)
+    }
+    out: dict[str, object] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg_start": os.getloadavg(),
+        },
+        "storm": f"Chicago P=5 a, {args.hours:g} h, {rain.total_mm():.1f} mm (example formula)",
+        "grid": list(d.shape),
+        "cell_size_m": d.cell_size,
+        "network": {
+            "nodes": len(net.nodes),
+            "links": len(net.links),
+            "pumps": len(net.pumps),
+            "outfalls": len(net.outfalls),
+            "coupled_nodes": len(cells),
+            "check": {k: v for k, v in check.as_dict().items() if k != "rim_mismatch"},
+        },
+        "exchange_interval_s": args.exchange_s,
+        "inlet_area_m2_per_cell": INLET_AREA_M2,
+        "inlet_radius_m": INLET_RADIUS_M,
+        "inlet_cells": int(sum(len(v) for v in feed.values())),
+    }
+    # Warm the Numba cache.
+    engine.run_member(
+        d, engine.MemberSpec(rain=rain, horizon_s=60.0, output_interval_s=60.0, gauges={})
+    )
+
+    spec = engine.MemberSpec(rain=rain, horizon_s=horizon, output_interval_s=300.0, gauges=gauges)
+    t0 = time.perf_counter()
+    plain = engine.run_member(d, spec)
+    t_plain = time.perf_counter() - t0
+    print(f"uncoupled {t_plain:.1f} s  load {os.getloadavg()}", flush=True)
+
+    # Coupled: as engine.run_member does, with the coupler's own timers.
+    model = Model(
+        grid,
+        manning=d.manning,
+        rain=rain,
+        boundary="open",
+        gauges=gauges,
+        depth_thresholds_m=(0.15,),
+        output_interval_s=300.0,
+    )
+    t0 = time.perf_counter()
+    coupler = Coupler(
+        model,
+        inp,
+        feed,
+        duration_s=horizon,
+        exchange_interval_s=args.exchange_s,
+        params=ExchangeParams(inlet_area_m2=INLET_AREA_M2),
+    )
+    coupler.advance(horizon)
+    res = coupler.result()
+    coupler.close()
+    t_coupled = time.perf_counter() - t0
+    print(f"coupled {t_coupled:.1f} s  load {os.getloadavg()}", flush=True)
+    # and once through the forecast engine's own path (what a forecast run does)
+    d_net = replace(
+        d,
+        drainage_mm_h=0.0,
+        network=engine.NetworkSpec(
+            inp_text=inp.read_text(), cells=feed, inlet_area_m2=INLET_AREA_M2
+        ),
+    )
+    vb = res.volume_balance
+    out["uncoupled"] = {
+        "wall_s": round(t_plain, 2),
+        "max_depth_m": float(np.nanmax(plain.max_depth)),
+        "mass_error_m3": plain.mass_error_m3,
+    }
+    out["coupled"] = {
+        "wall_s": round(t_coupled, 2),
+        "ratio_to_uncoupled": round(t_coupled / t_plain, 3),
+        "target_ratio": 1.5,
+        "swmm_s": round(res.timings_s["swmm"], 2),
+        "surface_s": round(res.timings_s["surface"], 2),
+        "swmm_share": round(res.timings_s["swmm"] / t_coupled, 3),
+        "max_depth_m": float(np.nanmax(model.max_depth)),
+        "volume_balance_m3": {k: round(v, 3) for k, v in vb.items()},
+        "flooded_nodes": sum(1 for v in res.node_flooded_m3.values() if v > 0),
+        "outfall_peak_m3_s": {k: round(max(v), 3) for k, v in res.outfall_flow_m3_s.items() if v},
+    }
+    if args.engine_path:
+        t0 = time.perf_counter()
+        engine.run_member(d_net, spec)
+        wall = round(time.perf_counter() - t0, 2)
+        out["coupled"]["engine_path_wall_s"] = wall  # type: ignore[index]
+    out["load_avg_end"] = os.getloadavg()
+    out["itzi"] = (
+        "not run: itzi 26.6 needs GRASS GIS and itzi-core 0.8 was not tried in the time left"
+    )
+    print(json.dumps(out, indent=1))
+    RESULTS.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
