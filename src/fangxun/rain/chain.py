@@ -10,6 +10,7 @@ back to gauge persistence and then to no rain (:mod:`fangxun.forecast.rainsource
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,30 @@ def _on_grid(
     return out_t, np.maximum(arr, 0.0)
 
 
+def _try_nowcast(
+    source: str,
+    label: str,
+    make: Callable[[], Nowcast],
+    grid: DistrictGrid,
+    issued_at: datetime,
+    reasons: list[str],
+) -> GriddedChoice | None:
+    """Run one nowcast of the chain and put it on the district grid; None (with the reason
+    appended) when it fails or gives no lead after the forecast start."""
+    try:
+        nc = make()
+        step = nc.times[0] - nc.issue_time
+        t, f = _on_grid(nc.rate_mm_h[0], nc.times, nc, grid, issued_at, step)
+    except (FangxunError, ValueError, RuntimeError) as exc:
+        log.warning("%s failed: %s", label, exc)
+        reasons.append(f"{label} failed: {exc}")
+        return None
+    if not t:
+        reasons.append(f"{label}: no lead after the forecast start")
+        return None
+    return GriddedChoice(source, t, f, reasons, f"{nc.method} from {nc.issue_time:%H:%M}Z")
+
+
 def gridded_rain(
     *,
     session: Session,
@@ -134,33 +159,21 @@ def gridded_rain(
     qpf, why_qpf = _qpf(session, data_dir, qpf_feed, issued_at, horizon_s)
     lead_min = min(horizon_s, nowcast_lead_s) / 60.0
     if radar is not None and qpf is not None:
-        try:
-            nc = blend(radar, qpf, lead_min, 1)
-            step = nc.times[0] - nc.issue_time
-            t, f = _on_grid(nc.rate_mm_h[0], nc.times, nc, grid, issued_at, step)
-            if t:
-                return GriddedChoice(
-                    "blended_nowcast", t, f, reasons, f"{nc.method} from {nc.issue_time:%H:%M}Z"
-                )
-            reasons.append("blended nowcast: no lead after the forecast start")
-        except (FangxunError, ValueError, RuntimeError) as exc:
-            log.warning("blended nowcast failed: %s", exc)
-            reasons.append(f"blended nowcast failed: {exc}")
+        choice = _try_nowcast(
+            "blended_nowcast", "blended nowcast", lambda: blend(radar, qpf, lead_min, 1),
+            grid, issued_at, reasons,
+        )  # fmt: skip
+        if choice is not None:
+            return choice
     else:
         reasons.append(f"blended nowcast: {why_radar or why_qpf}")
     if radar is not None:
-        try:
-            nc = deterministic(radar, lead_min)
-            step = nc.times[0] - nc.issue_time
-            t, f = _on_grid(nc.rate_mm_h[0], nc.times, nc, grid, issued_at, step)
-            if t:
-                return GriddedChoice(
-                    "radar_nowcast", t, f, reasons, f"{nc.method} from {nc.issue_time:%H:%M}Z"
-                )
-            reasons.append("radar nowcast: no lead after the forecast start")
-        except (FangxunError, ValueError, RuntimeError) as exc:
-            log.warning("radar nowcast failed: %s", exc)
-            reasons.append(f"radar nowcast failed: {exc}")
+        choice = _try_nowcast(
+            "radar_nowcast", "radar nowcast", lambda: deterministic(radar, lead_min),
+            grid, issued_at, reasons,
+        )  # fmt: skip
+        if choice is not None:
+            return choice
     else:
         reasons.append(f"radar nowcast: {why_radar}")
     if qpf is not None:

@@ -290,14 +290,19 @@ def _driven_by_official(session: Session, activation: ResponseActivation) -> boo
     return last is not None and (last.source_ref or "").startswith(OFFICIAL_REF)
 
 
-def _rule_stand_down(
+def _end_response(
     session: Session,
     activation: ResponseActivation,
     scope: int | None,
-    rule: str,
-    ref: str,
+    *,
+    actor_name: str,
+    reason: str,
     at: datetime,
+    rule: str | None = None,
+    source_ref: str | None = None,
 ) -> LevelChange:
+    """Stand ``activation`` down at ``at``: the applied change, the ended activation, and the
+    open proposals lapse (a decision's and an official Cancel's common end)."""
     change = LevelChange(
         unit_id=scope,
         activation_id=activation.id,
@@ -306,19 +311,18 @@ def _rule_stand_down(
         to_level=None,
         status=ChangeStatus.applied,
         at=at,
-        actor=RULE_ACTOR.username,
+        actor=actor_name,
         rule=rule,
-        source_ref=ref,
-        reason="official signal cancelled",
+        source_ref=source_ref,
+        reason=reason,
     )
     session.add(change)
     activation.status = ActivationStatus.ended
     activation.ended_at = at
-    activation.ended_by = RULE_ACTOR.username
-    activation.end_reason = "official signal cancelled"
+    activation.ended_by = actor_name
+    activation.end_reason = reason
     _supersede_proposals(session, scope, None, at)
     session.flush()
-    log.info("response stood down (%s)", rule)
     return change
 
 
@@ -362,7 +366,17 @@ def apply_official_signal(
         and _driven_by_official(session, current)
     ):
         if target is None:
-            return _rule_stand_down(session, current, scope, "official:cancel", source_ref, at)
+            log.info("response stood down (official:cancel)")
+            return _end_response(
+                session,
+                current,
+                scope,
+                actor_name=RULE_ACTOR.username,
+                reason="official signal cancelled",
+                at=at,
+                rule="official:cancel",
+                source_ref=source_ref,
+            )
         if target.rank < current.level.rank:
             return _apply_level(
                 session,
@@ -441,24 +455,9 @@ def stand_down(
         raise ConflictError("no response is running")
     moment = _aware(at, "at") if at else utcnow()
     before = snapshot(activation)
-    change = LevelChange(
-        unit_id=scope,
-        activation_id=activation.id,
-        change_type=ChangeType.stand_down,
-        from_level=activation.level,
-        to_level=None,
-        status=ChangeStatus.applied,
-        at=moment,
-        actor=_name(actor),
-        reason=reason.strip(),
+    change = _end_response(
+        session, activation, scope, actor_name=_name(actor), reason=reason.strip(), at=moment
     )
-    session.add(change)
-    activation.status = ActivationStatus.ended
-    activation.ended_at = moment
-    activation.ended_by = _name(actor)
-    activation.end_reason = reason.strip()
-    _supersede_proposals(session, scope, None, moment)
-    session.flush()
     record_update(session=session, actor=actor, obj=activation, before=before)
     return change
 
