@@ -1,0 +1,25 @@
+"""District setup: saved column mappings, buildings, basemaps (issue 21).
+
+Slot reserved so that parallel work keeps one linear chain; empty until filled.
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0022"
+down_revision: str | Sequence[str] | None = "0021"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
