@@ -8,7 +8,7 @@ previews and mail scanners that fetch URLs never acknowledge anything.
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from typing import Final
 
 from fastapi import APIRouter, Request, Response
@@ -19,11 +19,9 @@ from fangxun.config import Settings
 from fangxun.errors import FangxunError, NotFoundError
 from fangxun.notify import service
 from fangxun.notify.models import DeliveryStatus, Notification
-from fangxun.times import SHORT_SECONDS
-from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.i18n import N_
-from fangxun.web.render import WebRoute, render_page
+from fangxun.web.render import WebRoute, local, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -45,9 +43,8 @@ ROLE_LABELS: Final[dict[str, str]] = {
 }
 
 
-def local(value: datetime | None) -> str:
-    """A UTC time as shown on the pages: the district's zone, month-day hour:minute:second."""
-    return local_time(value, SHORT_SECONDS)
+#: Times on these pages to the second (deliveries and acknowledgements follow each other fast).
+local_seconds: Final = partial(local, seconds=True)
 
 
 @router.get("/notifications")
@@ -68,7 +65,7 @@ def notifications_page(
             "open": len([n for n in items if n.requires_ack and n.acknowledged_at is None]),
             "status_labels": STATUS_LABELS,
             "role_labels": ROLE_LABELS,
-            "local": local,
+            "local": local_seconds,
             # Who sees the button: roles that may acknowledge for others, and the recipient.
             "may_ack_all": user.role in service.ACK_ROLES,
         },
@@ -96,7 +93,7 @@ def _ack_page(
         "notify/ack.html",
         settings=settings,
         status_code=status_code,
-        context={"token": token, "n": notification, "error": error, "local": local},
+        context={"token": token, "n": notification, "error": error, "local": local_seconds},
     )
 
 
