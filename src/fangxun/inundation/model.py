@@ -2,37 +2,54 @@
 
 Scheme: Bates et al. (2010) local inertial equations with the θ-weighted flux of de Almeida et
 al. (2012) (θ falls back to 1 on faces where the old flux runs against the surface gradient),
-depth at cell centres, unit-width discharge on faces, flow depth h_f = max(η) − max(z), implicit
-Manning friction on the magnitude of the discharge vector |q⃗| = √(q² + q⊥²) (q⊥: the mean of the
-four perpendicular faces around the face, as LISFLOOD-FP's default 2-D friction; with |q| alone a
-flow oblique to the grid feels too little friction, up to a factor √2 at 45°, and runs too fast
-and too shallow: EA test 5, ``benchmarks/NOTES.md``), and the adaptive step
-Δt = α·Δx/√(g·h_max), clipped at rain and inflow breakpoints, output times and the end time. A
-positivity limiter scales the outgoing fluxes of a cell that would otherwise go below zero, so
-depths are never negative and mass is exact; every sink (drainage, infiltration, withdrawals)
-takes at most what a cell holds.
+depth at cell centres, unit-width discharge on faces, flow depth h_f = max(η) − max(z), Manning
+friction on the magnitude of the discharge vector |q⃗| = √(q² + q⊥²) (q⊥: the mean of the four
+perpendicular faces around the face, as LISFLOOD-FP's default 2-D friction; with |q| alone a flow
+oblique to the grid feels too little friction, up to a factor √2 at 45°: EA test 5,
+``benchmarks/NOTES.md``), implicit in the face's own new discharge (below), and the adaptive
+step Δt = α·Δx/√(g·h_max), clipped at rain and inflow breakpoints, output times and the end time,
+and shortened where a point inflow would otherwise put more water into its cell in one step than
+the CFL allows there. Point inflows enter the depth update after the fluxes, with the rain (as
+LISFLOOD-FP's ``UpdateH`` adds them). A positivity limiter scales the outgoing fluxes of a cell
+that would otherwise go below zero, so depths are never negative and mass is exact; every sink
+(drainage, infiltration, withdrawals) takes at most what a cell holds.
 
-Defaults and why. Deep depressions are where the local inertial scheme is weakest: friction
-vanishes as h grows, so nothing damps the gravity waves that the explicit update excites. Without
-flux averaging (θ = 1) the pond surface checkerboards and the peak depth is grossly
-overestimated (what Landlab's OverlandFlow shows at α = 0.7; here, with friction on |q⃗|, which
-also damps the mode's cross-flow, at α = 0.9). The θ-scheme damps exactly that two-cell mode,
-but its averaging is a numerical diffusion of (1 − θ)/2·Δx²/Δt: it grows without bound as Δt
-shrinks, so the plain scheme does not converge as Δt → 0. We therefore scale it with the step,
+Why the step can be larger (issue 28; numbers in ``docs/validation.md``, "Courant number"). Two
+terms used to make the larger step unsafe where it need not be:
+
+1. Friction. Bates et al. (2010) and LISFLOOD-FP divide by 1 + g·n²·Δt·|q_old|/h_f^(7/3): the
+   friction is linearised about the OLD discharge. For a step longer than the friction time
+   (β = g·n²·Δt·|q|/h^(7/3) >> 1, which is every thin sheet of rain on a slope), that map
+   q → (q + a)/(1 + b·|q|) has the derivative (1 − β)/(1 + β) → −1 at its fixed point: the
+   discharge flips about Manning's value from step to step instead of settling on it, and rain
+   on a tilted plane reached equilibrium 30–50 % too early, overshooting it by 34 %, at α = 0.7
+   (8 % late at α = 0.5), which is why the default was α = 0.4. Here the friction is implicit in
+   the new discharge: q·(1 + b·√(q² + q⊥²)) = r (a quadratic when q⊥ = 0, two Newton steps
+   otherwise), which tends to Manning's equation q = h^(5/3)·√S/n as Δt/τ grows: the tilted
+   plane then matches the kinematic wave within 0.7 % at α = 0.7 (and at 0.9).
+2. Point inflows. They used to be added to the depths BEFORE the fluxes of the same step, whose
+   Δt came from h_max without them: 20 m³/s on a 5-m cell adds 1.4 m a step at α = 0.7, so the
+   fluxes ran at a local Courant number above 1, the positivity limiter emptied the source cell
+   every step, and on a dry grid the first 10-s step put 8 m into it (2.0 m next to the inflow
+   where the converged peak is 0.45 m; ``tests/inundation/test_point_inflow.py``).
+
+What remains is the gravity-wave bound of the θ-scheme in 2-D: for the checkerboard mode the
+amplification stays <= 1 only if √(g·h)·Δt/Δx <= √(θ/2) (0.707 for θ = 1, 0.689 for θ = 0.95,
+0.67 for θ = 0.9); α = 0.7 with θ = 0.9 fails the lake at rest. α = 0.7 fits under it only with
+θ >= 0.98, i.e. AT the bound: where the whole grid is as deep as h_max (a 6 × 6 box draining to
+a stage) a ±5 mm checkerboard then persists, and with θ = 1 (LISFLOOD-FP's pair, no damping of
+that mode but friction) a basin filling from a stage edge locks into a 1-m checkerboard. Hence
+``alpha = 0.65`` and ``theta = 0.95``: 6 % under the bound √(0.475) = 0.689, the checkerboard
+damped by 2θ − 1 = 0.9 per step, 1.6× fewer steps than the former α = 0.4, every validation
+case within its tolerance, and closer to the converged answer than before where the former
+θ = 0.9 at α = 0.4 over-damped (a smooth basin filling from a stage edge: 2.2 cm short after
+1 h, converged 1.9 cm, former defaults 0.8 cm).
+
+The θ-averaging is a numerical diffusion of (1 − θ)/2·Δx²/Δt: it grows without bound as Δt
+shrinks, so the plain scheme does not converge as Δt → 0. It is therefore scaled with the step,
 θ_eff = 1 − (1 − θ)·min(1, Δt/Δt_cfl): a full adaptive step gets the chosen θ, a shorter one
 (clipped at a breakpoint, or a small fixed step) proportionally less, and a small fixed step
-recovers the undamped equations — which is what makes a "converged reference" meaningful. The
-defaults come from three checks. (1) Linear stability of the 2-D θ-scheme: for the checkerboard
-mode (wave number π/Δx in both directions) the amplification stays <= 1 only if the Courant
-number √(g·h)·Δt/Δx <= √(θ/2) (0.71 for θ = 1, 0.59 for θ = 0.7); above it, round-off in a still
-deep pond grows ~10 % a step (α = 0.7 with θ = 0.7–0.9 fails the lake-at-rest case).
-(2) Shallow sheet flow on a slope (rain on a tilted plane) oscillates and reaches equilibrium
-far too early for α >= 0.5 whatever θ, and follows the kinematic wave for α <= 0.45.
-(3) Peak depths in deep depressions must match the converged reference within 2 cm. Hence
-``alpha = 0.4`` and ``theta = 0.9``: 40 % under the stability bound √(0.45) = 0.67, the π mode
-still damped by 2θ − 1 = 0.8 per step, the tilted-plane rise time within 1.5 % of the kinematic
-wave, and depression peaks within millimetres (``tests/inundation/test_depression.py``). Larger α
-runs faster (steps scale as 1/α) but must respect α <= √(θ/2) and is inaccurate for sheet flow.
+recovers the undamped equations — which is what makes a "converged reference" meaningful.
 
 Wet-region tracking (``track_wet=True``, the default): while no rain falls, a step computes only
 the cells that hold water (h > 0) and their neighbours — per row, one span of columns covering
@@ -182,7 +199,7 @@ class Model:
         dtype: ``"float32"`` or ``"float64"`` for the state arrays (balances are float64).
         backend: ``"numba"`` (parallel CPU) or ``"numpy"`` (reference), or a registered name.
         gauges: name → (row, col) of virtual gauges.
-        alpha: Courant number in Δt = α·Δx/√(g·h_max), in (0, 1]; stable for α <= √(θ/2).
+        alpha: Courant number in Δt = α·Δx/√(g·h_max), in (0, 1]; stable for α < √(θ/2).
         theta: de Almeida θ in [0, 1] (1 = no flux averaging).
         depth_thresholds_m: depths (m) for arrival times and time above.
         output_interval_s: how often (s) gauges, flooded area and mass balance are recorded.
@@ -210,8 +227,8 @@ class Model:
         dtype: str = "float64",
         backend: str = "numba",
         gauges: Mapping[str, tuple[int, int]] | None = None,
-        alpha: float = 0.4,
-        theta: float = 0.9,
+        alpha: float = 0.65,
+        theta: float = 0.95,
         depth_thresholds_m: Sequence[float] = (0.15, 0.27, 0.40, 0.50),
         output_interval_s: float = 60.0,
         max_dt_s: float = 10.0,
@@ -430,6 +447,42 @@ class Model:
                 nxt = min(nxt, float(self._inflow_breaks[k]))
         return nxt
 
+    def _source_dt(
+        self, t: float, dt0: float, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]
+    ) -> float:
+        """The largest Δt <= ``dt0`` (s) whose inflow leaves every source cell within the CFL.
+
+        A point source's volume enters its cell at the end of the step, and the next step's
+        fluxes see it: the Courant number there is √(g·(h + Δh))·Δt/Δx with Δh = rate·Δt/ΔA,
+        so Δt must satisfy g·Δt²·(h + c·Δt) <= (α·Δx)² with c = rate/ΔA (m/s). Without this,
+        an inflow onto a dry or shallow cell (where Δt is set by the depth elsewhere, or is
+        ``max_dt_s``) dumps metres of water in one step (20 m³/s for 10 s on a 5-m cell: 8 m).
+        """
+        if dt0 <= 0.0:
+            return dt0
+        area = self.grid.cell_area_m2
+        c = np.empty(len(self.inflows))
+        for f, idx in self._inflow_groups:
+            c[idx] = f.volume_m3(t, t + dt0) / (dt0 * area)
+        pos = c > 0.0
+        if not pos.any():
+            return dt0
+        h = np.asarray(self._state.h[rows[pos], cols[pos]], dtype=np.float64)
+        c = c[pos]
+        g = GRAVITY
+        lim2 = (self.alpha * self.grid.cell_size) ** 2
+        dt = np.full(h.shape, dt0)
+        # F(Δt) = g·Δt²·(h + c·Δt) − (α·Δx)² is convex and increasing for Δt > 0: Newton from
+        # above (F(dt0) > 0) stays above the root and converges to it monotonically
+        for _ in range(60):
+            f_val = g * dt * dt * (h + c * dt) - lim2
+            over = f_val > 1e-9 * lim2
+            if not over.any():
+                break
+            slope = g * dt * (2.0 * h + 3.0 * c * dt)
+            dt = np.where(over, dt - f_val / slope, dt)
+        return float(min(dt0, float(dt.min()) * (1.0 - 1e-9)))
+
     def run_until(self, t_end_s: float, progress: ProgressFn | None = None) -> None:
         """Advance the model to ``t_end_s`` (s of simulated time).
 
@@ -459,8 +512,10 @@ class Model:
                 if self._h_max > 0.0
                 else self.max_dt_s
             )
-            dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             stop = min(t_end, self._next_output, self._next_event(t))
+            if self.inflows and self.fixed_dt_s is None:
+                dt_cfl = self._source_dt(t, min(dt_cfl, stop - t), src_rows, src_cols)
+            dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             t_new = stop if t + dt >= stop - eps else t + dt
             dt = t_new - t
             # θ-averaging adds a diffusion of (1 − θ)/2·Δx²/Δt: scale it with Δt/Δt_cfl so a
