@@ -1007,6 +1007,11 @@ class NumbaBackend:
     def sync(self, state: State) -> None:
         """Host arrays are the state; nothing to do."""
 
+    def state_changed(self, state: State) -> None:
+        """Depths were written between steps: find the wet extents anew before the next step
+        (water put into a dry cell far from the others would otherwise never be computed)."""
+        self._extents_valid = False
+
     def _track_spans(self, s: State, p: StepParams) -> tuple[int, int, int, Any]:
         """This step's spans from the wet extents (point-source cells of the last step included);
         zero the faces dropped."""

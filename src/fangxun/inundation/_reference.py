@@ -192,6 +192,9 @@ class NumpyBackend:
     def sync(self, state: State) -> None:
         """Host arrays are the state; nothing to do."""
 
+    def state_changed(self, state: State) -> None:
+        """Nothing is derived from the depths between steps (the wet window is found anew)."""
+
     def step(self, state: State, params: StepParams) -> StepResult:
         """Advance ``state`` by one step (see the module docstring)."""
         res = self._flow_step(state, params)
@@ -399,19 +402,28 @@ def add_point_sources(s: State, p: StepParams) -> float:
 
 
 def apply_sources(h: AnyArray, p: StepParams) -> float:
-    """Add point-source depths; withdrawals take at most what the cell holds. Net depth added."""
+    """Add point-source depths; withdrawals take at most what the cell holds. Net depth added.
+
+    Where ``p.src_moved`` is given (filled with NaN), the depth each withdrawal that the cell
+    could not pay in full actually took goes there; the others moved what they asked.
+    """
     if p.src_unique and p.src_rows.size > 1:
         # the same per-cell arithmetic as the loop below, in one vectorised pass
         before = h[p.src_rows, p.src_cols]
         after = np.maximum(before + p.src_depth.astype(h.dtype), 0.0).astype(h.dtype, copy=False)
         h[p.src_rows, p.src_cols] = after
-        return float(np.sum(after.astype(np.float64) - before.astype(np.float64)))
+        moved = after.astype(np.float64) - before.astype(np.float64)
+        if p.src_moved is not None:
+            p.src_moved[:] = np.where(before + p.src_depth.astype(h.dtype) < 0.0, moved, np.nan)
+        return float(np.sum(moved))
     total = 0.0
-    for r, c, d in zip(p.src_rows, p.src_cols, p.src_depth, strict=True):
+    for i, (r, c, d) in enumerate(zip(p.src_rows, p.src_cols, p.src_depth, strict=True)):
         old = h[r, c]
         new = max(old + h.dtype.type(d), h.dtype.type(0.0))
         h[r, c] = new
         total += float(new) - float(old)
+        if p.src_moved is not None and old + h.dtype.type(d) < 0.0:
+            p.src_moved[i] = float(new) - float(old)
     return total
 
 

@@ -87,6 +87,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,34 @@ BoundarySpec = str | tuple[str, float] | Mapping[str, Any]
 ProgressFn = Callable[[float, float], None]
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+@dataclass(eq=False)
+class ScheduledExchange:
+    """Water volumes that enter (> 0) or leave (< 0) cells at constant rates over
+    ``[start_s, end_s]``, applied in every step after the flow update (as point inflows), each
+    withdrawal limited to what its cell holds then (:meth:`Model.schedule_exchange`).
+
+    ``moved_m3`` (m³ per cell, float64) is what has been moved so far: the volume asked, except
+    where a withdrawal found its cell dry (``short``), where it is what the cell gave (from the
+    stored depths). The mass balance counts the stored depths' change as ``inflow`` in the step
+    that moves it.
+    """
+
+    rows: npt.NDArray[np.int64]
+    cols: npt.NDArray[np.int64]
+    volume_m3: FloatArray  # asked, per cell
+    start_s: float
+    end_s: float
+    moved_m3: FloatArray
+    done: bool = False  # the whole interval has been stepped through
+    # per cell: a step could not take all it asked (the cell ran dry)
+    short: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def rate_m3_s(self) -> FloatArray:
+        """The constant rate per cell (m³/s)."""
+        return self.volume_m3 / (self.end_s - self.start_s)
 
 
 def _positive(value: float, what: str, *, allow_zero: bool = False) -> float:
@@ -343,6 +372,10 @@ class Model:
         )
         cells_in = [(f.row, f.col) for f in self.inflows]
         self._src_unique = len(set(cells_in)) == len(cells_in)
+        self._src_rows = np.array([f.row for f in self.inflows], dtype=np.int64)
+        self._src_cols = np.array([f.col for f in self.inflows], dtype=np.int64)
+        self._no_src = np.zeros(0, dtype=np.int64)
+        self._no_depth = np.zeros(0, dtype=np.float64)
 
         # Boundaries (stages shifted to the internal datum below).
         kinds, stages = _parse_boundary(boundary)
@@ -411,6 +444,7 @@ class Model:
         self.active_cell_updates = 0  # cells actually computed (fewer with wet tracking)
         self.limited_steps = 0
         self._h_max = float(h0.max())
+        self._exchanges: list[ScheduledExchange] = []  # scheduled, not yet fully applied
         self._rain_until = -math.inf  # gridded rain field valid until this time
         self._rain_field_sum = 0.0  # its sum over the grid, m/s
         self._area_thresholds = (self.wet_threshold_m, *self.depth_thresholds_m)
@@ -445,11 +479,30 @@ class Model:
             k = int(np.searchsorted(self._inflow_breaks, t, side="right"))
             if k < self._inflow_breaks.size:
                 nxt = min(nxt, float(self._inflow_breaks[k]))
+        for ex in self._exchanges:
+            for edge in (ex.start_s, ex.end_s):
+                if edge > t:
+                    nxt = min(nxt, edge)
         return nxt
 
-    def _source_dt(
-        self, t: float, dt0: float, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]
-    ) -> float:
+    def _source_volumes(self, t: float, t1: float) -> tuple[Any, Any, FloatArray]:
+        """(rows, cols, volume m³) of every point source over ``[t, t1]``: the point inflows,
+        then the scheduled exchanges."""
+        rows, cols = [self._src_rows], [self._src_cols]
+        vol = np.empty(len(self.inflows))
+        for f, idx in self._inflow_groups:
+            vol[idx] = f.volume_m3(t, t1)
+        vols = [vol]
+        for ex in self._exchanges:
+            overlap = max(0.0, min(t1, ex.end_s) - max(t, ex.start_s))
+            rows.append(ex.rows)
+            cols.append(ex.cols)
+            vols.append(ex.rate_m3_s * overlap)
+        if len(vols) == 1:
+            return self._src_rows, self._src_cols, vol
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vols)
+
+    def _source_dt(self, t: float, dt0: float) -> float:
         """The largest Δt <= ``dt0`` (s) whose inflow leaves every source cell within the CFL.
 
         A point source's volume enters its cell at the end of the step, and the next step's
@@ -460,10 +513,8 @@ class Model:
         """
         if dt0 <= 0.0:
             return dt0
-        area = self.grid.cell_area_m2
-        c = np.empty(len(self.inflows))
-        for f, idx in self._inflow_groups:
-            c[idx] = f.volume_m3(t, t + dt0) / (dt0 * area)
+        rows, cols, vol = self._source_volumes(t, t + dt0)
+        c = vol / (dt0 * self.grid.cell_area_m2)
         pos = c > 0.0
         if not pos.any():
             return dt0
@@ -483,6 +534,47 @@ class Model:
             dt = np.where(over, dt - f_val / slope, dt)
         return float(min(dt0, float(dt.min()) * (1.0 - 1e-9)))
 
+    def _step_sources(
+        self, t: float, t_new: float
+    ) -> tuple[Any, Any, FloatArray, bool, FloatArray | None]:
+        """Point sources of the step ``[t, t_new]``: (rows, cols, depth m, cells unique, buffer
+        for the depth each moved, or None without scheduled exchanges); empty when all are 0."""
+        rows, cols, vol = self._source_volumes(t, t_new)
+        depth = vol / self.grid.cell_area_m2
+        # a hydrograph at zero adds nothing: skip the per-cell work (most of a long run)
+        if not np.any(depth != 0.0):
+            return self._no_src, self._no_src, self._no_depth, True, None
+        if not self._exchanges:
+            return rows, cols, depth, self._src_unique, None
+        unique = np.unique(rows * self.grid.shape[1] + cols).size == rows.size
+        return rows, cols, depth, unique, np.full(rows.size, np.nan)
+
+    def _credit_exchanges(self, moved: FloatArray | None, t: float, t_new: float) -> None:
+        """Add each scheduled exchange's share of the depths the step moved (m → m³); drop the
+        exchanges whose interval ended."""
+        if not self._exchanges:
+            return
+        area = self.grid.cell_area_m2
+        k = len(self.inflows)
+        for ex in self._exchanges:
+            n = ex.rows.size
+            asked = ex.rate_m3_s * max(0.0, min(t_new, ex.end_s) - max(t, ex.start_s))
+            if moved is None:
+                ex.moved_m3 += asked
+            else:
+                got = moved[k : k + n]
+                short = ~np.isnan(got)
+                ex.short |= short
+                ex.moved_m3 += np.where(short, got * area, asked)
+            k += n
+        eps = 1e-9 * max(1.0, t_new)
+        for ex in self._exchanges:
+            if ex.end_s <= t_new + eps:
+                ex.done = True
+                # what was never short moved exactly what it asked (not a sum of rounded parts)
+                ex.moved_m3[:] = np.where(ex.short, ex.moved_m3, ex.volume_m3)
+        self._exchanges = [ex for ex in self._exchanges if not ex.done]
+
     def run_until(self, t_end_s: float, progress: ProgressFn | None = None) -> None:
         """Advance the model to ``t_end_s`` (s of simulated time).
 
@@ -500,10 +592,6 @@ class Model:
         n_active = self.grid.n_active
         cells = self.grid.shape[0] * self.grid.shape[1]
         g = GRAVITY
-        no_src = np.zeros(0, dtype=np.int64)
-        no_depth = np.zeros(0, dtype=np.float64)
-        src_rows = np.array([f.row for f in self.inflows], dtype=np.int64)
-        src_cols = np.array([f.col for f in self.inflows], dtype=np.int64)
         eps = 1e-9 * max(1.0, t_end)
         while self.time_s < t_end - eps:
             t = self.time_s
@@ -513,8 +601,8 @@ class Model:
                 else self.max_dt_s
             )
             stop = min(t_end, self._next_output, self._next_event(t))
-            if self.inflows and self.fixed_dt_s is None:
-                dt_cfl = self._source_dt(t, min(dt_cfl, stop - t), src_rows, src_cols)
+            if (self.inflows or self._exchanges) and self.fixed_dt_s is None:
+                dt_cfl = self._source_dt(t, min(dt_cfl, stop - t))
             dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             t_new = stop if t + dt >= stop - eps else t + dt
             dt = t_new - t
@@ -538,14 +626,11 @@ class Model:
                 # the kernel adds fl(rate·Δt) per cell; the sum of those differs from this by
                 # round-off of relative size eps(dtype), far inside the mass-balance tolerance
                 rain_depth = self._rain_field_sum * float(ft(dt))
-            params_src = (no_src, no_src, no_depth)
-            if self.inflows:
-                src_depth = np.empty(len(self.inflows))
-                for f, idx in self._inflow_groups:
-                    src_depth[idx] = f.volume_m3(t, t_new) / area
-                # a hydrograph at zero adds nothing: skip the per-cell work (most of a long run)
-                if np.any(src_depth != 0.0):
-                    params_src = (src_rows, src_cols, src_depth)
+            src_rows, src_cols, src_depth, src_unique, src_moved = (
+                self._step_sources(t, t_new)
+                if self.inflows or self._exchanges
+                else (self._no_src, self._no_src, self._no_depth, True, None)
+            )
             params = StepParams(
                 dt=dt,
                 dx=dx,
@@ -559,13 +644,15 @@ class Model:
                 t_new=t_new,
                 bc_kind=self._bc_kind,
                 bc_stage=self._bc_stage,
-                src_rows=params_src[0],
-                src_cols=params_src[1],
-                src_depth=params_src[2],
+                src_rows=src_rows,
+                src_cols=src_cols,
+                src_depth=src_depth,
                 track_wet=self._can_track and rain_depth == 0.0,
-                src_unique=self._src_unique,
+                src_unique=src_unique,
+                src_moved=src_moved,
             )
             res = self._backend.step(s, params)
+            self._credit_exchanges(src_moved, t, t_new)
             self.time_s = t_new
             self.steps += 1
             self.cell_updates += cells
@@ -643,7 +730,47 @@ class Model:
         self._mb.inflow += float(moved.sum())
         if np.any(moved > 0.0):
             self._h_max = max(self._h_max, float(np.max(s.h[r, c])))
+        self._backend.state_changed(s)
         return moved
+
+    def schedule_exchange(
+        self, rows: npt.ArrayLike, cols: npt.ArrayLike, volume_m3: npt.ArrayLike, over_s: float
+    ) -> ScheduledExchange:
+        """Add (> 0) or take (< 0) water volumes (m³) at cells at constant rates over the next
+        ``over_s`` seconds: what a coupled model exchanged over an interval enters the surface
+        over that interval, not at once.
+
+        Each step puts rate·Δt into (or takes it from) its cell after the flow update, as a
+        point inflow, with the inflow-aware Δt; a taking is limited to what the cell holds at
+        that step. Cells may repeat. The volumes moved are counted in the mass balance as
+        ``inflow`` in the step that moves them, and summed per cell in the returned
+        :class:`ScheduledExchange`'s ``moved_m3`` (complete once the model has run to
+        ``time_s + over_s``). Putting a whole interval's volume in at once, as :meth:`exchange`
+        does, makes a hole (or a mound) that the scheme answers with waves: with a drain inlet
+        emptied every 10 s, a street held 52 m³ where 4 m³ is the converged answer
+        (``docs/validation.md``, exchange).
+        """
+        r, c = self._cells(rows, cols)
+        v = np.asarray(volume_m3, dtype=np.float64).ravel()
+        if v.shape != r.shape:
+            raise ValueError(f"{r.size} cells but {v.size} volumes")
+        if not np.all(np.isfinite(v)):
+            raise ValueError("exchange volumes must be finite")
+        span = _positive(over_s, "over_s")
+        v = np.where(self._active[r, c], v, 0.0)
+        ex = ScheduledExchange(
+            rows=r,
+            cols=c,
+            volume_m3=v,
+            start_s=self.time_s,
+            end_s=self.time_s + span,
+            moved_m3=np.zeros(r.size),
+            done=not np.any(v != 0.0),
+            short=np.zeros(r.size, dtype=bool),
+        )
+        if not ex.done:
+            self._exchanges.append(ex)
+        return ex
 
     # ------------------------------------------------------------------ outputs
 
