@@ -84,7 +84,6 @@ Example: a 20 × 20 closed box, flat, under 36 mm/h of rain for 10 minutes holds
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,12 +91,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Unpack
 
 from ._backend import (
     CLOSED,
     EDGES,
     GRAVITY,
-    MAX_THRESHOLDS,
     NODATA_Z,
     OPEN,
     STAGE,
@@ -106,6 +105,7 @@ from ._backend import (
     StepParams,
     get_backend,
 )
+from .config import ModelOptions, NumericsConfig, OutputConfig, positive, split_options
 from .drainage import Horton, PointInflow, drainage_rate_m_s
 from .gauges import Gauges
 from .grid import Grid
@@ -145,16 +145,6 @@ class ScheduledExchange:
     def rate_m3_s(self) -> FloatArray:
         """The constant rate per cell (m³/s)."""
         return self.volume_m3 / (self.end_s - self.start_s)
-
-
-def _positive(value: float, what: str, *, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be a number, got {value!r}") from exc
-    if not math.isfinite(v) or v < 0.0 or (v == 0.0 and not allow_zero):
-        raise ValueError(f"{what} must be a finite number {'>=' if allow_zero else '>'} 0, got {v}")
-    return v
 
 
 def _parse_boundary(spec: BoundarySpec) -> tuple[list[int], list[float]]:
@@ -213,6 +203,45 @@ def _first_bad(bad: npt.NDArray[np.bool_]) -> tuple[int, int]:
     return row, col
 
 
+def face_friction(
+    manning: float | npt.ArrayLike, active: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """g·n² (m^(1/3)) on the x faces (rows, cols+1) and y faces (rows+1, cols) of a grid whose
+    active cells are ``active``: a face takes the mean n of its two cells, an edge face its
+    cell's; n (s/m^(1/3)) is a scalar or a raster, finite and > 0 on active cells."""
+    ny, nx = active.shape
+    n = _raster(manning, (ny, nx), "manning")
+    bad = ~(np.isfinite(n) & (n > 0.0)) & active
+    if bad.any():
+        r, c = _first_bad(bad)
+        raise ValueError(f"manning must be finite and > 0, got {n[r, c]} at (row={r}, col={c})")
+    n = np.where(active, n, 0.03)
+    gn2x = np.empty((ny, nx + 1))
+    gn2x[:, 1:-1] = GRAVITY * (0.5 * (n[:, :-1] + n[:, 1:])) ** 2
+    gn2x[:, 0] = GRAVITY * n[:, 0] ** 2
+    gn2x[:, -1] = GRAVITY * n[:, -1] ** 2
+    gn2y = np.empty((ny + 1, nx))
+    gn2y[1:-1, :] = GRAVITY * (0.5 * (n[:-1, :] + n[1:, :])) ** 2
+    gn2y[0, :] = GRAVITY * n[0, :] ** 2
+    gn2y[-1, :] = GRAVITY * n[-1, :] ** 2
+    return gn2x, gn2y
+
+
+def checked_rain(
+    rain: Hyetograph | GriddedRain | None, shape: tuple[int, int], grid_name: str
+) -> Hyetograph | GriddedRain | None:
+    """``rain`` if it is a Hyetograph, a GriddedRain of ``shape``, or None; else ValueError."""
+    if rain is not None and not isinstance(rain, (Hyetograph, GriddedRain)):
+        raise ValueError(
+            f"rain must be a Hyetograph, a GriddedRain or None, got {type(rain).__name__}"
+        )
+    if isinstance(rain, GriddedRain) and tuple(rain.shape) != tuple(shape):
+        raise ValueError(
+            f"GriddedRain shape {tuple(rain.shape)} does not match {grid_name}'s shape {shape}"
+        )
+    return rain
+
+
 class Model:
     """A local inertial surface-flow model on a :class:`~.grid.Grid` (see the module docstring).
 
@@ -243,7 +272,7 @@ class Model:
         ValueError: for any bad input, saying what and where.
     """
 
-    def __init__(  # noqa: C901  split pending, issue 25 (options into config dataclasses)
+    def __init__(
         self,
         grid: Grid,
         manning: float | npt.ArrayLike = 0.03,
@@ -256,82 +285,60 @@ class Model:
         dtype: str = "float64",
         backend: str = "numba",
         gauges: Mapping[str, tuple[int, int]] | None = None,
-        alpha: float = 0.65,
-        theta: float = 0.95,
-        depth_thresholds_m: Sequence[float] = (0.15, 0.27, 0.40, 0.50),
-        output_interval_s: float = 60.0,
-        max_dt_s: float = 10.0,
-        fixed_dt_s: float | None = None,
-        wet_threshold_m: float = 1e-3,
-        flow_depth_min_m: float = 1e-5,
-        track_wet: bool = True,
+        *,
+        numerics: NumericsConfig | None = None,
+        outputs: OutputConfig | None = None,
+        **options: Unpack[ModelOptions],
     ) -> None:
         if not isinstance(grid, Grid):
             raise ValueError(f"grid must be a fangxun.inundation.Grid, got {type(grid).__name__}")
         self.grid = grid
-        shape = grid.shape
-        ny, nx = shape
-        mask = grid.nodata_mask
-        active = ~mask
+        self.numerics, self.outputs = split_options(numerics, outputs, options)
         if str(dtype) not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        ft: Any = _DTYPES[str(dtype)]
-        self.dtype = np.dtype(ft)
+        self.dtype = np.dtype(_DTYPES[str(dtype)])
         self._backend = get_backend(backend)
         self.backend = backend
+        self._active = ~grid.nodata_mask
+        self._has_nodata = bool(grid.nodata_mask.any())
+        gn2x, gn2y = face_friction(manning, self._active)
+        self.rain = checked_rain(rain, grid.shape, "the grid")
+        sinks = self._sinks(drainage_mm_h, infiltration)
+        self._set_inflows(inflows)
+        h0 = self._initial_depth(initial_depth)
+        self.gauges = Gauges(grid, gauges)
+        self._set_boundaries(boundary)
+        self._state = self._new_state(h0, gn2x, gn2y, sinks)
+        self._backend.prepare(self._state)
+        self._reset_counters(h0)
 
-        self.alpha = _positive(alpha, "alpha")
-        if self.alpha > 1.0:
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        self.theta = _positive(theta, "theta", allow_zero=True)
-        if self.theta > 1.0:
-            raise ValueError(f"theta must be in [0, 1], got {self.theta}")
-        self.output_interval_s = _positive(output_interval_s, "output_interval_s")
-        self.max_dt_s = _positive(max_dt_s, "max_dt_s")
-        self.fixed_dt_s = None if fixed_dt_s is None else _positive(fixed_dt_s, "fixed_dt_s")
-        self.wet_threshold_m = _positive(wet_threshold_m, "wet_threshold_m")
-        self.flow_depth_min_m = _positive(flow_depth_min_m, "flow_depth_min_m")
-        thresholds = [
-            _positive(t, f"depth_thresholds_m[{i}]") for i, t in enumerate(depth_thresholds_m)
-        ]
-        if any(b <= a for a, b in itertools.pairwise(thresholds)):
-            raise ValueError(
-                f"depth_thresholds_m must be strictly increasing, got {list(thresholds)}"
-            )
-        if len(thresholds) > MAX_THRESHOLDS:
-            raise ValueError(
-                f"at most {MAX_THRESHOLDS} depth_thresholds_m are tracked, got {len(thresholds)}"
-            )
-        self.depth_thresholds_m = tuple(thresholds)
+    # Options, as attributes (read-only; they live in the two configs).
+    alpha = property(lambda self: self.numerics.alpha, doc="Courant number α.")
+    theta = property(lambda self: self.numerics.theta, doc="de Almeida θ.")
+    max_dt_s = property(lambda self: self.numerics.max_dt_s, doc="Largest step (s).")
+    fixed_dt_s = property(lambda self: self.numerics.fixed_dt_s, doc="Fixed step (s) or None.")
+    flow_depth_min_m = property(
+        lambda self: self.numerics.flow_depth_min_m, doc="Smallest flow depth (m) that flows."
+    )
+    track_wet = property(lambda self: self.numerics.track_wet, doc="Wet-region tracking on.")
+    depth_thresholds_m = property(
+        lambda self: self.outputs.depth_thresholds_m, doc="Depth thresholds (m)."
+    )
+    output_interval_s = property(
+        lambda self: self.outputs.output_interval_s, doc="Output interval (s)."
+    )
+    wet_threshold_m = property(
+        lambda self: self.outputs.wet_threshold_m, doc="Depth (m) from which a cell is wet."
+    )
 
-        # Manning's n → g·n² on faces.
-        n = _raster(manning, shape, "manning")
-        bad = ~(np.isfinite(n) & (n > 0.0)) & active
-        if bad.any():
-            r, c = _first_bad(bad)
-            raise ValueError(f"manning must be finite and > 0, got {n[r, c]} at (row={r}, col={c})")
-        n = np.where(active, n, 0.03)
-        gn2x = np.empty((ny, nx + 1))
-        gn2x[:, 1:-1] = GRAVITY * (0.5 * (n[:, :-1] + n[:, 1:])) ** 2
-        gn2x[:, 0] = GRAVITY * n[:, 0] ** 2
-        gn2x[:, -1] = GRAVITY * n[:, -1] ** 2
-        gn2y = np.empty((ny + 1, nx))
-        gn2y[1:-1, :] = GRAVITY * (0.5 * (n[:-1, :] + n[1:, :])) ** 2
-        gn2y[0, :] = GRAVITY * n[0, :] ** 2
-        gn2y[-1, :] = GRAVITY * n[-1, :] ** 2
+    # ------------------------------------------------------------------ set-up steps
 
-        # Rain.
-        if rain is not None and not isinstance(rain, (Hyetograph, GriddedRain)):
-            raise ValueError(
-                f"rain must be a Hyetograph, a GriddedRain or None, got {type(rain).__name__}"
-            )
-        if isinstance(rain, GriddedRain) and tuple(rain.shape) != shape:
-            raise ValueError(
-                f"GriddedRain shape {tuple(rain.shape)} does not match the grid shape {shape}"
-            )
-        self.rain = rain
-
-        # Sinks.
+    def _sinks(
+        self, drainage_mm_h: float | npt.ArrayLike | None, infiltration: Horton | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """(drainage capacity m/s, Horton f0, fc m/s and k 1/s) rasters; zeros where none."""
+        shape = self.grid.shape
+        active = self._active
         drain = (
             np.zeros(shape) if drainage_mm_h is None else drainage_rate_m_s(drainage_mm_h, shape)
         )
@@ -345,13 +352,15 @@ class Model:
         else:
             f0, fc, kk = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         self._has_infil = infiltration is not None and bool(np.any(f0[active] > 0))
+        return drain, f0, fc, kk
 
-        # Point inflows.
+    def _set_inflows(self, inflows: Sequence[PointInflow] | None) -> None:
+        """Check the point inflows and group those that share a hydrograph."""
         self.inflows = list(inflows or [])
         for i, inflow in enumerate(self.inflows):
             if not isinstance(inflow, PointInflow):
                 raise ValueError(f"inflows[{i}] must be a PointInflow, got {inflow!r}")
-            grid.check_cell(inflow.row, inflow.col, f"inflows[{i}]")
+            self.grid.check_cell(inflow.row, inflow.col, f"inflows[{i}]")
         # Inflows with the same hydrograph (one shared over cells) are evaluated once a step;
         # the next breakpoint of any of them is found in their merged breakpoints.
         groups: dict[tuple[Any, ...], list[int]] = {}
@@ -376,40 +385,52 @@ class Model:
         self._src_cols = np.array([f.col for f in self.inflows], dtype=np.int64)
         self._no_src = np.zeros(0, dtype=np.int64)
         self._no_depth = np.zeros(0, dtype=np.float64)
+        self._exchanges: list[ScheduledExchange] = []  # scheduled, not yet fully applied
 
-        # Boundaries (stages shifted to the internal datum below).
-        kinds, stages = _parse_boundary(boundary)
-
-        # Initial depth.
+    def _initial_depth(self, initial_depth: float | npt.ArrayLike | None) -> FloatArray:
+        """The depth (m) at t = 0, 0 on nodata cells."""
         if initial_depth is None:
-            h0 = np.zeros(shape)
-        else:
-            h0 = _raster(initial_depth, shape, "initial_depth")
-            bad = ~(np.isfinite(h0) & (h0 >= 0.0)) & active
-            if bad.any():
-                r, c = _first_bad(bad)
-                raise ValueError(
-                    f"initial_depth must be finite and >= 0, got {h0[r, c]} at (row={r}, col={c})"
-                )
-            h0 = np.where(active, h0, 0.0)
+            return np.zeros(self.grid.shape)
+        h0 = _raster(initial_depth, self.grid.shape, "initial_depth")
+        bad = ~(np.isfinite(h0) & (h0 >= 0.0)) & self._active
+        if bad.any():
+            r, c = _first_bad(bad)
+            raise ValueError(
+                f"initial_depth must be finite and >= 0, got {h0[r, c]} at (row={r}, col={c})"
+            )
+        return np.where(self._active, h0, 0.0)
 
-        self.gauges = Gauges(grid, gauges)
-
-        # Internal datum: the lowest active bed is 0, which keeps float32 resolution in η.
-        z = grid.elevation
-        self._z_ref = float(np.min(z[active]))
-        zi = np.where(active, z - self._z_ref, NODATA_Z)
-        if float(np.max(zi[active])) >= NODATA_Z / 10:
-            raise ValueError("elevation range exceeds 100 km; check the units (metres)")
+    def _set_boundaries(self, boundary: BoundarySpec) -> None:
+        """Edge kinds, and stages on the internal datum (the lowest active bed is 0, which
+        keeps float32 resolution in the water level)."""
+        kinds, stages = _parse_boundary(boundary)
+        z = self.grid.elevation
+        self._z_ref = float(np.min(z[self._active]))
         self._bc_kind = (kinds[0], kinds[1], kinds[2], kinds[3])
         # water enters along a stage edge without any wet cell nearby: track only without them
-        self.track_wet = bool(track_wet)
         self._can_track = self.track_wet and STAGE not in kinds
         st = [s - self._z_ref if math.isfinite(s) else 0.0 for s in stages]
         self._bc_stage = (st[0], st[1], st[2], st[3])
 
+    def _new_state(
+        self,
+        h0: FloatArray,
+        gn2x: FloatArray,
+        gn2y: FloatArray,
+        sinks: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    ) -> State:
+        """The arrays the backend steps (:data:`.config.FIELDS`), in the model's dtype."""
+        ft: Any = self.dtype.type
+        shape = self.grid.shape
+        ny, nx = shape
+        active = self._active
+        zi = np.where(active, self.grid.elevation - self._z_ref, NODATA_Z)
+        if float(np.max(zi[active])) >= NODATA_Z / 10:
+            raise ValueError("elevation range exceeds 100 km; check the units (metres)")
+        drain, f0, fc, kk = sinks
+        thresholds = self.depth_thresholds_m
         k = len(thresholds)
-        self._state = State(
+        state = State(
             z=zi.astype(ft),
             h=h0.astype(ft),
             qx=np.zeros((ny, nx + 1), dtype=ft),
@@ -418,7 +439,7 @@ class Model:
             qy_new=np.zeros((ny + 1, nx), dtype=ft),
             gn2x=gn2x.astype(ft),
             gn2y=gn2y.astype(ft),
-            rain_field=np.zeros(shape if isinstance(rain, GriddedRain) else (1, 1), dtype=ft),
+            rain_field=np.zeros(shape if isinstance(self.rain, GriddedRain) else (1, 1), dtype=ft),
             drain=drain.astype(ft),
             infil_f=f0.astype(ft),
             infil_fc=fc.astype(ft),
@@ -431,20 +452,19 @@ class Model:
             above=np.zeros(shape, dtype=np.uint8),
             limiter=np.ones((ny + 2, nx + 2), dtype=ft),
         )
-        for i, thr in enumerate(self._state.thresholds):
-            self._state.arrival[i][self._state.h >= thr] = 0.0
-            self._state.above += (self._state.h >= thr).astype(np.uint8)  # above since t = 0
-        self._active = active
-        self._has_nodata = bool(mask.any())
-        self._backend.prepare(self._state)
+        for i, thr in enumerate(state.thresholds):
+            state.arrival[i][state.h >= thr] = 0.0
+            state.above += (state.h >= thr).astype(np.uint8)  # above since t = 0
+        return state
 
+    def _reset_counters(self, h0: FloatArray) -> None:
+        """Time, step counters, balances and outputs at t = 0 (recorded once)."""
         self.time_s = 0.0
         self.steps = 0
         self.cell_updates = 0
         self.active_cell_updates = 0  # cells actually computed (fewer with wet tracking)
         self.limited_steps = 0
         self._h_max = float(h0.max())
-        self._exchanges: list[ScheduledExchange] = []  # scheduled, not yet fully applied
         self._rain_until = -math.inf  # gridded rain field valid until this time
         self._rain_field_sum = 0.0  # its sum over the grid, m/s
         self._area_thresholds = (self.wet_threshold_m, *self.depth_thresholds_m)
@@ -756,7 +776,7 @@ class Model:
             raise ValueError(f"{r.size} cells but {v.size} volumes")
         if not np.all(np.isfinite(v)):
             raise ValueError("exchange volumes must be finite")
-        span = _positive(over_s, "over_s")
+        span = positive(over_s, "over_s")
         v = np.where(self._active[r, c], v, 0.0)
         ex = ScheduledExchange(
             rows=r,
