@@ -12,8 +12,10 @@ clock reaches t + Δ (the last routing step may overshoot a little: t′ ≥ t +
 summing over the routing steps the volume each node took in and the volume SWMM reported as
 flooding at the node (``overflow``), both integrated as SWMM integrates them (the mean of a
 routing step's old and new rates), so that they are SWMM's own volumes. Then the surface gives up
-exactly what the nodes took in and receives exactly what they flooded
-(:meth:`Model.exchange`), and runs to t′. The surface never goes negative (q is limited so that
+exactly what the nodes took in and receives exactly what they flooded, both spread over the
+interval [t, t′] they were exchanged in (:meth:`Model.schedule_exchange`: each surface step
+moves its share after its flow update), and runs to t′. The surface never goes negative (q is
+limited so that
 q·(Δ + one routing step) ≤ h·A_cell, and any remainder is carried to the next chunk as a debt);
 the network never goes negative (it only ever receives from the surface; what it returns is
 what SWMM itself overflows). So the total — surface + network + outfalls + losses — is
@@ -423,21 +425,35 @@ class Coupler:
             self.seconds_in_swmm += time.perf_counter() - t0
             # 3. the surface pays what the nodes took and receives what they flooded
             t0 = time.perf_counter()
-            if n:
-                request = -v_in - self._debt
-                moved = model.exchange(self._in_rows, self._in_cols, request)
-                self._debt = np.maximum(moved - request, 0.0)
-                model.exchange(self._rows, self._cols, v_out)  # never limited: all arrives
-                self.exchange_in_m3 += float(v_in.sum())
-                self.exchange_out_m3 += float(v_out.sum())
-                self._flooded_last = v_out > 0.0
-                for k, name in enumerate(self.coupled):
-                    self.node_flooded_m3[name] += float(v_out[k])
-            model.run_until(self.swmm_time_s)
+            self._advance_surface(v_in, v_out)
             self.seconds_in_surface += time.perf_counter() - t0
             self._record_outfalls(self.swmm_time_s)
             if progress is not None:
                 progress(self.swmm_time_s, t_end_s)
+
+    def _advance_surface(self, v_in: Any, v_out: Any) -> None:
+        """The surface pays what the nodes took (``v_in`` per inlet cell, m³) and receives what
+        they flooded (``v_out`` per node, m³) over the chunk SWMM just ran, and runs to its end.
+
+        Both enter the surface over that interval, step by step (:meth:`Model.schedule_exchange`):
+        taken at once, an inlet's 10 s of inflow empties its cell, and at the surface's default
+        step the waves this starts are not damped within the interval (the street sloshes).
+        """
+        model = self.model
+        if not len(self.coupled):
+            model.run_until(self.swmm_time_s)
+            return
+        request = -v_in - self._debt
+        span = self.swmm_time_s - model.time_s
+        paid = model.schedule_exchange(self._in_rows, self._in_cols, request, span)
+        model.schedule_exchange(self._rows, self._cols, v_out, span)  # never limited: all arrives
+        self.exchange_in_m3 += float(v_in.sum())
+        self.exchange_out_m3 += float(v_out.sum())
+        self._flooded_last = v_out > 0.0
+        for k, name in enumerate(self.coupled):
+            self.node_flooded_m3[name] += float(v_out[k])
+        model.run_until(self.swmm_time_s)
+        self._debt = np.maximum(paid.moved_m3 - request, 0.0)
 
     # ------------------------------------------------------------------ results
 
