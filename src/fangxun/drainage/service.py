@@ -35,7 +35,7 @@ from fangxun.monitoring.models import Datastream, ObservedProperty, Station, Sta
 
 from .checks import check_against_terrain
 from .models import DrainageNetwork, DrainageStationLink, StationRole
-from .network import NetworkError, read_inp
+from .network import Network, NetworkError, read_inp
 
 log = logging.getLogger(__name__)
 
@@ -153,15 +153,18 @@ def link_station(
     swmm_name: str,
     actor: Actor,
     settings: Settings,
+    parsed: Network | None = None,
 ) -> DrainageStationLink:
-    """Say that ``station_code``'s telemetry drives SWMM pump/outfall ``swmm_name``."""
+    """Say that ``station_code``'s telemetry drives SWMM pump/outfall ``swmm_name``.
+
+    ``parsed``: the network's file already read (:func:`read_inp`), to link many at once."""
     station = session.scalar(select(Station).where(Station.code == station_code))
     if station is None:
         raise NotFoundError(f"station {station_code} does not exist")
     want = StationKind.pump_station if role == StationRole.pump else StationKind.river_gauge
     if station.kind != want:
         raise ValidationFailed(f"station {station_code} is a {station.kind}, not a {want}")
-    net = read_inp(settings.data_dir / network.inp_file)
+    net = parsed or read_inp(settings.data_dir / network.inp_file)
     names = [p.name for p in net.pumps] if role == StationRole.pump else net.outfalls
     known = {n if isinstance(n, str) else n.name for n in names}
     if swmm_name not in known:
