@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
 from fangxun.demo.drainage_seed import seed_drainage
+from fangxun.demo.files import ensure_terrain_files
 from fangxun.demo.monitoring_seed import seed_monitoring
 from fangxun.demo.network import PUMP_STATION_OF
 from fangxun.demo.terrain import demo_terrain, grid_transform
@@ -30,6 +31,7 @@ def _grid() -> Grid:
 def test_demo_network_is_imported_once_and_driven_by_the_pump_stations(
     db_session: Session, settings: Settings
 ) -> None:
+    ensure_terrain_files(settings.data_dir)  # as the loader does before
     seed_monitoring(session=db_session)
     first = seed_drainage(session=db_session, settings=settings)
     again = seed_drainage(session=db_session, settings=settings)

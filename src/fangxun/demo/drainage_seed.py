@@ -28,7 +28,6 @@ from fangxun.demo.terrain import CELL_SIZE_M, N_ROWS, demo_terrain, grid_transfo
 from fangxun.drainage import service
 from fangxun.drainage.models import StationRole
 from fangxun.drainage.network import read_inp
-from fangxun.inundation import Grid
 from fangxun.monitoring.models import Station
 
 log = logging.getLogger(__name__)
@@ -61,12 +60,7 @@ def seed_drainage(*, session: Session, settings: Settings) -> DrainageSeedSummar
     if active is not None and active.sha256 == digest:
         summary.network_id = active.id
         return summary
-    grid = Grid(
-        elevation=terrain.elevation.astype(float),
-        cell_size=terrain.cell_size_m,
-        transform=grid_transform(),
-        crs=terrain.crs,
-    )
+    grid = service.district_terrain(settings)  # the demo terrain written by the loader
     row = service.import_network(
         session=session,
         settings=settings,
