@@ -4,8 +4,10 @@ both ways) against the uncoupled run (the catchment sink), and the share of time
 The district as ``benchmarks/forecast.py`` builds it (demo terrain, Manning's n by land use,
 Chicago design storm P = 5 a over the horizon, open edges, 60 virtual gauges), once with the
 catchment drainage sink (uncoupled) and once coupled with the synthetic demo network of
-:mod:`fangxun.demo.network` (no sink: the pipes drain the streets through the road cells
-within 100 m of each manhole, a 1 m² gully each), exchange every 10 s. Writes
+:mod:`fangxun.demo.network` (no sink: the underpasses' roads feed their pump stations, every
+other road and roof cell within 360 m its nearest trunk manhole, 1 m² of inlet each; see
+:func:`demo_inlets`), exchange every 10 s. Both runs are timed in the same process, one after
+the other, with the load average before each. Writes
 ``benchmarks/results/coupled.json``. Target (issue 24): coupled ≤ 1.5 × uncoupled.
 
     .venv/bin/python benchmarks/coupled.py                 # 3 h at the terrain's 10 m
@@ -28,8 +30,8 @@ import numpy as np
 
 from fangxun.config import load_settings
 from fangxun.demo.files import ensure_terrain_files
-from fangxun.demo.network import INLET_AREA_M2, INLET_RADIUS_M, demo_network_inp
-from fangxun.demo.terrain import generate_terrain
+from fangxun.demo.network import INLET_AREA_M2, demo_network_inp
+from fangxun.demo.terrain import LANDUSE_BUILDING, generate_terrain
 from fangxun.drainage.checks import check_against_terrain, inlet_cells
 from fangxun.drainage.coupler import Coupler, ExchangeParams
 from fangxun.drainage.network import read_inp
@@ -69,6 +71,41 @@ def deepest(max_depth: np.ndarray, grid: Grid) -> dict[str, object]:
     }
 
 
+def _coarsen(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A fine mask on a coarser grid: a block is in when any of its cells is."""
+    if mask.shape == shape:
+        return mask
+    k = mask.shape[0] // shape[0]
+    mask = mask[: shape[0] * k, : shape[1] * k]
+    return mask.reshape(shape[0], k, shape[1], k).any(axis=(1, 3))
+
+
+def demo_inlets(grid: Grid, cells: dict[str, tuple[int, int]]) -> dict[str, list[tuple[int, int]]]:
+    """Where the demo district's water enters its network (the design basis in docs/drainage.md):
+
+    * the road cells of each underpass (within 130 m of its low point along the road) feed the
+      underpass's pump-station junction ``UPnn`` and nothing else;
+    * every other road cell (gullies) and every building cell (roofs: downpipes into the yard
+      sewers) within :data:`ROOF_RADIUS_M` feeds its nearest trunk manhole, 1 m² of inlet each.
+    """
+    terrain = generate_terrain()
+    roads = _coarsen(terrain.road_mask, grid.shape)
+    roofs = _coarsen(terrain.landuse == LANDUSE_BUILDING, grid.shape)
+    pumped = {n: c for n, c in cells.items() if n.startswith("UP")}
+    trunks = {n: c for n, c in cells.items() if n not in pumped}
+    under = inlet_cells(grid, pumped, 130.0, roads)
+    taken = np.zeros(grid.shape, dtype=bool)
+    for feed in under.values():
+        for r, c in feed:
+            taken[r, c] = True
+    out = inlet_cells(grid, trunks, ROOF_RADIUS_M, (roads | roofs) & ~taken)
+    return out | under
+
+
+#: Roofs and gullies this far (m) from a trunk manhole feed it: half the street spacing.
+ROOF_RADIUS_M = 360.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--hours", type=float, default=3.0)
@@ -94,13 +131,7 @@ def main() -> None:
     grid = d.grid()
     check = check_against_terrain(net, grid)
     cells = {n: c for n, c in check.cells.items() if net.nodes[n].kind != "outfall"}
-    # gullies: every road cell within 100 m feeds its nearest manhole (1 m² of grate each)
-    roads = generate_terrain().road_mask
-    if roads.shape != grid.shape:  # a coarser model: a block is road if any of its cells is
-        k = roads.shape[0] // grid.shape[0]
-        roads = roads[: grid.shape[0] * k, : grid.shape[1] * k]
-        roads = roads.reshape(grid.shape[0], k, grid.shape[1], k).any(axis=(1, 3))
-    feed = inlet_cells(grid, cells, INLET_RADIUS_M, roads)
+    feed = demo_inlets(grid, cells)
     rng = np.random.default_rng(1)
     gauges = {
         f"p{i}": (int(rng.integers(0, d.shape[0])), int(rng.integers(0, d.shape[1])))
@@ -126,7 +157,8 @@ def main() -> None:
         },
         "exchange_interval_s": args.exchange_s,
         "inlet_area_m2_per_cell": INLET_AREA_M2,
-        "inlet_radius_m": INLET_RADIUS_M,
+        "inlets": "underpass roads to their pump station; roads and roofs within "
+        f"{ROOF_RADIUS_M:g} m to the nearest trunk manhole",
         "inlet_cells": int(sum(len(v) for v in feed.values())),
     }
     # Warm the Numba cache.

@@ -413,3 +413,21 @@ def _network_features(path: str, sha256: str, crs_wkt: str) -> list[dict[str, An
                 )
             )
     return features
+
+
+def linked_pump_stations(*, session: Session) -> list[str]:
+    """Codes of the pump stations that drive pumps of the active network (for a what-if form)."""
+    row = active_network(session=session)
+    if row is None:
+        return []
+    stmt = (
+        select(Station.code)
+        .join(DrainageStationLink, DrainageStationLink.station_id == Station.id)
+        .where(
+            DrainageStationLink.network_id == row.id,
+            DrainageStationLink.role == StationRole.pump,
+        )
+        .distinct()
+        .order_by(Station.code)
+    )
+    return list(session.scalars(stmt))
