@@ -20,12 +20,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fangxun.audit.service import Actor
 from fangxun.config import Settings
 from fangxun.errors import ValidationFailed
 from fangxun.forecast import service as forecast
 from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import ForecastRunCreate, PointForecastRead
+from fangxun.org.permissions import Actor
 
 from .service import DrainageWhatIf, active_network
 
