@@ -33,6 +33,7 @@ from fangxun.audit.router import router as audit_router
 from fangxun.briefings.router import router as briefings_router
 from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
+from fangxun.drainage.router import router as drainage_router
 from fangxun.duty.router import router as duty_router
 from fangxun.forecast.router import router as forecast_router
 from fangxun.hazards import jobs as hazard_jobs
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
+    router.include_router(drainage_router)
     router.include_router(rain_router)
     router.include_router(reports_router)
     router.include_router(response_router)
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(api_router(), prefix=API_PREFIX)
 
     from fangxun.web.briefings_pages import router as briefings_pages_router
+    from fangxun.web.drainage_pages import router as drainage_pages_router
     from fangxun.web.duty_pages import router as duty_pages_router
     from fangxun.web.forecast_pages import router as forecast_pages_router
     from fangxun.web.hazards_pages import router as hazards_pages_router
@@ -178,6 +181,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(briefings_pages_router)
     app.include_router(hazards_pages_router)
     app.include_router(forecast_pages_router)
+    app.include_router(drainage_pages_router)
     app.include_router(monitoring_pages_router)
     app.include_router(response_pages_router)
     app.include_router(notify_pages_router)

@@ -22,6 +22,8 @@ from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
 from fangxun.config import Settings
 from fangxun.db import Session
+from fangxun.drainage import service as drainage_service
+from fangxun.drainage import whatif as drainage_whatif
 from fangxun.errors import PermissionDeniedError, ValidationFailed
 from fangxun.forecast import flows, rainsource, service
 from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
@@ -147,7 +149,108 @@ def forecast_page(
             "form": _form_defaults(settings),
             "errors": {},
             "max_members": FORM_MAX_MEMBERS,
+            "whatif": _whatif_context(db, user, run, lang),
         },
+    )
+
+
+def _whatif_context(
+    db: Session, user: User, run: ForecastRun | None, lang: str, **extra: Any
+) -> dict[str, Any]:
+    """The drainage what-if box: shown with a network and a forecast in force."""
+    _ = gettext_for(lang)
+    stations = drainage_service.linked_pump_stations(session=db)
+    network = drainage_service.active_network(session=db) is not None
+    whatifs = (
+        [
+            w.as_dict() | {"what": _describe_whatif(w.whatif, _)}
+            for w in drainage_whatif.recent_whatifs(session=db, actor=user, base_run_id=run.id)
+        ]
+        if run is not None and network
+        else []
+    )
+    return {
+        "shown": network and run is not None,
+        "can_run": _can_run(user),
+        "stations": stations,
+        "whatifs": whatifs,
+        "form": {"pump_station": "", "inlet_factor": "", "river": ""},
+        "errors": {},
+        "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+        "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
+    } | extra
+
+
+def _describe_whatif(params: dict[str, Any], _: Callable[[str], str]) -> str:
+    parts = []
+    if params.get("pumps_off"):
+        parts.append(_("pump station %(codes)s off") % {"codes": ", ".join(params["pumps_off"])})
+    if params.get("inlet_factor") is not None:
+        parts.append(_("inlets at %(pct)d %%") % {"pct": round(params["inlet_factor"] * 100)})
+    if params.get("river_at_guarantee"):
+        parts.append(_("river at its guarantee level"))
+    return "; ".join(parts)
+
+
+@router.post("/forecast/whatif", dependencies=[CsrfProtected])
+def start_whatif(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    background: BackgroundTasks,
+    pump_station: Annotated[str, Form(max_length=50)] = "",
+    inlet_factor: Annotated[str, Form(max_length=20)] = "",
+    river: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Start a drainage what-if beside the forecast in force; answers the what-if box (HTMX)
+    with the new run listed, or with what is wrong."""
+    lang = negotiate_language(request, settings.language)
+    _ = gettext_for(lang)
+    form = {"pump_station": pump_station, "inlet_factor": inlet_factor, "river": river}
+    errors: dict[str, str] = {}
+    factor: float | None = None
+    if inlet_factor.strip():
+        try:
+            factor = float(inlet_factor.strip())
+        except ValueError:
+            factor = math.nan
+        if not 0.0 <= factor <= 1.0:  # NaN fails too
+            errors["inlet_factor"] = _("The inlet factor must be a number from 0 to 1.")
+    stations = drainage_service.linked_pump_stations(session=db)
+    if pump_station and pump_station not in stations:
+        errors["pump_station"] = _("Choose a pump station of the network.")
+    run = service.current_run(session=db)
+    denied = False
+    if not errors:
+        try:
+            scenario = drainage_whatif.start_whatif(
+                session=db,
+                settings=settings,
+                actor=user,
+                whatif=drainage_service.DrainageWhatIf(
+                    pumps_off=(pump_station,) if pump_station else (),
+                    inlet_factor=factor,
+                    river_at_guarantee=river == "on",
+                ),
+            )
+            background.add_task(flows.execute_run, engine, scenario.id, settings)
+            form = {"pump_station": "", "inlet_factor": "", "river": ""}
+        except PermissionDeniedError:
+            errors["form"] = _("Your role may not start forecast runs.")
+            denied = True
+        except ValidationFailed as exc:
+            log.info("what-if form: %s", exc)
+            errors["form"] = _("The what-if cannot run: %(detail)s") % {"detail": str(exc)}
+    hx = request.headers.get("HX-Request") == "true"
+    return render_page(
+        request,
+        "forecast/_whatif.html",
+        settings=settings,
+        user=user,
+        status_code=200 if hx or not errors else (403 if denied else 422),
+        context={"whatif": _whatif_context(db, user, run, lang, form=form, errors=errors)},
     )
 
 

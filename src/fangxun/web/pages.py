@@ -52,6 +52,7 @@ MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("incidents", N_("Incidents"), "/incidents.geojson"),
     ("warnings", N_("Warnings at hazard points"), "/warnings/points.geojson"),
     ("resources", N_("Teams and warehouses"), None),
+    ("drainage", N_("Drainage network"), "/drainage/network.geojson"),
 )
 #: Overlays filled by the situation room's live module (``static/js/situation.js``), not by a
 #: GeoJSON source of their own.
@@ -74,6 +75,8 @@ MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool], ...]] = (
     (N_("Gauge"), "#1a9850", False, False),
     (N_("Warehouse"), "#8c510a", False, False),
     (N_("Team on standby"), "#33a02c", False, False),
+    (N_("Drainage pipe, manhole, outfall"), "#3b6fb6", False, False),
+    (N_("Drainage pump station"), "#d95f02", False, False),
 )
 
 

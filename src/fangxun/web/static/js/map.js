@@ -38,6 +38,9 @@ for (const item of config.overlays) {
 }
 L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
 
+// Marker radius (px) by a feature's `kind`: the network's many manholes stay small.
+const POINT_RADIUS = { manhole: 2.5, storage: 4, outfall: 5, pump_station: 7 };
+
 // Built overlays load their GeoJSON (cookie-authenticated, the user's jurisdiction only); each
 // feature may carry a `colour` and a `url` to its own page.
 async function loadOverlay(item) {
@@ -46,9 +49,15 @@ async function loadOverlay(item) {
   if (!response.ok) throw new Error(`${item.source}: HTTP ${response.status}`);
   const data = await response.json();
   L.geoJSON(data, {
+    // lines (drainage pipes) in their feature's colour, thicker for larger pipes
+    style: (feature) => ({
+      color: feature.properties.colour || "#3b6fb6",
+      weight: feature.properties.diameter_m ? 1 + feature.properties.diameter_m : 2,
+      opacity: 0.8,
+    }),
     pointToLayer: (feature, latlng) =>
       L.circleMarker(latlng, {
-        radius: 6,
+        radius: POINT_RADIUS[feature.properties.kind] || 6,
         weight: 1,
         color: "#333",
         fillColor: feature.properties.colour || "#d7301f",
@@ -61,6 +70,11 @@ async function loadOverlay(item) {
       link.textContent = props.name || props.code || "";
       if (props.url) link.href = props.url;
       box.appendChild(link);
+      if (props.detail) {
+        const detail = document.createElement("div");
+        detail.textContent = props.detail;
+        box.appendChild(detail);
+      }
       layer.bindPopup(box);
     },
   }).addTo(group);
