@@ -389,6 +389,8 @@ class ReadinessItem:
     ok: bool
     what: str
     fix: str
+    #: An advisory item (the district works without it, less well) does not hold readiness up.
+    required: bool = True
 
 
 @dataclass
@@ -399,7 +401,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(item.ok for item in self.items)
+        return all(item.ok for item in self.items if item.required)
 
 
 def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readiness:
@@ -408,8 +410,10 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
 
     out = Readiness()
 
-    def add(areas: tuple[Area, ...], ok: bool, what: str, fix: str) -> None:
-        out.items.append(ReadinessItem(areas, ok, what, fix))
+    def add(
+        areas: tuple[Area, ...], ok: bool, what: str, fix: str, *, required: bool = True
+    ) -> None:
+        out.items.append(ReadinessItem(areas, ok, what, fix, required))
 
     def count(stmt: Any) -> int:
         return int(session.scalar(stmt) or 0)
@@ -482,6 +486,20 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         "a notification contact (email or group robot)",
         "give people an email column, or add a unit's WeCom/DingTalk robot",
     )
+    district_dir = terrain.parent
+    add((Area.forecasts,), (district_dir / "buildings.geojson").is_file(),
+        "building footprints (blocked or rough cells)", "fangxun setup buildings FILE",
+        required=False)  # fmt: skip
+    landuse_ok = (district_dir / "landuse.tif").is_file() or settings.forecast_landuse_path
+    add((Area.forecasts,), bool(landuse_ok), "land use (Manning's n by class)",
+        "fangxun setup landuse FILE", required=False)  # fmt: skip
+    from fangxun.forecast.service import stored_storm_formula
+
+    formula_ok = ("forecast_storm_formula" in settings.model_fields_set
+                  or stored_storm_formula(settings) is not None)  # fmt: skip
+    add((Area.forecasts,), formula_ok, "the district's storm intensity formula, with its source",
+        "fangxun setup storm-formula --a A --b B --c C --n N --unit mm/min --source DOC "
+        "(else the unverified example is used)", required=False)  # fmt: skip
     return out
 
 
