@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import shapely
 from rasterio.transform import from_origin
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from fangxun.cli.main import app as cli_app
@@ -45,10 +46,12 @@ def _vector(path: Path, geoms: list[shapely.Geometry], crs: str, **fields: list[
 
 
 @pytest.fixture
-def district(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def district(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
+) -> Iterator[Settings]:
     monkeypatch.setenv("FANGXUN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("FANGXUN_ENVIRONMENT", "test")
-    monkeypatch.setenv("FANGXUN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("FANGXUN_DATABASE_URL", sqlite_engine.url.render_as_string(False))
     for name in ("FORECAST_TERRAIN_PATH", "FORECAST_STORM_FORMULA", "FORECAST_LANDUSE_PATH"):
         monkeypatch.delenv(f"FANGXUN_{name}", raising=False)
     get_settings.cache_clear()

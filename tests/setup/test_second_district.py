@@ -149,6 +149,16 @@ def test_second_district_from_files_forecasts_and_warns(district_env: Path) -> N
     code, out = fangxun("setup", "terrain", str(d / "dem_utm50.tif"))
     assert code == 0 and "EPSG:32650" in out, out
 
+    (d / "roads.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"名称": "合溪路"}, "geometry": {
+            "type": "LineString", "coordinates": [list(TO_WGS.transform(X0, Y0 + 495)),
+                                                  list(TO_WGS.transform(X0 + 2000, Y0 + 495))]}}
+    ]}), encoding="utf-8")  # fmt: skip
+    code, out = fangxun("setup", "roads", str(d / "roads.geojson"))
+    assert code == 0 and "1 line(s)" in out and "Offline basemap: hillshade" in out, out
+    hillshade = json.loads((d / "var" / "district" / "hillshade.json").read_text("utf-8"))
+    assert hillshade["synthetic"] is False and hillshade["source_crs"] == "EPSG:32650"
+
     write_buildings(d / "buildings.geojson")
     code, out = fangxun("setup", "buildings", str(d / "buildings.geojson"), "--mode", "blocked")
     assert code == 0 and "2 footprint(s), blocked" in out, out

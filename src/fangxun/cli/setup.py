@@ -1,8 +1,8 @@
 """`fangxun setup ...`: set a district up from its own files, then check it is ready.
 
-``terrain FILE`` (a DEM in any CRS), ``buildings FILE`` and ``landuse FILE`` (vector footprints and
-land use burnt onto the terrain's grid), ``storm-formula`` (in mm/min or L/(s·ha), with source),
-``units FILE`` (district and street offices with
+``terrain FILE`` (a DEM in any CRS), ``buildings FILE`` and ``landuse FILE`` (footprints and land
+use burnt onto the terrain's grid), ``roads FILE`` (for the offline basemap), ``storm-formula``
+(in mm/min or L/(s·ha), with its source), ``units FILE`` (district and street offices with
 boundaries: GeoJSON, Shapefile or GeoPackage), ``people FILE [--mapping M]`` and ``stations FILE
 [--mapping M]`` (CSV or Excel with the office's own headers), ``check`` (exit 0 only when ready).
 Imports are atomic: a bad row is reported by row and field and nothing is written.
@@ -44,11 +44,41 @@ def terrain(path: Path = _FILE) -> None:
         f"Terrain {escape(str(report.path))}: {report.crs}{via}, {report.width}×{report.height} "
         f"cells of {report.cell_size_m:g} m, {report.min_m:.1f}…{report.max_m:.1f} m."
     )
+    _refresh_basemap()
     if settings.forecast_terrain_path:
         console.print(
             f"[yellow]Note:[/] FANGXUN_FORECAST_TERRAIN_PATH={settings.forecast_terrain_path} "
             "still takes precedence; unset it to forecast on this terrain."
         )
+
+
+def _refresh_basemap() -> None:
+    """Redraw the district's offline hillshade (terrain, roads, boundaries) when it has a
+    terrain of its own."""
+    from fangxun.forecast.service import district_dir, district_terrain_path
+    from fangxun.setup import service
+
+    settings = get_settings()
+    terrain_file = district_terrain_path(settings)
+    if not terrain_file.is_file():
+        return
+    with database_session(settings.database_url) as session:
+        meta = service.refresh_basemap(
+            session=session, terrain=terrain_file, folder=district_dir(settings)
+        )
+    if meta is not None:
+        console.print(f"Offline basemap: hillshade {meta['width']}×{meta['height']} px.")
+
+
+@app.command()
+def roads(path: Path = _FILE) -> None:
+    """Store road lines (any vector file and CRS) for the district's offline basemap."""
+    from fangxun.forecast.service import district_dir
+    from fangxun.setup.inputs import store_roads
+
+    count = store_roads(path, district_dir(get_settings()) / "roads.geojson")
+    console.print(f"Roads from {escape(path.name)}: {count} line(s).")
+    _refresh_basemap()
 
 
 @app.command()
@@ -129,6 +159,7 @@ def units(path: Path = _FILE, mapping: Path | None = _MAPPING) -> None:
     with database_session(get_settings().database_url) as session:
         s = service.import_units(session=session, features=features, actor=cli_actor())
     console.print(f"Units from {escape(path.name)}: {s.created} created, {s.updated} updated.")
+    _refresh_basemap()
 
 
 def _table(path: Path, mapping: Path | None, fields: tuple[str, ...], what: str) -> list:  # type: ignore[type-arg]

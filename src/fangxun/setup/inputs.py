@@ -92,6 +92,23 @@ def store_buildings(source: Path, target: Path, *, mode: str = "blocked") -> Bui
     return BuildingsReport(target, len(kept), mode, skipped)
 
 
+def store_roads(source: Path, target: Path) -> int:
+    """Read road centre lines (any vector file and CRS) and store them at ``target`` in WGS 84
+    for the offline basemap; returns the number of roads. Polygons (road surfaces) are kept too."""
+    from fangxun.setup.terrain import read_vector_features
+
+    kept = [
+        {"type": "Feature", "properties": {}, "geometry": f.geometry}
+        for f in read_vector_features(source, {})
+        if f.geometry is not None
+        and f.geometry.get("type") in ("LineString", "MultiLineString", "Polygon", "MultiPolygon")
+    ]
+    if not kept:
+        raise ValidationFailed(f"{source.name}: no road line in the file", loc=(source.name,))
+    _write_json(target, {"type": "FeatureCollection", "source": source.name, "features": kept})
+    return len(kept)
+
+
 # --- land use ----------------------------------------------------------------------------------
 
 

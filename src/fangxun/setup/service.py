@@ -369,6 +369,30 @@ def _ensure_streams(
         )  # fmt: skip
 
 
+# --- the district's basemap --------------------------------------------------------------------
+
+
+def refresh_basemap(*, session: Session, terrain: Path, folder: Path) -> dict[str, Any] | None:
+    """(Re)write the district's offline hillshade in ``folder`` from the terrain, the roads
+    stored there (``roads.geojson``) and the units' boundaries; None while there is no usable
+    terrain. Returns the hillshade's metadata."""
+    import json
+
+    from fangxun.setup.basemap import write_hillshade
+    from fangxun.setup.terrain import terrain_problem
+
+    if terrain_problem(terrain) is not None:
+        return None
+    roads: list[dict[str, Any]] = []
+    roads_file = folder / "roads.geojson"
+    if roads_file.is_file():
+        data = json.loads(roads_file.read_text(encoding="utf-8"))
+        roads = [f["geometry"] for f in data.get("features", []) if f.get("geometry")]
+    boundaries = [u.geometry for u in session.scalars(select(Unit).order_by(Unit.id))
+                  if u.geometry]  # fmt: skip
+    return write_hillshade(terrain, folder, roads=roads, boundaries=boundaries)
+
+
 # --- readiness ---------------------------------------------------------------------------------
 
 
@@ -506,5 +530,5 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
 __all__ = [
     "PEOPLE_FIELDS", "STATION_FIELDS", "UNIT_FIELDS", "Area", "ImportSummary", "Readiness",
     "ReadinessItem", "UnitFeature", "import_people", "import_stations", "import_units",
-    "readiness",
+    "readiness", "refresh_basemap",
 ]  # fmt: skip
