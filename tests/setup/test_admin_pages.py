@@ -208,6 +208,6 @@ def test_stations_import_page_lists_streams(
     assert "HXRG01-rain" in listing and "rainfall" in listing
     home = web_client.get("/admin").text
     row = re.search(
-        r'data-ok="(\w+)">\s*<td>[^<]*<span[^>]*>.</span></td>\s*<td>a rain gauge', home
+        r'data-ok="(\w+)">\s*<td>[^<]*<span[^>]*>.</span></td>\s*<td>有降雨数据流的雨量站', home
     )
     assert row is not None and row.group(1) == "true"  # the checklist item passes now

@@ -415,6 +415,10 @@ class ReadinessItem:
     fix: str
     #: An advisory item (the district works without it, less well) does not hold readiness up.
     required: bool = True
+    #: What the item checks, for the pages to name it in their language (``terrain``, ``gauge``…).
+    key: str = ""
+    #: Particulars beside the name (the terrain's file, or why it cannot serve).
+    detail: str = ""
 
 
 @dataclass
@@ -435,15 +439,23 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     out = Readiness()
 
     def add(
-        areas: tuple[Area, ...], ok: bool, what: str, fix: str, *, required: bool = True
+        key: str,
+        areas: tuple[Area, ...],
+        ok: bool,
+        what: str,
+        fix: str,
+        *,
+        required: bool = True,
+        detail: str = "",
     ) -> None:
-        out.items.append(ReadinessItem(areas, ok, what, fix, required))
+        out.items.append(ReadinessItem(areas, ok, what, fix, required, key, detail))
 
     def count(stmt: Any) -> int:
         return int(session.scalar(stmt) or 0)
 
     districts = count(select(func.count()).select_from(Unit).where(Unit.kind == UnitKind.district))
     add(
+        "district",
         (Area.warnings, Area.duty, Area.notifications),
         districts == 1,
         "the district unit",
@@ -455,6 +467,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         .where(Unit.kind == UnitKind.district, Unit.geometry.is_not(None))
     )
     add(
+        "boundary",
         (Area.forecasts,),
         bounded >= 1,
         "the district boundary",
@@ -464,6 +477,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         select(func.count()).select_from(Unit).where(Unit.kind == UnitKind.street_office)
     )
     add(
+        "offices",
         (Area.warnings, Area.duty),
         offices >= 1,
         "street offices (办事处)",
@@ -473,7 +487,8 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     terrain_ok, terrain_what = problem is None, f"the district terrain ({terrain})"
     if problem is not None:
         terrain_what += f": {problem}"
-    add((Area.forecasts,), terrain_ok, terrain_what, "fangxun setup terrain DEM.tif")
+    add("terrain", (Area.forecasts,), terrain_ok, terrain_what, "fangxun setup terrain DEM.tif",
+        detail=problem or str(terrain))  # fmt: skip
     gauges = count(
         select(func.count(func.distinct(Station.id)))
         .select_from(Station)
@@ -482,6 +497,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         .where(ObservedProperty.code == "rainfall", Station.is_active.is_(True))
     )
     add(
+        "gauge",
         (Area.forecasts, Area.warnings),
         gauges >= 1,
         "a rain gauge with a rainfall datastream",
@@ -489,6 +505,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     )
     points = count(select(func.count()).select_from(HazardPoint))
     add(
+        "points",
         (Area.forecasts, Area.warnings),
         points >= 1,
         "hazard points (积水点)",
@@ -496,6 +513,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     )
     people = count(select(func.count()).select_from(Person))
     add(
+        "people",
         (Area.duty, Area.notifications),
         people >= 1,
         "people in the units",
@@ -505,25 +523,45 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         select(func.count()).select_from(ContactChannel).where(ContactChannel.active.is_(True))
     )
     add(
+        "contact",
         (Area.notifications,),
         contacts >= 1,
         "a notification contact (email or group robot)",
         "give people an email column, or add a unit's WeCom/DingTalk robot",
     )
     district_dir = terrain.parent
-    add((Area.forecasts,), (district_dir / "buildings.geojson").is_file(),
-        "building footprints (blocked or rough cells)", "fangxun setup buildings FILE",
-        required=False)  # fmt: skip
+    add(
+        "buildings",
+        (Area.forecasts,),
+        (district_dir / "buildings.geojson").is_file(),
+        "building footprints (blocked or rough cells)",
+        "fangxun setup buildings FILE",
+        required=False,
+    )
     landuse_ok = (district_dir / "landuse.tif").is_file() or settings.forecast_landuse_path
-    add((Area.forecasts,), bool(landuse_ok), "land use (Manning's n by class)",
-        "fangxun setup landuse FILE", required=False)  # fmt: skip
+    add(
+        "landuse",
+        (Area.forecasts,),
+        bool(landuse_ok),
+        "land use (Manning's n by class)",
+        "fangxun setup landuse FILE",
+        required=False,
+    )
     from fangxun.forecast.service import stored_storm_formula
 
-    formula_ok = ("forecast_storm_formula" in settings.model_fields_set
-                  or stored_storm_formula(settings) is not None)  # fmt: skip
-    add((Area.forecasts,), formula_ok, "the district's storm intensity formula, with its source",
+    formula_ok = (
+        "forecast_storm_formula" in settings.model_fields_set
+        or stored_storm_formula(settings) is not None
+    )
+    add(
+        "formula",
+        (Area.forecasts,),
+        formula_ok,
+        "the district's storm intensity formula, with its source",
         "fangxun setup storm-formula --a A --b B --c C --n N --unit mm/min --source DOC "
-        "(else the unverified example is used)", required=False)  # fmt: skip
+        "(else the unverified example is used)",
+        required=False,
+    )
     return out
 
 

@@ -75,6 +75,26 @@ ROLE_LABELS: Final[dict[str, str]] = {
     "inspector": N_("Inspector"),
     "viewer": N_("Viewer"),
 }
+#: The readiness checks by key (msgids), and what they are needed for.
+CHECKS: Final[dict[str, str]] = {
+    "district": N_("The district unit"),
+    "boundary": N_("The district boundary"),
+    "offices": N_("Street offices"),
+    "terrain": N_("The district terrain"),
+    "gauge": N_("A rain gauge with a rainfall datastream"),
+    "points": N_("Hazard points"),
+    "people": N_("People in the units"),
+    "contact": N_("A notification contact (e-mail or group robot)"),
+    "buildings": N_("Building footprints (blocked or rough cells)"),
+    "landuse": N_("Land use (Manning's n by class)"),
+    "formula": N_("The district's storm intensity formula, with its source"),
+}
+AREAS: Final[dict[str, str]] = {
+    "forecasts": N_("forecasts"),
+    "warnings": N_("warnings"),
+    "notifications": N_("notifications"),
+    "duty": N_("duty"),
+}
 DATUM_LABELS: Final[dict[str, str]] = {
     "wgs84": N_("WGS 84 (GPS)"),
     "cgcs2000": N_("CGCS2000 (as WGS 84)"),
@@ -110,7 +130,8 @@ def admin_home(request: Request, user: WebUser, db: SessionDep, settings: Settin
     """The setup walk-through: its steps and the readiness checklist."""
     _admin(user)
     ready = setup_service.readiness(session=db, settings=settings, terrain=terrain_path(settings))
-    return _page(request, settings, user, "home.html", {"readiness": ready, "steps": STEPS})
+    context = {"readiness": ready, "steps": STEPS, "checks": CHECKS, "areas": AREAS}
+    return _page(request, settings, user, "home.html", context)
 
 
 @router.get("/admin/units")

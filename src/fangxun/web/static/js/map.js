@@ -57,8 +57,10 @@ async function loadOverlay(item) {
   if (!response.ok) throw new Error(`${item.source}: HTTP ${response.status}`);
   const data = await response.json();
   L.geoJSON(data, {
-    // Areas (unit boundaries) are outlines, so the points and the terrain under them stay visible.
-    style: () => ({ color: "#6a3d9a", weight: 2, dashArray: "6 4", fill: false }),
+    // Areas (unit boundaries) are outlines, so the points and the terrain under them stay visible;
+    // points keep the marker style they are made with.
+    style: (feature) =>
+      feature.geometry.type === "Point" ? {} : { color: "#6a3d9a", weight: 2, dashArray: "6 4", fill: false },
     pointToLayer: (feature, latlng) =>
       L.circleMarker(latlng, {
         radius: 6,
