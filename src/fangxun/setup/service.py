@@ -123,6 +123,24 @@ def _units_by_key(session: Session) -> dict[str, Unit]:
     return units
 
 
+def unknown_unit(text: str | None, known: Sequence[str]) -> str:
+    """The message for a unit name or code that matches none, with the nearest ones offered
+    (an office's sheet writes 东湖街道 for 东湖街道办事处, or drops a character).
+
+    >>> unknown_unit("东湖街道", ["东湖街道办事处", "西湖街道办事处", "HX-DH"])
+    "unknown unit '东湖街道'; did you mean '东湖街道办事处'?"
+    """
+    import difflib
+
+    msg = f"unknown unit {text!r}"
+    candidates = [k for k in known if text and (text in k or k in text)]
+    candidates += difflib.get_close_matches(text or "", known, n=3, cutoff=0.6)
+    near = list(dict.fromkeys(candidates))[:3]
+    if near:
+        msg += "; did you mean " + " or ".join(repr(n) for n in near) + "?"
+    return msg
+
+
 # --- units -------------------------------------------------------------------------------------
 
 
@@ -176,7 +194,8 @@ def import_units(
     file_codes = {code for _, code, _, _ in parsed}
     for number, _code, _data, parent in parsed:
         if parent is not None and parent not in file_codes | set(existing) and parent not in names:
-            problems.append(FieldProblem(("row", number, "parent"), f"unknown unit {parent!r}"))
+            known = sorted(file_codes | set(existing) | set(names))
+            problems.append(FieldProblem(("row", number, "parent"), unknown_unit(parent, known)))
     _refuse(problems, "units")
     summary = ImportSummary()
     # Parents before children: districts first, then the rest in file order.
@@ -221,8 +240,8 @@ def import_people(*, session: Session, rows: Sequence[TableRow], actor: Actor) -
         if _blank(v.get("unit")):
             problems.append(FieldProblem(("row", row.number, "unit"), "required"))
         elif unit is None:
-            problems.append(FieldProblem(("row", row.number, "unit"),
-                                         f"unknown unit {_text(v.get('unit'))!r}"))  # fmt: skip
+            msg = unknown_unit(_text(v.get("unit")), list(units))
+            problems.append(FieldProblem(("row", row.number, "unit"), msg))
         if unit is None:
             continue
         try:
@@ -290,7 +309,7 @@ def _check_station_row(
     if not _blank(v.get("unit")):
         unit = units.get(_text(v.get("unit")) or "")
         if unit is None:
-            msg = f"unknown unit {_text(v.get('unit'))!r}"
+            msg = unknown_unit(_text(v.get("unit")), list(units))
             problems.append(FieldProblem(("row", n, "unit"), msg))
         else:
             unit_id = unit.id
