@@ -36,12 +36,19 @@ def _dem(path: Path) -> None:
         dst.write(z, 1)
 
 
+def _column(values: list[object]) -> np.ndarray:
+    """Numbers as a numeric column (as a GIS writes them), anything else as text."""
+    if all(isinstance(v, int | float) for v in values):
+        return np.array(values, dtype=np.float64)
+    return np.array(values, dtype=object)
+
+
 def _vector(path: Path, geoms: list[shapely.Geometry], crs: str, **fields: list[object]) -> None:
     kinds = {g.geom_type for g in geoms}
     pyogrio.raw.write(
         path, geometry=shapely.to_wkb(geoms), driver="GPKG" if path.suffix == ".gpkg" else
         "GeoJSON", geometry_type=kinds.pop() if len(kinds) == 1 else "Unknown", crs=crs,
-        fields=list(fields), field_data=[np.array(v, dtype=object) for v in fields.values()],
+        fields=list(fields), field_data=[_column(v) for v in fields.values()],
     )  # fmt: skip
 
 
@@ -174,3 +181,20 @@ def test_storm_formula_units_source_and_precedence(
     monkeypatch.setenv("FANGXUN_FORECAST_STORM_FORMULA", "[10, 10, 0.5, 0.7]")
     get_settings.cache_clear()
     assert storm_formula(get_settings()).name == "configured"
+
+
+def test_catchments_any_crs_checked_as_the_forecast_reads_them(
+    district: Settings, tmp_path: Path
+) -> None:
+    from fangxun.forecast.service import district_inputs
+
+    gpkg = tmp_path / "排水分区.gpkg"
+    _vector(gpkg, [shapely.box(X0, Y0, X0 + 400, Y0 + 500)], "EPSG:32650",
+            code=["C1"], capacity_mm_h=[25.0])  # fmt: skip
+    result = runner.invoke(cli_app, ["setup", "catchments", str(gpkg)])
+    assert result.exit_code == 0 and "1 stored" in result.output, result.output
+    _manning, drainage, notes, _details = district_inputs(district)
+    assert callable(drainage) and any("1 catchment(s)" in n for n in notes)
+    _vector(gpkg, [shapely.box(X0, Y0, X0 + 400, Y0 + 500)], "EPSG:32650", name=["无编码"])
+    result = runner.invoke(cli_app, ["setup", "catchments", str(gpkg)])
+    assert result.exit_code == 65 and "code" in result.output

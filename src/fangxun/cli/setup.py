@@ -1,7 +1,7 @@
 """`fangxun setup ...`: set a district up from its own files, then check it is ready.
 
 ``terrain FILE`` (a DEM in any CRS), ``buildings FILE`` and ``landuse FILE`` (footprints and land
-use burnt onto the terrain's grid), ``roads FILE`` (for the offline basemap), ``storm-formula``
+use burnt onto the terrain's grid), ``roads FILE`` (for the offline basemap), ``catchments FILE``, ``storm-formula``
 (in mm/min or L/(s·ha), with its source), ``units FILE`` (district and street offices with
 boundaries: GeoJSON, Shapefile or GeoPackage), ``people FILE [--mapping M]`` and ``stations FILE
 [--mapping M]`` (CSV or Excel with the office's own headers), ``check`` (exit 0 only when ready).
@@ -99,6 +99,17 @@ def buildings(
         f"Buildings from {escape(path.name)}: {report.footprints} footprint(s), "
         f"{report.mode}{skipped}."
     )
+
+
+@app.command()
+def catchments(path: Path = _FILE) -> None:
+    """Store drainage catchments (polygons with code and capacity_mm_h or return_period_years)
+    for the forecast's drainage capacity."""
+    from fangxun.forecast.service import district_dir
+    from fangxun.setup.inputs import store_catchments
+
+    count = store_catchments(path, district_dir(get_settings()) / "catchments.geojson")
+    console.print(f"Catchments from {escape(path.name)}: {count} stored.")
 
 
 @app.command()

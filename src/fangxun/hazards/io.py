@@ -365,11 +365,30 @@ class _Lookup:
         return matches[0].id
 
 
+def _one_colour(
+    colour: str, value: float, kind: HazardKind, table: Mapping[str, Sequence[float]] | None
+) -> dict[str, float]:
+    """Four thresholds (cm) from one colour's: the kind's default thresholds scaled so that
+    ``colour`` has ``value`` (an office that keeps one warning depth per point keeps the kind's
+    proportions between the colours)."""
+    default = service.default_thresholds_cm(kind, table)
+    factor = value / getattr(default, colour)
+    return {c: round(getattr(default, c) * factor, 1) for c in ("blue", "yellow", "orange", "red")}
+
+
 def check_rows(  # noqa: C901  split pending, issue 25 (one check per column today)
-    *, session: Session, rows: Sequence[Row], actor: Actor, progress: Progress | None = None
+    *,
+    session: Session,
+    rows: Sequence[Row],
+    actor: Actor,
+    progress: Progress | None = None,
+    thresholds_table: Mapping[str, Sequence[float]] | None = None,
 ) -> list[tuple[Row, HazardPointCreate]]:
     """Turn rows into validated points, or raise :class:`ImportFailed` listing every problem.
-    ``progress`` hears the share of rows checked every few hundred rows."""
+    ``progress`` hears the share of rows checked every few hundred rows.
+
+    Thresholds: all four colours, none (the kind's defaults), or one colour (the kind's defaults
+    scaled to it, see :func:`_one_colour`)."""
     lookup = _Lookup(session, actor)
     problems: list[FieldProblem] = []
     seen: dict[str, int] = {}
@@ -435,10 +454,20 @@ def check_rows(  # noqa: C901  split pending, issue 25 (one check per column tod
                 fail(field, str(exc))
         colours = ("blue", "yellow", "orange", "red")
         given = [c for c in colours if not _blank(v.get(c))]
-        if given and len(given) < 4:
+        if len(given) == 1 and isinstance(data.get("kind"), HazardKind):
+            try:
+                one = _number(v.get(given[0]))
+                if one <= 0:
+                    raise ValueError("must be > 0 cm")
+                data["thresholds_cm"] = Thresholds(
+                    **_one_colour(given[0], one, data["kind"], thresholds_table)
+                )
+            except (ValueError, ValidationError) as exc:
+                fail(given[0], _first_msg(exc) if isinstance(exc, ValidationError) else str(exc))
+        elif given and len(given) < 4:
             for c in colours:
                 if c not in given:
-                    fail(c, "give all four thresholds, or none for the kind's defaults")
+                    fail(c, "give all four thresholds, one, or none for the kind's defaults")
         elif given:
             levels: dict[str, float] = {}
             for c in colours:
@@ -558,7 +587,11 @@ def _import_points(
     rows, _ = read_any(content, filename, max_rows=limits.max_rows)
     progress(0.2)
     checked = check_rows(
-        session=session, rows=rows, actor=actor, progress=lambda share: progress(0.2 + 0.6 * share)
+        session=session,
+        rows=rows,
+        actor=actor,
+        progress=lambda share: progress(0.2 + 0.6 * share),
+        thresholds_table=thresholds_table,
     )
     progress(0.8)
     existing = {

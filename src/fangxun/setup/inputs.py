@@ -11,6 +11,7 @@ reads them (:func:`fangxun.forecast.service.district_inputs` and ``building_inpu
 * ``landuse.tif`` — integer class codes on the terrain's grid: a raster is warped onto it
   (nearest neighbour), a vector file is burnt into it from a class attribute holding a class name
   (``road``, ``green``, ``building``, ``water``, ``default``) or its code.
+* ``catchments.geojson`` — drainage catchments with their pipes' capacity or design return period.
 * ``storm_formula.json`` — ``i = A/(t + b)^n``, ``A = a(1 + C lg P)`` as published, in mm/min or
   in the q form L/(s·ha), with its source (the document and year the office took it from).
 """
@@ -107,6 +108,28 @@ def store_roads(source: Path, target: Path) -> int:
         raise ValidationFailed(f"{source.name}: no road line in the file", loc=(source.name,))
     _write_json(target, {"type": "FeatureCollection", "source": source.name, "features": kept})
     return len(kept)
+
+
+def store_catchments(source: Path, target: Path) -> int:
+    """Read drainage catchments (polygons of any vector file and CRS, with ``code`` and
+    ``capacity_mm_h`` or ``return_period_years``, see :mod:`fangxun.forecast.inputs`), check them
+    as the forecast will, and store them at ``target`` in WGS 84; returns their number."""
+    from fangxun.forecast.inputs import parse_catchments
+    from fangxun.setup.terrain import read_vector_features
+
+    payload = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": f.values, "geometry": f.geometry}
+            for f in read_vector_features(source, {})
+        ],
+    }
+    try:
+        catchments = parse_catchments(payload, source=source.name)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), loc=(source.name,)) from None
+    _write_json(target, payload)
+    return len(catchments)
 
 
 # --- land use ----------------------------------------------------------------------------------

@@ -557,6 +557,17 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         "fangxun setup buildings FILE",
         required=False,
     )
+    catchments_ok = (district_dir / "catchments.geojson").is_file() or bool(
+        settings.forecast_catchments_path
+    )
+    add(
+        "catchments",
+        (Area.forecasts,),
+        catchments_ok,
+        "drainage catchments (pipe capacity by area)",
+        "fangxun setup catchments FILE (else one capacity everywhere)",
+        required=False,
+    )
     landuse_ok = (district_dir / "landuse.tif").is_file() or settings.forecast_landuse_path
     add(
         "landuse",

@@ -61,6 +61,7 @@ STEPS: Final[tuple[tuple[str, str, str | None], ...]] = (
     (N_("Buildings and land use"), "fangxun setup buildings FILE; fangxun setup landuse FILE",
      None),
     (N_("Roads for the offline basemap"), "fangxun setup roads FILE", None),
+    (N_("Catchments and drainage"), "fangxun setup catchments FILE", None),
     (N_("Storm intensity formula and its source"), "fangxun setup storm-formula …", None),
     (N_("Stations (rain gauges, ponding, river, pumps)"),
      "fangxun setup stations FILE --mapping M", "/admin/import/stations"),
@@ -87,6 +88,7 @@ CHECKS: Final[dict[str, str]] = {
     "contact": N_("A notification contact (e-mail or group robot)"),
     "buildings": N_("Building footprints (blocked or rough cells)"),
     "landuse": N_("Land use (Manning's n by class)"),
+    "catchments": N_("Drainage catchments (pipe capacity by area)"),
     "formula": N_("The district's storm intensity formula, with its source"),
 }
 AREAS: Final[dict[str, str]] = {
