@@ -140,3 +140,28 @@ def test_one_colour_threshold_or_four(cli_env: Engine, tmp_path: Path) -> None:
     ]))  # fmt: skip
     result = runner.invoke(cli_app, ["hazards", "import", str(two)])
     assert result.exit_code == 65 and "one, or none" in result.output
+
+
+def test_export_states_its_datum(cli_env: Engine, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    sheet = tmp_path / "pts.xlsx"
+    _office_sheet(sheet, TRUE_WGS)
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps(MAPPING, ensure_ascii=False), encoding="utf-8")
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            cli_app, ["hazards", "import", str(sheet), "--mapping", str(mapping)]
+        ).exit_code
+        == 0
+    )
+    out = tmp_path / "export.xlsx"
+    result = runner.invoke(cli_app, ["hazards", "export", str(out)])
+    assert result.exit_code == 0 and "WGS 84" in result.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["隐患台账", "说明"]
+    assert book["说明"]["A1"].value == "坐标系" and "WGS 84" in book["说明"]["B1"].value
+    # The export imports again unchanged: the notes sheet is not read.
+    again = runner.invoke(cli_app, ["hazards", "import", str(out)])
+    assert again.exit_code == 0 and "2 unchanged" in again.output, again.output

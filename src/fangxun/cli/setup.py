@@ -1,10 +1,11 @@
 """`fangxun setup ...`: set a district up from its own files, then check it is ready.
 
 ``terrain FILE`` (a DEM in any CRS), ``buildings FILE`` and ``landuse FILE`` (footprints and land
-use burnt onto the terrain's grid), ``roads FILE`` (for the offline basemap), ``catchments FILE``, ``storm-formula``
-(in mm/min or L/(s·ha), with its source), ``units FILE`` (district and street offices with
-boundaries: GeoJSON, Shapefile or GeoPackage), ``people FILE [--mapping M]`` and ``stations FILE
-[--mapping M]`` (CSV or Excel with the office's own headers), ``check`` (exit 0 only when ready).
+use burnt onto the terrain's grid), ``roads FILE`` (for the offline basemap), ``catchments FILE``
+(drainage), ``storm-formula`` (in mm/min or L/(s·ha), with its source), ``units FILE``
+(district and street offices with boundaries: GeoJSON, Shapefile or GeoPackage), ``people FILE
+[--mapping M]`` and ``stations FILE [--mapping M]`` (CSV or Excel with the office's own headers),
+``check`` (exit 0 only when ready).
 Imports are atomic: a bad row is reported by row and field and nothing is written.
 """
 

@@ -59,6 +59,12 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
 HEADER_OF: Final = dict(COLUMNS)
 REQUIRED: Final = ("code", "name", "kind", "lon", "lat", "unit")
 SHEET_TITLE: Final = "隐患台账"
+NOTES_TITLE: Final = "说明"
+#: What the export says of its coordinates (the ledger stores WGS 84).
+DATUM_NOTE: Final = (
+    ("坐标系", "WGS 84（EPSG:4326），经度、纬度为十进制度；CGCS2000 与之相差厘米级"),
+    ("Datum", "WGS 84 (EPSG:4326), decimal degrees; not GCJ-02 (高德/腾讯 maps are ~500 m off)"),
+)
 
 KIND_LABELS: Final[dict[HazardKind, str]] = {
     HazardKind.low_lying_road: "低洼路段",
@@ -768,6 +774,13 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
     widths = (12, 28, 10, 13, 12, 22, 10, 10, 8, 12, 12, 12, 12, 8, 30, 30, 30)
     for column, width in zip("ABCDEFGHIJKLMNOPQ", widths, strict=True):
         sheet.column_dimensions[column].width = width
+    # The datum of the coordinates, stated beside them (a second sheet: the ledger's own columns
+    # stay as the import reads them).
+    notes = workbook.create_sheet(NOTES_TITLE)
+    for line in DATUM_NOTE:
+        append_row(notes, list(line))
+    notes.column_dimensions["A"].width = 12
+    notes.column_dimensions["B"].width = 70
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
