@@ -193,6 +193,9 @@ OVERRIDES: dict[str, dict[tuple[tuple[str, str], ...], str]] = {
 PUBLIC: dict[tuple[tuple[str, str], ...], str] = {
     (("cap", "identifier"),): "CAP 1.2 messages are published to the public feed",
     (("ack", "token"),): "a signed acknowledgement link sent to one contact is its own proof",
+    (("tiles", "z"), ("*", "x"), ("*", "y")): (
+        "tiles of the district's own MBTiles basemap: imagery, no unit's object (login required)"
+    ),
 }
 
 

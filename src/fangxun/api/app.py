@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_problem_openapi(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 
+    from fangxun.web.admin_pages import router as admin_pages_router
     from fangxun.web.briefings_pages import router as briefings_pages_router
     from fangxun.web.drainage_pages import router as drainage_pages_router
     from fangxun.web.duty_pages import router as duty_pages_router
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(notify_pages_router)
     app.include_router(situation_pages_router)
     app.include_router(staleness_router)
+    app.include_router(admin_pages_router)
     app.include_router(warnings_pages_router)
     app.include_router(reports_pages_router)
     app.include_router(pages_router)

@@ -100,6 +100,6 @@ def export(
             count = len(body["features"])
     path.write_bytes(data)
     if suffix == ".xlsx":
-        console.print(f"Wrote {path} ({len(data)} bytes).")
+        console.print(f"Wrote {path} ({len(data)} bytes; coordinates in WGS 84).")
     else:
-        console.print(f"Wrote {path}: {count} points.")
+        console.print(f"Wrote {path}: {count} points (RFC 7946: WGS 84).")

@@ -19,6 +19,7 @@ from fangxun.org import models as org_models
 from fangxun.rain import models as rain_models
 from fangxun.reports import models as report_models
 from fangxun.response import models as response_models
+from fangxun.setup import models as setup_models
 from fangxun.supplies import models as supplies_models
 from fangxun.warnings import models as warning_models
 
@@ -37,6 +38,7 @@ __all__ = [
     "rain_models",
     "report_models",
     "response_models",
+    "setup_models",
     "supplies_models",
     "warning_models",
 ]

@@ -200,6 +200,7 @@ def build_district(
     | FloatArray
     | Callable[[tuple[int, int], Transform6, str | None], FloatArray],
     subgrid: bool = True,
+    blocked: Callable[[tuple[int, int], Transform6, str | None], BoolArray] | None = None,
 ) -> District:
     """Read the terrain GeoTIFF and build the :class:`District` at ``resolution_m`` (0 = native).
 
@@ -210,6 +211,9 @@ def build_district(
 
     With ``subgrid`` (the default) a district coarser than its terrain keeps the terrain's
     pixels and runs the subgrid model (see the module docstring).
+
+    ``blocked`` (a callable like the rasters') marks terrain cells that water cannot enter
+    (building footprints): they join the nodata mask before aggregation.
 
     Raises ``ValueError`` when the terrain cannot be read, ``resolution_m`` is not a whole
     multiple of the terrain's cell size, or a raster does not match the terrain's shape.
@@ -226,10 +230,16 @@ def build_district(
                 f"forecast resolution {resolution_m} m must be a whole multiple of the terrain's "
                 f"cell size {r.cell_size} m ({terrain_path})"
             )
-    z, mask = aggregate(r.values, r.nodata_mask, factor)
     t = r.transform
     native: Transform6 = (t.a, t.b, t.c, t.d, t.e, t.f)
     crs_wkt = r.crs.to_wkt() if r.crs is not None else None
+    nodata = np.asarray(r.nodata_mask, dtype=bool)
+    if blocked is not None:
+        walls = np.asarray(blocked(r.values.shape, native, crs_wkt), dtype=bool)
+        if walls.shape != nodata.shape:
+            raise ValueError(f"blocked cells are {walls.shape}, the terrain {nodata.shape}")
+        nodata = nodata | walls
+    z, mask = aggregate(r.values, nodata, factor)
 
     def field_of(value: Any, what: str, fill: float) -> float | FloatArray:
         if callable(value):
@@ -241,7 +251,7 @@ def build_district(
             raise ValueError(
                 f"{what} raster is {arr.shape}, the terrain {r.values.shape} ({terrain_path})"
             )
-        coarse, empty = aggregate(arr, r.nodata_mask, factor)
+        coarse, empty = aggregate(arr, nodata, factor)
         return np.where(empty, fill, coarse)
 
     transform = (t.a * factor, t.b, t.c, t.d, t.e * factor, t.f)
@@ -250,7 +260,7 @@ def build_district(
         cy, cx = z.shape
         fine = {
             "fine_elevation": np.asarray(r.values[: cy * factor, : cx * factor], dtype=np.float64),
-            "fine_nodata_mask": np.asarray(r.nodata_mask[: cy * factor, : cx * factor], dtype=bool),
+            "fine_nodata_mask": nodata[: cy * factor, : cx * factor],
             "subgrid_ratio": factor,
         }
     return District(

@@ -65,14 +65,51 @@ def _require_run(actor: Actor) -> None:
 
 
 def storm_formula(settings: Settings) -> StormFormula:
-    """The configured storm intensity formula (i = A/(t + b)^n, A = a(1 + C lg P), mm/min)."""
+    """The district's storm intensity formula (i = A/(t + b)^n, A = a(1 + C lg P), mm/min).
+
+    ``FANGXUN_FORECAST_STORM_FORMULA`` when set; else the one ``fangxun setup storm-formula``
+    stored (named by its recorded source); else the default (an unverified example).
+    """
+    if "forecast_storm_formula" not in settings.model_fields_set:
+        stored = stored_storm_formula(settings)
+        if stored is not None:
+            return StormFormula(
+                a=float(stored["a_mm_min"]), b=float(stored["b"]), c=float(stored["c"]),
+                n=float(stored["n"]), name=str(stored.get("source") or "district"),
+            )  # fmt: skip
     a, b, c, n = settings.forecast_storm_formula
     return StormFormula(a=a, b=b, c=c, n=n, name="configured")
 
 
+def district_dir(settings: Settings) -> Path:
+    """The folder of the district's own inputs set up with ``fangxun setup`` (terrain, land use,
+    buildings, storm formula)."""
+    return Path(settings.data_dir) / "district"
+
+
+def storm_formula_path(settings: Settings) -> Path:
+    """Where ``fangxun setup storm-formula`` records the formula and its source (JSON)."""
+    return district_dir(settings) / "storm_formula.json"
+
+
+def stored_storm_formula(settings: Settings) -> dict[str, Any] | None:
+    """The recorded storm formula: ``a_mm_min``, ``b``, ``c``, ``n``, the ``a`` and unit as given
+    (``a_given``, ``unit``: mm/min or L/(s·ha)) and ``source``; None when none was recorded."""
+    import json
+
+    path = storm_formula_path(settings)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed(f"storm formula {path} is unreadable ({exc})") from exc
+    return data if isinstance(data, dict) else None
+
+
 def district_terrain_path(settings: Settings) -> Path:
     """Where ``fangxun setup terrain`` stores the district's own terrain."""
-    return Path(settings.data_dir) / "district" / "terrain.tif"
+    return district_dir(settings) / "terrain.tif"
 
 
 def terrain_path(settings: Settings) -> Path:
@@ -244,8 +281,9 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
     kind = spec.get("kind")
     if kind == "design":
         d = DesignRain.model_validate(spec)
+        formula = storm_formula(settings)
         rain = rainsource.design_storm(
-            storm_formula(settings),
+            formula,
             return_period_years=d.return_period_years,
             duration_s=d.duration_s,
             step_s=d.step_s,
@@ -253,7 +291,7 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
         )
         return rain, (
             f"Chicago design storm P={d.return_period_years:g} a, {d.duration_s / 3600:g} h, "
-            f"{rain.total_mm():.1f} mm"
+            f"{rain.total_mm():.1f} mm (storm formula: {formula.name})"
         )
     if kind == "series":
         s = SeriesRain.model_validate(spec)
@@ -512,6 +550,46 @@ def district_inputs(
     return manning, drainage, notes, details
 
 
+def building_inputs(
+    settings: Settings, manning: Any, notes: list[str], details: dict[str, Any]
+) -> tuple[Any, Any]:
+    """Building footprints (``buildings.geojson`` next to the terrain) in the model: returns
+    (manning, blocked) where ``manning`` gets ``forecast_manning["building"]`` on footprint cells
+    in ``roughness`` mode and ``blocked`` (a callable for :func:`engine.build_district`, or None)
+    takes them out of the grid in ``blocked`` mode."""
+    path = _input_file(settings, None, "buildings.geojson")
+    if path is None:
+        return manning, None
+    try:
+        buildings = inputs.read_buildings(path)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    details["buildings"] = {"file": str(path), "mode": buildings.mode,
+                            "footprints": len(buildings.geometries)}  # fmt: skip
+
+    def footprint_cells(
+        shape: tuple[int, int], transform: inputs.Transform, crs_wkt: str | None
+    ) -> np.ndarray:
+        if crs_wkt is None:
+            raise ValueError("the terrain has no CRS: buildings cannot be placed on it")
+        cells = inputs.burn_buildings(buildings, shape=shape, transform=transform, crs_wkt=crs_wkt)
+        details["buildings"]["cells"] = int(cells.sum())
+        return cells
+
+    if buildings.mode == "blocked":
+        notes.append(f"{len(buildings.geometries)} building(s) blocked ({path.name})")
+        return manning, footprint_cells
+    n_building = float(settings.forecast_manning.get("building", 0.2))
+
+    def rough(shape: tuple[int, int], transform: inputs.Transform, crs_wkt: str | None) -> Any:
+        base = manning(shape, transform, crs_wkt) if callable(manning) else manning
+        cells = footprint_cells(shape, transform, crs_wkt)
+        return np.where(cells, n_building, np.broadcast_to(np.asarray(base, float), shape))
+
+    notes.append(f"{len(buildings.geometries)} building(s) at n = {n_building:g} ({path.name})")
+    return rough, None
+
+
 def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> PreparedRun:
     """Read the rain, district, hazard points and warm start of ``run`` into plain data.
 
@@ -524,11 +602,13 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
             "FANGXUN_FORECAST_TERRAIN_PATH"
         )
     manning, drainage, input_notes, details = district_inputs(settings)
+    manning, blocked = building_inputs(settings, manning, input_notes, details)
     district = engine.build_district(
         str(path),
         resolution_m=settings.forecast_resolution_m,
         manning=manning,
         drainage_mm_h=drainage,
+        blocked=blocked,
     )
     rain, rain_note = build_rain(session=session, run=run, settings=settings)
     notes = [

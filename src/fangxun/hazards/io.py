@@ -59,6 +59,12 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
 HEADER_OF: Final = dict(COLUMNS)
 REQUIRED: Final = ("code", "name", "kind", "lon", "lat", "unit")
 SHEET_TITLE: Final = "隐患台账"
+NOTES_TITLE: Final = "说明"
+#: What the export says of its coordinates (the ledger stores WGS 84).
+DATUM_NOTE: Final = (
+    ("坐标系", "WGS 84（EPSG:4326），经度、纬度为十进制度；CGCS2000 与之相差厘米级"),
+    ("Datum", "WGS 84 (EPSG:4326), decimal degrees; not GCJ-02 (高德/腾讯 maps are ~500 m off)"),
+)
 
 KIND_LABELS: Final[dict[HazardKind, str]] = {
     HazardKind.low_lying_road: "低洼路段",
@@ -373,8 +379,15 @@ class _RowCheck:
     """The checks of one row, column by column, in the order its problems are listed: ``data``
     gathers the fields of :class:`HazardPointCreate`, ``bad`` the row's problems."""
 
-    def __init__(self, row: Row, lookup: _Lookup, seen: dict[str, int]) -> None:
+    def __init__(
+        self,
+        row: Row,
+        lookup: _Lookup,
+        seen: dict[str, int],
+        thresholds_table: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
         self.row = row
+        self.thresholds_table = thresholds_table
         self.v = row.values
         self.lookup = lookup
         self.seen = seen
@@ -450,14 +463,17 @@ class _RowCheck:
                 self.fail(field, str(exc))
 
     def thresholds(self) -> None:
-        """All four thresholds (cm, in order) or none."""
+        """All four thresholds (cm, in order), one (the kind's defaults scaled to it) or none."""
         given = [c for c in _COLOURS if self.given(c)]
         if not given:
+            return
+        if len(given) == 1 and isinstance(self.data.get("kind"), HazardKind):
+            self.one_threshold(given[0])
             return
         if len(given) < len(_COLOURS):
             for c in _COLOURS:
                 if c not in given:
-                    self.fail(c, "give all four thresholds, or none for the kind's defaults")
+                    self.fail(c, "give all four thresholds, one, or none for the kind's defaults")
             return
         levels: dict[str, float] = {}
         for c in _COLOURS:
@@ -470,6 +486,20 @@ class _RowCheck:
                 self.data["thresholds_cm"] = Thresholds(**levels)
             except ValidationError as exc:
                 self.fail("blue", _first_msg(exc))
+
+    def one_threshold(self, colour: str) -> None:
+        """One colour's threshold (cm): the four from the kind's defaults scaled to it."""
+        try:
+            one = _number(self.v.get(colour))
+            if one <= 0:
+                raise ValueError("must be > 0 cm")
+            self.data["thresholds_cm"] = Thresholds(
+                **_one_colour(colour, one, self.data["kind"], self.thresholds_table)
+            )
+        except ValidationError as exc:
+            self.fail(colour, _first_msg(exc))
+        except ValueError as exc:
+            self.fail(colour, str(exc))
 
     def texts_and_polygon(self) -> None:
         """Address and description as text; the polygon as GeoJSON (a string is parsed)."""
@@ -517,11 +547,30 @@ class _RowCheck:
         return self.point()
 
 
+def _one_colour(
+    colour: str, value: float, kind: HazardKind, table: Mapping[str, Sequence[float]] | None
+) -> dict[str, float]:
+    """Four thresholds (cm) from one colour's: the kind's default thresholds scaled so that
+    ``colour`` has ``value`` (an office that keeps one warning depth per point keeps the kind's
+    proportions between the colours)."""
+    default = service.default_thresholds_cm(kind, table)
+    factor = value / getattr(default, colour)
+    return {c: round(getattr(default, c) * factor, 1) for c in _COLOURS}
+
+
 def check_rows(
-    *, session: Session, rows: Sequence[Row], actor: Actor, progress: Progress | None = None
+    *,
+    session: Session,
+    rows: Sequence[Row],
+    actor: Actor,
+    progress: Progress | None = None,
+    thresholds_table: Mapping[str, Sequence[float]] | None = None,
 ) -> list[tuple[Row, HazardPointCreate]]:
     """Turn rows into validated points, or raise :class:`ImportFailed` listing every problem.
-    ``progress`` hears the share of rows checked every few hundred rows."""
+    ``progress`` hears the share of rows checked every few hundred rows.
+
+    Thresholds: all four colours, none (the kind's defaults), or one colour (the kind's defaults
+    scaled to it, see :func:`_one_colour`)."""
     lookup = _Lookup(session, actor)
     problems: list[FieldProblem] = []
     seen: dict[str, int] = {}
@@ -529,7 +578,7 @@ def check_rows(
     for i, row in enumerate(rows):
         if progress is not None and i % 500 == 0:
             progress(i / len(rows))
-        check = _RowCheck(row, lookup, seen)
+        check = _RowCheck(row, lookup, seen, thresholds_table)
         point = check.run()
         if point is not None:
             out.append((row, point))
@@ -616,7 +665,11 @@ def _import_points(
     rows, _ = read_any(content, filename, max_rows=limits.max_rows)
     progress(0.2)
     checked = check_rows(
-        session=session, rows=rows, actor=actor, progress=lambda share: progress(0.2 + 0.6 * share)
+        session=session,
+        rows=rows,
+        actor=actor,
+        progress=lambda share: progress(0.2 + 0.6 * share),
+        thresholds_table=thresholds_table,
     )
     progress(0.8)
     existing = {
@@ -793,6 +846,13 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
     widths = (12, 28, 10, 13, 12, 22, 10, 10, 8, 12, 12, 12, 12, 8, 30, 30, 30)
     for column, width in zip("ABCDEFGHIJKLMNOPQ", widths, strict=True):
         sheet.column_dimensions[column].width = width
+    # The datum of the coordinates, stated beside them (a second sheet: the ledger's own columns
+    # stay as the import reads them).
+    notes = workbook.create_sheet(NOTES_TITLE)
+    for line in DATUM_NOTE:
+        append_row(notes, list(line))
+    notes.column_dimensions["A"].width = 12
+    notes.column_dimensions["B"].width = 70
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

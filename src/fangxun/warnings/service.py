@@ -23,6 +23,7 @@ ones. Keyword-only functions that never commit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -40,7 +41,7 @@ from fangxun.db.queries import flush_or_conflict
 from fangxun.db.types import utcnow
 from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.org.jurisdiction import visible_unit_ids
-from fangxun.org.models import Role, Unit
+from fangxun.org.models import Role, Unit, UnitKind
 from fangxun.org.permissions import Actor, require_role
 from fangxun.warnings import cap, rules
 from fangxun.warnings.config import WarningRules
@@ -285,6 +286,26 @@ def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(a))
 
 
+def _outer_ring(geometry: dict[str, Any] | None) -> list[list[float]] | None:
+    """The outer ring of a GeoJSON Polygon, or of a MultiPolygon's largest part (CAP gives one
+    polygon per area), when it is a closed ring of at least four points."""
+    if not geometry:
+        return None
+    coords = geometry.get("coordinates") or []
+    if geometry.get("type") == "Polygon":
+        rings = [coords[0]] if coords else []
+    elif geometry.get("type") == "MultiPolygon":
+        rings = [p[0] for p in coords if p]
+    else:
+        return None
+    rings = [r for r in rings if len(r) >= 4 and r[0] == r[-1]]
+
+    def area(ring: list[list[float]]) -> float:  # shoelace, square degrees: only to compare
+        return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring)))
+
+    return max(rings, key=area) if rings else None
+
+
 def _area(session: Session, warning: Warning, r: WarningRules) -> cap.Area:
     """The point's outline or a circle around it, the station's circle, or the district."""
     from fangxun.hazards.models import HazardPoint
@@ -302,11 +323,20 @@ def _area(session: Session, warning: Warning, r: WarningRules) -> cap.Area:
         if st is not None:
             return cap.Area(desc=st.name_zh, circle=(st.lat, st.lon, r.cap_circle_radius_km))
     desc = r.cap_district_name_zh
-    if warning.unit_id is not None:
-        unit = session.get(Unit, warning.unit_id)
-        desc = unit.name_zh if unit is not None else desc
+    unit = session.get(Unit, warning.unit_id) if warning.unit_id is not None else None
+    if unit is not None:
+        desc = unit.name_zh
     if r.cap_district_ring:
         return cap.Area(desc=desc, polygon=[(lat, lon) for lon, lat in r.cap_district_ring])
+    # The unit's own boundary (set up from the district's files), else the district's.
+    bounded = unit if unit is not None and unit.geometry else None
+    if bounded is None:
+        bounded = session.scalars(
+            select(Unit).where(Unit.kind == UnitKind.district, Unit.geometry.is_not(None))
+        ).first()
+    ring = _outer_ring(bounded.geometry) if bounded is not None else None
+    if ring is not None:
+        return cap.Area(desc=desc, polygon=[(float(lat), float(lon)) for lon, lat in ring])
     coords = list(session.execute(select(Station.lat, Station.lon).where(Station.is_active)))
     if not coords:
         return cap.Area(desc=desc)

@@ -121,6 +121,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "admin",
         N_("Administration"),
         N_("Units, people, users and roles, and the audit log."),
+        built=True,
         roles=frozenset({"admin"}),
     ),
 )

@@ -10,6 +10,17 @@ export const map = createMap("map", { zoomControl: true, attributionControl: tru
 L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
 
 export const baseLayers = {};
+// The office's own tiles first (MBTiles, offline), then its hillshade, then online tiles.
+if (config.mbtiles) {
+  baseLayers[labels.mbtiles] = L.tileLayer(config.mbtiles.url, {
+    minZoom: 0,
+    maxZoom: 19,
+    minNativeZoom: config.mbtiles.min_zoom,
+    maxNativeZoom: config.mbtiles.max_zoom,
+    attribution: config.mbtiles.attribution,
+    ...(config.mbtiles.bounds ? { bounds: config.mbtiles.bounds } : {}),
+  });
+}
 if (config.hillshade) {
   baseLayers[labels.hillshade] = hillshadeLayer(config.hillshade, labels.terrain, {
     className: "fangxun-hillshade",
@@ -49,12 +60,21 @@ async function loadOverlay(item) {
   if (!response.ok) throw new Error(`${item.source}: HTTP ${response.status}`);
   const data = await response.json();
   L.geoJSON(data, {
-    // lines (drainage pipes) in their feature's colour, thicker for larger pipes
-    style: (feature) => ({
-      color: feature.properties.colour || "#3b6fb6",
-      weight: feature.properties.diameter_m ? 1 + feature.properties.diameter_m : 2,
-      opacity: 0.8,
-    }),
+    // Points keep the marker style they are made with; lines (drainage pipes) take their
+    // feature's colour, thicker for larger pipes; areas (unit boundaries) are outlines, so the
+    // points and the terrain under them stay visible.
+    style: (feature) => {
+      const type = feature.geometry.type;
+      if (type === "Point") return {};
+      if (type === "LineString" || type === "MultiLineString") {
+        return {
+          color: feature.properties.colour || "#3b6fb6",
+          weight: feature.properties.diameter_m ? 1 + feature.properties.diameter_m : 2,
+          opacity: 0.8,
+        };
+      }
+      return { color: "#6a3d9a", weight: 2, dashArray: "6 4", fill: false };
+    },
     pointToLayer: (feature, latlng) =>
       L.circleMarker(latlng, {
         radius: POINT_RADIUS[feature.properties.kind] || 6,
@@ -96,7 +116,7 @@ function panel(position, className, build) {
   return control.addTo(map);
 }
 
-if (config.hillshade) {
+if (config.hillshade && config.hillshade.synthetic) {
   // The terrain is synthetic: say so wherever it is shown.
   panel("bottomleft", "terrain-label", (div) => {
     div.textContent = labels.terrain;
@@ -129,7 +149,10 @@ panel("bottomright", "legend", (div) => {
   div.appendChild(list);
 });
 
-if (config.hillshade) {
+// The first view: the district's boundary, else its terrain, else the fallback.
+if (config.view.bounds) {
+  map.fitBounds(config.view.bounds);
+} else if (config.hillshade) {
   map.fitBounds(config.hillshade.bounds);
 } else {
   map.setView(config.view.center, config.view.zoom);
