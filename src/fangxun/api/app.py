@@ -34,6 +34,7 @@ from fangxun.briefings.router import router as briefings_router
 from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
 from fangxun.duty.router import router as duty_router
+from fangxun.field.router import router as field_router
 from fangxun.forecast.router import router as forecast_router
 from fangxun.hazards import jobs as hazard_jobs
 from fangxun.hazards.router import router as hazards_router
@@ -64,6 +65,7 @@ def api_router() -> APIRouter:
     router.include_router(monitoring_router)
     router.include_router(duty_router)
     router.include_router(incidents_router)
+    router.include_router(field_router)
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_problem_openapi(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 
+    from fangxun.web.field_pages import router as field_pages_router
     from fangxun.web.forecast_pages import router as forecast_pages_router
     from fangxun.web.hazards_pages import router as hazards_pages_router
     from fangxun.web.monitoring_pages import router as monitoring_pages_router
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(operations_pages_router)
     app.include_router(hazards_pages_router)
+    app.include_router(field_pages_router)
     app.include_router(forecast_pages_router)
     app.include_router(monitoring_pages_router)
     app.include_router(response_pages_router)

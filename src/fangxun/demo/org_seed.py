@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
 from fangxun.demo.actor import DEMO_ACTOR
+from fangxun.demo.field_seed import FieldSeedSummary, seed_field
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
@@ -188,6 +189,7 @@ class DemoSummary:
     monitoring: MonitoringSeedSummary | None = None
     response: ResponseSeedSummary | None = None
     contacts: NotifySeedSummary | None = None
+    patrols: FieldSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -303,4 +305,5 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
     summary.monitoring = seed_monitoring(session=session)
     summary.response = seed_response(session=session)
     summary.contacts = seed_contacts(session=session)
+    summary.patrols = seed_field(session=session)
     return summary
