@@ -99,10 +99,15 @@ def _phone(browser: Any, base: str, username: str, errors: list[str]) -> tuple[A
 
 def _wait_sent(page: Any, count: int) -> None:
     """Wait until ``count`` outbox entries are sent (and none waits)."""
-    page.wait_for_function(
-        "n => document.querySelectorAll('.outbox-item.state-sent').length >= n",
-        arg=count,
-    )
+    try:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.outbox-item.state-sent').length >= n",
+            arg=count,
+        )
+    except Exception as exc:  # say what the outbox shows instead of a bare timeout
+        raise AssertionError(
+            f"outbox at {page.url}: {page.locator('#outbox').inner_html()}"
+        ) from exc
     assert page.locator("[data-testid=outbox-count]").inner_text() == "0"
 
 

@@ -60,7 +60,7 @@ from fangxun.org.jurisdiction import (
 from fangxun.org.models import Person, Role
 from fangxun.org.permissions import Actor, require_role
 
-#: Who records patrols (every role that works in the field or on duty).
+#: Who records patrols and sends field forms (every role that works in the field or on duty).
 PATROLLERS: Final = frozenset({Role.admin, Role.district, Role.duty, Role.unit, Role.inspector})
 #: Who keeps reaches and patrol plans.
 PLANNERS: Final = frozenset({Role.admin, Role.district, Role.unit})
@@ -112,6 +112,8 @@ def apply_once(
     The claim must be the first write of the transaction (a race on the key rolls the session
     back): call it before anything else writes.
     """
+    # A read-only login is refused before anything else (its key is not even looked at).
+    require_role(actor, PATROLLERS, "send field forms")
     key = _parse_key(client_key)
     user_id = getattr(actor, "id", None)
     seen = session.get(ClientSubmission, key)

@@ -737,17 +737,18 @@ def stocktake_submit(
     user: WebUser,
     db: SessionDep,
     client_key: ClientKey,
-    item_id: Annotated[list[int], Form()],
-    count: Annotated[list[str], Form()],
+    item_id: Annotated[list[int] | None, Form()] = None,
+    count: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Open the stocktake and record the counts (``count[i]`` of ``item_id[i]``; blank is not
     counted) with the supplies service; the sheet shows the shortfall against the quotas."""
     supplies_service.get_warehouse(session=db, warehouse_id=warehouse_id, actor=user)
 
     def action() -> str:
-        if len(item_id) != len(count):
+        items, numbers = item_id or [], count or []
+        if len(items) != len(numbers):
             raise ValueError("count: one count per item")
-        counts = {i: int(c) for i, c in zip(item_id, count, strict=True) if c.strip()}
+        counts = {i: int(c) for i, c in zip(items, numbers, strict=True) if c.strip()}
         if not counts:
             raise ValueError("count: count at least one item")
         take = supplies_service.start_stocktake(session=db, warehouse_id=warehouse_id, actor=user)
@@ -910,6 +911,7 @@ def check_in_submit(
     assignment_id: int, user: WebUser, db: SessionDep, client_key: ClientKey
 ) -> Response:
     """Check in (报到) with the duty service."""
+    duty_service.get_assignment(session=db, assignment_id=assignment_id, actor=user)
 
     def action() -> str:
         duty_service.check_in(session=db, assignment_id=assignment_id, actor=user)
