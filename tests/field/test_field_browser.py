@@ -216,6 +216,7 @@ def test_an_inspector_works_the_field_from_a_phone_offline_too(
     assert db.count(ClientSubmission) == keys_before + 4
 
     # Every page the inspector uses fits the phone.
+    rect_id = db.scalar(select(Rectification.id).where(Rectification.inspection_id == record.id))
     for path in (
         "/field",
         "/field/points/new",
@@ -225,7 +226,7 @@ def test_an_inspector_works_the_field_from_a_phone_offline_too(
         f"/field/patrols/{patrol.id}",
         "/field/incidents/new",
         "/field/rectifications",
-        f"/field/rectifications/{db.scalar(select(Rectification.id).where(Rectification.inspection_id == record.id))}",
+        f"/field/rectifications/{rect_id}",
         "/field/duty",
         "/map",
         "/hazards",
