@@ -113,7 +113,14 @@ def _wait_sent(page: Any, count: int) -> None:
 
 def _no_overflow(page: Any, path: str) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    if width > 390:
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.mainnav'))
+                .slice(0, 8)
+                .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+        )
+        raise AssertionError(f"{path} is {width} px wide on a 390 px phone: {wide}")
 
 
 def test_an_inspector_works_the_field_from_a_phone_offline_too(
