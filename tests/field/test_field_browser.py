@@ -118,7 +118,7 @@ def _no_overflow(page: Any, path: str) -> None:
             """() => [...document.querySelectorAll('body *')]
                 .filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.mainnav'))
                 .slice(0, 8)
-                .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+                .map(e => `${e.tagName}.${e.className} ${e.getBoundingClientRect().right}`)"""
         )
         raise AssertionError(f"{path} is {width} px wide on a 390 px phone: {wide}")
 

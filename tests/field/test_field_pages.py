@@ -314,3 +314,26 @@ def test_the_service_worker_and_the_manifest(web_client: TestClient, as_user: An
         page = web_client.get(path)
         assert page.status_code == 200, (path, page.text[:500])
         assert 'rel="manifest"' in page.text
+
+
+def test_the_duty_page_flags_the_overdue_patrol_and_the_map_has_the_reaches(
+    web_client: TestClient, as_user: Any
+) -> None:
+    as_user("district")
+    duty = web_client.get("/duty")
+    assert duty.status_code == 200
+    # The demo's daily 贾鲁河 patrol was last walked three days ago.
+    assert 'data-testid="overdue-patrols"' in duty.text
+    assert "贾鲁河巡堤查险" in duty.text
+    reaches = web_client.get("/field/reaches.geojson").json()
+    kinds = {f["geometry"]["type"] for f in reaches["features"]}
+    assert kinds == {"LineString", "Point"}
+    assert all(
+        f["properties"]["url"].startswith("/hazards/points/")
+        for f in reaches["features"]
+        if f["geometry"]["type"] == "Point"
+    )
+    patrols = web_client.get("/field/patrols.geojson").json()
+    assert any(f["properties"]["name"] == "迎水坡局部冲刷，需观察" for f in patrols["features"])
+    page = web_client.get("/map")
+    assert "/field/reaches.geojson" in page.text and "/field/patrols.geojson" in page.text

@@ -458,7 +458,12 @@ def patrols_geojson(*, session: Session, actor: Actor, limit: int = 50) -> dict[
                 "type": "Feature",
                 "id": f"patrol-{patrol.id}",
                 "geometry": patrol.track,
-                "properties": {"kind": "track", "patrol_id": patrol.id, "by": patrol.recorded_by},
+                "properties": {
+                    "kind": "track",
+                    "patrol_id": patrol.id,
+                    "name": patrol.recorded_by,
+                    "length_m": round(patrol.length_m, 1),
+                },
             }
         )
         features.extend(
@@ -466,7 +471,12 @@ def patrols_geojson(*, session: Session, actor: Actor, limit: int = 50) -> dict[
                 "type": "Feature",
                 "id": f"finding-{f.id}",
                 "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-                "properties": {"kind": "finding", "patrol_id": patrol.id, "note": f.note},
+                "properties": {
+                    "kind": "finding",
+                    "patrol_id": patrol.id,
+                    "name": f.note,
+                    "colour": "#ff7f00",
+                },
             }
             for f in patrol.findings
         )

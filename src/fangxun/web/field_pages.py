@@ -63,6 +63,9 @@ STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 SERVICE_WORKER_PATH: Final = "/field/sw.js"
 #: Photos one form may carry.
 MAX_PHOTOS: Final = 6
+#: Map colour of embankment hazard points on the reaches layer (the legend's "Warehouse" brown is
+#: taken; a dark teal reads as water works).
+EMBANKMENT_COLOUR: Final = "#01665e"
 #: Default days to fix a finding found on an inspection.
 DEFAULT_FIX_DAYS: Final = 14
 
@@ -697,14 +700,41 @@ def patrol_page(
 
 @router.get("/field/patrols.geojson")
 def patrols_geojson(user: WebUser, db: SessionDep) -> JSONResponse:
-    """The latest patrols' tracks and findings (map layer)."""
-    return JSONResponse(field_service.patrols_geojson(session=db, actor=user))
+    """The latest patrols' tracks and findings (map layer), each linking to its patrol."""
+    collection = field_service.patrols_geojson(session=db, actor=user)
+    for feature in collection["features"]:
+        feature["properties"]["url"] = f"/field/patrols/{feature['properties']['patrol_id']}"
+    return JSONResponse(collection)
 
 
 @router.get("/field/reaches.geojson")
 def reaches_geojson(user: WebUser, db: SessionDep) -> JSONResponse:
-    """River reaches (map layer)."""
-    return JSONResponse(field_service.reaches_geojson(session=db, actor=user))
+    """River reaches and their embankment hazard points (map layer): the reaches as lines, the
+    points (河道堤防) with a link to their page."""
+    collection = field_service.reaches_geojson(session=db, actor=user)
+    for feature in collection["features"]:
+        feature["properties"]["url"] = None
+    embankments, _total = hazard_service.list_points(
+        session=db,
+        actor=user,
+        flt=hazard_service.PointFilter(kind=HazardKind.river_embankment),
+        limit=1000,
+    )
+    collection["features"].extend(
+        {
+            "type": "Feature",
+            "id": f"point-{p.id}",
+            "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+            "properties": {
+                "code": p.code,
+                "name": p.name,
+                "colour": EMBANKMENT_COLOUR,
+                "url": f"/hazards/points/{p.id}",
+            },
+        }
+        for p in embankments
+    )
+    return JSONResponse(collection)
 
 
 # --- supplies: stocktakes, transfers, drills ----------------------------------------------------
