@@ -337,3 +337,40 @@ def test_the_duty_page_flags_the_overdue_patrol_and_the_map_has_the_reaches(
     assert any(f["properties"]["name"] == "迎水坡局部冲刷，需观察" for f in patrols["features"])
     page = web_client.get("/map")
     assert "/field/reaches.geojson" in page.text and "/field/patrols.geojson" in page.text
+
+
+def test_a_point_plan_from_the_phone_asks_for_evidence(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    from fangxun.hazards.models import PointPlan
+
+    csrf = as_user("wutong")
+    point_id = _one(
+        web_db,
+        select(HazardPoint.id)
+        .join(Unit, Unit.id == HazardPoint.unit_id)
+        .where(Unit.code == "WUTONG")
+        .order_by(HazardPoint.id),
+    )
+    assert web_client.get(f"/field/hazard-points/{point_id}/plan").status_code == 200
+    response = _post(
+        web_client,
+        csrf,
+        f"/field/hazard-points/{point_id}/plan",
+        {
+            "client_key": str(uuid.uuid4()),
+            "title": "雪松路一点一策",
+            "trigger_colour": "yellow",
+            "trigger_ponding_cm": "15",
+            "measure": "封闭道路，启动移动泵车",
+            "equipment": "移动泵车, 警示牌",
+            "close_needs_evidence": "true",
+        },
+    )
+    assert response.status_code == 201, response.text
+    plan = _one(
+        web_db,
+        select(PointPlan).where(PointPlan.point_id == point_id).order_by(PointPlan.id.desc()),
+    )
+    assert plan.close_needs_evidence is True
+    assert plan.measures[0]["equipment"] == ["移动泵车", "警示牌"]

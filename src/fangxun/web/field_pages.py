@@ -383,6 +383,7 @@ def point_plan_submit(
     responsible_person_id: Annotated[str, Form(max_length=20)] = "",
     team: Annotated[str, Form(max_length=200)] = "",
     equipment: Annotated[str, Form(max_length=2000)] = "",
+    close_needs_evidence: Annotated[bool, Form()] = False,
 ) -> Response:
     """Draft the plan with the hazard service (approval stays with the district)."""
     hazard_service.get_point(session=db, point_id=point_id, actor=user)
@@ -409,6 +410,7 @@ def point_plan_submit(
                         equipment=[e.strip() for e in equipment.split(",") if e.strip()],
                     )
                 ],
+                close_needs_evidence=close_needs_evidence,
             ),
             actor=user,
         )
@@ -548,6 +550,8 @@ def rectification_submit(
         labelled = [(f"before-{n}", d) for n, d in _photos(before)] + [
             (f"after-{n}", d) for n, d in _photos(after)
         ]
+        # The photos first: they are the evidence a plan may ask for before the close.
+        _attach(db, settings, user, point_id, labelled, rectification_id=rect_id)
         if action:
             hazard_service.transition_rectification(
                 session=db,
@@ -557,7 +561,6 @@ def rectification_submit(
                 actor=user,
                 expected_version=version,
             )
-        _attach(db, settings, user, point_id, labelled, rectification_id=rect_id)
         return f"/hazards/rectifications/{rect_id}"
 
     return _answer(db, kind="rectification", client_key=client_key, user=user, action=run)

@@ -1,5 +1,6 @@
 """Field work: client keys of offline submissions, river reaches, patrol plans, patrols with
-their thinned tracks and findings (issue 22).
+their thinned tracks and findings; a point plan may ask for photo evidence before a rectification
+is closed (issue 22).
 
 Revision ID: 0021
 Revises: 0020
@@ -173,8 +174,17 @@ def upgrade() -> None:
         op.f("ix_field_patrol_finding_patrol_id"), "field_patrol_finding", ["patrol_id"]
     )
 
+    with op.batch_alter_table("hazard_point_plan") as batch:
+        batch.add_column(
+            sa.Column(
+                "close_needs_evidence", sa.Boolean(), server_default=sa.false(), nullable=False
+            )
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("hazard_point_plan") as batch:
+        batch.drop_column("close_needs_evidence")
     op.drop_table("field_patrol_finding")
     op.drop_table("field_patrol")
     op.drop_table("field_patrol_plan")
