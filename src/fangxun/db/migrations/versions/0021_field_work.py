@@ -1,6 +1,6 @@
 """Field work: client keys of offline submissions, river reaches, patrol plans, patrols with
 their thinned tracks and findings; a point plan may ask for photo evidence before a rectification
-is closed (issue 22).
+is closed; SMS (短信) as a notification channel (issue 22).
 
 Revision ID: 0021
 Revises: 0020
@@ -19,6 +19,18 @@ revision: str = "0021"
 down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+OLD_CHANNELS = ("webhook", "wecom", "dingtalk", "email")
+NEW_CHANNELS = (*OLD_CHANNELS, "sms")
+
+
+def _channels(values: Sequence[str]) -> None:
+    check = f"channel IN ({', '.join(repr(v) for v in values)})"
+    for table in ("notify_contact", "notify_notification"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(op.f(f"ck_{table}_notify_channel"), type_="check")
+            batch.create_check_constraint(op.f(f"ck_{table}_notify_channel"), check)
 
 
 def _json() -> sa.types.TypeEngine[object]:
@@ -181,8 +193,13 @@ def upgrade() -> None:
             )
         )
 
+    _channels(NEW_CHANNELS)
+
 
 def downgrade() -> None:
+    op.execute("DELETE FROM notify_contact WHERE channel = 'sms'")
+    op.execute("DELETE FROM notify_notification WHERE channel = 'sms'")
+    _channels(OLD_CHANNELS)
     with op.batch_alter_table("hazard_point_plan") as batch:
         batch.drop_column("close_needs_evidence")
     op.drop_table("field_patrol_finding")

@@ -68,7 +68,13 @@ function bindForms() {
       try {
         fillNow(form);
         await queue(form.action, form.dataset.label || document.title, formFields(form));
-        if (!form.dataset.keep) form.reset();
+        if (!form.dataset.keep) {
+          form.reset();
+          // The next report starts where the phone is now, not blank.
+          for (const button of form.querySelectorAll("[data-geolocate][data-auto]")) {
+            locate(button.closest("fieldset, form"));
+          }
+        }
         for (const input of form.querySelectorAll("input[data-now]")) input.value = "";
         const done = form.querySelector(".queued-note");
         if (done) done.hidden = false;
