@@ -313,6 +313,22 @@ class Settings(BaseSettings):
     notify_smtp_password: str | None = None
     notify_smtp_starttls: bool = False
     notify_smtp_from: str = "fangxun@localhost"
+    #: SMS (短信) gateway: the URL the messages are POSTed to (None: the SMS channel is off and
+    #: its deliveries fail permanently, saying so).
+    notify_sms_gateway_url: str | None = None
+    #: The request shape of the gateway: ``generic`` (JSON), ``form`` (mobile=&content=, the
+    #: common in-house 短信平台), ``aliyun`` or ``tencent`` (their SendSms bodies); see
+    #: ``fangxun.notify.sms.PRESETS``.
+    notify_sms_preset: str = "generic"
+    #: 短信签名, the sender name in 【】 that Chinese operators require.
+    notify_sms_sign: str = "防汛"
+    #: The provider's template id (aliyun TemplateCode, tencent TemplateId) and app id (tencent).
+    notify_sms_template_id: str = ""
+    notify_sms_app_id: str = ""
+    #: Sent as the ``Authorization`` header when set (an in-house gateway's token).
+    notify_sms_authorization: str | None = None
+    #: Longest SMS text, characters (a long SMS is split by the operator into 67-character parts).
+    notify_sms_max_chars: int = Field(default=300, ge=40, le=1000)
     #: Rainstorm signal colour → emergency response level a rule proposes or starts (Zhengzhou
     #: practice: yellow → IV, orange → III; red → II is a local choice; level I only by decision).
     #: Override with FANGXUN_RESPONSE_LEVEL_RULES='{"yellow": "IV", "orange": "III", "red": "II"}'.

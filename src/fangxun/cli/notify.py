@@ -81,8 +81,10 @@ def send(
 
 @app.command("contact-add")
 def contact_add(
-    channel: Channel = typer.Argument(..., help="webhook, wecom, dingtalk or email."),
-    address: str = typer.Argument(..., help="Robot / webhook URL, or e-mail address."),
+    channel: Channel = typer.Argument(..., help="webhook, wecom, dingtalk, email or sms."),
+    address: str = typer.Argument(
+        ..., help="Robot / webhook URL, e-mail address, or mobile number (sms)."
+    ),
     unit: str | None = typer.Option(None, "--unit", "-u", help="Code of the unit (group robot)."),
     person: int | None = typer.Option(None, "--person", "-p", help="Id of the person."),
     secret: str | None = typer.Option(None, help="DingTalk robot signing secret (加签)."),

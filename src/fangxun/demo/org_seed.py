@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from fangxun.config import Settings
 from fangxun.demo.actor import DEMO_ACTOR
 from fangxun.demo.drainage_seed import DrainageSeedSummary, seed_drainage
+from fangxun.demo.field_seed import FieldSeedSummary, seed_field
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
@@ -190,6 +191,7 @@ class DemoSummary:
     response: ResponseSeedSummary | None = None
     contacts: NotifySeedSummary | None = None
     drainage: DrainageSeedSummary | None = None
+    patrols: FieldSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -317,4 +319,5 @@ def load_demo(
     summary.contacts = seed_contacts(session=session)
     if drainage:
         summary.drainage = seed_drainage(session=session, settings=settings)
+    summary.patrols = seed_field(session=session)
     return summary

@@ -37,6 +37,7 @@ class Channel(enum.StrEnum):
     WECOM = "wecom"  # 企业微信群机器人
     DINGTALK = "dingtalk"  # 钉钉自定义机器人
     EMAIL = "email"
+    SMS = "sms"  # 短信, through an HTTP gateway (fangxun.notify.sms)
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -59,6 +59,8 @@ MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("ponding", N_("Forecast ponding depth"), None),
     ("jurisdictions", N_("Street office jurisdictions"), BOUNDARIES_URL),
     ("incidents", N_("Incidents"), "/incidents.geojson"),
+    ("reaches", N_("River reaches and embankments"), "/field/reaches.geojson"),
+    ("patrols", N_("Patrol tracks and findings"), "/field/patrols.geojson"),
     ("warnings", N_("Warnings at hazard points"), "/warnings/points.geojson"),
     ("resources", N_("Teams and warehouses"), None),
     ("drainage", N_("Drainage network"), "/drainage/network.geojson"),
