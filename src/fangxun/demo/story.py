@@ -110,6 +110,13 @@ class ReplayClock:
             return None
         return max(0.0, ((wall or utcnow()) - self._start).total_seconds() * self.speed)
 
+    def offset_at(self, moment: datetime) -> float | None:
+        """Replay seconds from offset 0 to the observation time ``moment``; None before the
+        replay started."""
+        if self._t0 is None:
+            return None
+        return (moment - self._t0).total_seconds()
+
     def now(self, wall: datetime | None = None) -> datetime | None:
         """The replay's current time, or None before it started."""
         wall = wall or utcnow()
@@ -367,7 +374,7 @@ class Story:
 
         if self._forecast is not None and self._forecast.is_alive():
             return
-        offset = self.clock.offset_s()
+        offset = self.clock.offset_at(now)
         if offset is None:
             return
         with session_scope(self.engine) as session:
@@ -435,7 +442,7 @@ class Story:
                     kind=IncidentKind.trapped_people,
                     severity=Severity.major,
                     title=f"{point.name}积水约{depth * 100:.0f}厘米，车辆被困",
-                    description="演示：市民电话报告（合成数据）。Demo: a call (synthetic).",
+                    description="演示：市民电话报告（合成数据）。",
                     location_text=point.name,
                     lon=point.lon,
                     lat=point.lat,
@@ -450,6 +457,66 @@ class Story:
         text = f"incident #{incident.id} reported at {point.name} ({depth * 100:.0f} cm)"
         self.log.add(now, text)
         self.say(f"{_local(now)} {text}")
+
+    # --- played at once, without a broker ----------------------------------------------------
+
+    def play_offline(
+        self,
+        *,
+        end: datetime | None = None,
+        until_offset_s: float | None = None,
+        tick_s: float = 900.0,
+    ) -> StoryLog:
+        """Play the story at once, without Mosquitto or threads: the frames are written through
+        the CSV import's writer (the same writer as the MQTT ingest) and the conductor looks at
+        the situation every ``tick_s`` of replay time, each forecast run to its end before the
+        next look, the notifications delivered to a local outbox. The replay's last frame is at
+        ``end`` (default: now). ``until_offset_s`` stops it early (e.g. at the storm's peak).
+
+        For the tests and the documentation's screenshots: the pages show a replayed storm
+        exactly as ``fangxun demo`` leaves it, in seconds of wall time instead of minutes.
+        """  # fmt: skip
+        from fangxun.monitoring.ingest.csv_import import import_rows
+
+        plan = self.plan or self.prepare()
+        end = end or utcnow()
+        last = plan.frames[-1].offset_s if plan.frames else 0.0
+        t0 = end - timedelta(seconds=last)
+        self.clock.started(end, t0)
+        next_look = tick_s
+        for frame in plan.frames:
+            if until_offset_s is not None and frame.offset_s > until_offset_s:
+                break
+            when = (t0 + timedelta(seconds=frame.offset_s)).isoformat()
+            rows = [["datastream", "time", "value"]]
+            rows += [[c, when, str(v)] for items in frame.values.values() for c, v in items]
+            with session_scope(self.engine) as session:
+                import_rows(session=session, rows=rows, name="demo-replay")
+            self.log.observations += len(rows) - 1
+            if frame.offset_s >= next_look or frame is plan.frames[-1]:
+                next_look += tick_s
+                self.step(t0 + timedelta(seconds=frame.offset_s))
+                if self._forecast is not None:
+                    self._forecast.join()
+                self._deliver_offline(t0 + timedelta(seconds=frame.offset_s))
+        now = t0 + timedelta(seconds=min(last, until_offset_s if until_offset_s is not None
+                                         else last))  # fmt: skip
+        if until_offset_s is None or until_offset_s >= last:
+            self.detect_storm_events(now)
+        return self.log
+
+    def _deliver_offline(self, now: datetime) -> None:
+        if self.notify_sender is None:
+            return
+        from fangxun.notify.channels import MemoryTransport
+        from fangxun.notify.service import Channel
+
+        self.notify_sender.run_pass(
+            factory=session_factory(self.engine),
+            transports=dict.fromkeys(Channel, MemoryTransport()),
+            settings=self.settings,
+            clock=lambda: now,
+        )
 
     # --- running and stopping ------------------------------------------------------------------
 

@@ -50,6 +50,13 @@ ROLE_LABELS: Final[dict[str, str]] = {
     "inspector": N_("Inspector"),
     "viewer": N_("Viewer"),
 }
+#: Names of the environments for the top bar's badge (msgids).
+ENVIRONMENT_LABELS: Final[dict[str, str]] = {
+    "development": N_("Development"),
+    "test": N_("Test"),
+    "demo": N_("Demo"),
+    "production": N_("Production"),
+}
 #: How long the language choice is remembered, s (one year).
 LANG_COOKIE_MAX_AGE_S: Final = 365 * 24 * 3600
 
@@ -122,6 +129,9 @@ def render_page(
         "static": _static_url(request),
         "version": __version__,
         "environment": settings.environment,
+        "environment_label": gettext_for(lang)(
+            ENVIRONMENT_LABELS.get(settings.environment, settings.environment)
+        ),
         # The "data is stale" banner of base.html (one cached query; see web/staleness.py).
         "staleness": staleness_for(request, settings) if user is not None else None,
         "stale_poll_s": poll_seconds(),
