@@ -52,7 +52,9 @@ def web_db(web_settings: Settings) -> str:
     return web_settings.database_url
 
 
-def test_no_page_is_taller_than_three_screens(live_server: Any, page: Any) -> None:
+def test_no_page_is_taller_than_three_screens(
+    live_server: Any, page: Any, artifacts_dir: Path
+) -> None:
     page.set_viewport_size(VIEWPORT)
     page.goto(live_server.url + "/login")
     page.get_by_label("用户名").fill(PRIMARY_LOGIN.username)
@@ -69,6 +71,8 @@ def test_no_page_is_taller_than_three_screens(live_server: Any, page: Any) -> No
         page.wait_for_load_state("networkidle")
         height = page.evaluate("() => document.documentElement.scrollHeight")
         heights[path] = height
+        name = path.strip("/").replace("/", "-")
+        page.screenshot(path=str(artifacts_dir / f"layout-{name}.png"), full_page=True)
         if height > MAX_HEIGHT_PX:
             problems.append(f"{path}: {height} px tall")
         narrow = page.evaluate(NARROW_CELLS_JS, MIN_CELL_PX)
