@@ -10,6 +10,7 @@ router gets both with ``APIRouter(route_class=WebRoute)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -17,9 +18,10 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
-from fangxun import __version__
+from fangxun import __version__, replay_clock
 from fangxun.config import Settings
 from fangxun.org.models import User
+from fangxun.times import local_zone
 from fangxun.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -95,6 +97,16 @@ def remember_language(request: Request, response: Response) -> None:
         )
 
 
+def _clock_config(settings: Settings, lang: str) -> dict[str, Any]:
+    state = replay_clock.current(settings.data_dir)
+    _ = gettext_for(lang)
+    return {
+        "timezone": local_zone().key,
+        "replay": state.as_json(datetime.now(UTC)) if state is not None else None,
+        "labels": {"replay": _("Replay"), "replay_ended": _("Replay ended")},
+    }
+
+
 def render_page(
     request: Request,
     template: str,
@@ -135,6 +147,8 @@ def render_page(
         # The "data is stale" banner of base.html (one cached query; see web/staleness.py).
         "staleness": staleness_for(request, settings) if user is not None else None,
         "stale_poll_s": poll_seconds(),
+        # The one clock of the screen (top bar): the replay's during a replay.
+        "clock_config": _clock_config(settings, lang),
     }
     page.update(context or {})
     response = templates_for(lang).TemplateResponse(
