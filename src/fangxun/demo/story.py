@@ -572,9 +572,11 @@ class Story:
         plan = self.plan or self.prepare()
         end = end or utcnow()
         last = plan.frames[-1].offset_s if plan.frames else 0.0
-        t0 = end - timedelta(seconds=last)
+        # The last frame played is at "now", as in a live replay (no sensor looks stale).
+        held = min(last, until_offset_s) if until_offset_s is not None else last
+        t0 = end - timedelta(seconds=held)
         self.clock.started(end, t0)
-        self.clock.end = end
+        self.clock.end = t0 + timedelta(seconds=last)
         next_look = tick_s
         for frame in plan.frames:
             if until_offset_s is not None and frame.offset_s > until_offset_s:

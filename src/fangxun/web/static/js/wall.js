@@ -128,7 +128,9 @@ function render(data) {
     const parts = [];
     if (p.observed_cm !== null) parts.push(`${labels.observed} ${Math.round(p.observed_cm)} cm`);
     if (p.forecast_peak_cm !== null) parts.push(`${labels.forecast} ${Math.round(p.forecast_peak_cm)} cm`);
-    const eta = p.time_to_threshold_s !== null && p.time_to_threshold_s !== undefined
+    // Time to threshold only while it lies ahead and would raise the point's colour.
+    const rank = (c) => ["blue", "yellow", "orange", "red"].indexOf(c);
+    const eta = p.time_to_threshold_s > 0 && rank(p.next_colour) > rank(p.colour)
       ? el("span", { class: "wall-eta", text: labels.eta.replace("{colour}", labels[p.next_colour] || "")
         .replace("{minutes}", Math.round(p.time_to_threshold_s / 60)) })
       : null;
