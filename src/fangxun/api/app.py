@@ -156,19 +156,26 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_problem_openapi(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 
+    from fangxun.web.briefings_pages import router as briefings_pages_router
+    from fangxun.web.duty_pages import router as duty_pages_router
     from fangxun.web.forecast_pages import router as forecast_pages_router
     from fangxun.web.hazards_pages import router as hazards_pages_router
+    from fangxun.web.incidents_pages import router as incidents_pages_router
     from fangxun.web.monitoring_pages import router as monitoring_pages_router
     from fangxun.web.notify_pages import router as notify_pages_router
-    from fangxun.web.operations_pages import router as operations_pages_router
     from fangxun.web.pages import router as pages_router  # the web shell depends on api.deps
     from fangxun.web.reports_pages import router as reports_pages_router
     from fangxun.web.response_pages import router as response_pages_router
     from fangxun.web.situation_pages import router as situation_pages_router
     from fangxun.web.staleness import router as staleness_router
+    from fangxun.web.supplies_pages import router as supplies_pages_router
     from fangxun.web.warnings_pages import router as warnings_pages_router
 
-    app.include_router(operations_pages_router)
+    # Command operations, in the order their one router had: incidents, duty, supplies, briefings.
+    app.include_router(incidents_pages_router)
+    app.include_router(duty_pages_router)
+    app.include_router(supplies_pages_router)
+    app.include_router(briefings_pages_router)
     app.include_router(hazards_pages_router)
     app.include_router(forecast_pages_router)
     app.include_router(monitoring_pages_router)

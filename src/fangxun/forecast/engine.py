@@ -566,22 +566,11 @@ def run_members(
     results: list[MemberResult | None] = [None] * n
     done = 0
     if dask_address:
-        try:
-            from dask.distributed import Client, as_completed
-        except ImportError as exc:
-            raise RuntimeError(
-                f"FANGXUN_FORECAST_DASK_ADDRESS is set ({dask_address!r}) but dask.distributed "
-                "is not installed: pip install 'dask[distributed]' or clear the setting"
-            ) from exc
-        with Client(dask_address) as client:
-            futs = {
-                client.submit(run_member, district, s, pure=False): i for i, s in enumerate(specs)
-            }
-            for fut in as_completed(list(futs)):
-                results[futs[fut]] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, n)
+        for i, result in _run_members_on_dask(district, specs, dask_address):
+            results[i] = result
+            done += 1
+            if progress:
+                progress(done, n)
     elif executor == "serial" or n == 1:
         for i, s in enumerate(specs):
             results[i] = run_member(district, s)
@@ -614,6 +603,40 @@ def run_members(
     else:
         raise ValueError(f"executor must be 'serial' or 'process', got {executor!r}")
     return [r for r in results if r is not None]
+
+
+#: How often a member is tried again when the worker running it dies (a lost worker's tasks are
+#: rescheduled by the scheduler; ``retries`` covers a member that raised on a sick worker).
+DASK_MEMBER_RETRIES = 2
+
+
+def _run_members_on_dask(
+    district: District, specs: Sequence[MemberSpec], dask_address: str
+) -> Iterator[tuple[int, MemberResult]]:
+    """Run the members on the Dask cluster at ``dask_address``; yields (index, result) as done.
+
+    The district (terrain, masks, network text: ~15 MB for a real district) is scattered to the
+    workers once and referenced by every member's task, so the task graph carries only the
+    members' own specs. A worker that dies mid-member loses nothing: the scheduler reruns its
+    members elsewhere.
+    """
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError as exc:
+        raise RuntimeError(
+            f"FANGXUN_FORECAST_DASK_ADDRESS is set ({dask_address!r}) but dask.distributed "
+            "is not installed: pip install 'fangxun[cluster]' or clear the setting"
+        ) from exc
+    with Client(dask_address) as client:  # type: ignore[no-untyped-call]  # dask is untyped
+        [district_on_workers] = client.scatter([district], broadcast=True, hash=False)
+        futures = {
+            client.submit(
+                run_member, district_on_workers, spec, pure=False, retries=DASK_MEMBER_RETRIES
+            ): i
+            for i, spec in enumerate(specs)
+        }
+        for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+            yield futures[future], future.result()
 
 
 def _limit_threads(n: int) -> None:

@@ -21,7 +21,8 @@ from fastapi.routing import APIRoute
 from fangxun import __version__, replay_clock
 from fangxun.config import Settings
 from fangxun.org.models import User
-from fangxun.times import local_zone
+from fangxun.times import SHORT, SHORT_SECONDS, local_zone
+from fangxun.times import local as local_time
 from fangxun.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -61,6 +62,11 @@ ENVIRONMENT_LABELS: Final[dict[str, str]] = {
 }
 #: How long the language choice is remembered, s (one year).
 LANG_COOKIE_MAX_AGE_S: Final = 365 * 24 * 3600
+
+
+def local(value: datetime | None, *, seconds: bool = False) -> str:
+    """A UTC time as shown on the pages: the district's zone, month-day hour:minute."""
+    return local_time(value, SHORT_SECONDS if seconds else SHORT)
 
 
 def role_name(user: User) -> str:
@@ -217,6 +223,7 @@ __all__ = [
     "ROLE_LABELS",
     "WebRoute",
     "csrf_rejected_page",
+    "local",
     "login_redirect",
     "remember_language",
     "render_page",

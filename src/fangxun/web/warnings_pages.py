@@ -25,8 +25,7 @@ from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
 from fangxun.web.i18n import N_
-from fangxun.web.operations_pages import local
-from fangxun.web.render import WebRoute, render_page
+from fangxun.web.render import WebRoute, local, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
