@@ -231,11 +231,6 @@ def test_every_zh_page_reads_in_chinese(
             if ISO_TIME.search(text):
                 problems.append(f"{path}: ISO time in {text[:120]!r}")
     problems += [f"catalogue lacks {m!r}" for m in sorted(missing_msgids)]
-    import os  # TEMP
-
-    if os.environ.get("ROOM_DUMP"):
-        with open(os.environ["ROOM_DUMP"], "a") as fh:
-            fh.write("\n".join(f"{username}\t{p}" for p in dict.fromkeys(problems)) + "\n")
     assert not problems, f"{len(problems)} problems for {username}:\n" + "\n".join(
         dict.fromkeys(problems)
     )
