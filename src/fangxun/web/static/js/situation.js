@@ -168,8 +168,7 @@ function svgChart(series) {
 function stationPopup(s) {
   const box = el("div", { class: "sit-popup", "data-station": s.code }, el("strong", { text: `${s.code} ${s.name}` }));
   for (const d of s.datastreams) {
-    const value = d.value === null || d.value === undefined ? labels.no_data : `${Number(d.value).toFixed(2)} ${d.unit}`;
-    box.append(el("div", { class: d.level_status ? `level-${d.level_status}` : null, text: `${d.name}: ${value}` }));
+    box.append(el("div", { class: d.level_status ? `level-${d.level_status}` : null, text: `${d.label}: ${d.text}` }));
   }
   const chartBox = el("div", { class: "sit-chart-box" }, el("div", { class: "sit-sub", text: labels.series }));
   box.append(chartBox);
