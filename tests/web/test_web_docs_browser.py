@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import replayed_demo
+from zh_text import ISO_TIME, english_words
 
 from fangxun.config import Settings
 from fangxun.demo.org_seed import PRIMARY_LOGIN
@@ -64,6 +65,18 @@ def _login(page: Any, url: str, path: str) -> None:
     page.wait_for_url(f"**{path}")
 
 
+def _reads_in_chinese(page: Any, where: str) -> None:
+    """What the browser shows (the live panels drawn by the scripts too) has no English words and
+    no ISO times; Leaflet's own attribution is not the page's text."""
+    text = page.evaluate(
+        "() => { const c = document.body.cloneNode(true);"
+        " c.querySelectorAll('.leaflet-control-attribution, script, style, code, [hidden]')"
+        ".forEach((n) => n.remove()); return c.innerText; }"
+    )
+    problems = [line for line in text.splitlines() if english_words(line) or ISO_TIME.search(line)]
+    assert not problems, f"{where}: {problems[:10]}"
+
+
 def _shot(page: Any, artifacts_dir: Path, name: str) -> None:
     path = artifacts_dir / name
     page.screenshot(path=str(path))
@@ -96,6 +109,7 @@ def test_wall_and_pages_at_peak_and_end(
             )
             assert wall.locator("[data-testid=wall-clock]").count() == 1
             first = wall.locator("[data-testid=wall]").get_attribute("data-view")
+            _reads_in_chinese(wall, f"wall {size['width']}")
             _shot(wall, artifacts_dir, f"room-{state}-wall-{size['width']}.png")
             # Type scales with the screen: a tenth of the width is 9.6 rem on any wall.
             rem = wall.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
@@ -118,6 +132,7 @@ def test_wall_and_pages_at_peak_and_end(
                 desk.wait_for_load_state("networkidle")
             assert desk.locator("[data-testid=clock-time]").count() == 1, "one clock"
             assert desk.get_by_test_id("replay-badge").is_visible()
+            _reads_in_chinese(desk, name)
             _shot(desk, artifacts_dir, f"room-{state}-{name}.png")
     finally:
         context.close()
