@@ -26,6 +26,7 @@ from fangxun.config import Settings
 from fangxun.hazards.models import HazardPoint
 from fangxun.notify import service as notify
 from fangxun.response import service as response
+from fangxun.times import local
 from fangxun.warnings.models import (
     ChangeType,
     Warning,
@@ -46,34 +47,33 @@ def event_key(change: WarningChange) -> str:
 
 
 def message(warning: Warning, change: WarningChange) -> tuple[str, str]:
-    """Subject and markdown body of a change's notification (Chinese, then English)."""
+    """Subject and markdown body of a change's notification, in Chinese (the people notified
+    read Chinese; the CAP message, linked by its identifier, is the machine-readable record)."""
     from fangxun.notify.markdown import escape as md
     from fangxun.warnings.service import CHANGE_NAMES, COLOUR_NAMES, kind_names, summary_text
 
     colour = (change.to_colour or change.from_colour or warning.colour).value
-    kz, ke = kind_names(warning)
-    cz, ce = COLOUR_NAMES[colour]
-    chz, che = CHANGE_NAMES[change.change_type.value]
+    kz, _ke = kind_names(warning)
+    cz, _ce = COLOUR_NAMES[colour]
+    chz, _che = CHANGE_NAMES[change.change_type.value]
     where = warning.place or "全区"
     subject = f"【{cz}预警{chz}】{where}{kz}"
     if warning.purpose is WarningPurpose.exercise:
-        subject = f"【演练 Exercise】{subject}"
-    zh, en = summary_text(warning, change.evidence, change.reason)
-    when = change.at.isoformat()
+        subject = f"【演练】{subject}"
+    zh, _en = summary_text(warning, change.evidence, change.reason)
+    # Beijing time in the one display format (fangxun.times); the CAP message keeps the ISO time.
+    when = local(change.at)
     # Names and reasons come from people: every one goes through ``md`` (no links, no headings).
     lines = [
         f"### {md(subject)}",
-        f"- 时间 Time: {when}",
-        f"- 变化 Change: {chz} / {che}"
+        f"- 时间：{when}",
+        f"- 变化：{chz}"
         + (
             f"（{COLOUR_NAMES[change.from_colour.value][0]} → {cz}）"
             if change.from_colour and change.to_colour and change.from_colour != change.to_colour
             else ""
         ),
         f"- 依据：{md(zh)}",
-        f"- Evidence: {md(en)}",
-        f"- {ce} {ke} warning {che}: {md(warning.place or 'district-wide')}",
-        f"- CAP: /api/v1/cap/{md(change.cap_identifier)}.xml",
     ]
     return subject, "\n".join(lines)
 

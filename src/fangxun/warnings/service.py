@@ -43,6 +43,7 @@ from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.org.jurisdiction import visible_unit_ids
 from fangxun.org.models import Role, Unit, UnitKind
 from fangxun.org.permissions import Actor, require_role
+from fangxun.times import SHORT, local
 from fangxun.warnings import cap, rules
 from fangxun.warnings.config import WarningRules
 from fangxun.warnings.models import (
@@ -249,12 +250,15 @@ def summary_text(
             )
     elif rule == "ponding":
         cm = _fmt(float(ev["depth_m"]) * 100.0)
-        zh = f"积水深度 {cm} 厘米（{ev.get('datastream')}）"
+        # The sensor's datastream code is kept in the evidence (and the English line) for the
+        # record; the Chinese line is what a duty officer reads.
+        zh = f"积水深度 {cm} 厘米（传感器实测）"
         en = f"Ponding depth {cm} cm ({ev.get('datastream')})"
     elif rule == "predicted_ponding":
         cm = _fmt(float(ev["peak_depth_m"]) * 100.0)
         run_no = ev.get("forecast_run_id")
-        zh = f"预报峰值积水 {cm} 厘米，峰现时间 {ev.get('peak_at')}（预报 #{run_no}）"
+        peak = local(ev.get("peak_at"), SHORT, empty="—")
+        zh = f"预报峰值积水 {cm} 厘米，峰现时间 {peak}（预报 #{run_no}）"
         en = (
             f"Forecast peak ponding {cm} cm at {ev.get('peak_at')} "
             f"(forecast #{ev.get('forecast_run_id')})"

@@ -29,7 +29,7 @@ from fangxun.forecast import flows, rainsource, service
 from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 from fangxun.org.models import User
-from fangxun.times import local_zone
+from fangxun.times import SHORT, local
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import field_bounds
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
@@ -64,6 +64,36 @@ PURPOSE_LABELS: Final[dict[str, str]] = {
     "scenario": N_("Scenario (what-if, consultation)"),
     "exercise": N_("Exercise (drill)"),
 }
+#: Where a run's rain came from (msgids).
+RAIN_SOURCE_LABELS: Final[dict[str, str]] = {
+    "design": N_("design storm"),
+    "series": N_("rain forecast series"),
+    "nowcast": N_("nowcast from the gauges"),
+}
+#: Where a run's initial water came from (msgids).
+WARM_START_LABELS: Final[dict[str, str]] = {
+    "run": N_("continues forecast #%(n)s"),
+    "observations": N_("starts from the ponding sensors"),
+    "dry": N_("starts dry"),
+}
+
+
+def run_description(run: Any, gettext: Callable[[str], str]) -> str:
+    """One line on a run for the runs table, in the page's language: its rain (source, total)
+    and its initial water. The engine's own notes (English, naming files) stay in the run's
+    record for whoever maintains the model."""
+    summary = run.summary or {}
+    parts = [gettext(RAIN_SOURCE_LABELS.get(run.rain_source.value, run.rain_source.value))]
+    total = summary.get("rain_total_mm")
+    if total is not None:
+        parts[0] += gettext(", %(mm).1f mm") % {"mm": float(total)}
+    if run.warm_start_kind is not None:
+        parts.append(
+            gettext(WARM_START_LABELS[run.warm_start_kind.value]) % {"n": run.warm_start_run_id}
+        )
+    return " · ".join(parts)
+
+
 #: Largest uploaded rain series file, bytes.
 MAX_SERIES_BYTES: Final = 1_000_000
 
@@ -73,7 +103,7 @@ def _point_rows(db: Session, run: ForecastRun, user: User) -> list[dict[str, Any
     rows = []
     for p in service.point_results(session=db, run_id=run.id, actor=user):
         row = p.model_dump()
-        row["peak_local"] = p.peak_time.astimezone(local_zone()).strftime("%m-%d %H:%M")
+        row["peak_local"] = local(p.peak_time, SHORT)
         rows.append(row)
     return rows
 
@@ -109,9 +139,7 @@ def forecast_page(
         frames = [
             {
                 "url": f"/forecast/runs/{run.id}/frame_{t:08.0f}.png",
-                "label": (run.issued_at + timedelta(seconds=t))
-                .astimezone(local_zone())
-                .strftime("%H:%M"),
+                "label": local(run.issued_at + timedelta(seconds=t), "%H:%M"),
             }
             for t in (run.summary or {}).get("frames_s", [])
         ]
@@ -136,9 +164,9 @@ def forecast_page(
         active="forecast",
         context={
             "run": run,
-            "issued_local": run.issued_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
-            if run is not None
-            else None,
+            "issued_local": local(run.issued_at) if run is not None else None,
+            "describe": lambda r: run_description(r, _),
+            "local": local,
             "points": points,
             "runs": runs,
             "map_data": map_data,

@@ -8,6 +8,7 @@ previews and mail scanners that fetch URLs never acknowledge anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Final
 
@@ -20,7 +21,7 @@ from fangxun.errors import FangxunError, NotFoundError
 from fangxun.notify import service
 from fangxun.notify.models import DeliveryStatus, Notification
 from fangxun.web.auth import CsrfProtected, WebUser
-from fangxun.web.i18n import N_
+from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.render import WebRoute, local, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -32,6 +33,17 @@ STATUS_LABELS: Final[dict[str, str]] = {
     DeliveryStatus.retry: N_("Will retry"),
     DeliveryStatus.sent: N_("Sent"),
     DeliveryStatus.dead: N_("Failed"),
+}
+#: Names of the channels (msgids).
+CHANNEL_LABELS: Final[dict[str, str]] = {
+    "webhook": N_("Webhook"),
+    "wecom": N_("WeCom"),
+    "dingtalk": N_("DingTalk"),
+    "email": N_("E-mail"),
+}
+#: What a notification is about, by the prefix of its event key (``warning-change:17``).
+EVENT_LABELS: Final[dict[str, str]] = {
+    "warning-change": N_("Warning change #%(n)s"),
 }
 #: Labels of the reasons a recipient is told (msgids).
 ROLE_LABELS: Final[dict[str, str]] = {
@@ -47,11 +59,18 @@ ROLE_LABELS: Final[dict[str, str]] = {
 local_seconds: Final = partial(local, seconds=True)
 
 
+def event_label(key: str, gettext: Callable[[str], str]) -> str:
+    """``warning-change:17`` → 预警变化 #17; a key of another kind as it is."""
+    kind, _sep, number = key.partition(":")
+    return gettext(EVENT_LABELS[kind]) % {"n": number} if kind in EVENT_LABELS else key
+
+
 @router.get("/notifications")
 def notifications_page(
     request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """The outbox: recent notifications, delivery state and acknowledgement."""
+    gettext = gettext_for(negotiate_language(request, settings.language))
     items = service.list_notifications(session=db, actor=user, limit=200)
     return render_page(
         request,
@@ -65,6 +84,8 @@ def notifications_page(
             "open": len([n for n in items if n.requires_ack and n.acknowledged_at is None]),
             "status_labels": STATUS_LABELS,
             "role_labels": ROLE_LABELS,
+            "channel_labels": CHANNEL_LABELS,
+            "event_label": lambda key: event_label(key, gettext),
             "local": local_seconds,
             # Who sees the button: roles that may acknowledge for others, and the recipient.
             "may_ack_all": user.role in service.ACK_ROLES,

@@ -51,6 +51,12 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "reviewed": N_("Reviewed"),
 }
 CHARTS: Final = ("hyetograph", "depth_curves", "map")
+#: What each chart shows, for its ``alt`` text (msgids).
+CHART_LABELS: Final[dict[str, str]] = {
+    "hyetograph": N_("Rain per hour and accumulated rain"),
+    "depth_curves": N_("Ponding depth at the worst points"),
+    "map": N_("Map of the maximum ponding depth"),
+}
 #: Ids are 32-bit in the database: a larger one is refused, not looked up.
 EventId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -227,6 +233,7 @@ def _event_detail(
             "error": error,
             "notice": notice,
             "charts": CHARTS,
+            "chart_labels": CHART_LABELS,
         },
     )
 

@@ -11,7 +11,7 @@ const markers = new Map();
 function fmt(d) {
   if (d.value === null || d.value === undefined) return `${d.name}: ${data.labels.no_data}`;
   const flag = d.flags && d.flags.length ? ` (${data.labels.flagged}: ${d.flags.join(", ")})` : "";
-  return `${d.name}: ${Number(d.value).toFixed(2)} ${d.unit}${flag}`;
+  return `${d.label}: ${d.text}${flag}`;
 }
 
 function popup(s) {
@@ -39,7 +39,7 @@ function show(stations) {
     }
     m.bindPopup(popup(s));
     const cell = document.querySelector(`#mon-rows tr[data-code="${CSS.escape(s.code)}"] td[data-role=values]`);
-    if (cell) cell.textContent = s.datastreams.map((d) => (d.value === null ? "—" : `${Number(d.value).toFixed(2)} ${d.unit}`)).join(" · ");
+    if (cell) cell.textContent = s.datastreams.map((d) => (s.datastreams.length > 1 ? `${d.label} ${d.text}` : d.text)).join(" · ");
   }
 }
 
