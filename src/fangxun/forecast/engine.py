@@ -33,6 +33,9 @@ Ensemble perturbations (documented, seeded): member 0 is the unperturbed control
 scales every rain amount by ``s = exp(ε)``, ``ε ~ N(0, σ²)`` (lognormal, median 1) and shifts the
 whole series in time by ``δ ~ N(0, sd²)`` seconds (positive: later). Rain that a negative shift
 moves before the forecast start is lost; a positive shift starts the forecast with a dry spell.
+Gridded rain (a field per block, :class:`~fangxun.inundation.GriddedRain`) is perturbed the
+same way (:func:`perturb_gridded`) unless the rain source gives its own ensemble members (the
+STEPS nowcast): member k then runs on the source's member field k − 1, unperturbed.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fangxun.inundation import Grid, Hyetograph, Model
+from fangxun.inundation import Grid, GriddedRain, Hyetograph, Model
 from fangxun.inundation.rain import StormFormula
 
 FloatArray = npt.NDArray[np.float64]
@@ -349,6 +352,25 @@ def perturb(
     return Hyetograph.from_blocks(step_s, blocks)
 
 
+def perturb_gridded(rain: GriddedRain, *, scale: float, shift_s: float) -> GriddedRain:
+    """Gridded ``rain`` with every field times ``scale`` and every block ``shift_s`` seconds later
+    (exact: block boundaries move; rain a negative shift moves before 0 is lost, a positive
+    shift starts with a dry block)."""
+    if not (math.isfinite(scale) and scale >= 0.0):
+        raise ValueError(f"rain scale must be finite and >= 0, got {scale!r}")
+    t = np.asarray(rain.times_s, np.float64) + shift_s
+    f = np.asarray(rain.intensity_mm_h, np.float64) * scale
+    if t[0] > 0.0:
+        t = np.concatenate([[0.0], t])
+        f = np.concatenate([np.zeros((1, *rain.shape)), f])
+    else:
+        # keep the block that holds time 0 (the last one starting at or before 0), from 0
+        k = int(np.searchsorted(t, 0.0, side="right")) - 1
+        t, f = t[k:].copy(), f[k:]
+        t[0] = 0.0
+    return GriddedRain(t.tolist(), f)
+
+
 def member_perturbations(
     members: int, *, sigma: float, shift_sd_s: float, seed: int
 ) -> list[tuple[float, float]]:
@@ -366,9 +388,10 @@ def member_perturbations(
 
 @dataclass(frozen=True)
 class MemberSpec:
-    """One member run: its rain, horizon (s), output interval (s), gauges, warm start depth (m)."""
+    """One member run: its rain (uniform, or a field per block on the district grid), horizon
+    (s), output interval (s), gauges, warm start depth (m)."""
 
-    rain: Hyetograph
+    rain: Hyetograph | GriddedRain
     horizon_s: float
     output_interval_s: float
     gauges: dict[str, tuple[int, int]]

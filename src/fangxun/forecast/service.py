@@ -46,7 +46,7 @@ from fangxun.forecast.schemas import (
     SeriesRain,
 )
 from fangxun.hazards.models import HazardPoint, PointStatus
-from fangxun.inundation import Hyetograph
+from fangxun.inundation import GriddedRain, Hyetograph
 from fangxun.inundation.rain import StormFormula
 from fangxun.org.jurisdiction import scope_query
 from fangxun.org.models import Role, User
@@ -238,8 +238,46 @@ class PreparedRun:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tuple[Hyetograph, str]:
-    """The run's rain and a one-line description of it."""
+@dataclass
+class RunRain:
+    """A run's rain: ``uniform`` is the district-mean series (or the design storm, the uploaded
+    series, the gauges' persistence); ``field`` the same rain as fields on the district model
+    grid when the source is gridded; ``members`` the source's own ensemble fields for forecast
+    members 1, 2, … (empty: members perturb the control's rain); ``info`` the source, its age
+    and why better sources were passed over (the run's summary ``rain``)."""
+
+    uniform: Hyetograph
+    note: str
+    gridded: GriddedRain | None = None
+    members: list[GriddedRain] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def control(self) -> Hyetograph | GriddedRain:
+        """What member 0 runs on: the field where there is one."""
+        return self.gridded if self.gridded is not None else self.uniform
+
+
+def model_grid(district: engine.District) -> Any:
+    """The rain chain's :class:`~fangxun.rain.chain.DistrictGrid` of the district model (None
+    when the terrain has no CRS)."""
+    if district.crs_wkt is None:
+        return None
+    return rainsource.district_grid(
+        crs_wkt=district.crs_wkt, transform=district.transform, shape=district.shape
+    )
+
+
+def build_rain(
+    *,
+    session: Session,
+    run: ForecastRun,
+    settings: Settings,
+    district: engine.District | None = None,
+) -> RunRain:
+    """The run's rain. A nowcast run takes the fallback chain's field on ``district``'s model
+    grid (members from the nowcast ensemble) when a rain feed is configured, else the gauges'
+    persistence."""
     spec = run.params.get("rain") or {"kind": "nowcast"}
     kind = spec.get("kind")
     if kind == "design":
@@ -251,24 +289,36 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
             step_s=d.step_s,
             peak_ratio=d.peak_ratio,
         )
-        return rain, (
+        return RunRain(rain, (
             f"Chicago design storm P={d.return_period_years:g} a, {d.duration_s / 3600:g} h, "
             f"{rain.total_mm():.1f} mm"
-        )
+        ), info={"source": "design"})  # fmt: skip
     if kind == "series":
         s = SeriesRain.model_validate(spec)
         rain = rainsource.series_rain(s.step_s, s.intensity_mm_h)
-        return rain, f"uploaded series, {rain.total_mm():.1f} mm"
+        return RunRain(
+            rain, f"uploaded series, {rain.total_mm():.1f} mm", info={"source": "series"}
+        )
     NowcastRain.model_validate(spec)
+    grid = model_grid(district) if district is not None else None
     chosen = rainsource.rain_from_chain(
         session=session,
         settings=settings,
         issued_at=run.issued_at,
         horizon_s=run.horizon_s,
-        terrain=terrain_path(settings),
+        terrain=None if grid is not None else terrain_path(settings),
+        grid=grid,
+        members=run.members,
+        seed=int(run.params.get("seed", settings.forecast_seed)),
     )
     if chosen is not None:  # rain feeds configured: the fallback chain, its source and why
-        return chosen.hyetograph, chosen.note()
+        return RunRain(
+            chosen.hyetograph,
+            chosen.note(),
+            chosen.gridded,
+            list(chosen.members),
+            chosen.info(run.issued_at),
+        )
     means = rainsource.gauge_mean_intensities(
         session=session, end=run.issued_at, window_s=settings.forecast_nowcast_window_s
     )
@@ -277,10 +327,10 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
         horizon_s=run.horizon_s,
         decay_s=settings.forecast_nowcast_decay_s,
     )
-    return rain, (
+    return RunRain(rain, (
         f"nowcast from {len(means)} gauge(s): persistence with e-folding "
         f"{settings.forecast_nowcast_decay_s:g} s, {rain.total_mm():.1f} mm"
-    )
+    ), info={"source": "gauge_persistence" if means else "none", "age_s": 0.0})  # fmt: skip
 
 
 def _thresholds(point: HazardPoint) -> dict[str, float]:
@@ -305,14 +355,15 @@ class WarmStart:
 
 def _from_previous_run(
     *, session: Session, run: ForecastRun, settings: Settings, shape: tuple[int, int]
-) -> tuple[np.ndarray | None, int | None, str]:
-    """The last forecast's state nearest to now, or (None, None, why not)."""
+) -> tuple[np.ndarray | None, int | None, str, datetime | None]:
+    """The last forecast's state nearest to now and the time it is valid at, or (None, None,
+    why not, None)."""
     prev = current_run(session=session)
     if prev is None or prev.output_dir is None:
-        return None, None, "no previous forecast"
+        return None, None, "no previous forecast", None
     age = (run.issued_at - prev.issued_at).total_seconds()
     if age < 0 or age > settings.forecast_warm_start_max_age_s:
-        return None, None, f"previous forecast #{prev.id} is {age:.0f} s old"
+        return None, None, f"previous forecast #{prev.id} is {age:.0f} s old", None
     states = sorted(Path(settings.data_dir, prev.output_dir).glob("state_*.npy"))
     best: tuple[float, Path] | None = None
     for p in states:
@@ -320,12 +371,51 @@ def _from_previous_run(
         if best is None or abs(t - age) < abs(best[0] - age):
             best = (t, p)
     if best is None:
-        return None, None, f"forecast #{prev.id} kept no state"
+        return None, None, f"forecast #{prev.id} kept no state", None
     depth = np.load(best[1]).astype(np.float64)
     if depth.shape != shape:
-        return None, None, f"forecast #{prev.id} state is {depth.shape}, the model is {shape}"
+        msg = f"forecast #{prev.id} state is {depth.shape}, the model is {shape}"
+        return None, None, msg, None
     depth = np.where(np.isfinite(depth), depth, 0.0)
-    return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s"
+    valid = prev.issued_at + timedelta(seconds=best[0])
+    return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s", valid
+
+
+def _observed_spin_up(
+    *,
+    session: Session,
+    settings: Settings,
+    district: engine.District,
+    depth: np.ndarray,
+    start: datetime,
+    end: datetime,
+) -> tuple[np.ndarray, str]:
+    """``depth`` (valid at ``start``) brought to ``end`` by the model under the rain observed in
+    between: adjusted radar where held, else the gauges by inverse distance
+    (:func:`fangxun.rain.chain.observed_rain`). Unchanged, with the reason, when it cannot be."""
+    grid = model_grid(district)
+    if grid is None:
+        return depth, "no observed-rain spin-up (the terrain has no CRS)"
+    from fangxun.rain.chain import observed_rain
+
+    obs = observed_rain(
+        session=session,
+        data_dir=Path(settings.data_dir),
+        grid=grid,
+        start=start,
+        end=end,
+        radar_feed=settings.rain_radar_feed,
+    )
+    span = (end - start).total_seconds()
+    rain = GriddedRain(obs.times_s, obs.intensity_mm_h)
+    spec = engine.MemberSpec(
+        rain=rain, horizon_s=span, output_interval_s=span, gauges={}, initial_depth=depth,
+        backend=settings.forecast_backend,
+    )  # fmt: skip
+    result = engine.run_member(district, spec)
+    mm = float(rain.depth_m_field(0.0, span).mean()) * 1000.0
+    note = f"brought {span:.0f} s forward under observed rain ({obs.source}: {obs.detail}, "
+    return np.asarray(result.final_depth, np.float64), note + f"{mm:.1f} mm mean)"
 
 
 def latest_ponding_readings(
@@ -412,10 +502,17 @@ def _warm_start(
     the ponding sensors' readings spread over their low areas, else dry."""
     if not run.params.get("warm_start", True):
         return WarmStart(None, WarmStartKind.dry, "dry start (warm start off)")
-    depth, prev_id, why = _from_previous_run(
+    depth, prev_id, why, valid = _from_previous_run(
         session=session, run=run, settings=settings, shape=district.shape
     )
     if depth is not None:
+        if valid is not None and valid < run.issued_at:
+            # the saved state is behind the start: the rain that fell since is observed
+            depth, spun = _observed_spin_up(
+                session=session, settings=settings, district=district, depth=depth,
+                start=valid, end=run.issued_at,
+            )  # fmt: skip
+            why = f"{why}, {spun}"
         return WarmStart(depth, WarmStartKind.run, why, run_id=prev_id)
     obs, sensors, obs_why = _from_observations(
         session=session, run=run, settings=settings, district=district
@@ -530,9 +627,11 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         manning=manning,
         drainage_mm_h=drainage,
     )
-    rain, rain_note = build_rain(session=session, run=run, settings=settings)
+    run_rain = build_rain(session=session, run=run, settings=settings, district=district)
+    rain = run_rain.uniform
+    details["rain"] = run_rain.info
     notes = [
-        rain_note,
+        run_rain.note,
         f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m",
         *input_notes,
     ]
@@ -576,17 +675,14 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         shift_sd_s=settings.forecast_shift_sd_s,
         seed=int(run.params.get("seed", settings.forecast_seed)),
     )
+    # members the rain source's own ensemble drives are not perturbed
+    n_ens = min(len(run_rain.members), run.members - 1)
+    perts = [(1.0, 0.0) if 1 <= k <= n_ens else p for k, p in enumerate(perts)]
     step = 60.0
     snapshots = _snapshot_times(settings, run.horizon_s)
     specs = []
     for k, (scale, shift) in enumerate(perts):
-        member_rain = (
-            rain
-            if k == 0
-            else engine.perturb(
-                rain, horizon_s=run.horizon_s, step_s=step, scale=scale, shift_s=shift
-            )
-        )
+        member_rain = _member_rain(run_rain, k, scale, shift, horizon_s=run.horizon_s, step=step)
         specs.append(
             engine.MemberSpec(
                 rain=member_rain,
@@ -611,6 +707,21 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         warm_start_kind=warm.kind,
         details=details,
     )
+
+
+def _member_rain(
+    rain: RunRain, k: int, scale: float, shift_s: float, *, horizon_s: float, step: float
+) -> Hyetograph | GriddedRain:
+    """Member ``k``'s rain: the control for 0; the source's ensemble member k − 1 where it gave
+    one; else the control's rain scaled and shifted (:func:`engine.perturb`)."""
+    if k == 0:
+        return rain.control
+    if k - 1 < len(rain.members):
+        return rain.members[k - 1]
+    if rain.gridded is not None:
+        return engine.perturb_gridded(rain.gridded, scale=scale, shift_s=shift_s)
+    return engine.perturb(rain.uniform, horizon_s=horizon_s, step_s=step, scale=scale,
+                          shift_s=shift_s)  # fmt: skip
 
 
 def _with_network(
