@@ -138,7 +138,7 @@ def simulate_gauges(
     *,
     elevation: FloatArray,
     cell_size_m: float,
-    rain: Hyetograph,
+    rain: Hyetograph | GriddedRain,
     drainage_mm_h: float,
     gauges: Mapping[str, tuple[int, int]],
     duration_s: float,
