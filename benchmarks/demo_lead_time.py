@@ -75,10 +75,7 @@ def measure(database_url: str) -> dict[str, Any]:
                 for t, c in changes:  # lifts have no colour: rank 0
                     if t > crossed:
                         break
-                    if rank(c) >= i + 1:
-                        episode = episode or t
-                    else:
-                        episode = None
+                    episode = (episode or t) if rank(c) >= i + 1 else None
                 rows.append(
                     {
                         "point": point.code,

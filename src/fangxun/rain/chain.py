@@ -358,7 +358,8 @@ def observed_rain(
     if span <= 0:
         return ObservedRain("none", [0.0], np.zeros((1, *grid.shape)), "empty window")
     if radar_feed:
-        rows, variant = _radar_rows(session, radar_feed, start, end + timedelta(minutes=10))
+        # never a frame after the forecast start: it would be the storm's future
+        rows, variant = _radar_rows(session, radar_feed, start, end)
         rows = [r for r in rows if r.valid_time > start]
         if rows and rows[0].valid_time - start <= timedelta(minutes=10):
             frames = [service.load_frame(r, data_dir) for r in rows]
