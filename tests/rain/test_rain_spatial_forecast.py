@@ -234,3 +234,37 @@ def test_gauges_interpolated_by_inverse_distance() -> None:
     assert field[20, 0] == pytest.approx(30.0, rel=0.02)
     assert field[20, 39] == pytest.approx(0.0, abs=0.6)
     assert field[20, 10] > field[20, 20] > field[20, 30]  # decreasing away from the wet gauge
+
+
+def test_run_keeps_its_rain_for_the_map_and_is_scored_against_later_radar(
+    engine: Engine, flat_settings: Settings, two_points: dict[str, int]
+) -> None:
+    from fangxun.forecast.engine import RAIN_SCALE_MM_H, rain_rgba
+
+    run_id = _run(engine, flat_settings, members=1, frames=12)  # radar to 08:55 held
+    with session_scope(engine) as session:
+        run = service.get_run(session=session, run_id=run_id)
+        assert run.summary is not None
+        assert run.summary["rain_frames"] and run.summary["radar_now"]
+        for t in run.summary["frames_s"]:
+            service.run_file(
+                session=session, run_id=run_id, settings=flat_settings, name=f"rain_{t:08.0f}.png"
+            )
+        service.run_file(
+            session=session, run_id=run_id, settings=flat_settings, name="radar_now.png"
+        )
+        with pytest.raises(Exception, match="no file"):
+            service.run_file(
+                session=session, run_id=run_id, settings=flat_settings, name="rain_x.png"
+            )
+        # 30 min after the issue the radar frame of 08:45 has arrived: the run is scored
+        skill = service.nowcast_skill(
+            session=session, settings=flat_settings, now=T0 + timedelta(hours=2)
+        )
+    [row] = [r for r in skill if r["run_id"] == run_id]
+    assert row["source"] == "radar_nowcast"
+    assert row["csi"] is not None and 0.3 < row["csi"] <= 1.0
+    # the colour scale: transparent below its first step, one colour per step above
+    img = rain_rgba(np.array([[0.0, RAIN_SCALE_MM_H[0]], [15.0, 500.0]]))
+    assert img[0, 0, 3] == 0 and img[0, 1, 3] > 0
+    assert len({tuple(img[0, 1]), tuple(img[1, 0]), tuple(img[1, 1])}) == 3

@@ -679,6 +679,27 @@ def exceedance_probability(peaks_m: Sequence[float], threshold_m: float) -> floa
     return sum(1 for p in peaks_m if p >= threshold_m) / len(peaks_m)
 
 
+#: Rain colour scale, mm/h (lower bounds) and colours: the usual radar steps, light to violent.
+RAIN_SCALE_MM_H: tuple[float, ...] = (0.1, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+RAIN_COLOURS: tuple[str, ...] = (
+    "#c6dbef", "#6baed6", "#2171b5", "#41ab5d", "#fdd835", "#fb8c00", "#e53935", "#8e24aa",
+)  # fmt: skip
+
+
+def rain_rgba(rate_mm_h: FloatArray) -> Any:
+    """An RGBA uint8 image of a rain field (mm/h) in the steps of :data:`RAIN_SCALE_MM_H`,
+    transparent below the first step."""
+    from matplotlib.colors import to_rgba
+
+    r = np.where(np.isfinite(rate_mm_h), rate_mm_h, 0.0)
+    k = np.digitize(r, RAIN_SCALE_MM_H) - 1  # −1: below the first step
+    lut = np.array([to_rgba(c, 0.7) for c in RAIN_COLOURS])
+    rgba = np.zeros((*r.shape, 4))
+    wet = k >= 0
+    rgba[wet] = lut[k[wet]]
+    return (rgba * 255).astype(np.uint8)
+
+
 def overlay_rgba(max_depth_m: FloatArray, *, min_depth_m: float = 0.03, vmax_m: float = 0.6) -> Any:
     """An RGBA uint8 image of the max depth (m): transparent below ``min_depth_m``, Blues above."""
     from matplotlib import colormaps

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
+
+if TYPE_CHECKING:
+    from fangxun.rain.chain import DistrictGrid
 from rainkit import GriddedRain, Hyetograph, StormFormula, chicago_hyetograph
 
 
@@ -242,7 +246,9 @@ def _ending(times_s: Sequence[float], fields: npt.NDArray[np.float64], end_s: fl
     return GriddedRain([*times_s, end_s], np.concatenate([fields, zero]))
 
 
-def district_grid(*, crs_wkt: str, transform: Sequence[float], shape: tuple[int, int]) -> object:
+def district_grid(
+    *, crs_wkt: str, transform: Sequence[float], shape: tuple[int, int]
+) -> DistrictGrid:
     """The :class:`fangxun.rain.chain.DistrictGrid` of a model grid (CRS WKT, the six affine
     coefficients in rasterio order, (ny, nx))."""
     from affine import Affine

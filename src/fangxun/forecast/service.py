@@ -236,6 +236,10 @@ class PreparedRun:
     warm_start_kind: WarmStartKind = WarmStartKind.dry
     #: District inputs and warm start, for the run's summary.
     details: dict[str, Any] = field(default_factory=dict)
+    #: The control's rain field on the model grid (gridded sources), for the map's rain layer.
+    rain_field: GriddedRain | None = None
+    #: The latest radar frame at the issue time on the model grid (mm/h), when one is held.
+    radar_now: np.ndarray | None = None
 
 
 @dataclass
@@ -706,7 +710,34 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         warm.run_id,
         warm_start_kind=warm.kind,
         details=details,
+        rain_field=run_rain.gridded,
+        radar_now=_radar_now(session=session, settings=settings, run=run, district=district),
     )
+
+
+def _radar_now(
+    *, session: Session, settings: Settings, run: ForecastRun, district: engine.District
+) -> np.ndarray | None:
+    """The latest radar frame of the configured feed at the issue time (not older than the
+    chain's age limit), on the model grid (mm/h); None when there is none."""
+    grid = model_grid(district)
+    if not settings.rain_radar_feed or grid is None:
+        return None
+    from fangxun.rain import service as rain_service
+
+    start = run.issued_at - timedelta(seconds=settings.rain_max_radar_age_s)
+    rows = rain_service.list_frames(
+        session=session, feed=settings.rain_radar_feed, kind="QPE", start=start, end=run.issued_at
+    )
+    if not rows:
+        return None
+    return np.asarray(
+        rain_service.frame_on_grid(
+            rows[-1], Path(settings.data_dir), crs=grid.crs, transform=grid.transform,
+            shape=grid.shape,
+        ),
+        np.float64,
+    )  # fmt: skip
 
 
 def _member_rain(
@@ -801,6 +832,20 @@ def write_outputs(
         np.save(out / f"state_{t:08.0f}.npy", depth)
         img = engine.overlay_rgba(depth.astype(np.float64))
         Image.fromarray(img, "RGBA").save(out / f"frame_{t:08.0f}.png")
+        if prepared.rain_field is not None:  # the rain behind the frame: the block ending at t
+            rate = prepared.rain_field.depth_m_field(max(t - 300.0, 0.0), t) * 3.6e6 / min(t, 300.0)
+            Image.fromarray(engine.rain_rgba(rate), "RGBA").save(out / f"rain_{t:08.0f}.png")
+    if prepared.radar_now is not None:
+        Image.fromarray(engine.rain_rgba(prepared.radar_now), "RGBA").save(out / "radar_now.png")
+    if prepared.rain_field is not None and prepared.district.crs_wkt:
+        # kept to score the nowcast against the radar that arrives later (nowcast_skill)
+        np.savez_compressed(
+            out / "rain_field.npz",
+            times_s=prepared.rain_field.times_s,
+            intensity_mm_h=prepared.rain_field.intensity_mm_h.astype(np.float32),
+            transform=np.array(prepared.district.transform),
+            crs_wkt=np.array(prepared.district.crs_wkt),
+        )
     try:
         bounds = list(engine.wgs84_bounds(prepared.district))
     except ValueError:
@@ -863,6 +908,9 @@ def store_results(
         "members": [{"scale": s, "shift_s": d} for s, d in prepared.perturbations],
         "mass_error_m3": control.mass_error_m3,
         "frames_s": sorted(float(t) for t in control.snapshots),
+        # the map's rain layer: rain_<t>.png beside each frame, radar_now.png
+        "rain_frames": prepared.rain_field is not None,
+        "radar_now": prepared.radar_now is not None,
         **prepared.details,
     }
     run.output_dir = output_dir
@@ -938,11 +986,14 @@ def point_results(
 
 
 def run_file(*, session: Session, run_id: int, settings: Settings, name: str) -> Path:
-    """A file of a done run: ``max_depth.tif``, ``arrival_time.tif``, ``overlay.png`` or a
-    ``frame_<t>.png``; :class:`NotFoundError` otherwise."""
+    """A file of a done run: ``max_depth.tif``, ``arrival_time.tif``, ``overlay.png``, a
+    ``frame_<t>.png``, the rain behind it ``rain_<t>.png`` or the radar at the issue time
+    ``radar_now.png``; :class:`NotFoundError` otherwise."""
     run = get_run(session=session, run_id=run_id)
-    allowed = name in {"max_depth.tif", "arrival_time.tif", "overlay.png"} or (
-        name.startswith("frame_") and name.endswith(".png") and name[6:-4].isdigit()
+    allowed = name in {"max_depth.tif", "arrival_time.tif", "overlay.png", "radar_now.png"} or (
+        name.startswith(("frame_", "rain_"))
+        and name.endswith(".png")
+        and name.split("_", 1)[1][:-4].isdigit()
     )
     if not allowed or run.output_dir is None:
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
@@ -950,6 +1001,68 @@ def run_file(*, session: Session, run_id: int, settings: Settings, name: str) ->
     if not path.is_file():
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
     return path
+
+
+def nowcast_skill(
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    hours: float = 3.0,
+    lead_s: float = 1800.0,
+    threshold_mm_h: float = 1.0,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Skill of the rain behind the runs issued in the ``hours`` before ``until`` (default
+    ``now``): CSI at ``threshold_mm_h`` of each run's rain field at ``lead_s`` against the radar
+    frame valid then (when it has arrived by ``now``, within 2.5 min), on the model grid. Oldest
+    first; runs without a stored field or radar frame are left out. CSI is None when neither
+    had rain above the threshold."""
+    if not settings.rain_radar_feed:
+        return []
+    from fangxun.rain import service as rain_service
+
+    runs = session.scalars(
+        select(ForecastRun)
+        .where(
+            ForecastRun.status == RunStatus.done,
+            ForecastRun.issued_at >= (until or now) - timedelta(hours=hours),
+            ForecastRun.issued_at <= min(until or now, now - timedelta(seconds=lead_s)),
+        )
+        .order_by(ForecastRun.issued_at)
+    ).all()
+    out: list[dict[str, Any]] = []
+    for r in runs:
+        path = Path(settings.data_dir, r.output_dir or "", "rain_field.npz")
+        if not r.output_dir or not path.is_file():
+            continue
+        valid = r.issued_at + timedelta(seconds=lead_s)
+        rows = rain_service.list_frames(
+            session=session, feed=settings.rain_radar_feed, kind="QPE",
+            start=valid - timedelta(seconds=150), end=valid + timedelta(seconds=150),
+        )  # fmt: skip
+        if not rows:
+            continue
+        with np.load(path) as z:
+            field_at = GriddedRain(z["times_s"].tolist(), z["intensity_mm_h"])
+            grid = rainsource.district_grid(
+                crs_wkt=str(z["crs_wkt"]),
+                transform=tuple(float(v) for v in z["transform"]),
+                shape=field_at.shape,
+            )
+        forecast = field_at.depth_m_field(lead_s - 300.0, lead_s) * 3.6e6 / 300.0
+        obs = rain_service.frame_on_grid(
+            rows[-1], Path(settings.data_dir), crs=grid.crs, transform=grid.transform,
+            shape=field_at.shape,
+        )  # fmt: skip
+        ok = np.isfinite(obs)
+        f, o = forecast[ok] >= threshold_mm_h, obs[ok] >= threshold_mm_h
+        hits, misses, false = int(np.sum(f & o)), int(np.sum(~f & o)), int(np.sum(f & ~o))
+        total = hits + misses + false
+        source = ((r.summary or {}).get("rain") or {}).get("source")
+        out.append({"run_id": r.id, "issued_at": r.issued_at, "source": source,
+                    "csi": hits / total if total else None})  # fmt: skip
+    return out
 
 
 def run_status_counts(*, session: Session) -> dict[str, int]:
