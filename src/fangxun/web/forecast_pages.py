@@ -22,10 +22,11 @@ from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
 from fangxun.config import Settings
 from fangxun.db import Session
+from fangxun.db.types import utcnow
 from fangxun.drainage import service as drainage_service
 from fangxun.drainage import whatif as drainage_whatif
 from fangxun.errors import PermissionDeniedError, ValidationFailed
-from fangxun.forecast import flows, rainsource, service
+from fangxun.forecast import engine, flows, rainsource, service
 from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 from fangxun.org.models import User
@@ -124,6 +125,57 @@ def _can_run(user: User) -> bool:
     return user.is_active and user.role in service.RUN_ROLES
 
 
+RAIN_SOURCE_LABELS = {
+    "blended_nowcast": N_("blended nowcast (radar + QPF)"),
+    "radar_nowcast": N_("radar nowcast"),
+    "qpf": N_("numerical forecast (QPF)"),
+    "gauge_persistence": N_("gauge persistence"),
+    "none": N_("no rain"),
+    "design": N_("design storm"),
+    "series": N_("uploaded series"),
+}
+
+
+def rain_info(run: ForecastRun, _: Any) -> dict[str, Any] | None:
+    """The source of the rain behind ``run`` and its age, for the page (None for runs made
+    before the chain recorded it)."""
+    info = (run.summary or {}).get("rain")
+    if not info:
+        return None
+    age = info.get("age_s")
+    return {
+        "source": _(RAIN_SOURCE_LABELS.get(info.get("source", ""), info.get("source", ""))),
+        "detail": info.get("detail", ""),
+        "age_min": None if age is None else round(float(age) / 60.0),
+        "spatial": bool(info.get("spatial")),
+        "members": int(info.get("ensemble_members") or 0),
+        "reasons": info.get("reasons") or [],
+    }
+
+
+def nowcast_skill_plot(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An SVG line of the nowcast's CSI (0–1) over the runs of the last hours: points (x, y) in
+    a 600 × 160 box and their labels; None with fewer than two scored runs."""
+    scored = [r for r in rows if r["csi"] is not None]
+    if len(scored) < 2:
+        return None
+    w, h, pad = 600.0, 160.0, 24.0
+    t0 = scored[0]["issued_at"].timestamp()
+    span = max(scored[-1]["issued_at"].timestamp() - t0, 1.0)
+    pts = [
+        {
+            "x": round(pad + (r["issued_at"].timestamp() - t0) / span * (w - 2 * pad), 1),
+            "y": round(h - pad - r["csi"] * (h - 2 * pad), 1),
+            "label": r["issued_at"].astimezone(local_zone()).strftime("%H:%M"),
+            "csi": round(r["csi"], 2),
+            "run": r["run_id"],
+        }
+        for r in scored
+    ]
+    return {"points": pts, "line": " ".join(f"{p['x']},{p['y']}" for p in pts), "w": w, "h": h,
+            "pad": pad}  # fmt: skip
+
+
 @router.get("/forecast")
 def forecast_page(
     request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
@@ -136,18 +188,22 @@ def forecast_page(
     map_data: dict[str, Any] = {"run": None}
     if run is not None:
         points = _point_rows(db, run, user)
+        summary = run.summary or {}
+        base = f"/forecast/runs/{run.id}"
         frames = [
             {
-                "url": f"/forecast/runs/{run.id}/frame_{t:08.0f}.png",
+                "url": f"{base}/frame_{t:08.0f}.png",
+                "rain": f"{base}/rain_{t:08.0f}.png" if summary.get("rain_frames") else None,
                 "label": local(run.issued_at + timedelta(seconds=t), "%H:%M"),
             }
-            for t in (run.summary or {}).get("frames_s", [])
+            for t in summary.get("frames_s", [])
         ]
         map_data = {
             "run": run.id,
             "bounds": run.bounds,
-            "overlay": f"/forecast/runs/{run.id}/overlay.png",
+            "overlay": f"{base}/overlay.png",
             "frames": frames,
+            "radar_now": f"{base}/radar_now.png" if summary.get("radar_now") else None,
             "max_label": _("Maximum depth"),
             "points": [
                 {"lon": p["lon"], "lat": p["lat"], "code": p["code"], "name": p["name"],
@@ -170,6 +226,16 @@ def forecast_page(
             "points": points,
             "runs": runs,
             "map_data": map_data,
+            "rain_info": rain_info(run, _) if run is not None else None,
+            "rain_scale": list(zip(engine.RAIN_SCALE_MM_H, engine.RAIN_COLOURS, strict=True)),
+            "nowcast_skill": nowcast_skill_plot(
+                service.nowcast_skill(
+                    session=db,
+                    settings=settings,
+                    now=utcnow(),
+                    until=run.issued_at if run is not None else None,
+                )
+            ),
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
             "purpose_labels": {k: _(v) for k, v in PURPOSE_LABELS.items()},
