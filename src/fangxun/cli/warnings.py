@@ -1,4 +1,4 @@
-"""`fangxun warnings evaluate|list|issue|lift|official-poll|official-list`: warnings, signals.
+"""`fangxun warnings evaluate|list|issue|lift|proposals|approve|reject|official-poll|…`: warnings.
 
 ``evaluate`` runs the rules once (``--every N`` repeats every N seconds, for a service); ``issue``
 and ``lift`` act for the operating-system user (``cli:<login>``) and need a reason.
@@ -203,3 +203,73 @@ def official_list(limit: int = typer.Option(20, "--limit", min=1)) -> None:
                 f"{s.identifier}{replaced}"
             )
         console.print(f"{len(rows)} official signal(s)")
+
+
+@app.command("proposals")
+def proposals(limit: int = typer.Option(10, "--limit", min=1)) -> None:
+    """Forecast runs' predicted-ponding proposals: the one waiting for approval first, with what
+    each would change and what will happen (impact text)."""
+    from fangxun.warnings import approval, impact
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        rows = approval.list_proposals(session=session, actor=cli_actor(), limit=limit)
+        if not rows:
+            console.print("no proposal")
+            return
+        for p in rows:
+            console.print(
+                f"#{p.id} {p.status.value:10} forecast #{p.forecast_run_id}  "
+                f"proposed {_local(p.created_at)}  deadline {_local(p.deadline_at)}"
+                + (f"  decided by {p.decided_by}" if p.decided_by else "")
+                + (f"  escalated {_local(p.escalated_at)}" if p.escalated_at else "")
+            )
+            for item in p.items:
+                colour = item.get("to_colour")
+                text = (
+                    impact.impact(item.get("place"), colour, item.get("evidence"), at=p.updated_at)[
+                        0
+                    ]
+                    if colour
+                    else "解除 lift"
+                )
+                console.print(
+                    f"    {item['change_type']:9} {item.get('from_colour') or '-':6} → "
+                    f"{colour or 'lift':6}  {text}"
+                )
+
+
+@app.command("approve")
+def approve(
+    proposal_id: int = typer.Argument(..., help="The pending proposal's id."),
+    note: str | None = typer.Option(None, "--note", help="Kept with the changes and the audit."),
+) -> None:
+    """Approve a pending proposal: its warnings go out now (as cli:<login>; audited)."""
+    from fangxun.warnings import approval
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        p = approval.approve(
+            session=session,
+            proposal_id=proposal_id,
+            actor=cli_actor(),
+            settings=settings,
+            note=note,
+        )
+        console.print(f"proposal #{p.id} approved: {len(p.applied_change_ids or [])} change(s)")
+
+
+@app.command("reject")
+def reject(
+    proposal_id: int = typer.Argument(..., help="The pending proposal's id."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (kept in the audit)."),
+) -> None:
+    """Reject a pending proposal: nothing goes out, the run is not proposed again (audited)."""
+    from fangxun.warnings import approval
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        p = approval.reject(
+            session=session, proposal_id=proposal_id, actor=cli_actor(), reason=reason
+        )
+        console.print(f"proposal #{p.id} rejected")
