@@ -17,9 +17,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
@@ -55,6 +56,7 @@ __all__ = [
     "Recipient",
     "ack_token",
     "acknowledge",
+    "acknowledge_all",
     "acknowledge_by_token",
     "enqueue",
     "escalate_overdue",
@@ -613,6 +615,45 @@ def get_notification(*, session: Session, notification_id: int, actor: Actor) ->
     )
 
 
+@dataclass(frozen=True)
+class NotificationFilter:
+    """What the viewer asks for: ``mine`` (sent to the actor's person), ``unacknowledged``
+    (needs an acknowledgement and has none), ``ref`` (about e.g. ``warning:17``), ``unit_id``,
+    ``event_key``."""
+
+    mine: bool = False
+    unacknowledged: bool = False
+    ref: str | None = None
+    unit_id: int | None = None
+    event_key: str | None = None
+
+
+def _filtered(session: Session, actor: Actor, f: NotificationFilter) -> Select[Any]:
+    stmt = scope_query(select(Notification), Notification.unit_id, session=session, user=actor)
+    if f.event_key is not None:
+        stmt = stmt.where(Notification.event_key == f.event_key)
+    if f.unacknowledged:
+        stmt = stmt.where(
+            Notification.requires_ack.is_(True), Notification.acknowledged_at.is_(None)
+        )
+    if f.mine:
+        person_id = actor.person_id if isinstance(actor, User) else None
+        stmt = stmt.where(
+            Notification.person_id == person_id
+            if person_id is not None
+            else Notification.id.is_(None)
+        )
+    if f.ref is not None:
+        stmt = stmt.where(
+            Notification.id.in_(
+                select(NotificationRef.notification_id).where(NotificationRef.ref == f.ref)
+            )
+        )
+    if f.unit_id is not None:
+        stmt = stmt.where(Notification.unit_id == f.unit_id)
+    return stmt
+
+
 def list_notifications(
     *,
     session: Session,
@@ -620,21 +661,55 @@ def list_notifications(
     limit: int = 100,
     event_key: str | None = None,
     unacknowledged_only: bool = False,
+    offset: int = 0,
+    where: NotificationFilter | None = None,
 ) -> list[Notification]:
-    """The newest notifications in the actor's jurisdiction, with their deliveries."""
-    stmt = scope_query(select(Notification), Notification.unit_id, session=session, user=actor)
-    if event_key is not None:
-        stmt = stmt.where(Notification.event_key == event_key)
-    if unacknowledged_only:
-        stmt = stmt.where(
-            Notification.requires_ack.is_(True), Notification.acknowledged_at.is_(None)
-        )
-    stmt = stmt.options(selectinload(Notification.deliveries))
+    """The newest notifications in the actor's jurisdiction, with their deliveries (``where``
+    filters; ``limit``/``offset`` page)."""
+    f = where or NotificationFilter(event_key=event_key, unacknowledged=unacknowledged_only)
+    stmt = _filtered(session, actor, f).options(
+        selectinload(Notification.deliveries), selectinload(Notification.refs)
+    )
     return list(
         session.scalars(
-            stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+            stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
     )
+
+
+def count_notifications(*, session: Session, actor: Actor, where: NotificationFilter) -> int:
+    """How many notifications :func:`list_notifications` pages through."""
+    from sqlalchemy import func
+
+    stmt = _filtered(session, actor, where)
+    return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+def acknowledge_all(
+    *, session: Session, ref: str, actor: Actor, via: str = "web", at: datetime | None = None
+) -> list[Notification]:
+    """Acknowledge every unacknowledged notification about ``ref`` (e.g. all of one warning) in
+    the actor's jurisdiction (duty, district, admin and unit users, on everyone's behalf); each
+    is audited. Returns those acknowledged."""
+    if isinstance(actor, User) and (not actor.is_active or actor.role not in ACK_ROLES):
+        raise PermissionDeniedError(
+            f"role {actor.role.value!r} may acknowledge only single notifications sent to you"
+        )
+    at = at or utcnow()
+    pending = list_notifications(
+        session=session,
+        actor=actor,
+        limit=10_000,
+        where=NotificationFilter(unacknowledged=True, ref=ref),
+    )
+    done: list[Notification] = []
+    for n in pending:
+        if n.acknowledged_at is None:
+            _mark_acknowledged(session, n, by=actor_username(actor), via=via, actor=actor, at=at)
+            done.append(n)
+    return done
 
 
 def unacknowledged(*, session: Session, actor: Actor, limit: int = 50) -> list[Notification]:
