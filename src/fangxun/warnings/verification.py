@@ -238,11 +238,12 @@ def archive(
         stmt = stmt.where(VerificationEvent.at <= until)
     events = list(session.scalars(stmt.order_by(VerificationEvent.at, VerificationEvent.id)))
     warning_ids = {e.warning_id for e in events if e.warning_id is not None}
-    lifted = dict(
-        session.execute(select(Warning.id, Warning.lifted_at).where(Warning.id.in_(warning_ids)))
-        .tuples()
-        .all()
-    )
+    lifted: dict[int, datetime | None] = {
+        wid: at
+        for wid, at in session.execute(
+            select(Warning.id, Warning.lifted_at).where(Warning.id.in_(warning_ids))
+        )
+    }
     crossings = [
         Crossing(e.hazard_point_id, str(e.colour), e.at)
         for e in events
@@ -269,11 +270,12 @@ def by_point(
         per[x.point][0].append(x)
     for w in spans:
         per[w.point][1].append(w)
-    names = dict(
-        session.execute(select(HazardPoint.id, HazardPoint.name).where(HazardPoint.id.in_(per)))
-        .tuples()
-        .all()
-    )
+    names: dict[int, str] = {
+        pid: name
+        for pid, name in session.execute(
+            select(HazardPoint.id, HazardPoint.name).where(HazardPoint.id.in_(per))
+        )
+    }
     rows = [
         {"point_id": p, "name": names.get(p, f"#{p}"), "scores": score(*per[p])}
         for p in sorted(per, key=lambda p: names.get(p, ""))
