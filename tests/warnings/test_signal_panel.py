@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from warn_helpers import SYSTEM, World, observe, run
 
 from fangxun.config import Settings
-from fangxun.situation import service as situation
 from fangxun.warnings import official
 from fangxun.warnings.cap import Alert, Area, Info, build_alert
 from fangxun.warnings.config import WarningRules
@@ -57,7 +56,6 @@ def test_official_signal_not_the_gauge_colour_and_the_indication_labelled(
     assert panel["colour"] is None and panel["basis"] is None
     assert panel["gauge_indication"]["colour"] == "orange"
     assert "雨量站指示" in panel["gauge_indication"]["label"]
-    assert situation._signal(session=db_session, actor=SYSTEM, as_of=NOW)["colour"] is None
 
     # The official CAP feed says blue: it is the signal shown; the gauge stays an indication.
     official.ingest(
@@ -68,8 +66,6 @@ def test_official_signal_not_the_gauge_colour_and_the_indication_labelled(
     panel = official.signal_panel(session=db_session, now=NOW)
     assert (panel["colour"], panel["basis"]) == ("blue", "official")
     assert panel["gauge_indication"]["colour"] == "orange"
-    section = situation._signal(session=db_session, actor=SYSTEM, as_of=NOW)
-    assert section["colour"] == "blue" and section["basis"] == "official"
 
 
 def test_a_signal_relayed_by_hand_is_shown_when_no_official_one_is_in_force(

@@ -81,10 +81,6 @@ def demo_story_settings(settings: Settings, *, cell_m: float = CELL_M) -> Settin
     )
 
 
-#: CAP sender of the demo's scripted meteorological service.
-DEMO_OBSERVATORY = "observatory@demo.example"
-
-
 class ReplayClock:
     """The replay's clock: observation time of the frame due now (never later than the wall
     clock); None before the replay starts.
@@ -171,7 +167,6 @@ class Story:
         self._replay_done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._forecast: threading.Thread | None = None
-        self._official_sent = False
         self._ingest: Any = None
         self.plan: ReplayPlan | None = None
         self.rain: Hyetograph | None = None
@@ -320,7 +315,6 @@ class Story:
         """One look at the situation at replay time ``now``: warnings, forecast, incident. A part
         that fails is logged and the others still run."""
         parts: list[tuple[str, Callable[[datetime], None]]] = [
-            ("official signal", self._official_step),
             ("warnings", self._warnings_step),
             ("forecast", self._forecast_step),
             ("incident", self._incident_step),
@@ -330,52 +324,6 @@ class Story:
                 part(now)
             except Exception:
                 logger.exception("demo story: %s at %s failed", name, now.isoformat())
-
-    def _official_step(self, now: datetime) -> None:
-        """The demo's scripted meteorological service: at the replay's start it issues a red
-        rainstorm signal (CAP 1.2, as the 气象台 / 12379 feed would), valid for the replay, so the
-        map and reports show an official signal; the district's gauge rule stays an indication.
-        Scripted for the demo, not the historical sequence of signals."""
-        if self._official_sent or self.warnings is None:
-            return
-        from fangxun.warnings import official
-        from fangxun.warnings.cap import Alert, Area, Info, build_alert
-
-        hours = self.options.hours
-        xml = build_alert(
-            Alert(
-                identifier=f"demo-observatory-{int(now.timestamp())}",
-                sender=DEMO_OBSERVATORY,
-                sent=now,
-                msg_type="Alert",
-                references=(),
-                infos=(
-                    Info(
-                        language="zh-CN",
-                        category="Met",
-                        event="暴雨红色预警",
-                        urgency="Immediate",
-                        severity="Extreme",
-                        certainty="Observed",
-                        headline="气象台发布暴雨红色预警信号（演示脚本）",
-                        description="过去 3 小时降雨量已达 100 毫米以上，且降雨将持续（演示脚本）",
-                        effective=now,
-                        expires=now + timedelta(hours=hours + 2),
-                    ),
-                ),
-                area=Area(desc="全区"),
-                note="演示脚本：模拟气象台信号 / demo script: simulated observatory signal",
-            )
-        )
-        with session_scope(self.engine) as session:
-            official.ingest(
-                session=session,
-                documents=[("demo:observatory", xml)],
-                settings=self.settings,
-            )
-        self._official_sent = True
-        self.log.add(now, "official signal: red (demo observatory)")
-        self.say(f"{_local(now)} 气象台（演示）发布暴雨红色预警信号")
 
     def _warnings_step(self, now: datetime) -> None:
         if self.warnings is None:

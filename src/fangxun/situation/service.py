@@ -102,12 +102,8 @@ def data_time(*, session: Session, actor: Actor, now: datetime | None = None) ->
 
 
 def _signal(*, session: Session, actor: Actor, as_of: datetime) -> Section:
-    # The meteorological service's signal (or one a person relays), never the gauge rule's
-    # colour, which comes along as ``gauge_indication`` (雨量站指示), labelled as such.
-    panel: Section = _function("fangxun.warnings.official", "signal_panel")(
-        session=session, now=utcnow()
-    )
-    return panel
+    colour = _function("fangxun.warnings.service", "rainstorm_signal")(session=session)
+    return {"colour": colour}
 
 
 def _response(*, session: Session, actor: Actor, as_of: datetime) -> Section:
