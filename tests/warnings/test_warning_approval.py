@@ -5,6 +5,7 @@ runs, and the escalation of an unapproved proposal to the leader on duty (inject
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -315,3 +316,27 @@ def test_an_approved_proposal_already_met_changes_nothing(
     )
     done = approval.approve(session=db_session, proposal_id=proposal.id, actor=officer, settings=s)
     assert done.applied_change_ids == []
+
+
+def test_proposals_over_http(
+    client: Any, db_session: Session, settings: Settings, world: World, make_user: Any
+) -> None:
+    """Every login reads proposals; only admin/district/duty approve; a second approval is a
+    conflict; reject needs a reason."""
+    _forecast(db_session, world, issued=T0, peaks={world.point_a.id: 0.30})
+    run(db_session, _settings(settings), T0)
+    pid = approval.pending_proposal(session=db_session).id  # type: ignore[union-attr]
+    db_session.commit()
+    viewer = make_user(Role.viewer).headers(client)
+    duty = make_user(Role.duty).headers(client)
+    listed = client.get("/api/v1/warnings/proposals", headers=viewer)
+    assert listed.status_code == 200 and [p["id"] for p in listed.json()] == [pid]
+    assert listed.json()[0]["items"][0]["to_colour"] == "yellow"
+    url = f"/api/v1/warnings/proposals/{pid}"
+    assert client.post(f"{url}/approve", json={}, headers=viewer).status_code == 403
+    assert client.post(f"{url}/reject", json={"reason": ""}, headers=duty).status_code == 422
+    done = client.post(f"{url}/approve", json={"note": "会商同意"}, headers=duty)
+    assert done.status_code == 200 and done.json()["status"] == "approved"
+    assert done.json()["applied_change_ids"]
+    assert client.post(f"{url}/approve", json={}, headers=duty).status_code == 409
+    assert client.get("/api/v1/warnings/proposals/999999", headers=viewer).status_code == 404
