@@ -291,6 +291,11 @@ class Settings(BaseSettings):
     #: with their own time), s.
     notify_escalate_after_s: float = Field(default=15 * 60, gt=0)
     #: Attempts per delivery before it is given up (dead).
+    #: Messages to one address per local day before informational ones (those that need no
+    #: acknowledgement) are held for the digest; ones that need acknowledgement always go out.
+    notify_daily_cap: int = Field(default=30, ge=1)
+    #: Held messages go out as one digest per address once the oldest has waited this long, s.
+    notify_digest_every_s: float = Field(default=3600.0, gt=0)
     notify_max_attempts: int = Field(default=8, ge=1)
     #: First retry delay, doubled per attempt (plus jitter), s.
     notify_backoff_base_s: float = Field(default=30.0, gt=0)

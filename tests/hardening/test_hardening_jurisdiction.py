@@ -185,6 +185,9 @@ DISTRICT_WIDE: dict[tuple[tuple[str, str], ...], str] = {
         "SELECT NULL AS owner, id AS run_id, 'depth_max.tif' AS name FROM forecast_run"
     ),
     (("events", "event_id"),): "SELECT NULL AS owner, id AS event_id FROM report_storm_event",
+    (("proposals", "proposal_id"),): (
+        "SELECT NULL AS owner, id AS proposal_id FROM warning_proposal"
+    ),
     (("events", "event_id"), ("*", "chart")): (
         "SELECT NULL AS owner, id AS event_id, 'rain' AS chart FROM report_storm_event"
     ),

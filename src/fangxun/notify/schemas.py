@@ -108,3 +108,10 @@ class NotificationRead(BaseModel):
     escalated_at: datetime | None
     escalation_note: str | None
     deliveries: list[DeliveryRead]
+
+
+class AckWarningIn(BaseModel):
+    """Acknowledge all open notifications about one warning."""
+
+    model_config = ConfigDict(extra="forbid")
+    warning_id: int = Field(ge=1)

@@ -166,7 +166,7 @@ def nowcast_skill_plot(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         {
             "x": round(pad + (r["issued_at"].timestamp() - t0) / span * (w - 2 * pad), 1),
             "y": round(h - pad - r["csi"] * (h - 2 * pad), 1),
-            "label": r["issued_at"].astimezone(local_zone()).strftime("%H:%M"),
+            "label": local(r["issued_at"], "%H:%M"),
             "csi": round(r["csi"], 2),
             "run": r["run_id"],
         }
