@@ -125,7 +125,8 @@ def _can_run(user: User) -> bool:
     return user.is_active and user.role in service.RUN_ROLES
 
 
-RAIN_SOURCE_LABELS = {
+#: The rain fallback chain's sources (fangxun.rain.chain), as recorded in a run's summary (msgids).
+CHAIN_SOURCE_LABELS: Final[dict[str, str]] = {
     "blended_nowcast": N_("blended nowcast (radar + QPF)"),
     "radar_nowcast": N_("radar nowcast"),
     "qpf": N_("numerical forecast (QPF)"),
@@ -144,7 +145,7 @@ def rain_info(run: ForecastRun, _: Any) -> dict[str, Any] | None:
         return None
     age = info.get("age_s")
     return {
-        "source": _(RAIN_SOURCE_LABELS.get(info.get("source", ""), info.get("source", ""))),
+        "source": _(CHAIN_SOURCE_LABELS.get(info.get("source", ""), info.get("source", ""))),
         "detail": info.get("detail", ""),
         "age_min": None if age is None else round(float(age) / 60.0),
         "spatial": bool(info.get("spatial")),
