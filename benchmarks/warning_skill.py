@@ -128,6 +128,20 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         results["verdict"],
         "",
+        "Reading: the lead any system can reach is bounded by the sample. Where the perfect "
+        "forecast's share is low too (RMI: the points cross within about half an hour of the "
+        "first frame, before a loop that needs four frames can look 30 min ahead), the target "
+        "cannot be met by construction. "
+        "Where it is high (MeteoSwiss, BoM), the gap between the perfect forecast and the system "
+        "is the nowcast's: it sees a cell only once the cell is on the radar and moving, and "
+        "does not foresee a cell growing in place. The system beats today's gauge persistence "
+        "where rain moves in (BoM: 0.74 against 0.53 of orange-or-worse crossings warned 30 min "
+        "ahead, median lead 44 against 38 min at orange) and matches it otherwise; no orange or "
+        "red false alarm in any storm. Not met, and said so: the 30-minute target needs more "
+        "nowcast skill than S-PROG extrapolation gives (the blended radar/NWP nowcast of issue 18, "
+        "an ensemble with probabilities), and one BoM warning flapped (a colour lowered and "
+        "raised again within the hour).",
+        "",
         "<!-- warning-skill:end -->",
     ]
     return "\n".join(lines) + "\n"
@@ -146,10 +160,13 @@ def verdict(results: dict[str, Any]) -> str:
         far = max(fars) if fars else None
         ok_share = share is not None and share >= 0.8
         ok_far = far is not None and far <= 0.2
+        best = r["perfect"]["orange_plus_warned_30min_share"]
+        gauge = r["gauge_persistence"]["orange_plus_warned_30min_share"]
         rows.append(
             f"- {label}: orange-or-worse crossings warned ≥ 30 min ahead "
-            f"{_fmt(share)} ({'met' if ok_share else 'NOT met'}, target ≥ 0.80); FAR (orange, "
-            f"red, worst) {_fmt(far)} ({'met' if ok_far else 'NOT met'}, target ≤ 0.20); flaps "
+            f"{_fmt(share)} ({'met' if ok_share else 'NOT met'}, target ≥ 0.80; gauge "
+            f"persistence {_fmt(gauge)}, perfect forecast {_fmt(best)}); FAR (orange, red, "
+            f"worst) {_fmt(far)} ({'met' if ok_far else 'NOT met'}, target ≤ 0.20); flaps "
             f"{s['flaps']} ({'met' if s['flaps'] == 0 else 'NOT met'}, target 0)."
         )
     return "\n".join(rows)
@@ -179,7 +196,17 @@ def main() -> None:
     ap.add_argument("--cycle-min", type=float, default=15.0)
     ap.add_argument("--only", nargs="*", help="storm keys (mch rmi bom)")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument(
+        "--render-only", action="store_true", help="rewrite the docs section from the JSON"
+    )
     args = ap.parse_args()
+    out = ROOT / "benchmarks" / "results" / "warning_skill.json"
+    if args.render_only:
+        saved = json.loads(out.read_text(encoding="utf-8"))
+        saved["verdict"] = verdict(saved)
+        out.write_text(json.dumps(saved, ensure_ascii=False, indent=2, default=str) + "\n")
+        write_doc(markdown(saved), ROOT / "docs" / "validation.md")
+        return
     config = TwinConfig(
         max_1h_mm=args.max_1h_mm,
         seed=args.seed,
@@ -219,7 +246,6 @@ def main() -> None:
     results["verdict"] = verdict(results)
     print(results["verdict"])
     if not args.no_save:
-        out = ROOT / "benchmarks" / "results" / "warning_skill.json"
         out.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str) + "\n")
         write_doc(markdown(results), ROOT / "docs" / "validation.md")
         print(f"written {out}")
