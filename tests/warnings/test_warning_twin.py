@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from fangxun.cli.main import app
 from fangxun.config import Settings
 from fangxun.rain.grids import Frame
-from fangxun.warnings import twin
+from fangxun.warnings import approval, twin
 from fangxun.warnings.rules import Level
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -71,7 +71,7 @@ def test_truth_crossings_start_a_new_episode_after_the_point_dries() -> None:
 
 
 def test_decisions_hold_their_colour_and_do_not_flap(settings: Settings) -> None:
-    settings = twin.automatic_approval(settings)
+    settings = approval.automatic_approval(settings)
     state = twin.SystemState()
     thr = {"blue": 0.15, "yellow": 0.27, "orange": 0.4, "red": 0.5}
 

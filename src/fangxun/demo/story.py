@@ -89,9 +89,12 @@ Say = Callable[[str], None]
 def demo_story_settings(settings: Settings, *, cell_m: float = CELL_M) -> Settings:
     """The settings the story runs with: sensors are not "stale" merely because the replay's
     observations run behind the wall clock; forecasts run on coarse cells; and the rainstorm
-    signal starts response levels by itself (``response_rule_mode="start"``), as nobody is there
-    to approve the proposals that production waits for."""
-    return settings.model_copy(
+    signal starts response levels by itself (``response_rule_mode="start"``) and forecast warnings
+    go out without a forecaster's approval, as nobody is there to approve the proposals that
+    production waits for."""
+    from fangxun.warnings.approval import automatic_approval
+
+    return automatic_approval(settings).model_copy(
         update={
             "monitoring_stale_s": max(settings.monitoring_stale_s, 24 * 3600),
             "forecast_resolution_m": settings.forecast_resolution_m or cell_m,

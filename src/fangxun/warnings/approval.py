@@ -512,3 +512,15 @@ def escalate_overdue(*, session: Session, now: datetime) -> list[WarningProposal
         escalated.append(proposal)
     session.flush()
     return escalated
+
+
+def automatic_approval(settings: Settings) -> Settings:
+    """``settings`` with forecaster approval in automatic mode: every colour, and lowering, goes
+    out at once (the twin experiment and the demo's replay, where nobody is there to approve)."""
+    rules_cfg = settings.warning_rules.model_copy(
+        update={
+            "approval_auto_colours": ["blue", "yellow", "orange", "red"],
+            "approval_auto_lower": True,
+        }
+    )
+    return settings.model_copy(update={"warning_rules": rules_cfg})

@@ -278,14 +278,6 @@ def _fine_gauges(points: Sequence[Point]) -> dict[str, tuple[int, int]]:
     return {p.code: p.fine_cell for p in points}
 
 
-def automatic_approval(settings: Settings) -> Settings:
-    """``settings`` with forecaster approval in automatic mode (every colour, and lowering)."""
-    rules_cfg = settings.warning_rules.model_copy(
-        update={"approval_auto_colours": list(COLOURS), "approval_auto_lower": True}
-    )
-    return settings.model_copy(update={"warning_rules": rules_cfg})
-
-
 # --- one system's decisions --------------------------------------------------------------------
 
 
@@ -461,6 +453,8 @@ def run_twin(
 
     say = progress or (lambda _m: None)
     rng = np.random.default_rng(config.seed)
+    from fangxun.warnings.approval import automatic_approval
+
     settings = automatic_approval(settings)
     r = settings.warning_rules
     storm = prepare_storm(frames, config.max_1h_mm)
