@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -101,13 +102,15 @@ def test_replay_publishes_in_the_past_at_speed(tmp_path: Path) -> None:
     got: list[bytes] = []
     sub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
     sub.on_message = lambda _c, _u, m: got.append(m.payload)
+    subscribed = threading.Event()  # the broker's SUBACK, instead of sleeping a while
+    sub.on_subscribe = lambda *_args: subscribed.set()
     sub.connect("127.0.0.1", broker.port)
     sub.subscribe("fangxun/v1/stations/+/observations", qos=1)
     sub.loop_start()
     try:
         import time
 
-        time.sleep(0.3)
+        assert subscribed.wait(10), "the broker never acknowledged the subscription"
         from fangxun.demo.replay import Frame
 
         plan = ReplayPlan("t", "t", 600.0, 40.0)
