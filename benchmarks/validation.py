@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
 import json
 import math
 import platform
@@ -26,7 +25,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from fangxun.inundation import Model
+from fangxun.inundation.config import NumericsConfig
 from fangxun.inundation.verification import TOLERANCES, CaseResult, Settings, run_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, diff in agreement.items():
             print(f"  {name}: {diff:.1e}")
 
-    defaults = inspect.signature(Model.__init__).parameters
+    defaults = NumericsConfig()
     described = settings.describe()
     for key in ("alpha", "theta"):
         if described[key] == "default":
-            described[key] = f"default ({defaults[key].default})"
+            described[key] = f"default ({getattr(defaults, key)})"
     meta = {
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "settings": described,

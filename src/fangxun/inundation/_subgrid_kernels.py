@@ -376,7 +376,8 @@ def _flux(q, q_prev, q_next, q_perp, eta_lo, eta_hi, h_f, gn2, dt, dx, theta, hm
     th = q * 0.0 + th
     q_smooth = th * q + (1.0 - th) * 0.5 * (q_prev + q_next)
     h_c = max(h_f, hmin)
-    # friction implicit in the new discharge, as the regular model (``_kernels.implicit_friction``)
+    # friction implicit in the new discharge, as the regular model (``_kernels.implicit_friction``,
+    # inlined: numba's cache of this module does not see a change there, only one here)
     b = dt * gn2 / (h_c * h_c * np.cbrt(h_c))
     return implicit_friction(q_smooth - g * h_f * dt * slope, b, q_perp, q * 0.0 + 1.0)
 
