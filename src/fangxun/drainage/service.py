@@ -192,7 +192,7 @@ def _last(session: Session, station_id: int, prop: str) -> Datastream | None:
     )
 
 
-def forecast_network(  # noqa: C901  telemetry → pumps, gauges → tailwater, what-ifs: split pending
+def forecast_network(
     *,
     session: Session,
     settings: Settings,
@@ -224,16 +224,35 @@ def forecast_network(  # noqa: C901  telemetry → pumps, gauges → tailwater, 
     missing = [n for n in check.off_grid + check.on_nodata if net.nodes[n].kind in coupled]
     if missing:
         out.notes.append(f"{len(missing)} node(s) off the model grid run uncoupled")
-
     links = list(
         session.scalars(select(DrainageStationLink).where(DrainageStationLink.network_id == row.id))
     )
     stations = {s.id: s for s in session.scalars(select(Station))}
-    off: set[str] = set()
     by_station: dict[int, list[str]] = {}
     for lk in links:
         if lk.role == StationRole.pump:
             by_station.setdefault(lk.station_id, []).append(lk.swmm_name)
+    off = _pumps_off_by_telemetry(session, by_station, stations, out.notes)
+    for lk in links:
+        if lk.role == StationRole.outfall:
+            level = _last(session, lk.station_id, "river_level")
+            if level is not None and level.last_value is not None:
+                out.tailwater[lk.swmm_name] = float(level.last_value)
+    if whatif is not None:
+        off |= _whatif_pumps(whatif, by_station, stations, {p.name for p in net.pumps})
+        _apply_whatif(session, whatif, out, links)
+    out.pumps_off = tuple(sorted(off))
+    return out
+
+
+def _pumps_off_by_telemetry(
+    session: Session,
+    by_station: dict[int, list[str]],
+    stations: dict[int, Station],
+    notes: list[str],
+) -> set[str]:
+    """SWMM pumps off by each station's last ``power`` and ``pumps_running`` readings."""
+    off: set[str] = set()
     for sid, pumps in by_station.items():
         pumps.sort()
         power = _last(session, sid, "power")
@@ -241,41 +260,52 @@ def forecast_network(  # noqa: C901  telemetry → pumps, gauges → tailwater, 
         code = stations[sid].code
         if power is not None and power.last_value is not None and power.last_value <= 0:
             off.update(pumps)
-            out.notes.append(f"pump station {code}: no power, pumps {', '.join(pumps)} off")
+            notes.append(f"pump station {code}: no power, pumps {', '.join(pumps)} off")
         elif running is not None and running.last_value is not None:
             n_on = max(0, round(running.last_value))
             if n_on < len(pumps):
                 off.update(pumps[n_on:])
-                out.notes.append(f"pump station {code}: {n_on} of {len(pumps)} pumps running")
-    for lk in links:
-        if lk.role == StationRole.outfall:
-            level = _last(session, lk.station_id, "river_level")
-            if level is not None and level.last_value is not None:
-                out.tailwater[lk.swmm_name] = float(level.last_value)
-    if whatif is not None:
-        codes = {s.code: sid for sid, s in stations.items()}
-        for item in whatif.pumps_off:
-            if item in codes and codes[item] in by_station:
-                off.update(by_station[codes[item]])
-            elif item in {p.name for p in net.pumps}:
-                off.add(item)
-            else:
-                raise ValidationFailed(
-                    f"what-if: {item} is neither a linked pump station nor a pump"
-                )
-        if isinstance(whatif.inlet_factor, float):
-            out.inlet_factor = dict.fromkeys(cells, whatif.inlet_factor)
-        elif isinstance(whatif.inlet_factor, dict):
-            out.inlet_factor = {n: f for n, f in whatif.inlet_factor.items() if n in cells}
-        if whatif.river_at_guarantee:
-            for lk in links:
-                if lk.role == StationRole.outfall:
-                    level = _last(session, lk.station_id, "river_level")
-                    if level is not None and level.guarantee_level_m is not None:
-                        out.tailwater[lk.swmm_name] = float(level.guarantee_level_m)
-        out.notes.append("what-if: " + ", ".join(_describe(whatif)))
-    out.pumps_off = tuple(sorted(off))
-    return out
+                notes.append(f"pump station {code}: {n_on} of {len(pumps)} pumps running")
+    return off
+
+
+def _whatif_pumps(
+    whatif: DrainageWhatIf,
+    by_station: dict[int, list[str]],
+    stations: dict[int, Station],
+    pump_names: set[str],
+) -> set[str]:
+    """The SWMM pumps a what-if holds off (by station code or pump name)."""
+    codes = {s.code: sid for sid, s in stations.items()}
+    off: set[str] = set()
+    for item in whatif.pumps_off:
+        if item in codes and codes[item] in by_station:
+            off.update(by_station[codes[item]])
+        elif item in pump_names:
+            off.add(item)
+        else:
+            raise ValidationFailed(f"what-if: {item} is neither a linked pump station nor a pump")
+    return off
+
+
+def _apply_whatif(
+    session: Session,
+    whatif: DrainageWhatIf,
+    out: ForecastNetwork,
+    links: list[DrainageStationLink],
+) -> None:
+    """Blocked inlets and the river at its guarantee level, into ``out``."""
+    if isinstance(whatif.inlet_factor, float):
+        out.inlet_factor = dict.fromkeys(out.cells, whatif.inlet_factor)
+    elif isinstance(whatif.inlet_factor, dict):
+        out.inlet_factor = {n: f for n, f in whatif.inlet_factor.items() if n in out.cells}
+    if whatif.river_at_guarantee:
+        for lk in links:
+            if lk.role == StationRole.outfall:
+                level = _last(session, lk.station_id, "river_level")
+                if level is not None and level.guarantee_level_m is not None:
+                    out.tailwater[lk.swmm_name] = float(level.guarantee_level_m)
+    out.notes.append("what-if: " + ", ".join(_describe(whatif)))
 
 
 def _describe(w: DrainageWhatIf) -> list[str]:
