@@ -182,6 +182,7 @@ def test_setup_through_the_pages(
     mid = TO_WGS.transform(X0 + 1000, Y0 + 500)
     assert abs(centre[0] - mid[1]) < 0.003 and abs(centre[1] - mid[0]) < 0.003
     assert page.get_by_test_id("terrain-label").count() == 0  # not the synthetic demo terrain
+    assert page.locator(".leaflet-control-scale").count() == 1
     layers = page.locator(".leaflet-control-layers").inner_text()
     assert (
         "本区地形" in layers
