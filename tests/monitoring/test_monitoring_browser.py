@@ -80,7 +80,7 @@ def test_monitoring_page_live(
         # A function, not an expression: Playwright evaluates expressions with eval(), which
         # the page's Content Security Policy forbids.
         "() => document.querySelector('#mon-rows tr[data-code=\"PD01\"] td[data-role=values]')"
-        ".textContent.includes('23.00 cm')",
+        ".textContent.includes('23.0 cm')",
         timeout=15_000,
     )
     page.screenshot(path=str(artifacts_dir / "monitoring.png"), full_page=True)

@@ -97,7 +97,7 @@ def test_proposal_is_confirmed_on_the_page(web_client: TestClient, web_db: str, 
         engine.dispose()
     assert login(web_client).status_code == 303
     page = web_client.get("/response")
-    assert 'data-testid="proposals"' in page.text and "rainstorm:orange→III" in page.text
+    assert 'data-testid="proposals"' in page.text and "橙色暴雨预警 → III 级响应" in page.text
     confirmed = web_client.post(
         f"/response/proposals/{proposal_id}",
         data={"csrf_token": csrf_of(page), "decision": "confirm"},

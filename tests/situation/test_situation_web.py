@@ -25,7 +25,7 @@ def test_snapshot_json_and_resources(web_client: TestClient, login: Any) -> None
     assert response.status_code == 200
     data = response.json()
     assert set(data["sections"]) == {
-        "signal", "response", "rain", "points", "incidents", "notifications", "duty",
+        "signal", "response", "rain", "points", "incidents", "notifications", "duty", "offices",
     }  # fmt: skip
     assert data["sections"]["rain"]["data"]["max_mm"] == {
         "1h": 0.0, "3h": 0.0, "24h": 0.0, "event": 0.0,
@@ -68,8 +68,10 @@ def test_map_and_wall(web_client: TestClient, login: Any) -> None:
     assert page.status_code == 200
     assert 'data-testid="situation"' in page.text and "js/situation.js" in page.text
     assert 'class="map-body"' in page.text
-    assert web_client.get("/wall").headers["location"] == "/map?screen=wall"
-    wall = web_client.get("/map?screen=wall")
-    assert 'class="map-body wall"' in wall.text
-    config = wall.text.split('id="situation-config">', 1)[1].split("</script>", 1)[0]
-    assert json.loads(config)["wall"] is True
+    # The former wall address goes to the wall: a page of its own, dark and without controls.
+    assert web_client.get("/map?screen=wall").headers["location"] == "/wall"
+    wall = web_client.get("/wall")
+    assert 'class="wall-body"' in wall.text and 'data-testid="wall"' in wall.text
+    config = wall.text.split('id="wall-config">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(config)["replay"] is None, "no replay: the wall shows the wall clock"
+    assert json.loads(config)["labels"]["levels"]["II"] == "Ⅱ级应急响应"

@@ -16,15 +16,21 @@ from fangxun.web import i18n
 WEB_DIR = i18n.WEB_DIR
 
 
+#: A message's key: its msgid, or ``context\x04msgid`` when it has a context (msgctxt), as in a
+#: compiled catalogue.
+def _key(msgid: str, context: str | None) -> str:
+    return f"{context}\x04{msgid}" if context else msgid
+
+
 def _source_msgids() -> set[str]:
-    """Every msgid marked in the web sources, extracted with the project's babel.cfg."""
+    """Every message key marked in the web sources, extracted with the project's babel.cfg."""
     with (WEB_DIR / "babel.cfg").open(encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh)
     ids: set[str] = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+    for _filename, _lineno, message, _comments, context in extract_from_dir(
         WEB_DIR, method_map, options_map
     ):
-        ids.add(message if isinstance(message, str) else message[0])
+        ids.add(_key(message if isinstance(message, str) else message[0], context))
     return ids
 
 
@@ -46,15 +52,20 @@ def source_ids() -> set[str]:
 def test_every_source_msgid_is_translated(lang: str, source_ids: set[str]) -> None:
     catalog = _catalog(lang)
     problems = []
-    for msgid in sorted(source_ids):
-        message = catalog.get(msgid)
+    for key in sorted(source_ids):
+        context, _sep, msgid = key.rpartition("\x04")
+        message = catalog.get(msgid, context=context or None)
         if message is None:
             problems.append(f"missing: {msgid!r}")
         elif not message.string:
             problems.append(f"untranslated: {msgid!r}")
         elif message.fuzzy:
             problems.append(f"fuzzy: {msgid!r}")
-    stale = sorted(m.id for m in catalog if m.id and m.id not in source_ids)
+    stale = sorted(
+        _key(m.id, m.context)
+        for m in catalog
+        if m.id and isinstance(m.id, str) and _key(m.id, m.context) not in source_ids
+    )
     problems += [f"no longer in the sources: {s!r}" for s in stale]
     assert not problems, (
         f"{lang} catalogue out of step (run pybabel extract/update, translate, compile):\n"
@@ -79,11 +90,11 @@ def test_compiled_mo_matches_po(lang: str) -> None:
     assert mo.is_file(), f"{mo} missing: run pybabel compile -d {i18n.LOCALE_DIR}"
     with mo.open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
-    po = {m.id: m.string for m in _catalog(lang) if m.id}
+    po = {_key(m.id, m.context): m.string for m in _catalog(lang) if isinstance(m.id, str) and m.id}
     stale = {
-        msgid: (text, compiled.gettext(msgid))
-        for msgid, text in po.items()
-        if isinstance(msgid, str) and compiled.gettext(msgid) != text
+        key: (text, compiled._catalog.get(key))  # type: ignore[attr-defined]
+        for key, text in po.items()
+        if compiled._catalog.get(key) != text  # type: ignore[attr-defined]
     }
     assert not stale, f"{mo} is older than the .po: run pybabel compile ({len(stale)} differ)"
     # And nothing compiled that the .po no longer has.

@@ -10,6 +10,7 @@ from fangxun.briefings import models as briefing_models
 from fangxun.db.base import Base
 from fangxun.drainage import models as drainage_models
 from fangxun.duty import models as duty_models
+from fangxun.field import models as field_models
 from fangxun.forecast import models as forecast_models
 from fangxun.hazards import models as hazard_models
 from fangxun.incidents import models as incident_models
@@ -29,6 +30,7 @@ __all__ = [
     "briefing_models",
     "drainage_models",
     "duty_models",
+    "field_models",
     "forecast_models",
     "hazard_models",
     "incident_models",

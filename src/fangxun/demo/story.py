@@ -10,17 +10,21 @@ One process runs, each in its own thread:
   the warning rules (``fangxun.warnings``, which notify and drive the response level), forecasts
   when the scheduler's rules make one due (every ``Settings.forecast_interval_s`` of replay time
   while it rains; run in a worker thread), and one incident reported at the first point whose
-  sensor reaches the :data:`INCIDENT_COLOUR` threshold. The demo's forecasts take the scenario's
-  own future rain as their rain forecast (a perfect forecast, stored as an uploaded series and
-  said so in the run's trigger): the point is to show the chain, not the skill of a nowcast;
+  sensor reaches the :data:`INCIDENT_COLOUR` threshold. On the radar-built storm (scenario
+  ``720-radar``, the default: a rescaled real radar sequence, :mod:`fangxun.demo.radar_storm`)
+  the replay publishes a radar frame to the rain frame store with every gauge report, and the
+  forecasts are ordinary nowcast runs: the rain chain nowcasts from the radar frames received so
+  far, never from the storm's own future, so whatever lead time they give is earned. On the
+  uniform scenarios (``720``, ``chicago``) the forecasts take the scenario's own future rain (a
+  perfect forecast, stored as an uploaded series and said so in the run's trigger);
 * the **notify sender**, delivering to a local in-memory outbox (the demo's contacts are
   fictitious): what was sent shows on the outbox page;
 * the **web server** (uvicorn), unless ``serve`` is off.
 
-The replay's observations run behind the wall clock (an hour of storm in 15 s at speed 240, the
-last frame at "now"), so every time-based rule is evaluated at the replay's clock, never at the
-wall clock. Warnings, notify and response are optional: a domain that is not installed is
-skipped with a note.
+The replay's observations run behind the wall clock (an hour of storm in 3 min at the default
+speed 20, the last frame at "now"), so every time-based rule is evaluated at the replay's clock,
+never at the wall clock. Warnings, notify and response are optional: a domain that is not
+installed is skipped with a note.
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, Final
 
 from sqlalchemy import Engine, select
 
+from fangxun import replay_clock
 from fangxun.audit.service import SystemActor
 from fangxun.config import Settings
 from fangxun.db import make_engine, session_factory, session_scope
@@ -57,10 +62,24 @@ INCIDENT_COLOUR: Final = "orange"
 #: the signal rising blue → yellow → orange, then red in the 201.9 mm hour.
 FIRST_HOUR: Final = 12
 HOURS: Final = 10
-#: Default speed: the red signal comes about 7.8 h into the window, about 2 min at 240×.
-SPEED: Final = 240.0
+#: Default speed: one hour of storm in three minutes, so that a newcomer can follow it (the
+#: signal's steps come minutes apart, the red one about 7.8 h into the window: 23 min); the whole
+#: 11-hour replay takes about 33 minutes, then the screens hold at its end.
+SPEED: Final = 20.0
 #: Cell size of the replay's inundation run and of the forecasts, m (coarse: the demo is quick).
 CELL_M: Final = 80.0
+#: The demo's meteorological service (synthetic): it issues the official rainstorm signal (CAP)
+#: that the rain gauges indicate, :data:`OFFICIAL_DELAY_S` later (in reality the service issues
+#: it from its own forecast; the demo has none).
+OFFICIAL_SENDER: Final = "12379@demo-met.fangxun.example"
+OFFICIAL_DELAY_S: Final = 600.0
+OFFICIAL_SEVERITY: Final = {
+    "blue": "Minor",
+    "yellow": "Moderate",
+    "orange": "Severe",
+    "red": "Extreme",
+}
+OFFICIAL_ZH: Final = {"blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红"}
 #: Block length of the demo's rain forecast series, s.
 FORECAST_STEP_S: Final = 300.0
 
@@ -99,6 +118,8 @@ class ReplayClock:
         self.speed = speed
         self._start: datetime | None = None
         self._t0: datetime | None = None
+        #: The replay's last moment: its clock holds there once it is over.
+        self.end: datetime | None = None
 
     def started(self, start_wall: datetime, t0: datetime) -> None:
         """Record the replay's start (wall clock) and the observation time of its offset 0."""
@@ -110,13 +131,21 @@ class ReplayClock:
             return None
         return max(0.0, ((wall or utcnow()) - self._start).total_seconds() * self.speed)
 
+    def offset_at(self, moment: datetime) -> float | None:
+        """Replay seconds from offset 0 to the observation time ``moment``; None before the
+        replay started."""
+        if self._t0 is None:
+            return None
+        return (moment - self._t0).total_seconds()
+
     def now(self, wall: datetime | None = None) -> datetime | None:
         """The replay's current time, or None before it started."""
         wall = wall or utcnow()
         offset = self.offset_s(wall)
         if offset is None or self._t0 is None:
             return None
-        return min(wall, self._t0 + timedelta(seconds=offset))
+        moment = min(wall, self._t0 + timedelta(seconds=offset))
+        return min(moment, self.end) if self.end is not None else moment
 
 
 def _optional(module: str) -> ModuleType | None:
@@ -150,7 +179,8 @@ class StoryOptions:
     hours: int = HOURS
     cell_m: float = CELL_M
     tick_s: float = 2.0
-    scenario: ScenarioName = "720"
+    #: ``720-radar`` falls back to ``720`` (with a note) where the reference radar is absent.
+    scenario: ScenarioName = "720-radar"
 
 
 class Story:
@@ -170,7 +200,23 @@ class Story:
         self._ingest: Any = None
         self.plan: ReplayPlan | None = None
         self.rain: Hyetograph | None = None
+        self.scenario: ScenarioName = options.scenario
+        if self.scenario == "720-radar":
+            from fangxun.demo.radar_storm import DEMO_RADAR_FEED, reference_radar_dir
+
+            if reference_radar_dir() is None:
+                say("reference radar not found: the 7·20 replay is the uniform reconstruction")
+                self.scenario = "720"
+            else:  # forecasts take their rain from the radar the replay publishes
+                self.settings = self.settings.model_copy(
+                    update={"rain_radar_feed": DEMO_RADAR_FEED}
+                )
         self.warnings = _optional("fangxun.warnings.service")
+        self.official = _optional("fangxun.warnings.official")
+        #: The official signal the demo's meteorological service has out: (colour, identifier,
+        #: sent), and the gauge indication it is about to follow (colour, since).
+        self._official: tuple[str, str, datetime] | None = None
+        self._indicated: tuple[str | None, datetime] | None = None
         self.notify_sender = _optional("fangxun.notify.sender")
 
     # --- set-up --------------------------------------------------------------------------------
@@ -191,14 +237,14 @@ class Story:
         with session_scope(self.engine) as session:
             self.plan = build_plan(
                 session=session,
-                scenario=o.scenario,
+                scenario=self.scenario,
                 first_hour=o.first_hour,
                 hours=o.hours,
                 cell_m=o.cell_m,
                 drainage_mm_h=drainage,
                 progress=self.say,
             )
-        self.rain, _label = scenario_rain(o.scenario, first_hour=o.first_hour, hours=o.hours)
+        self.rain, _label = scenario_rain(self.scenario, first_hour=o.first_hour, hours=o.hours)
         return self.plan
 
     def _thread(self, name: str, target: Callable[[], None]) -> None:
@@ -220,6 +266,7 @@ class Story:
 
         if self.plan is None:
             self.prepare()
+        replay_clock.clear(self.settings.data_dir)  # a former run's clock is not this one's
         config = MqttConfig.from_settings(
             self.settings, client_id=f"fangxun-demo-{os.getpid()}-{int(time.time())}"
         )
@@ -251,6 +298,16 @@ class Story:
 
     # --- the parts -----------------------------------------------------------------------------
 
+    def _replay_started(self, start_wall: datetime, t0: datetime) -> None:
+        assert self.plan is not None
+        last = self.plan.frames[-1].offset_s if self.plan.frames else 0.0
+        self.clock.started(start_wall, t0)
+        self.clock.end = t0 + timedelta(seconds=last)
+        replay_clock.started(
+            self.settings.data_dir, wall=start_wall, t0=t0, speed=self.options.speed,
+            duration_s=last,
+        )  # fmt: skip
+
     def _replay(self) -> None:
         assert self.plan is not None
         self.log.observations = publish(
@@ -259,8 +316,9 @@ class Story:
             port=self.settings.mqtt_port,
             speed=self.options.speed,
             sleep=self._sleep,
-            on_start=self.clock.started,
+            on_start=self._replay_started,
             stop=self._stop.is_set,
+            on_frame=self.publish_radar if self.plan.radar is not None else None,
         )
         # Let ingest store the last frames and the conductor see them.
         self._stop.wait(2 * self.options.tick_s + 1.0)
@@ -268,7 +326,30 @@ class Story:
             self.detect_storm_events(self.clock.now())
         except Exception:  # the replay is done all the same; /reports just lacks the storm
             logger.exception("demo story: storm event detection failed")
+        end = self.clock.now()
+        if end is not None:
+            replay_clock.ended(self.settings.data_dir, at=end)  # the screens hold at the end
         self._replay_done.set()
+
+    def publish_radar(self, offset_s: float, at: datetime) -> None:
+        """Store the radar frame valid at replay offset ``offset_s`` (time ``at``) in the rain
+        frame store, as a radar feed delivers it (called with each gauge report)."""
+        from pathlib import Path
+
+        from fangxun.demo.radar_storm import DEMO_RADAR_FEED
+        from fangxun.rain import service as rain_service
+
+        assert self.plan is not None and self.plan.radar is not None
+        k = round(offset_s / 300.0) - 1
+        if not 0 <= k < len(self.plan.radar.frames):
+            return
+        frame = self.plan.radar.frames[k]
+        frame = replace(frame, time=at)
+        with session_scope(self.engine) as session:
+            rain_service.store_frame(
+                session=session, data_dir=Path(self.settings.data_dir), feed=DEMO_RADAR_FEED,
+                frame=frame, importer="demo-replay",
+            )  # fmt: skip
 
     def detect_storm_events(self, now: datetime | None = None) -> list[int]:
         """Store the replayed storm as a storm event (reports domain), so that it appears under
@@ -316,6 +397,7 @@ class Story:
         that fails is logged and the others still run."""
         parts: list[tuple[str, Callable[[datetime], None]]] = [
             ("warnings", self._warnings_step),
+            ("official", self._official_step),
             ("forecast", self._forecast_step),
             ("incident", self._incident_step),
         ]
@@ -335,6 +417,59 @@ class Story:
         for text in texts:
             self.log.add(now, text)
             self.say(f"{_local(now)} {text}")
+
+    def _official_step(self, now: datetime) -> None:
+        """The demo's meteorological service: the official signal follows the gauge indication
+        once it has held for :data:`OFFICIAL_DELAY_S` (Alert, then Update, Cancel at the end)."""
+        if self.warnings is None or self.official is None:
+            return
+        from fangxun.warnings.cap import Alert, Area, Info, build_alert
+
+        with session_scope(self.engine) as session:
+            colour = self.warnings.rainstorm_signal(session=session)
+        colour = getattr(colour, "value", colour)
+        issued = self._official[0] if self._official else None
+        if colour == issued:
+            self._indicated = None
+            return
+        if self._indicated is None or self._indicated[0] != colour:
+            self._indicated = (colour, now)
+        if (now - self._indicated[1]).total_seconds() < OFFICIAL_DELAY_S:
+            return
+        n = len([e for e in self.log.events if e[1].startswith("official signal")]) + 1
+        ident = f"demo-met-{now:%Y%m%d%H%M}-{n}"
+        refs = ((OFFICIAL_SENDER, self._official[1], self._official[2]),) if self._official else ()
+        shown = colour or issued or "blue"
+        info = Info(
+            language="zh-CN",
+            category="Met",
+            event=f"暴雨{OFFICIAL_ZH[shown]}色预警",
+            urgency="Immediate",
+            severity=OFFICIAL_SEVERITY[shown],
+            certainty="Likely",
+            headline=(
+                f"区气象台发布暴雨{OFFICIAL_ZH[shown]}色预警信号（演示）"
+                if colour
+                else "区气象台解除暴雨预警信号（演示）"
+            ),
+            description="演示：合成的气象台信号，随雨量站指示发布。",
+            sender_name="演示气象台",
+            expires=now + timedelta(hours=12),
+        )
+        msg_type = "Cancel" if colour is None else ("Update" if self._official else "Alert")
+        xml = build_alert(
+            Alert(identifier=ident, sender=OFFICIAL_SENDER, sent=now, msg_type=msg_type,
+                  references=refs, infos=(info,), area=Area(desc="全区"))
+        )  # fmt: skip
+        with session_scope(self.engine) as session:
+            self.official.ingest(
+                session=session, documents=[("demo-met", xml)], settings=self.settings
+            )
+        self._official = (colour, ident, now) if colour else None
+        self._indicated = None
+        text = f"official signal {msg_type}: {colour or 'cancelled'}"
+        self.log.add(now, text)
+        self.say(f"{_local(now)} {text}")
 
     @staticmethod
     def _describe(change: Any) -> str:
@@ -363,30 +498,35 @@ class Story:
         from fangxun.forecast import flows, schedule
         from fangxun.forecast import service as forecast
         from fangxun.forecast.models import RunPurpose
-        from fangxun.forecast.schemas import ForecastRunCreate, SeriesRain
+        from fangxun.forecast.schemas import ForecastRunCreate, NowcastRain, SeriesRain
 
         if self._forecast is not None and self._forecast.is_alive():
             return
-        offset = self.clock.offset_s()
+        offset = self.clock.offset_at(now)
         if offset is None:
             return
         with session_scope(self.engine) as session:
             why = schedule.reason_to_run(session=session, settings=self.settings, now=now)
             if why is None:
                 return
+            radar = self.plan is not None and self.plan.radar is not None
+            rain: NowcastRain | SeriesRain = (
+                NowcastRain()  # the rain chain's nowcast from the radar published so far
+                if radar
+                else SeriesRain(step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset))
+            )
             run = forecast.create_run(
                 session=session,
                 run_in=ForecastRunCreate(
-                    rain=SeriesRain(
-                        step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset)
-                    ),
+                    rain=rain,
                     purpose=RunPurpose.operational,  # the scheduler's run: the forecast in force
                 ),
                 actor=schedule.SCHEDULER,
                 settings=self.settings,
             )
             run.issued_at = now
-            run.params = {**run.params, "trigger": f"{why} (demo: the scenario's rain as forecast)"}
+            how = "nowcast from the replayed radar" if radar else "the scenario's rain as forecast"
+            run.params = {**run.params, "trigger": f"{why} (demo: {how})"}
             run_id = run.id
 
         def execute() -> None:
@@ -435,7 +575,7 @@ class Story:
                     kind=IncidentKind.trapped_people,
                     severity=Severity.major,
                     title=f"{point.name}积水约{depth * 100:.0f}厘米，车辆被困",
-                    description="演示：市民电话报告（合成数据）。Demo: a call (synthetic).",
+                    description="演示：市民电话报告（合成数据）。",
                     location_text=point.name,
                     lon=point.lon,
                     lat=point.lat,
@@ -450,6 +590,77 @@ class Story:
         text = f"incident #{incident.id} reported at {point.name} ({depth * 100:.0f} cm)"
         self.log.add(now, text)
         self.say(f"{_local(now)} {text}")
+
+    # --- played at once, without a broker ----------------------------------------------------
+
+    def play_offline(
+        self,
+        *,
+        end: datetime | None = None,
+        until_offset_s: float | None = None,
+        tick_s: float = 900.0,
+    ) -> StoryLog:
+        """Play the story at once, without Mosquitto or threads: the frames are written through
+        the CSV import's writer (the same writer as the MQTT ingest) and the conductor looks at
+        the situation every ``tick_s`` of replay time, each forecast run to its end before the
+        next look, the notifications delivered to a local outbox. The replay's last frame is at
+        ``end`` (default: now). ``until_offset_s`` stops it early (e.g. at the storm's peak).
+
+        For the tests and the documentation's screenshots: the pages show a replayed storm
+        exactly as ``fangxun demo`` leaves it, in seconds of wall time instead of minutes.
+        """  # fmt: skip
+        from fangxun.monitoring.ingest.csv_import import import_rows
+
+        plan = self.plan or self.prepare()
+        end = end or utcnow()
+        last = plan.frames[-1].offset_s if plan.frames else 0.0
+        # The last frame played is at "now", as in a live replay (no sensor looks stale).
+        held = min(last, until_offset_s) if until_offset_s is not None else last
+        t0 = end - timedelta(seconds=held)
+        self.clock.started(end, t0)
+        self.clock.end = t0 + timedelta(seconds=last)
+        next_look = tick_s
+        for frame in plan.frames:
+            if until_offset_s is not None and frame.offset_s > until_offset_s:
+                break
+            when = (t0 + timedelta(seconds=frame.offset_s)).isoformat()
+            rows = [["datastream", "time", "value"]]
+            rows += [[c, when, str(v)] for items in frame.values.values() for c, v in items]
+            with session_scope(self.engine) as session:
+                import_rows(session=session, rows=rows, name="demo-replay")
+            self.log.observations += len(rows) - 1
+            if frame.offset_s >= next_look or frame is plan.frames[-1]:
+                next_look += tick_s
+                self.step(t0 + timedelta(seconds=frame.offset_s))
+                if self._forecast is not None:
+                    self._forecast.join()
+                self._deliver_offline(t0 + timedelta(seconds=frame.offset_s))
+        now = t0 + timedelta(seconds=min(last, until_offset_s if until_offset_s is not None
+                                         else last))  # fmt: skip
+        if until_offset_s is None or until_offset_s >= last:
+            self.detect_storm_events(now)
+            replay_clock.ended(self.settings.data_dir, at=now)
+        else:
+            # Held mid-storm (a screenshot of the peak): still a replay, its clock stopped.
+            replay_clock.started(
+                self.settings.data_dir, wall=utcnow(), t0=now, speed=0.0, duration_s=last
+            )
+        heartbeat.beat(self.settings.data_dir, heartbeat.INGEST, force=True)
+        heartbeat.beat(self.settings.data_dir, heartbeat.WARNINGS, force=True)
+        return self.log
+
+    def _deliver_offline(self, now: datetime) -> None:
+        if self.notify_sender is None:
+            return
+        from fangxun.notify.channels import MemoryTransport
+        from fangxun.notify.service import Channel
+
+        self.notify_sender.run_pass(
+            factory=session_factory(self.engine),
+            transports=dict.fromkeys(Channel, MemoryTransport()),
+            settings=self.settings,
+            clock=lambda: now,
+        )
 
     # --- running and stopping ------------------------------------------------------------------
 

@@ -583,7 +583,43 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         "(else the unverified example is used)",
         required=False,
     )
+    out.items.append(_drainage_network_item(session))
     return out
+
+
+def _drainage_network_item(session: Session) -> ReadinessItem:
+    """The drainage network: optional (without one the forecasts use the catchment drainage
+    capacity), so it passes when none is held; a held one passes when its terrain check found
+    nothing that stops a coupled run, and says what the check found."""
+    from fangxun.drainage.service import active_network
+
+    fix = "fangxun drainage import NET.inp --name NAME (a SWMM 5 file in the terrain's CRS)"
+    row = active_network(session=session)
+    if row is None:
+        what = "drainage network: none held, forecasts use the catchment drainage capacity"
+        return ReadinessItem((Area.forecasts,), True, what, fix)
+    what = (
+        f"drainage network {row.name}: {row.node_count} nodes, {row.link_count} links, "
+        f"{row.pump_count} pumps, {row.outfall_count} outfalls"
+    )
+    report = row.check_report
+    if report is None:
+        return ReadinessItem(
+            (Area.forecasts,), False, what + "; not checked against the terrain", fix
+        )
+    found = [
+        f"{len(report[key])} {label}"
+        for key, label in (
+            ("no_coordinates", "without coordinates"),
+            ("off_grid", "off the terrain"),
+            ("on_nodata", "on nodata"),
+            ("rim_mismatch", "rims off the ground"),
+            ("parts_without_outfall", "parts reaching no outfall"),
+        )
+        if report.get(key)
+    ]
+    what += "; terrain check: " + (", ".join(found) if found else "nothing found")
+    return ReadinessItem((Area.forecasts,), bool(report.get("ok")), what, fix)
 
 
 __all__ = [

@@ -46,6 +46,8 @@ RAIN_WINDOWS: Final = ("1h", "3h", "24h")
 NEW_INCIDENT_S: Final = 6 * 3600.0
 #: How many points at risk the panel lists.
 TOP_POINTS: Final = 10
+#: How many gauges the wall's rain ranking lists.
+TOP_GAUGES: Final = 8
 
 Section = dict[str, Any]
 
@@ -102,18 +104,38 @@ def data_time(*, session: Session, actor: Actor, now: datetime | None = None) ->
 
 
 def _signal(*, session: Session, actor: Actor, as_of: datetime) -> Section:
-    colour = _function("fangxun.warnings.service", "rainstorm_signal")(session=session)
-    return {"colour": colour}
+    """The rainstorm signal (暴雨预警信号): the meteorological service's official signal in force
+    at "as of" (``colour``); beside it, what our own rain gauges indicate (``indication``), which
+    is never the signal itself."""
+    official = _function("fangxun.warnings.official", "signal_in_force")(session=session, now=as_of)
+    indication = _function("fangxun.warnings.service", "rainstorm_signal")(session=session)
+    return {
+        "colour": official.colour if official is not None else None,
+        "event": official.event if official is not None else None,
+        "sent": _iso(official.sent) if official is not None else None,
+        "indication": _value_of(indication),
+    }
+
+
+def _value_of(value: Any) -> Any:
+    return getattr(value, "value", value)
 
 
 def _response(*, session: Session, actor: Actor, as_of: datetime) -> Section:
     activation = _function("fangxun.response.service", "current_level")(session=session)
     if activation is None:
-        return {"level": None}
+        return {"level": None, "progress": None}
+    # The checklist's progress: the running activation's tasks by status, all departments.
+    rows = _function("fangxun.response.service", "board")(session=session, actor=actor)
+    progress: dict[str, int] = {}
+    for row in rows:
+        for status, tasks in row.cells.items():
+            progress[status] = progress.get(status, 0) + len(tasks)
     return {
         "level": _value(activation, "level"),
         "status": _value(activation, "status"),
         "since": _iso(getattr(activation, "started_at", None) or getattr(activation, "at", None)),
+        "progress": progress,
     }
 
 
@@ -122,6 +144,7 @@ def _rain(*, session: Session, actor: Actor, as_of: datetime) -> Section:
     best["event"] = 0.0
     where: dict[str, str | None] = dict.fromkeys(best, None)
     gauges = 0
+    ranking: list[dict[str, Any]] = []
     for ds in monitoring.list_datastreams(session=session, actor=actor):
         if ds.observed_property.code != "rainfall":
             continue
@@ -132,10 +155,20 @@ def _rain(*, session: Session, actor: Actor, as_of: datetime) -> Section:
         for key, value in values.items():
             if value > best[key]:
                 best[key], where[key] = value, ds.code
+        ranking.append(
+            {
+                "code": ds.station.code,
+                "name": ds.station.name_zh,
+                "mm": {k: round(v, 1) for k, v in values.items()},
+            }
+        )
+    # The wall's ranking: the wettest gauges of the last hour first (then of the event).
+    ranking.sort(key=lambda g: (-g["mm"]["1h"], -g["mm"]["event"], g["code"]))
     return {
         "gauges": gauges,
         "max_mm": {k: round(v, 1) for k, v in best.items()},
         "gauge_of_max": where,
+        "ranking": ranking[:TOP_GAUGES],
     }
 
 
@@ -336,6 +369,53 @@ def _duty(*, session: Session, actor: Actor, as_of: datetime) -> Section:
     }
 
 
+def _offices(*, session: Session, actor: Actor, as_of: datetime) -> Section:
+    """Status by street office (the wall): its points at risk and their highest colour (sensor or
+    warning), its open incidents and its checklist tasks still open."""
+    from fangxun.org import service as org
+    from fangxun.org.models import UnitKind
+
+    offices, _total = org.list_units(
+        session=session, actor=actor, kind=UnitKind.street_office, limit=1000
+    )
+    visible, _ = hazards.list_points(session=session, actor=actor, limit=1_000_000)
+    unit_of = {p.id: p.unit_id for p in visible}
+    thresholds = {
+        p.id: {c: float(getattr(p, f"threshold_{c}_m")) for c in COLOURS} for p in visible
+    }
+    colour_at: dict[int, str | None] = {}
+    for point_id, (depth, _code) in _observed_depths(session=session, actor=actor).items():
+        if point_id in thresholds:
+            colour_at[point_id] = _reached(thresholds[point_id], depth)
+    for point_id, colour in _point_warnings(session=session, actor=actor).items():
+        if _colour_rank(colour) > _colour_rank(colour_at.get(point_id)):
+            colour_at[point_id] = colour
+    open_incidents = incidents.list_incidents(
+        session=session, actor=actor, open_only=True, limit=1000
+    )
+    try:
+        rows = _function("fangxun.response.service", "board")(session=session, actor=actor)
+    except LookupError:
+        rows = []
+    tasks_open = {r.unit_id: r.open_count for r in rows}
+    out = []
+    for unit in offices:
+        at_risk = [
+            c for pid, c in colour_at.items() if c is not None and unit_of.get(pid) == unit.id
+        ]
+        out.append(
+            {
+                "id": unit.id,
+                "name": unit.name_zh,
+                "points_at_risk": len(at_risk),
+                "colour": max(at_risk, key=_colour_rank) if at_risk else None,
+                "incidents": sum(1 for i in open_incidents if i.unit_id == unit.id),
+                "tasks_open": tasks_open.get(unit.id, 0),
+            }
+        )
+    return {"items": out}
+
+
 SECTIONS: Final[dict[str, Callable[..., Section]]] = {
     "signal": _signal,
     "response": _response,
@@ -344,6 +424,7 @@ SECTIONS: Final[dict[str, Callable[..., Section]]] = {
     "incidents": _incidents,
     "notifications": _notifications,
     "duty": _duty,
+    "offices": _offices,
 }
 
 

@@ -43,7 +43,7 @@ from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.org.jurisdiction import visible_unit_ids
 from fangxun.org.models import Role, Unit, UnitKind
 from fangxun.org.permissions import Actor, require_role
-from fangxun.warnings import cap, rules
+from fangxun.warnings import cap, impact, rules
 from fangxun.warnings.config import WarningRules
 from fangxun.warnings.models import (
     ChangeType,
@@ -224,17 +224,37 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def change_summary(warning: Warning, change: WarningChange) -> tuple[str, str]:
+    """:func:`summary_text` of one change (its colour, time, and whether it lifts)."""
+    colour = change.to_colour or change.from_colour or warning.colour
+    return summary_text(
+        warning,
+        change.evidence,
+        change.reason,
+        colour=colour,
+        at=change.at,
+        lifted=change.change_type is ChangeType.lift,
+    )
+
+
 def summary_text(
-    warning: Warning, evidence: dict[str, Any] | None, reason: str | None
+    warning: Warning,
+    evidence: dict[str, Any] | None,
+    reason: str | None,
+    *,
+    colour: Colour | None = None,
+    at: datetime | None = None,
+    lifted: bool = False,
 ) -> tuple[str, str]:
-    """What the evidence of ``warning`` (or of one change) says, in Chinese and English, with the
-    person's reason when there is one (one line each)."""
+    """What the evidence of ``warning`` (or of one change: its ``colour`` and time ``at``) says,
+    in Chinese and English, with the person's reason when there is one (one line each). Ponding
+    and predicted ponding say what will happen where and when (:mod:`fangxun.warnings.impact`)."""
     ev = evidence or {}
     rule = ev.get("rule")
     zh = en = ""
     if rule == "rainstorm":
-        colour = warning.colour.value
-        c = (ev.get("colours") or {}).get(colour) or {}
+        colour_name = (colour or warning.colour).value
+        c = (ev.get("colours") or {}).get(colour_name) or {}
         if c:
             hours = _fmt(int(c["window_s"]) / 3600.0, 0)
             src_zh = "含预报" if c.get("source") == "forecast" else "实测"
@@ -247,17 +267,15 @@ def summary_text(
                 f"Gauge {c['gauge']}: {_fmt(c['total_mm'])} mm in {hours} h ({src_en}); "
                 f"threshold {_fmt(c['threshold_mm'], 0)} mm"
             )
-    elif rule == "ponding":
-        cm = _fmt(float(ev["depth_m"]) * 100.0)
-        zh = f"积水深度 {cm} 厘米（{ev.get('datastream')}）"
-        en = f"Ponding depth {cm} cm ({ev.get('datastream')})"
-    elif rule == "predicted_ponding":
-        cm = _fmt(float(ev["peak_depth_m"]) * 100.0)
-        run_no = ev.get("forecast_run_id")
-        zh = f"预报峰值积水 {cm} 厘米，峰现时间 {ev.get('peak_at')}（预报 #{run_no}）"
-        en = (
-            f"Forecast peak ponding {cm} cm at {ev.get('peak_at')} "
-            f"(forecast #{ev.get('forecast_run_id')})"
+    elif rule in ("ponding", "predicted_ponding") and lifted:
+        zh = f"{warning.place or '该点'} 积水预警解除"
+        en = f"{warning.place or 'This point'}: ponding warning lifted"
+    elif rule in ("ponding", "predicted_ponding"):
+        zh, en = impact.impact(
+            warning.place,
+            (colour or warning.colour).value,
+            ev,
+            at=at or warning.changed_at,
         )
     elif rule == "river_level":
         zh = (
@@ -367,7 +385,18 @@ def build_cap(
     predicted = kind == "predicted_ponding" or bool((change.evidence or {}).get("predicted"))
     urgency = "Past" if lifted else ("Expected" if predicted else "Immediate")
     certainty = "Observed" if not predicted else "Likely"
-    summary_zh, summary_en = summary_text(warning, change.evidence, change.reason)
+    summary_zh, summary_en = summary_text(
+        warning,
+        change.evidence,
+        change.reason,
+        colour=Colour(colour),
+        at=change.at,
+        lifted=lifted,
+    )
+    instruction: tuple[str | None, str | None] = (None, None)
+    if kind in ("ponding", "predicted_ponding") and not lifted:
+        point_kind = (change.evidence or {}).get("point_kind")
+        instruction = impact.measure(point_kind, colour)
     refs = []
     if previous is not None and previous.cap_identifier and previous.cap_sent:
         refs.append((r.cap_sender, previous.cap_identifier, previous.cap_sent))
@@ -388,6 +417,7 @@ def build_cap(
             event=f"{kz}{cz}预警",
             headline=f"{where}{kz}{cz}预警{chz}",
             description=summary_zh,
+            instruction=instruction[0],
             sender_name="防汛指挥部",
             **common,
         ),
@@ -396,6 +426,7 @@ def build_cap(
             event=f"{ce} {ke} warning",
             headline=f"{ce} {ke} warning {che}: {warning.place or r.cap_district_name_en}",
             description=summary_en,
+            instruction=instruction[1],
             sender_name="Flood control headquarters",
             **common,
         ),
@@ -468,8 +499,10 @@ def _record(
     reason: str | None,
     evidence: dict[str, Any] | None,
     settings: Settings,
+    notify: bool = True,
 ) -> WarningChange:
-    """Apply one change to ``warning``, keep it with its CAP alert, and run the flows."""
+    """Apply one change to ``warning``, keep it with its CAP alert, and run the flows (with
+    ``notify`` false the caller tells people of its whole batch: :func:`flows.notify_changes`)."""
     from fangxun.warnings import flows
 
     previous = warning.changes[-1] if warning.changes else None
@@ -505,7 +538,10 @@ def _record(
         logger.exception("CAP alert of warning change %s is invalid; not stored", change.id)
         raise
     session.flush()
-    flows.after_change(session=session, warning=warning, change=change, settings=settings)
+    if notify:
+        flows.after_change(session=session, warning=warning, change=change, settings=settings)
+    else:
+        flows.drive(session=session, warning=warning, change=change, settings=settings)
     return change
 
 
@@ -604,9 +640,15 @@ def evaluate(
     if now.tzinfo is None:
         raise ValidationFailed("now needs a time zone offset", loc=("now",))
     r = warning_rules(settings)
-    findings = {f.subject: f for f in rules.run_rules(session=session, now=now, rules=r)}
+    from fangxun.warnings import approval, verification
+
+    found = rules.run_rules(session=session, now=now, rules=r)
+    verification.record_crossings(session=session, findings=found, now=now)
+    findings = {f.subject: f for f in found}
     active = _active_by_subject(session)
     changes: list[WarningChange] = []
+    waiting: list[dict[str, Any]] = []
+    automatic: list[tuple[dict[str, Any], WarningChange]] = []
     for subject in sorted(
         set(findings) | {s for s, w in active.items() if w.origin is Origin.rule}
     ):
@@ -630,6 +672,52 @@ def evaluate(
             if finding is not None
             else {"rule": subject.split(":")[0], "note": "no longer reported by the rule"}
         )
+        kind = finding.kind if finding is not None else current.kind if current else None
+        purpose = (
+            finding.purpose
+            if finding is not None
+            else current.purpose.value
+            if current is not None
+            else "operational"
+        )
+        assert kind is not None
+        gate = approval.gate(
+            kind=kind,
+            purpose=purpose,
+            change_type=decision.change_type,
+            to_colour=decision.to_colour,
+            settings=settings,
+        )
+        item: dict[str, Any] | None = None
+        if gate.needs_approval or gate.automatic:
+            scope = (
+                {
+                    "unit_id": finding.unit_id,
+                    "hazard_point_id": finding.hazard_point_id,
+                    "place": finding.place,
+                }
+                if finding is not None
+                else {
+                    "unit_id": current.unit_id if current else None,
+                    "hazard_point_id": current.hazard_point_id if current else None,
+                    "place": current.place if current else None,
+                }
+            )
+            item = approval.item_of(
+                subject=subject,
+                kind=kind,
+                change_type=decision.change_type,
+                from_colour=current.colour if current is not None else None,
+                to_colour=decision.to_colour,
+                scope=scope,
+                evidence=evidence,
+            )
+        if gate.needs_approval:
+            assert item is not None
+            if current is None and _lifted_by_person_lately(session, subject, now, r):
+                continue
+            waiting.append(item)
+            continue
         if current is None:
             assert finding is not None and decision.to_colour is not None
             if _lifted_by_person_lately(session, subject, now, r):
@@ -643,19 +731,35 @@ def evaluate(
                 at=now,
             )
             session.add(current)
-        changes.append(
-            _record(
-                session=session,
-                warning=current,
-                change_type=decision.change_type,
-                to_colour=decision.to_colour,
-                at=now,
-                actor=RULES_ACTOR,
-                reason=None,
-                evidence=evidence,
-                settings=settings,
-            )
+        change = _record(
+            session=session,
+            warning=current,
+            change_type=decision.change_type,
+            to_colour=decision.to_colour,
+            at=now,
+            actor=RULES_ACTOR,
+            reason=None,
+            evidence=evidence,
+            settings=settings,
+            notify=False,
         )
+        changes.append(change)
+        if item is not None:
+            automatic.append((item, change))
+    if automatic:
+        approval.record_automatic(
+            session=session,
+            items=[i for i, _c in automatic],
+            change_ids=[c.id for _i, c in automatic],
+            now=now,
+        )
+    if any(k in r.approval_kinds for k in r.enabled):
+        approval.sync_pending(session=session, items=waiting, now=now, settings=settings)
+        approval.escalate_overdue(session=session, now=now)
+    verification.record_warnings(session=session, changes=changes)
+    from fangxun.warnings import flows
+
+    flows.notify_changes(session=session, changes=changes, settings=settings)
     session.flush()
     if changes:
         logger.info("warning rules at %s: %d change(s)", now.isoformat(), len(changes))

@@ -89,6 +89,14 @@ ACTION_LABELS: Final[dict[str, str]] = {
 COLOURS: Final[dict[str, str]] = {"ok": "#1a9850", "open": "#fc8d59", "overdue": "#d7301f"}
 
 
+#: States of a point plan version (msgids).
+PLAN_STATUS_LABELS: Final[dict[str, str]] = {
+    "draft": N_("draft"),
+    "approved": N_("approved"),
+    "superseded": N_("superseded"),
+}
+
+
 def _local(value: datetime | None) -> str:
     return local(value, empty="—")
 
@@ -102,6 +110,7 @@ def _labels(request: Request, lang: str) -> dict[str, Any]:
         "point_status": {k: _(v) for k, v in POINT_STATUS_LABELS.items()},
         "rect_status": {k: _(v) for k, v in RECT_STATUS_LABELS.items()},
         "action": {k: _(v) for k, v in ACTION_LABELS.items()},
+        "plan_status": {k: _(v) for k, v in PLAN_STATUS_LABELS.items()},
     }
 
 

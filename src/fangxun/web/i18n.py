@@ -56,6 +56,38 @@ def N_(message: str) -> str:
     return message
 
 
+#: The services that act by themselves, as the audit log names them (username → msgid).
+SYSTEM_ACTORS: Final[dict[str, str]] = {
+    "system": N_("System"),
+    "system/demo": N_("System (demo data)"),
+    "rules": N_("Warning rules (automatic)"),
+    "rule:response": N_("Response rules (automatic)"),
+    "forecast-scheduler": N_("Forecast scheduler (automatic)"),
+    "notify": N_("Notification service (automatic)"),
+    "public": N_("Public report"),
+    "demo-story": N_("Demo storm story"),
+}
+#: Prefixes of system actors that carry a name: ``link:张三`` acknowledged through a link.
+SYSTEM_PREFIXES: Final[dict[str, str]] = {
+    "link:": N_("%(name)s (by link)"),
+    "cli:": N_("%(name)s (command line)"),
+    "system/": N_("System (%(name)s)"),
+}
+
+
+def actor_label(username: str | None, gettext: Callable[[str], str]) -> str:
+    """How a page names who did something: a person's username as it is, a service by what it
+    is (``rules`` → 预警规则（自动）), never the service's internal name."""
+    if not username:
+        return ""
+    if username in SYSTEM_ACTORS:
+        return gettext(SYSTEM_ACTORS[username])
+    for prefix, msgid in SYSTEM_PREFIXES.items():
+        if username.startswith(prefix):
+            return gettext(msgid) % {"name": username.removeprefix(prefix)}
+    return username
+
+
 @lru_cache(maxsize=len(LANGUAGES))
 def translations_for(lang: str) -> Translations:
     """The compiled catalogue of ``lang``; raises ``ValueError`` for an unknown language and
@@ -94,6 +126,8 @@ def templates_for(lang: str) -> Jinja2Templates:
     # newstyle: ``_("... %(name)s", name=x)`` formats and escapes in one step.
     env.install_gettext_translations(translations_for(lang), newstyle=True)  # type: ignore[attr-defined]
     install_filters(env)  # {{ t | local }}: the district's zone (fangxun.times)
+    gettext = translations_for(lang).gettext
+    env.filters["who"] = lambda username: actor_label(username, gettext)
     return Jinja2Templates(env=env)
 
 
@@ -112,7 +146,9 @@ __all__ = [
     "LANG_COOKIE",
     "LOCALE_DIR",
     "N_",
+    "SYSTEM_ACTORS",
     "TEMPLATE_DIR",
+    "actor_label",
     "gettext_for",
     "negotiate_language",
     "templates_for",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
@@ -23,6 +24,7 @@ from fangxun.errors import NotFoundError
 from fangxun.monitoring import qc, service
 from fangxun.monitoring.models import StationKind
 from fangxun.org.models import User
+from fangxun.times import DEFAULT_ZONE, local_zone
 from fangxun.web.auth import WebUser
 from fangxun.web.basemap import BasemapError, find_hillshade
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
@@ -44,8 +46,40 @@ KIND_COLOURS: Final[dict[str, str]] = {
 }
 
 
-def _latest(session: Any, user: User) -> list[dict[str, Any]]:
-    """Stations with their datastreams' latest values (JSON-ready)."""
+#: Decimals of a value shown, by unit; units people read differently from their code.
+DIGITS: Final[dict[str, int]] = {"mm": 1, "cm": 1, "m": 2, "m3/s": 2}
+UNIT_SHOWN: Final[dict[str, str]] = {"m3/s": "m³/s"}
+
+
+def value_text(code: str, value: float | None, unit: str, gettext: Callable[[str], str]) -> str:
+    """A latest value as people read it: states and counts in words (a pump station's power is
+    "on" or "off", its pumps "2 running"), quantities with their unit and sensible decimals, never
+    the dimensionless unit "1".
+
+    >>> value_text("PS01-power", 0.0, "1", lambda s: s)
+    'off'
+    >>> value_text("PS01-pumps_running", 2.0, "1", lambda s: s)
+    '2 running'
+    >>> value_text("PS01-discharge", 1.5, "m3/s", lambda s: s)
+    '1.50 m³/s'
+    """
+    if value is None:
+        return gettext("No data")
+    kind = code.rsplit("-", 1)[-1]
+    if kind == "power":
+        return gettext("on") if value >= 0.5 else gettext("off")
+    if kind == "pumps_running":
+        return gettext("%(n)d running") % {"n": round(value)}
+    if unit in ("1", ""):
+        return f"{value:g}"
+    return f"{value:.{DIGITS.get(unit, 2)}f} {UNIT_SHOWN.get(unit, unit)}"
+
+
+def _latest(
+    session: Any, user: User, gettext: Callable[[str], str] = lambda s: s
+) -> list[dict[str, Any]]:
+    """Stations with their datastreams' latest values (JSON-ready); ``label`` is the datastream's
+    name without its station's, ``text`` its value as people read it."""
     out = []
     for feature in service.stations_geojson(session=session, actor=user)["features"]:
         p = feature["properties"]
@@ -62,6 +96,8 @@ def _latest(session: Any, user: User) -> list[dict[str, Any]]:
                     {
                         "code": d["code"],
                         "name": d["name"],
+                        "label": d["name"].removeprefix(p["name_zh"]).strip() or d["name"],
+                        "text": value_text(d["code"], d["last_value"], d["unit"], gettext),
                         "unit": d["unit"],
                         "time": d["last_time"],
                         "value": d["last_value"],
@@ -92,19 +128,21 @@ def monitoring_page(
     """The monitoring page: map of stations with latest values, charts, live updates."""
     lang = negotiate_language(request, settings.language)
     _ = gettext_for(lang)
-    stations = _latest(db, user)
+    stations = _latest(db, user, _)
     stale = service.stale_stations(
         session=db, actor=user, stale_after=timedelta(seconds=settings.monitoring_stale_s)
     )
+    zone = local_zone().key  # the time axis is in the district's zone whatever the browser's
     data = {
         "stations": stations,
         "hillshade": _hillshade(settings),
+        "timezone": zone,
         "labels": {
             "terrain": _("Synthetic terrain (demo)"),
             "no_data": _("No data"),
             "flagged": _("flagged"),
             "hours": _("Last 24 hours"),
-            "beijing_time": _("Beijing time"),
+            "beijing_time": _("Beijing time") if zone == DEFAULT_ZONE else zone,
         },
         "legend": [{"colour": c, "label": _(KIND_LABELS[k])} for k, c in KIND_COLOURS.items()],
     }
@@ -124,9 +162,12 @@ def monitoring_page(
 
 
 @router.get("/monitoring/latest.json")
-def latest_json(user: WebUser, db: SessionDep) -> JSONResponse:
+def latest_json(
+    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+) -> JSONResponse:
     """Latest values of every station the user may see."""
-    return JSONResponse(_latest(db, user))
+    _ = gettext_for(negotiate_language(request, settings.language))
+    return JSONResponse(_latest(db, user, _))
 
 
 @router.get("/monitoring/series/{code}.json")
@@ -163,8 +204,10 @@ EVENT_RETRY_MS: Final = 3000
 
 @router.get("/monitoring/events")
 def events(
+    request: Request,
     user: WebUser,
     db: SessionDep,
+    settings: SettingsDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Server-sent events: a ``latest`` event with every station's values when they changed since
@@ -174,7 +217,8 @@ def events(
     after :data:`EVENT_RETRY_MS`. Short responses hold no connection or database session open
     between updates, and a page that goes away never aborts a long-lived stream.
     """
-    stations = _latest(db, user)
+    _ = gettext_for(negotiate_language(request, settings.language))
+    stations = _latest(db, user, _)
     stamp = json.dumps(sorted((d["code"], d["time"]) for s in stations for d in s["datastreams"]))
     event_id = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     body = f"retry: {EVENT_RETRY_MS}\n"

@@ -8,12 +8,14 @@ the session cookie and CSRF handling live in :mod:`fangxun.web.auth`, page rende
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
+from fangxun import replay_clock
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.config import Settings
 from fangxun.errors import AuthenticationError, ThrottledError
@@ -39,7 +41,7 @@ from fangxun.web.basemap import (
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.nav import SECTIONS, Section
 from fangxun.web.render import WebRoute, render_page, role_name
-from fangxun.web.situation_pages import panel_config
+from fangxun.web.situation_pages import panel_config, wall_config
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -59,30 +61,50 @@ MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("ponding", N_("Forecast ponding depth"), None),
     ("jurisdictions", N_("Street office jurisdictions"), BOUNDARIES_URL),
     ("incidents", N_("Incidents"), "/incidents.geojson"),
+    ("reaches", N_("River reaches and embankments"), "/field/reaches.geojson"),
+    ("patrols", N_("Patrol tracks and findings"), "/field/patrols.geojson"),
     ("warnings", N_("Warnings at hazard points"), "/warnings/points.geojson"),
     ("resources", N_("Teams and warehouses"), None),
+    ("drainage", N_("Drainage network"), "/drainage/network.geojson"),
 )
 #: Overlays filled by the situation room's live module (``static/js/situation.js``), not by a
 #: GeoJSON source of their own.
 LIVE_OVERLAYS: Final = frozenset({"gauges", "ponding", "resources"})
-#: Legend entries (msgid, CSS background, is a colour ramp, still to come).
-MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool], ...]] = (
-    (
-        N_("Ponding depth 0 to 50 cm"),
-        "linear-gradient(90deg, #c6e2ff, #1f5fbf, #081d58)",
-        True,
-        False,
+#: Legend entries (msgid, CSS background, is a colour ramp, still to come, shape): every symbol of
+#: the map has one. Shapes (CSS ``shape-*``): disc, ring, square, triangle, diamond.
+#: The forecast overlay's colours (fangxun.forecast.engine.overlay_rgba: matplotlib's Blues from
+#: 0.3, transparent below 3 cm, saturated from 60 cm).
+DEPTH_RAMP: Final = "linear-gradient(90deg, #abd0e6, #3787c0, #08306b)"
+RISK_RAMP: Final = (
+    "linear-gradient(90deg, #1f78ff 25%, #f2c500 25% 50%, #ff7f00 50% 75%, #e31a1c 75%)"
+)
+MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool, str], ...]] = (
+    (N_("Forecast ponding depth: 3 cm to 60 cm and deeper"), DEPTH_RAMP, True, False, ""),
+    (N_("Hazard point"), "#ffffff", False, False, "point"),
+    (N_("Point at risk: blue, yellow, orange, red"), RISK_RAMP, True, False, "disc"),
+    (N_("Warning in force (ring)"), RISK_RAMP, True, False, "ring"),
+    (N_("Incident"), "#6a1b9a", False, False, "disc"),
+    (N_("Monitoring station"), "#1a9850", False, False, "square"),
+    (N_("Team on standby"), "#33a02c", False, False, "triangle"),
+    (N_("Warehouse"), "#8c510a", False, False, "diamond"),
+    (N_("Drainage pipe, manhole, outfall"), "#3b6fb6", False, False, ""),
+    (N_("Drainage pump station"), "#d95f02", False, False, "square"),
+)
+
+
+#: What to watch during the demo's storm replay, in order (msgids; the map's guide).
+STORY_GUIDE: Final[tuple[str, ...]] = (
+    N_(
+        "The rain gauges report the rain; the colour they indicate rises blue, yellow, orange, red."
     ),
-    (N_("Hazard point"), "#d7301f", False, False),
-    (
-        N_("Warning blue, yellow, orange, red"),
-        "linear-gradient(90deg, #1f78ff 25%, #f2c500 25% 50%, #ff7f00 50% 75%, #e31a1c 75%)",
-        True,
-        False,
+    N_(
+        "The meteorological service's rainstorm signal follows; its colour starts the emergency "
+        "response (yellow: level IV) and the departments get their checklist (Response)."
     ),
-    (N_("Gauge"), "#1a9850", False, False),
-    (N_("Warehouse"), "#8c510a", False, False),
-    (N_("Team on standby"), "#33a02c", False, False),
+    N_("Forecasts mark the points that will flood before their sensors do (Points at risk)."),
+    N_("Warnings go out to the people responsible (Notifications) and wait for acknowledgement."),
+    N_("Where the water passes the orange threshold, a caller reports an incident (Incidents)."),
+    N_("After the rain the water recedes; the replay holds at its end: see the report (Reports)."),
 )
 
 
@@ -272,10 +294,34 @@ def _map_config(
             for k, label, source in MAP_OVERLAYS
         ],
         "legend": [
-            {"label": _(label), "swatch": swatch, "ramp": ramp, "pending": pending}
-            for label, swatch, ramp, pending in MAP_LEGEND
+            {"label": _(label), "swatch": swatch, "ramp": ramp, "pending": pending, "shape": shape}
+            for label, swatch, ramp, pending, shape in MAP_LEGEND
         ],
     }
+
+
+@router.get("/wall")
+def wall_page(request: Request, user: WebUser, settings: SettingsDep, db: SessionDep) -> Response:
+    """The command-room wall (大屏): a dark display without controls, large type, the signal,
+    the response level and its checklist, rain by gauge, status by street office, the map, and
+    one view at a time of the points at risk, incidents, notifications and the duty team."""
+    _ = gettext_for(negotiate_language(request, settings.language))
+    hillshade, _problem = _hillshade_or_problem(settings)
+    state = replay_clock.current(settings.data_dir)
+    return render_page(
+        request,
+        "wall.html",
+        settings=settings,
+        user=user,
+        active="map",
+        context={
+            "map_config": _map_config(request, settings, hillshade, _map_view(db)) | {"wall": True},
+            "situation_config": panel_config(_, wall=False),
+            "wall_config": wall_config(
+                _, state.as_json(datetime.now(UTC)) if state is not None else None
+            ),
+        },
+    )
 
 
 @router.get("/map")
@@ -287,8 +333,9 @@ def map_page(
     screen: str | None = None,
 ) -> Response:
     """The one map (一张图): offline hillshade basemap, optional online tiles, the domains' layers
-    and the live situation panel; ``?screen=wall`` is the command-room wall (large type, cycling
-    panels)."""
+    and the live situation panel. ``?screen=wall`` (the former wall) goes to ``/wall``."""
+    if screen == "wall":
+        return RedirectResponse("/wall", status_code=303)
     _ = gettext_for(negotiate_language(request, settings.language))
     hillshade, problem = _hillshade_or_problem(settings)
     notice = None
@@ -308,8 +355,10 @@ def map_page(
         context={
             "basemap_notice": notice,
             "map_config": _map_config(request, settings, hillshade, _map_view(db)),
-            "wall": screen == "wall",
-            "situation_config": panel_config(_, wall=screen == "wall"),
+            "wall": False,
+            "situation_config": panel_config(_, wall=False),
+            # During (and after) the demo's replay the map opens with the story's guide.
+            "story_guide": STORY_GUIDE if replay_clock.current(settings.data_dir) else (),
         },
     )
 

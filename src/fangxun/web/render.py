@@ -10,7 +10,7 @@ router gets both with ``APIRouter(route_class=WebRoute)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -18,10 +18,10 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
-from fangxun import __version__
+from fangxun import __version__, replay_clock
 from fangxun.config import Settings
 from fangxun.org.models import User
-from fangxun.times import SHORT, SHORT_SECONDS
+from fangxun.times import SHORT, SHORT_SECONDS, local_zone
 from fangxun.times import local as local_time
 from fangxun.web.auth import (
     CSRF_FIELD,
@@ -52,6 +52,13 @@ ROLE_LABELS: Final[dict[str, str]] = {
     "unit": N_("Unit"),
     "inspector": N_("Inspector"),
     "viewer": N_("Viewer"),
+}
+#: Names of the environments for the top bar's badge (msgids).
+ENVIRONMENT_LABELS: Final[dict[str, str]] = {
+    "development": N_("Development"),
+    "test": N_("Test"),
+    "demo": N_("Demo"),
+    "production": N_("Production"),
 }
 #: How long the language choice is remembered, s (one year).
 LANG_COOKIE_MAX_AGE_S: Final = 365 * 24 * 3600
@@ -96,6 +103,16 @@ def remember_language(request: Request, response: Response) -> None:
         )
 
 
+def _clock_config(settings: Settings, lang: str) -> dict[str, Any]:
+    state = replay_clock.current(settings.data_dir)
+    _ = gettext_for(lang)
+    return {
+        "timezone": local_zone().key,
+        "replay": state.as_json(datetime.now(UTC)) if state is not None else None,
+        "labels": {"replay": _("Replay"), "replay_ended": _("Replay ended")},
+    }
+
+
 def render_page(
     request: Request,
     template: str,
@@ -130,9 +147,14 @@ def render_page(
         "static": _static_url(request),
         "version": __version__,
         "environment": settings.environment,
+        "environment_label": gettext_for(lang)(
+            ENVIRONMENT_LABELS.get(settings.environment, settings.environment)
+        ),
         # The "data is stale" banner of base.html (one cached query; see web/staleness.py).
         "staleness": staleness_for(request, settings) if user is not None else None,
         "stale_poll_s": poll_seconds(),
+        # The one clock of the screen (top bar): the replay's during a replay.
+        "clock_config": _clock_config(settings, lang),
     }
     page.update(context or {})
     response = templates_for(lang).TemplateResponse(

@@ -51,6 +51,12 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "reviewed": N_("Reviewed"),
 }
 CHARTS: Final = ("hyetograph", "depth_curves", "map")
+#: What each chart shows, for its ``alt`` text (msgids).
+CHART_LABELS: Final[dict[str, str]] = {
+    "hyetograph": N_("Rain per hour and accumulated rain"),
+    "depth_curves": N_("Ponding depth at the worst points"),
+    "map": N_("Map of the maximum ponding depth"),
+}
 #: Ids are 32-bit in the database: a larger one is refused, not looked up.
 EventId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -68,6 +74,33 @@ def _labels(request: Request, settings: Settings) -> dict[str, dict[str, str]]:
         "grade": {k: _(v) for k, v in GRADE_LABELS.items()},
         "status": {k: _(v) for k, v in STATUS_LABELS.items()},
     }
+
+
+def _verification_rows(db: Session) -> list[dict[str, Any]]:
+    """The verification archive per point and colour (rows with a crossing or a warning):
+    hits / crossings, false alarms / warnings, median lead (min), for the reports page."""
+    from fangxun.warnings import verification
+
+    rows: list[dict[str, Any]] = []
+    for entry in verification.by_point(session=db):
+        for colour, s in entry["scores"].items():
+            if not (s["crossings"] or s["warnings"]):
+                continue
+            lead = s["lead_s_median"]
+            rows.append(
+                {
+                    "point": entry["name"],
+                    "colour": colour,
+                    "crossings": s["crossings"],
+                    "hits": s["hits"],
+                    "warnings": s["warnings"],
+                    "false_alarms": s["false_alarms"],
+                    "pod": "—" if s["pod"] is None else f"{s['pod'] * 100:.0f} %",
+                    "far": "—" if s["far"] is None else f"{s['far'] * 100:.0f} %",
+                    "lead_min": "—" if lead is None else f"{lead / 60:.0f}",
+                }
+            )
+    return rows
 
 
 @router.get("/reports")
@@ -117,6 +150,7 @@ def _reports_list(
             "notice": None,
             "labels": _labels(request, settings),
             "can_detect": user.role in service.DETECT_ROLES,
+            "verification": _verification_rows(db),
             "year": datetime.now(local_zone()).year,
             "today": datetime.now(local_zone()).date().isoformat(),
         },
@@ -227,6 +261,7 @@ def _event_detail(
             "error": error,
             "notice": notice,
             "charts": CHARTS,
+            "chart_labels": CHART_LABELS,
         },
     )
 

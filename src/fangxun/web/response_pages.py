@@ -10,7 +10,6 @@ becomes a message on the page (never a stack trace). ``fangxun.api.app.create_ap
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -23,12 +22,10 @@ from fangxun.org.models import User
 from fangxun.response import service
 from fangxun.response.models import LEVEL_ORDER, ResponseLevel, TaskStatus
 from fangxun.response.schemas import TaskUpdate
-from fangxun.times import SHORT
-from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
-from fangxun.web.i18n import N_
-from fangxun.web.render import WebRoute, render_page
+from fangxun.web.i18n import N_, gettext_for, negotiate_language
+from fangxun.web.render import WebRoute, local, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -65,7 +62,25 @@ TASK_BUTTONS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     TaskStatus.done: (),
     TaskStatus.not_applicable: ((TaskStatus.pending, N_("Reopen")),),
 }
+#: Change states other than "applied" (msgids).
+CHANGE_STATUS_LABELS: Final[dict[str, str]] = {
+    "proposed": N_("Proposed"),
+    "rejected": N_("Rejected"),
+    "superseded": N_("Superseded"),
+}
+#: The rules that set a level, as ``<source>:<colour>→<level>`` in a change (msgids).
+RULE_TEXTS: Final[dict[str, str]] = {
+    "rainstorm": N_("%(colour)s rainstorm warning → level %(level)s"),
+    "official": N_("Official %(colour)s rainstorm signal → level %(level)s"),
+}
+COLOUR_LABELS: Final[dict[str, str]] = {
+    "blue": N_("Blue"),
+    "yellow": N_("Yellow"),
+    "orange": N_("Orange"),
+    "red": N_("Red"),
+}
 LABELS: Final[dict[str, Any]] = {
+    "change_statuses": CHANGE_STATUS_LABELS,
     "levels": LEVEL_LABELS,
     "task_statuses": TASK_STATUS_LABELS,
     "changes": CHANGE_LABELS,
@@ -73,9 +88,16 @@ LABELS: Final[dict[str, Any]] = {
 }
 
 
-def local(value: datetime | None) -> str:
-    """A UTC time as shown on the pages: the district's zone, month-day hour:minute."""
-    return local_time(value, SHORT)
+def rule_text(rule: str | None, gettext: Callable[[str], str]) -> str:
+    """A rule's trigger as people read it: ``rainstorm:yellow→IV`` → 黄色暴雨预警 → IV 级响应;
+    a rule this page does not know is shown as it is."""
+    if not rule:
+        return ""
+    source, _sep, rest = rule.partition(":")
+    colour, _arrow, level = rest.partition("→")
+    if source not in RULE_TEXTS or colour not in COLOUR_LABELS or not level:
+        return rule
+    return gettext(RULE_TEXTS[source]) % {"colour": gettext(COLOUR_LABELS[colour]), "level": level}
 
 
 def _failed(
@@ -111,7 +133,9 @@ def _page(
     activation = service.current_level(session=db)
     # The plan in force is the district's document: every department reads all of it.
     plan = service.active_plan(session=db, unit_id=service.district_scope(session=db, unit_id=None))
+    gettext = gettext_for(negotiate_language(request, settings.language))
     context = _board_context(db, user) | {
+        "rule_text": lambda rule: rule_text(rule, gettext),
         "activation": activation,
         "proposals": service.open_proposals(session=db),
         "changes": service.list_changes(session=db, limit=20),

@@ -13,14 +13,16 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from fangxun.api.deps import SessionDep
+from fangxun import replay_clock
+from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.org.models import User
 from fangxun.situation import service
 from fangxun.times import local_zone
@@ -38,9 +40,12 @@ STREAM_S: Final = 30.0
 RETRY_MS: Final = 2000
 
 
-def _payload(db: Any, user: User) -> dict[str, Any]:
+def _payload(db: Any, user: User, data_dir: Any = None) -> dict[str, Any]:
     data = service.snapshot(session=db, actor=user)
     data["forecast"] = service.forecast_overlay(session=db)
+    # The replay's clock (None outside a replay): the pages' one clock follows it.
+    state = replay_clock.current(data_dir) if data_dir is not None else None
+    data["replay"] = state.as_json(datetime.now(UTC)) if state is not None else None
     return data
 
 
@@ -49,14 +54,16 @@ def _fingerprint(data: dict[str, Any]) -> str:
     # there is no observation at all).
     skip = {"now", "as_of"} if data.get("as_of") == data.get("now") else {"now"}
     body = {k: v for k, v in data.items() if k not in skip}
+    # The replay's clock moves every time too: only its state (playing, ended) is news.
+    body["replay"] = (data.get("replay") or {}).get("state")
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @router.get("/situation.json")
-def situation_json(user: WebUser, db: SessionDep) -> JSONResponse:
-    """The live panel's snapshot (see :func:`fangxun.situation.service.snapshot`) and the current
-    forecast overlay."""
-    return JSONResponse(_payload(db, user))
+def situation_json(user: WebUser, db: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The live panel's snapshot (see :func:`fangxun.situation.service.snapshot`), the current
+    forecast overlay and the replay's clock."""
+    return JSONResponse(_payload(db, user, settings.data_dir))
 
 
 @router.get("/situation/resources.geojson")
@@ -67,7 +74,9 @@ def resources_geojson(user: WebUser, db: SessionDep) -> Response:
 
 
 @router.get("/situation/events")
-async def situation_events(request: Request, user: WebUser) -> EventSourceResponse:
+async def situation_events(
+    request: Request, user: WebUser, settings: SettingsDep
+) -> EventSourceResponse:
     """Server-sent ``situation`` events: the snapshot at once, then each time it changes."""
     factory = request.app.state.session_factory
     user_id = user.id
@@ -78,7 +87,7 @@ async def situation_events(request: Request, user: WebUser) -> EventSourceRespon
             actor = db.get(User, user_id)
             if actor is None or not actor.is_active:
                 return None
-            data = _payload(db, actor)
+            data = _payload(db, actor, settings.data_dir)
             db.rollback()  # read only
         return _fingerprint(data), data
 
@@ -105,12 +114,6 @@ async def situation_events(request: Request, user: WebUser) -> EventSourceRespon
     return EventSourceResponse(
         stream(), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
-
-
-@router.get("/wall")
-def wall(user: WebUser) -> RedirectResponse:
-    """The command-room wall: the map in large-screen mode."""
-    return RedirectResponse("/map?screen=wall", status_code=303)
 
 
 #: Texts of the live panel and the live layers (msgids; translated per request).
@@ -165,8 +168,33 @@ WARNING_CSS: Final[dict[str, str]] = {
     "orange": "#ff7f00",
     "red": "#e31a1c",
 }
-#: Seconds each panel stays on the wall before the next one shows.
-WALL_CYCLE_S: Final = 10.0
+#: Seconds each view stays on the wall before the next one shows.
+WALL_CYCLE_S: Final = 12.0
+#: Texts of the wall besides the live panel's (msgids).
+WALL_LABELS: Final[dict[str, str]] = {
+    "replay": N_("Replay"),
+    "replay_ended": N_("Replay ended"),
+    "issued": N_("issued"),
+    "indication": N_("Gauge indication"),
+    "progress": N_("Checklist: {done} done, {confirmed} in hand, of {total}"),
+    "eta": N_("{colour} in {minutes} min"),
+    "level_IV": N_("Level IV response"),
+    "level_III": N_("Level III response"),
+    "level_II": N_("Level II response"),
+    "level_I": N_("Level I response"),
+}
+
+
+def wall_config(gettext: Callable[[str], str], replay: dict[str, Any] | None) -> dict[str, Any]:
+    """The wall's configuration for ``static/js/wall.js``: texts, the zone, the replay's clock."""
+    labels: dict[str, Any] = {k: gettext(v) for k, v in {**PANEL_LABELS, **WALL_LABELS}.items()}
+    labels["levels"] = {lvl: labels.pop(f"level_{lvl}") for lvl in ("IV", "III", "II", "I")}
+    return {
+        "labels": labels,
+        "timezone": local_zone().key,
+        "cycle_s": WALL_CYCLE_S,
+        "replay": replay,
+    }
 
 
 def panel_config(gettext: Callable[[str], str], *, wall: bool) -> dict[str, Any]:

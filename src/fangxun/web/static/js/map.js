@@ -48,6 +48,20 @@ for (const item of config.overlays) {
 }
 L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
 
+// Marker radius (px) by a feature's `kind`: the network's many manholes stay small.
+const POINT_RADIUS = { manhole: 2.5, storage: 4, outfall: 5, pump_station: 7 };
+// Symbols that cannot be confused (the legend shows each): a hazard point is a white disc with a
+// dark ring (its risk colour fills it, see situation.js); a warning is a coloured ring around its
+// point; an incident a small dark-purple disc; gauges, teams and warehouses are not discs at all.
+const POINT_RING = "#0b4f8a";
+function symbolOf(key, feature) {
+  const colour = feature.properties.colour;
+  if (key === "hazards") return { radius: 6, weight: 2, color: POINT_RING, fillColor: "#ffffff", fillOpacity: 1 };
+  if (key === "warnings") return { radius: 12, weight: 3, color: colour || "#e31a1c", fill: false, interactive: false };
+  if (key === "incidents") return { radius: 5, weight: 2, color: "#ffffff", fillColor: "#6a1b9a", fillOpacity: 1 };
+  return { radius: POINT_RADIUS[feature.properties.kind] || 6, weight: 1, color: "#333", fillColor: colour || "#666", fillOpacity: 0.9 };
+}
+
 // Built overlays load their GeoJSON (cookie-authenticated, the user's jurisdiction only); each
 // feature may carry a `colour` and a `url` to its own page.
 async function loadOverlay(item) {
@@ -56,18 +70,22 @@ async function loadOverlay(item) {
   if (!response.ok) throw new Error(`${item.source}: HTTP ${response.status}`);
   const data = await response.json();
   L.geoJSON(data, {
-    // Areas (unit boundaries) are outlines, so the points and the terrain under them stay visible;
-    // points keep the marker style they are made with.
-    style: (feature) =>
-      feature.geometry.type === "Point" ? {} : { color: "#6a3d9a", weight: 2, dashArray: "6 4", fill: false },
-    pointToLayer: (feature, latlng) =>
-      L.circleMarker(latlng, {
-        radius: 6,
-        weight: 1,
-        color: "#333",
-        fillColor: feature.properties.colour || "#d7301f",
-        fillOpacity: 0.9,
-      }),
+    // Points keep the marker style they are made with; lines (drainage pipes) take their
+    // feature's colour, thicker for larger pipes; areas (unit boundaries) are outlines, so the
+    // points and the terrain under them stay visible.
+    style: (feature) => {
+      const type = feature.geometry.type;
+      if (type === "Point") return {};
+      if (type === "LineString" || type === "MultiLineString") {
+        return {
+          color: feature.properties.colour || "#3b6fb6",
+          weight: feature.properties.diameter_m ? 1 + feature.properties.diameter_m : 2,
+          opacity: 0.8,
+        };
+      }
+      return { color: "#6a3d9a", weight: 2, dashArray: "6 4", fill: false };
+    },
+    pointToLayer: (feature, latlng) => L.circleMarker(latlng, symbolOf(item.key, feature)),
     onEachFeature: (feature, layer) => {
       const props = feature.properties;
       const box = document.createElement("div");
@@ -75,6 +93,11 @@ async function loadOverlay(item) {
       link.textContent = props.name || props.code || "";
       if (props.url) link.href = props.url;
       box.appendChild(link);
+      if (props.detail) {
+        const detail = document.createElement("div");
+        detail.textContent = props.detail;
+        box.appendChild(detail);
+      }
       layer.bindPopup(box);
     },
   }).addTo(group);
@@ -113,7 +136,7 @@ panel("bottomright", "legend", (div) => {
   for (const entry of config.legend) {
     const li = document.createElement("li");
     const swatch = document.createElement("span");
-    swatch.className = entry.ramp ? "swatch ramp" : "swatch";
+    swatch.className = `swatch${entry.ramp ? " ramp" : ""}${entry.shape ? ` shape-${entry.shape}` : ""}`;
     swatch.style.background = entry.swatch;
     const text = document.createElement("span");
     text.textContent = entry.label;

@@ -36,8 +36,10 @@ const beijingShort = new Intl.DateTimeFormat("zh-CN", {
 });
 const fmtTime = (iso) => (iso ? beijingShort.format(new Date(iso)) : "—");
 
+// The page's one clock is the top bar's (clock.js); the hidden panel of the wall keeps its own.
+const panelClock = root.querySelector("[data-testid=sit-clock]");
 function tick() {
-  root.querySelector("[data-testid=sit-clock]").textContent = beijing.format(new Date());
+  if (panelClock) panelClock.textContent = beijing.format(new Date());
 }
 tick();
 setInterval(tick, 1000);
@@ -166,8 +168,7 @@ function svgChart(series) {
 function stationPopup(s) {
   const box = el("div", { class: "sit-popup", "data-station": s.code }, el("strong", { text: `${s.code} ${s.name}` }));
   for (const d of s.datastreams) {
-    const value = d.value === null || d.value === undefined ? labels.no_data : `${Number(d.value).toFixed(2)} ${d.unit}`;
-    box.append(el("div", { class: d.level_status ? `level-${d.level_status}` : null, text: `${d.name}: ${value}` }));
+    box.append(el("div", { class: d.level_status ? `level-${d.level_status}` : null, text: `${d.label}: ${d.text}` }));
   }
   const chartBox = el("div", { class: "sit-chart-box" }, el("div", { class: "sit-sub", text: labels.series }));
   box.append(chartBox);
@@ -187,17 +188,28 @@ async function refreshStations(fx) {
   for (const s of stations) {
     let marker = stationMarkers.get(s.code);
     if (!marker) {
-      marker = L.circleMarker([s.lat, s.lon], { radius: 5, weight: 1, color: "#222", fillColor: s.colour, fillOpacity: 0.95 });
+      // A gauge is a square (the legend's), never a disc like a hazard point.
+      marker = L.marker([s.lat, s.lon], { icon: shapeIcon("station", s.colour), keyboard: false });
       marker.bindPopup(() => stationPopup(marker.station));
       marker.addTo(group);
       stationMarkers.set(s.code, marker);
     }
     marker.station = s;
     const alarm = s.datastreams.some((d) => d.level_status === "warning" || d.level_status === "guarantee");
-    marker.setStyle({ radius: alarm ? 8 : 5, weight: alarm ? 3 : 1, color: alarm ? "#e31a1c" : "#222" });
+    marker.setIcon(shapeIcon(alarm ? "station alarm" : "station", s.colour));
   }
   if (!fx.map.hasLayer(group)) group.addTo(fx.map);
   group.featureCount = stationMarkers.size;
+}
+
+// Symbols drawn as small HTML shapes (square gauge, triangle team, diamond warehouse).
+function shapeIcon(kind, colour) {
+  return L.divIcon({
+    className: "",
+    html: `<span class="sym sym-${kind}" style="--sym: ${colour || "#666"}"></span>`,
+    iconSize: [14, 14],
+    iconAnchor: [7, 7],
+  });
 }
 
 let forecastRun = null;
@@ -253,11 +265,8 @@ async function showResources(fx) {
       // Teams sit at their unit's warehouse: fan them out a little so each can be clicked.
       const at = L.latLng(latlng.lat, latlng.lng + n * 0.0008);
       const team = feature.properties.kind === "team";
-      return L.circleMarker(at, {
-        radius: team ? 5 : 7, weight: 1, color: "#222",
-        fillColor: team ? (feature.properties.readiness === "standby" ? "#33a02c" : "#999") : "#8c510a",
-        fillOpacity: 0.95,
-      });
+      const colour = team ? (feature.properties.readiness === "standby" ? "#33a02c" : "#999") : "#8c510a";
+      return L.marker(at, { icon: shapeIcon(team ? "team" : "warehouse", colour), keyboard: false });
     },
     onEachFeature: (feature, layer) => {
       const p = feature.properties;
@@ -307,12 +316,11 @@ function colourHazards(fx, data) {
     geo.eachLayer((layer) => {
       const feature = layer.feature;
       if (!feature) return;
-      if (layer.baseColour === undefined) layer.baseColour = feature.properties.colour || "#d7301f";
+      // The point keeps its own symbol (white disc, dark ring); its risk colour fills it.
       const colour = colours[String(feature.id)];
       layer.setStyle({
-        fillColor: colour ? config.colours[colour] : layer.baseColour,
-        radius: colour ? 9 : 6,
-        weight: colour ? 2 : 1,
+        fillColor: colour ? config.colours[colour] : "#ffffff",
+        radius: colour ? 8 : 6,
       });
       if (layer.getElement && layer.getElement()) layer.getElement().dataset.colour = colour || "";
       layer.bindPopup(() => hazardPopup(feature, risks.get(String(feature.id))));
@@ -327,6 +335,8 @@ let fx = null;
 async function apply(data) {
   latest = data;
   render(data);
+  // The wall and the top bar's clock read the same snapshot.
+  document.dispatchEvent(new CustomEvent("fangxun:situation", { detail: data }));
   if (!fx) return;
   colourHazards(fx, data);
   showForecast(fx, data.forecast);
