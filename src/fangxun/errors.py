@@ -119,6 +119,26 @@ class ConfigError(FangxunError):
     title = "Configuration error"
 
 
+def did_you_mean(text: str | None, known: Sequence[str], *, limit: int = 3) -> str:
+    """``"; did you mean 'X' or 'Y'?"`` for the known names nearest ``text`` (one containing the
+    other, then difflib's close matches), or ``""`` when none is near: what an import adds to
+    "unknown unit 东湖街道" when the sheet wrote 东湖街道 for 东湖街道办事处.
+
+    >>> did_you_mean("东湖街道", ["东湖街道办事处", "西湖街道办事处"])
+    "; did you mean '东湖街道办事处'?"
+    >>> did_you_mean("不存在", ["东湖街道办事处"])
+    ''
+    """
+    import difflib
+
+    if not text:
+        return ""
+    near = [k for k in known if k and (text in k or k in text)]
+    near += difflib.get_close_matches(text, list(known), n=limit, cutoff=0.6)
+    found = list(dict.fromkeys(near))[:limit]
+    return "; did you mean " + " or ".join(repr(n) for n in found) + "?" if found else ""
+
+
 __all__ = [
     "AuthenticationError",
     "ConfigError",
@@ -130,4 +150,5 @@ __all__ = [
     "StaleVersion",
     "ThrottledError",
     "ValidationFailed",
+    "did_you_mean",
 ]

@@ -211,3 +211,52 @@ def test_stations_import_page_lists_streams(
         r'data-ok="(\w+)">\s*<td>[^<]*<span[^>]*>.</span></td>\s*<td>有降雨数据流的雨量站', home
     )
     assert row is not None and row.group(1) == "true"  # the checklist item passes now
+
+
+def test_model_inputs_page(
+    web_client: TestClient, web_settings: Settings, admin: dict[str, int], login: LoginFn
+) -> None:
+    import json
+
+    login(web_client, ADMIN, PASSWORD)
+    page = web_client.get("/admin/district")
+    assert page.status_code == 200 and "unverified example" not in page.text  # translated
+    token = csrf_of(page)
+    recorded = web_client.post("/admin/district/storm-formula", data={
+        "csrf_token": token, "a": "3073", "b": "15.1", "c": "0.892", "n": "0.824",
+        "unit": "L/(s·ha)", "source": "合溪区暴雨强度公式 2026"})  # fmt: skip
+    assert recorded.status_code == 303
+    stored = json.loads((web_settings.data_dir / "district" / "storm_formula.json").read_text())
+    assert (
+        stored["a_mm_min"] == pytest.approx(18.438)
+        and stored["source"] == "合溪区暴雨强度公式 2026"
+    )
+    assert "合溪区暴雨强度公式 2026" in web_client.get("/admin/district").text
+    bad = web_client.post("/admin/district/storm-formula", data={
+        "csrf_token": token, "a": "10", "b": "10", "c": "0.5", "n": "1.5", "unit": "mm/min",
+        "source": "x"})  # fmt: skip
+    assert bad.status_code == 422 and "n must lie" in bad.text
+    ring = [[117.28, 31.86], [117.281, 31.86], [117.281, 31.861], [117.28, 31.861], [117.28, 31.86]]
+    footprints = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
+    upload = web_client.post(
+        "/admin/district/files",
+        data={"csrf_token": token, "kind": "buildings", "mode": "roughness"},
+        files={"file": ("楼.geojson", json.dumps(footprints).encode())},
+    )
+    assert upload.status_code == 303, upload.text
+    saved = json.loads((web_settings.data_dir / "district" / "buildings.geojson").read_text())
+    assert saved["building_mode"] == "roughness" and len(saved["features"]) == 1
+    refused = web_client.post(
+        "/admin/district/files", data={"csrf_token": token, "kind": "landuse"},
+        files={"file": ("lu.geojson", json.dumps(footprints).encode())},
+    )  # fmt: skip
+    assert refused.status_code == 422 and "terrain" in refused.text  # set the terrain up first

@@ -165,3 +165,13 @@ def test_export_states_its_datum(cli_env: Engine, tmp_path: Path) -> None:
     # The export imports again unchanged: the notes sheet is not read.
     again = runner.invoke(cli_app, ["hazards", "import", str(out)])
     assert again.exit_code == 0 and "2 unchanged" in again.output, again.output
+
+
+def test_a_near_miss_unit_is_named(cli_env: Engine, tmp_path: Path) -> None:
+    sheet = tmp_path / "near.xlsx"
+    lon, lat = TRUE_WGS["HX-01"]
+    sheet.write_bytes(to_xlsx([["编号", "名称", "类型", "经度", "纬度", "责任单位"],
+                               ["HX-09", "路口", "低洼路段", lon, lat, "东湖街道"]]))  # fmt: skip
+    result = CliRunner().invoke(cli_app, ["hazards", "import", str(sheet)])
+    assert result.exit_code == 65
+    assert "did you mean '东湖街道办事处'?" in result.output

@@ -182,6 +182,7 @@ def test_setup_through_the_pages(
     mid = TO_WGS.transform(X0 + 1000, Y0 + 500)
     assert abs(centre[0] - mid[1]) < 0.003 and abs(centre[1] - mid[0]) < 0.003
     assert page.get_by_test_id("terrain-label").count() == 0  # not the synthetic demo terrain
+    assert page.locator(".leaflet-control-scale").count() == 1
     layers = page.locator(".leaflet-control-layers").inner_text()
     assert (
         "本区地形" in layers
@@ -189,3 +190,17 @@ def test_setup_through_the_pages(
         and "建设中" not in layers.split("办事处辖区")[1][:8]
     )
     page.screenshot(path=str(artifacts_dir / "setup-map.png"))
+
+    page.goto(live_server.url + "/admin/district")
+    assert "未经核实的示例公式" in page.get_by_test_id("formula-in-use").inner_text()
+    page.screenshot(path=str(artifacts_dir / "setup-model-inputs.png"), full_page=True)
+    # On a phone the checklist stays readable (no horizontal scrolling of the page).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + "/admin")
+    page.screenshot(path=str(artifacts_dir / "setup-readiness-phone.png"), full_page=True)
+    # The page's own content fits the phone (wide tables scroll inside their box).
+    wide = page.evaluate(
+        "() => [...document.querySelectorAll('section.ops, section.ops > *')].filter(e =>"
+        " e.getBoundingClientRect().right > 391).map(e => e.tagName + '.' + e.className)"
+    )
+    assert wide == []

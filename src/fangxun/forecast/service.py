@@ -699,8 +699,8 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
     path = terrain_path(settings)
     if not path.exists():
         raise ValidationFailed(
-            f"district terrain {path} does not exist: run 'fangxun demo' or set "
-            "FANGXUN_FORECAST_TERRAIN_PATH"
+            f"district terrain {path} does not exist: run 'fangxun setup terrain DEM.tif' "
+            "(or 'fangxun demo' for the demo district), or set FANGXUN_FORECAST_TERRAIN_PATH"
         )
     manning, drainage, input_notes, details = district_inputs(settings)
     manning, blocked = building_inputs(settings, manning, input_notes, details)

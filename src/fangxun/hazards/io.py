@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun import geo, jsonsafe
-from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed
+from fangxun.errors import FieldProblem, NotFoundError, ValidationFailed, did_you_mean
 from fangxun.excel import append_row
 from fangxun.hazards import service
 from fangxun.hazards.models import HazardKind, HazardPoint, PointStatus, RiskLevel
@@ -355,7 +355,8 @@ class _Lookup:
         for unit in self.units:
             if text in (unit.code, unit.name_zh):
                 return unit
-        raise ValueError(f"unknown unit {text!r}")
+        names = [n for u in self.units for n in (u.code, u.name_zh)]
+        raise ValueError(f"unknown unit {text!r}{did_you_mean(text, names)}")
 
     def person(self, value: Any, unit: Unit | None) -> int | None:
         text = _text(value)
@@ -365,7 +366,8 @@ class _Lookup:
         if unit is not None and len(matches) > 1:
             matches = [p for p in matches if p.unit_id == unit.id] or matches
         if not matches:
-            raise ValueError(f"unknown person {text!r}")
+            names = [p.name for p in self.people]
+            raise ValueError(f"unknown person {text!r}{did_you_mean(text, names)}")
         if len(matches) > 1:
             raise ValueError(f"{len(matches)} people are called {text!r}; the name is ambiguous")
         return matches[0].id

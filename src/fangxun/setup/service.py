@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
 from fangxun.datums import Datum, to_wgs84
-from fangxun.errors import FieldProblem, ValidationFailed
+from fangxun.errors import FieldProblem, ValidationFailed, did_you_mean
 from fangxun.hazards.models import HazardPoint
 from fangxun.monitoring import service as monitoring_service
 from fangxun.monitoring.models import Datastream, ObservedProperty, Station, StationKind
@@ -124,21 +124,12 @@ def _units_by_key(session: Session) -> dict[str, Unit]:
 
 
 def unknown_unit(text: str | None, known: Sequence[str]) -> str:
-    """The message for a unit name or code that matches none, with the nearest ones offered
-    (an office's sheet writes 东湖街道 for 东湖街道办事处, or drops a character).
+    """The message for a unit name or code that matches none, with the nearest ones offered.
 
     >>> unknown_unit("东湖街道", ["东湖街道办事处", "西湖街道办事处", "HX-DH"])
     "unknown unit '东湖街道'; did you mean '东湖街道办事处'?"
     """
-    import difflib
-
-    msg = f"unknown unit {text!r}"
-    candidates = [k for k in known if text and (text in k or k in text)]
-    candidates += difflib.get_close_matches(text or "", known, n=3, cutoff=0.6)
-    near = list(dict.fromkeys(candidates))[:3]
-    if near:
-        msg += "; did you mean " + " or ".join(repr(n) for n in near) + "?"
-    return msg
+    return f"unknown unit {text!r}{did_you_mean(text, known)}"
 
 
 # --- units -------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ IMPORTS: Final[dict[str, tuple[str, str]]] = {
 #: The administration pages, in the order the setup walks through them: (path, msgid).
 PAGES: Final[tuple[tuple[str, str], ...]] = (
     ("/admin/units", N_("Units and boundaries")),
+    ("/admin/district", N_("Model inputs")),
     ("/admin/people", N_("People")),
     ("/admin/users", N_("Users and roles")),
     ("/admin/stations", N_("Stations and datastreams")),
@@ -59,10 +60,11 @@ STEPS: Final[tuple[tuple[str, str, str | None], ...]] = (
     (N_("People and logins"), "fangxun setup people FILE --mapping M", "/admin/import/people"),
     (N_("Terrain (DEM in any CRS)"), "fangxun setup terrain DEM.tif", None),
     (N_("Buildings and land use"), "fangxun setup buildings FILE; fangxun setup landuse FILE",
-     None),
-    (N_("Roads for the offline basemap"), "fangxun setup roads FILE", None),
-    (N_("Catchments and drainage"), "fangxun setup catchments FILE", None),
-    (N_("Storm intensity formula and its source"), "fangxun setup storm-formula …", None),
+     "/admin/district"),
+    (N_("Roads for the offline basemap"), "fangxun setup roads FILE", "/admin/district"),
+    (N_("Catchments and drainage"), "fangxun setup catchments FILE", "/admin/district"),
+    (N_("Storm intensity formula and its source"), "fangxun setup storm-formula …",
+     "/admin/district"),
     (N_("Stations (rain gauges, ponding, river, pumps)"),
      "fangxun setup stations FILE --mapping M", "/admin/import/stations"),
     (N_("Hazard points (with their datum)"),
@@ -300,6 +302,121 @@ def add_channel(
         return _channels_page(request, db, settings, user, error=problem_text(exc),
                               status_code=status_of(exc))  # fmt: skip
     return RedirectResponse("/admin/channels", status_code=303)
+
+
+# --- model inputs: buildings, land use, roads, catchments, storm formula ------------------------
+
+#: The district files the page takes: kind → (title msgid, stored name).
+DISTRICT_FILES: Final[dict[str, tuple[str, str]]] = {
+    "buildings": (N_("Building footprints"), "buildings.geojson"),
+    "landuse": (N_("Land use"), "landuse.tif"),
+    "roads": (N_("Roads"), "roads.geojson"),
+    "catchments": (N_("Drainage catchments"), "catchments.geojson"),
+}
+
+
+def _district_page(
+    request: Request,
+    settings: Settings,
+    user: User,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    from fangxun.forecast.service import district_dir, stored_storm_formula, storm_formula
+
+    folder = district_dir(settings)
+    present = {kind: (folder / name).is_file() for kind, (_t, name) in DISTRICT_FILES.items()}
+    return _page(request, settings, user, "district.html", {
+        "files": DISTRICT_FILES, "present": present, "message": message, "error": error,
+        "formula": storm_formula(settings), "stored": stored_storm_formula(settings),
+        "configured": "forecast_storm_formula" in settings.model_fields_set,
+        "terrain": terrain_path(settings),
+    }, status_code)  # fmt: skip
+
+
+@router.get("/admin/district")
+def district_page(request: Request, user: WebUser, settings: SettingsDep) -> Response:
+    """The district's model inputs beside its terrain, and forms to replace them."""
+    _admin(user)
+    return _district_page(request, settings, user)
+
+
+@router.post("/admin/district/files", dependencies=[CsrfProtected])
+def upload_district_file(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    kind: Annotated[str, Form(max_length=32)] = "",
+    mode: Annotated[str, Form(max_length=16)] = "blocked",
+    class_field: Annotated[str, Form(max_length=64)] = "class",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Store a buildings, land-use, roads or catchments file (any vector file and CRS; a
+    zipped Shapefile or a GeoTIFF for land use) as ``fangxun setup`` does."""
+    import tempfile
+    from pathlib import Path
+
+    from fangxun.forecast.service import district_dir, district_terrain_path
+    from fangxun.setup import inputs
+
+    _admin(user)
+    folder = district_dir(settings)
+    try:
+        if kind not in DISTRICT_FILES:
+            raise ValueError("choose what the file holds")
+        if file is None or not file.filename:
+            raise ValueError("choose a file")
+        name = Path(file.filename).name
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / name
+            source.write_bytes(file.file.read())
+            target = folder / DISTRICT_FILES[kind][1]
+            if kind == "buildings":
+                inputs.store_buildings(source, target, mode=mode)
+            elif kind == "landuse":
+                inputs.store_landuse(source, target, terrain=terrain_path(settings),
+                                     classes=dict(settings.forecast_landuse_classes),
+                                     class_field=class_field)  # fmt: skip
+            elif kind == "roads":
+                inputs.store_roads(source, target)
+            else:
+                inputs.store_catchments(source, target)
+        if kind == "roads" and district_terrain_path(settings).is_file():
+            setup_service.refresh_basemap(session=db, terrain=district_terrain_path(settings),
+                                          folder=folder)  # fmt: skip
+    except FORM_ERRORS as exc:
+        return _district_page(request, settings, user, error=problem_text(exc),
+                              status_code=status_of(exc))  # fmt: skip
+    return RedirectResponse("/admin/district?stored=" + kind, status_code=303)
+
+
+@router.post("/admin/district/storm-formula", dependencies=[CsrfProtected])
+def record_storm_formula(
+    request: Request,
+    user: WebUser,
+    settings: SettingsDep,
+    a: Annotated[str, Form(max_length=32)] = "",
+    b: Annotated[str, Form(max_length=32)] = "",
+    c: Annotated[str, Form(max_length=32)] = "",
+    n: Annotated[str, Form(max_length=32)] = "",
+    unit: Annotated[str, Form(max_length=16)] = "mm/min",
+    source: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """Record the storm intensity formula with its unit and source."""
+    from fangxun.forecast.service import storm_formula_path
+    from fangxun.setup.inputs import store_storm_formula
+
+    _admin(user)
+    try:
+        store_storm_formula(storm_formula_path(settings), a=float(a), b=float(b), c=float(c),
+                            n=float(n), unit=unit, source=source)  # fmt: skip
+    except FORM_ERRORS as exc:
+        return _district_page(request, settings, user, error=problem_text(exc),
+                              status_code=status_of(exc))  # fmt: skip
+    return RedirectResponse("/admin/district?stored=formula", status_code=303)
 
 
 # --- the import column-mapping step ------------------------------------------------------------

@@ -7,7 +7,6 @@ const config = JSON.parse(document.getElementById("map-config").textContent);
 const labels = config.labels;
 
 export const map = createMap("map", { zoomControl: true, attributionControl: true });
-L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
 
 export const baseLayers = {};
 // The office's own tiles first (MBTiles, offline), then its hillshade, then online tiles.

@@ -8,9 +8,11 @@ export const FALLBACK_VIEW = Object.freeze({ center: [35.0, 105.0], zoom: 4 });
 
 // A map in the element `id`; the hillshade is a single image, so zoom well past its native cells,
 // fractionally, so that fitting the district's bounds fills the window.
+// Every map shows its scale (metric), so that distances in the district can be read off it.
 export function createMap(id, options = {}) {
   const map = L.map(id, { zoomSnap: 0.25, maxZoom: 19, ...options });
   map.attributionControl.setPrefix(false);
+  L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
   return map;
 }
 
