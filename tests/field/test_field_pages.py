@@ -374,3 +374,131 @@ def test_a_point_plan_from_the_phone_asks_for_evidence(
     )
     assert plan.close_needs_evidence is True
     assert plan.measures[0]["equipment"] == ["移动泵车", "警示牌"]
+
+
+def test_a_transfer_between_warehouses_is_one_issue_and_one_receipt(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    from fangxun.supplies.models import Stock
+
+    csrf = as_user("district")
+    stock = _one(
+        web_db, select(Stock).where(Stock.quantity >= 5).order_by(Stock.warehouse_id, Stock.id)
+    )
+    target = _one(
+        web_db,
+        select(Warehouse.id).where(Warehouse.id != stock.warehouse_id).order_by(Warehouse.id),
+    )
+    assert web_client.get("/field/transfers/new").status_code == 200
+    form = {
+        "client_key": str(uuid.uuid4()),
+        "from_warehouse_id": str(stock.warehouse_id),
+        "to_warehouse_id": str(target),
+        "item_id": str(stock.item_id),
+        "quantity": "5",
+        "note": "支援梧桐",
+    }
+    for _ in range(2):  # a double tap
+        response = _post(web_client, csrf, "/field/transfers", form)
+        assert response.status_code in (200, 201), response.text
+
+    def held(warehouse_id: int) -> int:
+        return int(
+            _one(
+                web_db,
+                select(func.coalesce(func.sum(Stock.quantity), 0)).where(
+                    Stock.warehouse_id == warehouse_id, Stock.item_id == stock.item_id
+                ),
+            )
+        )
+
+    assert held(stock.warehouse_id) == stock.quantity - 5
+    same = _post(
+        web_client,
+        csrf,
+        "/field/transfers",
+        form | {"client_key": str(uuid.uuid4()), "to_warehouse_id": str(stock.warehouse_id)},
+    )
+    assert same.status_code == 422
+
+
+def test_check_in_and_handover_from_the_phone(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    from fangxun.duty.models import DutyAssignment, DutyShift
+
+    now = datetime.now(UTC)
+    shift = _one(
+        web_db,
+        select(DutyShift)
+        .join(Unit, Unit.id == DutyShift.unit_id)
+        .where(Unit.code == "GXQ", DutyShift.starts_at <= now, DutyShift.ends_at > now),
+    )
+    if shift is None:
+        pytest.skip("no district shift on now in the demo roster")
+    csrf = as_user("duty")
+    page = web_client.get("/field/duty")
+    assert page.status_code == 200
+    assignment = _one(
+        web_db,
+        select(DutyAssignment).where(
+            DutyAssignment.shift_id == shift.id, DutyAssignment.checked_in_at.is_(None)
+        ),
+    )
+    if assignment is not None:
+        checked = _post(
+            web_client,
+            csrf,
+            f"/field/assignments/{assignment.id}/check-in",
+            {"client_key": str(uuid.uuid4())},
+        )
+        assert checked.status_code == 201, checked.text
+        at = _one(
+            web_db, select(DutyAssignment.checked_in_at).where(DutyAssignment.id == assignment.id)
+        )
+        assert at is not None
+    note = _post(
+        web_client,
+        csrf,
+        f"/field/shifts/{shift.id}/handover",
+        {"client_key": str(uuid.uuid4()), "note": "雪松路积水已退，泵车回库"},
+    )
+    assert note.status_code == 201, note.text
+    assert _one(web_db, select(DutyShift.handover_note).where(DutyShift.id == shift.id)) == (
+        "雪松路积水已退，泵车回库"
+    )
+
+
+def test_moving_a_point_changed_meanwhile_is_a_conflict(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    csrf = as_user("inspector")
+    point = _one(
+        web_db,
+        select(HazardPoint)
+        .join(Unit, Unit.id == HazardPoint.unit_id)
+        .where(Unit.code == "WUTONG")
+        .order_by(HazardPoint.id),
+    )
+    assert web_client.get(f"/field/hazard-points/{point.id}/edit").status_code == 200
+    form = {
+        "name": point.name,
+        "lon": str(point.lon + 0.0001),
+        "lat": str(point.lat),
+        "version": str(point.version),
+    }
+    moved = _post(
+        web_client,
+        csrf,
+        f"/field/hazard-points/{point.id}",
+        form | {"client_key": str(uuid.uuid4())},
+    )
+    assert moved.status_code == 201, moved.text
+    late = _post(
+        web_client,
+        csrf,
+        f"/field/hazard-points/{point.id}",
+        form | {"client_key": str(uuid.uuid4())},
+    )
+    assert late.status_code == 409
+    assert late.json()["outcome"] == "conflict"
