@@ -296,6 +296,10 @@ def test_a_street_office_takes_stock_and_records_a_drill_from_a_phone(
         "/hazards",
         "/incidents",
         "/notifications",
+        "/warnings",
+        "/response",
+        "/monitoring",
+        "/map",
     ):
         page.goto(base + path)
         page.wait_for_load_state("load")
