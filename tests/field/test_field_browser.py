@@ -279,10 +279,18 @@ def test_a_street_office_takes_stock_and_records_a_drill_from_a_phone(
     page.get_by_label("演练情景").fill("下穿通道积水抢排演练")
     page.get_by_label("参加人数").fill("18")
     page.get_by_label("发现的问题（每行一条）").fill("移动泵车到场慢\n照明不足")
+    page.locator("input[name=attachments]").set_input_files([_jpeg((120, 120, 120))])
     page.screenshot(path=str(artifacts_dir / "field-drill.png"), full_page=True)
     page.get_by_role("button", name="保存演练").click()
     _wait_sent(page, 2)
     assert db.count(Drill) == drills + 1
+    drill = db.scalar(select(Drill).order_by(Drill.id.desc()))
+    assert drill.scenario == "下穿通道积水抢排演练" and drill.participants == 18
+    with session_scope(db.engine) as session:
+        held = session.get(Drill, drill.id)
+        assert held is not None
+        assert [f.description for f in held.findings] == ["移动泵车到场慢", "照明不足"]
+        assert len(held.attachments) == 1
 
     for path in (
         "/field",

@@ -259,9 +259,14 @@ def test_a_drill_and_a_patrol_from_the_phone(
             "participants": "12",
             "findings": "水泵启动慢\n\n照明不足",
         },
+        [("attachments", ("drill.jpg", _jpeg(), "image/jpeg"))],
     )
     assert drill.status_code == 201, drill.text
     assert _count(web_db, Drill) == drills + 1
+    from fangxun.supplies.models import DrillAttachment
+
+    newest = _one(web_db, select(func.max(Drill.id)))
+    assert _count(web_db, DrillAttachment, DrillAttachment.drill_id == newest) == 1
     now = datetime.now(UTC)
     payload = {
         "unit_id": unit_id,

@@ -890,17 +890,20 @@ def drill_form(request: Request, user: WebUser, db: SessionDep, settings: Settin
 def drill_submit(
     user: WebUser,
     db: SessionDep,
+    settings: SettingsDep,
     client_key: ClientKey,
     unit_id: Annotated[int, Form(ge=1)],
     held_on: Annotated[str, Form(max_length=20)],
     scenario: Annotated[str, Form(max_length=5000)],
     participants: Annotated[int, Form(ge=0, le=100_000)] = 0,
     findings: Annotated[str, Form(max_length=20_000)] = "",
+    attachments: Photos = None,
 ) -> Response:
-    """The supplies service's drill; one finding per line of ``findings``."""
+    """The supplies service's drill (one finding per line of ``findings``) and its photos and
+    documents."""
 
     def action() -> str:
-        supplies_service.create_drill(
+        drill = supplies_service.create_drill(
             session=db,
             drill_in=DrillCreate(
                 unit_id=unit_id,
@@ -915,6 +918,15 @@ def drill_submit(
             ),
             actor=user,
         )
+        for filename, data in _photos(attachments):
+            supplies_service.add_drill_attachment(
+                session=db,
+                drill_id=drill.id,
+                filename=filename,
+                content=data,
+                data_dir=settings.data_dir,
+                actor=user,
+            )
         return "/supplies"
 
     return _answer(db, kind="drill", client_key=client_key, user=user, action=action)
