@@ -52,8 +52,11 @@ from fangxun.supplies import service as supplies_service
 from fangxun.supplies.schemas import DrillCreate, FindingIn, IssueIn, ReceiveIn
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of
+from fangxun.web.hazards_pages import ACTION_LABELS, RECT_STATUS_LABELS
 from fangxun.web.hazards_pages import KIND_LABELS as HAZARD_KIND_LABELS
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
+from fangxun.web.operations_labels import KIND_LABELS as INCIDENT_KIND_LABELS
+from fangxun.web.operations_labels import SEVERITY_LABELS
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -69,23 +72,6 @@ EMBANKMENT_COLOUR: Final = "#01665e"
 #: Default days to fix a finding found on an inspection.
 DEFAULT_FIX_DAYS: Final = 14
 
-INCIDENT_KIND_LABELS: Final[dict[str, str]] = {
-    IncidentKind.ponding: N_("Road ponding"),
-    IncidentKind.underpass_flooding: N_("Underpass flooding"),
-    IncidentKind.building_flooding: N_("Water in buildings or basements"),
-    IncidentKind.embankment: N_("Embankment danger"),
-    IncidentKind.landslide: N_("Landslide or collapse"),
-    IncidentKind.trapped_people: N_("People trapped"),
-    IncidentKind.vehicle_trapped: N_("Vehicles trapped"),
-    IncidentKind.power: N_("Power installations"),
-    IncidentKind.other: N_("Other"),
-}
-SEVERITY_LABELS: Final[dict[str, str]] = {
-    Severity.minor: N_("Minor"),
-    Severity.moderate: N_("Moderate"),
-    Severity.major: N_("Major"),
-    Severity.critical: N_("Critical"),
-}
 #: The tiles of the field home page: (path, msgid, roles that see it or None for every writer).
 FIELD_FORMS: Final[tuple[tuple[str, str], ...]] = (
     ("/field/incidents/new", N_("Report an incident")),
@@ -120,7 +106,12 @@ def _page(
         settings=settings,
         user=user,
         active="field",
-        context={"sw_url": SERVICE_WORKER_PATH, **(context or {})},
+        context={
+            "sw_url": SERVICE_WORKER_PATH,
+            "rect_status_labels": RECT_STATUS_LABELS,
+            "action_labels": ACTION_LABELS,
+            **(context or {}),
+        },
     )
 
 
