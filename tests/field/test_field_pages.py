@@ -147,6 +147,7 @@ def test_an_inspection_finding_opens_a_rectification(
         select(Person.id).join(Unit, Unit.id == Person.unit_id).where(Unit.code == "WUTONG"),
     )
     rects = _count(web_db, Rectification, Rectification.point_id == point_id)
+    deadline = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
     response = _post(
         web_client,
         csrf,
@@ -156,7 +157,7 @@ def test_an_inspection_finding_opens_a_rectification(
             "point_id": str(point_id),
             "inspected_at": datetime.now(UTC).isoformat(),
             "finding": "篦子堵塞",
-            "deadline": (datetime.now(UTC) + timedelta(days=7)).date().isoformat(),
+            "deadline": deadline,
             "responsible_person_id": str(person),
         },
         [("photos", ("a.jpg", _jpeg(), "image/jpeg"))],
@@ -171,6 +172,13 @@ def test_an_inspection_finding_opens_a_rectification(
     assert record.has_finding
     assert _count(web_db, Rectification, Rectification.point_id == point_id) == rects + 1
     assert _count(web_db, Rectification, Rectification.inspection_id == record.id) == 1
+    rect = _one(web_db, select(Rectification).where(Rectification.inspection_id == record.id))
+    # The deadline is the end of the chosen day in the district's zone (Asia/Shanghai).
+    from zoneinfo import ZoneInfo
+
+    local_deadline = rect.deadline.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert local_deadline.date().isoformat() == deadline
+    assert (local_deadline.hour, local_deadline.minute) == (23, 59)
 
 
 def test_a_rectification_closed_meanwhile_is_a_conflict_kept_for_the_person(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -50,6 +50,7 @@ from fangxun.org import service as org_service
 from fangxun.org.models import User
 from fangxun.supplies import service as supplies_service
 from fangxun.supplies.schemas import DrillCreate, FindingIn, IssueIn, ReceiveIn
+from fangxun.times import local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of
 from fangxun.web.hazards_pages import ACTION_LABELS, RECT_STATUS_LABELS
@@ -475,8 +476,13 @@ def inspection_submit(
         if has_finding:
             if not responsible_person_id:
                 raise ValueError("responsible_person_id: a finding needs the person to fix it")
-            day = date.fromisoformat(deadline) if deadline else None
-            due = datetime.combine(day, datetime.max.time()) if day else None
+            # The deadline is the end of the day chosen, in the district's time zone.
+            day = (
+                date.fromisoformat(deadline)
+                if deadline
+                else (utcnow() + timedelta(days=DEFAULT_FIX_DAYS)).astimezone(local_zone()).date()
+            )
+            due = datetime.combine(day, time(23, 59, 59), tzinfo=local_zone())
             hazard_service.create_rectification(
                 session=db,
                 rect_in=RectificationCreate(
@@ -484,7 +490,7 @@ def inspection_submit(
                     inspection_id=record.id,
                     finding=finding,
                     measure=measure or finding,
-                    deadline=(due or datetime.now()).astimezone(),
+                    deadline=due,
                     responsible_person_id=int(responsible_person_id),
                 ),
                 actor=user,
