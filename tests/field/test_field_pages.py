@@ -515,3 +515,38 @@ def test_moving_a_point_changed_meanwhile_is_a_conflict(
     )
     assert late.status_code == 409
     assert late.json()["outcome"] == "conflict"
+
+
+def test_an_acknowledgement_sent_by_the_outbox(web_client: TestClient, web_db: str) -> None:
+    from fangxun.notify import service as notify_service
+    from fangxun.notify.models import Notification
+
+    engine = make_engine(web_db)
+    try:
+        with session_scope(engine) as session:
+            wutong = session.scalar(select(Unit.id).where(Unit.code == "WUTONG"))
+            recipients = notify_service.recipients_for(
+                session=session, unit_id=wutong, hazard_point_id=None, at=datetime.now(UTC)
+            )
+            (note,) = notify_service.enqueue(
+                session=session,
+                event_key="field-ack",
+                subject="s",
+                markdown="m",
+                recipients=recipients[:1],
+                unit_id=wutong,
+            )
+            note_id = note.id
+    finally:
+        engine.dispose()
+    secret = web_client.app.state.settings.effective_secret_key  # type: ignore[attr-defined]
+    token = notify_service.ack_token(secret_key=secret, notification_id=note_id)
+    page = web_client.get(f"/notify/ack/{token}")
+    assert 'data-outbox-url="/field/ack/' in page.text
+    csrf = csrf_of(page)
+    for _ in range(2):  # twice: the same acknowledgement
+        sent = _post(web_client, csrf, f"/field/ack/{token}", {"client_key": str(uuid.uuid4())})
+        assert sent.status_code == 201, sent.text
+    assert _one(web_db, select(Notification.ack_via).where(Notification.id == note_id)) == "link"
+    forged = _post(web_client, csrf, f"/field/ack/{token[:-3]}xyz", {})
+    assert forged.status_code == 404 and forged.json()["outcome"] == "refused"

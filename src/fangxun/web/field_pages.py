@@ -27,6 +27,7 @@ from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.db import Session
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty_service
+from fangxun.errors import FangxunError, NotFoundError
 from fangxun.field import service as field_service
 from fangxun.field.models import SubmissionOutcome
 from fangxun.field.schemas import PatrolCreate
@@ -46,6 +47,7 @@ from fangxun.hazards.schemas import (
 from fangxun.incidents import service as incident_service
 from fangxun.incidents.models import IncidentKind, Severity
 from fangxun.incidents.schemas import IncidentCreate
+from fangxun.notify import service as notify_service
 from fangxun.org import service as org_service
 from fangxun.org.models import User
 from fangxun.supplies import service as supplies_service
@@ -927,6 +929,32 @@ def drill_submit(
         return "/supplies"
 
     return _answer(db, kind="drill", client_key=client_key, user=user, action=action)
+
+
+# --- acknowledgement links ----------------------------------------------------------------------
+
+
+@router.post("/field/ack/{token}", dependencies=[CsrfProtected])
+def ack_submit(token: str, db: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The acknowledgement of a message's link sent by the phone's outbox (no login: the signed
+    token is the credential; acknowledging twice changes nothing, so no client key is needed)."""
+    try:
+        notify_service.acknowledge_by_token(
+            session=db,
+            token=token,
+            secret_key=settings.effective_secret_key,
+            max_age_s=settings.notify_ack_link_ttl_s,
+        )
+    except FangxunError as exc:
+        db.rollback()
+        return JSONResponse(
+            {"outcome": "refused", "message": exc.detail},
+            status_code=404 if isinstance(exc, NotFoundError) else 410,
+        )
+    return JSONResponse(
+        {"outcome": "applied", "message": "", "result_url": f"/notify/ack/{token}"},
+        status_code=201,
+    )
 
 
 # --- duty ---------------------------------------------------------------------------------------
