@@ -279,10 +279,18 @@ def test_a_street_office_takes_stock_and_records_a_drill_from_a_phone(
     page.get_by_label("演练情景").fill("下穿通道积水抢排演练")
     page.get_by_label("参加人数").fill("18")
     page.get_by_label("发现的问题（每行一条）").fill("移动泵车到场慢\n照明不足")
+    page.locator("input[name=attachments]").set_input_files([_jpeg((120, 120, 120))])
     page.screenshot(path=str(artifacts_dir / "field-drill.png"), full_page=True)
     page.get_by_role("button", name="保存演练").click()
     _wait_sent(page, 2)
     assert db.count(Drill) == drills + 1
+    drill = db.scalar(select(Drill).order_by(Drill.id.desc()))
+    assert drill.scenario == "下穿通道积水抢排演练" and drill.participants == 18
+    with session_scope(db.engine) as session:
+        held = session.get(Drill, drill.id)
+        assert held is not None
+        assert [f.description for f in held.findings] == ["移动泵车到场慢", "照明不足"]
+        assert len(held.attachments) == 1
 
     for path in (
         "/field",
@@ -296,11 +304,63 @@ def test_a_street_office_takes_stock_and_records_a_drill_from_a_phone(
         "/hazards",
         "/incidents",
         "/notifications",
+        "/warnings",
+        "/response",
+        "/monitoring",
+        "/map",
     ):
         page.goto(base + path)
         page.wait_for_load_state("load")
         if path == "/field/duty":
             page.screenshot(path=str(artifacts_dir / "field-duty.png"), full_page=True)
         _no_overflow(page, path)
+    context.close()
+    assert not errors, "\n".join(errors)
+
+
+def test_a_message_is_acknowledged_in_one_tap_while_offline(
+    live_server: LiveServer, browser: Any, db: Db, artifacts_dir: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from fangxun.notify import service as notify_service
+    from fangxun.notify.models import Notification
+    from fangxun.org.models import Unit
+
+    with session_scope(db.engine) as session:
+        wutong = session.scalar(select(Unit.id).where(Unit.code == "WUTONG"))
+        recipients = notify_service.recipients_for(
+            session=session, unit_id=wutong, hazard_point_id=None, at=datetime.now(UTC)
+        )
+        assert recipients
+        (note,) = notify_service.enqueue(
+            session=session,
+            event_key="field-ack-test",
+            subject="积水预警 黄色",
+            markdown="**雪松路下穿** 积水 30 cm",
+            recipients=recipients[:1],
+            unit_id=wutong,
+        )
+        note_id = note.id
+    token = notify_service.ack_token(
+        secret_key=live_server.settings.effective_secret_key, notification_id=note_id
+    )
+    errors: list[str] = []
+    context = browser.new_context(**PHONE, locale="zh-CN")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"JavaScript error: {exc}"))
+    page.goto(f"{live_server.url}/notify/ack/{token}")  # the link in the message: no login
+    context.set_offline(True)
+    page.get_by_test_id("ack-button").click()
+    page.wait_for_selector(".outbox-item.state-waiting")
+    assert page.get_by_test_id("ack-button").is_hidden()
+    page.screenshot(path=str(artifacts_dir / "field-ack-offline.png"), full_page=True)
+    assert db.scalar(select(Notification.acknowledged_at).where(Notification.id == note_id)) is None
+    context.set_offline(False)
+    _wait_sent(page, 1)
+    acked = db.scalar(select(Notification).where(Notification.id == note_id))
+    assert acked.acknowledged_at is not None and acked.ack_via == "link"
+    _no_overflow(page, "/notify/ack/…")
     context.close()
     assert not errors, "\n".join(errors)

@@ -147,6 +147,7 @@ def test_an_inspection_finding_opens_a_rectification(
         select(Person.id).join(Unit, Unit.id == Person.unit_id).where(Unit.code == "WUTONG"),
     )
     rects = _count(web_db, Rectification, Rectification.point_id == point_id)
+    deadline = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
     response = _post(
         web_client,
         csrf,
@@ -156,7 +157,7 @@ def test_an_inspection_finding_opens_a_rectification(
             "point_id": str(point_id),
             "inspected_at": datetime.now(UTC).isoformat(),
             "finding": "篦子堵塞",
-            "deadline": (datetime.now(UTC) + timedelta(days=7)).date().isoformat(),
+            "deadline": deadline,
             "responsible_person_id": str(person),
         },
         [("photos", ("a.jpg", _jpeg(), "image/jpeg"))],
@@ -171,6 +172,13 @@ def test_an_inspection_finding_opens_a_rectification(
     assert record.has_finding
     assert _count(web_db, Rectification, Rectification.point_id == point_id) == rects + 1
     assert _count(web_db, Rectification, Rectification.inspection_id == record.id) == 1
+    rect = _one(web_db, select(Rectification).where(Rectification.inspection_id == record.id))
+    # The deadline is the end of the chosen day in the district's zone (Asia/Shanghai).
+    from zoneinfo import ZoneInfo
+
+    local_deadline = rect.deadline.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert local_deadline.date().isoformat() == deadline
+    assert (local_deadline.hour, local_deadline.minute) == (23, 59)
 
 
 def test_a_rectification_closed_meanwhile_is_a_conflict_kept_for_the_person(
@@ -259,9 +267,14 @@ def test_a_drill_and_a_patrol_from_the_phone(
             "participants": "12",
             "findings": "水泵启动慢\n\n照明不足",
         },
+        [("attachments", ("drill.jpg", _jpeg(), "image/jpeg"))],
     )
     assert drill.status_code == 201, drill.text
     assert _count(web_db, Drill) == drills + 1
+    from fangxun.supplies.models import DrillAttachment
+
+    newest = _one(web_db, select(func.max(Drill.id)))
+    assert _count(web_db, DrillAttachment, DrillAttachment.drill_id == newest) == 1
     now = datetime.now(UTC)
     payload = {
         "unit_id": unit_id,
@@ -374,3 +387,166 @@ def test_a_point_plan_from_the_phone_asks_for_evidence(
     )
     assert plan.close_needs_evidence is True
     assert plan.measures[0]["equipment"] == ["移动泵车", "警示牌"]
+
+
+def test_a_transfer_between_warehouses_is_one_issue_and_one_receipt(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    from fangxun.supplies.models import Stock
+
+    csrf = as_user("district")
+    stock = _one(
+        web_db, select(Stock).where(Stock.quantity >= 5).order_by(Stock.warehouse_id, Stock.id)
+    )
+    target = _one(
+        web_db,
+        select(Warehouse.id).where(Warehouse.id != stock.warehouse_id).order_by(Warehouse.id),
+    )
+    assert web_client.get("/field/transfers/new").status_code == 200
+    form = {
+        "client_key": str(uuid.uuid4()),
+        "from_warehouse_id": str(stock.warehouse_id),
+        "to_warehouse_id": str(target),
+        "item_id": str(stock.item_id),
+        "quantity": "5",
+        "note": "支援梧桐",
+    }
+    for _ in range(2):  # a double tap
+        response = _post(web_client, csrf, "/field/transfers", form)
+        assert response.status_code in (200, 201), response.text
+
+    def held(warehouse_id: int) -> int:
+        return int(
+            _one(
+                web_db,
+                select(func.coalesce(func.sum(Stock.quantity), 0)).where(
+                    Stock.warehouse_id == warehouse_id, Stock.item_id == stock.item_id
+                ),
+            )
+        )
+
+    assert held(stock.warehouse_id) == stock.quantity - 5
+    same = _post(
+        web_client,
+        csrf,
+        "/field/transfers",
+        form | {"client_key": str(uuid.uuid4()), "to_warehouse_id": str(stock.warehouse_id)},
+    )
+    assert same.status_code == 422
+
+
+def test_check_in_and_handover_from_the_phone(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    from fangxun.duty.models import DutyAssignment, DutyShift
+
+    now = datetime.now(UTC)
+    shift = _one(
+        web_db,
+        select(DutyShift)
+        .join(Unit, Unit.id == DutyShift.unit_id)
+        .where(Unit.code == "GXQ", DutyShift.starts_at <= now, DutyShift.ends_at > now),
+    )
+    if shift is None:
+        pytest.skip("no district shift on now in the demo roster")
+    csrf = as_user("duty")
+    page = web_client.get("/field/duty")
+    assert page.status_code == 200
+    assignment = _one(
+        web_db,
+        select(DutyAssignment).where(
+            DutyAssignment.shift_id == shift.id, DutyAssignment.checked_in_at.is_(None)
+        ),
+    )
+    if assignment is not None:
+        checked = _post(
+            web_client,
+            csrf,
+            f"/field/assignments/{assignment.id}/check-in",
+            {"client_key": str(uuid.uuid4())},
+        )
+        assert checked.status_code == 201, checked.text
+        at = _one(
+            web_db, select(DutyAssignment.checked_in_at).where(DutyAssignment.id == assignment.id)
+        )
+        assert at is not None
+    note = _post(
+        web_client,
+        csrf,
+        f"/field/shifts/{shift.id}/handover",
+        {"client_key": str(uuid.uuid4()), "note": "雪松路积水已退，泵车回库"},
+    )
+    assert note.status_code == 201, note.text
+    assert _one(web_db, select(DutyShift.handover_note).where(DutyShift.id == shift.id)) == (
+        "雪松路积水已退，泵车回库"
+    )
+
+
+def test_moving_a_point_changed_meanwhile_is_a_conflict(
+    web_client: TestClient, web_db: str, as_user: Any
+) -> None:
+    csrf = as_user("inspector")
+    point = _one(
+        web_db,
+        select(HazardPoint)
+        .join(Unit, Unit.id == HazardPoint.unit_id)
+        .where(Unit.code == "WUTONG")
+        .order_by(HazardPoint.id),
+    )
+    assert web_client.get(f"/field/hazard-points/{point.id}/edit").status_code == 200
+    form = {
+        "name": point.name,
+        "lon": str(point.lon + 0.0001),
+        "lat": str(point.lat),
+        "version": str(point.version),
+    }
+    moved = _post(
+        web_client,
+        csrf,
+        f"/field/hazard-points/{point.id}",
+        form | {"client_key": str(uuid.uuid4())},
+    )
+    assert moved.status_code == 201, moved.text
+    late = _post(
+        web_client,
+        csrf,
+        f"/field/hazard-points/{point.id}",
+        form | {"client_key": str(uuid.uuid4())},
+    )
+    assert late.status_code == 409
+    assert late.json()["outcome"] == "conflict"
+
+
+def test_an_acknowledgement_sent_by_the_outbox(web_client: TestClient, web_db: str) -> None:
+    from fangxun.notify import service as notify_service
+    from fangxun.notify.models import Notification
+
+    engine = make_engine(web_db)
+    try:
+        with session_scope(engine) as session:
+            wutong = session.scalar(select(Unit.id).where(Unit.code == "WUTONG"))
+            recipients = notify_service.recipients_for(
+                session=session, unit_id=wutong, hazard_point_id=None, at=datetime.now(UTC)
+            )
+            (note,) = notify_service.enqueue(
+                session=session,
+                event_key="field-ack",
+                subject="s",
+                markdown="m",
+                recipients=recipients[:1],
+                unit_id=wutong,
+            )
+            note_id = note.id
+    finally:
+        engine.dispose()
+    secret = web_client.app.state.settings.effective_secret_key  # type: ignore[attr-defined]
+    token = notify_service.ack_token(secret_key=secret, notification_id=note_id)
+    page = web_client.get(f"/notify/ack/{token}")
+    assert 'data-outbox-url="/field/ack/' in page.text
+    csrf = csrf_of(page)
+    for _ in range(2):  # twice: the same acknowledgement
+        sent = _post(web_client, csrf, f"/field/ack/{token}", {"client_key": str(uuid.uuid4())})
+        assert sent.status_code == 201, sent.text
+    assert _one(web_db, select(Notification.ack_via).where(Notification.id == note_id)) == "link"
+    forged = _post(web_client, csrf, f"/field/ack/{token[:-3]}xyz", {})
+    assert forged.status_code == 404 and forged.json()["outcome"] == "refused"

@@ -146,6 +146,12 @@ KINDS: dict[tuple[tuple[str, str], ...], str] = {
         "SELECT unit_id AS owner, id AS contact_id FROM notify_contact"
     ),
     (("warnings", "warning_id"),): "SELECT unit_id AS owner, id AS warning_id FROM warning",
+    # Drills and their photos and documents (issue 22) belong to the drill's unit.
+    (("drills", "drill_id"),): "SELECT unit_id AS owner, id AS drill_id FROM supplies_drill",
+    (("drills", "drill_id"), ("attachments", "attachment_id")): (
+        "SELECT d.unit_id AS owner, d.id AS drill_id, a.id AS attachment_id"
+        " FROM supplies_drill_attachment a JOIN supplies_drill d ON d.id = a.drill_id"
+    ),
     # Field work (issue 22): patrol plans and patrols belong to their unit.
     (("patrol-plans", "patrol_plan_id"),): (
         "SELECT unit_id AS owner, id AS patrol_plan_id FROM field_patrol_plan"
@@ -468,6 +474,16 @@ def _populate(client: TestClient, admin: dict[str, str], engine: Engine) -> None
                     "owner_person_id": person,
                     "deadline": "2099-07-21T16:00:00+08:00",
                 },
+                headers=admin,
+            )
+        )
+    with engine.connect() as conn:
+        drills = list(conn.execute(text("SELECT id FROM supplies_drill")).scalars())
+    for drill_id in drills:
+        _ok(
+            client.post(
+                f"/api/v1/supplies/drills/{drill_id}/attachments",
+                files={"file": ("d.png", png, "image/png")},
                 headers=admin,
             )
         )

@@ -28,6 +28,7 @@ from typing import Any, Final
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,6 +95,31 @@ def _result(row: ClientSubmission, *, duplicate: bool) -> SubmissionResult:
     )
 
 
+def _claim(session: Session, *, key: str, user_id: int | None, kind: str) -> bool:
+    """Claim ``key``: an insert that does nothing when the key exists; True when it inserted.
+
+    A request racing with the same key on another connection waits here for the first one's
+    commit (PostgreSQL's unique index), then inserts nothing and reads the first one's row. It is
+    the transaction's first write, outside any savepoint, so SQLite's driver begins the
+    transaction here and the action's savepoint is released into it rather than committing alone.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    result = session.execute(
+        insert(ClientSubmission)
+        .values(
+            key=key,
+            user_id=user_id,
+            kind=kind,
+            outcome=SubmissionOutcome.applied,
+            message="",
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(ClientSubmission.key)
+    )
+    return result.scalar_one_or_none() is not None
+
+
 def apply_once(
     *,
     session: Session,
@@ -109,32 +135,21 @@ def apply_once(
     :class:`ConflictError` of ``action`` is rolled back and kept as the key's outcome
     (``conflict``); other errors roll back the action and the claim, and propagate.
 
-    The claim must be the first write of the transaction (a race on the key rolls the session
-    back): call it before anything else writes.
+    Call it before anything else of the transaction writes (see the claim below).
     """
     # A read-only login is refused before anything else (its key is not even looked at).
     require_role(actor, PATROLLERS, "send field forms")
     key = _parse_key(client_key)
     user_id = getattr(actor, "id", None)
-    seen = session.get(ClientSubmission, key)
-    if seen is None:
-        # The claim is the transaction's first write, outside any savepoint: SQLite's driver
-        # begins its transaction there, so the savepoint below is released into it rather than
-        # committing on its own.
-        claim = ClientSubmission(
-            key=key, user_id=user_id, kind=kind, outcome=SubmissionOutcome.applied, message=""
-        )
-        session.add(claim)
-        try:
-            session.flush()
-        except IntegrityError:
-            # Another request with the same key claimed it first (a double tap on two
-            # connections): its outcome is the answer.
-            session.rollback()
-            seen = session.get(ClientSubmission, key)
-            if seen is None:  # pragma: no cover - the other request rolled back meanwhile
-                raise ConflictError(f"client key {key} is being applied; send it again") from None
-    if seen is not None:
+    claim = None
+    if session.get(ClientSubmission, key) is None and _claim(
+        session, key=key, user_id=user_id, kind=kind
+    ):
+        claim = session.get(ClientSubmission, key)
+    if claim is None:
+        seen = session.get(ClientSubmission, key)
+        if seen is None:  # pragma: no cover - the other request rolled back meanwhile
+            raise ConflictError(f"client key {key} is being applied; send it again")
         if seen.user_id != user_id or seen.kind != kind:
             raise ConflictError(f"client key {key} was used for another submission")
         return _result(seen, duplicate=True)

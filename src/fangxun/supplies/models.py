@@ -264,6 +264,27 @@ class Drill(TimestampMixin, Base):
     findings: Mapped[list[DrillFinding]] = relationship(
         back_populates="drill", cascade="all, delete-orphan", order_by="DrillFinding.id"
     )
+    attachments: Mapped[list[DrillAttachment]] = relationship(
+        cascade="all, delete-orphan", order_by="DrillAttachment.id"
+    )
+
+
+class DrillAttachment(Base):
+    """A photo or document of a drill (issue 22); the bytes are in the content-addressed store
+    of attachments (``<data_dir>/attachments/``, by SHA-256), as the hazard ledger's."""
+
+    __tablename__ = "supplies_drill_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drill_id: Mapped[int] = mapped_column(
+        ForeignKey("supplies_drill.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DrillFinding(Base):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, UploadFile
+from fastapi.responses import FileResponse
 
-from fangxun.api.deps import CurrentUser, SessionDep
+from fangxun.api.deps import CurrentUser, SessionDep, SettingsDep
 from fangxun.api.problems import error_responses
+from fangxun.hazards.attachments import MAX_ATTACHMENT_BYTES
 from fangxun.supplies import service
 from fangxun.supplies.models import Readiness
 from fangxun.supplies.schemas import (
     CountIn,
+    DrillAttachmentRead,
     DrillCreate,
     DrillRead,
     FindingRead,
@@ -234,6 +237,43 @@ def create_drill(body: DrillCreate, user: CurrentUser, session: SessionDep) -> A
     drill = service.create_drill(session=session, drill_in=body, actor=user)
     session.flush()
     return drill
+
+
+@router.post(
+    "/drills/{drill_id}/attachments",
+    response_model=DrillAttachmentRead,
+    status_code=201,
+    responses=_ERRORS,
+)
+def add_drill_attachment(
+    drill_id: int, file: UploadFile, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Any:
+    """Attach a photo or document to a drill (JPEG, PNG, WebP or PDF, at most 10 MiB)."""
+    file.file.seek(0)
+    content = file.file.read(MAX_ATTACHMENT_BYTES + 1)
+    return service.add_drill_attachment(
+        session=session,
+        drill_id=drill_id,
+        filename=file.filename or "file",
+        content=content,
+        data_dir=settings.data_dir,
+        actor=user,
+    )
+
+
+@router.get("/drills/{drill_id}/attachments/{attachment_id}", responses=_ERRORS)
+def drill_attachment(
+    drill_id: int, attachment_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """The file of a drill's attachment."""
+    path, attachment = service.drill_attachment_file(
+        session=session,
+        drill_id=drill_id,
+        attachment_id=attachment_id,
+        data_dir=settings.data_dir,
+        actor=user,
+    )
+    return FileResponse(path, media_type=attachment.content_type, filename=attachment.filename)
 
 
 @router.get("/rectifications", response_model=list[FindingRead], responses=_ERRORS)

@@ -274,6 +274,19 @@ class FindingRead(BaseModel):
     rectification_id: int | None = None
 
 
+class DrillAttachmentRead(BaseModel):
+    """A drill's photo or document as served (the file at its own URL)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+    uploaded_by: str
+    created_at: datetime
+
+
 class DrillRead(BaseModel):
     """A drill as served."""
 
@@ -286,3 +299,4 @@ class DrillRead(BaseModel):
     team_ids: list[int]
     participants: int
     findings: list[FindingRead]
+    attachments: list[DrillAttachmentRead] = Field(default_factory=list)

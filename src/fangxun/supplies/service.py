@@ -12,8 +12,10 @@ audited; nothing commits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Select, and_, func, select, update
@@ -46,6 +48,7 @@ from fangxun.org.models import Person, Role, User
 from fangxun.org.permissions import Actor, require_role
 from fangxun.supplies.models import (
     Drill,
+    DrillAttachment,
     DrillFinding,
     MovementKind,
     Quota,
@@ -693,6 +696,56 @@ def list_drills(*, session: Session, actor: Actor) -> list[Drill]:
     stmt = scope_query(select(Drill), Drill.unit_id, session=session, user=actor)
     stmt = stmt.options(selectinload(Drill.findings))
     return list(session.scalars(stmt.order_by(Drill.held_on.desc(), Drill.id.desc())))
+
+
+def get_drill(*, session: Session, drill_id: int, actor: Actor) -> Drill:
+    """A drill in the actor's jurisdiction, else :class:`NotFoundError`."""
+    return get_in_jurisdiction(
+        session=session, user=actor, model=Drill, obj_id=drill_id, label="drill"
+    )
+
+
+def add_drill_attachment(
+    *,
+    session: Session,
+    drill_id: int,
+    filename: str,
+    content: bytes,
+    data_dir: Path,
+    actor: Actor,
+) -> DrillAttachment:
+    """Attach a photo or document (JPEG, PNG, WebP, PDF; type read from the content) to a drill;
+    the bytes go to the content-addressed store of attachments."""
+    from fangxun.hazards import attachments as files  # one store and one type check for both
+
+    drill = get_drill(session=session, drill_id=drill_id, actor=actor)
+    require_role(actor, WRITERS, "record drills")
+    name = re.sub(r"[^\w.\-() ]+", "_", filename)[:200] or "file"
+    media_type = files.check_content(content, filename=name)
+    attachment = DrillAttachment(
+        filename=name,
+        content_type=media_type,
+        size_bytes=len(content),
+        sha256=files.store(data_dir, content),
+        uploaded_by=actor_username(actor),
+    )
+    drill.attachments.append(attachment)
+    session.flush()
+    record_create(session=session, actor=actor, obj=attachment)
+    return attachment
+
+
+def drill_attachment_file(
+    *, session: Session, drill_id: int, attachment_id: int, data_dir: Path, actor: Actor
+) -> tuple[Path, DrillAttachment]:
+    """The file and record of a drill's attachment."""
+    from fangxun.hazards import attachments as files
+
+    drill = get_drill(session=session, drill_id=drill_id, actor=actor)
+    attachment = next((a for a in drill.attachments if a.id == attachment_id), None)
+    if attachment is None:
+        raise NotFoundError(f"attachment {attachment_id} of drill {drill_id} not found")
+    return files.path_for(data_dir, attachment.sha256), attachment
 
 
 def open_rectifications(*, session: Session, actor: Actor) -> list[DrillFinding]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -27,6 +27,7 @@ from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.db import Session
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty_service
+from fangxun.errors import FangxunError, NotFoundError
 from fangxun.field import service as field_service
 from fangxun.field.models import SubmissionOutcome
 from fangxun.field.schemas import PatrolCreate
@@ -46,14 +47,19 @@ from fangxun.hazards.schemas import (
 from fangxun.incidents import service as incident_service
 from fangxun.incidents.models import IncidentKind, Severity
 from fangxun.incidents.schemas import IncidentCreate
+from fangxun.notify import service as notify_service
 from fangxun.org import service as org_service
 from fangxun.org.models import User
 from fangxun.supplies import service as supplies_service
 from fangxun.supplies.schemas import DrillCreate, FindingIn, IssueIn, ReceiveIn
+from fangxun.times import local_zone
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of
+from fangxun.web.hazards_pages import ACTION_LABELS, RECT_STATUS_LABELS
 from fangxun.web.hazards_pages import KIND_LABELS as HAZARD_KIND_LABELS
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
+from fangxun.web.operations_labels import KIND_LABELS as INCIDENT_KIND_LABELS
+from fangxun.web.operations_labels import SEVERITY_LABELS
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -69,23 +75,6 @@ EMBANKMENT_COLOUR: Final = "#01665e"
 #: Default days to fix a finding found on an inspection.
 DEFAULT_FIX_DAYS: Final = 14
 
-INCIDENT_KIND_LABELS: Final[dict[str, str]] = {
-    IncidentKind.ponding: N_("Road ponding"),
-    IncidentKind.underpass_flooding: N_("Underpass flooding"),
-    IncidentKind.building_flooding: N_("Water in buildings or basements"),
-    IncidentKind.embankment: N_("Embankment danger"),
-    IncidentKind.landslide: N_("Landslide or collapse"),
-    IncidentKind.trapped_people: N_("People trapped"),
-    IncidentKind.vehicle_trapped: N_("Vehicles trapped"),
-    IncidentKind.power: N_("Power installations"),
-    IncidentKind.other: N_("Other"),
-}
-SEVERITY_LABELS: Final[dict[str, str]] = {
-    Severity.minor: N_("Minor"),
-    Severity.moderate: N_("Moderate"),
-    Severity.major: N_("Major"),
-    Severity.critical: N_("Critical"),
-}
 #: The tiles of the field home page: (path, msgid, roles that see it or None for every writer).
 FIELD_FORMS: Final[tuple[tuple[str, str], ...]] = (
     ("/field/incidents/new", N_("Report an incident")),
@@ -120,7 +109,12 @@ def _page(
         settings=settings,
         user=user,
         active="field",
-        context={"sw_url": SERVICE_WORKER_PATH, **(context or {})},
+        context={
+            "sw_url": SERVICE_WORKER_PATH,
+            "rect_status_labels": RECT_STATUS_LABELS,
+            "action_labels": ACTION_LABELS,
+            **(context or {}),
+        },
     )
 
 
@@ -484,8 +478,13 @@ def inspection_submit(
         if has_finding:
             if not responsible_person_id:
                 raise ValueError("responsible_person_id: a finding needs the person to fix it")
-            day = date.fromisoformat(deadline) if deadline else None
-            due = datetime.combine(day, datetime.max.time()) if day else None
+            # The deadline is the end of the day chosen, in the district's time zone.
+            day = (
+                date.fromisoformat(deadline)
+                if deadline
+                else (utcnow() + timedelta(days=DEFAULT_FIX_DAYS)).astimezone(local_zone()).date()
+            )
+            due = datetime.combine(day, time(23, 59, 59), tzinfo=local_zone())
             hazard_service.create_rectification(
                 session=db,
                 rect_in=RectificationCreate(
@@ -493,7 +492,7 @@ def inspection_submit(
                     inspection_id=record.id,
                     finding=finding,
                     measure=measure or finding,
-                    deadline=(due or datetime.now()).astimezone(),
+                    deadline=due,
                     responsible_person_id=int(responsible_person_id),
                 ),
                 actor=user,
@@ -890,17 +889,20 @@ def drill_form(request: Request, user: WebUser, db: SessionDep, settings: Settin
 def drill_submit(
     user: WebUser,
     db: SessionDep,
+    settings: SettingsDep,
     client_key: ClientKey,
     unit_id: Annotated[int, Form(ge=1)],
     held_on: Annotated[str, Form(max_length=20)],
     scenario: Annotated[str, Form(max_length=5000)],
     participants: Annotated[int, Form(ge=0, le=100_000)] = 0,
     findings: Annotated[str, Form(max_length=20_000)] = "",
+    attachments: Photos = None,
 ) -> Response:
-    """The supplies service's drill; one finding per line of ``findings``."""
+    """The supplies service's drill (one finding per line of ``findings``) and its photos and
+    documents."""
 
     def action() -> str:
-        supplies_service.create_drill(
+        drill = supplies_service.create_drill(
             session=db,
             drill_in=DrillCreate(
                 unit_id=unit_id,
@@ -915,9 +917,44 @@ def drill_submit(
             ),
             actor=user,
         )
+        for filename, data in _photos(attachments):
+            supplies_service.add_drill_attachment(
+                session=db,
+                drill_id=drill.id,
+                filename=filename,
+                content=data,
+                data_dir=settings.data_dir,
+                actor=user,
+            )
         return "/supplies"
 
     return _answer(db, kind="drill", client_key=client_key, user=user, action=action)
+
+
+# --- acknowledgement links ----------------------------------------------------------------------
+
+
+@router.post("/field/ack/{token}", dependencies=[CsrfProtected])
+def ack_submit(token: str, db: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The acknowledgement of a message's link sent by the phone's outbox (no login: the signed
+    token is the credential; acknowledging twice changes nothing, so no client key is needed)."""
+    try:
+        notify_service.acknowledge_by_token(
+            session=db,
+            token=token,
+            secret_key=settings.effective_secret_key,
+            max_age_s=settings.notify_ack_link_ttl_s,
+        )
+    except FangxunError as exc:
+        db.rollback()
+        return JSONResponse(
+            {"outcome": "refused", "message": exc.detail},
+            status_code=404 if isinstance(exc, NotFoundError) else 410,
+        )
+    return JSONResponse(
+        {"outcome": "applied", "message": "", "result_url": f"/notify/ack/{token}"},
+        status_code=201,
+    )
 
 
 # --- duty ---------------------------------------------------------------------------------------

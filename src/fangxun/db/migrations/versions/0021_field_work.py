@@ -1,6 +1,6 @@
 """Field work: client keys of offline submissions, river reaches, patrol plans, patrols with
 their thinned tracks and findings; a point plan may ask for photo evidence before a rectification
-is closed; SMS (短信) as a notification channel (issue 22).
+is closed; photos and documents of drills; SMS (短信) as a notification channel (issue 22).
 
 Revision ID: 0021
 Revises: 0020
@@ -194,9 +194,31 @@ def upgrade() -> None:
         )
 
     _channels(NEW_CHANNELS)
+    op.create_table(
+        "supplies_drill_attachment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drill_id", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(200), nullable=False),
+        sa.Column("content_type", sa.String(50), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("uploaded_by", sa.String(64), nullable=False),
+        _ts("created_at"),
+        sa.ForeignKeyConstraint(
+            ["drill_id"],
+            ["supplies_drill.id"],
+            name=op.f("fk_supplies_drill_attachment_drill_id_supplies_drill"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_supplies_drill_attachment")),
+    )
+    op.create_index(
+        op.f("ix_supplies_drill_attachment_drill_id"), "supplies_drill_attachment", ["drill_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("supplies_drill_attachment")
     op.execute("DELETE FROM notify_contact WHERE channel = 'sms'")
     op.execute("DELETE FROM notify_notification WHERE channel = 'sms'")
     _channels(OLD_CHANNELS)

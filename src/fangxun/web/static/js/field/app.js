@@ -67,7 +67,9 @@ function bindForms() {
       form.dataset.busy = "1";
       try {
         fillNow(form);
-        await queue(form.action, form.dataset.label || document.title, formFields(form));
+        // A form may be queued to another URL than its plain (no-script) action: the JSON twin.
+        const url = form.dataset.outboxUrl || form.action;
+        await queue(url, form.dataset.label || document.title, formFields(form));
         if (!form.dataset.keep) {
           form.reset();
           // The next report starts where the phone is now, not blank.
@@ -78,6 +80,10 @@ function bindForms() {
         for (const input of form.querySelectorAll("input[data-now]")) input.value = "";
         const done = form.querySelector(".queued-note");
         if (done) done.hidden = false;
+        // A one-tap form (an acknowledgement) is done once queued: no second tap to make.
+        if (form.dataset.once !== undefined) {
+          for (const button of form.querySelectorAll("button")) button.hidden = true;
+        }
         form.dispatchEvent(new CustomEvent("outbox:queued"));
       } finally {
         delete form.dataset.busy;
