@@ -72,7 +72,13 @@ MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool, str], ...]] = (
     (N_("Point at risk: blue, yellow, orange, red"), RISK_RAMP, True, False, "disc"),
     (N_("Warning in force (ring)"), RISK_RAMP, True, False, "ring"),
     (N_("Incident"), "#6a1b9a", False, False, "disc"),
-    (N_("Monitoring station"), "#1a9850", False, False, "square"),
+    (
+        N_("Monitoring station (colour by kind: rain, ponding, river, pump)"),
+        "linear-gradient(90deg, #1f78b4 25%, #00838f 25% 50%, #33a02c 50% 75%, #6a3d9a 75%)",
+        True,
+        False,
+        "square",
+    ),
     (N_("Team on standby"), "#33a02c", False, False, "triangle"),
     (N_("Warehouse"), "#8c510a", False, False, "diamond"),
 )

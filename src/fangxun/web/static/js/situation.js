@@ -64,6 +64,8 @@ function render(data) {
   section(data, "signal", (t, d) => {
     t.append(d.colour ? badge(d.colour) : el("span", { class: "sit-quiet", text: labels.no_signal }));
     t.dataset.colour = d.colour || "";
+    // The official signal is the meteorological service's; what our gauges indicate is beside it.
+    if (d.indication) t.append(el("div", { class: "sit-sub", text: `${labels.indication}: ${labels[d.indication] || d.indication}` }));
   });
   section(data, "response", (t, d) => {
     t.append(el("span", { class: d.level ? "sit-level" : "sit-quiet", text: d.level || labels.no_response }));
