@@ -595,8 +595,9 @@ class Story:
                 self._deliver_offline(t0 + timedelta(seconds=frame.offset_s))
         now = t0 + timedelta(seconds=min(last, until_offset_s if until_offset_s is not None
                                          else last))  # fmt: skip
+        # The storm so far is an event of /reports (still open at the peak).
+        self.detect_storm_events(now)
         if until_offset_s is None or until_offset_s >= last:
-            self.detect_storm_events(now)
             replay_clock.ended(self.settings.data_dir, at=now)
         else:
             # Held mid-storm (a screenshot of the peak): still a replay, its clock stopped.
