@@ -22,7 +22,8 @@ def test_the_clock_runs_at_speed_and_stops_at_the_end(tmp_path: Path) -> None:
     state = replay_clock.current(tmp_path)
     assert state is not None and state.state == "playing"
     assert state.time_at(wall + timedelta(minutes=3)) == t0 + timedelta(hours=1)
-    assert state.time_at(wall + timedelta(hours=2)) == t0 + timedelta(hours=11), "never past the end"
+    # Never past the end.
+    assert state.time_at(wall + timedelta(hours=2)) == t0 + timedelta(hours=11)
     shown = state.as_json(wall + timedelta(minutes=3))
     assert shown["time"] == (t0 + timedelta(hours=1)).isoformat() and shown["speed"] == 20.0
     replay_clock.ended(tmp_path, at=t0 + timedelta(hours=11))
