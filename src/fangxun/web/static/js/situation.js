@@ -109,7 +109,7 @@ function render(data) {
     if (!d.items.length) t.append(el("li", { class: "sit-quiet", text: labels.none }));
     for (const n of d.items) {
       t.append(el("li", {}, el("span", { text: n.subject || "" }),
-        el("div", { class: "sit-sub", text: [n.recipient, n.channel, fmtTime(n.created_at)].filter(Boolean).join(" · ") })));
+        el("div", { class: "sit-sub", text: [n.recipient, fmtTime(n.created_at)].filter(Boolean).join(" · ") })));
     }
   });
   section(data, "duty", (t, d) => {
