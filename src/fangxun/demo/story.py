@@ -609,6 +609,8 @@ class Story:
         return self.log
 
     def _deliver_offline(self, now: datetime) -> None:
+        # The sender runs on the wall clock, as in ``fangxun demo``: deliveries are due by it.
+        del now
         if self.notify_sender is None:
             return
         from fangxun.notify.channels import MemoryTransport
@@ -618,7 +620,6 @@ class Story:
             factory=session_factory(self.engine),
             transports=dict.fromkeys(Channel, MemoryTransport()),
             settings=self.settings,
-            clock=lambda: now,
         )
 
     # --- running and stopping ------------------------------------------------------------------
