@@ -317,7 +317,7 @@ def markdown(res: dict[str, Any]) -> str:
         "ACC solver (its default 2-D friction). With the face's own |q| alone (before 2026-11-22) "
         "a flow oblique to the grid felt too little friction: our wave ran ~100 s early and "
         "peaked 0.11–0.18 m low at five of the gauges; with |q⃗| the early peaks agree within "
-        "0.01 m at the model defaults (α = 0.4, θ = 0.9) and at LISFLOOD-FP's own settings "
+        "0.01 m at the then model defaults (α = 0.4, θ = 0.9) and at LISFLOOD-FP's own settings "
         "(θ = 1, fixed 0.7 s step) alike (1.4 h runs: `benchmarks/results/ea5_variants.json`).",
         "",
         "![EA5 depth series at the 7 gauges](img/ea5_gauges.png)",

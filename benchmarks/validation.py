@@ -18,6 +18,7 @@ import inspect
 import json
 import math
 import platform
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -225,12 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         DOCS.parent.mkdir(parents=True, exist_ok=True)
         text = _markdown(results, retried, agreement, meta)
-        # keep the section benchmarks/ea5.py maintains (a 30-hour run, not redone here)
+        # keep, in their order, the sections other scripts or people maintain between
+        # <!-- name:begin --> and <!-- name:end --> (EA5 by benchmarks/ea5.py, a 30-hour run not
+        # redone here; the Courant-number study; sections other work appends)
         old = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
-        begin, end = "<!-- ea5:begin -->", "<!-- ea5:end -->"
-        if begin in old and end in old:
-            block = old[old.index(begin) : old.index(end) + len(end)]
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        for m in re.finditer(r"<!-- ([\w.-]+):begin -->.*?<!-- \1:end -->", old, flags=re.S):
+            text = text.rstrip("\n") + "\n\n" + m.group(0) + "\n"
         DOCS.write_text(text, encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}")
     if failing:

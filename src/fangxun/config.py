@@ -291,6 +291,11 @@ class Settings(BaseSettings):
     #: with their own time), s.
     notify_escalate_after_s: float = Field(default=15 * 60, gt=0)
     #: Attempts per delivery before it is given up (dead).
+    #: Messages to one address per local day before informational ones (those that need no
+    #: acknowledgement) are held for the digest; ones that need acknowledgement always go out.
+    notify_daily_cap: int = Field(default=30, ge=1)
+    #: Held messages go out as one digest per address once the oldest has waited this long, s.
+    notify_digest_every_s: float = Field(default=3600.0, gt=0)
     notify_max_attempts: int = Field(default=8, ge=1)
     #: First retry delay, doubled per attempt (plus jitter), s.
     notify_backoff_base_s: float = Field(default=30.0, gt=0)
@@ -313,6 +318,22 @@ class Settings(BaseSettings):
     notify_smtp_password: str | None = None
     notify_smtp_starttls: bool = False
     notify_smtp_from: str = "fangxun@localhost"
+    #: SMS (短信) gateway: the URL the messages are POSTed to (None: the SMS channel is off and
+    #: its deliveries fail permanently, saying so).
+    notify_sms_gateway_url: str | None = None
+    #: The request shape of the gateway: ``generic`` (JSON), ``form`` (mobile=&content=, the
+    #: common in-house 短信平台), ``aliyun`` or ``tencent`` (their SendSms bodies); see
+    #: ``fangxun.notify.sms.PRESETS``.
+    notify_sms_preset: str = "generic"
+    #: 短信签名, the sender name in 【】 that Chinese operators require.
+    notify_sms_sign: str = "防汛"
+    #: The provider's template id (aliyun TemplateCode, tencent TemplateId) and app id (tencent).
+    notify_sms_template_id: str = ""
+    notify_sms_app_id: str = ""
+    #: Sent as the ``Authorization`` header when set (an in-house gateway's token).
+    notify_sms_authorization: str | None = None
+    #: Longest SMS text, characters (a long SMS is split by the operator into 67-character parts).
+    notify_sms_max_chars: int = Field(default=300, ge=40, le=1000)
     #: Rainstorm signal colour → emergency response level a rule proposes or starts (Zhengzhou
     #: practice: yellow → IV, orange → III; red → II is a local choice; level I only by decision).
     #: Override with FANGXUN_RESPONSE_LEVEL_RULES='{"yellow": "IV", "orange": "III", "red": "II"}'.

@@ -99,6 +99,17 @@ class WarningRules(BaseModel):
     #: Minimum hold time: a warning is lowered or lifted by the rules only this long after its
     #: last change, s. Raising is never delayed.
     min_hold_s: int = Field(default=30 * 60, ge=0)
+    #: Forecaster approval: the rules whose changes wait for a duty officer's approval (as one
+    #: proposal per forecast run) instead of going out at once. Drills never wait.
+    approval_kinds: list[RuleKind] = Field(default_factory=lambda: ["predicted_ponding"])  # type: ignore[arg-type]
+    #: Colours that go out automatically all the same (issue or raise to them); the others wait
+    #: (e.g. ``["red"]``: red automatic, blue to orange on approval). All four: fully automatic.
+    approval_auto_colours: list[str] = Field(default_factory=lambda: ["red"])
+    #: Lowering and lifting a waiting kind's warning goes out automatically (else on approval).
+    approval_auto_lower: bool = False
+    #: An unapproved proposal escalates to the leader on duty this long after it was first made
+    #: (a newer run's proposal keeps the earlier deadline), s.
+    approval_deadline_s: int = Field(default=15 * 60, gt=0)
     #: CAP 1.2 ``sender`` (an e-mail-like identifier of the issuing office).
     cap_sender: str = Field(default="fangxun@district.example", pattern=r"^[^\s,<&]+$")
     #: Prefix of CAP identifiers (no spaces, commas, < or &).
@@ -130,6 +141,14 @@ class WarningRules(BaseModel):
     def _colour(cls, value: str) -> str:
         if value not in COLOURS:
             raise ValueError(f"unknown colour {value!r}; use one of {', '.join(COLOURS)}")
+        return value
+
+    @field_validator("approval_auto_colours")
+    @classmethod
+    def _auto_colours(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(COLOURS))
+        if unknown:
+            raise ValueError(f"unknown colour(s) {', '.join(unknown)}; use {', '.join(COLOURS)}")
         return value
 
     @field_validator("rain")

@@ -412,11 +412,12 @@ def test_lookup_on_the_event_loop_never_blocks_nor_builds() -> None:
     """The hit path of the async endpoints: a fresh entry as is; an expired one served at once
     while its one rebuild runs in the background (a second lookup schedules no other); a
     missing or changed one is None (the caller then builds off the loop)."""
-    cache = ResponseCache(ttl_s=0.01)
+    clock = FakeClock()
+    cache = ResponseCache(ttl_s=0.01, clock=clock)
     assert cache.lookup("k", 1, lambda: {"v": 0}) is None
     cache.get_or_build("k", lambda: {"v": 1}, version=1)
     assert cache.lookup("k", 2, lambda: {"v": 0}) is None  # the data changed
-    time.sleep(0.02)
+    clock.advance(0.02)  # the entry expired
     started, release = threading.Event(), threading.Event()
     calls: list[int] = []
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from weasyprint import HTML
 from weasyprint.formatting_structure.boxes import TextBox
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.briefings import service
 from fangxun.briefings.models import TaskStatus
@@ -23,7 +24,7 @@ from fangxun.incidents.models import IncidentKind, IncidentStatus
 from fangxun.incidents.schemas import IncidentCreate, TransitionIn
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind, User
-from fangxun.org.schemas import PersonCreate, UnitCreate
+from fangxun.org.schemas import PersonCreate
 from fangxun.supplies import service as supplies
 from fangxun.supplies.schemas import ItemCreate, QuotaIn, ReceiveIn, TeamCreate, WarehouseCreate
 
@@ -35,18 +36,8 @@ NOW = datetime(2026, 7, 20, 9, 0, tzinfo=UTC)
 def situation(db_session: Session) -> dict[str, int]:
     """A small live situation: a shift on duty, two open incidents, a shortage, two teams."""
     s = db_session
-    d = org_service.create_unit(
-        session=s,
-        unit_in=UnitCreate(code="D", name_zh="高新区", kind=UnitKind.district),
-        actor=SYSTEM,
-    ).id
-    a = org_service.create_unit(
-        session=s,
-        unit_in=UnitCreate(
-            code="A", name_zh="梧桐办事处", kind=UnitKind.street_office, parent_id=d
-        ),
-        actor=SYSTEM,
-    ).id
+    d = make_unit(s, "D", name_zh="高新区", actor=SYSTEM).id
+    a = make_unit(s, "A", UnitKind.street_office, d, name_zh="梧桐办事处", actor=SYSTEM).id
     leader = org_service.create_person(
         session=s,
         person_in=PersonCreate(name="王带班", unit_id=d, phone="13700000001"),

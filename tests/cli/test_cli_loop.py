@@ -3,7 +3,6 @@ SIGTERM stop it cleanly between ticks; ``fangxun warnings evaluate --every N`` r
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import signal
@@ -68,16 +67,16 @@ def test_signal_during_the_wait_ends_it_at_once(sig: signal.Signals) -> None:
 
 
 def test_interval_is_a_cadence_not_a_pause() -> None:
-    """A tick that takes 0.1 s in a 0.15 s cadence leaves a 0.05 s wait, not 0.15 s."""
-    calls: list[float] = []
+    """A tick that takes 0.1 s in a 0.15 s cadence leaves a 0.05 s wait, not 0.15 s (on a clock
+    the tick advances, and a stop event that records the waits instead of sleeping)."""
+    now = [0.0]
 
     def tick() -> None:
-        calls.append(time.monotonic())
-        time.sleep(0.1)
+        now[0] += 0.1  # the tick's work takes 0.1 s
 
-    run_every(tick, 0.15, max_ticks=3)
-    gaps = [b - a for a, b in itertools.pairwise(calls)]
-    assert all(0.13 < g < 0.3 for g in gaps), gaps
+    stop = _RecordingStop(3)
+    assert run_every(tick, 0.15, stop=stop, clock=lambda: now[0]) == 0
+    assert stop.waits == [0.05, 0.05, 0.05]
 
 
 def test_every_must_be_positive() -> None:

@@ -14,15 +14,13 @@ from typing import Any
 import pytest
 
 from conftest import CELLS, SYSTEM, cell_lonlat
+from factories import make_unit
 from fangxun.config import Settings, load_settings
 from fangxun.db import make_engine, session_scope
 from fangxun.forecast import service
 from fangxun.hazards import service as hazards_service
 from fangxun.hazards.models import HazardKind
 from fangxun.hazards.schemas import HazardPointCreate, Thresholds
-from fangxun.org import service as org_service
-from fangxun.org.models import UnitKind
-from fangxun.org.schemas import UnitCreate
 from web_harness import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -54,11 +52,7 @@ def crafted_points(web_db: str) -> None:
     engine = make_engine(web_db)
     try:
         with session_scope(engine) as session:
-            unit = org_service.create_unit(
-                session=session,
-                unit_in=UnitCreate(code="FXB", name_zh="预报区", kind=UnitKind.district),
-                actor=SYSTEM,
-            )
+            unit = make_unit(session, "FXB", name_zh="预报区", actor=SYSTEM)
             for name, (r, c) in CELLS.items():
                 lon, lat = cell_lonlat(r, c)
                 hazards_service.create_point(
@@ -147,11 +141,7 @@ def test_point_name_in_the_map_tooltip_is_text(
     engine = make_engine(web_db)
     try:
         with session_scope(engine) as session:
-            unit = org_service.create_unit(
-                session=session,
-                unit_in=UnitCreate(code="FXB", name_zh="预报区", kind=UnitKind.district),
-                actor=SYSTEM,
-            )
+            unit = make_unit(session, "FXB", name_zh="预报区", actor=SYSTEM)
             lon, lat = cell_lonlat(*CELLS["centre"])
             hazards_service.create_point(
                 session=session,

@@ -55,6 +55,7 @@ from fault_harness import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.api.app import create_app
 from fangxun.audit.service import SystemActor
 from fangxun.config import load_settings
@@ -70,9 +71,6 @@ from fangxun.monitoring.schemas import DatastreamCreate, StationCreate
 from fangxun.notify import service as notify_service
 from fangxun.notify.models import Channel, Delivery, DeliveryStatus, Notification
 from fangxun.notify.schemas import ContactCreate
-from fangxun.org import service as org_service
-from fangxun.org.models import UnitKind
-from fangxun.org.schemas import UnitCreate
 from fangxun.warnings import service as warnings_service
 from fangxun.warnings.models import WarningChange
 from service_processes import Broker
@@ -171,11 +169,7 @@ def _create_rain_gauge(
 def seed(engine: Engine, webhook_url: str) -> None:
     """The district, its webhook contact and one rain gauge (committed)."""
     with session_scope(engine) as session:
-        unit = org_service.create_unit(
-            session=session,
-            unit_in=UnitCreate(code="FXD", name_zh="演练区", kind=UnitKind.district),
-            actor=SETUP,
-        )
+        unit = make_unit(session, "FXD", name_zh="演练区", actor=SETUP)
         notify_service.add_contact(
             session=session,
             contact_in=ContactCreate(

@@ -146,6 +146,16 @@ KINDS: dict[tuple[tuple[str, str], ...], str] = {
         "SELECT unit_id AS owner, id AS contact_id FROM notify_contact"
     ),
     (("warnings", "warning_id"),): "SELECT unit_id AS owner, id AS warning_id FROM warning",
+    # Field work (issue 22): patrol plans and patrols belong to their unit.
+    (("patrol-plans", "patrol_plan_id"),): (
+        "SELECT unit_id AS owner, id AS patrol_plan_id FROM field_patrol_plan"
+    ),
+    (("patrols", "patrol_id"),): "SELECT unit_id AS owner, id AS patrol_id FROM field_patrol",
+    (("patrols", "patrol_id"), ("findings", "finding_id")): (
+        "SELECT p.unit_id AS owner, p.id AS patrol_id, f.id AS finding_id"
+        " FROM field_patrol_finding f JOIN field_patrol p ON p.id = f.patrol_id"
+        " WHERE f.photo_name IS NOT NULL"
+    ),
     # An import job is its starter's alone (stricter than the unit: tests/hazards/
     # test_hazard_import_jobs.py); here it belongs to the starter's unit.
     (("import-jobs", "job_id"),): (
@@ -175,6 +185,9 @@ DISTRICT_WIDE: dict[tuple[tuple[str, str], ...], str] = {
         "SELECT NULL AS owner, id AS run_id, 'depth_max.tif' AS name FROM forecast_run"
     ),
     (("events", "event_id"),): "SELECT NULL AS owner, id AS event_id FROM report_storm_event",
+    (("proposals", "proposal_id"),): (
+        "SELECT NULL AS owner, id AS proposal_id FROM warning_proposal"
+    ),
     (("events", "event_id"), ("*", "chart")): (
         "SELECT NULL AS owner, id AS event_id, 'rain' AS chart FROM report_storm_event"
     ),
@@ -193,6 +206,9 @@ OVERRIDES: dict[str, dict[tuple[tuple[str, str], ...], str]] = {
 PUBLIC: dict[tuple[tuple[str, str], ...], str] = {
     (("cap", "identifier"),): "CAP 1.2 messages are published to the public feed",
     (("ack", "token"),): "a signed acknowledgement link sent to one contact is its own proof",
+    (("tiles", "z"), ("*", "x"), ("*", "y")): (
+        "tiles of the district's own MBTiles basemap: imagery, no unit's object (login required)"
+    ),
 }
 
 
@@ -455,6 +471,31 @@ def _populate(client: TestClient, admin: dict[str, str], engine: Engine) -> None
                 headers=admin,
             )
         )
+    # Patrols with a photographed finding in two street offices (the demo's is the 水务局's).
+    from fangxun.audit.service import SystemActor
+    from fangxun.field import service as field_service
+    from fangxun.field.schemas import PatrolCreate
+
+    with session_scope(engine) as session:
+        for code in ("WUTONG", "GOUZHAO"):
+            unit_id = session.execute(
+                text("SELECT id FROM org_unit WHERE code = :c"), {"c": code}
+            ).scalar_one()
+            field_service.record_patrol(
+                session=session,
+                patrol_in=PatrolCreate.model_validate(
+                    {
+                        "unit_id": unit_id,
+                        "started_at": "2026-07-20T08:00:00+08:00",
+                        "ended_at": "2026-07-20T09:00:00+08:00",
+                        "track": [{"lon": 113.55, "lat": 34.81}, {"lon": 113.56, "lat": 34.81}],
+                        "findings": [{"lon": 113.555, "lat": 34.81, "note": "matrix"}],
+                    }
+                ),
+                actor=SystemActor(username="matrix"),
+                data_dir=client.app.state.settings.data_dir,
+                photos=[field_service.FindingPhoto(filename="f.png", data=png)],
+            )
     # An inspector of every unit's points (the demo's inspector is scoped to 梧桐).
     _ok(
         client.post(

@@ -24,13 +24,14 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
+from factories import make_unit
 from fangxun.api.app import create_app
 from fangxun.audit.service import SystemActor
 from fangxun.config import load_settings
 from fangxun.db import session_scope
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind
-from fangxun.org.schemas import UnitCreate, UserCreate
+from fangxun.org.schemas import UserCreate
 
 #: Generated requests per operation and mode (FANGXUN_FUZZ_EXAMPLES raises it for a long run).
 EXAMPLES = int(os.environ.get("FANGXUN_FUZZ_EXAMPLES", "3"))
@@ -58,18 +59,8 @@ def fuzz_app(engine: Engine, tmp_path: object) -> Iterator[tuple[TestClient, dic
         public_report_max=10_000,
     )
     with session_scope(engine) as session:
-        district = org_service.create_unit(
-            session=session,
-            unit_in=UnitCreate(code="D", name_zh="区", kind=UnitKind.district),
-            actor=SYSTEM,
-        )
-        org_service.create_unit(
-            session=session,
-            unit_in=UnitCreate(
-                code="S1", name_zh="街道", kind=UnitKind.street_office, parent_id=district.id
-            ),
-            actor=SYSTEM,
-        )
+        district = make_unit(session, "D", name_zh="区", actor=SYSTEM)
+        make_unit(session, "S1", UnitKind.street_office, district.id, name_zh="街道", actor=SYSTEM)
         org_service.create_user(
             session=session,
             user_in=UserCreate(

@@ -4,8 +4,8 @@ and passwords never reach the logs, the public form and login are rate limited p
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from fangxun.audit.models import AuditEntry
 from fangxun.config import Settings
 from fangxun.db import backup as db_backup
 from fangxun.db import session_scope
+from fangxun.org import service as org_service
+from fangxun.web import auth as web_auth
 from web_harness import csrf_of
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -34,9 +36,23 @@ def _web_login(client: TestClient, username: str, password: str) -> int:
     return response.status_code
 
 
+class _ShiftedClock:
+    """UTC now plus an offset the test moves on, instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 def test_web_session_and_api_token_expire(
-    settings: Settings, engine: Engine, make_user: MakeUser
+    settings: Settings, engine: Engine, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Both expire by the server's clock: the cookie's signed time (web) and the token's row."""
+    clock = _ShiftedClock()
+    monkeypatch.setattr(web_auth, "utcnow", clock)  # the session cookie's time
+    monkeypatch.setattr(org_service, "utcnow", clock)  # the tokens' expiry
     user = make_user("district")
     short = settings.model_copy(update={"session_ttl_s": 1, "token_ttl_s": 1})
     with TestClient(create_app(short, engine=engine)) as client:
@@ -47,7 +63,7 @@ def test_web_session_and_api_token_expire(
         ).json()["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
         assert client.get("/api/v1/auth/me", headers=bearer).status_code == 200
-        time.sleep(2.2)
+        clock.offset = timedelta(seconds=2.2)
         expired = client.get("/map", follow_redirects=False)
         assert expired.status_code == 303 and expired.headers["location"].startswith("/login")
         assert client.get("/api/v1/auth/me", headers=bearer).status_code == 401

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from factories import make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.db import make_engine, session_scope, utcnow
 from fangxun.hazards import service
@@ -21,7 +22,7 @@ from fangxun.hazards.schemas import (
 )
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind
-from fangxun.org.schemas import PersonCreate, UnitCreate, UserCreate
+from fangxun.org.schemas import PersonCreate, UserCreate
 
 SYSTEM = SystemActor(username="hazard-tests")
 
@@ -55,18 +56,10 @@ def seed_web_ledger(database_url: str) -> dict[str, int]:
     ids: dict[str, int] = {}
     try:
         with session_scope(engine) as session:
-            d = org_service.create_unit(
-                session=session,
-                unit_in=UnitCreate(code="GXQ", name_zh="高新区", kind=UnitKind.district),
-                actor=WEB_SYSTEM,
-            )
+            d = make_unit(session, "GXQ", name_zh="高新区", actor=WEB_SYSTEM)
             for code, name in (("WUTONG", "梧桐街道办事处"), ("GOUZHAO", "沟赵办事处")):
-                unit = org_service.create_unit(
-                    session=session,
-                    unit_in=UnitCreate(
-                        code=code, name_zh=name, kind=UnitKind.street_office, parent_id=d.id
-                    ),
-                    actor=WEB_SYSTEM,
+                unit = make_unit(
+                    session, code, UnitKind.street_office, d.id, name_zh=name, actor=WEB_SYSTEM
                 )
                 person = org_service.create_person(
                     session=session,

@@ -17,13 +17,11 @@ from fastapi.testclient import TestClient
 from hazard_helpers import SYSTEM, Ledger
 from openpyxl import Workbook
 
+from factories import make_unit
 from fangxun.config import Settings
 from fangxun.db import make_engine, session_scope
 from fangxun.hazards import io as hazard_io
 from fangxun.hazards import jobs
-from fangxun.org import service as org_service
-from fangxun.org.models import UnitKind
-from fangxun.org.schemas import UnitCreate
 from web_harness import LiveServer
 
 API = "/api/v1"
@@ -151,11 +149,7 @@ def test_health_answers_within_a_second_during_a_large_import(
     engine = make_engine(web_db)
     try:
         with session_scope(engine) as session:
-            org_service.create_unit(
-                session=session,
-                unit_in=UnitCreate(code="BIG", name_zh="大区", kind=UnitKind.district),
-                actor=SYSTEM,
-            )
+            make_unit(session, "BIG", name_zh="大区", actor=SYSTEM)
     finally:
         engine.dispose()
     # The worker process is started by the app's lifespan outside tests: start it here, so the

@@ -44,7 +44,10 @@ def test_open_edge_only_lets_water_out() -> None:
 def test_fixed_stage_fills_to_the_stage(backend: str) -> None:
     z = np.tile(np.linspace(0.0, 0.5, 12), (6, 1)) + 20.0  # rising eastward
     m = Model(Grid(z, 10.0), boundary={"west": ("stage", 20.8)}, backend=backend, manning=0.02)
-    m.run_until(3600.0)
+    # 2 h: after 1 h even the converged answer (a small fixed step) is 1.9 cm short at the far
+    # end, still sloshing in this smooth (n = 0.02) basin; the former 1-h test held only with
+    # the stronger numerical damping of α = 0.4, θ = 0.9 (issue 28)
+    m.run_until(7200.0)
     assert np.allclose(m.water_level, 20.8, atol=1e-2)  # filled to within a centimetre
     mb = m.mass_balance()
     assert mb["outflow"] < 0.0  # water came in through the boundary

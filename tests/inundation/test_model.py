@@ -99,7 +99,10 @@ def test_lake_at_rest_over_bumps(backend: str, dtype: str, make_terrain: Any) ->
 
 def test_default_alpha_theta_are_linearly_stable() -> None:
     m = Model(_grid(), backend="numpy")
-    assert m.alpha <= 0.9 * (m.theta / 2.0) ** 0.5  # 2-D checkerboard bound, with margin
+    # 2-D checkerboard bound α <= √(θ/2) (0.689 for θ = 0.95); with implicit friction the
+    # thin-sheet limit that once asked for α = 0.4 is gone; 6 % margin at the defaults
+    assert m.alpha < (m.theta / 2.0) ** 0.5
+    assert m.theta < 1.0  # the checkerboard mode is damped (by 2θ − 1 per step)
 
 
 def test_outputs_and_series() -> None:

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import make_unit
 from fangxun.audit.models import AuditAction, AuditEntry
 from fangxun.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from fangxun.org import service
@@ -19,7 +20,6 @@ from fangxun.org.models import Person, Role, Unit, UnitKind, User
 from fangxun.org.schemas import (
     PersonCreate,
     PersonUpdate,
-    UnitCreate,
     UnitUpdate,
     UserCreate,
     UserUpdate,
@@ -30,11 +30,7 @@ PW = "correct-horse-battery"
 
 
 def _unit(session: Session, code: str, kind: UnitKind, parent: int | None = None) -> Unit:
-    return service.create_unit(
-        session=session,
-        unit_in=UnitCreate(code=code, name_zh=code, kind=kind, parent_id=parent),
-        actor=None,
-    )
+    return make_unit(session, code, kind, parent, actor=None)
 
 
 def _user(
@@ -191,22 +187,14 @@ def test_read_only_roles(db_session: Session, org: dict[str, int], role: Role) -
             session=db_session, person_in=PersonCreate(name="x", unit_id=org["water"]), actor=reader
         )
     with pytest.raises(PermissionDeniedError):
-        _ = service.create_unit(
-            session=db_session,
-            unit_in=UnitCreate(code="new", name_zh="新", kind=UnitKind.department, parent_id=1),
-            actor=reader,
-        )
+        _ = make_unit(db_session, "new", UnitKind.department, 1, name_zh="新", actor=reader)
 
 
 def test_district_manages_but_cannot_make_admins(db_session: Session, org: dict[str, int]) -> None:
     office = _user(db_session, "fxb", Role.district)
     admin = _user(db_session, "root", Role.admin)
-    unit = service.create_unit(
-        session=db_session,
-        unit_in=UnitCreate(
-            code="fengyang", name_zh="枫杨办事处", kind="street_office", parent_id=org["district"]
-        ),
-        actor=office,
+    unit = make_unit(
+        db_session, "fengyang", "street_office", org["district"], name_zh="枫杨办事处", actor=office
     )
     user = service.create_user(
         session=db_session,

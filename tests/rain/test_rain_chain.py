@@ -46,7 +46,8 @@ def test_radar_nowcast_when_radar_is_fresh(db_session: Session, tmp_path: Path) 
     store(db_session, tmp_path, moving_frames(), "radar")
     c = choose(db_session, tmp_path)
     assert c.source == "radar_nowcast"
-    assert c.gridded is not None and c.gridded.intensity_mm_h.shape == (12, 40, 40)
+    assert c.gridded is not None and c.gridded.intensity_mm_h.shape == (13, 40, 40)
+    assert float(c.gridded.intensity_mm_h[-1].max()) == 0.0  # dry after the last lead
     assert list(c.gridded.times_s[:2]) == [0.0, 300.0]
     assert float(c.gridded.intensity_mm_h.max()) > 5.0  # the cell crosses the district
     assert any("no QPF feed configured" in r for r in c.reasons)

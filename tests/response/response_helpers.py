@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factories import make_person, make_unit
 from fangxun.audit.service import SystemActor
 from fangxun.config import Settings, load_settings
 from fangxun.db import make_engine, session_scope
@@ -18,7 +19,7 @@ from fangxun.hazards.models import HazardKind
 from fangxun.hazards.schemas import HazardPointCreate, Measure, PointPlanCreate, Trigger
 from fangxun.org import service as org_service
 from fangxun.org.models import Role, UnitKind, User
-from fangxun.org.schemas import PersonCreate, UnitCreate, UserCreate
+from fangxun.org.schemas import UserCreate
 from fangxun.response import service
 from fangxun.response.models import ResponseLevel, ResponseTask
 from fangxun.response.schemas import PlanActionIn, PlanCreate
@@ -62,17 +63,10 @@ def build_org(s: Session) -> Org:
     """The organisation, the active plan, the point and its approved point plan."""
 
     def unit(code: str, kind: UnitKind, parent: int | None) -> int:
-        u = org_service.create_unit(
-            session=s,
-            unit_in=UnitCreate(code=code, name_zh=f"{code}单位", kind=kind, parent_id=parent),
-            actor=SYSTEM,
-        )
-        return u.id
+        return make_unit(s, code, kind, parent, name_zh=f"{code}单位", actor=SYSTEM).id
 
     def person(name: str, unit_id: int) -> int:
-        return org_service.create_person(
-            session=s, person_in=PersonCreate(name=name, unit_id=unit_id), actor=SYSTEM
-        ).id
+        return make_person(s, name, unit_id, actor=SYSTEM).id
 
     def user(name: str, role: Role, unit_id: int | None) -> User:
         return org_service.create_user(

@@ -111,3 +111,57 @@ def test_default_datum_is_wgs84_and_bad_mapping_is_named(cli_env: Engine, tmp_pa
     not_json.write_text("[1, 2]")
     bad = runner.invoke(cli_app, ["hazards", "import", str(sheet), "--mapping", str(not_json)])
     assert bad.exit_code != 0 and "columns" in bad.output
+
+
+def test_one_colour_threshold_or_four(cli_env: Engine, tmp_path: Path) -> None:
+    """An office that keeps one warning depth per point: the kind's defaults scaled to it."""
+    sheet = tmp_path / "one.xlsx"
+    lon, lat = TRUE_WGS["HX-01"]
+    sheet.write_bytes(to_xlsx([
+        ["编号", "名称", "类型", "经度", "纬度", "责任单位", "黄色阈值(cm)"],
+        ["HX-01", "低洼路", "低洼路段", lon, lat, "东湖街道办事处", 54],
+        ["HX-02", "小区", "居民小区", lon, lat, "东湖街道办事处", None],
+    ]))  # fmt: skip
+    runner = CliRunner()
+    result = runner.invoke(cli_app, ["hazards", "import", str(sheet)])
+    assert result.exit_code == 0, result.output
+    with session_scope(cli_env) as session:
+        points = {p.code: p for p in session.scalars(select(HazardPoint))}
+        one = points["HX-01"]
+        # Low-lying road defaults 15/27/40/50 cm, scaled ×2 so that yellow is 54 cm.
+        got = [one.threshold_blue_m, one.threshold_yellow_m, one.threshold_orange_m,
+               one.threshold_red_m]  # fmt: skip
+        assert got == pytest.approx([0.30, 0.54, 0.80, 1.00])
+        assert points["HX-02"].threshold_red_m == pytest.approx(0.50)  # none: the defaults
+    two = tmp_path / "two.xlsx"
+    two.write_bytes(to_xlsx([
+        ["编号", "名称", "类型", "经度", "纬度", "责任单位", "黄色阈值(cm)", "红色阈值(cm)"],
+        ["HX-03", "路", "低洼路段", lon, lat, "东湖街道办事处", 20, 60],
+    ]))  # fmt: skip
+    result = runner.invoke(cli_app, ["hazards", "import", str(two)])
+    assert result.exit_code == 65 and "one, or none" in result.output
+
+
+def test_export_states_its_datum(cli_env: Engine, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    sheet = tmp_path / "pts.xlsx"
+    _office_sheet(sheet, TRUE_WGS)
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps(MAPPING, ensure_ascii=False), encoding="utf-8")
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            cli_app, ["hazards", "import", str(sheet), "--mapping", str(mapping)]
+        ).exit_code
+        == 0
+    )
+    out = tmp_path / "export.xlsx"
+    result = runner.invoke(cli_app, ["hazards", "export", str(out)])
+    assert result.exit_code == 0 and "WGS 84" in result.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["隐患台账", "说明"]
+    assert book["说明"]["A1"].value == "坐标系" and "WGS 84" in book["说明"]["B1"].value
+    # The export imports again unchanged: the notes sheet is not read.
+    again = runner.invoke(cli_app, ["hazards", "import", str(out)])
+    assert again.exit_code == 0 and "2 unchanged" in again.output, again.output

@@ -260,6 +260,10 @@ def test_people_from_excel_with_mapping(env: Engine, tmp_path: Path) -> None:
     bad.write_text("姓名,所在单位\n张三,不存在的办事处\n", encoding="utf-8")
     code, out = _run("people", str(bad), "--mapping", str(mapping))
     assert code == 65 and "row.2.unit" in out and "不存在的办事处" in out
+    assert "did you mean" not in out  # nothing near it
+    bad.write_text("姓名,所在单位\n张三,东湖街道\n", encoding="utf-8")
+    code, out = _run("people", str(bad), "--mapping", str(mapping))
+    assert code == 65 and "did you mean '东湖街道办事处'?" in out
 
 
 def test_stations_from_csv_with_mapping_and_gcj02(env: Engine, tmp_path: Path) -> None:

@@ -139,12 +139,20 @@ def test_predicted_ponding_needs_the_probability_and_lead_time(
     db_session: Session, settings: Settings, world: World, prob: float, colour: str
 ) -> None:
     _forecast(db_session, world, members=20, prob=prob)
-    s = _rules(settings, enabled=["predicted_ponding"], predicted_min_probability=0.5)
+    auto = ["blue", "yellow", "orange", "red"]  # approval is tested in test_warning_approval
+    s = _rules(
+        settings,
+        enabled=["predicted_ponding"],
+        predicted_min_probability=0.5,
+        approval_auto_colours=auto,
+    )
     changes = run(db_session, s, T0)
     assert [(c.warning.kind, c.to_colour) for c in changes] == [
         (WarningKind.predicted_ponding, Colour(colour))
     ]
-    short = _rules(settings, enabled=["predicted_ponding"], predicted_lead_s=600)
+    short = _rules(
+        settings, enabled=["predicted_ponding"], predicted_lead_s=600, approval_auto_colours=auto
+    )
     changes[0].warning.status = WarningStatus.lifted  # start afresh with a short lead time
     db_session.flush()
     assert run(db_session, short, T0) == []  # 30 min to blue is beyond a 10 min lead

@@ -336,7 +336,11 @@ def test_map_with_demo_hillshade(
     html = web_client.get("/map").text
     assert 'data-testid="basemap-notice"' not in html
     config = _map_config(html)
-    assert config["hillshade"] == {"url": "/web/basemap/hillshade.png", "bounds": BOUNDS}
+    assert config["hillshade"] == {
+        "url": "/web/basemap/hillshade.png",
+        "bounds": BOUNDS,
+        "synthetic": True,
+    }
     labels = config["labels"]
     assert isinstance(labels, dict) and labels["terrain"] == "合成地形（演示）"
     png = web_client.get("/web/basemap/hillshade.png")

@@ -33,7 +33,9 @@ from fangxun.audit.router import router as audit_router
 from fangxun.briefings.router import router as briefings_router
 from fangxun.config import DEV_SECRET_KEY, Settings, get_settings
 from fangxun.db.engine import make_engine, session_factory
+from fangxun.drainage.router import router as drainage_router
 from fangxun.duty.router import router as duty_router
+from fangxun.field.router import router as field_router
 from fangxun.forecast.router import router as forecast_router
 from fangxun.hazards import jobs as hazard_jobs
 from fangxun.hazards.router import router as hazards_router
@@ -64,9 +66,11 @@ def api_router() -> APIRouter:
     router.include_router(monitoring_router)
     router.include_router(duty_router)
     router.include_router(incidents_router)
+    router.include_router(field_router)
     router.include_router(supplies_router)
     router.include_router(briefings_router)
     router.include_router(forecast_router)
+    router.include_router(drainage_router)
     router.include_router(rain_router)
     router.include_router(reports_router)
     router.include_router(response_router)
@@ -156,8 +160,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_problem_openapi(app)
     app.include_router(api_router(), prefix=API_PREFIX)
 
+    from fangxun.web.admin_pages import router as admin_pages_router
     from fangxun.web.briefings_pages import router as briefings_pages_router
+    from fangxun.web.drainage_pages import router as drainage_pages_router
     from fangxun.web.duty_pages import router as duty_pages_router
+    from fangxun.web.field_pages import router as field_pages_router
     from fangxun.web.forecast_pages import router as forecast_pages_router
     from fangxun.web.hazards_pages import router as hazards_pages_router
     from fangxun.web.incidents_pages import router as incidents_pages_router
@@ -177,12 +184,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(supplies_pages_router)
     app.include_router(briefings_pages_router)
     app.include_router(hazards_pages_router)
+    app.include_router(field_pages_router)
     app.include_router(forecast_pages_router)
+    app.include_router(drainage_pages_router)
     app.include_router(monitoring_pages_router)
     app.include_router(response_pages_router)
     app.include_router(notify_pages_router)
     app.include_router(situation_pages_router)
     app.include_router(staleness_router)
+    app.include_router(admin_pages_router)
     app.include_router(warnings_pages_router)
     app.include_router(reports_pages_router)
     app.include_router(pages_router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import overload
 
 import typer
 from rich.console import Console
@@ -35,6 +36,32 @@ def database_session(url: str) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+@overload
+def unit_id_option(session: Session, code: str, *, invalid: bool = False) -> int: ...
+@overload
+def unit_id_option(session: Session, code: None, *, invalid: bool = False) -> None: ...
+@overload
+def unit_id_option(session: Session, code: str | None, *, invalid: bool = False) -> int | None: ...
+def unit_id_option(session: Session, code: str | None, *, invalid: bool = False) -> int | None:
+    """The id of the unit whose code ``--unit`` names; None when the option is not given.
+
+    No unit with that code: :class:`~fangxun.errors.NotFoundError` (exit 66), or with ``invalid``
+    a :class:`~fangxun.errors.ValidationFailed` on ``--unit`` (exit 65), for the commands that
+    have always called it a bad value.
+    """
+    from fangxun.errors import NotFoundError, ValidationFailed
+    from fangxun.org import service as org_service
+
+    if code is None:
+        return None
+    unit_id = org_service.unit_id_by_code(session=session, code=code)
+    if unit_id is not None:
+        return unit_id
+    if invalid:
+        raise ValidationFailed(f"no unit with code {code!r}", loc=("--unit",))
+    raise NotFoundError(f"unit {code!r} not found (--unit)")
 
 
 def redacted(url: str) -> str:

@@ -47,7 +47,7 @@ def migrate_and_load(settings: Settings) -> DemoSummary:
     refuse_production(settings)  # before migrating: leave a production database untouched
     migrate.upgrade(settings.database_url)
     with database_session(settings.database_url) as session:
-        return load_demo(session=session, settings=settings)
+        return load_demo(session=session, settings=settings, drainage=True)
 
 
 def print_summary(summary: DemoSummary, settings: Settings) -> None:

@@ -16,14 +16,13 @@ from rich.markup import escape
 
 from fangxun import geo
 from fangxun.audit.service import cli_actor
-from fangxun.cli.db import database_session
+from fangxun.cli.db import database_session, unit_id_option
 from fangxun.config import get_settings
 from fangxun.datums import Datum
 from fangxun.errors import ValidationFailed
 from fangxun.hazards import io as hazard_io
 from fangxun.hazards.models import HazardKind, PointStatus
 from fangxun.hazards.service import PointFilter
-from fangxun.org import service as org_service
 from fangxun.setup.hazard_input import prepare_hazard_file
 from fangxun.setup.mapping import load_mapping
 
@@ -90,11 +89,7 @@ def export(
         raise ValidationFailed(f"{path.name}: name the output .xlsx or .geojson", loc=("PATH",))
     settings = get_settings()
     with database_session(settings.database_url) as session:
-        unit_id = None
-        if unit is not None:
-            unit_id = org_service.unit_id_by_code(session=session, code=unit)
-            if unit_id is None:
-                raise ValidationFailed(f"unknown unit code {unit!r}", loc=("--unit",))
+        unit_id = unit_id_option(session, unit, invalid=True)
         flt = PointFilter(unit_id=unit_id, kind=kind, status=status)
         actor = cli_actor()
         if suffix == ".xlsx":
@@ -105,6 +100,6 @@ def export(
             count = len(body["features"])
     path.write_bytes(data)
     if suffix == ".xlsx":
-        console.print(f"Wrote {path} ({len(data)} bytes).")
+        console.print(f"Wrote {path} ({len(data)} bytes; coordinates in WGS 84).")
     else:
-        console.print(f"Wrote {path}: {count} points.")
+        console.print(f"Wrote {path}: {count} points (RFC 7946: WGS 84).")

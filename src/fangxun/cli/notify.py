@@ -14,15 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from fangxun.audit.service import cli_actor
-from fangxun.cli.db import database_session
+from fangxun.cli.db import database_session, unit_id_option
 from fangxun.config import get_settings
 from fangxun.db.engine import make_engine, session_factory
-from fangxun.errors import NotFoundError, ValidationFailed
+from fangxun.errors import ValidationFailed
 from fangxun.notify import sender, service
 from fangxun.notify.channels import build_transports, close_transports
 from fangxun.notify.models import Channel
 from fangxun.notify.schemas import ContactCreate
-from fangxun.org import service as org_service
 
 app = typer.Typer(help="Notifications: the outbox sender, contact channels.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -82,8 +81,10 @@ def send(
 
 @app.command("contact-add")
 def contact_add(
-    channel: Channel = typer.Argument(..., help="webhook, wecom, dingtalk or email."),
-    address: str = typer.Argument(..., help="Robot / webhook URL, or e-mail address."),
+    channel: Channel = typer.Argument(..., help="webhook, wecom, dingtalk, email or sms."),
+    address: str = typer.Argument(
+        ..., help="Robot / webhook URL, e-mail address, or mobile number (sms)."
+    ),
     unit: str | None = typer.Option(None, "--unit", "-u", help="Code of the unit (group robot)."),
     person: int | None = typer.Option(None, "--person", "-p", help="Id of the person."),
     secret: str | None = typer.Option(None, help="DingTalk robot signing secret (加签)."),
@@ -92,11 +93,7 @@ def contact_add(
     """Add a contact channel of a unit (its WeCom / DingTalk group robot) or of a person."""
     settings = get_settings()
     with database_session(settings.database_url) as session:
-        unit_id = None
-        if unit is not None:
-            unit_id = org_service.unit_id_by_code(session=session, code=unit)
-            if unit_id is None:
-                raise NotFoundError(f"unit {unit!r} not found (--unit)")
+        unit_id = unit_id_option(session, unit)
         try:
             contact_in = ContactCreate(
                 person_id=person,

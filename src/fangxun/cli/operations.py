@@ -17,13 +17,11 @@ from rich.table import Table
 from fangxun.audit.service import cli_actor
 from fangxun.briefings import service as briefings
 from fangxun.briefings.schemas import BriefingCreate
-from fangxun.cli.db import database_session
+from fangxun.cli.db import database_session, unit_id_option
 from fangxun.config import get_settings
-from fangxun.db import Session
 from fangxun.duty import service as duty
-from fangxun.errors import NotFoundError, ValidationFailed
+from fangxun.errors import ValidationFailed
 from fangxun.incidents import service as incidents
-from fangxun.org import service as org_service
 from fangxun.supplies import service as supplies
 from fangxun.times import parse_instant
 
@@ -39,13 +37,6 @@ GAPS_EXIT_CODE = 3
 
 def _when(value: str | None, option: str) -> datetime | None:
     return parse_instant(value, option)
-
-
-def _unit_id(session: Session, code: str) -> int:
-    unit_id = org_service.unit_id_by_code(session=session, code=code)
-    if unit_id is None:
-        raise NotFoundError(f"unit {code!r} not found (--unit)")
-    return unit_id
 
 
 FROM = typer.Option(None, "--from", help="Start, ISO 8601 with offset (default: now).")
@@ -66,7 +57,7 @@ def gaps(
         found = duty.find_gaps(
             session=session,
             actor=cli_actor(),
-            unit_id=_unit_id(session, unit),
+            unit_id=unit_id_option(session, unit),
             start=begin,
             end=finish,
             check_in_grace_s=settings.duty_check_in_grace_s,
@@ -127,7 +118,7 @@ def export(
         shifts = duty.list_shifts(
             session=session,
             actor=cli_actor(),
-            unit_id=_unit_id(session, unit) if unit else None,
+            unit_id=unit_id_option(session, unit) if unit else None,
             start=begin,
             end=finish,
         )

@@ -14,11 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from fangxun.audit.service import cli_actor
-from fangxun.cli.db import database_session
+from fangxun.cli.db import database_session, unit_id_option
 from fangxun.config import get_settings
-from fangxun.db import Session
-from fangxun.errors import NotFoundError, ValidationFailed
-from fangxun.org import service as org_service
+from fangxun.errors import ValidationFailed
 from fangxun.response import service
 from fangxun.response.models import ResponseLevel
 
@@ -29,15 +27,6 @@ console = Console(soft_wrap=True)
 ACTIVE_EXIT_CODE = 3
 
 UNIT = typer.Option(None, "--unit", "-u", help="Code of the district unit (default: the root).")
-
-
-def _unit_id(session: Session, code: str | None) -> int | None:
-    if code is None:
-        return None
-    unit_id = org_service.unit_id_by_code(session=session, code=code)
-    if unit_id is None:
-        raise NotFoundError(f"unit {code!r} not found (--unit)")
-    return unit_id
 
 
 def _level(value: str) -> ResponseLevel:
@@ -54,7 +43,7 @@ def status(unit: str | None = UNIT) -> None:
     """The running response, proposals waiting and the checklist by department and status."""
     actor = cli_actor()
     with database_session(get_settings().database_url) as session:
-        unit_id = _unit_id(session, unit)
+        unit_id = unit_id_option(session, unit)
         activation = service.current_level(session=session, unit_id=unit_id)
         proposals = service.open_proposals(session=session, unit_id=unit_id)
         if activation is None:
@@ -97,7 +86,7 @@ def raise_level(
             session=session,
             level=_level(level),
             reason=reason,
-            unit_id=_unit_id(session, unit),
+            unit_id=unit_id_option(session, unit),
             actor=cli_actor(),
         )
         tasks = service.list_tasks(
@@ -117,7 +106,7 @@ def stand_down(
     """End the running response by decision."""
     with database_session(get_settings().database_url) as session:
         change = service.stand_down(
-            session=session, reason=reason, unit_id=_unit_id(session, unit), actor=cli_actor()
+            session=session, reason=reason, unit_id=unit_id_option(session, unit), actor=cli_actor()
         )
         was = change.from_level.value if change.from_level else "?"
         console.print(f"[green]Stood down[/] from level {was}.")
@@ -131,7 +120,7 @@ def import_plan(
 ) -> None:
     """Import a contingency plan (all rows or none)."""
     with database_session(get_settings().database_url) as session:
-        unit_id = _unit_id(session, unit)
+        unit_id = unit_id_option(session, unit)
         assert unit_id is not None
         plan = service.import_plan(
             session=session,

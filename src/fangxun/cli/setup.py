@@ -1,8 +1,11 @@
 """`fangxun setup ...`: set a district up from its own files, then check it is ready.
 
-``terrain FILE`` (a DEM in any CRS), ``units FILE`` (district and street offices with
-boundaries: GeoJSON, Shapefile or GeoPackage), ``people FILE [--mapping M]`` and ``stations FILE
-[--mapping M]`` (CSV or Excel with the office's own headers), ``check`` (exit 0 only when ready).
+``terrain FILE`` (a DEM in any CRS), ``buildings FILE`` and ``landuse FILE`` (footprints and land
+use burnt onto the terrain's grid), ``roads FILE`` (for the offline basemap), ``catchments FILE``
+(drainage), ``storm-formula`` (in mm/min or L/(s·ha), with its source), ``units FILE``
+(district and street offices with boundaries: GeoJSON, Shapefile or GeoPackage), ``people FILE
+[--mapping M]`` and ``stations FILE [--mapping M]`` (CSV or Excel with the office's own headers),
+``check`` (exit 0 only when ready).
 Imports are atomic: a bad row is reported by row and field and nothing is written.
 """
 
@@ -42,11 +45,117 @@ def terrain(path: Path = _FILE) -> None:
         f"Terrain {escape(str(report.path))}: {report.crs}{via}, {report.width}×{report.height} "
         f"cells of {report.cell_size_m:g} m, {report.min_m:.1f}…{report.max_m:.1f} m."
     )
+    _refresh_basemap()
     if settings.forecast_terrain_path:
         console.print(
             f"[yellow]Note:[/] FANGXUN_FORECAST_TERRAIN_PATH={settings.forecast_terrain_path} "
             "still takes precedence; unset it to forecast on this terrain."
         )
+
+
+def _refresh_basemap() -> None:
+    """Redraw the district's offline hillshade (terrain, roads, boundaries) when it has a
+    terrain of its own."""
+    from fangxun.forecast.service import district_dir, district_terrain_path
+    from fangxun.setup import service
+
+    settings = get_settings()
+    terrain_file = district_terrain_path(settings)
+    if not terrain_file.is_file():
+        return
+    with database_session(settings.database_url) as session:
+        meta = service.refresh_basemap(
+            session=session, terrain=terrain_file, folder=district_dir(settings)
+        )
+    if meta is not None:
+        console.print(f"Offline basemap: hillshade {meta['width']}×{meta['height']} px.")
+
+
+@app.command()
+def roads(path: Path = _FILE) -> None:
+    """Store road lines (any vector file and CRS) for the district's offline basemap."""
+    from fangxun.forecast.service import district_dir
+    from fangxun.setup.inputs import store_roads
+
+    count = store_roads(path, district_dir(get_settings()) / "roads.geojson")
+    console.print(f"Roads from {escape(path.name)}: {count} line(s).")
+    _refresh_basemap()
+
+
+@app.command()
+def buildings(
+    path: Path = _FILE,
+    mode: str = typer.Option(
+        "blocked", "--mode", help="blocked (walls) or roughness (Manning's n of 'building')."
+    ),
+) -> None:
+    """Store building footprints (any vector file and CRS) that the forecast burns into the
+    model grid."""
+    from fangxun.forecast.service import district_dir
+    from fangxun.setup.inputs import store_buildings
+
+    report = store_buildings(path, district_dir(get_settings()) / "buildings.geojson", mode=mode)
+    skipped = f", {report.skipped} without a geometry skipped" if report.skipped else ""
+    console.print(
+        f"Buildings from {escape(path.name)}: {report.footprints} footprint(s), "
+        f"{report.mode}{skipped}."
+    )
+
+
+@app.command()
+def catchments(path: Path = _FILE) -> None:
+    """Store drainage catchments (polygons with code and capacity_mm_h or return_period_years)
+    for the forecast's drainage capacity."""
+    from fangxun.forecast.service import district_dir
+    from fangxun.setup.inputs import store_catchments
+
+    count = store_catchments(path, district_dir(get_settings()) / "catchments.geojson")
+    console.print(f"Catchments from {escape(path.name)}: {count} stored.")
+
+
+@app.command()
+def landuse(
+    path: Path = _FILE,
+    class_field: str = typer.Option(
+        "class", "--class-field", help="Attribute holding the class (vector files)."
+    ),
+) -> None:
+    """Store land use (an integer-class raster, or polygons with a class attribute) on the
+    terrain's grid, for Manning's n."""
+    from fangxun.forecast.service import district_dir, terrain_path
+    from fangxun.setup.inputs import store_landuse
+
+    settings = get_settings()
+    report = store_landuse(
+        path, district_dir(settings) / "landuse.tif", terrain=terrain_path(settings),
+        classes=dict(settings.forecast_landuse_classes), class_field=class_field,
+    )  # fmt: skip
+    cells = ", ".join(f"{k} {v}" for k, v in sorted(report.cells.items())) or "no class"
+    console.print(f"Land use from {escape(path.name)}: cells {cells}.")
+
+
+@app.command("storm-formula")
+def storm_formula(
+    a: float = typer.Option(..., "--a", help="a: mm/min·min^n, or L/(s·ha) with --unit."),
+    b: float = typer.Option(..., "--b", help="b, min."),
+    c: float = typer.Option(..., "--c", help="C (of A = a(1 + C lg P))."),
+    n: float = typer.Option(..., "--n", help="n."),
+    unit: str = typer.Option("mm/min", "--unit", help="Unit of a: mm/min or L/(s·ha)."),
+    source: str = typer.Option(..., "--source", help="Where it comes from (document, year)."),
+) -> None:
+    """Record the storm intensity formula i = a(1 + C lg P)/(t + b)^n and its source."""
+    from fangxun.forecast.service import storm_formula_path
+    from fangxun.setup.inputs import store_storm_formula
+
+    settings = get_settings()
+    f = store_storm_formula(storm_formula_path(settings), a=a, b=b, c=c, n=n, unit=unit,
+                            source=source)  # fmt: skip
+    console.print(
+        f"Storm formula ({escape(f.name)}): a = {f.a:.4g} mm/min·min^n, b = {f.b:g} min, "
+        f"C = {f.c:g}, n = {f.n:g}; P = 1 a, 60 min: {f.intensity_mm_h(3600, 1):.1f} mm/h."
+    )
+    if "forecast_storm_formula" in settings.model_fields_set:
+        console.print("[yellow]Note:[/] FANGXUN_FORECAST_STORM_FORMULA still takes precedence.")
 
 
 @app.command()
@@ -62,6 +171,7 @@ def units(path: Path = _FILE, mapping: Path | None = _MAPPING) -> None:
     with database_session(get_settings().database_url) as session:
         s = service.import_units(session=session, features=features, actor=cli_actor())
     console.print(f"Units from {escape(path.name)}: {s.created} created, {s.updated} updated.")
+    _refresh_basemap()
 
 
 def _table(path: Path, mapping: Path | None, fields: tuple[str, ...], what: str) -> list:  # type: ignore[type-arg]
@@ -111,14 +221,17 @@ def check() -> None:
             session=session, settings=settings, terrain=terrain_path(settings)
         )
     for item in result.items:
-        mark = "[green]✓[/]" if item.ok else "[red]✗[/]"
+        mark = "[green]✓[/]" if item.ok else ("[red]✗[/]" if item.required else "[yellow]○[/]")
         areas = ", ".join(a.value for a in item.areas)
-        line = f"{mark} {escape(item.what)} [dim]({areas})[/]"
+        optional = "" if item.required else ", optional"
+        line = f"{mark} {escape(item.what)} [dim]({areas}{optional})[/]"
         if not item.ok:
-            line += f"\n    missing: {escape(item.fix)}"
+            line += f"\n    {'missing' if item.required else 'advised'}: {escape(item.fix)}"
         console.print(line)
     if not result.ready:
-        missing = sorted({a.value for i in result.items if not i.ok for a in i.areas})
+        missing = sorted(
+            {a.value for i in result.items if i.required and not i.ok for a in i.areas}
+        )
         console.print(f"[bold red]Not ready[/]: missing for {', '.join(missing)}.")
         raise typer.Exit(1)
     console.print("[bold green]Ready[/]: forecasts, warnings, notifications and duty.")

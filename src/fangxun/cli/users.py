@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from fangxun.audit.service import cli_actor
-from fangxun.cli.db import DATABASE_NOT_READY, database_session
+from fangxun.cli.db import DATABASE_NOT_READY, database_session, unit_id_option
 from fangxun.config import get_settings
 from fangxun.errors import FangxunError, FieldProblem, NotFoundError, ValidationFailed
 from fangxun.org import service
@@ -64,11 +64,7 @@ def create(
     settings = get_settings()
     try:
         with database_session(settings.database_url) as session:
-            unit_id: int | None = None
-            if unit is not None:
-                unit_id = service.unit_id_by_code(session=session, code=unit)
-                if unit_id is None:
-                    raise ValidationFailed(f"no unit with code {unit!r}", loc=("--unit",))
+            unit_id = unit_id_option(session, unit, invalid=True)
             try:
                 user_in = UserCreate(
                     username=username,

@@ -1,4 +1,4 @@
-"""`fangxun warnings evaluate|list|issue|lift|official-poll|official-list`: warnings, signals.
+"""`fangxun warnings evaluate|list|issue|lift|proposals|approve|reject|official-poll|…`: warnings.
 
 ``evaluate`` runs the rules once (``--every N`` repeats every N seconds, for a service); ``issue``
 and ``lift`` act for the operating-system user (``cli:<login>``) and need a reason.
@@ -203,3 +203,135 @@ def official_list(limit: int = typer.Option(20, "--limit", min=1)) -> None:
                 f"{s.identifier}{replaced}"
             )
         console.print(f"{len(rows)} official signal(s)")
+
+
+@app.command("proposals")
+def proposals(limit: int = typer.Option(10, "--limit", min=1)) -> None:
+    """Forecast runs' predicted-ponding proposals: the one waiting for approval first, with what
+    each would change and what will happen (impact text)."""
+    from fangxun.warnings import approval, impact
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        rows = approval.list_proposals(session=session, actor=cli_actor(), limit=limit)
+        if not rows:
+            console.print("no proposal")
+            return
+        for p in rows:
+            console.print(
+                f"#{p.id} {p.status.value:10} forecast #{p.forecast_run_id}  "
+                f"proposed {_local(p.created_at)}  deadline {_local(p.deadline_at)}"
+                + (f"  decided by {p.decided_by}" if p.decided_by else "")
+                + (f"  escalated {_local(p.escalated_at)}" if p.escalated_at else "")
+            )
+            for item in p.items:
+                colour = item.get("to_colour")
+                text = (
+                    impact.impact(item.get("place"), colour, item.get("evidence"), at=p.updated_at)[
+                        0
+                    ]
+                    if colour
+                    else "解除 lift"
+                )
+                console.print(
+                    f"    {item['change_type']:9} {item.get('from_colour') or '-':6} → "
+                    f"{colour or 'lift':6}  {text}"
+                )
+
+
+@app.command("approve")
+def approve(
+    proposal_id: int = typer.Argument(..., help="The pending proposal's id."),
+    note: str | None = typer.Option(None, "--note", help="Kept with the changes and the audit."),
+) -> None:
+    """Approve a pending proposal: its warnings go out now (as cli:<login>; audited)."""
+    from fangxun.warnings import approval
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        p = approval.approve(
+            session=session,
+            proposal_id=proposal_id,
+            actor=cli_actor(),
+            settings=settings,
+            note=note,
+        )
+        console.print(f"proposal #{p.id} approved: {len(p.applied_change_ids or [])} change(s)")
+
+
+@app.command("reject")
+def reject(
+    proposal_id: int = typer.Argument(..., help="The pending proposal's id."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (kept in the audit)."),
+) -> None:
+    """Reject a pending proposal: nothing goes out, the run is not proposed again (audited)."""
+    from fangxun.warnings import approval
+
+    settings = get_settings()
+    with database_session(settings.database_url) as session:
+        p = approval.reject(
+            session=session, proposal_id=proposal_id, actor=cli_actor(), reason=reason
+        )
+        console.print(f"proposal #{p.id} rejected")
+
+
+@app.command("twin", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def twin(
+    ctx: typer.Context,
+    importer: str = typer.Option(..., "--importer", help="Importer name, e.g. mch_gif, odim_hdf5."),
+    radar: list[Path] = typer.Option(
+        ..., "--radar", help="Radar files of one storm: --radar A B C or --radar A --radar B."
+    ),
+    max_1h_mm: float = typer.Option(
+        ..., "--max-1h-mm", min=1.0, help="Rescale so the heaviest 1-h total is this, mm."
+    ),
+    json_out: Path = typer.Option(..., "--json", help="Write the scores here (JSON)."),
+    importer_option: list[str] | None = typer.Option(
+        None, "--importer-option", help="KEY=VALUE for the importer (repeatable)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sensor noise and dropouts."),
+    truth_cell_m: float = typer.Option(40.0, "--truth-cell-m", min=10.0, help="Truth cells, m."),
+    model_cell_m: float = typer.Option(80.0, "--model-cell-m", min=10.0, help="Model cells, m."),
+    cycle_min: float = typer.Option(15.0, "--cycle-min", min=1.0, help="Loop interval, min."),
+) -> None:
+    """Twin experiment: a radar storm scaled and moved over the demo district is the truth; the
+    warning loop (nowcast → forecast → rules, approval automatic) and three baselines are scored
+    (POD, FAR, CSI, median lead per colour). Prints and writes the scores."""
+    import json
+
+    from fangxun.rain import importers
+    from fangxun.warnings.twin import TwinConfig, run_twin
+
+    extra = [a for a in ctx.args if not a.startswith("-")]
+    if len(extra) != len(ctx.args):
+        raise ValidationFailed(f"unknown option(s): {' '.join(ctx.args)}", loc=("options",))
+    # `--radar A B C` (the contract): click gives A to --radar and B C as extra arguments.
+    paths = [*radar, *(Path(a) for a in extra)]
+    opts = dict(importers.parse_option(i) for i in importer_option or [])
+    frames = importers.read_sequence(paths, importer, opts)
+    config = TwinConfig(
+        max_1h_mm=max_1h_mm,
+        seed=seed,
+        truth_cell_m=truth_cell_m,
+        model_cell_m=model_cell_m,
+        cycle_s=cycle_min * 60.0,
+        tolerance_s=cycle_min * 60.0,
+    )
+    result = run_twin(frames, config=config, settings=get_settings(), progress=console.print)
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+    table = Table("system", "colour", "crossings", "POD", "FAR", "CSI", "lead median s")
+    for name in ("system", "sensor_only", "gauge_persistence", "perfect"):
+        for colour in ("blue", "yellow", "orange", "red"):
+            s = result[name][colour]
+            table.add_row(
+                name,
+                colour,
+                str(s["crossings"]),
+                "—" if s["pod"] is None else f"{s['pod']:.2f}",
+                "—" if s["far"] is None else f"{s['far']:.2f}",
+                "—" if s["csi"] is None else f"{s['csi']:.2f}",
+                "—" if s["lead_s_median"] is None else f"{s['lead_s_median']:.0f}",
+            )
+    console.print(table)
+    console.print(f"written {json_out}")

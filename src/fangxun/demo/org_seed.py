@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
 from fangxun.demo.actor import DEMO_ACTOR
+from fangxun.demo.drainage_seed import DrainageSeedSummary, seed_drainage
+from fangxun.demo.field_seed import FieldSeedSummary, seed_field
 from fangxun.demo.files import TerrainFiles, ensure_terrain_files
 from fangxun.demo.hazards_seed import HazardSeedSummary, seed_hazards
 from fangxun.demo.monitoring_seed import MonitoringSeedSummary, seed_monitoring
@@ -188,6 +190,8 @@ class DemoSummary:
     monitoring: MonitoringSeedSummary | None = None
     response: ResponseSeedSummary | None = None
     contacts: NotifySeedSummary | None = None
+    drainage: DrainageSeedSummary | None = None
+    patrols: FieldSeedSummary | None = None
     logins: tuple[DemoLogin, ...] = field(default=DEMO_LOGINS)
 
     @property
@@ -284,8 +288,18 @@ def refuse_production(settings: Settings) -> None:
         )
 
 
-def load_demo(*, session: Session, settings: Settings, write_terrain: bool = True) -> DemoSummary:
+def load_demo(
+    *,
+    session: Session,
+    settings: Settings,
+    write_terrain: bool = True,
+    drainage: bool = False,
+) -> DemoSummary:
     """Load the demo district into the database and write the terrain files that are missing.
+
+    With ``drainage`` (what ``fangxun demo`` does) the demo drainage network is imported and
+    linked to the pump stations and river gauges (:mod:`fangxun.demo.drainage_seed`): the
+    forecasts then run coupled with it; without it they use the catchment sink.
 
     Idempotent: a second call creates nothing. Never commits (the caller's scope does). Refuses a
     production environment, where the well-known demo passwords must never exist.
@@ -303,4 +317,7 @@ def load_demo(*, session: Session, settings: Settings, write_terrain: bool = Tru
     summary.monitoring = seed_monitoring(session=session)
     summary.response = seed_response(session=session)
     summary.contacts = seed_contacts(session=session)
+    if drainage:
+        summary.drainage = seed_drainage(session=session, settings=settings)
+    summary.patrols = seed_field(session=session)
     return summary

@@ -1,8 +1,12 @@
 """Storm replay: a rain scenario played through MQTT at an accelerated clock, with physically
 consistent observations.
 
-* Rain gauges report the scenario's rain per 5-minute interval (the scenario is uniform over the
-  district, so every gauge reports the same depth).
+* Rain gauges report the scenario's rain per 5-minute interval. The ``720`` and ``chicago``
+  scenarios are uniform over the district (every gauge reports the same depth); ``720-radar`` is
+  the 7·20 storm built from a real radar sequence (:mod:`fangxun.demo.radar_storm`: a rescaled
+  real sequence, moving and varying in space): each gauge reports the rain at its own place, the
+  ponding sensors' model runs on the field, and the plan carries the radar frames, which the
+  demo story publishes to the rain frame store alongside the gauges.
 * Ponding sensors report the depth the inundation core computes at their cell, on the demo
   terrain coarsened by block mean (default 40 m cells) with an urban drainage sink
   (default 30 mm/h) and open edges.
@@ -31,17 +35,21 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import paho.mqtt.client as mqtt
+from affine import Affine
 from paho.mqtt.enums import CallbackAPIVersion
+from pyproj import CRS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun.demo.monitoring_seed import RAIN_INTERVAL_S, seed_monitoring
+from fangxun.demo.radar_storm import RadarStorm, build_radar_storm
 from fangxun.demo.terrain import DemoTerrain, demo_terrain
 from fangxun.forecast.engine import simulate_gauges
 from fangxun.monitoring.ingest.mqtt import station_topic
 from fangxun.monitoring.models import Datastream, Station, StationKind
 from rainkit import (
     EXAMPLE_FORMULA_UNVERIFIED,
+    GriddedRain,
     Hyetograph,
     chicago_hyetograph,
     zhengzhou_720_reconstruction,
@@ -52,7 +60,7 @@ logger = logging.getLogger(__name__)
 #: How long the replay waits at its end for the broker to acknowledge what it sent, s.
 ACK_TIMEOUT_S = 30.0
 
-ScenarioName = Literal["720", "chicago"]
+ScenarioName = Literal["720", "chicago", "720-radar"]
 
 #: Replay step: the rain gauges' reporting interval, s.
 STEP_S = RAIN_INTERVAL_S
@@ -85,6 +93,8 @@ class ReplayPlan:
     cell_m: float
     frames: list[Frame] = field(default_factory=list)
     max_depth_cm: dict[str, float] = field(default_factory=dict)
+    #: The radar storm behind a ``720-radar`` plan (its frames are published with the gauges).
+    radar: RadarStorm | None = None
 
 
 def scenario_rain(
@@ -96,13 +106,14 @@ def scenario_rain(
     20:00 on 19 July; hour 20 is the 201.9 mm peak). ``chicago``: a 3-hour, 50-year Chicago
     storm from the example (unverified) formula, r = 0.4.
     """
-    if name == "720":
+    if name in ("720", "720-radar"):
+        # 720-radar: the district mean of the radar-built storm holds these hours too
         sc = zhengzhou_720_reconstruction()
         return sc.window(first_hour, hours), f"{sc.label} (hours {first_hour}–{first_hour + hours})"
     if name == "chicago":
         h = chicago_hyetograph(EXAMPLE_FORMULA_UNVERIFIED, 50.0, 3 * 3600.0, STEP_S, 0.4)
         return h, "Chicago design storm, P = 50 a, 3 h, r = 0.4 (example formula, unverified)"
-    raise ValueError(f"unknown scenario {name!r}: use '720' or 'chicago'")
+    raise ValueError(f"unknown scenario {name!r}: use '720', '720-radar' or 'chicago'")
 
 
 def coarsen(z: npt.NDArray[np.floating], factor: int) -> npt.NDArray[np.float64]:
@@ -127,11 +138,32 @@ def build_plan(
     """Compute every observation of the replay (seeding the demo network if it is missing)."""
     terrain = terrain or demo_terrain()
     seed_monitoring(session=session, terrain=terrain)
+    rain: Hyetograph | GriddedRain
     rain, label = scenario_rain(scenario, first_hour=first_hour, hours=hours)
     # One more hour after the last rain, so the replay shows the water receding.
     duration = float(rain.times_s[-1]) + AFTER_RAIN_S
     factor = max(1, round(cell_m / terrain.cell_size_m))
     z = coarsen(terrain.elevation, factor)
+    radar: RadarStorm | None = None
+    if scenario == "720-radar":
+        west, south, east, north = terrain.bounds
+        if progress:
+            progress("radar storm: the MeteoSwiss sequence rescaled to the 7·20 hours")
+        radar = build_radar_storm(
+            centre_xy=((west + east) / 2.0, (south + north) / 2.0),
+            district_bounds=terrain.bounds,
+            crs=terrain.crs,
+            first_hour=first_hour,
+            hours=hours,
+            after_s=AFTER_RAIN_S,
+        )
+        tr = terrain.transform
+        rain = radar.on_grid(
+            crs=CRS.from_user_input(terrain.crs),
+            transform=Affine(tr.a * factor, tr.b, tr.c, tr.d, tr.e * factor, tr.f),
+            shape=(int(z.shape[0]), int(z.shape[1])),
+        )
+        label = radar.label
 
     stations = list(session.scalars(select(Station).order_by(Station.code)))
     codes = {
@@ -163,10 +195,13 @@ def build_plan(
         for code, (times, depth) in series.items()
     }
 
-    plan = ReplayPlan(scenario=scenario, label=label, duration_s=duration, cell_m=factor * 10.0)
+    plan = ReplayPlan(scenario=scenario, label=label, duration_s=duration, cell_m=factor * 10.0,
+                      radar=radar)  # fmt: skip
     plan.max_depth_cm = {c: round(float(d.max()) * 100.0, 1) for c, d in depth_at.items()}
     n_steps = int(duration // STEP_S)
-    step_rain_mm = [rain.depth_m(k * STEP_S, (k + 1) * STEP_S) * 1000.0 for k in range(n_steps)]
+    gauge_mm = _gauge_rain(rain, stations, terrain, factor, n_steps)
+    # the river rule takes the district's mean rain
+    step_rain_mm = [_depth_mm(rain, k * STEP_S, (k + 1) * STEP_S) for k in range(n_steps)]
     for k in range(1, n_steps + 1):
         t = k * STEP_S
         values: dict[str, list[tuple[str, float]]] = {}
@@ -174,7 +209,7 @@ def build_plan(
         for st in stations:
             out: list[tuple[str, float]] = []
             if st.kind == StationKind.rain_gauge:
-                out.append((codes[(st.id, "rainfall")], round(step_rain_mm[k - 1], 1)))
+                out.append((codes[(st.id, "rainfall")], round(gauge_mm[st.code][k - 1], 1)))
             elif st.kind == StationKind.ponding:
                 out.append(
                     (codes[(st.id, "ponding_depth")], round(float(depth_at[st.code][k]) * 100, 1))
@@ -203,6 +238,44 @@ def build_plan(
     return plan
 
 
+def _depth_mm(rain: Hyetograph | GriddedRain, t0: float, t1: float) -> float:
+    """Rain (mm) over [t0, t1] s: the district mean for gridded rain."""
+    if isinstance(rain, GriddedRain):
+        return float(rain.depth_m_field(t0, t1).mean()) * 1000.0
+    return rain.depth_m(t0, t1) * 1000.0
+
+
+def _gauge_rain(
+    rain: Hyetograph | GriddedRain,
+    stations: list[Station],
+    terrain: DemoTerrain,
+    factor: int,
+    n_steps: int,
+) -> dict[str, list[float]]:
+    """Each rain gauge's rain per replay step, mm: the scenario's for uniform rain, the field at
+    the gauge's model cell for gridded rain."""
+    gauges = [s for s in stations if s.kind == StationKind.rain_gauge]
+    if not isinstance(rain, GriddedRain):
+        same = [_depth_mm(rain, k * STEP_S, (k + 1) * STEP_S) for k in range(n_steps)]
+        return {s.code: same for s in gauges}
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs("EPSG:4326", terrain.crs, always_xy=True)
+    inv = ~terrain.transform
+    ny, nx = rain.shape
+    out: dict[str, list[float]] = {}
+    for s in gauges:
+        x, y = tr.transform(s.lon, s.lat)
+        col, row = inv * (x, y)
+        r = min(max(int(row) // factor, 0), ny - 1)
+        c = min(max(int(col) // factor, 0), nx - 1)
+        out[s.code] = [
+            float(rain.depth_m_field(k * STEP_S, (k + 1) * STEP_S)[r, c]) * 1000.0
+            for k in range(n_steps)
+        ]
+    return out
+
+
 def publish(
     plan: ReplayPlan,
     *,
@@ -214,13 +287,16 @@ def publish(
     progress: Callable[[str], None] | None = None,
     on_start: Callable[[datetime, datetime], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    on_frame: Callable[[float, datetime], None] | None = None,
 ) -> int:
     """Publish ``plan`` at ``speed`` × real time (QoS 1); returns the observations sent.
 
     Times are chosen so the last frame's time is the wall-clock time the replay ends.
     ``on_start(start_wall, t0)`` is called once before the first frame with the wall-clock start
     and the observation time of offset 0 (a frame at ``offset_s`` carries time
-    ``t0 + offset_s``); ``stop()`` returning True ends the replay early.
+    ``t0 + offset_s``); ``stop()`` returning True ends the replay early; ``on_frame(offset_s,
+    time)`` is called after each frame is published (the story publishes the radar frame of
+    that time there).
     """
     if not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed!r}")
@@ -264,6 +340,8 @@ def publish(
                 client.publish(station_topic(station), json.dumps(payload), qos=1)
                 messages += 1
                 sent += len(items)
+            if on_frame is not None:
+                on_frame(frame.offset_s, t0 + timedelta(seconds=frame.offset_s))
             if progress and int(frame.offset_s) % 3600 == 0:
                 progress(f"replayed {frame.offset_s / 3600:.0f} h ({sent} observations)")
         deadline = time.monotonic() + ACK_TIMEOUT_S

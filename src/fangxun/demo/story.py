@@ -10,9 +10,13 @@ One process runs, each in its own thread:
   the warning rules (``fangxun.warnings``, which notify and drive the response level), forecasts
   when the scheduler's rules make one due (every ``Settings.forecast_interval_s`` of replay time
   while it rains; run in a worker thread), and one incident reported at the first point whose
-  sensor reaches the :data:`INCIDENT_COLOUR` threshold. The demo's forecasts take the scenario's
-  own future rain as their rain forecast (a perfect forecast, stored as an uploaded series and
-  said so in the run's trigger): the point is to show the chain, not the skill of a nowcast;
+  sensor reaches the :data:`INCIDENT_COLOUR` threshold. On the radar-built storm (scenario
+  ``720-radar``, the default: a rescaled real radar sequence, :mod:`fangxun.demo.radar_storm`)
+  the replay publishes a radar frame to the rain frame store with every gauge report, and the
+  forecasts are ordinary nowcast runs: the rain chain nowcasts from the radar frames received so
+  far, never from the storm's own future, so whatever lead time they give is earned. On the
+  uniform scenarios (``720``, ``chicago``) the forecasts take the scenario's own future rain (a
+  perfect forecast, stored as an uploaded series and said so in the run's trigger);
 * the **notify sender**, delivering to a local in-memory outbox (the demo's contacts are
   fictitious): what was sent shows on the outbox page;
 * the **web server** (uvicorn), unless ``serve`` is off.
@@ -31,7 +35,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, Final
@@ -175,7 +179,8 @@ class StoryOptions:
     hours: int = HOURS
     cell_m: float = CELL_M
     tick_s: float = 2.0
-    scenario: ScenarioName = "720"
+    #: ``720-radar`` falls back to ``720`` (with a note) where the reference radar is absent.
+    scenario: ScenarioName = "720-radar"
 
 
 class Story:
@@ -195,6 +200,17 @@ class Story:
         self._ingest: Any = None
         self.plan: ReplayPlan | None = None
         self.rain: Hyetograph | None = None
+        self.scenario: ScenarioName = options.scenario
+        if self.scenario == "720-radar":
+            from fangxun.demo.radar_storm import DEMO_RADAR_FEED, reference_radar_dir
+
+            if reference_radar_dir() is None:
+                say("reference radar not found: the 7·20 replay is the uniform reconstruction")
+                self.scenario = "720"
+            else:  # forecasts take their rain from the radar the replay publishes
+                self.settings = self.settings.model_copy(
+                    update={"rain_radar_feed": DEMO_RADAR_FEED}
+                )
         self.warnings = _optional("fangxun.warnings.service")
         self.official = _optional("fangxun.warnings.official")
         #: The official signal the demo's meteorological service has out: (colour, identifier,
@@ -221,14 +237,14 @@ class Story:
         with session_scope(self.engine) as session:
             self.plan = build_plan(
                 session=session,
-                scenario=o.scenario,
+                scenario=self.scenario,
                 first_hour=o.first_hour,
                 hours=o.hours,
                 cell_m=o.cell_m,
                 drainage_mm_h=drainage,
                 progress=self.say,
             )
-        self.rain, _label = scenario_rain(o.scenario, first_hour=o.first_hour, hours=o.hours)
+        self.rain, _label = scenario_rain(self.scenario, first_hour=o.first_hour, hours=o.hours)
         return self.plan
 
     def _thread(self, name: str, target: Callable[[], None]) -> None:
@@ -302,6 +318,7 @@ class Story:
             sleep=self._sleep,
             on_start=self._replay_started,
             stop=self._stop.is_set,
+            on_frame=self.publish_radar if self.plan.radar is not None else None,
         )
         # Let ingest store the last frames and the conductor see them.
         self._stop.wait(2 * self.options.tick_s + 1.0)
@@ -313,6 +330,26 @@ class Story:
         if end is not None:
             replay_clock.ended(self.settings.data_dir, at=end)  # the screens hold at the end
         self._replay_done.set()
+
+    def publish_radar(self, offset_s: float, at: datetime) -> None:
+        """Store the radar frame valid at replay offset ``offset_s`` (time ``at``) in the rain
+        frame store, as a radar feed delivers it (called with each gauge report)."""
+        from pathlib import Path
+
+        from fangxun.demo.radar_storm import DEMO_RADAR_FEED
+        from fangxun.rain import service as rain_service
+
+        assert self.plan is not None and self.plan.radar is not None
+        k = round(offset_s / 300.0) - 1
+        if not 0 <= k < len(self.plan.radar.frames):
+            return
+        frame = self.plan.radar.frames[k]
+        frame = replace(frame, time=at)
+        with session_scope(self.engine) as session:
+            rain_service.store_frame(
+                session=session, data_dir=Path(self.settings.data_dir), feed=DEMO_RADAR_FEED,
+                frame=frame, importer="demo-replay",
+            )  # fmt: skip
 
     def detect_storm_events(self, now: datetime | None = None) -> list[int]:
         """Store the replayed storm as a storm event (reports domain), so that it appears under
@@ -461,7 +498,7 @@ class Story:
         from fangxun.forecast import flows, schedule
         from fangxun.forecast import service as forecast
         from fangxun.forecast.models import RunPurpose
-        from fangxun.forecast.schemas import ForecastRunCreate, SeriesRain
+        from fangxun.forecast.schemas import ForecastRunCreate, NowcastRain, SeriesRain
 
         if self._forecast is not None and self._forecast.is_alive():
             return
@@ -472,19 +509,24 @@ class Story:
             why = schedule.reason_to_run(session=session, settings=self.settings, now=now)
             if why is None:
                 return
+            radar = self.plan is not None and self.plan.radar is not None
+            rain: NowcastRain | SeriesRain = (
+                NowcastRain()  # the rain chain's nowcast from the radar published so far
+                if radar
+                else SeriesRain(step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset))
+            )
             run = forecast.create_run(
                 session=session,
                 run_in=ForecastRunCreate(
-                    rain=SeriesRain(
-                        step_s=FORECAST_STEP_S, intensity_mm_h=self.forecast_rain(offset)
-                    ),
+                    rain=rain,
                     purpose=RunPurpose.operational,  # the scheduler's run: the forecast in force
                 ),
                 actor=schedule.SCHEDULER,
                 settings=self.settings,
             )
             run.issued_at = now
-            run.params = {**run.params, "trigger": f"{why} (demo: the scenario's rain as forecast)"}
+            how = "nowcast from the replayed radar" if radar else "the scenario's rain as forecast"
+            run.params = {**run.params, "trigger": f"{why} (demo: {how})"}
             run_id = run.id
 
         def execute() -> None:

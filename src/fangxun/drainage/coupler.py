@@ -12,8 +12,10 @@ clock reaches t + Δ (the last routing step may overshoot a little: t′ ≥ t +
 summing over the routing steps the volume each node took in and the volume SWMM reported as
 flooding at the node (``overflow``), both integrated as SWMM integrates them (the mean of a
 routing step's old and new rates), so that they are SWMM's own volumes. Then the surface gives up
-exactly what the nodes took in and receives exactly what they flooded
-(:meth:`Model.exchange`), and runs to t′. The surface never goes negative (q is limited so that
+exactly what the nodes took in and receives exactly what they flooded, both spread over the
+interval [t, t′] they were exchanged in (:meth:`Model.schedule_exchange`: each surface step
+moves its share after its flow update), and runs to t′. The surface never goes negative (q is
+limited so that
 q·(Δ + one routing step) ≤ h·A_cell, and any remainder is carried to the next chunk as a debt);
 the network never goes negative (it only ever receives from the surface; what it returns is
 what SWMM itself overflows). So the total — surface + network + outfalls + losses — is
@@ -186,7 +188,7 @@ class Coupler:
         work_dir: where SWMM writes its report and output files (a temporary folder if None).
     """
 
-    def __init__(  # noqa: C901  validation of each option in turn; split with Model's (issue 25)
+    def __init__(
         self,
         model: Model,
         inp_path: str | Path,
@@ -200,7 +202,6 @@ class Coupler:
         tailwater: Mapping[str, Stage] | None = None,
         work_dir: str | Path | None = None,
     ) -> None:
-        from pyswmm import Links, Nodes, Simulation
         from swmm.toolkit import solver
 
         if not (math.isfinite(exchange_interval_s) and exchange_interval_s > 0):
@@ -212,17 +213,33 @@ class Coupler:
         self.exchange_interval_s = float(exchange_interval_s)
         self.duration_s = float(duration_s)
         self._solver = solver
-        self._tmp = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="fangxun-swmm-")
             work_dir = self._tmp.name
-        wd = Path(work_dir)
-        if pumps_off:
+        self.pumps_off = list(pumps_off)
+        self._open(Path(inp_path), Path(work_dir))
+        self._place_inlets(cells)
+        self._set_factors(inlet_factor or {})
+        self._set_pumps_and_tailwater(tailwater or {})
+        # Before the start: SWMM must keep nothing above a coupled node's rim (the surface is
+        # the ponding), and must run at least as long as we want.
+        for name in self.coupled:
+            self._node[name].ponding_area = 0.0
+        end = self.sim.start_time + timedelta(seconds=self.duration_s + 86400.0)
+        if self.sim.end_time < end:
+            self.sim.end_time = end
+        self._init_state()
+
+    def _open(self, inp_path: Path, wd: Path) -> None:
+        """Open the SWMM simulation (a copy of the file with ``pumps_off`` off) and its nodes."""
+        from pyswmm import Links, Nodes, Simulation
+
+        if self.pumps_off:
             # a copy of the file with the pumps off (status, depths and rules; see with_pumps_off)
-            src = Path(inp_path)
-            copy = wd / src.name
+            copy = wd / inp_path.name
             copy.write_text(
-                with_pumps_off(src.read_text(encoding="utf-8-sig"), tuple(pumps_off)),
+                with_pumps_off(inp_path.read_text(encoding="utf-8-sig"), tuple(self.pumps_off)),
                 encoding="utf-8",
             )
             inp_path = copy
@@ -237,17 +254,20 @@ class Coupler:
         self._q_factor = SI_FLOW_UNITS[units]  # flow units → m³/s
         self._started = False
         self._closed = False
-
-        nodes = Nodes(self.sim)
-        links = Links(self.sim)
-        self._node = {n.nodeid: n for n in nodes}
+        self._node = {n.nodeid: n for n in Nodes(self.sim)}
+        self._links = {lk.linkid: lk for lk in Links(self.sim)}
         self._index = {name: i for i, name in enumerate(self._node)}
         self.outfalls = [name for name, n in self._node.items() if n.is_outfall()]
+        self._oidx = [self._index[n] for n in self.outfalls]
+
+    def _place_inlets(
+        self, cells: Mapping[str, tuple[int, int] | Sequence[tuple[int, int]]]
+    ) -> None:
+        """Each coupled node's own cell (flooding returns there) and its inlet cells."""
         unknown = [n for n in cells if n not in self._node]
         if unknown:
             raise NetworkError(f"coupled node(s) not in the network: {', '.join(unknown)}")
         self.coupled = [n for n in cells if not self._node[n].is_outfall()]
-        # each node's inlet cells (the first is its own: flooding returns there)
         inlets = {n: _cell_list(cells[n], n) for n in self.coupled}
         self._rows = np.array([inlets[n][0][0] for n in self.coupled], dtype=np.int64)
         self._cols = np.array([inlets[n][0][1] for n in self.coupled], dtype=np.int64)
@@ -257,37 +277,34 @@ class Coupler:
         self._in_rows = np.array([c[0] for n in self.coupled for c in inlets[n]], dtype=np.int64)
         self._in_cols = np.array([c[1] for n in self.coupled for c in inlets[n]], dtype=np.int64)
         self._cidx = [self._index[n] for n in self.coupled]
-        self._oidx = [self._index[n] for n in self.outfalls]
         self._full_depth = np.array([self._node[n].full_depth for n in self.coupled])
-        grid = model.grid
-        self._ground = np.asarray(grid.elevation[self._in_rows, self._in_cols], dtype=np.float64)
-        factors = dict(inlet_factor or {})
+        elevation = self.model.grid.elevation
+        self._ground = np.asarray(elevation[self._in_rows, self._in_cols], dtype=np.float64)
+
+    def _set_factors(self, factors: Mapping[str, float]) -> None:
+        """Per-node inflow capacity factors (a blocked inlet), 1 where not given."""
         for name, f in factors.items():
             if name not in self._node:
                 raise NetworkError(f"inlet_factor names node {name}, not in the network")
             if not (math.isfinite(f) and f >= 0.0):
                 raise ValueError(f"inlet_factor for {name} must be >= 0, got {f}")
         self._factor = np.array([factors.get(n, 1.0) for n in self.coupled])
-        link_names = {lk.linkid: lk for lk in links}
-        self.pumps_off = list(pumps_off)
+
+    def _set_pumps_and_tailwater(self, tailwater: Mapping[str, Stage]) -> None:
+        """Check the pumps held off and the outfalls given a tailwater; index them for SWMM."""
+        names = list(self._links)
         for p in self.pumps_off:
-            if p not in link_names or not link_names[p].is_pump():
+            if p not in self._links or not self._links[p].is_pump():
                 raise NetworkError(f"pump {p} is not a pump of the network")
-        self._pump_idx = [list(link_names).index(p) for p in self.pumps_off]
-        self._tailwater = {}
-        for name, stage in (tailwater or {}).items():
+        self._pump_idx = [names.index(p) for p in self.pumps_off]
+        self._tailwater: dict[int, Callable[[float], float]] = {}
+        for name, stage in tailwater.items():
             if name not in self.outfalls:
                 raise NetworkError(f"tailwater names {name}, which is not an outfall")
             self._tailwater[self._index[name]] = _stage_fn(stage)
 
-        # Before the start: SWMM must keep nothing above a coupled node's rim (the surface is
-        # the ponding), and must run at least as long as we want.
-        for name in self.coupled:
-            self._node[name].ponding_area = 0.0
-        end = self.sim.start_time + timedelta(seconds=self.duration_s + 86400.0)
-        if self.sim.end_time < end:
-            self.sim.end_time = end
-
+    def _init_state(self) -> None:
+        """Zero the exchange state and the run's records."""
         n = len(self.coupled)
         m = self._in_node.size
         self._q = np.zeros(m)  # m³/s per inlet cell this chunk (a node takes their sum)
@@ -423,21 +440,35 @@ class Coupler:
             self.seconds_in_swmm += time.perf_counter() - t0
             # 3. the surface pays what the nodes took and receives what they flooded
             t0 = time.perf_counter()
-            if n:
-                request = -v_in - self._debt
-                moved = model.exchange(self._in_rows, self._in_cols, request)
-                self._debt = np.maximum(moved - request, 0.0)
-                model.exchange(self._rows, self._cols, v_out)  # never limited: all arrives
-                self.exchange_in_m3 += float(v_in.sum())
-                self.exchange_out_m3 += float(v_out.sum())
-                self._flooded_last = v_out > 0.0
-                for k, name in enumerate(self.coupled):
-                    self.node_flooded_m3[name] += float(v_out[k])
-            model.run_until(self.swmm_time_s)
+            self._advance_surface(v_in, v_out)
             self.seconds_in_surface += time.perf_counter() - t0
             self._record_outfalls(self.swmm_time_s)
             if progress is not None:
                 progress(self.swmm_time_s, t_end_s)
+
+    def _advance_surface(self, v_in: Any, v_out: Any) -> None:
+        """The surface pays what the nodes took (``v_in`` per inlet cell, m³) and receives what
+        they flooded (``v_out`` per node, m³) over the chunk SWMM just ran, and runs to its end.
+
+        Both enter the surface over that interval, step by step (:meth:`Model.schedule_exchange`):
+        taken at once, an inlet's 10 s of inflow empties its cell, and at the surface's default
+        step the waves this starts are not damped within the interval (the street sloshes).
+        """
+        model = self.model
+        if not len(self.coupled):
+            model.run_until(self.swmm_time_s)
+            return
+        request = -v_in - self._debt
+        span = self.swmm_time_s - model.time_s
+        paid = model.schedule_exchange(self._in_rows, self._in_cols, request, span)
+        model.schedule_exchange(self._rows, self._cols, v_out, span)  # never limited: all arrives
+        self.exchange_in_m3 += float(v_in.sum())
+        self.exchange_out_m3 += float(v_out.sum())
+        self._flooded_last = v_out > 0.0
+        for k, name in enumerate(self.coupled):
+            self.node_flooded_m3[name] += float(v_out[k])
+        model.run_until(self.swmm_time_s)
+        self._debt = np.maximum(paid.moved_m3 - request, 0.0)
 
     # ------------------------------------------------------------------ results
 

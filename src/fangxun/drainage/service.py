@@ -17,6 +17,8 @@ every linked outfall.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import logging
 import shutil
@@ -35,7 +37,7 @@ from fangxun.monitoring.models import Datastream, ObservedProperty, Station, Sta
 
 from .checks import check_against_terrain
 from .models import DrainageNetwork, DrainageStationLink, StationRole
-from .network import NetworkError, read_inp
+from .network import Network, NetworkError, read_inp
 
 log = logging.getLogger(__name__)
 
@@ -153,15 +155,18 @@ def link_station(
     swmm_name: str,
     actor: Actor,
     settings: Settings,
+    parsed: Network | None = None,
 ) -> DrainageStationLink:
-    """Say that ``station_code``'s telemetry drives SWMM pump/outfall ``swmm_name``."""
+    """Say that ``station_code``'s telemetry drives SWMM pump/outfall ``swmm_name``.
+
+    ``parsed``: the network's file already read (:func:`read_inp`), to link many at once."""
     station = session.scalar(select(Station).where(Station.code == station_code))
     if station is None:
         raise NotFoundError(f"station {station_code} does not exist")
     want = StationKind.pump_station if role == StationRole.pump else StationKind.river_gauge
     if station.kind != want:
         raise ValidationFailed(f"station {station_code} is a {station.kind}, not a {want}")
-    net = read_inp(settings.data_dir / network.inp_file)
+    net = parsed or read_inp(settings.data_dir / network.inp_file)
     names = [p.name for p in net.pumps] if role == StationRole.pump else net.outfalls
     known = {n if isinstance(n, str) else n.name for n in names}
     if swmm_name not in known:
@@ -291,3 +296,138 @@ def district_terrain(settings: Settings) -> Grid | None:
 
     path = terrain_path(settings)
     return read_terrain(path) if path.exists() else None
+
+
+#: Map colours of the network's features (CSS), by kind.
+LAYER_COLOURS = {
+    "pipe": "#3b6fb6",
+    "manhole": "#3b6fb6",
+    "outfall": "#0b8a7a",
+    "storage": "#6a51a3",
+    "pump_station": "#d95f02",
+}
+
+
+def network_geojson(*, session: Session, settings: Settings) -> dict[str, Any]:
+    """The active network for the map (RFC 7946, WGS 84 lon/lat): pipes as lines (with their
+    ``[VERTICES]``), manholes, outfalls and storage units as points, and one point per pump
+    station (the wet well its pumps draw from) listing its pumps and the telemetry station
+    that drives them. Every feature's ``kind`` is one of :data:`LAYER_COLOURS`' keys and
+    carries that ``colour``. An empty collection without a network (or without coordinates).
+
+    Coordinates are in the district terrain's CRS (what the terrain check assumes).
+    """
+    empty: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+    row = active_network(session=session)
+    if row is None:
+        return empty
+    crs = _terrain_crs(settings)
+    if crs is None:
+        return empty
+    links = session.scalars(
+        select(DrainageStationLink).where(DrainageStationLink.network_id == row.id)
+    )
+    codes = {s.id: s.code for s in session.scalars(select(Station))}
+    station_of = {lk.swmm_name: codes.get(lk.station_id) for lk in links}
+    body = _network_features(str(settings.data_dir / row.inp_file), row.sha256, crs)
+    features = copy.deepcopy(body)
+    for f in features:
+        p = f["properties"]
+        if p["kind"] == "pump_station":
+            p["station"] = next((station_of[q] for q in p["pumps"] if q in station_of), None)
+        elif p["kind"] == "outfall":
+            p["river_gauge"] = station_of.get(p["name"])
+    return {"type": "FeatureCollection", "features": features, "network": row.name}
+
+
+def _terrain_crs(settings: Settings) -> str | None:
+    from fangxun.forecast.service import terrain_path
+
+    path = terrain_path(settings)
+    if not path.exists():
+        return None
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return None if src.crs is None else src.crs.to_wkt()
+
+
+@functools.lru_cache(maxsize=4)
+def _network_features(path: str, sha256: str, crs_wkt: str) -> list[dict[str, Any]]:
+    """The features of :func:`network_geojson` without telemetry (cached by file and CRS)."""
+    from pyproj import Transformer
+
+    del sha256  # part of the cache key: a re-import of another file at the same path
+    net = read_inp(Path(path))
+    to_wgs84 = Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
+
+    def lonlat(x: float, y: float) -> list[float]:
+        lon, lat = to_wgs84.transform(x, y)
+        return [round(float(lon), 7), round(float(lat), 7)]
+
+    def point(kind: str, name: str, x: float, y: float, **props: Any) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": lonlat(x, y)},
+            "properties": {"kind": kind, "name": name, "colour": LAYER_COLOURS[kind], **props},
+        }
+
+    features: list[dict[str, Any]] = []
+    for link in net.conduits:
+        a, b = net.nodes[link.from_node], net.nodes[link.to_node]
+        if a.x is None or a.y is None or b.x is None or b.y is None:
+            continue
+        xy = [(a.x, a.y), *net.vertices.get(link.name, []), (b.x, b.y)]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [lonlat(*p) for p in xy]},
+                "properties": {
+                    "kind": "pipe",
+                    "name": link.name,
+                    "colour": LAYER_COLOURS["pipe"],
+                    "diameter_m": link.geom1_m,
+                    "length_m": link.length_m,
+                },
+            }
+        )
+    pumps_by_well: dict[str, list[str]] = {}
+    for pump in net.pumps:
+        pumps_by_well.setdefault(pump.from_node, []).append(pump.name)
+    kinds = {"junction": "manhole", "outfall": "outfall", "storage": "storage"}
+    for node in net.nodes.values():
+        if node.x is None or node.y is None:
+            continue
+        if node.name in pumps_by_well:
+            pumps = sorted(pumps_by_well[node.name])
+            features.append(point("pump_station", node.name, node.x, node.y, pumps=pumps))
+        elif node.kind in kinds:
+            features.append(
+                point(
+                    kinds[node.kind],
+                    node.name,
+                    node.x,
+                    node.y,
+                    rim_m=round(node.rim_m, 3),
+                    invert_m=round(node.invert_m, 3),
+                )
+            )
+    return features
+
+
+def linked_pump_stations(*, session: Session) -> list[str]:
+    """Codes of the pump stations that drive pumps of the active network (for a what-if form)."""
+    row = active_network(session=session)
+    if row is None:
+        return []
+    stmt = (
+        select(Station.code)
+        .join(DrainageStationLink, DrainageStationLink.station_id == Station.id)
+        .where(
+            DrainageStationLink.network_id == row.id,
+            DrainageStationLink.role == StationRole.pump,
+        )
+        .distinct()
+        .order_by(Station.code)
+    )
+    return list(session.scalars(stmt))

@@ -204,6 +204,11 @@ def _assignment(session: Session, actor: Actor, assignment_id: int) -> DutyAssig
     return assignment
 
 
+def get_assignment(*, session: Session, assignment_id: int, actor: Actor) -> DutyAssignment:
+    """An assignment of a shift in the actor's jurisdiction, else :class:`NotFoundError`."""
+    return _assignment(session, actor, assignment_id)
+
+
 def remove_assignment(*, session: Session, assignment_id: int, actor: Actor) -> DutyShift:
     """Take a person off a shift; taking the leader off leaves a gap (see :func:`find_gaps`)."""
     assignment = _assignment(session, actor, assignment_id)

@@ -33,6 +33,9 @@ Ensemble perturbations (documented, seeded): member 0 is the unperturbed control
 scales every rain amount by ``s = exp(ε)``, ``ε ~ N(0, σ²)`` (lognormal, median 1) and shifts the
 whole series in time by ``δ ~ N(0, sd²)`` seconds (positive: later). Rain that a negative shift
 moves before the forecast start is lost; a positive shift starts the forecast with a dry spell.
+Gridded rain (a field per block, :class:`~fangxun.inundation.GriddedRain`) is perturbed the
+same way (:func:`perturb_gridded`) unless the rain source gives its own ensemble members (the
+STEPS nowcast): member k then runs on the source's member field k − 1, unperturbed.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fangxun.inundation import Grid, Hyetograph, Model
+from fangxun.inundation import Grid, GriddedRain, Hyetograph, Model
 from fangxun.inundation.rain import StormFormula
 
 FloatArray = npt.NDArray[np.float64]
@@ -135,7 +138,7 @@ def simulate_gauges(
     *,
     elevation: FloatArray,
     cell_size_m: float,
-    rain: Hyetograph,
+    rain: Hyetograph | GriddedRain,
     drainage_mm_h: float,
     gauges: Mapping[str, tuple[int, int]],
     duration_s: float,
@@ -200,6 +203,7 @@ def build_district(
     | FloatArray
     | Callable[[tuple[int, int], Transform6, str | None], FloatArray],
     subgrid: bool = True,
+    blocked: Callable[[tuple[int, int], Transform6, str | None], BoolArray] | None = None,
 ) -> District:
     """Read the terrain GeoTIFF and build the :class:`District` at ``resolution_m`` (0 = native).
 
@@ -210,6 +214,9 @@ def build_district(
 
     With ``subgrid`` (the default) a district coarser than its terrain keeps the terrain's
     pixels and runs the subgrid model (see the module docstring).
+
+    ``blocked`` (a callable like the rasters') marks terrain cells that water cannot enter
+    (building footprints): they join the nodata mask before aggregation.
 
     Raises ``ValueError`` when the terrain cannot be read, ``resolution_m`` is not a whole
     multiple of the terrain's cell size, or a raster does not match the terrain's shape.
@@ -226,10 +233,16 @@ def build_district(
                 f"forecast resolution {resolution_m} m must be a whole multiple of the terrain's "
                 f"cell size {r.cell_size} m ({terrain_path})"
             )
-    z, mask = aggregate(r.values, r.nodata_mask, factor)
     t = r.transform
     native: Transform6 = (t.a, t.b, t.c, t.d, t.e, t.f)
     crs_wkt = r.crs.to_wkt() if r.crs is not None else None
+    nodata = np.asarray(r.nodata_mask, dtype=bool)
+    if blocked is not None:
+        walls = np.asarray(blocked(r.values.shape, native, crs_wkt), dtype=bool)
+        if walls.shape != nodata.shape:
+            raise ValueError(f"blocked cells are {walls.shape}, the terrain {nodata.shape}")
+        nodata = nodata | walls
+    z, mask = aggregate(r.values, nodata, factor)
 
     def field_of(value: Any, what: str, fill: float) -> float | FloatArray:
         if callable(value):
@@ -241,7 +254,7 @@ def build_district(
             raise ValueError(
                 f"{what} raster is {arr.shape}, the terrain {r.values.shape} ({terrain_path})"
             )
-        coarse, empty = aggregate(arr, r.nodata_mask, factor)
+        coarse, empty = aggregate(arr, nodata, factor)
         return np.where(empty, fill, coarse)
 
     transform = (t.a * factor, t.b, t.c, t.d, t.e * factor, t.f)
@@ -250,7 +263,7 @@ def build_district(
         cy, cx = z.shape
         fine = {
             "fine_elevation": np.asarray(r.values[: cy * factor, : cx * factor], dtype=np.float64),
-            "fine_nodata_mask": np.asarray(r.nodata_mask[: cy * factor, : cx * factor], dtype=bool),
+            "fine_nodata_mask": nodata[: cy * factor, : cx * factor],
             "subgrid_ratio": factor,
         }
     return District(
@@ -349,6 +362,25 @@ def perturb(
     return Hyetograph.from_blocks(step_s, blocks)
 
 
+def perturb_gridded(rain: GriddedRain, *, scale: float, shift_s: float) -> GriddedRain:
+    """Gridded ``rain`` with every field times ``scale`` and every block ``shift_s`` seconds later
+    (exact: block boundaries move; rain a negative shift moves before 0 is lost, a positive
+    shift starts with a dry block)."""
+    if not (math.isfinite(scale) and scale >= 0.0):
+        raise ValueError(f"rain scale must be finite and >= 0, got {scale!r}")
+    t = np.asarray(rain.times_s, np.float64) + shift_s
+    f = np.asarray(rain.intensity_mm_h, np.float64) * scale
+    if t[0] > 0.0:
+        t = np.concatenate([[0.0], t])
+        f = np.concatenate([np.zeros((1, *rain.shape)), f])
+    else:
+        # keep the block that holds time 0 (the last one starting at or before 0), from 0
+        k = int(np.searchsorted(t, 0.0, side="right")) - 1
+        t, f = t[k:].copy(), f[k:]
+        t[0] = 0.0
+    return GriddedRain(t.tolist(), f)
+
+
 def member_perturbations(
     members: int, *, sigma: float, shift_sd_s: float, seed: int
 ) -> list[tuple[float, float]]:
@@ -366,9 +398,10 @@ def member_perturbations(
 
 @dataclass(frozen=True)
 class MemberSpec:
-    """One member run: its rain, horizon (s), output interval (s), gauges, warm start depth (m)."""
+    """One member run: its rain (uniform, or a field per block on the district grid), horizon
+    (s), output interval (s), gauges, warm start depth (m)."""
 
-    rain: Hyetograph
+    rain: Hyetograph | GriddedRain
     horizon_s: float
     output_interval_s: float
     gauges: dict[str, tuple[int, int]]
@@ -677,6 +710,27 @@ def exceedance_probability(peaks_m: Sequence[float], threshold_m: float) -> floa
     if not peaks_m:
         raise ValueError("no members")
     return sum(1 for p in peaks_m if p >= threshold_m) / len(peaks_m)
+
+
+#: Rain colour scale, mm/h (lower bounds) and colours: the usual radar steps, light to violent.
+RAIN_SCALE_MM_H: tuple[float, ...] = (0.1, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+RAIN_COLOURS: tuple[str, ...] = (
+    "#c6dbef", "#6baed6", "#2171b5", "#41ab5d", "#fdd835", "#fb8c00", "#e53935", "#8e24aa",
+)  # fmt: skip
+
+
+def rain_rgba(rate_mm_h: FloatArray) -> Any:
+    """An RGBA uint8 image of a rain field (mm/h) in the steps of :data:`RAIN_SCALE_MM_H`,
+    transparent below the first step."""
+    from matplotlib.colors import to_rgba
+
+    r = np.where(np.isfinite(rate_mm_h), rate_mm_h, 0.0)
+    k = np.digitize(r, RAIN_SCALE_MM_H) - 1  # −1: below the first step
+    lut = np.array([to_rgba(c, 0.7) for c in RAIN_COLOURS])
+    rgba = np.zeros((*r.shape, 4))
+    wet = k >= 0
+    rgba[wet] = lut[k[wet]]
+    return (rgba * 255).astype(np.uint8)
 
 
 def overlay_rgba(max_depth_m: FloatArray, *, min_depth_m: float = 0.03, vmax_m: float = 0.6) -> Any:

@@ -7,7 +7,11 @@
   e.g. a radar or NWP product uploaded through the API or a CSV file.
 * **The chain** (:func:`choose_rain`): blended radar nowcast → radar nowcast → QPF (gridded,
   from the rain frame store, :mod:`fangxun.rain.chain`) → gauge persistence (below) → none; the
-  choice records the source and why the better ones were passed over.
+  choice records the source, the age of its data and why the better ones were passed over. A
+  gridded source gives the rain *field* on the district model grid (the model runs on it, not
+  on its district mean), and with an ensemble forecast the nowcast's own members (STEPS): member
+  k of the forecast runs on member k − 1 of the nowcast ensemble, member 0 on the deterministic
+  nowcast. The scheduled forecast takes the same path.
 * **Nowcast** (when no rain is given): persistence with exponential decay. The mean intensity of
   every rain gauge over the last ``window_s`` (their arithmetic mean, mm/h) is taken as the rate
   at the forecast start, and decays as ``i(t) = i0 · exp(−t/τ)`` (τ = ``decay_s``), evaluated
@@ -23,11 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun.config import Settings
+
+if TYPE_CHECKING:
+    from fangxun.rain.chain import DistrictGrid
 from rainkit import GriddedRain, Hyetograph, StormFormula, chicago_hyetograph
 
 
@@ -129,7 +139,9 @@ class RainChoice:
     gauge_persistence, none); ``reasons`` say why each better source was passed over.
     ``gridded`` holds the field (mm/h on the district grid) for the gridded sources, and
     ``hyetograph`` is always set: the district-mean series of the field, or the gauges'
-    persistence, or no rain.
+    persistence, or no rain. ``members`` are the ensemble's fields for forecast members 1, 2, …
+    (empty: the forecast perturbs the control's rain); ``data_time`` the time of the newest data
+    behind the rain (the last radar frame, the QPF's issue time, the forecast start for gauges).
     """
 
     source: str
@@ -137,6 +149,21 @@ class RainChoice:
     gridded: GriddedRain | None = None
     reasons: list[str] = field(default_factory=list)
     detail: str = ""
+    members: list[GriddedRain] = field(default_factory=list)
+    data_time: datetime | None = None
+
+    def info(self, issued_at: datetime) -> dict[str, object]:
+        """The source of the rain and its age at ``issued_at`` (s), for the run's summary."""
+        age = (issued_at - self.data_time).total_seconds() if self.data_time else None
+        return {
+            "source": self.source,
+            "detail": self.detail,
+            "reasons": list(self.reasons),
+            "data_time": self.data_time.isoformat() if self.data_time else None,
+            "age_s": age,
+            "spatial": self.gridded is not None,
+            "ensemble_members": len(self.members),
+        }
 
     def note(self) -> str:
         """One line for the run record and the web: the source and why."""
@@ -161,11 +188,14 @@ def choose_rain(
     gauge_decay_s: float,
     step_s: float = 300.0,
     max_radar_age_s: float = 900.0,
+    members: int = 1,
+    seed: int = 0,
 ) -> RainChoice:
     """Blended nowcast → radar nowcast → QPF → gauge persistence → none; the first that works.
 
     ``grid`` is a :class:`fangxun.rain.chain.DistrictGrid`. A feed that fails (no frames, old
-    frames, an error in the nowcast) is recorded in ``reasons`` and the chain goes on.
+    frames, an error in the nowcast) is recorded in ``reasons`` and the chain goes on. With
+    ``members`` > 1 a nowcast source also gives ``members − 1`` ensemble fields (seeded).
     """
     from fangxun.rain.chain import DistrictGrid, gridded_rain
 
@@ -181,15 +211,19 @@ def choose_rain(
             radar_feed=radar_feed or "",
             qpf_feed=qpf_feed,
             max_radar_age=timedelta(seconds=max_radar_age_s),
+            members=members,
+            seed=seed,
         )
         reasons.extend(g.reasons)
         if g.source is not None and g.intensity_mm_h is not None:
-            gridded = GriddedRain(g.times_s, g.intensity_mm_h)
-            means = g.intensity_mm_h.reshape(len(g.times_s), -1).mean(axis=1)
             last = g.times_s[-1] - g.times_s[-2] if len(g.times_s) > 1 else step_s
-            t = [*g.times_s, g.times_s[-1] + last]
+            end = g.times_s[-1] + last
+            gridded = _ending(g.times_s, g.intensity_mm_h, end)
+            means = g.intensity_mm_h.reshape(len(g.times_s), -1).mean(axis=1)
+            t = [*g.times_s, end]
             hyeto = Hyetograph(times_s=t, intensity_mm_h=[*map(float, means), 0.0])
-            return RainChoice(g.source, hyeto, gridded, reasons, g.detail)
+            ens = [_ending(g.times_s, m, end) for m in g.member_fields]
+            return RainChoice(g.source, hyeto, gridded, reasons, g.detail, ens, g.data_time)
     else:
         reasons.append("no radar or QPF feed configured")
     means_by_gauge = gauge_mean_intensities(session=session, end=issued_at, window_s=gauge_window_s)
@@ -198,10 +232,31 @@ def choose_rain(
             list(means_by_gauge.values()), horizon_s=horizon_s, decay_s=gauge_decay_s, step_s=step_s
         )
         return RainChoice(
-            "gauge_persistence", rain, None, reasons, f"{len(means_by_gauge)} gauge(s)"
-        )
+            "gauge_persistence", rain, None, reasons, f"{len(means_by_gauge)} gauge(s)",
+            data_time=issued_at,
+        )  # fmt: skip
     reasons.append("gauge persistence: no gauge reported in the window")
     return RainChoice("none", Hyetograph(times_s=[0.0], intensity_mm_h=[0.0]), None, reasons)
+
+
+def _ending(times_s: Sequence[float], fields: npt.NDArray[np.float64], end_s: float) -> GriddedRain:
+    """Gridded rain of ``fields`` on ``times_s`` and dry from ``end_s`` (a nowcast says nothing
+    after its last lead: no rain is claimed there rather than the last field held for ever)."""
+    zero = np.zeros((1, *fields.shape[1:]))
+    return GriddedRain([*times_s, end_s], np.concatenate([fields, zero]))
+
+
+def district_grid(
+    *, crs_wkt: str, transform: Sequence[float], shape: tuple[int, int]
+) -> DistrictGrid:
+    """The :class:`fangxun.rain.chain.DistrictGrid` of a model grid (CRS WKT, the six affine
+    coefficients in rasterio order, (ny, nx))."""
+    from affine import Affine
+    from pyproj import CRS
+
+    from fangxun.rain.chain import DistrictGrid
+
+    return DistrictGrid(CRS.from_wkt(crs_wkt), Affine(*tuple(transform)[:6]), shape)
 
 
 def rain_from_chain(
@@ -210,25 +265,28 @@ def rain_from_chain(
     settings: Settings,
     issued_at: datetime,
     horizon_s: float,
-    terrain: Path,
+    terrain: Path | None = None,
+    grid: object | None = None,
+    members: int = 1,
+    seed: int = 0,
 ) -> RainChoice | None:
-    """The chain's rain for a run on the district terrain's grid, or None when no rain feed is
-    configured (``rain_radar_feed``/``rain_qpf_feed``): then the gauges' nowcast stands as
-    before."""
+    """The chain's rain for a run on the district model's ``grid`` (a
+    :class:`~fangxun.rain.chain.DistrictGrid`; else the grid of the ``terrain`` GeoTIFF), or
+    None when no rain feed is configured (``rain_radar_feed``/``rain_qpf_feed``): then the
+    gauges' nowcast stands as before. ``members`` > 1 asks for ensemble fields too."""
     if not (settings.rain_radar_feed or settings.rain_qpf_feed):
         return None
-    import rasterio
-    from affine import Affine
-    from pyproj import CRS
+    if grid is None:
+        import rasterio
 
-    from fangxun.rain.chain import DistrictGrid
-
-    with rasterio.open(terrain) as src:
-        grid = DistrictGrid(
-            CRS.from_wkt(src.crs.to_wkt()),
-            Affine(*tuple(src.transform)[:6]),
-            (int(src.height), int(src.width)),
-        )
+        if terrain is None:
+            raise ValueError("rain_from_chain needs the district grid or its terrain")
+        with rasterio.open(terrain) as src:
+            grid = district_grid(
+                crs_wkt=src.crs.to_wkt(),
+                transform=tuple(src.transform)[:6],
+                shape=(int(src.height), int(src.width)),
+            )
     return choose_rain(
         session=session,
         data_dir=Path(settings.data_dir),
@@ -240,4 +298,6 @@ def rain_from_chain(
         gauge_window_s=settings.forecast_nowcast_window_s,
         gauge_decay_s=settings.forecast_nowcast_decay_s,
         max_radar_age_s=settings.rain_max_radar_age_s,
+        members=members,
+        seed=seed,
     )

@@ -46,7 +46,7 @@ from fangxun.forecast.schemas import (
     SeriesRain,
 )
 from fangxun.hazards.models import HazardPoint, PointStatus
-from fangxun.inundation import Hyetograph
+from fangxun.inundation import GriddedRain, Hyetograph
 from fangxun.inundation.rain import StormFormula
 from fangxun.org.jurisdiction import scope_query
 from fangxun.org.models import Role, User
@@ -65,14 +65,51 @@ def _require_run(actor: Actor) -> None:
 
 
 def storm_formula(settings: Settings) -> StormFormula:
-    """The configured storm intensity formula (i = A/(t + b)^n, A = a(1 + C lg P), mm/min)."""
+    """The district's storm intensity formula (i = A/(t + b)^n, A = a(1 + C lg P), mm/min).
+
+    ``FANGXUN_FORECAST_STORM_FORMULA`` when set; else the one ``fangxun setup storm-formula``
+    stored (named by its recorded source); else the default (an unverified example).
+    """
+    if "forecast_storm_formula" not in settings.model_fields_set:
+        stored = stored_storm_formula(settings)
+        if stored is not None:
+            return StormFormula(
+                a=float(stored["a_mm_min"]), b=float(stored["b"]), c=float(stored["c"]),
+                n=float(stored["n"]), name=str(stored.get("source") or "district"),
+            )  # fmt: skip
     a, b, c, n = settings.forecast_storm_formula
     return StormFormula(a=a, b=b, c=c, n=n, name="configured")
 
 
+def district_dir(settings: Settings) -> Path:
+    """The folder of the district's own inputs set up with ``fangxun setup`` (terrain, land use,
+    buildings, storm formula)."""
+    return Path(settings.data_dir) / "district"
+
+
+def storm_formula_path(settings: Settings) -> Path:
+    """Where ``fangxun setup storm-formula`` records the formula and its source (JSON)."""
+    return district_dir(settings) / "storm_formula.json"
+
+
+def stored_storm_formula(settings: Settings) -> dict[str, Any] | None:
+    """The recorded storm formula: ``a_mm_min``, ``b``, ``c``, ``n``, the ``a`` and unit as given
+    (``a_given``, ``unit``: mm/min or L/(s·ha)) and ``source``; None when none was recorded."""
+    import json
+
+    path = storm_formula_path(settings)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed(f"storm formula {path} is unreadable ({exc})") from exc
+    return data if isinstance(data, dict) else None
+
+
 def district_terrain_path(settings: Settings) -> Path:
     """Where ``fangxun setup terrain`` stores the district's own terrain."""
-    return Path(settings.data_dir) / "district" / "terrain.tif"
+    return district_dir(settings) / "terrain.tif"
 
 
 def terrain_path(settings: Settings) -> Path:
@@ -236,39 +273,94 @@ class PreparedRun:
     warm_start_kind: WarmStartKind = WarmStartKind.dry
     #: District inputs and warm start, for the run's summary.
     details: dict[str, Any] = field(default_factory=dict)
+    #: The control's rain field on the model grid (gridded sources), for the map's rain layer.
+    rain_field: GriddedRain | None = None
+    #: The latest radar frame at the issue time on the model grid (mm/h), when one is held.
+    radar_now: np.ndarray | None = None
 
 
-def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tuple[Hyetograph, str]:
-    """The run's rain and a one-line description of it."""
+@dataclass
+class RunRain:
+    """A run's rain: ``uniform`` is the district-mean series (or the design storm, the uploaded
+    series, the gauges' persistence); ``field`` the same rain as fields on the district model
+    grid when the source is gridded; ``members`` the source's own ensemble fields for forecast
+    members 1, 2, … (empty: members perturb the control's rain); ``info`` the source, its age
+    and why better sources were passed over (the run's summary ``rain``)."""
+
+    uniform: Hyetograph
+    note: str
+    gridded: GriddedRain | None = None
+    members: list[GriddedRain] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def control(self) -> Hyetograph | GriddedRain:
+        """What member 0 runs on: the field where there is one."""
+        return self.gridded if self.gridded is not None else self.uniform
+
+
+def model_grid(district: engine.District) -> Any:
+    """The rain chain's :class:`~fangxun.rain.chain.DistrictGrid` of the district model (None
+    when the terrain has no CRS)."""
+    if district.crs_wkt is None:
+        return None
+    return rainsource.district_grid(
+        crs_wkt=district.crs_wkt, transform=district.transform, shape=district.shape
+    )
+
+
+def build_rain(
+    *,
+    session: Session,
+    run: ForecastRun,
+    settings: Settings,
+    district: engine.District | None = None,
+) -> RunRain:
+    """The run's rain. A nowcast run takes the fallback chain's field on ``district``'s model
+    grid (members from the nowcast ensemble) when a rain feed is configured, else the gauges'
+    persistence."""
     spec = run.params.get("rain") or {"kind": "nowcast"}
     kind = spec.get("kind")
     if kind == "design":
         d = DesignRain.model_validate(spec)
+        formula = storm_formula(settings)
         rain = rainsource.design_storm(
-            storm_formula(settings),
+            formula,
             return_period_years=d.return_period_years,
             duration_s=d.duration_s,
             step_s=d.step_s,
             peak_ratio=d.peak_ratio,
         )
-        return rain, (
+        return RunRain(rain, (
             f"Chicago design storm P={d.return_period_years:g} a, {d.duration_s / 3600:g} h, "
-            f"{rain.total_mm():.1f} mm"
-        )
+            f"{rain.total_mm():.1f} mm (storm formula: {formula.name})"
+        ), info={"source": "design"})  # fmt: skip
     if kind == "series":
         s = SeriesRain.model_validate(spec)
         rain = rainsource.series_rain(s.step_s, s.intensity_mm_h)
-        return rain, f"uploaded series, {rain.total_mm():.1f} mm"
+        return RunRain(
+            rain, f"uploaded series, {rain.total_mm():.1f} mm", info={"source": "series"}
+        )
     NowcastRain.model_validate(spec)
+    grid = model_grid(district) if district is not None else None
     chosen = rainsource.rain_from_chain(
         session=session,
         settings=settings,
         issued_at=run.issued_at,
         horizon_s=run.horizon_s,
-        terrain=terrain_path(settings),
+        terrain=None if grid is not None else terrain_path(settings),
+        grid=grid,
+        members=run.members,
+        seed=int(run.params.get("seed", settings.forecast_seed)),
     )
     if chosen is not None:  # rain feeds configured: the fallback chain, its source and why
-        return chosen.hyetograph, chosen.note()
+        return RunRain(
+            chosen.hyetograph,
+            chosen.note(),
+            chosen.gridded,
+            list(chosen.members),
+            chosen.info(run.issued_at),
+        )
     means = rainsource.gauge_mean_intensities(
         session=session, end=run.issued_at, window_s=settings.forecast_nowcast_window_s
     )
@@ -277,10 +369,10 @@ def build_rain(*, session: Session, run: ForecastRun, settings: Settings) -> tup
         horizon_s=run.horizon_s,
         decay_s=settings.forecast_nowcast_decay_s,
     )
-    return rain, (
+    return RunRain(rain, (
         f"nowcast from {len(means)} gauge(s): persistence with e-folding "
         f"{settings.forecast_nowcast_decay_s:g} s, {rain.total_mm():.1f} mm"
-    )
+    ), info={"source": "gauge_persistence" if means else "none", "age_s": 0.0})  # fmt: skip
 
 
 def _thresholds(point: HazardPoint) -> dict[str, float]:
@@ -305,14 +397,15 @@ class WarmStart:
 
 def _from_previous_run(
     *, session: Session, run: ForecastRun, settings: Settings, shape: tuple[int, int]
-) -> tuple[np.ndarray | None, int | None, str]:
-    """The last forecast's state nearest to now, or (None, None, why not)."""
+) -> tuple[np.ndarray | None, int | None, str, datetime | None]:
+    """The last forecast's state nearest to now and the time it is valid at, or (None, None,
+    why not, None)."""
     prev = current_run(session=session)
     if prev is None or prev.output_dir is None:
-        return None, None, "no previous forecast"
+        return None, None, "no previous forecast", None
     age = (run.issued_at - prev.issued_at).total_seconds()
     if age < 0 or age > settings.forecast_warm_start_max_age_s:
-        return None, None, f"previous forecast #{prev.id} is {age:.0f} s old"
+        return None, None, f"previous forecast #{prev.id} is {age:.0f} s old", None
     states = sorted(Path(settings.data_dir, prev.output_dir).glob("state_*.npy"))
     best: tuple[float, Path] | None = None
     for p in states:
@@ -320,12 +413,51 @@ def _from_previous_run(
         if best is None or abs(t - age) < abs(best[0] - age):
             best = (t, p)
     if best is None:
-        return None, None, f"forecast #{prev.id} kept no state"
+        return None, None, f"forecast #{prev.id} kept no state", None
     depth = np.load(best[1]).astype(np.float64)
     if depth.shape != shape:
-        return None, None, f"forecast #{prev.id} state is {depth.shape}, the model is {shape}"
+        msg = f"forecast #{prev.id} state is {depth.shape}, the model is {shape}"
+        return None, None, msg, None
     depth = np.where(np.isfinite(depth), depth, 0.0)
-    return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s"
+    valid = prev.issued_at + timedelta(seconds=best[0])
+    return depth, prev.id, f"warm start from forecast #{prev.id} at t = {best[0]:.0f} s", valid
+
+
+def _observed_spin_up(
+    *,
+    session: Session,
+    settings: Settings,
+    district: engine.District,
+    depth: np.ndarray,
+    start: datetime,
+    end: datetime,
+) -> tuple[np.ndarray, str]:
+    """``depth`` (valid at ``start``) brought to ``end`` by the model under the rain observed in
+    between: adjusted radar where held, else the gauges by inverse distance
+    (:func:`fangxun.rain.chain.observed_rain`). Unchanged, with the reason, when it cannot be."""
+    grid = model_grid(district)
+    if grid is None:
+        return depth, "no observed-rain spin-up (the terrain has no CRS)"
+    from fangxun.rain.chain import observed_rain
+
+    obs = observed_rain(
+        session=session,
+        data_dir=Path(settings.data_dir),
+        grid=grid,
+        start=start,
+        end=end,
+        radar_feed=settings.rain_radar_feed,
+    )
+    span = (end - start).total_seconds()
+    rain = GriddedRain(obs.times_s, obs.intensity_mm_h)
+    spec = engine.MemberSpec(
+        rain=rain, horizon_s=span, output_interval_s=span, gauges={}, initial_depth=depth,
+        backend=settings.forecast_backend,
+    )  # fmt: skip
+    result = engine.run_member(district, spec)
+    mm = float(rain.depth_m_field(0.0, span).mean()) * 1000.0
+    note = f"brought {span:.0f} s forward under observed rain ({obs.source}: {obs.detail}, "
+    return np.asarray(result.final_depth, np.float64), note + f"{mm:.1f} mm mean)"
 
 
 def latest_ponding_readings(
@@ -412,10 +544,17 @@ def _warm_start(
     the ponding sensors' readings spread over their low areas, else dry."""
     if not run.params.get("warm_start", True):
         return WarmStart(None, WarmStartKind.dry, "dry start (warm start off)")
-    depth, prev_id, why = _from_previous_run(
+    depth, prev_id, why, valid = _from_previous_run(
         session=session, run=run, settings=settings, shape=district.shape
     )
     if depth is not None:
+        if valid is not None and valid < run.issued_at:
+            # the saved state is behind the start: the rain that fell since is observed
+            depth, spun = _observed_spin_up(
+                session=session, settings=settings, district=district, depth=depth,
+                start=valid, end=run.issued_at,
+            )  # fmt: skip
+            why = f"{why}, {spun}"
         return WarmStart(depth, WarmStartKind.run, why, run_id=prev_id)
     obs, sensors, obs_why = _from_observations(
         session=session, run=run, settings=settings, district=district
@@ -512,6 +651,46 @@ def district_inputs(
     return manning, drainage, notes, details
 
 
+def building_inputs(
+    settings: Settings, manning: Any, notes: list[str], details: dict[str, Any]
+) -> tuple[Any, Any]:
+    """Building footprints (``buildings.geojson`` next to the terrain) in the model: returns
+    (manning, blocked) where ``manning`` gets ``forecast_manning["building"]`` on footprint cells
+    in ``roughness`` mode and ``blocked`` (a callable for :func:`engine.build_district`, or None)
+    takes them out of the grid in ``blocked`` mode."""
+    path = _input_file(settings, None, "buildings.geojson")
+    if path is None:
+        return manning, None
+    try:
+        buildings = inputs.read_buildings(path)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    details["buildings"] = {"file": str(path), "mode": buildings.mode,
+                            "footprints": len(buildings.geometries)}  # fmt: skip
+
+    def footprint_cells(
+        shape: tuple[int, int], transform: inputs.Transform, crs_wkt: str | None
+    ) -> np.ndarray:
+        if crs_wkt is None:
+            raise ValueError("the terrain has no CRS: buildings cannot be placed on it")
+        cells = inputs.burn_buildings(buildings, shape=shape, transform=transform, crs_wkt=crs_wkt)
+        details["buildings"]["cells"] = int(cells.sum())
+        return cells
+
+    if buildings.mode == "blocked":
+        notes.append(f"{len(buildings.geometries)} building(s) blocked ({path.name})")
+        return manning, footprint_cells
+    n_building = float(settings.forecast_manning.get("building", 0.2))
+
+    def rough(shape: tuple[int, int], transform: inputs.Transform, crs_wkt: str | None) -> Any:
+        base = manning(shape, transform, crs_wkt) if callable(manning) else manning
+        cells = footprint_cells(shape, transform, crs_wkt)
+        return np.where(cells, n_building, np.broadcast_to(np.asarray(base, float), shape))
+
+    notes.append(f"{len(buildings.geometries)} building(s) at n = {n_building:g} ({path.name})")
+    return rough, None
+
+
 def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> PreparedRun:
     """Read the rain, district, hazard points and warm start of ``run`` into plain data.
 
@@ -524,15 +703,19 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
             "FANGXUN_FORECAST_TERRAIN_PATH"
         )
     manning, drainage, input_notes, details = district_inputs(settings)
+    manning, blocked = building_inputs(settings, manning, input_notes, details)
     district = engine.build_district(
         str(path),
         resolution_m=settings.forecast_resolution_m,
         manning=manning,
         drainage_mm_h=drainage,
+        blocked=blocked,
     )
-    rain, rain_note = build_rain(session=session, run=run, settings=settings)
+    run_rain = build_rain(session=session, run=run, settings=settings, district=district)
+    rain = run_rain.uniform
+    details["rain"] = run_rain.info
     notes = [
-        rain_note,
+        run_rain.note,
         f"model {district.shape[0]}×{district.shape[1]} cells of {district.cell_size:g} m",
         *input_notes,
     ]
@@ -576,17 +759,14 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         shift_sd_s=settings.forecast_shift_sd_s,
         seed=int(run.params.get("seed", settings.forecast_seed)),
     )
+    # members the rain source's own ensemble drives are not perturbed
+    n_ens = min(len(run_rain.members), run.members - 1)
+    perts = [(1.0, 0.0) if 1 <= k <= n_ens else p for k, p in enumerate(perts)]
     step = 60.0
     snapshots = _snapshot_times(settings, run.horizon_s)
     specs = []
     for k, (scale, shift) in enumerate(perts):
-        member_rain = (
-            rain
-            if k == 0
-            else engine.perturb(
-                rain, horizon_s=run.horizon_s, step_s=step, scale=scale, shift_s=shift
-            )
-        )
+        member_rain = _member_rain(run_rain, k, scale, shift, horizon_s=run.horizon_s, step=step)
         specs.append(
             engine.MemberSpec(
                 rain=member_rain,
@@ -610,7 +790,49 @@ def prepare_run(*, session: Session, run: ForecastRun, settings: Settings) -> Pr
         warm.run_id,
         warm_start_kind=warm.kind,
         details=details,
+        rain_field=run_rain.gridded,
+        radar_now=_radar_now(session=session, settings=settings, run=run, district=district),
     )
+
+
+def _radar_now(
+    *, session: Session, settings: Settings, run: ForecastRun, district: engine.District
+) -> np.ndarray | None:
+    """The latest radar frame of the configured feed at the issue time (not older than the
+    chain's age limit), on the model grid (mm/h); None when there is none."""
+    grid = model_grid(district)
+    if not settings.rain_radar_feed or grid is None:
+        return None
+    from fangxun.rain import service as rain_service
+
+    start = run.issued_at - timedelta(seconds=settings.rain_max_radar_age_s)
+    rows = rain_service.list_frames(
+        session=session, feed=settings.rain_radar_feed, kind="QPE", start=start, end=run.issued_at
+    )
+    if not rows:
+        return None
+    return np.asarray(
+        rain_service.frame_on_grid(
+            rows[-1], Path(settings.data_dir), crs=grid.crs, transform=grid.transform,
+            shape=grid.shape,
+        ),
+        np.float64,
+    )  # fmt: skip
+
+
+def _member_rain(
+    rain: RunRain, k: int, scale: float, shift_s: float, *, horizon_s: float, step: float
+) -> Hyetograph | GriddedRain:
+    """Member ``k``'s rain: the control for 0; the source's ensemble member k − 1 where it gave
+    one; else the control's rain scaled and shifted (:func:`engine.perturb`)."""
+    if k == 0:
+        return rain.control
+    if k - 1 < len(rain.members):
+        return rain.members[k - 1]
+    if rain.gridded is not None:
+        return engine.perturb_gridded(rain.gridded, scale=scale, shift_s=shift_s)
+    return engine.perturb(rain.uniform, horizon_s=horizon_s, step_s=step, scale=scale,
+                          shift_s=shift_s)  # fmt: skip
 
 
 def _with_network(
@@ -690,6 +912,20 @@ def write_outputs(
         np.save(out / f"state_{t:08.0f}.npy", depth)
         img = engine.overlay_rgba(depth.astype(np.float64))
         Image.fromarray(img, "RGBA").save(out / f"frame_{t:08.0f}.png")
+        if prepared.rain_field is not None:  # the rain behind the frame: the block ending at t
+            rate = prepared.rain_field.depth_m_field(max(t - 300.0, 0.0), t) * 3.6e6 / min(t, 300.0)
+            Image.fromarray(engine.rain_rgba(rate), "RGBA").save(out / f"rain_{t:08.0f}.png")
+    if prepared.radar_now is not None:
+        Image.fromarray(engine.rain_rgba(prepared.radar_now), "RGBA").save(out / "radar_now.png")
+    if prepared.rain_field is not None and prepared.district.crs_wkt:
+        # kept to score the nowcast against the radar that arrives later (nowcast_skill)
+        np.savez_compressed(
+            out / "rain_field.npz",
+            times_s=prepared.rain_field.times_s,
+            intensity_mm_h=prepared.rain_field.intensity_mm_h.astype(np.float32),
+            transform=np.array(prepared.district.transform),
+            crs_wkt=np.array(prepared.district.crs_wkt),
+        )
     try:
         bounds = list(engine.wgs84_bounds(prepared.district))
     except ValueError:
@@ -752,6 +988,9 @@ def store_results(
         "members": [{"scale": s, "shift_s": d} for s, d in prepared.perturbations],
         "mass_error_m3": control.mass_error_m3,
         "frames_s": sorted(float(t) for t in control.snapshots),
+        # the map's rain layer: rain_<t>.png beside each frame, radar_now.png
+        "rain_frames": prepared.rain_field is not None,
+        "radar_now": prepared.radar_now is not None,
         **prepared.details,
     }
     run.output_dir = output_dir
@@ -827,11 +1066,14 @@ def point_results(
 
 
 def run_file(*, session: Session, run_id: int, settings: Settings, name: str) -> Path:
-    """A file of a done run: ``max_depth.tif``, ``arrival_time.tif``, ``overlay.png`` or a
-    ``frame_<t>.png``; :class:`NotFoundError` otherwise."""
+    """A file of a done run: ``max_depth.tif``, ``arrival_time.tif``, ``overlay.png``, a
+    ``frame_<t>.png``, the rain behind it ``rain_<t>.png`` or the radar at the issue time
+    ``radar_now.png``; :class:`NotFoundError` otherwise."""
     run = get_run(session=session, run_id=run_id)
-    allowed = name in {"max_depth.tif", "arrival_time.tif", "overlay.png"} or (
-        name.startswith("frame_") and name.endswith(".png") and name[6:-4].isdigit()
+    allowed = name in {"max_depth.tif", "arrival_time.tif", "overlay.png", "radar_now.png"} or (
+        name.startswith(("frame_", "rain_"))
+        and name.endswith(".png")
+        and name.split("_", 1)[1][:-4].isdigit()
     )
     if not allowed or run.output_dir is None:
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
@@ -839,6 +1081,68 @@ def run_file(*, session: Session, run_id: int, settings: Settings, name: str) ->
     if not path.is_file():
         raise NotFoundError(f"forecast run {run_id} has no file {name!r}")
     return path
+
+
+def nowcast_skill(
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    hours: float = 3.0,
+    lead_s: float = 1800.0,
+    threshold_mm_h: float = 1.0,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Skill of the rain behind the runs issued in the ``hours`` before ``until`` (default
+    ``now``): CSI at ``threshold_mm_h`` of each run's rain field at ``lead_s`` against the radar
+    frame valid then (when it has arrived by ``now``, within 2.5 min), on the model grid. Oldest
+    first; runs without a stored field or radar frame are left out. CSI is None when neither
+    had rain above the threshold."""
+    if not settings.rain_radar_feed:
+        return []
+    from fangxun.rain import service as rain_service
+
+    runs = session.scalars(
+        select(ForecastRun)
+        .where(
+            ForecastRun.status == RunStatus.done,
+            ForecastRun.issued_at >= (until or now) - timedelta(hours=hours),
+            ForecastRun.issued_at <= min(until or now, now - timedelta(seconds=lead_s)),
+        )
+        .order_by(ForecastRun.issued_at)
+    ).all()
+    out: list[dict[str, Any]] = []
+    for r in runs:
+        path = Path(settings.data_dir, r.output_dir or "", "rain_field.npz")
+        if not r.output_dir or not path.is_file():
+            continue
+        valid = r.issued_at + timedelta(seconds=lead_s)
+        rows = rain_service.list_frames(
+            session=session, feed=settings.rain_radar_feed, kind="QPE",
+            start=valid - timedelta(seconds=150), end=valid + timedelta(seconds=150),
+        )  # fmt: skip
+        if not rows:
+            continue
+        with np.load(path) as z:
+            field_at = GriddedRain(z["times_s"].tolist(), z["intensity_mm_h"])
+            grid = rainsource.district_grid(
+                crs_wkt=str(z["crs_wkt"]),
+                transform=tuple(float(v) for v in z["transform"]),
+                shape=field_at.shape,
+            )
+        forecast = field_at.depth_m_field(lead_s - 300.0, lead_s) * 3.6e6 / 300.0
+        obs = rain_service.frame_on_grid(
+            rows[-1], Path(settings.data_dir), crs=grid.crs, transform=grid.transform,
+            shape=field_at.shape,
+        )  # fmt: skip
+        ok = np.isfinite(obs)
+        f, o = forecast[ok] >= threshold_mm_h, obs[ok] >= threshold_mm_h
+        hits, misses, false = int(np.sum(f & o)), int(np.sum(~f & o)), int(np.sum(f & ~o))
+        total = hits + misses + false
+        source = ((r.summary or {}).get("rain") or {}).get("source")
+        out.append({"run_id": r.id, "issued_at": r.issued_at, "source": source,
+                    "csi": hits / total if total else None})  # fmt: skip
+    return out
 
 
 def run_status_counts(*, session: Session) -> dict[str, int]:

@@ -59,6 +59,12 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
 HEADER_OF: Final = dict(COLUMNS)
 REQUIRED: Final = ("code", "name", "kind", "lon", "lat", "unit")
 SHEET_TITLE: Final = "隐患台账"
+NOTES_TITLE: Final = "说明"
+#: What the export says of its coordinates (the ledger stores WGS 84).
+DATUM_NOTE: Final = (
+    ("坐标系", "WGS 84（EPSG:4326），经度、纬度为十进制度；CGCS2000 与之相差厘米级"),
+    ("Datum", "WGS 84 (EPSG:4326), decimal degrees; not GCJ-02 (高德/腾讯 maps are ~500 m off)"),
+)
 
 KIND_LABELS: Final[dict[HazardKind, str]] = {
     HazardKind.low_lying_road: "低洼路段",
@@ -365,11 +371,206 @@ class _Lookup:
         return matches[0].id
 
 
-def check_rows(  # noqa: C901  split pending, issue 25 (one check per column today)
-    *, session: Session, rows: Sequence[Row], actor: Actor, progress: Progress | None = None
+#: Threshold columns: all four or none (then the kind's defaults apply).
+_COLOURS: Final = ("blue", "yellow", "orange", "red")
+
+
+class _RowCheck:
+    """The checks of one row, column by column, in the order its problems are listed: ``data``
+    gathers the fields of :class:`HazardPointCreate`, ``bad`` the row's problems."""
+
+    def __init__(
+        self,
+        row: Row,
+        lookup: _Lookup,
+        seen: dict[str, int],
+        thresholds_table: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        self.row = row
+        self.thresholds_table = thresholds_table
+        self.v = row.values
+        self.lookup = lookup
+        self.seen = seen
+        self.data: dict[str, Any] = {}
+        self.bad: list[FieldProblem] = []
+
+    def fail(self, field: str, reason: str) -> None:
+        self.bad.append(_problem(self.row.number, HEADER_OF.get(field, field), reason))
+
+    def given(self, field: str) -> bool:
+        return not _blank(self.v.get(field))
+
+    def required(self) -> None:
+        for field in REQUIRED:
+            if not self.given(field):
+                self.fail(field, "required")
+
+    def code_and_name(self) -> None:
+        """The code, unique in the file (``seen``: code → its first row), and the name."""
+        code = _text(self.v.get("code"))
+        if code is not None:
+            if code in self.seen:
+                self.fail("code", f"duplicate code {code!r} (first on row {self.seen[code]})")
+            else:
+                self.seen[code] = self.row.number
+            self.data["code"] = code
+        if self.given("name"):
+            self.data["name"] = _text(self.v.get("name"))
+
+    def choices(self) -> None:
+        for field, labels, what in (
+            ("kind", KIND_LABELS, "kind"),
+            ("risk_level", RISK_LABELS, "risk level"),
+            ("status", STATUS_LABELS, "status"),
+        ):
+            if self.given(field):
+                try:
+                    self.data[field] = _choice(self.v.get(field), labels, what)
+                except ValueError as exc:
+                    self.fail(field, str(exc))
+
+    def coordinates(self) -> None:
+        """Longitude and latitude, WGS 84 degrees."""
+        for field, low, high in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
+            if not self.given(field):
+                continue
+            try:
+                number = _number(self.v.get(field))
+            except ValueError as exc:
+                self.fail(field, str(exc))
+                continue
+            if not low <= number <= high:
+                self.fail(field, f"{number} is out of range [{low:g}, {high:g}] (WGS 84 degrees)")
+            else:
+                self.data[field] = number
+
+    def unit_and_people(self) -> None:
+        """The unit by code or name; the people by name, within the unit when a name is shared."""
+        unit: Unit | None = None
+        if self.given("unit"):
+            try:
+                unit = self.lookup.unit(self.v.get("unit"))
+                self.data["unit_id"] = unit.id
+            except ValueError as exc:
+                self.fail("unit", str(exc))
+        for field, target in (
+            ("responsible", "responsible_person_id"),
+            ("deputy", "deputy_person_id"),
+        ):
+            try:
+                self.data[target] = self.lookup.person(self.v.get(field), unit)
+            except ValueError as exc:
+                self.fail(field, str(exc))
+
+    def thresholds(self) -> None:
+        """All four thresholds (cm, in order), one (the kind's defaults scaled to it) or none."""
+        given = [c for c in _COLOURS if self.given(c)]
+        if not given:
+            return
+        if len(given) == 1 and isinstance(self.data.get("kind"), HazardKind):
+            self.one_threshold(given[0])
+            return
+        if len(given) < len(_COLOURS):
+            for c in _COLOURS:
+                if c not in given:
+                    self.fail(c, "give all four thresholds, one, or none for the kind's defaults")
+            return
+        levels: dict[str, float] = {}
+        for c in _COLOURS:
+            try:
+                levels[c] = _number(self.v.get(c))
+            except ValueError as exc:
+                self.fail(c, str(exc))
+        if len(levels) == len(_COLOURS):
+            try:
+                self.data["thresholds_cm"] = Thresholds(**levels)
+            except ValidationError as exc:
+                self.fail("blue", _first_msg(exc))
+
+    def one_threshold(self, colour: str) -> None:
+        """One colour's threshold (cm): the four from the kind's defaults scaled to it."""
+        try:
+            one = _number(self.v.get(colour))
+            if one <= 0:
+                raise ValueError("must be > 0 cm")
+            self.data["thresholds_cm"] = Thresholds(
+                **_one_colour(colour, one, self.data["kind"], self.thresholds_table)
+            )
+        except ValidationError as exc:
+            self.fail(colour, _first_msg(exc))
+        except ValueError as exc:
+            self.fail(colour, str(exc))
+
+    def texts_and_polygon(self) -> None:
+        """Address and description as text; the polygon as GeoJSON (a string is parsed)."""
+        for field in ("address", "description"):
+            if self.given(field):
+                self.data[field] = _text(self.v.get(field))
+        polygon = self.v.get("polygon")
+        if _blank(polygon):
+            return
+        if isinstance(polygon, str):
+            try:
+                polygon = jsonsafe.loads(polygon)
+            except jsonsafe.JsonTooDeep as exc:
+                self.fail("polygon", f"JSON {exc}")
+                polygon = None
+            except json.JSONDecodeError:
+                self.fail("polygon", "not valid JSON")
+                polygon = None
+        self.data["polygon"] = polygon
+
+    def point(self) -> HazardPointCreate | None:
+        """The row's point, when every column passed and the schema takes it (else None, with
+        the schema's problems on the columns they name)."""
+        if self.bad:
+            return None
+        try:
+            return HazardPointCreate(**self.data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = err.get("loc", ())
+                field = str(loc[0]) if loc else "row"
+                field = {"unit_id": "unit", "thresholds_cm": "blue"}.get(field, field)
+                self.fail(field, str(err.get("msg", "invalid")).removeprefix("Value error, "))
+            return None
+
+    def run(self) -> HazardPointCreate | None:
+        """Every check in turn, then the schema."""
+        self.required()
+        self.code_and_name()
+        self.choices()
+        self.coordinates()
+        self.unit_and_people()
+        self.thresholds()
+        self.texts_and_polygon()
+        return self.point()
+
+
+def _one_colour(
+    colour: str, value: float, kind: HazardKind, table: Mapping[str, Sequence[float]] | None
+) -> dict[str, float]:
+    """Four thresholds (cm) from one colour's: the kind's default thresholds scaled so that
+    ``colour`` has ``value`` (an office that keeps one warning depth per point keeps the kind's
+    proportions between the colours)."""
+    default = service.default_thresholds_cm(kind, table)
+    factor = value / getattr(default, colour)
+    return {c: round(getattr(default, c) * factor, 1) for c in _COLOURS}
+
+
+def check_rows(
+    *,
+    session: Session,
+    rows: Sequence[Row],
+    actor: Actor,
+    progress: Progress | None = None,
+    thresholds_table: Mapping[str, Sequence[float]] | None = None,
 ) -> list[tuple[Row, HazardPointCreate]]:
     """Turn rows into validated points, or raise :class:`ImportFailed` listing every problem.
-    ``progress`` hears the share of rows checked every few hundred rows."""
+    ``progress`` hears the share of rows checked every few hundred rows.
+
+    Thresholds: all four colours, none (the kind's defaults), or one colour (the kind's defaults
+    scaled to it, see :func:`_one_colour`)."""
     lookup = _Lookup(session, actor)
     problems: list[FieldProblem] = []
     seen: dict[str, int] = {}
@@ -377,105 +578,11 @@ def check_rows(  # noqa: C901  split pending, issue 25 (one check per column tod
     for i, row in enumerate(rows):
         if progress is not None and i % 500 == 0:
             progress(i / len(rows))
-        v = row.values
-        bad: list[FieldProblem] = []
-
-        def fail(field: str, reason: str, row: Row = row, bad: list[FieldProblem] = bad) -> None:
-            bad.append(_problem(row.number, HEADER_OF.get(field, field), reason))
-
-        for field in REQUIRED:
-            if _blank(v.get(field)):
-                fail(field, "required")
-        data: dict[str, Any] = {}
-        code = _text(v.get("code"))
-        if code is not None:
-            if code in seen:
-                fail("code", f"duplicate code {code!r} (first on row {seen[code]})")
-            else:
-                seen[code] = row.number
-            data["code"] = code
-        if not _blank(v.get("name")):
-            data["name"] = _text(v.get("name"))
-        for field, labels, what in (
-            ("kind", KIND_LABELS, "kind"),
-            ("risk_level", RISK_LABELS, "risk level"),
-            ("status", STATUS_LABELS, "status"),
-        ):
-            if not _blank(v.get(field)):
-                try:
-                    data[field] = _choice(v.get(field), labels, what)
-                except ValueError as exc:
-                    fail(field, str(exc))
-        for field, low, high in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
-            if _blank(v.get(field)):
-                continue
-            try:
-                number = _number(v.get(field))
-            except ValueError as exc:
-                fail(field, str(exc))
-                continue
-            if not low <= number <= high:
-                fail(field, f"{number} is out of range [{low:g}, {high:g}] (WGS 84 degrees)")
-            else:
-                data[field] = number
-        unit: Unit | None = None
-        if not _blank(v.get("unit")):
-            try:
-                unit = lookup.unit(v.get("unit"))
-                data["unit_id"] = unit.id
-            except ValueError as exc:
-                fail("unit", str(exc))
-        for field, target in (
-            ("responsible", "responsible_person_id"),
-            ("deputy", "deputy_person_id"),
-        ):
-            try:
-                data[target] = lookup.person(v.get(field), unit)
-            except ValueError as exc:
-                fail(field, str(exc))
-        colours = ("blue", "yellow", "orange", "red")
-        given = [c for c in colours if not _blank(v.get(c))]
-        if given and len(given) < 4:
-            for c in colours:
-                if c not in given:
-                    fail(c, "give all four thresholds, or none for the kind's defaults")
-        elif given:
-            levels: dict[str, float] = {}
-            for c in colours:
-                try:
-                    levels[c] = _number(v.get(c))
-                except ValueError as exc:
-                    fail(c, str(exc))
-            if len(levels) == 4:
-                try:
-                    data["thresholds_cm"] = Thresholds(**levels)
-                except ValidationError as exc:
-                    fail("blue", _first_msg(exc))
-        for field in ("address", "description"):
-            if not _blank(v.get(field)):
-                data[field] = _text(v.get(field))
-        polygon = v.get("polygon")
-        if not _blank(polygon):
-            if isinstance(polygon, str):
-                try:
-                    polygon = jsonsafe.loads(polygon)
-                except jsonsafe.JsonTooDeep as exc:
-                    fail("polygon", f"JSON {exc}")
-                    polygon = None
-                except json.JSONDecodeError:
-                    fail("polygon", "not valid JSON")
-                    polygon = None
-            data["polygon"] = polygon
-        if not bad:
-            try:
-                out.append((row, HazardPointCreate(**data)))
-            except ValidationError as exc:
-                for err in exc.errors():
-                    loc = err.get("loc", ())
-                    field = str(loc[0]) if loc else "row"
-                    field = {"unit_id": "unit", "thresholds_cm": "blue"}.get(field, field)
-                    fail(field, str(err.get("msg", "invalid")).removeprefix("Value error, "))
-        problems.extend(bad)
+        check = _RowCheck(row, lookup, seen, thresholds_table)
+        point = check.run()
+        if point is not None:
+            out.append((row, point))
+        problems.extend(check.bad)
     if problems:
         raise ImportFailed(
             f"{len(problems)} problem(s) in the file; nothing was imported", problems=problems
@@ -558,7 +665,11 @@ def _import_points(
     rows, _ = read_any(content, filename, max_rows=limits.max_rows)
     progress(0.2)
     checked = check_rows(
-        session=session, rows=rows, actor=actor, progress=lambda share: progress(0.2 + 0.6 * share)
+        session=session,
+        rows=rows,
+        actor=actor,
+        progress=lambda share: progress(0.2 + 0.6 * share),
+        thresholds_table=thresholds_table,
     )
     progress(0.8)
     existing = {
@@ -735,6 +846,13 @@ def export_xlsx(*, session: Session, actor: Actor, flt: service.PointFilter | No
     widths = (12, 28, 10, 13, 12, 22, 10, 10, 8, 12, 12, 12, 12, 8, 30, 30, 30)
     for column, width in zip("ABCDEFGHIJKLMNOPQ", widths, strict=True):
         sheet.column_dimensions[column].width = width
+    # The datum of the coordinates, stated beside them (a second sheet: the ledger's own columns
+    # stay as the import reads them).
+    notes = workbook.create_sheet(NOTES_TITLE)
+    for line in DATUM_NOTE:
+        append_row(notes, list(line))
+    notes.column_dimensions["A"].width = 12
+    notes.column_dimensions["B"].width = 70
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

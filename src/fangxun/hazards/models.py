@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -176,6 +177,8 @@ class PointPlan(TimestampMixin, Base):
     )
     approved_by_name: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[datetime | None] = mapped_column()
+    #: Closing a rectification of the point needs photo evidence attached to it (issue 22).
+    close_needs_evidence: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     point: Mapped[HazardPoint] = relationship()
 

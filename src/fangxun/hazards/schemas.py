@@ -202,6 +202,8 @@ class PointPlanCreate(_Strict):
     title: Name
     triggers: list[Trigger] = Field(min_length=1)
     measures: list[Measure] = Field(min_length=1)
+    #: Closing a rectification of the point needs photo evidence (once this plan is approved).
+    close_needs_evidence: bool = False
 
 
 class PointPlanRead(BaseModel):
@@ -216,6 +218,7 @@ class PointPlanRead(BaseModel):
     triggers: list[dict[str, Any]]
     measures: list[dict[str, Any]]
     status: PlanStatus
+    close_needs_evidence: bool = False
     approved_by_id: int | None
     approved_by_name: str | None
     approved_at: datetime | None

@@ -100,6 +100,9 @@ class StepParams:
     # the wet cells and their neighbours, with the same answer as a full update.
     track_wet: bool = False
     src_unique: bool = False  # no cell appears twice among the point sources
+    # When given (filled with NaN), the depth (m) each withdrawal that its cell could not pay in
+    # full actually took is written here, one entry per source; NaN: it moved what it asked.
+    src_moved: npt.NDArray[np.float64] | None = None
 
 
 @dataclass
@@ -129,6 +132,10 @@ class Backend(Protocol):
 
     def sync(self, state: State) -> None:
         """Make the host arrays of ``state`` current (no-op on CPU backends)."""
+
+    def state_changed(self, state: State) -> None:
+        """The model wrote depths between steps (an exchange): drop what was derived from them
+        (wet extents; a device backend would copy the host arrays over)."""
 
 
 _REGISTRY: dict[str, Callable[[], Backend]] = {}

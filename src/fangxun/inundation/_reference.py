@@ -5,20 +5,26 @@ It is written for clarity, not speed: each part of a step is one readable array 
 
 One step (local inertial scheme, Bates et al. 2010; θ-scheme of de Almeida et al. 2012):
 
-1. point sources add (or, limited to what is there, remove) water;
-2. new unit-width fluxes on every face from the old depths and fluxes:
-   ``q' = [θ·q + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x] / [1 + g·n²·Δt·|q⃗| / h_f^(7/3)]``
-   with ``h_f = max(η) − max(z)``, and θ = 1 where the old flux runs against the surface gradient;
-   ``|q⃗| = √(q² + q⊥²)`` is the magnitude of the old discharge vector, q⊥ the mean of the four
-   perpendicular faces around the face (Manning friction acts on the speed, not on one
-   component: with |q| alone a flow at 45° to the grid feels 1/√2 of its friction);
-3. boundary faces (closed: 0; open: free overfall at critical depth, outflow only; stage: the same
+1. new unit-width fluxes on every face from the old depths and fluxes, with the friction
+   implicit in the new discharge q:
+   ``q·[1 + g·n²·Δt·|q⃗| / h_f^(7/3)] = θ·q_old + (1−θ)/2·(q₋ + q₊) − g·h_f·Δt·∂η/∂x``
+   with ``h_f = max(η) − max(z)``, θ = 1 where the old flux runs against the surface gradient,
+   and ``|q⃗| = √(q² + q⊥²)``, q⊥ the mean of the four perpendicular OLD faces around the face
+   (Manning friction acts on the speed, not on one component: with |q| alone a flow at 45° to
+   the grid feels 1/√2 of its friction). Implicit in q, not linearised about q_old as in Bates
+   et al. 2010: the linearised form flips about Manning's discharge from step to step once Δt
+   exceeds the friction time (thin sheet flow), see :mod:`.model`;
+2. boundary faces (closed: 0; open: free overfall at critical depth, outflow only; stage: the same
    update against a ghost cell holding the fixed water level);
-4. positivity limiter: where a cell's total outflow over the step would exceed its depth, all its
+3. positivity limiter: where a cell's total outflow over the step would exceed its depth, all its
    outgoing fluxes are scaled down by the same factor (the flux is changed, not the depth, so mass
    stays exact);
-5. continuity, rain, drainage sink and Horton infiltration (each sink limited to what is there),
-   then running maxima, arrival times and time above thresholds.
+4. continuity, rain, drainage sink and Horton infiltration (each sink limited to what is there),
+   then running maxima, arrival times and time above thresholds;
+5. point sources add (or, limited to what is there, remove) water in the updated depths, and the
+   statistics of their cells are brought up to date (:func:`add_point_sources`): like rain they
+   enter after the fluxes, so the depths the fluxes see, and the Δt that depends on them, are
+   the same.
 """
 
 from __future__ import annotations
@@ -70,10 +76,29 @@ def face_flux(
     th = np.where(q * slope > 0, dtype(1.0), dtype(theta))
     q_smooth = th * q + (dtype(1.0) - th) * dtype(0.5) * (q_prev + q_next)
     h_c = np.maximum(h_f, dtype(h_flow_min))
-    q_vec = np.sqrt(q * q + q_perp * q_perp)
-    friction = dtype(1.0) + dtype(dt) * gn2 * q_vec / (h_c * h_c * np.cbrt(h_c))
-    q_new = (q_smooth - g * h_f * dtype(dt) * slope) / friction
+    b = dtype(dt) * gn2 / (h_c * h_c * np.cbrt(h_c))
+    q_new = implicit_friction(q_smooth - g * h_f * dtype(dt) * slope, b, q_perp)
     return np.where(h_f > dtype(h_flow_min), q_new, dtype(0.0)).astype(h_lo.dtype, copy=False)
+
+
+def implicit_friction(r: AnyArray, b: AnyArray, qp: AnyArray) -> AnyArray:
+    """New discharge q (m²/s) from q·(1 + b·√(q² + qp²)) = r, friction implicit in q.
+
+    ``r``: discharge before friction; ``b = g·n²·Δt/h_f^(7/3)``; ``qp``: the old discharge
+    across the face. Two Newton steps from the smaller of the two one-term upper bounds (the
+    quadratic for qp = 0, and |r|/(1 + b·|qp|)); see the numba twin ``_kernels.implicit_friction``.
+    """
+    dtype = r.dtype.type
+    one, two = dtype(1.0), dtype(2.0)
+    ar = np.abs(r)
+    s = (two * ar) / (one + np.sqrt(one + (two * two) * b * ar))
+    s = np.minimum(s, ar / (one + b * np.abs(qp)))
+    for _ in range(2):
+        m = np.sqrt(s * s + qp * qp)
+        gv = s + b * s * m - ar
+        den = m + b * (s * s + m * m)  # G' = den/m: one division (see the numba twin)
+        s = s - (gv * m) / np.where(den > 0, den, one)
+    return np.where(r > 0, s, -s)
 
 
 def boundary_fluxes(s: State, p: StepParams) -> None:
@@ -167,11 +192,19 @@ class NumpyBackend:
     def sync(self, state: State) -> None:
         """Host arrays are the state; nothing to do."""
 
+    def state_changed(self, state: State) -> None:
+        """Nothing is derived from the depths between steps (the wet window is found anew)."""
+
     def step(self, state: State, params: StepParams) -> StepResult:
         """Advance ``state`` by one step (see the module docstring)."""
+        res = self._flow_step(state, params)
+        return with_point_sources(state, params, res)
+
+    def _flow_step(self, state: State, params: StepParams) -> StepResult:
+        """The step without the point sources."""
         s, p = state, params
         ny, nx = s.h.shape
-        sources = apply_sources(s.h, p)
+        sources = 0.0
         if not p.track_wet:
             self._dirty = {id(s.qx_new): None, id(s.qy_new): None}
             res = self._step(s, p, sources)
@@ -319,20 +352,78 @@ def _faces(win: Window, kind: str) -> tuple[slice, slice]:
     return slice(r0, r1 + 1), slice(c0, c1)
 
 
+def with_point_sources(s: State, p: StepParams, res: StepResult) -> StepResult:
+    """``res`` of a step without point sources, completed with them (:func:`add_point_sources`)."""
+    if p.src_rows.size == 0:
+        return res
+    res.sources = add_point_sources(s, p)
+    res.h_max = max(res.h_max, float(s.h[p.src_rows, p.src_cols].max()))
+    return res
+
+
+def add_point_sources(s: State, p: StepParams) -> float:
+    """Point sources at the end of a step, into the updated depths; net depth added.
+
+    They enter the depth update after the fluxes (as rain does, and as LISFLOOD-FP's
+    ``UpdateH`` adds point sources), never the depths the fluxes are computed from: water
+    dumped into a cell before its fluxes drives them with a depth the step's Δt never saw
+    (``docs/validation.md``, point inflow). The running maximum, its time, the arrival times and
+    the time above thresholds of the source cells are brought up to date with the new depths,
+    as the step's own pass does for every cell; the largest new depth is returned too, for the
+    next Δt.
+    """
+    if p.src_rows.size == 0:
+        return 0.0
+    net = apply_sources(s.h, p)
+    flat = np.unique(p.src_rows * s.h.shape[1] + p.src_cols)
+    rows, cols = np.divmod(flat, s.h.shape[1])
+    dtype = s.h.dtype.type
+    t_new = dtype(p.t_new)
+    t_old = t_new - dtype(p.dt)
+    hn = s.h[rows, cols]
+    old = s.max_depth[rows, cols]
+    rise = hn > old
+    s.max_depth[rows, cols] = np.where(rise, hn, old)
+    s.time_of_max[rows, cols] = np.where(rise, t_new, s.time_of_max[rows, cols])
+    level = np.zeros(hn.shape, dtype=np.uint8)
+    was = s.above[rows, cols]
+    for k in range(s.thresholds.shape[0]):
+        now = hn >= s.thresholds[k]
+        arr = s.arrival[k, rows, cols]
+        s.arrival[k, rows, cols] = np.where(now & ~(arr <= t_new), t_new, arr)
+        level += now.astype(np.uint8)
+        up = now & ~(was > k)
+        down = (was > k) & ~now
+        ta = s.time_above[k, rows, cols]
+        ta = np.where(up, ta - t_old, ta)
+        s.time_above[k, rows, cols] = np.where(down, ta + t_old, ta)
+    s.above[rows, cols] = level
+    return net
+
+
 def apply_sources(h: AnyArray, p: StepParams) -> float:
-    """Add point-source depths; withdrawals take at most what the cell holds. Net depth added."""
+    """Add point-source depths; withdrawals take at most what the cell holds. Net depth added.
+
+    Where ``p.src_moved`` is given (filled with NaN), the depth each withdrawal that the cell
+    could not pay in full actually took goes there; the others moved what they asked.
+    """
     if p.src_unique and p.src_rows.size > 1:
         # the same per-cell arithmetic as the loop below, in one vectorised pass
         before = h[p.src_rows, p.src_cols]
         after = np.maximum(before + p.src_depth.astype(h.dtype), 0.0).astype(h.dtype, copy=False)
         h[p.src_rows, p.src_cols] = after
-        return float(np.sum(after.astype(np.float64) - before.astype(np.float64)))
+        moved = after.astype(np.float64) - before.astype(np.float64)
+        if p.src_moved is not None:
+            p.src_moved[:] = np.where(before + p.src_depth.astype(h.dtype) < 0.0, moved, np.nan)
+        return float(np.sum(moved))
     total = 0.0
-    for r, c, d in zip(p.src_rows, p.src_cols, p.src_depth, strict=True):
+    for i, (r, c, d) in enumerate(zip(p.src_rows, p.src_cols, p.src_depth, strict=True)):
         old = h[r, c]
         new = max(old + h.dtype.type(d), h.dtype.type(0.0))
         h[r, c] = new
         total += float(new) - float(old)
+        if p.src_moved is not None and old + h.dtype.type(d) < 0.0:
+            p.src_moved[i] = float(new) - float(old)
     return total
 
 

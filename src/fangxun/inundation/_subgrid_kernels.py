@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from ._backend import NODATA_Z
+from ._kernels import implicit_friction
 
 CLOSED_Z = NODATA_Z
 """Bed level (m) that marks a closed face or an inactive cell (above any water level)."""
@@ -375,9 +376,9 @@ def _flux(q, q_prev, q_next, q_perp, eta_lo, eta_hi, h_f, gn2, dt, dx, theta, hm
     th = q * 0.0 + th
     q_smooth = th * q + (1.0 - th) * 0.5 * (q_prev + q_next)
     h_c = max(h_f, hmin)
-    q_vec = np.sqrt(q * q + q_perp * q_perp)
-    friction = 1.0 + dt * gn2 * q_vec / (h_c * h_c * np.cbrt(h_c))
-    return (q_smooth - g * h_f * dt * slope) / friction
+    # friction implicit in the new discharge, as the regular model (``_kernels.implicit_friction``)
+    b = dt * gn2 / (h_c * h_c * np.cbrt(h_c))
+    return implicit_friction(q_smooth - g * h_f * dt * slope, b, q_perp, q * 0.0 + 1.0)
 
 
 @njit(cache=True)
@@ -425,7 +426,7 @@ def subgrid_step(  # type: ignore[no-untyped-def]  # noqa: C901  fused kernel: o
     hmin,
     t_new,
 ):
-    """One subgrid step after the sources (see :mod:`.subgrid`).
+    """One subgrid step without the point sources (they enter after it; see :mod:`.subgrid`).
 
     Returns (largest depth above a cell's lowest pixel m, outflow m³, drained m³, infiltrated
     m³, limited).

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._backend import GRAVITY
+from ._reference import implicit_friction
 from ._subgrid_kernels import CLOSED_Z, FIVE_THIRDS, THREE_FIFTHS
 
 Arr = np.ndarray[Any, Any]
@@ -214,9 +215,9 @@ def _flux(
     th = np.where(q * slope > 0, ft(1.0), ft(theta))
     q_smooth = th * q + (ft(1.0) - th) * ft(0.5) * (q_prev + q_next)
     h_c = np.maximum(h_f, ft(hmin))
-    q_vec = np.sqrt(q * q + q_perp * q_perp)
-    friction = ft(1.0) + ft(dt) * gn2 * q_vec / (h_c * h_c * np.cbrt(h_c))
-    q_new = (q_smooth - g * h_f * ft(dt) * slope) / friction
+    # friction implicit in the new discharge, as the regular model (``_reference.face_flux``)
+    b = ft(dt) * gn2 / (h_c * h_c * np.cbrt(h_c))
+    q_new = implicit_friction(q_smooth - g * h_f * ft(dt) * slope, b, q_perp)
     out: Arr = np.where(h_f > ft(hmin), q_new, ft(0.0)).astype(q.dtype, copy=False)
     return out
 

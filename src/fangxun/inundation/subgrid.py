@@ -42,6 +42,10 @@ level above a cell's lowest pixel (the deepest water anywhere: conservative). Wi
 ``tests/inundation/test_subgrid.py``). Not supported (ValueError): stage boundaries and wet-region
 tracking.
 
+Point inflows enter after the step's flow update, and the step is shortened where an inflow
+would otherwise put more water into its cell than the CFL allows there (as :mod:`.model`; the
+rise uses the cell's full area, exact at ``ratio = 1`` and the smallest rise otherwise).
+
 Depths where it matters: a point's depth is the coarse level minus the point's own fine
 elevation (an underpass 2 m below the street reads its own depth). Per point the model keeps
 the maximum, arrival times and time above thresholds at every step; the fine rasters
@@ -64,7 +68,6 @@ the maximum, arrival times and time above thresholds at every step; the fine ras
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import math
 import os
@@ -75,13 +78,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Unpack
 
 from . import _subgrid_kernels as K
 from . import _subgrid_reference as R
-from ._backend import CLOSED, EDGES, GRAVITY, MAX_THRESHOLDS, OPEN
+from ._backend import CLOSED, EDGES, GRAVITY, OPEN
+from .config import ModelOptions, NumericsConfig, OutputConfig, split_options
 from .drainage import Horton, PointInflow, drainage_rate_m_s
 from .grid import Grid
 from .massbalance import MassBalance
+from .model import _first_bad, _raster, checked_rain, face_friction
 from .rain import GriddedRain, Hyetograph
 
 log = logging.getLogger(__name__)
@@ -94,11 +100,6 @@ TABLE_VERSION = 2
 
 _CELL_KEYS = ("zmin", "zmax", "dl", "afull", "arain", "vol", "area")
 _FACE_KEYS = ("zmin", "zmax", "dl", "slope", "hrep", "wet", "depth")
-
-
-def _first_bad(bad: npt.NDArray[np.bool_]) -> tuple[int, int]:
-    row, col = divmod(int(np.flatnonzero(bad)[0]), bad.shape[1])
-    return row, col
 
 
 @dataclass(frozen=True)
@@ -330,25 +331,6 @@ def _build_or_load(
     return SubgridTables(fine, blk, r, n, z_ref, cells, xf, yf, key)
 
 
-def _positive(value: float, what: str, *, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be a number, got {value!r}") from exc
-    if not math.isfinite(v) or v < 0.0 or (v == 0.0 and not allow_zero):
-        raise ValueError(f"{what} must be a finite number {'>=' if allow_zero else '>'} 0, got {v}")
-    return v
-
-
-def _raster(value: float | npt.ArrayLike, shape: tuple[int, int], what: str) -> FloatArray:
-    arr = np.array(value, dtype=np.float64, copy=True)
-    if arr.ndim == 0:
-        arr = np.full(shape, float(arr))
-    if arr.shape != shape:
-        raise ValueError(f"{what} raster shape {arr.shape} does not match the coarse grid {shape}")
-    return arr
-
-
 def _boundary_kinds(spec: str | Mapping[str, str]) -> tuple[int, int, int, int]:
     if isinstance(spec, str):
         per = dict.fromkeys(EDGES, spec)
@@ -397,7 +379,7 @@ class SubgridModel:
         wet_threshold_m, flow_depth_min_m: as :class:`~.model.Model`.
     """
 
-    def __init__(  # noqa: C901  as Model.__init__: options into config dataclasses, issue 25
+    def __init__(
         self,
         tables: SubgridTables,
         manning: float | npt.ArrayLike = 0.03,
@@ -410,74 +392,61 @@ class SubgridModel:
         dtype: str = "float64",
         backend: str = "numba",
         points: Mapping[str, tuple[int, int]] | None = None,
-        alpha: float = 0.4,
-        theta: float = 0.9,
-        depth_thresholds_m: Sequence[float] = (0.15, 0.27, 0.40, 0.50),
-        output_interval_s: float = 60.0,
-        max_dt_s: float = 10.0,
-        fixed_dt_s: float | None = None,
-        wet_threshold_m: float = 1e-3,
-        flow_depth_min_m: float = 1e-5,
+        *,
+        numerics: NumericsConfig | None = None,
+        outputs: OutputConfig | None = None,
+        **options: Unpack[ModelOptions],
     ) -> None:
         if not isinstance(tables, SubgridTables):
             raise ValueError(f"tables must be SubgridTables, got {type(tables).__name__}")
         self.tables = tables
-        shape = tables.shape
-        ny, nx = shape
+        self.numerics, self.outputs = split_options(numerics, outputs, options)
         if str(dtype) not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        ft: Any = np.float32 if str(dtype) == "float32" else np.float64
-        self.dtype = np.dtype(ft)
+        self.dtype = np.dtype(np.float32 if str(dtype) == "float32" else np.float64)
         if backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
         self.backend = backend
         self._step_fn: Callable[..., Any] = K.subgrid_step if backend == "numba" else R.subgrid_step
-        self.alpha = _positive(alpha, "alpha")
-        if self.alpha > 1.0:
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        self.theta = _positive(theta, "theta", allow_zero=True)
-        if self.theta > 1.0:
-            raise ValueError(f"theta must be in [0, 1], got {self.theta}")
-        self.output_interval_s = _positive(output_interval_s, "output_interval_s")
-        self.max_dt_s = _positive(max_dt_s, "max_dt_s")
-        self.fixed_dt_s = None if fixed_dt_s is None else _positive(fixed_dt_s, "fixed_dt_s")
-        self.wet_threshold_m = _positive(wet_threshold_m, "wet_threshold_m")
-        self.flow_depth_min_m = _positive(flow_depth_min_m, "flow_depth_min_m")
-        thr = [_positive(t, f"depth_thresholds_m[{i}]") for i, t in enumerate(depth_thresholds_m)]
-        if any(b <= a for a, b in itertools.pairwise(thr)):
-            raise ValueError(f"depth_thresholds_m must be strictly increasing, got {thr}")
-        if len(thr) > MAX_THRESHOLDS:
-            raise ValueError(f"at most {MAX_THRESHOLDS} depth_thresholds_m, got {len(thr)}")
-        self.depth_thresholds_m = tuple(thr)
-        active = tables.active
-        self._active = active
+        self._active = tables.active
+        gn2x, gn2y = face_friction(manning, self._active)
+        self.rain = checked_rain(rain, tables.shape, "the coarse grid")
+        drain, f0, fc, kk = self._sinks(drainage_mm_h, infiltration)
+        self._set_inflows(inflows)
+        self._bc = np.array(_boundary_kinds(boundary), dtype=np.int64)
+        self._set_arrays(initial_level_m, gn2x, gn2y, (drain, f0, fc, kk))
+        self._set_points(points)
+        self._reset_counters()
 
-        n = _raster(manning, shape, "manning")
-        bad = ~(np.isfinite(n) & (n > 0.0)) & active
-        if bad.any():
-            r, c = _first_bad(bad)
-            raise ValueError(f"manning must be finite and > 0, got {n[r, c]} at (row={r}, col={c})")
-        n = np.where(active, n, 0.03)
-        gn2x = np.empty((ny, nx + 1))
-        gn2x[:, 1:-1] = GRAVITY * (0.5 * (n[:, :-1] + n[:, 1:])) ** 2
-        gn2x[:, 0], gn2x[:, -1] = GRAVITY * n[:, 0] ** 2, GRAVITY * n[:, -1] ** 2
-        gn2y = np.empty((ny + 1, nx))
-        gn2y[1:-1, :] = GRAVITY * (0.5 * (n[:-1, :] + n[1:, :])) ** 2
-        gn2y[0, :], gn2y[-1, :] = GRAVITY * n[0, :] ** 2, GRAVITY * n[-1, :] ** 2
+    # Options, as attributes (read-only; they live in the two configs).
+    alpha = property(lambda self: self.numerics.alpha, doc="Courant number α.")
+    theta = property(lambda self: self.numerics.theta, doc="de Almeida θ.")
+    max_dt_s = property(lambda self: self.numerics.max_dt_s, doc="Largest step (s).")
+    fixed_dt_s = property(lambda self: self.numerics.fixed_dt_s, doc="Fixed step (s) or None.")
+    flow_depth_min_m = property(
+        lambda self: self.numerics.flow_depth_min_m, doc="Smallest flow depth (m) that flows."
+    )
+    depth_thresholds_m = property(
+        lambda self: self.outputs.depth_thresholds_m, doc="Depth thresholds (m)."
+    )
+    output_interval_s = property(
+        lambda self: self.outputs.output_interval_s, doc="Output interval (s)."
+    )
+    wet_threshold_m = property(
+        lambda self: self.outputs.wet_threshold_m, doc="Depth (m) from which a cell is wet."
+    )
 
-        if rain is not None and not isinstance(rain, (Hyetograph, GriddedRain)):
-            raise ValueError(
-                f"rain must be a Hyetograph, a GriddedRain or None, got {type(rain).__name__}"
-            )
-        if isinstance(rain, GriddedRain) and tuple(rain.shape) != shape:
-            raise ValueError(
-                f"GriddedRain shape {tuple(rain.shape)} does not match the coarse grid {shape}"
-            )
-        self.rain = rain
+    # ------------------------------------------------------------------ set-up steps
+
+    def _sinks(
+        self, drainage_mm_h: float | npt.ArrayLike | None, infiltration: Horton | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """(drainage capacity m/s, Horton f0, fc m/s and k 1/s) coarse rasters (wet area)."""
+        shape = self.tables.shape
         drain = (
             np.zeros(shape) if drainage_mm_h is None else drainage_rate_m_s(drainage_mm_h, shape)
         )
-        self._has_drain = bool(np.any(drain[active] > 0))
+        self._has_drain = bool(np.any(drain[self._active] > 0))
         if infiltration is not None and not isinstance(infiltration, Horton):
             raise ValueError(
                 f"infiltration must be a Horton(...) or None, got {type(infiltration).__name__}"
@@ -486,12 +455,16 @@ class SubgridModel:
             f0, fc, kk = infiltration.rasters(shape)
         else:
             f0, fc, kk = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-        self._has_infil = bool(np.any(f0[active] > 0))
+        self._has_infil = bool(np.any(f0[self._active] > 0))
+        return drain, f0, fc, kk
+
+    def _set_inflows(self, inflows: Sequence[PointInflow] | None) -> None:
+        ny, nx = shape = self.tables.shape
         self.inflows = list(inflows or [])
         for f in self.inflows:
             if not isinstance(f, PointInflow):
                 raise ValueError(f"inflows must be PointInflow objects, got {type(f).__name__}")
-            if not (0 <= f.row < ny and 0 <= f.col < nx) or not active[f.row, f.col]:
+            if not (0 <= f.row < ny and 0 <= f.col < nx) or not self._active[f.row, f.col]:
                 raise ValueError(
                     f"inflow at (row={f.row}, col={f.col}) is outside the coarse grid {shape} "
                     "or on an inactive cell"
@@ -501,8 +474,21 @@ class SubgridModel:
             if self.inflows
             else np.zeros(0)
         )
-        self._bc = np.array(_boundary_kinds(boundary), dtype=np.int64)
 
+    def _set_arrays(
+        self,
+        initial_level_m: float | npt.ArrayLike | None,
+        gn2x: FloatArray,
+        gn2y: FloatArray,
+        sinks: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    ) -> None:
+        """The stepped arrays in the model's dtype: tables, volumes from the initial level,
+        levels, fluxes, friction, forcing, running maxima."""
+        tables, rain, active = self.tables, self.rain, self._active
+        shape = tables.shape
+        ny, nx = shape
+        ft: Any = self.dtype.type
+        drain, f0, fc, kk = sinks
         ctab, xf, yf = tables.cells, tables.xfaces, tables.yfaces
         cast = {k: np.ascontiguousarray(v, dtype=ft) for k, v in ctab.items()}
         self._c = cast
@@ -537,7 +523,11 @@ class SubgridModel:
         self._time_of_max = np.zeros(shape, dtype=ft)
         self._rain_area = float(np.sum(ctab["arain"], dtype=np.float64))
 
-        # points: fine pixel → coarse cell and own elevation
+    def _set_points(self, points: Mapping[str, tuple[int, int]] | None) -> None:
+        """Hazard points / gauges: fine pixel → coarse cell and own elevation; fine rasters of
+        arrival and time above, sampled at output times."""
+        tables = self.tables
+        thr = self.depth_thresholds_m
         fine = tables.fine
         self._point_names = list(points or {})
         prow, pcol, pz = [], [], []
@@ -569,6 +559,9 @@ class SubgridModel:
         self._f_last_t = 0.0
         self._sample_fine(0.0, initial=True)
 
+    def _reset_counters(self) -> None:
+        """Time, step counters, balances and outputs at t = 0 (recorded once)."""
+        active, cast = self._active, self._c
         self.time_s = 0.0
         self.steps = 0
         self.cell_updates = 0
@@ -642,11 +635,76 @@ class SubgridModel:
                 nxt = min(nxt, float(self._inflow_breaks[k]))
         return nxt
 
+    def _source_dt(self, t: float, dt0: float) -> float:
+        """The largest Δt <= ``dt0`` (s) whose inflow leaves every source cell within the CFL.
+
+        :meth:`.model.Model._source_dt` with the depth above the cell's lowest pixel (as
+        ``h_max``) and the inflow spread over the full cell area: g·Δt²·(h + c·Δt) <= (α·Δx)²,
+        c = rate/ΔA (m/s).
+        """
+        if dt0 <= 0.0:
+            return dt0
+        area = self.tables.cell_size**2
+        c = np.array([f.volume_m3(t, t + dt0) / (dt0 * area) for f in self.inflows])
+        pos = c > 0.0
+        if not pos.any():
+            return dt0
+        rows = np.array([f.row for f in self.inflows], dtype=np.int64)[pos]
+        cols = np.array([f.col for f in self.inflows], dtype=np.int64)[pos]
+        h = np.maximum(
+            np.asarray(self._eta[rows, cols], dtype=np.float64)
+            - np.asarray(self._c["zmin"][rows, cols], dtype=np.float64),
+            0.0,
+        )
+        c = c[pos]
+        lim2 = (self.alpha * self.tables.cell_size) ** 2
+        dt = np.full(h.shape, dt0)
+        # F(Δt) = g·Δt²·(h + c·Δt) − (α·Δx)², convex and increasing: Newton from above
+        for _ in range(60):
+            f_val = GRAVITY * dt * dt * (h + c * dt) - lim2
+            over = f_val > 1e-9 * lim2
+            if not over.any():
+                break
+            slope = GRAVITY * dt * (2.0 * h + 3.0 * c * dt)
+            dt = np.where(over, dt - f_val / slope, dt)
+        return float(min(dt0, float(dt.min()) * (1.0 - 1e-9)))
+
+    def _add_point_sources(self, t: float, t_new: float, h_max: float) -> tuple[float, float]:
+        """Point inflows into the volumes after the flow update; (net volume m³, new h_max m).
+
+        As the regular model's ``add_point_sources``: withdrawals take at most what the cell
+        holds, the levels and the running maximum level (and its time) of the source cells are
+        brought up to date, and ``h_max`` covers their new depth for the next Δt.
+        """
+        ft = self.dtype.type
+        sources = 0.0
+        for f in self.inflows:
+            vol = f.volume_m3(t, t_new)
+            if vol != 0.0:
+                old = self._v[f.row, f.col]
+                new = max(old + ft(vol), ft(0.0))
+                self._v[f.row, f.col] = new
+                sources += float(new) - float(old)
+        if sources == 0.0:
+            return 0.0, h_max
+        self._levels(self._v, self._eta)
+        rows = np.array([f.row for f in self.inflows], dtype=np.int64)
+        cols = np.array([f.col for f in self.inflows], dtype=np.int64)
+        lv = self._eta[rows, cols]
+        old_max = self._max_eta[rows, cols]
+        rise = lv > old_max
+        self._max_eta[rows, cols] = np.where(rise, lv, old_max)
+        self._time_of_max[rows, cols] = np.where(
+            rise, self._time_of_max.dtype.type(t_new), self._time_of_max[rows, cols]
+        )
+        depth = np.asarray(lv, dtype=np.float64) - np.asarray(
+            self._c["zmin"][rows, cols], dtype=np.float64
+        )
+        return sources, max(h_max, float(depth.max()))
+
     # ------------------------------------------------------------------ running
 
-    def run_until(  # noqa: C901  the event loop of Model.run_until plus point tracking
-        self, t_end_s: float, progress: ProgressFn | None = None
-    ) -> None:
+    def run_until(self, t_end_s: float, progress: ProgressFn | None = None) -> None:
         """Advance the model to ``t_end_s`` (s); ``progress(t, t_end)`` at output times."""
         t_end = float(t_end_s)
         if not math.isfinite(t_end):
@@ -666,8 +724,10 @@ class SubgridModel:
                 if self._h_max > 0.0
                 else self.max_dt_s
             )
-            dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             stop = min(t_end, self._next_output, self._next_event(t))
+            if self.inflows and self.fixed_dt_s is None:
+                dt_cfl = self._source_dt(t, min(dt_cfl, stop - t))
+            dt = dt_cfl if self.fixed_dt_s is None else self.fixed_dt_s
             t_new = stop if t + dt >= stop - eps else t + dt
             dt = t_new - t
             theta = 1.0 - (1.0 - self.theta) * min(1.0, dt / dt_cfl)
@@ -687,17 +747,6 @@ class SubgridModel:
                         np.sum(self._rain_field.astype(np.float64) * c["arain"], dtype=np.float64)
                     )
                 rain_vol = self._rain_field_sum * float(ft(dt))
-            sources = 0.0
-            if self.inflows:
-                for f in self.inflows:
-                    vol = f.volume_m3(t, t_new)
-                    if vol != 0.0:
-                        old = self._v[f.row, f.col]
-                        new = max(old + ft(vol), ft(0.0))
-                        self._v[f.row, f.col] = new
-                        sources += float(new) - float(old)
-                if sources != 0.0:
-                    self._levels(self._v, self._eta)
             h_max, outflow, drained, infiltrated, limited = self._step_fn(
                 self._v,
                 self._eta,
@@ -744,6 +793,10 @@ class SubgridModel:
             )
             self._qx, self._qxn = self._qxn, self._qx
             self._qy, self._qyn = self._qyn, self._qy
+            if self.inflows:
+                sources, h_max = self._add_point_sources(t, t_new, float(h_max))
+            else:
+                sources = 0.0
             self.time_s = t_new
             self.steps += 1
             self.cell_updates += cells

@@ -1,5 +1,6 @@
 """Channels: how one message reaches one address. A small interface (:class:`Transport`), the
-real transports (generic JSON webhook, WeCom group robot, DingTalk robot, e-mail over SMTP) and an
+real transports (generic JSON webhook, WeCom group robot, DingTalk robot, e-mail over SMTP, SMS
+through an HTTP gateway in :mod:`fangxun.notify.sms`) and an
 in-memory twin for unit tests (:class:`MemoryTransport`).
 
 Every transport carries the delivery's stable idempotency key so that a message sent twice (a
@@ -292,7 +293,25 @@ def build_transports(settings: Settings) -> dict[Channel, Transport]:
         starttls=settings.notify_smtp_starttls,
         timeout_s=settings.notify_http_timeout_s,
     )
-    return {Channel.WEBHOOK: http, Channel.WECOM: http, Channel.DINGTALK: http, Channel.EMAIL: smtp}
+    from fangxun.notify.sms import SmsTransport, preset  # sms builds on this module
+
+    sms = SmsTransport(
+        url=settings.notify_sms_gateway_url,
+        template=preset(settings.notify_sms_preset),
+        sign=settings.notify_sms_sign,
+        template_id=settings.notify_sms_template_id,
+        app_id=settings.notify_sms_app_id,
+        authorization=settings.notify_sms_authorization,
+        max_chars=settings.notify_sms_max_chars,
+        timeout_s=settings.notify_http_timeout_s,
+    )
+    return {
+        Channel.WEBHOOK: http,
+        Channel.WECOM: http,
+        Channel.DINGTALK: http,
+        Channel.EMAIL: smtp,
+        Channel.SMS: sms,
+    }
 
 
 def close_transports(transports: Mapping[Channel, Transport]) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,6 +38,7 @@ class Channel(enum.StrEnum):
     WECOM = "wecom"  # 企业微信群机器人
     DINGTALK = "dingtalk"  # 钉钉自定义机器人
     EMAIL = "email"
+    SMS = "sms"  # 短信, through an HTTP gateway (fangxun.notify.sms)
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -115,10 +117,33 @@ class Notification(Base):
     escalated_at: Mapped[datetime | None] = mapped_column()
     #: What escalation did ("sent to 张三" or why it could not).
     escalation_note: Mapped[str | None] = mapped_column(String(300))
+    #: Held back by the recipient's daily cap (no delivery): told later in one digest.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: When a held notification went out in a digest.
+    digested_at: Mapped[datetime | None] = mapped_column()
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="notification", cascade="all, delete-orphan", order_by="Delivery.id"
     )
+    refs: Mapped[list[NotificationRef]] = relationship(
+        back_populates="notification", cascade="all, delete-orphan", order_by="NotificationRef.id"
+    )
+
+
+class NotificationRef(Base):
+    """What a notification is about, as plain references (``warning:17``): one aggregated message
+    tells of several warnings, and the viewer filters and acknowledges by them."""
+
+    __tablename__ = "notify_notification_ref"
+    __table_args__ = (UniqueConstraint("notification_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_notification.id", ondelete="CASCADE"), index=True
+    )
+    ref: Mapped[str] = mapped_column(String(100), index=True)
+
+    notification: Mapped[Notification] = relationship(back_populates="refs")
 
 
 class Delivery(Base):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fangxun.api.deps import CurrentUser, SessionDep
 from fangxun.api.problems import error_responses
 from fangxun.notify import service
-from fangxun.notify.schemas import ContactCreate, ContactRead, NotificationRead
+from fangxun.notify.schemas import AckWarningIn, ContactCreate, ContactRead, NotificationRead
 
 router = APIRouter(tags=["notifications"])
 
@@ -19,19 +19,42 @@ _ERRORS = error_responses(401, 403, 404)
 
 @router.get("/notifications", response_model=list[NotificationRead], responses=_ERRORS)
 def list_notifications(
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     event_key: Annotated[str | None, Query(max_length=200)] = None,
     unacknowledged: bool = False,
+    mine: Annotated[bool, Query(description="Only those sent to you")] = False,
+    warning_id: Annotated[int | None, Query(ge=1, description="Only about this warning")] = None,
+    unit_id: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
-    """The newest notifications in your jurisdiction, with delivery state and acknowledgement."""
-    return service.list_notifications(
-        session=session,
-        actor=user,
-        limit=limit,
+    """The newest notifications in your jurisdiction, with delivery state and acknowledgement
+    (filters; ``X-Total-Count`` with the total for paging)."""
+    where = service.NotificationFilter(
+        mine=mine,
+        unacknowledged=unacknowledged,
+        ref=f"warning:{warning_id}" if warning_id is not None else None,
+        unit_id=unit_id,
         event_key=event_key,
-        unacknowledged_only=unacknowledged,
+    )
+    response.headers["X-Total-Count"] = str(
+        service.count_notifications(session=session, actor=user, where=where)
+    )
+    return service.list_notifications(
+        session=session, actor=user, limit=limit, offset=offset, where=where
+    )
+
+
+@router.post(
+    "/notifications/acknowledge-warning", response_model=list[NotificationRead], responses=_ERRORS
+)
+def acknowledge_warning(body: AckWarningIn, user: CurrentUser, session: SessionDep) -> Any:
+    """Acknowledge every open notification about one warning in your jurisdiction at once
+    (``admin``, ``district``, ``duty``, ``unit``)."""
+    return service.acknowledge_all(
+        session=session, ref=f"warning:{body.warning_id}", actor=user, via="api"
     )
 
 

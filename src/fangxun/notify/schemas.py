@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -12,10 +13,15 @@ from fangxun.notify.models import Channel, DeliveryStatus
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
+#: A mainland mobile number, optionally with the country code: what an SMS contact's address is.
+PHONE_RE = re.compile(r"(\+?86)?1[3-9]\d{9}")
+
+
 class ContactCreate(BaseModel):
     """A contact channel of a person or of a unit (exactly one of ``person_id`` / ``unit_id``).
 
-    ``address`` is an e-mail address for ``email`` and an http(s) URL for the others (a group
+    ``address`` is an e-mail address for ``email``, a mobile number for ``sms`` and an http(s)
+    URL for the others (a group
     robot's webhook URL for ``wecom`` / ``dingtalk``); ``secret`` is DingTalk's signing secret.
     """
 
@@ -37,6 +43,12 @@ class ContactCreate(BaseModel):
             local, _, domain = self.address.partition("@")
             if not local or "." not in domain:
                 raise ValueError(f"address: {self.address!r} is not an e-mail address")
+        elif self.channel is Channel.SMS:
+            if not PHONE_RE.fullmatch(self.address):
+                raise ValueError(
+                    f"address: {self.address!r} is not a mobile number (11 digits, 1…, "
+                    "optionally +86)"
+                )
         elif not self.address.startswith(("http://", "https://")):
             raise ValueError(f"address: a {self.channel.value} address is an http(s) URL")
         if self.secret is not None and self.channel is not Channel.DINGTALK:
@@ -96,3 +108,10 @@ class NotificationRead(BaseModel):
     escalated_at: datetime | None
     escalation_note: str | None
     deliveries: list[DeliveryRead]
+
+
+class AckWarningIn(BaseModel):
+    """Acknowledge all open notifications about one warning."""
+
+    model_config = ConfigDict(extra="forbid")
+    warning_id: int = Field(ge=1)

@@ -315,7 +315,8 @@ def run_pass(
     clock: Callable[[], datetime] = utcnow,
     rng: random.Random | None = None,
 ) -> PassReport:
-    """One pass: escalate overdue notifications (committed), then send batches until none is due."""
+    """One pass: escalate overdue notifications and enqueue due digests (committed), then send
+    batches until none is due."""
     worker = worker or worker_name()
     report = PassReport()
     with factory.begin() as session:
@@ -324,6 +325,8 @@ def run_pass(
                 session=session, now=clock(), default_after_s=settings.notify_escalate_after_s
             )
         )
+        # Messages held by the daily cap go out as one digest per address.
+        service.send_digests(session=session, now=clock(), every_s=settings.notify_digest_every_s)
     while True:
         batch = send_batch(
             factory=factory,

@@ -17,9 +17,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from fangxun.audit.models import AuditAction
@@ -41,6 +42,7 @@ from fangxun.notify.models import (
     Delivery,
     DeliveryStatus,
     Notification,
+    NotificationRef,
 )
 from fangxun.notify.schemas import ContactCreate
 from fangxun.org.jurisdiction import get_in_jurisdiction, is_unit_visible, scope_query, unit_in_body
@@ -54,11 +56,14 @@ __all__ = [
     "Recipient",
     "ack_token",
     "acknowledge",
+    "acknowledge_all",
     "acknowledge_by_token",
     "enqueue",
     "escalate_overdue",
+    "person_recipients",
     "recipients_for",
     "recipients_for_drill",
+    "send_digests",
     "unacknowledged",
 ]
 
@@ -109,6 +114,14 @@ def _person_recipients(session: Session, person: Person, role: str) -> list[Reci
     ):
         found.append(Recipient(person.id, person.name, Channel.EMAIL, person.email, role))
     return found
+
+
+def person_recipients(
+    *, session: Session, person: Person, role: str = LEADER_ROLE
+) -> list[Recipient]:
+    """Every active address of ``person`` (for messages to one named person, e.g. the leader on
+    duty), as recipients with ``role``."""
+    return _person_recipients(session, person, role)
 
 
 def _unit_recipients(session: Session, unit: Unit) -> list[Recipient]:
@@ -249,13 +262,21 @@ def enqueue(
     unit_id: int | None,
     requires_ack: bool = True,
     escalate_after_s: float | None = None,
+    refs: Sequence[str] = (),
+    daily_cap: int | None = None,
+    now: datetime | None = None,
 ) -> list[Notification]:
     """Put one notification per recipient (and its delivery) in the outbox, in the caller's
     transaction (flush only). ``escalate_after_s`` (s) overrides the configured time to
     acknowledge; ``None`` uses ``Settings.notify_escalate_after_s`` at escalation time.
 
     Enqueuing the same (``event_key``, recipient channel and address) again is a no-op: the
-    existing notification is returned instead of a new one.
+    existing notification is returned instead of a new one. ``refs`` say what the message is
+    about (``warning:17``), for filters and acknowledging all of a warning.
+
+    With ``daily_cap``, a message that needs no acknowledgement to an address that has had that
+    many messages since the local midnight is *held* (no delivery) and goes out later in that
+    address's digest (:func:`send_digests`). ``now`` (default: the current time) stamps them.
     """
     if not event_key.strip() or len(event_key) > EVENT_KEY_MAX:
         raise ValidationFailed(
@@ -267,6 +288,8 @@ def enqueue(
         (n.channel, n.address): n
         for n in session.scalars(select(Notification).where(Notification.event_key == event_key))
     }
+    created_at = now or utcnow()
+    day_start = _local_midnight(created_at)
     out: list[Notification] = []
     for i, r in enumerate(_dedupe(recipients)):
         address = r.address.strip()
@@ -278,6 +301,11 @@ def enqueue(
         if known is not None:
             out.append(known)
             continue
+        held = (
+            daily_cap is not None
+            and not requires_ack
+            and _sent_since(session, r.channel, address, day_start) >= daily_cap
+        )
         notification = Notification(
             event_key=event_key,
             unit_id=unit_id,
@@ -290,21 +318,94 @@ def enqueue(
             markdown=markdown,
             requires_ack=requires_ack,
             escalate_after_s=escalate_after_s,
-            created_at=utcnow(),
+            created_at=created_at,
+            held=held,
         )
-        notification.deliveries.append(
-            Delivery(
-                idempotency_key=idempotency_key(event_key, r.channel, address),
-                status=DeliveryStatus.pending,
-                attempts=0,
-                next_attempt_at=notification.created_at,
+        if not held:
+            notification.deliveries.append(
+                Delivery(
+                    idempotency_key=idempotency_key(event_key, r.channel, address),
+                    status=DeliveryStatus.pending,
+                    attempts=0,
+                    next_attempt_at=notification.created_at,
+                )
             )
-        )
+        for ref in dict.fromkeys(refs):
+            notification.refs.append(NotificationRef(ref=ref[:100]))
         session.add(notification)
         existing[(r.channel, address)] = notification
         out.append(notification)
     flush_or_conflict(session, f"notifications of {event_key}")
     return out
+
+
+def _local_midnight(at: datetime) -> datetime:
+    """The start of ``at``'s day in the district's zone (the daily cap counts from there)."""
+    from fangxun.times import to_local
+
+    return to_local(at).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _sent_since(session: Session, channel: Channel, address: str, since: datetime) -> int:
+    """Messages (not held) to ``address`` created since ``since``."""
+    from sqlalchemy import func
+
+    return int(
+        session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.channel == channel,
+                Notification.address == address,
+                Notification.held.is_(False),
+                Notification.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def send_digests(*, session: Session, now: datetime, every_s: float) -> list[Notification]:
+    """One digest per address whose oldest held message (daily cap) has waited ``every_s``
+    seconds: the held messages' subjects, times and bodies in one message; they are marked
+    ``digested_at``. Returns the digests enqueued (never held themselves)."""
+    from fangxun.times import SHORT, local
+
+    held = list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.held.is_(True), Notification.digested_at.is_(None))
+            .order_by(Notification.created_at, Notification.id)
+        )
+    )
+    by_address: dict[tuple[Channel, str], list[Notification]] = {}
+    for n in held:
+        by_address.setdefault((n.channel, n.address), []).append(n)
+    created: list[Notification] = []
+    for (channel, address), items in by_address.items():
+        if items[0].created_at + timedelta(seconds=every_s) > now:
+            continue
+        first = items[0]
+        lines = [f"### 预警信息汇总 / Digest: {len(items)}"]
+        lines += [f"- {local(n.created_at, SHORT)} {md(n.subject)}" for n in items]
+        lines += ["", "---", ""] + [n.markdown for n in items]
+        refs = sorted({ref.ref for n in items for ref in n.refs})
+        key = idempotency_key(f"digest:{first.id}", channel, address)
+        created += enqueue(
+            session=session,
+            event_key=f"digest:{key[3:23]}:{first.id}",
+            subject=f"【汇总】{len(items)} 条预警信息 / {len(items)} warning messages"[:300],
+            markdown="\n".join(lines),
+            recipients=[
+                Recipient(first.person_id, first.recipient_name, channel, address, first.role)
+            ],
+            unit_id=first.unit_id if all(n.unit_id == first.unit_id for n in items) else None,
+            requires_ack=False,
+            refs=refs,
+            now=now,
+        )
+        for n in items:
+            n.digested_at = now
+    session.flush()
+    return created
 
 
 def signing_secret(*, session: Session, notification: Notification) -> str | None:
@@ -514,6 +615,45 @@ def get_notification(*, session: Session, notification_id: int, actor: Actor) ->
     )
 
 
+@dataclass(frozen=True)
+class NotificationFilter:
+    """What the viewer asks for: ``mine`` (sent to the actor's person), ``unacknowledged``
+    (needs an acknowledgement and has none), ``ref`` (about e.g. ``warning:17``), ``unit_id``,
+    ``event_key``."""
+
+    mine: bool = False
+    unacknowledged: bool = False
+    ref: str | None = None
+    unit_id: int | None = None
+    event_key: str | None = None
+
+
+def _filtered(session: Session, actor: Actor, f: NotificationFilter) -> Select[Any]:
+    stmt = scope_query(select(Notification), Notification.unit_id, session=session, user=actor)
+    if f.event_key is not None:
+        stmt = stmt.where(Notification.event_key == f.event_key)
+    if f.unacknowledged:
+        stmt = stmt.where(
+            Notification.requires_ack.is_(True), Notification.acknowledged_at.is_(None)
+        )
+    if f.mine:
+        person_id = actor.person_id if isinstance(actor, User) else None
+        stmt = stmt.where(
+            Notification.person_id == person_id
+            if person_id is not None
+            else Notification.id.is_(None)
+        )
+    if f.ref is not None:
+        stmt = stmt.where(
+            Notification.id.in_(
+                select(NotificationRef.notification_id).where(NotificationRef.ref == f.ref)
+            )
+        )
+    if f.unit_id is not None:
+        stmt = stmt.where(Notification.unit_id == f.unit_id)
+    return stmt
+
+
 def list_notifications(
     *,
     session: Session,
@@ -521,21 +661,55 @@ def list_notifications(
     limit: int = 100,
     event_key: str | None = None,
     unacknowledged_only: bool = False,
+    offset: int = 0,
+    where: NotificationFilter | None = None,
 ) -> list[Notification]:
-    """The newest notifications in the actor's jurisdiction, with their deliveries."""
-    stmt = scope_query(select(Notification), Notification.unit_id, session=session, user=actor)
-    if event_key is not None:
-        stmt = stmt.where(Notification.event_key == event_key)
-    if unacknowledged_only:
-        stmt = stmt.where(
-            Notification.requires_ack.is_(True), Notification.acknowledged_at.is_(None)
-        )
-    stmt = stmt.options(selectinload(Notification.deliveries))
+    """The newest notifications in the actor's jurisdiction, with their deliveries (``where``
+    filters; ``limit``/``offset`` page)."""
+    f = where or NotificationFilter(event_key=event_key, unacknowledged=unacknowledged_only)
+    stmt = _filtered(session, actor, f).options(
+        selectinload(Notification.deliveries), selectinload(Notification.refs)
+    )
     return list(
         session.scalars(
-            stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+            stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
     )
+
+
+def count_notifications(*, session: Session, actor: Actor, where: NotificationFilter) -> int:
+    """How many notifications :func:`list_notifications` pages through."""
+    from sqlalchemy import func
+
+    stmt = _filtered(session, actor, where)
+    return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+def acknowledge_all(
+    *, session: Session, ref: str, actor: Actor, via: str = "web", at: datetime | None = None
+) -> list[Notification]:
+    """Acknowledge every unacknowledged notification about ``ref`` (e.g. all of one warning) in
+    the actor's jurisdiction (duty, district, admin and unit users, on everyone's behalf); each
+    is audited. Returns those acknowledged."""
+    if isinstance(actor, User) and (not actor.is_active or actor.role not in ACK_ROLES):
+        raise PermissionDeniedError(
+            f"role {actor.role.value!r} may acknowledge only single notifications sent to you"
+        )
+    at = at or utcnow()
+    pending = list_notifications(
+        session=session,
+        actor=actor,
+        limit=10_000,
+        where=NotificationFilter(unacknowledged=True, ref=ref),
+    )
+    done: list[Notification] = []
+    for n in pending:
+        if n.acknowledged_at is None:
+            _mark_acknowledged(session, n, by=actor_username(actor), via=via, actor=actor, at=at)
+            done.append(n)
+    return done
 
 
 def unacknowledged(*, session: Session, actor: Actor, limit: int = 50) -> list[Notification]:

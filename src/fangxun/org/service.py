@@ -167,6 +167,46 @@ def list_units(
     return paginate(session, stmt.order_by(Unit.code), limit, offset)
 
 
+def _rings(geometry: dict[str, Any] | None) -> list[list[list[float]]]:
+    """The outer rings of a GeoJSON Polygon/MultiPolygon (WGS 84 lon/lat)."""
+    if not geometry:
+        return []
+    coords = geometry.get("coordinates") or []
+    if geometry.get("type") == "Polygon":
+        return [coords[0]] if coords else []
+    if geometry.get("type") == "MultiPolygon":
+        return [poly[0] for poly in coords if poly]
+    return []
+
+
+def unit_boundaries(*, session: Session, actor: Actor) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the boundaries of the units in the actor's jurisdiction
+    (those that have one), with ``code``, ``name`` and ``kind``: the map's jurisdiction layer."""
+    require_permission(actor, Permission.read_org)
+    stmt = scope_query(select(Unit), Unit.id, session=session, user=actor)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": unit.geometry,
+            "properties": {"code": unit.code, "name": unit.name_zh, "kind": unit.kind.value},
+        }
+        for unit in session.scalars(stmt.where(Unit.geometry.is_not(None)).order_by(Unit.code))
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def district_extent(*, session: Session) -> tuple[float, float, float, float] | None:
+    """(south, west, north, east) in degrees of the district's boundary (else of all unit
+    boundaries), for the map's first view; None when no unit has a boundary."""
+    units = list(session.scalars(select(Unit).where(Unit.geometry.is_not(None))))
+    districts = [u for u in units if u.kind is UnitKind.district] or units
+    points = [p for u in districts for ring in _rings(u.geometry) for p in ring]
+    if not points:
+        return None
+    lons, lats = [float(p[0]) for p in points], [float(p[1]) for p in points]
+    return min(lats), min(lons), max(lats), max(lons)
+
+
 def update_unit(*, session: Session, unit_id: int, unit_in: UnitUpdate, actor: Actor) -> Unit:
     """Change a unit (admin, district)."""
     unit = get_unit(session=session, unit_id=unit_id, actor=actor)

@@ -208,6 +208,12 @@ def _read_pysteps(p: Path, importer: str, opts: dict[str, object], kind: Kind) -
         crs = CRS.from_user_input(proj)
     except CRSError as exc:
         raise RainFileError(p, f"unreadable CRS {proj!r}: {exc}") from exc
+    if meta.get("cartesian_unit") == "km" and _metres(crs):
+        # KNMI gives its grid in km on a CRS in metres
+        meta = {**meta, **{k: float(meta[k]) * 1000.0 for k in ("x1", "x2", "y1", "y2")}}
+        for k in ("xpixelsize", "ypixelsize"):
+            if meta.get(k):
+                meta[k] = float(meta[k]) * 1000.0
     transform = _transform_from_meta(meta, data.shape)
     if meta.get("yorigin", "upper") == "lower":
         data = data[::-1]
@@ -233,6 +239,12 @@ def _read_pysteps(p: Path, importer: str, opts: dict[str, object], kind: Kind) -
         interval_s=interval_s,
         attrs={"institution": str(meta.get("institution", "")), "importer": importer},
     )
+
+
+def _metres(crs: CRS) -> bool:
+    """True when the CRS's first axis is in metres."""
+    axes = crs.axis_info
+    return bool(axes) and axes[0].unit_name in ("metre", "meter")
 
 
 def _transform_from_meta(meta: Mapping[str, Any], shape: tuple[int, ...]) -> Affine:
@@ -264,7 +276,8 @@ def _to_rate(
 ) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Field in its unit → rain rate in mm/h (float32); refuse units that are not rain."""
     u = unit.strip()
-    if transform not in (None, "None", ""):
+    # reflectivity is dB by nature (pysteps marks dBZ fields "dB"-transformed): Z–R below
+    if transform not in (None, "None", "") and not (u.lower() == "dbz" and transform == "dB"):
         raise RainFileError(p, f"values are {transform}-transformed; expected plain values")
     with np.errstate(invalid="ignore", over="ignore"):
         if u in _RATE_UNITS:

@@ -10,8 +10,12 @@
   it falls back to plain semi-Lagrangian extrapolation.
 * **Ensemble**: STEPS (Bowler et al. 2006; Seed et al. 2013; ``pysteps.nowcasts.steps``): S-PROG
   plus stochastic noise with the field's own spatial structure, and perturbed motion (BPS).
-  Grids above ``max_cells`` are computed on a coarser grid (block means, an integer factor) and
-  interpolated back bilinearly, so a 700 × 700 composite runs within a minute on two cores.
+  Grids above ``max_cells`` (:data:`MAX_ENSEMBLE_CELLS`) are computed on a coarser grid (block
+  means, an integer factor: 3 km for a 1 km 700 × 700 composite) and interpolated back
+  bilinearly; the FFTs are SciPy's, and the output is post-processed in float32 in place. A
+  700 × 700, 20-member, 12-lead ensemble then takes ~15 s of CPU (``benchmarks/nowcast.py``).
+  The probabilities are for areas of a few km anyway; the deterministic nowcast keeps the full
+  resolution.
 * **Blending** with a QPF (``pysteps.blending.steps``): the QPF, resampled onto the radar grid
   and to the nowcast's times, takes over with the lead time according to the skill of each
   scale. The deterministic blend is the mean of a small blended ensemble (pysteps 1.21's
@@ -55,7 +59,10 @@ RAIN_THRESHOLD_MM_H = 0.1
 #: dB value given to no rain (pysteps' convention).
 ZERO_DB = -15.0
 #: Cells above which the ensemble is computed on a coarser grid.
-MAX_ENSEMBLE_CELLS = 150_000
+MAX_ENSEMBLE_CELLS = 60_000
+#: FFT of the ensemble's cascade and noise: SciPy's pocketfft (pysteps' "scipy"), faster than
+#: NumPy's; pyFFTW, faster still, is not installed.
+FFT_METHOD = "scipy"
 #: Members averaged for the deterministic blend with a QPF.
 DETERMINISTIC_BLEND_MEMBERS = 4
 
@@ -86,10 +93,23 @@ class Nowcast:
         n = self.rate_mm_h.shape[-2]
         return np.asarray(self.transform.f + (np.arange(n) + 0.5) * self.transform.e, np.float64)
 
-    def exceedance(self, threshold_mm_h: float) -> F32:
-        """Probability (0–1) of exceeding ``threshold_mm_h``, per (time, y, x)."""
+    def exceedance(self, threshold_mm_h: float, *, neighbourhood_m: float = 0.0) -> F32:
+        """Probability (0–1) of exceeding ``threshold_mm_h``, per (time, y, x).
+
+        With ``neighbourhood_m`` > 0 the members' exceedances are smoothed by a Gaussian of
+        that standard deviation (m) before averaging: the probability that the rain exceeds the
+        threshold *near* the cell, which is what an ensemble that cannot place a convective
+        cell to the pixel can say reliably (neighbourhood ensemble probability, Schwartz et al.
+        2010; the reliability at 10 mm/h is in ``docs/validation.md``). 0: pixel by pixel.
+        """
         r = self.rate_mm_h
-        p = np.mean(np.where(np.isfinite(r), r >= threshold_mm_h, False), axis=0)
+        hit = np.where(np.isfinite(r), r >= threshold_mm_h, False).astype(np.float32)
+        p = np.mean(hit, axis=0)
+        if neighbourhood_m > 0.0:
+            from scipy import ndimage
+
+            sigma = neighbourhood_m / abs(self.transform.a)
+            p = np.stack([ndimage.gaussian_filter(f, sigma, mode="constant") for f in p])
         p = np.where(np.isfinite(r[0]), p, np.nan)
         return np.asarray(p, np.float32)
 
@@ -117,12 +137,17 @@ def to_db(rate: F64) -> F64:
     return out
 
 
-def from_db(db: F64) -> F64:
-    """dB → mm/h; values at or below the no-rain level give 0."""
+def from_db(db: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """dB → mm/h in ``db``'s float type (float32 keeps an ensemble's memory traffic half);
+    values at or below the no-rain level give 0, NaN stays NaN."""
+    dtype = db.dtype if db.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    d = np.asarray(db, dtype)
     with np.errstate(invalid="ignore", over="ignore"):
-        r = np.where(db > ZERO_DB + 1.0, 10.0 ** (db / 10.0), 0.0)
+        r = np.power(dtype.type(10.0), d / dtype.type(10.0))
+    # NaN compares False, so NaN passes through the first mask and stays NaN
+    r[d <= ZERO_DB + 1.0] = 0.0
     r[r < RAIN_THRESHOLD_MM_H] = 0.0
-    return np.asarray(np.where(np.isfinite(db), r, np.nan), np.float64)
+    return r
 
 
 def last_regular(frames: Sequence[Frame], n: int) -> tuple[list[Frame], timedelta]:
@@ -165,7 +190,7 @@ def _stack(frames: Sequence[Frame]) -> F64:
 
 
 def _wrap(
-    fields: F64,
+    fields: npt.NDArray[np.floating],
     frames: Sequence[Frame],
     step: timedelta,
     method: Method,
@@ -176,7 +201,8 @@ def _wrap(
     out = np.asarray(fields, np.float32)
     if out.ndim == 3:
         out = out[None]
-    out = np.where(np.isfinite(out), np.maximum(out, 0.0), 0.0).astype(np.float32)
+    # in place (an ensemble of a composite is ~10⁸ values): negative and NaN → 0
+    out[~(out > 0.0)] = 0.0
     out[..., mask] = np.nan
     times = [last.time + step * (k + 1) for k in range(out.shape[1])]
     return Nowcast(
@@ -256,19 +282,19 @@ def block_mean(rates: F64, factor: int) -> F64:
         return np.asarray(np.nanmean(blocks, axis=(-3, -1)), np.float64)
 
 
-def upsample(fields: F64, factor: int, shape: tuple[int, int]) -> F64:
-    """Bilinear interpolation of coarse fields (…, cy, cx) back to ``shape`` (ny, nx)."""
+def upsample(fields: npt.NDArray[np.floating], factor: int, shape: tuple[int, int]) -> F32:
+    """Bilinear interpolation of coarse fields (…, cy, cx) back to ``shape`` (ny, nx), float32."""
     if factor == 1:
-        return fields
+        return np.asarray(fields, np.float32)
     from scipy import ndimage
 
     lead = fields.shape[:-2]
-    flat = fields.reshape(-1, *fields.shape[-2:])
+    flat = np.nan_to_num(np.asarray(fields, np.float32).reshape(-1, *fields.shape[-2:]))
     out = np.empty((flat.shape[0], *shape), np.float32)
     for k, f in enumerate(flat):
-        z = ndimage.zoom(np.nan_to_num(f), factor, order=1, mode="nearest", grid_mode=True)
+        z = ndimage.zoom(f, factor, order=1, mode="nearest", grid_mode=True)
         out[k] = z[: shape[0], : shape[1]]
-    return out.reshape(*lead, *shape).astype(np.float64)
+    return out.reshape(*lead, *shape)
 
 
 def ensemble(
@@ -314,9 +340,10 @@ def ensemble(
             probmatching_method="cdf",
             seed=seed,
             num_workers=workers or os.cpu_count() or 1,
+            fft_method=FFT_METHOD,
             measure_time=False,
         )
-    fields = from_db(np.asarray(f, np.float64))
+    fields = from_db(np.asarray(f, np.float32))
     return _wrap(upsample(fields, factor, full.shape[1:]), tail, step, "steps")
 
 

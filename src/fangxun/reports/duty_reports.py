@@ -108,15 +108,23 @@ def _section(gathered: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _signal_and_level(*, session: Session) -> list[tuple[str, str]]:
+    from fangxun.db.types import utcnow
     from fangxun.response import service as response
-    from fangxun.warnings import service as warnings
+    from fangxun.warnings import official
 
     out: list[tuple[str, str]] = []
     try:
-        colour = warnings.rainstorm_signal(session=session)
+        # The official signal (or one relayed by hand); the gauge rule is only an indication.
+        panel = official.signal_panel(session=session, now=utcnow())
+        colour = panel["colour"]
         out.append(
             ("暴雨预警信号", f"{COLOUR_ZH.get(str(colour), str(colour))}预警" if colour else "无")
         )
+        gauge = panel["gauge_indication"]
+        if gauge is not None:
+            out.append(
+                ("雨量站指示（非正式信号）", COLOUR_ZH.get(gauge["colour"], gauge["colour"]))
+            )
     except Exception as exc:
         logger.warning("rainstorm signal unavailable: %s", exc)
         out.append(("暴雨预警信号", NOT_AVAILABLE))

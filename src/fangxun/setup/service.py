@@ -123,6 +123,24 @@ def _units_by_key(session: Session) -> dict[str, Unit]:
     return units
 
 
+def unknown_unit(text: str | None, known: Sequence[str]) -> str:
+    """The message for a unit name or code that matches none, with the nearest ones offered
+    (an office's sheet writes 东湖街道 for 东湖街道办事处, or drops a character).
+
+    >>> unknown_unit("东湖街道", ["东湖街道办事处", "西湖街道办事处", "HX-DH"])
+    "unknown unit '东湖街道'; did you mean '东湖街道办事处'?"
+    """
+    import difflib
+
+    msg = f"unknown unit {text!r}"
+    candidates = [k for k in known if text and (text in k or k in text)]
+    candidates += difflib.get_close_matches(text or "", known, n=3, cutoff=0.6)
+    near = list(dict.fromkeys(candidates))[:3]
+    if near:
+        msg += "; did you mean " + " or ".join(repr(n) for n in near) + "?"
+    return msg
+
+
 # --- units -------------------------------------------------------------------------------------
 
 
@@ -176,7 +194,8 @@ def import_units(
     file_codes = {code for _, code, _, _ in parsed}
     for number, _code, _data, parent in parsed:
         if parent is not None and parent not in file_codes | set(existing) and parent not in names:
-            problems.append(FieldProblem(("row", number, "parent"), f"unknown unit {parent!r}"))
+            known = sorted(file_codes | set(existing) | set(names))
+            problems.append(FieldProblem(("row", number, "parent"), unknown_unit(parent, known)))
     _refuse(problems, "units")
     summary = ImportSummary()
     # Parents before children: districts first, then the rest in file order.
@@ -221,8 +240,8 @@ def import_people(*, session: Session, rows: Sequence[TableRow], actor: Actor) -
         if _blank(v.get("unit")):
             problems.append(FieldProblem(("row", row.number, "unit"), "required"))
         elif unit is None:
-            problems.append(FieldProblem(("row", row.number, "unit"),
-                                         f"unknown unit {_text(v.get('unit'))!r}"))  # fmt: skip
+            msg = unknown_unit(_text(v.get("unit")), list(units))
+            problems.append(FieldProblem(("row", row.number, "unit"), msg))
         if unit is None:
             continue
         try:
@@ -290,7 +309,7 @@ def _check_station_row(
     if not _blank(v.get("unit")):
         unit = units.get(_text(v.get("unit")) or "")
         if unit is None:
-            msg = f"unknown unit {_text(v.get('unit'))!r}"
+            msg = unknown_unit(_text(v.get("unit")), list(units))
             problems.append(FieldProblem(("row", n, "unit"), msg))
         else:
             unit_id = unit.id
@@ -369,6 +388,30 @@ def _ensure_streams(
         )  # fmt: skip
 
 
+# --- the district's basemap --------------------------------------------------------------------
+
+
+def refresh_basemap(*, session: Session, terrain: Path, folder: Path) -> dict[str, Any] | None:
+    """(Re)write the district's offline hillshade in ``folder`` from the terrain, the roads
+    stored there (``roads.geojson``) and the units' boundaries; None while there is no usable
+    terrain. Returns the hillshade's metadata."""
+    import json
+
+    from fangxun.setup.basemap import write_hillshade
+    from fangxun.setup.terrain import terrain_problem
+
+    if terrain_problem(terrain) is not None:
+        return None
+    roads: list[dict[str, Any]] = []
+    roads_file = folder / "roads.geojson"
+    if roads_file.is_file():
+        data = json.loads(roads_file.read_text(encoding="utf-8"))
+        roads = [f["geometry"] for f in data.get("features", []) if f.get("geometry")]
+    boundaries = [u.geometry for u in session.scalars(select(Unit).order_by(Unit.id))
+                  if u.geometry]  # fmt: skip
+    return write_hillshade(terrain, folder, roads=roads, boundaries=boundaries)
+
+
 # --- readiness ---------------------------------------------------------------------------------
 
 
@@ -389,6 +432,12 @@ class ReadinessItem:
     ok: bool
     what: str
     fix: str
+    #: An advisory item (the district works without it, less well) does not hold readiness up.
+    required: bool = True
+    #: What the item checks, for the pages to name it in their language (``terrain``, ``gauge``…).
+    key: str = ""
+    #: Particulars beside the name (the terrain's file, or why it cannot serve).
+    detail: str = ""
 
 
 @dataclass
@@ -399,7 +448,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(item.ok for item in self.items)
+        return all(item.ok for item in self.items if item.required)
 
 
 def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readiness:
@@ -408,14 +457,24 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
 
     out = Readiness()
 
-    def add(areas: tuple[Area, ...], ok: bool, what: str, fix: str) -> None:
-        out.items.append(ReadinessItem(areas, ok, what, fix))
+    def add(
+        key: str,
+        areas: tuple[Area, ...],
+        ok: bool,
+        what: str,
+        fix: str,
+        *,
+        required: bool = True,
+        detail: str = "",
+    ) -> None:
+        out.items.append(ReadinessItem(areas, ok, what, fix, required, key, detail))
 
     def count(stmt: Any) -> int:
         return int(session.scalar(stmt) or 0)
 
     districts = count(select(func.count()).select_from(Unit).where(Unit.kind == UnitKind.district))
     add(
+        "district",
         (Area.warnings, Area.duty, Area.notifications),
         districts == 1,
         "the district unit",
@@ -427,6 +486,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         .where(Unit.kind == UnitKind.district, Unit.geometry.is_not(None))
     )
     add(
+        "boundary",
         (Area.forecasts,),
         bounded >= 1,
         "the district boundary",
@@ -436,6 +496,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         select(func.count()).select_from(Unit).where(Unit.kind == UnitKind.street_office)
     )
     add(
+        "offices",
         (Area.warnings, Area.duty),
         offices >= 1,
         "street offices (办事处)",
@@ -445,7 +506,8 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     terrain_ok, terrain_what = problem is None, f"the district terrain ({terrain})"
     if problem is not None:
         terrain_what += f": {problem}"
-    add((Area.forecasts,), terrain_ok, terrain_what, "fangxun setup terrain DEM.tif")
+    add("terrain", (Area.forecasts,), terrain_ok, terrain_what, "fangxun setup terrain DEM.tif",
+        detail=problem or str(terrain))  # fmt: skip
     gauges = count(
         select(func.count(func.distinct(Station.id)))
         .select_from(Station)
@@ -454,6 +516,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         .where(ObservedProperty.code == "rainfall", Station.is_active.is_(True))
     )
     add(
+        "gauge",
         (Area.forecasts, Area.warnings),
         gauges >= 1,
         "a rain gauge with a rainfall datastream",
@@ -461,6 +524,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     )
     points = count(select(func.count()).select_from(HazardPoint))
     add(
+        "points",
         (Area.forecasts, Area.warnings),
         points >= 1,
         "hazard points (积水点)",
@@ -468,6 +532,7 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
     )
     people = count(select(func.count()).select_from(Person))
     add(
+        "people",
         (Area.duty, Area.notifications),
         people >= 1,
         "people in the units",
@@ -477,16 +542,97 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         select(func.count()).select_from(ContactChannel).where(ContactChannel.active.is_(True))
     )
     add(
+        "contact",
         (Area.notifications,),
         contacts >= 1,
         "a notification contact (email or group robot)",
         "give people an email column, or add a unit's WeCom/DingTalk robot",
     )
+    district_dir = terrain.parent
+    add(
+        "buildings",
+        (Area.forecasts,),
+        (district_dir / "buildings.geojson").is_file(),
+        "building footprints (blocked or rough cells)",
+        "fangxun setup buildings FILE",
+        required=False,
+    )
+    catchments_ok = (district_dir / "catchments.geojson").is_file() or bool(
+        settings.forecast_catchments_path
+    )
+    add(
+        "catchments",
+        (Area.forecasts,),
+        catchments_ok,
+        "drainage catchments (pipe capacity by area)",
+        "fangxun setup catchments FILE (else one capacity everywhere)",
+        required=False,
+    )
+    landuse_ok = (district_dir / "landuse.tif").is_file() or settings.forecast_landuse_path
+    add(
+        "landuse",
+        (Area.forecasts,),
+        bool(landuse_ok),
+        "land use (Manning's n by class)",
+        "fangxun setup landuse FILE",
+        required=False,
+    )
+    from fangxun.forecast.service import stored_storm_formula
+
+    formula_ok = (
+        "forecast_storm_formula" in settings.model_fields_set
+        or stored_storm_formula(settings) is not None
+    )
+    add(
+        "formula",
+        (Area.forecasts,),
+        formula_ok,
+        "the district's storm intensity formula, with its source",
+        "fangxun setup storm-formula --a A --b B --c C --n N --unit mm/min --source DOC "
+        "(else the unverified example is used)",
+        required=False,
+    )
+    out.items.append(_drainage_network_item(session))
     return out
+
+
+def _drainage_network_item(session: Session) -> ReadinessItem:
+    """The drainage network: optional (without one the forecasts use the catchment drainage
+    capacity), so it passes when none is held; a held one passes when its terrain check found
+    nothing that stops a coupled run, and says what the check found."""
+    from fangxun.drainage.service import active_network
+
+    fix = "fangxun drainage import NET.inp --name NAME (a SWMM 5 file in the terrain's CRS)"
+    row = active_network(session=session)
+    if row is None:
+        what = "drainage network: none held, forecasts use the catchment drainage capacity"
+        return ReadinessItem((Area.forecasts,), True, what, fix)
+    what = (
+        f"drainage network {row.name}: {row.node_count} nodes, {row.link_count} links, "
+        f"{row.pump_count} pumps, {row.outfall_count} outfalls"
+    )
+    report = row.check_report
+    if report is None:
+        return ReadinessItem(
+            (Area.forecasts,), False, what + "; not checked against the terrain", fix
+        )
+    found = [
+        f"{len(report[key])} {label}"
+        for key, label in (
+            ("no_coordinates", "without coordinates"),
+            ("off_grid", "off the terrain"),
+            ("on_nodata", "on nodata"),
+            ("rim_mismatch", "rims off the ground"),
+            ("parts_without_outfall", "parts reaching no outfall"),
+        )
+        if report.get(key)
+    ]
+    what += "; terrain check: " + (", ".join(found) if found else "nothing found")
+    return ReadinessItem((Area.forecasts,), bool(report.get("ok")), what, fix)
 
 
 __all__ = [
     "PEOPLE_FIELDS", "STATION_FIELDS", "UNIT_FIELDS", "Area", "ImportSummary", "Readiness",
     "ReadinessItem", "UnitFeature", "import_people", "import_stations", "import_units",
-    "readiness",
+    "readiness", "refresh_basemap",
 ]  # fmt: skip

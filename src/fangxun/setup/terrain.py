@@ -175,8 +175,8 @@ def terrain_problem(path: Path) -> str | None:
     return None
 
 
-def read_unit_features(path: Path, columns: dict[str, str | None]) -> list[Any]:
-    """Features of a GeoJSON, Shapefile or GeoPackage (first layer) with WGS 84 GeoJSON polygons.
+def read_vector_features(path: Path, columns: dict[str, str | None]) -> list[Any]:
+    """Features of a GeoJSON, Shapefile or GeoPackage (first layer) with WGS 84 GeoJSON geometries.
 
     Returns :class:`fangxun.setup.service.UnitFeature` items; attribute names go through
     ``columns`` (a mapping file's), geometries are reprojected from the file's CRS to WGS 84.
@@ -233,3 +233,7 @@ def _lists(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_lists(v) for v in value]
     return float(value)
+
+
+#: The units import reads boundary files as any vector file.
+read_unit_features = read_vector_features

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangxun.org.jurisdiction import is_scoped
@@ -19,38 +18,36 @@ from fangxun.org.models import User
 from fangxun.org.permissions import Actor
 from fangxun.response import service as response
 from fangxun.warnings import service
-from fangxun.warnings.models import (
-    Origin,
-    Warning,
-    WarningKind,
-    WarningPurpose,
-    WarningStatus,
-    rank,
-)
 
 
 def _signal(session: Session) -> dict[str, Any] | None:
-    """The rainstorm signal in force: its colour and whether it is official (issued or changed by
-    a person, relaying the meteorological service) or an indication of the gauge rule."""
-    rows = list(
-        session.scalars(
-            select(Warning).where(
-                Warning.status == WarningStatus.active,
-                Warning.kind == WarningKind.rainstorm,
-                Warning.purpose == WarningPurpose.operational,
-            )
-        )
-    )
-    if not rows:
+    """The rainstorm signal in force: the meteorological service's official signal (or one a
+    person relays), ``basis`` official; else the gauge rule's colour, ``basis`` indicated (an
+    indication, never the signal)."""
+    from fangxun.db.types import utcnow
+    from fangxun.warnings.official import signal_panel
+
+    panel = signal_panel(session=session, now=utcnow())
+    if panel["colour"] is not None:
+        return {
+            "colour": panel["colour"],
+            "basis": "official",
+            "source": panel["basis"],
+            "label": "暴雨预警信号（气象台发布）"
+            if panel["basis"] == "official"
+            else "暴雨预警信号（人工转发）",
+            "since": panel["since"],
+            "warning_id": panel.get("warning_id"),
+        }
+    gauge = panel["gauge_indication"]
+    if gauge is None:
         return None
-    top = max(rows, key=lambda w: rank(w.colour))
-    official = top.origin is Origin.manual
     return {
-        "colour": top.colour.value,
-        "basis": "official" if official else "indicated",
-        "label": "暴雨预警信号（发布）" if official else "雨量站规则指示（非正式信号）",
-        "since": top.changed_at.isoformat(),
-        "warning_id": top.id,
+        "colour": gauge["colour"],
+        "basis": "indicated",
+        "label": "雨量站规则指示（非正式信号）",
+        "since": gauge["since"],
+        "warning_id": None,
     }
 
 

@@ -15,7 +15,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangxun.db.base import Base
@@ -202,3 +202,86 @@ class OfficialSignal(Base):
     source: Mapped[str] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     raw_xml: Mapped[str] = mapped_column(Text)
+
+
+class ProposalStatus(enum.StrEnum):
+    """A forecast run's proposed warning changes: waiting for the duty officer (``pending``), then
+    ``approved`` (applied), ``rejected``, ``superseded`` by a newer run's proposal, or
+    ``withdrawn`` when a later evaluation of the same run no longer proposes anything."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    superseded = "superseded"
+    withdrawn = "withdrawn"
+
+
+class WarningProposal(Base):
+    """The predicted-ponding warning changes one forecast run calls for, held for the duty
+    officer's approval (as Delft-FEWS's forecaster promotes a run).
+
+    ``items`` is one dict per subject: ``subject``, ``change_type``, ``from_colour`` (in force when
+    proposed), ``to_colour`` (None: lift), ``hazard_point_id``, ``unit_id``, ``place`` and the
+    rule's ``evidence``. ``diff`` says what changed since the last approved run (per subject:
+    the colour that run proposed and this one's). Past ``deadline_at`` an unapproved proposal is
+    escalated to the leader on duty once (``escalated_at``).
+    """
+
+    __tablename__ = "warning_proposal"
+    __table_args__ = (Index("ix_warning_proposal_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forecast_run_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[ProposalStatus] = mapped_column(
+        string_enum(ProposalStatus, "warning_proposal_status"), default=ProposalStatus.pending
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Latest evaluation that refreshed the items.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When an unapproved proposal escalates; a superseding proposal keeps the earlier deadline.
+    deadline_at: Mapped[datetime] = mapped_column()
+    items: Mapped[list[dict[str, Any]]] = mapped_column(json_type())
+    diff: Mapped[list[dict[str, Any]] | None] = mapped_column(json_type())
+    decided_at: Mapped[datetime | None] = mapped_column()
+    #: Username of the person who approved or rejected it.
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: Ids of the warning changes the approval made.
+    applied_change_ids: Mapped[list[int] | None] = mapped_column(json_type())
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    escalation_note: Mapped[str | None] = mapped_column(String(300))
+    #: The proposal this one replaced (pending when superseded).
+    supersedes_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class VerificationKind(enum.StrEnum):
+    """Events of the verification archive: an observed threshold ``crossing`` at a point (upward,
+    per colour), the point drying out again (``dry``: the end of an episode), and a predicted
+    ponding ``warning`` issued or raised to a colour."""
+
+    crossing = "crossing"
+    dry = "dry"
+    warning = "warning"
+
+
+class VerificationEvent(Base):
+    """One event of the verification archive (see :mod:`fangxun.warnings.verification`): kept for
+    a season, so that hit rate, false alarms and lead time per point and colour can be computed
+    from evidence and thresholds tuned."""
+
+    __tablename__ = "warning_verification_event"
+    __table_args__ = (Index("ix_warning_verification_event_point_at", "hazard_point_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[VerificationKind] = mapped_column(
+        string_enum(VerificationKind, "warning_verification_kind")
+    )
+    hazard_point_id: Mapped[int] = mapped_column(Integer)
+    #: blue … red (None for ``dry``).
+    colour: Mapped[str | None] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column()
+    #: The warning of a ``warning`` event.
+    warning_id: Mapped[int | None] = mapped_column(Integer)
+    #: Depth observed, or forecast peak, m.
+    depth_m: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(json_type())

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urljoin
 
 import httpx
@@ -403,3 +403,56 @@ __all__ = [
     "read_url",
     "signal_in_force",
 ]
+
+
+def signal_panel(*, session: Session, now: datetime) -> dict[str, Any]:
+    """What pages and reports show as "the rainstorm signal" (暴雨预警信号) at ``now``:
+
+    * ``colour``/``basis``: the official signal in force (``official``: the meteorological
+      service's CAP alert), else a rainstorm warning a person relays by hand (``relayed``), else
+      None — never the district's gauge rule;
+    * ``gauge_indication``: the gauge rule's colour, labelled as what it is (雨量站指示), or None.
+    """
+    from fangxun.warnings.models import Origin, Warning, WarningKind, WarningPurpose, rank
+
+    out: dict[str, Any] = {"colour": None, "basis": None, "label": None, "since": None}
+    official = signal_in_force(session=session, now=now)
+    rows = list(
+        session.scalars(
+            select(Warning).where(
+                Warning.status == "active",
+                Warning.kind == WarningKind.rainstorm,
+                Warning.purpose == WarningPurpose.operational,
+            )
+        )
+    )
+    relayed = [w for w in rows if w.origin is Origin.manual]
+    gauge = [w for w in rows if w.origin is Origin.rule]
+    if official is not None:
+        out.update(
+            colour=official.colour,
+            basis="official",
+            label=f"{official.event}（{official.sender}）",
+            since=(official.effective or official.sent).isoformat(),
+            identifier=official.identifier,
+        )
+    elif relayed:
+        top = max(relayed, key=lambda w: rank(w.colour))
+        out.update(
+            colour=top.colour.value,
+            basis="relayed",
+            label="暴雨预警信号（人工转发）",
+            since=top.changed_at.isoformat(),
+            warning_id=top.id,
+        )
+    indication = max(gauge, key=lambda w: rank(w.colour)) if gauge else None
+    out["gauge_indication"] = (
+        {
+            "colour": indication.colour.value,
+            "label": "雨量站指示（非正式信号）",
+            "since": indication.changed_at.isoformat(),
+        }
+        if indication is not None
+        else None
+    )
+    return out

@@ -13,9 +13,13 @@ from feedgen.feed import FeedGenerator
 from fangxun.api.cache import cached_json
 from fangxun.api.deps import CurrentPrincipal, CurrentUser, SessionDep, SettingsDep
 from fangxun.api.problems import error_responses
-from fangxun.warnings import service
+from fangxun.warnings import approval, service
+from fangxun.warnings.models import ProposalStatus
 from fangxun.warnings.schemas import (
     EvaluationRead,
+    ProposalApproveIn,
+    ProposalRead,
+    ProposalRejectIn,
     WarningChangeIn,
     WarningChangeRead,
     WarningDetail,
@@ -97,6 +101,48 @@ def evaluate(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> A
     )
 
 
+@router.get("/warnings/proposals", response_model=list[ProposalRead], responses=_ERRORS)
+def proposals(
+    user: CurrentUser,
+    session: SessionDep,
+    status: Annotated[ProposalStatus | None, Query(description="Only this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> Any:
+    """Forecast runs' predicted-ponding proposals, the pending one first (``admin``,
+    ``district``, ``duty``)."""
+    return approval.list_proposals(session=session, actor=user, status=status, limit=limit)
+
+
+@router.get("/warnings/proposals/{proposal_id}", response_model=ProposalRead, responses=_ERRORS)
+def proposal(proposal_id: int, user: CurrentUser, session: SessionDep) -> Any:
+    """One proposal with its items and what changed since the last approved run."""
+    return approval.get_proposal(session=session, proposal_id=proposal_id, actor=user)
+
+
+@router.post(
+    "/warnings/proposals/{proposal_id}/approve", response_model=ProposalRead, responses=_ERRORS
+)
+def approve(
+    proposal_id: int,
+    body: ProposalApproveIn,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Any:
+    """Approve a pending proposal: its warnings go out now, under your name (audited)."""
+    return approval.approve(
+        session=session, proposal_id=proposal_id, actor=user, settings=settings, note=body.note
+    )
+
+
+@router.post(
+    "/warnings/proposals/{proposal_id}/reject", response_model=ProposalRead, responses=_ERRORS
+)
+def reject(proposal_id: int, body: ProposalRejectIn, user: CurrentUser, session: SessionDep) -> Any:
+    """Reject a pending proposal with a reason (audited); the run is not proposed again."""
+    return approval.reject(session=session, proposal_id=proposal_id, actor=user, reason=body.reason)
+
+
 @router.post("/warnings", response_model=WarningDetail, status_code=201, responses=_ERRORS)
 def issue(body: WarningIssue, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Any:
     """Issue a warning by hand, with a reason (``admin``, ``district``, ``duty``)."""
@@ -167,7 +213,7 @@ def feed_xml(*, request: Request, session: Any, limit: int = 50) -> bytes:
         fe.link(href=url, rel="alternate", type=CAP_MEDIA_TYPE)
         fe.updated(change.at)
         fe.published(change.at)
-        fe.summary(service.summary_text(w, change.evidence, change.reason)[0])
+        fe.summary(service.change_summary(w, change)[0])
     if latest is not None:
         fg.updated(latest)
     return bytes(fg.atom_str(pretty=True))

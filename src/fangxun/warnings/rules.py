@@ -285,6 +285,7 @@ def ponding(*, session: Session, now: datetime, rules: WarningRules) -> list[Fin
         finding.levels = [Level(c, depth, thr[c]) for c in COLOURS]
         finding.evidence = {
             "rule": "ponding",
+            "point_kind": pt.kind.value,
             "datastream": ds.code,
             "depth_m": round(depth, 4),
             "observed_at": ds.last_time.isoformat() if ds.last_time else None,
@@ -367,6 +368,7 @@ def _predicted_for_run(
                 predicted=True,
                 evidence={
                     "rule": "predicted_ponding",
+                    "point_kind": pt.kind.value,
                     "forecast_run_id": run.id,
                     "issued_at": run.issued_at.isoformat(),
                     "peak_depth_m": round(float(res.peak_depth_m), 4),

@@ -11,6 +11,7 @@ from fangxun.warnings.models import (
     ChangeType,
     Colour,
     Origin,
+    ProposalStatus,
     WarningKind,
     WarningPurpose,
     WarningStatus,
@@ -97,3 +98,39 @@ class EvaluationRead(BaseModel):
 
     evaluated_at: datetime
     changes: list[WarningChangeRead]
+
+
+class ProposalRead(BaseModel):
+    """A forecast run's predicted-ponding changes waiting for (or past) approval, with what
+    changed since the last approved run."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    forecast_run_id: int | None
+    status: ProposalStatus
+    created_at: datetime
+    updated_at: datetime
+    deadline_at: datetime
+    items: list[dict[str, Any]]
+    diff: list[dict[str, Any]] | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_note: str | None
+    applied_change_ids: list[int] | None
+    escalated_at: datetime | None
+    escalation_note: str | None
+    supersedes_id: int | None
+
+
+class ProposalApproveIn(BaseModel):
+    """Approve a proposal (an optional note goes into the changes' reason and the audit)."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ProposalRejectIn(BaseModel):
+    """Reject a proposal, with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)

@@ -23,6 +23,7 @@ ones. Keyword-only functions that never commit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -40,10 +41,9 @@ from fangxun.db.queries import flush_or_conflict
 from fangxun.db.types import utcnow
 from fangxun.errors import ConflictError, NotFoundError, ValidationFailed
 from fangxun.org.jurisdiction import visible_unit_ids
-from fangxun.org.models import Role, Unit
+from fangxun.org.models import Role, Unit, UnitKind
 from fangxun.org.permissions import Actor, require_role
-from fangxun.times import SHORT, local
-from fangxun.warnings import cap, rules
+from fangxun.warnings import cap, impact, rules
 from fangxun.warnings.config import WarningRules
 from fangxun.warnings.models import (
     ChangeType,
@@ -235,17 +235,37 @@ def _station_of(datastream_code: Any) -> str:
     return code.rsplit("-", 1)[0] if "-" in code else code
 
 
+def change_summary(warning: Warning, change: WarningChange) -> tuple[str, str]:
+    """:func:`summary_text` of one change (its colour, time, and whether it lifts)."""
+    colour = change.to_colour or change.from_colour or warning.colour
+    return summary_text(
+        warning,
+        change.evidence,
+        change.reason,
+        colour=colour,
+        at=change.at,
+        lifted=change.change_type is ChangeType.lift,
+    )
+
+
 def summary_text(
-    warning: Warning, evidence: dict[str, Any] | None, reason: str | None
+    warning: Warning,
+    evidence: dict[str, Any] | None,
+    reason: str | None,
+    *,
+    colour: Colour | None = None,
+    at: datetime | None = None,
+    lifted: bool = False,
 ) -> tuple[str, str]:
-    """What the evidence of ``warning`` (or of one change) says, in Chinese and English, with the
-    person's reason when there is one (one line each)."""
+    """What the evidence of ``warning`` (or of one change: its ``colour`` and time ``at``) says,
+    in Chinese and English, with the person's reason when there is one (one line each). Ponding
+    and predicted ponding say what will happen where and when (:mod:`fangxun.warnings.impact`)."""
     ev = evidence or {}
     rule = ev.get("rule")
     zh = en = ""
     if rule == "rainstorm":
-        colour = warning.colour.value
-        c = (ev.get("colours") or {}).get(colour) or {}
+        colour_name = (colour or warning.colour).value
+        c = (ev.get("colours") or {}).get(colour_name) or {}
         if c:
             hours = _fmt(int(c["window_s"]) / 3600.0, 0)
             src_zh = "含预报" if c.get("source") == "forecast" else "实测"
@@ -259,20 +279,15 @@ def summary_text(
                 f"Gauge {c['gauge']}: {_fmt(c['total_mm'])} mm in {hours} h ({src_en}); "
                 f"threshold {_fmt(c['threshold_mm'], 0)} mm"
             )
-    elif rule == "ponding":
-        cm = _fmt(float(ev["depth_m"]) * 100.0)
-        # The sensor's datastream code is kept in the evidence (and the English line) for the
-        # record; the Chinese line is what a duty officer reads.
-        zh = f"积水深度 {cm} 厘米（传感器实测）"
-        en = f"Ponding depth {cm} cm ({ev.get('datastream')})"
-    elif rule == "predicted_ponding":
-        cm = _fmt(float(ev["peak_depth_m"]) * 100.0)
-        run_no = ev.get("forecast_run_id")
-        peak = local(ev.get("peak_at"), SHORT, empty="—")
-        zh = f"预报峰值积水 {cm} 厘米，峰现时间 {peak}（预报 #{run_no}）"
-        en = (
-            f"Forecast peak ponding {cm} cm at {ev.get('peak_at')} "
-            f"(forecast #{ev.get('forecast_run_id')})"
+    elif rule in ("ponding", "predicted_ponding") and lifted:
+        zh = f"{warning.place or '该点'} 积水预警解除"
+        en = f"{warning.place or 'This point'}: ponding warning lifted"
+    elif rule in ("ponding", "predicted_ponding"):
+        zh, en = impact.impact(
+            warning.place,
+            (colour or warning.colour).value,
+            ev,
+            at=at or warning.changed_at,
         )
     elif rule == "river_level":
         zh = (
@@ -301,6 +316,26 @@ def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(a))
 
 
+def _outer_ring(geometry: dict[str, Any] | None) -> list[list[float]] | None:
+    """The outer ring of a GeoJSON Polygon, or of a MultiPolygon's largest part (CAP gives one
+    polygon per area), when it is a closed ring of at least four points."""
+    if not geometry:
+        return None
+    coords = geometry.get("coordinates") or []
+    if geometry.get("type") == "Polygon":
+        rings = [coords[0]] if coords else []
+    elif geometry.get("type") == "MultiPolygon":
+        rings = [p[0] for p in coords if p]
+    else:
+        return None
+    rings = [r for r in rings if len(r) >= 4 and r[0] == r[-1]]
+
+    def area(ring: list[list[float]]) -> float:  # shoelace, square degrees: only to compare
+        return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring)))
+
+    return max(rings, key=area) if rings else None
+
+
 def _area(session: Session, warning: Warning, r: WarningRules) -> cap.Area:
     """The point's outline or a circle around it, the station's circle, or the district."""
     from fangxun.hazards.models import HazardPoint
@@ -318,11 +353,20 @@ def _area(session: Session, warning: Warning, r: WarningRules) -> cap.Area:
         if st is not None:
             return cap.Area(desc=st.name_zh, circle=(st.lat, st.lon, r.cap_circle_radius_km))
     desc = r.cap_district_name_zh
-    if warning.unit_id is not None:
-        unit = session.get(Unit, warning.unit_id)
-        desc = unit.name_zh if unit is not None else desc
+    unit = session.get(Unit, warning.unit_id) if warning.unit_id is not None else None
+    if unit is not None:
+        desc = unit.name_zh
     if r.cap_district_ring:
         return cap.Area(desc=desc, polygon=[(lat, lon) for lon, lat in r.cap_district_ring])
+    # The unit's own boundary (set up from the district's files), else the district's.
+    bounded = unit if unit is not None and unit.geometry else None
+    if bounded is None:
+        bounded = session.scalars(
+            select(Unit).where(Unit.kind == UnitKind.district, Unit.geometry.is_not(None))
+        ).first()
+    ring = _outer_ring(bounded.geometry) if bounded is not None else None
+    if ring is not None:
+        return cap.Area(desc=desc, polygon=[(float(lat), float(lon)) for lon, lat in ring])
     coords = list(session.execute(select(Station.lat, Station.lon).where(Station.is_active)))
     if not coords:
         return cap.Area(desc=desc)
@@ -353,7 +397,18 @@ def build_cap(
     predicted = kind == "predicted_ponding" or bool((change.evidence or {}).get("predicted"))
     urgency = "Past" if lifted else ("Expected" if predicted else "Immediate")
     certainty = "Observed" if not predicted else "Likely"
-    summary_zh, summary_en = summary_text(warning, change.evidence, change.reason)
+    summary_zh, summary_en = summary_text(
+        warning,
+        change.evidence,
+        change.reason,
+        colour=Colour(colour),
+        at=change.at,
+        lifted=lifted,
+    )
+    instruction: tuple[str | None, str | None] = (None, None)
+    if kind in ("ponding", "predicted_ponding") and not lifted:
+        point_kind = (change.evidence or {}).get("point_kind")
+        instruction = impact.measure(point_kind, colour)
     refs = []
     if previous is not None and previous.cap_identifier and previous.cap_sent:
         refs.append((r.cap_sender, previous.cap_identifier, previous.cap_sent))
@@ -374,6 +429,7 @@ def build_cap(
             event=f"{kz}{cz}预警",
             headline=f"{where}{kz}{cz}预警{chz}",
             description=summary_zh,
+            instruction=instruction[0],
             sender_name="防汛指挥部",
             **common,
         ),
@@ -382,6 +438,7 @@ def build_cap(
             event=f"{ce} {ke} warning",
             headline=f"{ce} {ke} warning {che}: {warning.place or r.cap_district_name_en}",
             description=summary_en,
+            instruction=instruction[1],
             sender_name="Flood control headquarters",
             **common,
         ),
@@ -454,8 +511,10 @@ def _record(
     reason: str | None,
     evidence: dict[str, Any] | None,
     settings: Settings,
+    notify: bool = True,
 ) -> WarningChange:
-    """Apply one change to ``warning``, keep it with its CAP alert, and run the flows."""
+    """Apply one change to ``warning``, keep it with its CAP alert, and run the flows (with
+    ``notify`` false the caller tells people of its whole batch: :func:`flows.notify_changes`)."""
     from fangxun.warnings import flows
 
     previous = warning.changes[-1] if warning.changes else None
@@ -491,7 +550,10 @@ def _record(
         logger.exception("CAP alert of warning change %s is invalid; not stored", change.id)
         raise
     session.flush()
-    flows.after_change(session=session, warning=warning, change=change, settings=settings)
+    if notify:
+        flows.after_change(session=session, warning=warning, change=change, settings=settings)
+    else:
+        flows.drive(session=session, warning=warning, change=change, settings=settings)
     return change
 
 
@@ -590,9 +652,15 @@ def evaluate(
     if now.tzinfo is None:
         raise ValidationFailed("now needs a time zone offset", loc=("now",))
     r = warning_rules(settings)
-    findings = {f.subject: f for f in rules.run_rules(session=session, now=now, rules=r)}
+    from fangxun.warnings import approval, verification
+
+    found = rules.run_rules(session=session, now=now, rules=r)
+    verification.record_crossings(session=session, findings=found, now=now)
+    findings = {f.subject: f for f in found}
     active = _active_by_subject(session)
     changes: list[WarningChange] = []
+    waiting: list[dict[str, Any]] = []
+    automatic: list[tuple[dict[str, Any], WarningChange]] = []
     for subject in sorted(
         set(findings) | {s for s, w in active.items() if w.origin is Origin.rule}
     ):
@@ -616,6 +684,52 @@ def evaluate(
             if finding is not None
             else {"rule": subject.split(":")[0], "note": "no longer reported by the rule"}
         )
+        kind = finding.kind if finding is not None else current.kind if current else None
+        purpose = (
+            finding.purpose
+            if finding is not None
+            else current.purpose.value
+            if current is not None
+            else "operational"
+        )
+        assert kind is not None
+        gate = approval.gate(
+            kind=kind,
+            purpose=purpose,
+            change_type=decision.change_type,
+            to_colour=decision.to_colour,
+            settings=settings,
+        )
+        item: dict[str, Any] | None = None
+        if gate.needs_approval or gate.automatic:
+            scope = (
+                {
+                    "unit_id": finding.unit_id,
+                    "hazard_point_id": finding.hazard_point_id,
+                    "place": finding.place,
+                }
+                if finding is not None
+                else {
+                    "unit_id": current.unit_id if current else None,
+                    "hazard_point_id": current.hazard_point_id if current else None,
+                    "place": current.place if current else None,
+                }
+            )
+            item = approval.item_of(
+                subject=subject,
+                kind=kind,
+                change_type=decision.change_type,
+                from_colour=current.colour if current is not None else None,
+                to_colour=decision.to_colour,
+                scope=scope,
+                evidence=evidence,
+            )
+        if gate.needs_approval:
+            assert item is not None
+            if current is None and _lifted_by_person_lately(session, subject, now, r):
+                continue
+            waiting.append(item)
+            continue
         if current is None:
             assert finding is not None and decision.to_colour is not None
             if _lifted_by_person_lately(session, subject, now, r):
@@ -629,19 +743,35 @@ def evaluate(
                 at=now,
             )
             session.add(current)
-        changes.append(
-            _record(
-                session=session,
-                warning=current,
-                change_type=decision.change_type,
-                to_colour=decision.to_colour,
-                at=now,
-                actor=RULES_ACTOR,
-                reason=None,
-                evidence=evidence,
-                settings=settings,
-            )
+        change = _record(
+            session=session,
+            warning=current,
+            change_type=decision.change_type,
+            to_colour=decision.to_colour,
+            at=now,
+            actor=RULES_ACTOR,
+            reason=None,
+            evidence=evidence,
+            settings=settings,
+            notify=False,
         )
+        changes.append(change)
+        if item is not None:
+            automatic.append((item, change))
+    if automatic:
+        approval.record_automatic(
+            session=session,
+            items=[i for i, _c in automatic],
+            change_ids=[c.id for _i, c in automatic],
+            now=now,
+        )
+    if any(k in r.approval_kinds for k in r.enabled):
+        approval.sync_pending(session=session, items=waiting, now=now, settings=settings)
+        approval.escalate_overdue(session=session, now=now)
+    verification.record_warnings(session=session, changes=changes)
+    from fangxun.warnings import flows
+
+    flows.notify_changes(session=session, changes=changes, settings=settings)
     session.flush()
     if changes:
         logger.info("warning rules at %s: %d change(s)", now.isoformat(), len(changes))

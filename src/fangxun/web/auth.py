@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.principal import Principal, resolve_principal
 from fangxun.config import Settings
 from fangxun.db import Session
+from fangxun.db.types import utcnow
 from fangxun.errors import AuthenticationError
 from fangxun.org import service as org_service
 from fangxun.org.models import User
@@ -95,8 +96,17 @@ class CsrfRejected(Exception):
         self.reason = reason
 
 
+class _SessionSigner(TimestampSigner):
+    """itsdangerous's signer with the cookie's time read from :func:`utcnow`, the clock the
+    tokens' expiry reads too (one seam for a test's clock; the same whole seconds as
+    ``time.time()``)."""
+
+    def get_timestamp(self) -> int:
+        return int(utcnow().timestamp())
+
+
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.effective_secret_key, salt=_SALT)
+    return URLSafeTimedSerializer(settings.effective_secret_key, salt=_SALT, signer=_SessionSigner)
 
 
 def _new_csrf() -> str:

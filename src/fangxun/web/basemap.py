@@ -1,8 +1,10 @@
-"""The offline basemap: the demo terrain's hillshade PNG and its WGS 84 bounds.
+"""The offline basemap: the district's hillshade PNG and its WGS 84 bounds, and MBTiles tiles.
 
-``fangxun.demo`` writes ``<data_dir>/demo/hillshade.png`` and ``<data_dir>/demo/hillshade.json``;
-the JSON gives the bounds of the image in WGS 84 degrees, in Leaflet's ``LatLngBounds`` order (the
-image itself is warped to Web Mercator, Leaflet's default CRS, so the overlay lines up)::
+``fangxun setup terrain`` writes ``<data_dir>/district/hillshade.png`` and ``hillshade.json`` from
+the district's own terrain, roads and boundaries; without them the demo's (``<data_dir>/demo/``,
+synthetic) is used. The JSON gives the bounds of the image in WGS 84 degrees, in Leaflet's
+``LatLngBounds`` order (the image itself is warped to Web Mercator, Leaflet's default CRS, so the
+overlay lines up)::
 
     {"bounds": [[south, west], [north, east]], ...}
 
@@ -12,6 +14,7 @@ Bounds(south=34.78, west=113.5, north=34.85, east=113.6)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -42,10 +45,12 @@ class Bounds:
 
 @dataclass(frozen=True)
 class Hillshade:
-    """An available hillshade: the PNG on disk and its bounds."""
+    """An available hillshade: the PNG on disk, its bounds, and whether it is the demo's
+    synthetic terrain (labelled as such wherever shown)."""
 
     png: Path
     bounds: Bounds
+    synthetic: bool = True
 
 
 def _number(value: Any, where: str) -> float:
@@ -80,20 +85,98 @@ def demo_dir(data_dir: Path) -> Path:
     return data_dir / "demo"
 
 
+def district_dir(data_dir: Path) -> Path:
+    """The folder of the district's own set-up files (``fangxun setup``)."""
+    return data_dir / "district"
+
+
 def find_hillshade(data_dir: Path) -> Hillshade | None:
-    """The demo hillshade under ``data_dir``; None when the PNG or its metadata is missing.
+    """The district's hillshade under ``data_dir``, else the demo's; None when neither exists.
 
     Raises :class:`BasemapError` (naming the file) when the metadata exists but is invalid.
     """
-    folder = demo_dir(data_dir)
-    png, meta_path = folder / HILLSHADE_PNG, folder / HILLSHADE_JSON
-    if not (png.is_file() and meta_path.is_file()):
+    for folder in (district_dir(data_dir), demo_dir(data_dir)):
+        png, meta_path = folder / HILLSHADE_PNG, folder / HILLSHADE_JSON
+        if not (png.is_file() and meta_path.is_file()):
+            continue
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            bounds = parse_bounds(meta)
+        except (OSError, json.JSONDecodeError, BasemapError) as exc:
+            raise BasemapError(f"{meta_path}: {exc}") from exc
+        return Hillshade(png=png, bounds=bounds, synthetic=bool(meta.get("synthetic", True)))
+    return None
+
+
+# --- MBTiles -----------------------------------------------------------------------------------
+
+#: The office's own tile package, served as an offline base layer when present.
+MBTILES: Final = "basemap.mbtiles"
+_TILE_TYPES: Final = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+                      "webp": "image/webp"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TileSet:
+    """An MBTiles file: its path, tile media type, zoom range, name and bounds (if it says)."""
+
+    path: Path
+    media_type: str
+    min_zoom: int
+    max_zoom: int
+    name: str
+    attribution: str | None
+    bounds: Bounds | None
+
+
+def find_mbtiles(data_dir: Path) -> TileSet | None:
+    """The district's ``basemap.mbtiles`` (raster tiles: png, jpg or webp); None when absent.
+
+    Raises :class:`BasemapError` naming the file when it is not an MBTiles database of raster
+    tiles (vector ``pbf`` tiles need a renderer Leaflet does not have).
+    """
+    import sqlite3
+
+    path = district_dir(data_dir) / MBTILES
+    if not path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return Hillshade(png=png, bounds=parse_bounds(meta))
-    except (OSError, json.JSONDecodeError, BasemapError) as exc:
-        raise BasemapError(f"{meta_path}: {exc}") from exc
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            meta = dict(db.execute("SELECT name, value FROM metadata").fetchall())
+            zooms = db.execute("SELECT MIN(zoom_level), MAX(zoom_level) FROM tiles").fetchone()
+    except sqlite3.Error as exc:
+        raise BasemapError(f"{path}: not an MBTiles file ({exc})") from exc
+    fmt = str(meta.get("format", "png")).lower()
+    if fmt not in _TILE_TYPES:
+        raise BasemapError(f"{path}: tiles in {fmt!r}; only raster png, jpg or webp are served")
+    bounds = None
+    if meta.get("bounds"):
+        try:
+            west, south, east, north = (float(v) for v in str(meta["bounds"]).split(","))
+            bounds = Bounds(south=south, west=west, north=north, east=east)
+        except ValueError:
+            bounds = None
+    lo, hi = zooms if zooms and zooms[0] is not None else (0, 0)
+    return TileSet(path=path, media_type=_TILE_TYPES[fmt], min_zoom=int(lo), max_zoom=int(hi),
+                   name=str(meta.get("name") or path.name),
+                   attribution=meta.get("attribution"), bounds=bounds)  # fmt: skip
 
 
-__all__ = ["BasemapError", "Bounds", "Hillshade", "demo_dir", "find_hillshade", "parse_bounds"]
+def read_tile(tiles: TileSet, z: int, x: int, y: int) -> bytes | None:
+    """The tile at XYZ ``z/x/y`` (MBTiles store rows bottom-up, TMS), or None."""
+    import sqlite3
+
+    if not (0 <= z <= 30 and 0 <= x < 2**z and 0 <= y < 2**z):
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{tiles.path}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+            (z, x, 2**z - 1 - y),
+        ).fetchone()
+    return bytes(row[0]) if row else None
+
+
+__all__ = [
+    "BasemapError", "Bounds", "Hillshade", "TileSet", "demo_dir", "district_dir",
+    "find_hillshade", "find_mbtiles", "parse_bounds", "read_tile",
+]  # fmt: skip

@@ -14,6 +14,7 @@ from fangxun.api.deps import SessionDep, SettingsDep
 from fangxun.api.downloads import ICALENDAR, XLSX, download
 from fangxun.db.types import utcnow
 from fangxun.duty import service as duty
+from fangxun.field import service as field
 from fangxun.web.auth import WebUser
 from fangxun.web.operations_labels import LABELS
 from fangxun.web.render import WebRoute, local, render_page
@@ -26,7 +27,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/duty")
 def duty_page(request: Request, user: WebUser, db: SessionDep, settings: SettingsDep) -> Response:
-    """Who is on duty now, the gaps of the coming week, and the week's shifts."""
+    """Who is on duty now, the gaps of the coming week, overdue patrols (河道巡查), and the
+    week's shifts."""
     now = utcnow()
     week = now + timedelta(days=settings.duty_page_days)
     shifts = duty.list_shifts(session=db, actor=user, start=now, end=week)
@@ -51,6 +53,7 @@ def duty_page(request: Request, user: WebUser, db: SessionDep, settings: Setting
             "teams": duty.current_team(session=db, actor=user, at=now),
             "shifts": shifts,
             "gaps": gaps,
+            "overdue_patrols": field.overdue_patrols(session=db, actor=user, now=now),
             "labels": LABELS,
             "local": local,
         },

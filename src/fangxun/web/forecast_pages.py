@@ -22,8 +22,11 @@ from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
 from fangxun.api.downloads import download
 from fangxun.config import Settings
 from fangxun.db import Session
+from fangxun.db.types import utcnow
+from fangxun.drainage import service as drainage_service
+from fangxun.drainage import whatif as drainage_whatif
 from fangxun.errors import PermissionDeniedError, ValidationFailed
-from fangxun.forecast import flows, rainsource, service
+from fangxun.forecast import engine, flows, rainsource, service
 from fangxun.forecast.models import ForecastRun, RunPurpose, RunStatus
 from fangxun.forecast.schemas import DesignRain, ForecastRunCreate, NowcastRain, SeriesRain
 from fangxun.org.models import User
@@ -122,6 +125,58 @@ def _can_run(user: User) -> bool:
     return user.is_active and user.role in service.RUN_ROLES
 
 
+#: The rain fallback chain's sources (fangxun.rain.chain), as recorded in a run's summary (msgids).
+CHAIN_SOURCE_LABELS: Final[dict[str, str]] = {
+    "blended_nowcast": N_("blended nowcast (radar + QPF)"),
+    "radar_nowcast": N_("radar nowcast"),
+    "qpf": N_("numerical forecast (QPF)"),
+    "gauge_persistence": N_("gauge persistence"),
+    "none": N_("no rain"),
+    "design": N_("design storm"),
+    "series": N_("uploaded series"),
+}
+
+
+def rain_info(run: ForecastRun, _: Any) -> dict[str, Any] | None:
+    """The source of the rain behind ``run`` and its age, for the page (None for runs made
+    before the chain recorded it)."""
+    info = (run.summary or {}).get("rain")
+    if not info:
+        return None
+    age = info.get("age_s")
+    return {
+        "source": _(CHAIN_SOURCE_LABELS.get(info.get("source", ""), info.get("source", ""))),
+        "detail": info.get("detail", ""),
+        "age_min": None if age is None else round(float(age) / 60.0),
+        "spatial": bool(info.get("spatial")),
+        "members": int(info.get("ensemble_members") or 0),
+        "reasons": info.get("reasons") or [],
+    }
+
+
+def nowcast_skill_plot(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An SVG line of the nowcast's CSI (0–1) over the runs of the last hours: points (x, y) in
+    a 600 × 160 box and their labels; None with fewer than two scored runs."""
+    scored = [r for r in rows if r["csi"] is not None]
+    if len(scored) < 2:
+        return None
+    w, h, pad = 600.0, 160.0, 24.0
+    t0 = scored[0]["issued_at"].timestamp()
+    span = max(scored[-1]["issued_at"].timestamp() - t0, 1.0)
+    pts = [
+        {
+            "x": round(pad + (r["issued_at"].timestamp() - t0) / span * (w - 2 * pad), 1),
+            "y": round(h - pad - r["csi"] * (h - 2 * pad), 1),
+            "label": local(r["issued_at"], "%H:%M"),
+            "csi": round(r["csi"], 2),
+            "run": r["run_id"],
+        }
+        for r in scored
+    ]
+    return {"points": pts, "line": " ".join(f"{p['x']},{p['y']}" for p in pts), "w": w, "h": h,
+            "pad": pad}  # fmt: skip
+
+
 @router.get("/forecast")
 def forecast_page(
     request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
@@ -134,18 +189,22 @@ def forecast_page(
     map_data: dict[str, Any] = {"run": None}
     if run is not None:
         points = _point_rows(db, run, user)
+        summary = run.summary or {}
+        base = f"/forecast/runs/{run.id}"
         frames = [
             {
-                "url": f"/forecast/runs/{run.id}/frame_{t:08.0f}.png",
+                "url": f"{base}/frame_{t:08.0f}.png",
+                "rain": f"{base}/rain_{t:08.0f}.png" if summary.get("rain_frames") else None,
                 "label": local(run.issued_at + timedelta(seconds=t), "%H:%M"),
             }
-            for t in (run.summary or {}).get("frames_s", [])
+            for t in summary.get("frames_s", [])
         ]
         map_data = {
             "run": run.id,
             "bounds": run.bounds,
-            "overlay": f"/forecast/runs/{run.id}/overlay.png",
+            "overlay": f"{base}/overlay.png",
             "frames": frames,
+            "radar_now": f"{base}/radar_now.png" if summary.get("radar_now") else None,
             "max_label": _("Maximum depth"),
             "points": [
                 {"lon": p["lon"], "lat": p["lat"], "code": p["code"], "name": p["name"],
@@ -168,6 +227,16 @@ def forecast_page(
             "points": points,
             "runs": runs,
             "map_data": map_data,
+            "rain_info": rain_info(run, _) if run is not None else None,
+            "rain_scale": list(zip(engine.RAIN_SCALE_MM_H, engine.RAIN_COLOURS, strict=True)),
+            "nowcast_skill": nowcast_skill_plot(
+                service.nowcast_skill(
+                    session=db,
+                    settings=settings,
+                    now=utcnow(),
+                    until=run.issued_at if run is not None else None,
+                )
+            ),
             "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
             "purpose_labels": {k: _(v) for k, v in PURPOSE_LABELS.items()},
@@ -175,7 +244,108 @@ def forecast_page(
             "form": _form_defaults(settings),
             "errors": {},
             "max_members": FORM_MAX_MEMBERS,
+            "whatif": _whatif_context(db, user, run, lang),
         },
+    )
+
+
+def _whatif_context(
+    db: Session, user: User, run: ForecastRun | None, lang: str, **extra: Any
+) -> dict[str, Any]:
+    """The drainage what-if box: shown with a network and a forecast in force."""
+    _ = gettext_for(lang)
+    stations = drainage_service.linked_pump_stations(session=db)
+    network = drainage_service.active_network(session=db) is not None
+    whatifs = (
+        [
+            w.as_dict() | {"what": _describe_whatif(w.whatif, _)}
+            for w in drainage_whatif.recent_whatifs(session=db, actor=user, base_run_id=run.id)
+        ]
+        if run is not None and network
+        else []
+    )
+    return {
+        "shown": network and run is not None,
+        "can_run": _can_run(user),
+        "stations": stations,
+        "whatifs": whatifs,
+        "form": {"pump_station": "", "inlet_factor": "", "river": ""},
+        "errors": {},
+        "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+        "colour_labels": {k: _(v) for k, v in COLOUR_LABELS.items()},
+    } | extra
+
+
+def _describe_whatif(params: dict[str, Any], _: Callable[[str], str]) -> str:
+    parts = []
+    if params.get("pumps_off"):
+        parts.append(_("pump station %(codes)s off") % {"codes": ", ".join(params["pumps_off"])})
+    if params.get("inlet_factor") is not None:
+        parts.append(_("inlets at %(pct)d %%") % {"pct": round(params["inlet_factor"] * 100)})
+    if params.get("river_at_guarantee"):
+        parts.append(_("river at its guarantee level"))
+    return "; ".join(parts)
+
+
+@router.post("/forecast/whatif", dependencies=[CsrfProtected])
+def start_whatif(
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    background: BackgroundTasks,
+    pump_station: Annotated[str, Form(max_length=50)] = "",
+    inlet_factor: Annotated[str, Form(max_length=20)] = "",
+    river: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Start a drainage what-if beside the forecast in force; answers the what-if box (HTMX)
+    with the new run listed, or with what is wrong."""
+    lang = negotiate_language(request, settings.language)
+    _ = gettext_for(lang)
+    form = {"pump_station": pump_station, "inlet_factor": inlet_factor, "river": river}
+    errors: dict[str, str] = {}
+    factor: float | None = None
+    if inlet_factor.strip():
+        try:
+            factor = float(inlet_factor.strip())
+        except ValueError:
+            factor = math.nan
+        if not 0.0 <= factor <= 1.0:  # NaN fails too
+            errors["inlet_factor"] = _("The inlet factor must be a number from 0 to 1.")
+    stations = drainage_service.linked_pump_stations(session=db)
+    if pump_station and pump_station not in stations:
+        errors["pump_station"] = _("Choose a pump station of the network.")
+    run = service.current_run(session=db)
+    denied = False
+    if not errors:
+        try:
+            scenario = drainage_whatif.start_whatif(
+                session=db,
+                settings=settings,
+                actor=user,
+                whatif=drainage_service.DrainageWhatIf(
+                    pumps_off=(pump_station,) if pump_station else (),
+                    inlet_factor=factor,
+                    river_at_guarantee=river == "on",
+                ),
+            )
+            background.add_task(flows.execute_run, engine, scenario.id, settings)
+            form = {"pump_station": "", "inlet_factor": "", "river": ""}
+        except PermissionDeniedError:
+            errors["form"] = _("Your role may not start forecast runs.")
+            denied = True
+        except ValidationFailed as exc:
+            log.info("what-if form: %s", exc)
+            errors["form"] = _("The what-if cannot run: %(detail)s") % {"detail": str(exc)}
+    hx = request.headers.get("HX-Request") == "true"
+    return render_page(
+        request,
+        "forecast/_whatif.html",
+        settings=settings,
+        user=user,
+        status_code=200 if hx or not errors else (403 if denied else 422),
+        context={"whatif": _whatif_context(db, user, run, lang, form=form, errors=errors)},
     )
 
 

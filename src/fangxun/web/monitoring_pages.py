@@ -24,6 +24,7 @@ from fangxun.errors import NotFoundError
 from fangxun.monitoring import qc, service
 from fangxun.monitoring.models import StationKind
 from fangxun.org.models import User
+from fangxun.times import DEFAULT_ZONE, local_zone
 from fangxun.web.auth import WebUser
 from fangxun.web.basemap import BasemapError, find_hillshade
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
@@ -131,15 +132,17 @@ def monitoring_page(
     stale = service.stale_stations(
         session=db, actor=user, stale_after=timedelta(seconds=settings.monitoring_stale_s)
     )
+    zone = local_zone().key  # the time axis is in the district's zone whatever the browser's
     data = {
         "stations": stations,
         "hillshade": _hillshade(settings),
+        "timezone": zone,
         "labels": {
             "terrain": _("Synthetic terrain (demo)"),
             "no_data": _("No data"),
             "flagged": _("flagged"),
             "hours": _("Last 24 hours"),
-            "beijing_time": _("Beijing time"),
+            "beijing_time": _("Beijing time") if zone == DEFAULT_ZONE else zone,
         },
         "legend": [{"colour": c, "label": _(KIND_LABELS[k])} for k, c in KIND_COLOURS.items()],
     }

@@ -88,6 +88,13 @@ SECTIONS: Final[tuple[Section, ...]] = (
         built=True,
     ),
     Section(
+        "field",
+        N_("Field work"),
+        N_("Phone forms for inspections, patrols, incidents and stocktakes, online or not."),
+        built=True,
+        roles=frozenset({"admin", "district", "duty", "unit", "inspector"}),
+    ),
+    Section(
         "duty",
         N_("Duty"),
         N_("The 24-hour duty roster, leaders on duty, handovers and check-ins."),
@@ -121,6 +128,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "admin",
         N_("Administration"),
         N_("Units, people, users and roles, and the audit log."),
+        built=True,
         roles=frozenset({"admin"}),
     ),
 )

@@ -9,10 +9,11 @@ previews and mail scanners that fetch URLs never acknowledge anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Final
+from functools import partial
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from fangxun.api.deps import SessionDep, SettingsDep
@@ -20,11 +21,9 @@ from fangxun.config import Settings
 from fangxun.errors import FangxunError, NotFoundError
 from fangxun.notify import service
 from fangxun.notify.models import DeliveryStatus, Notification
-from fangxun.times import SHORT_SECONDS
-from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
-from fangxun.web.render import WebRoute, render_page
+from fangxun.web.render import WebRoute, local, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -57,9 +56,8 @@ ROLE_LABELS: Final[dict[str, str]] = {
 }
 
 
-def local(value: datetime | None) -> str:
-    """A UTC time as shown on the pages: the district's zone, month-day hour:minute:second."""
-    return local_time(value, SHORT_SECONDS)
+#: Times on these pages to the second (deliveries and acknowledgements follow each other fast).
+local_seconds: Final = partial(local, seconds=True)
 
 
 def event_label(key: str, gettext: Callable[[str], str]) -> str:
@@ -68,13 +66,48 @@ def event_label(key: str, gettext: Callable[[str], str]) -> str:
     return gettext(EVENT_LABELS[kind]) % {"n": number} if kind in EVENT_LABELS else key
 
 
+#: Notifications per page of the viewer.
+PAGE_SIZE: Final = 50
+
+
 @router.get("/notifications")
 def notifications_page(
-    request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    mine: Annotated[bool, Query()] = False,
+    unacknowledged: Annotated[bool, Query()] = False,
+    warning: Annotated[int | None, Query(ge=1)] = None,
+    unit: Annotated[int | None, Query(ge=1)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    """The outbox: recent notifications, delivery state and acknowledgement."""
+    """The outbox: notifications with delivery state and acknowledgement; filters (mine, not
+    acknowledged, by warning, by unit), pages, and acknowledging all of one warning."""
     gettext = gettext_for(negotiate_language(request, settings.language))
-    items = service.list_notifications(session=db, actor=user, limit=200)
+    where = service.NotificationFilter(
+        mine=mine,
+        unacknowledged=unacknowledged,
+        ref=f"warning:{warning}" if warning is not None else None,
+        unit_id=unit,
+    )
+    total = service.count_notifications(session=db, actor=user, where=where)
+    items = service.list_notifications(
+        session=db, actor=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, where=where
+    )
+    open_count = service.count_notifications(
+        session=db, actor=user, where=service.NotificationFilter(unacknowledged=True)
+    )
+    query = {
+        k: v
+        for k, v in {
+            "mine": "1" if mine else None,
+            "unacknowledged": "1" if unacknowledged else None,
+            "warning": warning,
+            "unit": unit,
+        }.items()
+        if v is not None
+    }
     return render_page(
         request,
         "notify/list.html",
@@ -84,16 +117,50 @@ def notifications_page(
         context={
             "items": items,
             "counts": service.delivery_counts(session=db, actor=user),
-            "open": len([n for n in items if n.requires_ack and n.acknowledged_at is None]),
+            "open": open_count,
             "status_labels": STATUS_LABELS,
             "role_labels": ROLE_LABELS,
             "channel_labels": CHANNEL_LABELS,
             "event_label": lambda key: event_label(key, gettext),
-            "local": local,
+            "local": local_seconds,
             # Who sees the button: roles that may acknowledge for others, and the recipient.
             "may_ack_all": user.role in service.ACK_ROLES,
+            "filters": {
+                "mine": mine,
+                "unacknowledged": unacknowledged,
+                "warning": warning,
+                "unit": unit,
+            },
+            "units": units_for_filter(db, user),
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "total": total,
+            "query": urlencode(query),
+            "warning_refs": warning_refs,
         },
     )
+
+
+def warning_refs(notification: Notification) -> list[int]:
+    """The warnings a notification is about (its ``warning:<id>`` references)."""
+    return [
+        int(r.ref.split(":", 1)[1])
+        for r in notification.refs
+        if r.ref.startswith("warning:") and r.ref.split(":", 1)[1].isdigit()
+    ]
+
+
+def units_for_filter(db: Any, user: Any) -> list[Any]:
+    """The units the viewer may filter by (its jurisdiction; none for a role that may not read
+    the organisation)."""
+    from fangxun.errors import PermissionDeniedError
+    from fangxun.org import service as org
+
+    try:
+        units, _total = org.list_units(session=db, actor=user, limit=500)
+    except PermissionDeniedError:
+        return []
+    return units
 
 
 @router.post("/notifications/{notification_id}/ack", dependencies=[CsrfProtected])
@@ -101,6 +168,15 @@ def acknowledge_from_list(notification_id: int, user: WebUser, db: SessionDep) -
     """Acknowledge from the viewer, then back to it."""
     service.acknowledge(session=db, notification_id=notification_id, actor=user, via="web")
     return RedirectResponse("/notifications", status_code=303)
+
+
+@router.post("/notifications/ack-warning", dependencies=[CsrfProtected])
+def acknowledge_warning(
+    user: WebUser, db: SessionDep, warning_id: Annotated[int, Form(ge=1)]
+) -> Response:
+    """Acknowledge every open notification about one warning at once, then back to its list."""
+    service.acknowledge_all(session=db, ref=f"warning:{warning_id}", actor=user, via="web")
+    return RedirectResponse(f"/notifications?warning={warning_id}", status_code=303)
 
 
 def _ack_page(
@@ -117,7 +193,7 @@ def _ack_page(
         "notify/ack.html",
         settings=settings,
         status_code=status_code,
-        context={"token": token, "n": notification, "error": error, "local": local},
+        context={"token": token, "n": notification, "error": error, "local": local_seconds},
     )
 
 

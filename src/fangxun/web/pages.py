@@ -30,7 +30,14 @@ from fangxun.web.auth import (
     session_user,
     write_session,
 )
-from fangxun.web.basemap import BasemapError, Hillshade, find_hillshade
+from fangxun.web.basemap import (
+    BasemapError,
+    Hillshade,
+    TileSet,
+    find_hillshade,
+    find_mbtiles,
+    read_tile,
+)
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
 from fangxun.web.nav import SECTIONS, Section
 from fangxun.web.render import WebRoute, render_page, role_name
@@ -38,11 +45,13 @@ from fangxun.web.situation_pages import panel_config, wall_config
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-#: Map view when there is no hillshade to fit: the demo district (Zhengzhou High-tech Zone), lat/lon
-#: in degrees and a Leaflet zoom level. Only a starting view; the data decide what is shown.
-DEFAULT_VIEW: Final[dict[str, Any]] = {"center": [34.81, 113.55], "zoom": 13}
+#: Map view when the district has neither a boundary nor a terrain to fit (a fresh install): all of
+#: China, lat/lon in degrees and a Leaflet zoom level. The district's own data set the view.
+DEFAULT_VIEW: Final[dict[str, Any]] = {"center": [35.0, 105.0], "zoom": 4}
 HILLSHADE_PNG_URL: Final = "/web/basemap/hillshade.png"
 HILLSHADE_JSON_URL: Final = "/web/basemap/hillshade.json"
+MBTILES_URL: Final = "/web/basemap/tiles/{z}/{x}/{y}"
+BOUNDARIES_URL: Final = "/units/boundaries.geojson"
 
 #: Overlays of the domains to come (key, msgid); each domain fills its group when it is built.
 #: Map overlays (key, msgid, GeoJSON source URL or None while the layer is still to come).
@@ -50,10 +59,13 @@ MAP_OVERLAYS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("hazards", N_("Hazard points"), "/hazards/points.geojson"),
     ("gauges", N_("Rain and water gauges"), None),
     ("ponding", N_("Forecast ponding depth"), None),
-    ("jurisdictions", N_("Street office jurisdictions"), None),
+    ("jurisdictions", N_("Street office jurisdictions"), BOUNDARIES_URL),
     ("incidents", N_("Incidents"), "/incidents.geojson"),
+    ("reaches", N_("River reaches and embankments"), "/field/reaches.geojson"),
+    ("patrols", N_("Patrol tracks and findings"), "/field/patrols.geojson"),
     ("warnings", N_("Warnings at hazard points"), "/warnings/points.geojson"),
     ("resources", N_("Teams and warehouses"), None),
+    ("drainage", N_("Drainage network"), "/drainage/network.geojson"),
 )
 #: Overlays filled by the situation room's live module (``static/js/situation.js``), not by a
 #: GeoJSON source of their own.
@@ -81,6 +93,8 @@ MAP_LEGEND: Final[tuple[tuple[str, str, bool, bool, str], ...]] = (
     ),
     (N_("Team on standby"), "#33a02c", False, False, "triangle"),
     (N_("Warehouse"), "#8c510a", False, False, "diamond"),
+    (N_("Drainage pipe, manhole, outfall"), "#3b6fb6", False, False, ""),
+    (N_("Drainage pump station"), "#d95f02", False, False, "square"),
 )
 
 
@@ -213,23 +227,64 @@ def _hillshade_or_problem(settings: Settings) -> tuple[Hillshade | None, str | N
         return None, str(exc)
 
 
+def _mbtiles_or_none(settings: Settings) -> TileSet | None:
+    try:
+        return find_mbtiles(settings.data_dir)
+    except BasemapError:
+        return None  # the map page says nothing of it; the tile route answers 404 with why
+
+
+def _map_view(db: Any) -> dict[str, Any]:
+    """The first view: the district's boundary when it has one, else the fallback (the page
+    fits the hillshade when there is one)."""
+    extent = org_service.district_extent(session=db)
+    if extent is None:
+        return dict(DEFAULT_VIEW)
+    south, west, north, east = extent
+    return {**DEFAULT_VIEW, "bounds": [[south, west], [north, east]]}
+
+
 def _map_config(
-    request: Request, settings: Settings, hillshade: Hillshade | None
+    request: Request,
+    settings: Settings,
+    hillshade: Hillshade | None,
+    view: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     _ = gettext_for(negotiate_language(request, settings.language))
     tiles = None
     if settings.basemap_url:
         host = urlsplit(settings.basemap_url).netloc or request.url.netloc
         tiles = {"url": settings.basemap_url, "attribution": _("Tiles: %(host)s") % {"host": host}}
+    mbtiles = _mbtiles_or_none(settings)
+    synthetic = hillshade is None or hillshade.synthetic
+    terrain_label = _("Synthetic terrain (demo)") if synthetic else _("District terrain")
     return {
         "hillshade": (
-            {"url": HILLSHADE_PNG_URL, "bounds": hillshade.bounds.leaflet()} if hillshade else None
+            {
+                "url": HILLSHADE_PNG_URL,
+                "bounds": hillshade.bounds.leaflet(),
+                "synthetic": hillshade.synthetic,
+            }
+            if hillshade
+            else None
+        ),
+        "mbtiles": (
+            {
+                "url": MBTILES_URL,
+                "min_zoom": mbtiles.min_zoom,
+                "max_zoom": mbtiles.max_zoom,
+                "attribution": mbtiles.attribution or mbtiles.name,
+                "bounds": mbtiles.bounds.leaflet() if mbtiles.bounds else None,
+            }
+            if mbtiles
+            else None
         ),
         "tiles": tiles,
-        "view": DEFAULT_VIEW,
+        "view": view or DEFAULT_VIEW,
         "labels": {
-            "hillshade": _("Synthetic terrain (demo)"),
-            "terrain": _("Synthetic terrain (demo)"),
+            "hillshade": terrain_label,
+            "terrain": terrain_label,
+            "mbtiles": _("Offline tiles"),
             "tiles": _("Online map"),
             "plain": _("Plain background"),
             "legend": _("Legend"),
@@ -252,7 +307,7 @@ def _map_config(
 
 
 @router.get("/wall")
-def wall_page(request: Request, user: WebUser, settings: SettingsDep) -> Response:
+def wall_page(request: Request, user: WebUser, settings: SettingsDep, db: SessionDep) -> Response:
     """The command-room wall (大屏): a dark display without controls, large type, the signal,
     the response level and its checklist, rain by gauge, status by street office, the map, and
     one view at a time of the points at risk, incidents, notifications and the duty team."""
@@ -266,7 +321,7 @@ def wall_page(request: Request, user: WebUser, settings: SettingsDep) -> Respons
         user=user,
         active="map",
         context={
-            "map_config": _map_config(request, settings, hillshade) | {"wall": True},
+            "map_config": _map_config(request, settings, hillshade, _map_view(db)) | {"wall": True},
             "situation_config": panel_config(_, wall=False),
             "wall_config": wall_config(
                 _, state.as_json(datetime.now(UTC)) if state is not None else None
@@ -277,7 +332,11 @@ def wall_page(request: Request, user: WebUser, settings: SettingsDep) -> Respons
 
 @router.get("/map")
 def map_page(
-    request: Request, user: WebUser, settings: SettingsDep, screen: str | None = None
+    request: Request,
+    user: WebUser,
+    settings: SettingsDep,
+    db: SessionDep,
+    screen: str | None = None,
 ) -> Response:
     """The one map (一张图): offline hillshade basemap, optional online tiles, the domains' layers
     and the live situation panel. ``?screen=wall`` (the former wall) goes to ``/wall``."""
@@ -288,8 +347,8 @@ def map_page(
     notice = None
     if hillshade is None:
         notice = _(
-            "No offline basemap: the demo hillshade was not found under the data folder "
-            "(run 'fangxun demo load'). The map shows a plain background."
+            "No offline basemap: the district has no terrain yet ('fangxun setup terrain "
+            "DEM.tif', or 'fangxun demo load' for the demo). The map shows a plain background."
         )
         if problem:
             notice = _("The offline basemap could not be read: %(problem)s") % {"problem": problem}
@@ -301,7 +360,7 @@ def map_page(
         active="map",
         context={
             "basemap_notice": notice,
-            "map_config": _map_config(request, settings, hillshade),
+            "map_config": _map_config(request, settings, hillshade, _map_view(db)),
             "wall": False,
             "situation_config": panel_config(_, wall=False),
             # During (and after) the demo's replay the map opens with the story's guide.
@@ -313,13 +372,13 @@ def map_page(
 def _require_hillshade(settings: Settings) -> Hillshade:
     hillshade, problem = _hillshade_or_problem(settings)
     if hillshade is None:
-        raise HTTPException(404, detail=problem or "no demo hillshade under the data folder")
+        raise HTTPException(404, detail=problem or "no hillshade under the data folder")
     return hillshade
 
 
 @router.get(HILLSHADE_PNG_URL)
 def hillshade_png(user: WebUser, settings: SettingsDep) -> FileResponse:
-    """The hillshade image of the demo terrain (PNG, Web Mercator)."""
+    """The hillshade image of the district's (else the demo's) terrain (PNG, Web Mercator)."""
     return FileResponse(_require_hillshade(settings).png, media_type="image/png")
 
 
@@ -327,6 +386,28 @@ def hillshade_png(user: WebUser, settings: SettingsDep) -> FileResponse:
 def hillshade_json(user: WebUser, settings: SettingsDep) -> dict[str, Any]:
     """The hillshade's WGS 84 bounds, ``[[south, west], [north, east]]`` in degrees."""
     return {"bounds": _require_hillshade(settings).bounds.leaflet()}
+
+
+@router.get("/web/basemap/tiles/{z}/{x}/{y}")
+def mbtiles_tile(z: int, x: int, y: int, user: WebUser, settings: SettingsDep) -> Response:
+    """A tile of the district's own MBTiles basemap (``<data_dir>/district/basemap.mbtiles``),
+    XYZ numbering; 404 outside it."""
+    try:
+        tiles = find_mbtiles(settings.data_dir)
+    except BasemapError as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+    data = read_tile(tiles, z, x, y) if tiles else None
+    if tiles is None or data is None:
+        raise HTTPException(404, detail="no such tile")
+    return Response(data, media_type=tiles.media_type,
+                    headers={"Cache-Control": "private, max-age=86400"})  # fmt: skip
+
+
+@router.get(BOUNDARIES_URL)
+def unit_boundaries(user: WebUser, db: SessionDep) -> dict[str, Any]:
+    """The units' boundaries in the user's jurisdiction (GeoJSON, WGS 84): the map's
+    jurisdiction layer."""
+    return org_service.unit_boundaries(session=db, actor=user)
 
 
 def _placeholder_route(section: Section) -> None:

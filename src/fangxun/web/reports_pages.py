@@ -76,6 +76,33 @@ def _labels(request: Request, settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+def _verification_rows(db: Session) -> list[dict[str, Any]]:
+    """The verification archive per point and colour (rows with a crossing or a warning):
+    hits / crossings, false alarms / warnings, median lead (min), for the reports page."""
+    from fangxun.warnings import verification
+
+    rows: list[dict[str, Any]] = []
+    for entry in verification.by_point(session=db):
+        for colour, s in entry["scores"].items():
+            if not (s["crossings"] or s["warnings"]):
+                continue
+            lead = s["lead_s_median"]
+            rows.append(
+                {
+                    "point": entry["name"],
+                    "colour": colour,
+                    "crossings": s["crossings"],
+                    "hits": s["hits"],
+                    "warnings": s["warnings"],
+                    "false_alarms": s["false_alarms"],
+                    "pod": "—" if s["pod"] is None else f"{s['pod'] * 100:.0f} %",
+                    "far": "—" if s["far"] is None else f"{s['far'] * 100:.0f} %",
+                    "lead_min": "—" if lead is None else f"{lead / 60:.0f}",
+                }
+            )
+    return rows
+
+
 @router.get("/reports")
 def reports_page(
     request: Request, user: WebUser, db: SessionDep, settings: SettingsDep
@@ -123,6 +150,7 @@ def _reports_list(
             "notice": None,
             "labels": _labels(request, settings),
             "can_detect": user.role in service.DETECT_ROLES,
+            "verification": _verification_rows(db),
             "year": datetime.now(local_zone()).year,
             "today": datetime.now(local_zone()).date().isoformat(),
         },

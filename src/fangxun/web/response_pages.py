@@ -10,7 +10,6 @@ becomes a message on the page (never a stack trace). ``fangxun.api.app.create_ap
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -23,12 +22,10 @@ from fangxun.org.models import User
 from fangxun.response import service
 from fangxun.response.models import LEVEL_ORDER, ResponseLevel, TaskStatus
 from fangxun.response.schemas import TaskUpdate
-from fangxun.times import SHORT
-from fangxun.times import local as local_time
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of, submit_form
 from fangxun.web.i18n import N_, gettext_for, negotiate_language
-from fangxun.web.render import WebRoute, render_page
+from fangxun.web.render import WebRoute, local, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -89,11 +86,6 @@ LABELS: Final[dict[str, Any]] = {
     "changes": CHANGE_LABELS,
     "buttons": TASK_BUTTONS,
 }
-
-
-def local(value: datetime | None) -> str:
-    """A UTC time as shown on the pages: the district's zone, month-day hour:minute."""
-    return local_time(value, SHORT)
 
 
 def rule_text(rule: str | None, gettext: Callable[[str], str]) -> str:

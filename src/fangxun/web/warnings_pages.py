@@ -19,7 +19,7 @@ from fangxun.api.downloads import GEOJSON
 from fangxun.config import Settings
 from fangxun.errors import ValidationFailed
 from fangxun.hazards import service as hazards
-from fangxun.warnings import service
+from fangxun.warnings import approval, impact, service
 from fangxun.warnings.models import Colour, WarningKind, WarningPurpose
 from fangxun.warnings.schemas import WarningIssue, WarningLiftIn
 from fangxun.web.auth import CsrfProtected, WebUser
@@ -57,7 +57,16 @@ CHANGE_LABELS: Final[dict[str, str]] = {
     "update": N_("Updated"),
     "lift": N_("Lifted"),
 }
+#: What changed at a point since the last approved run (approval's ``diff``).
+DIFF_LABELS: Final[dict[str, str]] = {
+    "new": N_("New in this run"),
+    "raised": N_("Raised"),
+    "lowered": N_("Lowered"),
+    "same": N_("Unchanged"),
+    "dropped": N_("Not proposed again"),
+}
 LABELS: Final[dict[str, Any]] = {
+    "diff": DIFF_LABELS,
     "kinds": KIND_LABELS,
     "colours": COLOUR_LABELS,
     "changes": CHANGE_LABELS,
@@ -78,6 +87,7 @@ def _page(
     drills = service.active_warnings(session=db, actor=user, purpose=WarningPurpose.exercise)
     history, total = service.warning_history(session=db, actor=user, limit=50)
     points, _n = hazards.list_points(session=db, actor=user, limit=500)
+    pending = approval.pending_proposal(session=db)
     return render_page(
         request,
         "warnings/index.html",
@@ -95,9 +105,27 @@ def _page(
             "labels": LABELS,
             "local": local,
             "summary": service.summary_text,
+            "impact": _impact_lines(pending),
+            "proposal": pending,
             "error": error,
         },
     )
+
+
+def _impact_lines(proposal: Any) -> dict[str, tuple[str, str]]:
+    """The impact text of each item of a pending proposal (as of its latest evaluation)."""
+    if proposal is None:
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for item in proposal.items:
+        colour = item.get("to_colour")
+        if colour is None:
+            out[item["subject"]] = ("解除", "lift")
+            continue
+        out[item["subject"]] = impact.impact(
+            item.get("place"), colour, item.get("evidence"), at=proposal.updated_at
+        )
+    return out
 
 
 @router.get("/warnings")
@@ -222,6 +250,60 @@ def lift(
             request, db, settings, user, error=error, status_code=status
         ),
         done=lambda _warning: RedirectResponse("/warnings", status_code=303),
+    )
+
+
+@router.post("/warnings/proposals/{proposal_id}/approve", dependencies=[CsrfProtected])
+def approve_proposal(
+    proposal_id: int,
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Approve the run's proposals in one click: the warnings go out now, under your name."""
+    return submit_form(
+        db,
+        lambda: approval.approve(
+            session=db,
+            proposal_id=proposal_id,
+            actor=user,
+            settings=settings,
+            note=note.strip() or None,
+        ),
+        failed=lambda error, status: _page(
+            request, db, settings, user, error=error, status_code=status
+        ),
+        done=lambda _p: RedirectResponse("/warnings", status_code=303),
+    )
+
+
+@router.post("/warnings/proposals/{proposal_id}/reject", dependencies=[CsrfProtected])
+def reject_proposal(
+    proposal_id: int,
+    request: Request,
+    user: WebUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Reject the run's proposals with a reason: nothing goes out."""
+
+    def _reject() -> Any:
+        if not reason.strip():
+            raise ValidationFailed("give a reason to reject", loc=("form", "reason"))
+        return approval.reject(
+            session=db, proposal_id=proposal_id, actor=user, reason=reason.strip()
+        )
+
+    return submit_form(
+        db,
+        _reject,
+        failed=lambda error, status: _page(
+            request, db, settings, user, error=error, status_code=status
+        ),
+        done=lambda _p: RedirectResponse("/warnings", status_code=303),
     )
 
 

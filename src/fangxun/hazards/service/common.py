@@ -44,6 +44,9 @@ class HazardAction(enum.StrEnum):
     """Actions on the ledger that need a role (reading needs only the jurisdiction)."""
 
     manage_points = "manage_points"
+    #: Add a point found in the field and correct or move it (inspectors, issue 22); retiring,
+    #: deleting, importing and planning stay with ``manage_points``.
+    report_points = "report_points"
     approve_plans = "approve_plans"
     record_inspections = "record_inspections"
     open_rectifications = "open_rectifications"
@@ -70,7 +73,13 @@ ROLE_ACTIONS: Final[dict[Role, frozenset[HazardAction]]] = {
             HazardAction.advance_rectifications,
         }
     ),
-    Role.inspector: frozenset({HazardAction.record_inspections, HazardAction.open_rectifications}),
+    Role.inspector: frozenset(
+        {
+            HazardAction.report_points,
+            HazardAction.record_inspections,
+            HazardAction.open_rectifications,
+        }
+    ),
     Role.duty: frozenset(),
     Role.viewer: frozenset(),
 }
@@ -82,6 +91,12 @@ def can(actor: Actor, action: HazardAction) -> bool:
         return True
     assert isinstance(actor, User)
     return actor.is_active and action in ROLE_ACTIONS.get(actor.role, frozenset())
+
+
+def _require_point_writer(actor: Actor) -> None:
+    """Who may add a point or change one: ``manage_points`` or ``report_points``."""
+    if not can(actor, HazardAction.report_points):
+        _require(actor, HazardAction.manage_points, "manage hazard points")
 
 
 def _require(actor: Actor, action: HazardAction, what: str) -> None:

@@ -59,6 +59,7 @@ def create_plan(
         triggers=[t.model_dump(exclude_none=True) for t in plan_in.triggers],
         measures=[m.model_dump(exclude_none=True) for m in plan_in.measures],
         status=PlanStatus.draft,
+        close_needs_evidence=plan_in.close_needs_evidence,
     )
     session.add(plan)
     flush_or_conflict(session, f"plan of {point.code!r}")

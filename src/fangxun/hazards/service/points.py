@@ -25,6 +25,7 @@ from fangxun.db.types import utcnow
 from fangxun.errors import (
     ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     ValidationFailed,
 )
 from fangxun.hazards.models import (
@@ -47,13 +48,16 @@ from fangxun.hazards.service.common import (
     HazardAction,
     _body_person,
     _require,
+    _require_point_writer,
     _scope_points,
+    can,
 )
 from fangxun.org.jurisdiction import (
     descendant_unit_ids,
     is_unit_visible,
     unit_in_body,
 )
+from fangxun.org.models import User
 from fangxun.org.permissions import Actor
 
 
@@ -147,12 +151,12 @@ def create_point(
     actor: Actor,
     thresholds_table: Mapping[str, Sequence[float]] | None = None,
 ) -> HazardPoint:
-    """Create a hazard point (district; a unit inside its jurisdiction).
+    """Create a hazard point (district; a unit or an inspector inside its jurisdiction).
 
     ``thresholds_table`` is ``Settings.hazard_thresholds_cm``; it fills the thresholds when the
     request gives none.
     """
-    _require(actor, HazardAction.manage_points, "manage hazard points")
+    _require_point_writer(actor)
     unit_in_body(session, actor, point_in.unit_id, ("body", "unit_id"))
     _body_person(session, actor, point_in.responsible_person_id, ("body", "responsible_person_id"))
     _body_person(session, actor, point_in.deputy_person_id, ("body", "deputy_person_id"))
@@ -300,6 +304,12 @@ def map_points_version(*, session: Session) -> tuple[Any, ...]:
     return tuple(session.execute(stmt).one())
 
 
+#: What a ``report_points`` role (an inspector) may change on a point.
+FIELD_EDITABLE: Final = frozenset(
+    {"name", "kind", "lon", "lat", "polygon", "address", "description"}
+)
+
+
 def update_point(
     *,
     session: Session,
@@ -308,12 +318,22 @@ def update_point(
     actor: Actor,
     expected_version: int | None = None,
 ) -> HazardPoint:
-    """Change a point (district; a unit inside its jurisdiction). ``expected_version`` is the
+    """Change a point (district; a unit inside its jurisdiction; an inspector its name, kind,
+    position and description). ``expected_version`` is the
     version the change was made from: :class:`~fangxun.errors.StaleVersion` when it moved on."""
     point = get_point(session=session, point_id=point_id, actor=actor)
-    _require(actor, HazardAction.manage_points, "manage hazard points")
+    _require_point_writer(actor)
     versioning.check_version(session, point, expected_version, f"hazard point {point.code!r}")
     changes = point_in.model_dump(exclude_unset=True, exclude={"thresholds_cm"})
+    if not can(actor, HazardAction.manage_points):
+        # An inspector corrects what a point is and where it lies; its owner, risk, thresholds
+        # and status stay with the unit and the district.
+        kept = sorted(set(point_in.model_dump(exclude_unset=True)) - FIELD_EDITABLE)
+        if kept:
+            raise PermissionDeniedError(
+                f"role {actor.role.value if isinstance(actor, User) else 'system'!r} may not "
+                f"change {', '.join(kept)} of a hazard point"
+            )
     for field in ("code", "name", "kind", "lon", "lat", "unit_id", "risk_level", "status"):
         if field in changes and changes[field] is None:
             raise ValidationFailed("must not be null", loc=("body", field))

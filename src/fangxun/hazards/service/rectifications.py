@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from fangxun import versioning
@@ -25,8 +25,11 @@ from fangxun.errors import (
     ValidationFailed,
 )
 from fangxun.hazards.models import (
+    HazardAttachment,
     HazardPoint,
     InspectionRecord,
+    PlanStatus,
+    PointPlan,
     Rectification,
     RectificationEvent,
     RectificationStatus,
@@ -149,6 +152,25 @@ def get_rectification(*, session: Session, rect_id: int, actor: Actor) -> Rectif
     return rect
 
 
+def _require_evidence(session: Session, rect: Rectification) -> None:
+    """Refuse to close ``rect`` without an attachment when the point's approved plan asks for
+    photo evidence (``close_needs_evidence``)."""
+    needs = session.scalar(
+        select(PointPlan.close_needs_evidence).where(
+            PointPlan.point_id == rect.point_id, PointPlan.status == PlanStatus.approved
+        )
+    )
+    if not needs:
+        return
+    has = session.scalar(select(exists().where(HazardAttachment.rectification_id == rect.id)))
+    if not has:
+        raise ValidationFailed(
+            f"the plan of point {rect.point.code!r} asks for photo evidence before a "
+            "rectification is closed: attach photos of the fix first",
+            loc=("body", "action"),
+        )
+
+
 def transition_rectification(
     *,
     session: Session,
@@ -191,6 +213,8 @@ def transition_rectification(
         raise ValidationFailed(
             "a comment is required for every transition", loc=("body", "comment")
         )
+    if transition.target is RectificationStatus.closed:
+        _require_evidence(session, rect)
     now = now or utcnow()
     before = snapshot(rect)
     previous = rect.status

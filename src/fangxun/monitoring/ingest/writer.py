@@ -275,7 +275,271 @@ def _dead(
     }
 
 
-def write_observations(  # noqa: C901  split pending, issue 25 (steps of one batch)
+@dataclass
+class _Batch:
+    """One call's inputs and what has been decided about them so far."""
+
+    items: Sequence[Pending]
+    source: Source
+    options: WriteOptions
+    now: datetime
+    result: WriteResult
+    #: Dead-letter rows, in the order the inputs were refused.
+    dead: list[dict[str, Any]]
+
+    def reject(self, k: int, reason: str) -> None:
+        """Item ``k`` cannot be stored: its result says why, and it becomes a dead letter."""
+        pending = self.items[k]
+        self.result.items[k] = ItemResult("rejected", reason)
+        self.dead.append(
+            _dead(self.source, pending.origin, reason, msg_json(pending.message), self.now)
+        )
+
+
+@dataclass
+class _Rows:
+    """The rows to insert, which item each came from, and each datastream's new latest value."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    item_of: dict[tuple[int, datetime], int] = field(default_factory=dict)
+    #: Datastream id → (time, value in SI, flags, same since).
+    latest: dict[int, tuple[datetime, float, int, datetime]] = field(default_factory=dict)
+
+
+def _load_streams(session: Session, items: Sequence[Pending]) -> dict[str, _Stream]:
+    """The QC context of every datastream the batch names, by code (unknown codes left out)."""
+    codes = {p.message.datastream for p in items}
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Datastream, ObservedProperty, Station.code)
+        .join(ObservedProperty, Datastream.observed_property_id == ObservedProperty.id)
+        .join(Station, Datastream.station_id == Station.id)
+        .where(Datastream.code.in_(sorted(codes)))
+    ).all()
+    return {
+        ds.code: _Stream(
+            ds.id,
+            station_code,
+            ds.unit,
+            _limits(ds, prop),
+            ds.last_time,
+            ds.last_value,
+            ds.same_since,
+        )
+        for ds, prop, station_code in rows
+    }
+
+
+def _refusal(
+    pending: Pending, streams: dict[str, _Stream], options: WriteOptions, now: datetime
+) -> str | None:
+    """Why one item cannot be stored whatever else the batch holds (None: it may be)."""
+    msg = pending.message
+    stream = streams.get(msg.datastream)
+    if stream is None:
+        return f"unknown datastream {msg.datastream!r}"
+    sender = pending.station_code
+    if sender is not None and stream.station_code != sender:
+        return (
+            f"datastream {msg.datastream!r} belongs to station {stream.station_code!r}, "
+            f"not to the sending station {sender!r}"
+        )
+    if msg.time > now + options.future_limit:
+        ahead = (msg.time - now).total_seconds()
+        return (
+            f"time {msg.time.isoformat()} is {ahead:.0f} s ahead of the server clock "
+            f"(at most {options.future_limit.total_seconds():.0f} s accepted)"
+        )
+    return None
+
+
+def _screen(batch: _Batch, streams: dict[str, _Stream]) -> tuple[dict[str, list[int]], set[int]]:
+    """Refuse what cannot be stored and group the rest by datastream: ``(item indices by
+    datastream code, first items that a later item of the batch contradicts)``.
+
+    The first of several items for one (datastream, time) wins; a later one with the same value
+    is a duplicate, with another value a conflict (dead-lettered).
+    """
+    by_stream: dict[str, list[int]] = defaultdict(list)
+    first_at: dict[tuple[str, datetime], int] = {}
+    conflicted: set[int] = set()
+    for i, pending in enumerate(batch.items):
+        reason = _refusal(pending, streams, batch.options, batch.now)
+        if reason is not None:
+            batch.reject(i, reason)
+            continue
+        msg = pending.message
+        j = first_at.get((msg.datastream, msg.time))
+        if j is None:
+            first_at[(msg.datastream, msg.time)] = i
+            by_stream[msg.datastream].append(i)
+        elif batch.items[j].message.value == msg.value:
+            batch.result.items[i] = ItemResult("duplicate")
+        else:
+            batch.reject(i, "conflicting duplicate: another value for this datastream and time")
+            batch.result.conflicts += 1
+            conflicted.add(j)
+    return by_stream, conflicted
+
+
+def _previous(
+    session: Session, stream: _Stream, prev: qc.Previous | None, time: datetime
+) -> qc.Previous | None:
+    """The reading QC compares one at ``time`` with: the batch's previous reading, else the
+    datastream's latest when it is older, else the stored reading just before (out of order)."""
+    if prev is not None and prev.time < time:
+        return prev
+    if stream.last_time is not None and stream.last_time < time:
+        assert stream.last_value is not None
+        return qc.Previous(
+            stream.last_time, stream.last_value, stream.same_since or stream.last_time
+        )
+    if stream.last_time is not None:
+        return _previous_from_db(session, stream.id, time)
+    return prev
+
+
+def _check_stream(
+    session: Session,
+    batch: _Batch,
+    stream: _Stream,
+    indices: list[int],
+    conflicted: set[int],
+    out: _Rows,
+) -> None:
+    """Quality-control one datastream's items in time order into rows to insert (values in SI),
+    and note its new latest value."""
+    indices.sort(key=lambda k: batch.items[k].message.time)
+    prev: qc.Previous | None = None
+    for k in indices:
+        msg = batch.items[k].message
+        value = to_si(msg.value, stream.unit)
+        prev = _previous(session, stream, prev, msg.time)
+        flags, same_since = qc.check(
+            time=msg.time,
+            value=value,
+            limits=stream.limits,
+            previous=prev,
+            now=batch.now,
+            future_tolerance=batch.options.future_tolerance,
+            max_age=batch.options.max_age,
+        )
+        if k in conflicted:
+            flags |= qc.Flag.CONFLICT
+        out.rows.append(
+            {
+                "datastream_id": stream.id,
+                "phenomenon_time": msg.time,
+                "value": value,
+                "flags": flags,
+                "received_at": batch.now,
+            }
+        )
+        out.item_of[(stream.id, msg.time)] = k
+        batch.result.items[k] = ItemResult("stored", None, flags)
+        prev = qc.Previous(msg.time, value, same_since)
+        # A reading ahead of the clock never becomes the latest (its time is not to be trusted).
+        if not flags & _FUTURE and (stream.last_time is None or msg.time > stream.last_time):
+            out.latest[stream.id] = (msg.time, value, flags, same_since)
+
+
+def _stored_values(
+    session: Session, keys: list[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], float]:
+    """The stored values (SI) at ``keys`` (datastream id, time), 500 keys a query."""
+    existing: dict[tuple[int, datetime], float] = {}
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        for ds_id, t, v in session.execute(
+            select(Observation.datastream_id, Observation.phenomenon_time, Observation.value).where(
+                tuple_(Observation.datastream_id, Observation.phenomenon_time).in_(chunk)
+            )
+        ):
+            existing[(ds_id, t)] = v
+    return existing
+
+
+def _settle_not_inserted(
+    session: Session,
+    batch: _Batch,
+    streams: dict[str, _Stream],
+    rows: _Rows,
+    inserted: set[tuple[int, datetime]],
+) -> None:
+    """Rows the insert skipped were already stored (a redelivery or a repeat): the same value is
+    a duplicate, another value a conflict (dead-lettered, and the stored row flagged)."""
+    missing = [key for key in rows.item_of if key not in inserted]
+    if not missing:
+        return
+    existing = _stored_values(session, missing)
+    conflict_keys: list[tuple[int, datetime]] = []
+    for key in missing:
+        k = rows.item_of[key]
+        msg = batch.items[k].message
+        stored = existing.get(key)
+        if (
+            stored is not None
+            and abs(stored - to_si(msg.value, streams[msg.datastream].unit)) <= 1e-12
+        ):
+            batch.result.items[k] = ItemResult("duplicate")
+        else:
+            batch.reject(k, "conflicting duplicate: a different value is already stored")
+            conflict_keys.append(key)
+            batch.result.conflicts += 1
+        # A stored row that was not ours must not move the latest-value cache.
+        ds_latest = rows.latest.get(key[0])
+        if ds_latest is not None and ds_latest[0] == key[1]:
+            del rows.latest[key[0]]
+    for ds_id, t in conflict_keys:
+        session.execute(
+            update(Observation)
+            .where(Observation.datastream_id == ds_id, Observation.phenomenon_time == t)
+            .values(flags=Observation.flags.op("|")(int(qc.Flag.CONFLICT)))
+        )
+
+
+def _advance_latest(
+    session: Session, latest: dict[int, tuple[datetime, float, int, datetime]]
+) -> None:
+    """Move each datastream's latest value on: one executemany for all datastreams; conditional,
+    so a concurrent writer with newer data is never overwritten."""
+    table = cast_table(Datastream)
+    stmt = (
+        update(table)
+        .where(
+            table.c.id == bindparam("ds_id"),
+            or_(table.c.last_time.is_(None), table.c.last_time < bindparam("t")),
+        )
+        .values(
+            last_time=bindparam("t"),
+            last_value=bindparam("v"),
+            last_flags=bindparam("f"),
+            same_since=bindparam("s"),
+        )
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {"ds_id": ds_id, "t": t, "v": value, "f": flags, "s": same_since}
+            for ds_id, (t, value, flags, same_since) in latest.items()
+        ],
+    )
+
+
+def _tally(result: WriteResult, dead_lettered: int) -> None:
+    """The batch's totals from its items."""
+    for item in result.items:
+        if item.status == "stored":
+            result.stored += 1
+            if item.flags:
+                result.flagged += 1
+        elif item.status == "duplicate":
+            result.duplicates += 1
+    result.dead_lettered = dead_lettered
+
+
+def write_observations(
     *,
     session: Session,
     items: Sequence[Pending],
@@ -290,203 +554,28 @@ def write_observations(  # noqa: C901  split pending, issue 25 (steps of one bat
     duplicate; one with a different value flags the stored row ``CONFLICT`` and is dead-lettered.
     Never commits. Values in ``items`` are in their datastream's unit and stored in SI.
     """
-    options = options or WriteOptions()
     now = now or utcnow()
-    result = WriteResult(items=[ItemResult("stored")] * len(items))
-    dead: list[dict[str, Any]] = [
-        _dead(source, r.origin, r.reject.reason, r.reject.raw, now) for r in rejects
-    ]
-
-    codes = {p.message.datastream for p in items}
-    streams: dict[str, _Stream] = {}
-    if codes:
-        rows = session.execute(
-            select(Datastream, ObservedProperty, Station.code)
-            .join(ObservedProperty, Datastream.observed_property_id == ObservedProperty.id)
-            .join(Station, Datastream.station_id == Station.id)
-            .where(Datastream.code.in_(sorted(codes)))
-        ).all()
-        for ds, prop, station_code in rows:
-            streams[ds.code] = _Stream(
-                ds.id,
-                station_code,
-                ds.unit,
-                _limits(ds, prop),
-                ds.last_time,
-                ds.last_value,
-                ds.same_since,
-            )
-
-    # Group by datastream; the first of several items for one (datastream, time) wins.
-    by_stream: dict[str, list[int]] = defaultdict(list)
-    first_at: dict[tuple[str, datetime], int] = {}
-    conflicted: set[int] = set()  # first items that a later item of the batch contradicts
-    for i, pending in enumerate(items):
-        msg = pending.message
-        if msg.datastream not in streams:
-            result.items[i] = ItemResult("rejected", f"unknown datastream {msg.datastream!r}")
-            dead.append(
-                _dead(source, pending.origin, result.items[i].reason or "", msg_json(msg), now)
-            )
-            continue
-        sender = pending.station_code
-        if sender is not None and streams[msg.datastream].station_code != sender:
-            owner = streams[msg.datastream].station_code
-            reason = (
-                f"datastream {msg.datastream!r} belongs to station {owner!r}, "
-                f"not to the sending station {sender!r}"
-            )
-            result.items[i] = ItemResult("rejected", reason)
-            dead.append(_dead(source, pending.origin, reason, msg_json(msg), now))
-            continue
-        if msg.time > now + options.future_limit:
-            ahead = (msg.time - now).total_seconds()
-            reason = (
-                f"time {msg.time.isoformat()} is {ahead:.0f} s ahead of the server clock "
-                f"(at most {options.future_limit.total_seconds():.0f} s accepted)"
-            )
-            result.items[i] = ItemResult("rejected", reason)
-            dead.append(_dead(source, pending.origin, reason, msg_json(msg), now))
-            continue
-        code_time = (msg.datastream, msg.time)
-        if code_time in first_at:
-            j = first_at[code_time]
-            if items[j].message.value == msg.value:
-                result.items[i] = ItemResult("duplicate")
-            else:
-                reason = "conflicting duplicate: another value for this datastream and time"
-                result.items[i] = ItemResult("rejected", reason)
-                dead.append(_dead(source, pending.origin, reason, msg_json(msg), now))
-                result.conflicts += 1
-                conflicted.add(j)
-            continue
-        first_at[code_time] = i
-        by_stream[msg.datastream].append(i)
-
-    rows_to_insert: list[dict[str, Any]] = []
-    row_item: dict[tuple[int, datetime], int] = {}
-    latest: dict[int, tuple[datetime, float, int, datetime]] = {}
+    batch = _Batch(
+        items=items,
+        source=source,
+        options=options or WriteOptions(),
+        now=now,
+        result=WriteResult(items=[ItemResult("stored")] * len(items)),
+        dead=[_dead(source, r.origin, r.reject.reason, r.reject.raw, now) for r in rejects],
+    )
+    streams = _load_streams(session, items)
+    by_stream, conflicted = _screen(batch, streams)
+    rows = _Rows()
     for code, indices in by_stream.items():
-        stream = streams[code]
-        indices.sort(key=lambda k: items[k].message.time)
-        prev: qc.Previous | None = None
-        for k in indices:
-            msg = items[k].message
-            value = to_si(msg.value, stream.unit)
-            if prev is None or prev.time >= msg.time:
-                if stream.last_time is not None and stream.last_time < msg.time:
-                    assert stream.last_value is not None
-                    prev = qc.Previous(
-                        stream.last_time, stream.last_value, stream.same_since or stream.last_time
-                    )
-                elif stream.last_time is not None:
-                    prev = _previous_from_db(session, stream.id, msg.time)
-            flags, same_since = qc.check(
-                time=msg.time,
-                value=value,
-                limits=stream.limits,
-                previous=prev,
-                now=now,
-                future_tolerance=options.future_tolerance,
-                max_age=options.max_age,
-            )
-            if k in conflicted:
-                flags |= qc.Flag.CONFLICT
-            rows_to_insert.append(
-                {
-                    "datastream_id": stream.id,
-                    "phenomenon_time": msg.time,
-                    "value": value,
-                    "flags": flags,
-                    "received_at": now,
-                }
-            )
-            row_item[(stream.id, msg.time)] = k
-            result.items[k] = ItemResult("stored", None, flags)
-            prev = qc.Previous(msg.time, value, same_since)
-            # A reading ahead of the clock never becomes the latest (its time is not to be trusted).
-            if not flags & _FUTURE and (stream.last_time is None or msg.time > stream.last_time):
-                latest[stream.id] = (msg.time, value, flags, same_since)
-
-    inserted: set[tuple[int, datetime]] = set()
-    if rows_to_insert:
-        for ds_id, t in _insert_ignoring_duplicates(session, rows_to_insert):
-            inserted.add((ds_id, t))
-
-    missing = [key for key in row_item if key not in inserted]
-    if missing:
-        # Already stored (a redelivery or a repeat): same value = duplicate, else a conflict.
-        existing: dict[tuple[int, datetime], float] = {}
-        for chunk_start in range(0, len(missing), 500):
-            chunk = missing[chunk_start : chunk_start + 500]
-            for ds_id, t, v in session.execute(
-                select(
-                    Observation.datastream_id, Observation.phenomenon_time, Observation.value
-                ).where(tuple_(Observation.datastream_id, Observation.phenomenon_time).in_(chunk))
-            ):
-                existing[(ds_id, t)] = v
-        conflict_keys: list[tuple[int, datetime]] = []
-        for key in missing:
-            k = row_item[key]
-            msg = items[k].message
-            stream = streams[msg.datastream]
-            stored = existing.get(key)
-            if stored is not None and abs(stored - to_si(msg.value, stream.unit)) <= 1e-12:
-                result.items[k] = ItemResult("duplicate")
-            else:
-                reason = "conflicting duplicate: a different value is already stored"
-                result.items[k] = ItemResult("rejected", reason)
-                dead.append(_dead(source, items[k].origin, reason, msg_json(msg), now))
-                conflict_keys.append(key)
-                result.conflicts += 1
-            # A stored row that was not ours must not move the latest-value cache.
-            ds_latest = latest.get(key[0])
-            if ds_latest is not None and ds_latest[0] == key[1]:
-                del latest[key[0]]
-        for ds_id, t in conflict_keys:
-            session.execute(
-                update(Observation)
-                .where(Observation.datastream_id == ds_id, Observation.phenomenon_time == t)
-                .values(flags=Observation.flags.op("|")(int(qc.Flag.CONFLICT)))
-            )
-
-    if latest:
-        # One executemany for all datastreams; conditional, so a concurrent writer with newer
-        # data is never overwritten.
-        table = cast_table(Datastream)
-        stmt = (
-            update(table)
-            .where(
-                table.c.id == bindparam("ds_id"),
-                or_(table.c.last_time.is_(None), table.c.last_time < bindparam("t")),
-            )
-            .values(
-                last_time=bindparam("t"),
-                last_value=bindparam("v"),
-                last_flags=bindparam("f"),
-                same_since=bindparam("s"),
-            )
-        )
-        session.connection().execute(
-            stmt,
-            [
-                {"ds_id": ds_id, "t": t, "v": value, "f": flags, "s": same_since}
-                for ds_id, (t, value, flags, same_since) in latest.items()
-            ],
-        )
-
-    if dead:
-        session.execute(cast_table(DeadLetter).insert(), dead)
-
-    for item in result.items:
-        if item.status == "stored":
-            result.stored += 1
-            if item.flags:
-                result.flagged += 1
-        elif item.status == "duplicate":
-            result.duplicates += 1
-    result.dead_lettered = len(dead)
-    return result
+        _check_stream(session, batch, streams[code], indices, conflicted, rows)
+    inserted = set(_insert_ignoring_duplicates(session, rows.rows)) if rows.rows else set()
+    _settle_not_inserted(session, batch, streams, rows, inserted)
+    if rows.latest:
+        _advance_latest(session, rows.latest)
+    if batch.dead:
+        session.execute(cast_table(DeadLetter).insert(), batch.dead)
+    _tally(batch.result, len(batch.dead))
+    return batch.result
 
 
 def msg_json(msg: ObservationMessage) -> str:

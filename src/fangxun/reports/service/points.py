@@ -261,22 +261,82 @@ def event_incidents(
     return list(session.scalars(stmt.order_by(Incident.reported_at, Incident.id)))
 
 
+@dataclass(frozen=True)
+class SignalRow:
+    """One change of the rainstorm signal during an event: ``colour`` (None when cancelled or
+    lifted), ``change`` in Chinese (发布/更新/解除), ``source``: 气象台 (the official CAP signal)
+    or 人工转发 (a person relaying it). The gauge rule's indication is never a signal."""
+
+    at: datetime
+    colour: str | None
+    change: str
+    source: str
+
+
+_MSG_ZH = {"Alert": "发布", "Update": "更新", "Cancel": "解除"}
+_CHANGE_ZH = {
+    "issue": "发布",
+    "upgrade": "升级",
+    "downgrade": "降级",
+    "update": "更新",
+    "lift": "解除",
+}
+
+
 def rainstorm_signals(*, session: Session, event: StormEvent, settings: Settings) -> list[Any]:
-    """Rainstorm signal changes during the event (empty when the warnings table is missing)."""
+    """Rainstorm signal changes during the event: the meteorological service's official signals
+    (live ones) and rainstorm warnings people relayed by hand, as :class:`SignalRow` by time
+    (empty when the warnings tables are missing)."""
     if not _warnings_available(session):
         return []
-    from fangxun.warnings.models import Warning, WarningChange, WarningKind
+    from fangxun.warnings.models import (
+        OfficialSignal,
+        Origin,
+        Warning,
+        WarningChange,
+        WarningKind,
+        WarningPurpose,
+    )
 
     start, end = event_window(event, settings)
-    return list(
-        session.scalars(
-            select(WarningChange)
-            .join(Warning, Warning.id == WarningChange.warning_id)
-            .where(
-                Warning.kind == WarningKind.rainstorm,
-                WarningChange.at >= start - timedelta(seconds=settings.forecast_horizon_s),
-                WarningChange.at <= end,
+    since = start - timedelta(seconds=settings.forecast_horizon_s)
+    rows: list[SignalRow] = []
+    if inspect(session.connection()).has_table("warning_official_signal"):
+        official = session.scalars(
+            select(OfficialSignal).where(
+                OfficialSignal.status == "Actual",
+                OfficialSignal.sent >= since,
+                OfficialSignal.sent <= end,
             )
-            .order_by(WarningChange.at, WarningChange.id)
+        )
+        rows += [
+            SignalRow(
+                s.sent,
+                None if s.msg_type == "Cancel" else s.colour,
+                _MSG_ZH.get(s.msg_type, s.msg_type),
+                "气象台",
+            )
+            for s in official
+            if s.colour is not None or s.msg_type == "Cancel"
+        ]
+    relayed = session.scalars(
+        select(WarningChange)
+        .join(Warning, Warning.id == WarningChange.warning_id)
+        .where(
+            Warning.kind == WarningKind.rainstorm,
+            Warning.origin == Origin.manual,
+            Warning.purpose == WarningPurpose.operational,
+            WarningChange.at >= since,
+            WarningChange.at <= end,
         )
     )
+    rows += [
+        SignalRow(
+            c.at,
+            c.to_colour.value if c.to_colour else None,
+            _CHANGE_ZH.get(c.change_type.value, c.change_type.value),
+            "人工转发",
+        )
+        for c in relayed
+    ]
+    return sorted(rows, key=lambda r: r.at)

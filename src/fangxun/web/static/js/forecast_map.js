@@ -17,10 +17,27 @@ function show() {
   }
   const slider = document.getElementById("fc-frame");
   const label = document.getElementById("fc-frame-label");
+  // The rain layer: the radar at the issue time beside the maximum depth, and on each frame the
+  // rain the run used over the 5 min before it (the nowcast), drawn under the water.
+  const toggle = document.getElementById("fc-rain");
+  const rainUrl = (f) => (f ? f.rain : data.radar_now);
+  let rain = null;
+  const showRain = () => {
+    const url = rainUrl(data.frames[Number(slider.value)]);
+    if (!toggle || !toggle.checked || !url) {
+      if (rain) { map.removeLayer(rain); rain = null; }
+      return;
+    }
+    if (rain) rain.setUrl(url);
+    else rain = L.imageOverlay(url, [[s, w], [n, e]], { opacity: 0.7 }).addTo(map).bringToBack();
+  };
+  if (toggle) toggle.addEventListener("change", showRain);
+  showRain();
   slider.addEventListener("input", () => {
     const f = data.frames[Number(slider.value)];
     overlay.setUrl(f ? f.url : data.overlay);
     label.textContent = f ? f.label : data.max_label;
+    showRain();
   });
 }
 

@@ -10,6 +10,17 @@ export const map = createMap("map", { zoomControl: true, attributionControl: tru
 L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
 
 export const baseLayers = {};
+// The office's own tiles first (MBTiles, offline), then its hillshade, then online tiles.
+if (config.mbtiles) {
+  baseLayers[labels.mbtiles] = L.tileLayer(config.mbtiles.url, {
+    minZoom: 0,
+    maxZoom: 19,
+    minNativeZoom: config.mbtiles.min_zoom,
+    maxNativeZoom: config.mbtiles.max_zoom,
+    attribution: config.mbtiles.attribution,
+    ...(config.mbtiles.bounds ? { bounds: config.mbtiles.bounds } : {}),
+  });
+}
 if (config.hillshade) {
   baseLayers[labels.hillshade] = hillshadeLayer(config.hillshade, labels.terrain, {
     className: "fangxun-hillshade",
@@ -38,6 +49,8 @@ for (const item of config.overlays) {
 }
 L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
 
+// Marker radius (px) by a feature's `kind`: the network's many manholes stay small.
+const POINT_RADIUS = { manhole: 2.5, storage: 4, outfall: 5, pump_station: 7 };
 // Symbols that cannot be confused (the legend shows each): a hazard point is a white disc with a
 // dark ring (its risk colour fills it, see situation.js); a warning is a coloured ring around its
 // point; an incident a small dark-purple disc; gauges, teams and warehouses are not discs at all.
@@ -47,7 +60,7 @@ function symbolOf(key, feature) {
   if (key === "hazards") return { radius: 6, weight: 2, color: POINT_RING, fillColor: "#ffffff", fillOpacity: 1 };
   if (key === "warnings") return { radius: 12, weight: 3, color: colour || "#e31a1c", fill: false, interactive: false };
   if (key === "incidents") return { radius: 5, weight: 2, color: "#ffffff", fillColor: "#6a1b9a", fillOpacity: 1 };
-  return { radius: 6, weight: 1, color: "#333", fillColor: colour || "#666", fillOpacity: 0.9 };
+  return { radius: POINT_RADIUS[feature.properties.kind] || 6, weight: 1, color: "#333", fillColor: colour || "#666", fillOpacity: 0.9 };
 }
 
 // Built overlays load their GeoJSON (cookie-authenticated, the user's jurisdiction only); each
@@ -58,6 +71,21 @@ async function loadOverlay(item) {
   if (!response.ok) throw new Error(`${item.source}: HTTP ${response.status}`);
   const data = await response.json();
   L.geoJSON(data, {
+    // Points keep the marker style they are made with; lines (drainage pipes) take their
+    // feature's colour, thicker for larger pipes; areas (unit boundaries) are outlines, so the
+    // points and the terrain under them stay visible.
+    style: (feature) => {
+      const type = feature.geometry.type;
+      if (type === "Point") return {};
+      if (type === "LineString" || type === "MultiLineString") {
+        return {
+          color: feature.properties.colour || "#3b6fb6",
+          weight: feature.properties.diameter_m ? 1 + feature.properties.diameter_m : 2,
+          opacity: 0.8,
+        };
+      }
+      return { color: "#6a3d9a", weight: 2, dashArray: "6 4", fill: false };
+    },
     pointToLayer: (feature, latlng) => L.circleMarker(latlng, symbolOf(item.key, feature)),
     onEachFeature: (feature, layer) => {
       const props = feature.properties;
@@ -66,6 +94,11 @@ async function loadOverlay(item) {
       link.textContent = props.name || props.code || "";
       if (props.url) link.href = props.url;
       box.appendChild(link);
+      if (props.detail) {
+        const detail = document.createElement("div");
+        detail.textContent = props.detail;
+        box.appendChild(detail);
+      }
       layer.bindPopup(box);
     },
   }).addTo(group);
@@ -87,7 +120,7 @@ function panel(position, className, build) {
   return control.addTo(map);
 }
 
-if (config.hillshade) {
+if (config.hillshade && config.hillshade.synthetic) {
   // The terrain is synthetic: say so wherever it is shown.
   panel("bottomleft", "terrain-label", (div) => {
     div.textContent = labels.terrain;
@@ -120,7 +153,10 @@ panel("bottomright", "legend", (div) => {
   div.appendChild(list);
 });
 
-if (config.hillshade) {
+// The first view: the district's boundary, else its terrain, else the fallback.
+if (config.view.bounds) {
+  map.fitBounds(config.view.bounds);
+} else if (config.hillshade) {
   map.fitBounds(config.hillshade.bounds);
 } else {
   map.setView(config.view.center, config.view.zoom);

@@ -2,8 +2,9 @@
 // the project's own files with fractional zoom, the offline hillshade, and one way to choose the
 // first view (the features, else the terrain, else the fallback centre).
 
-// The view when there is nothing to fit: the demo district's centre.
-export const FALLBACK_VIEW = Object.freeze({ center: [34.8, 113.55], zoom: 13 });
+// The view when there is nothing to fit (no features, no terrain): all of China. The district's own
+// data (its points, its hillshade) set the view on every map page.
+export const FALLBACK_VIEW = Object.freeze({ center: [35.0, 105.0], zoom: 4 });
 
 // A map in the element `id`; the hillshade is a single image, so zoom well past its native cells,
 // fractionally, so that fitting the district's bounds fills the window.

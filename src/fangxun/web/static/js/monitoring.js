@@ -50,7 +50,7 @@ function svgChart(series) {
   const pts = series.points.map(([t, v]) => [Date.parse(t), v]);
   const title = document.createElementNS(ns, "text");
   title.setAttribute("x", "8"); title.setAttribute("y", "16");
-  // The unit of the values and the zone of the time axis (Beijing time whatever the browser's).
+  // The unit of the values and the zone of the time axis (the district's, whatever the browser's).
   title.textContent = `${series.name} (${series.unit}) · ${data.labels.beijing_time}`;
   svg.appendChild(title);
   if (!pts.length) return svg;
@@ -87,8 +87,9 @@ function svgChart(series) {
     if (lvl === null) continue;
     text(588, Y(lvl) - 3, `${Number(lvl).toFixed(2)} ${series.unit}`, { "text-anchor": "end", fill: colour });
   }
-  // Time axis in Beijing time whatever the browser's zone: five ticks across the span.
-  const fmt = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  // Time axis in the district's zone (the setting, from the server) whatever the browser's
+  // zone: five ticks across the span.
+  const fmt = new Intl.DateTimeFormat("zh-CN", { timeZone: data.timezone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
   const axis = document.createElementNS(ns, "line");
   axis.setAttribute("x1", "40"); axis.setAttribute("x2", "590"); axis.setAttribute("y1", "240"); axis.setAttribute("y2", "240");
   axis.setAttribute("stroke", "#999");
