@@ -130,12 +130,16 @@ def test_replay_on_the_map_and_the_wall(
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     try:
         wall = context.new_page()
-        _login(wall, live_server.url, "/map?screen=wall")
+        _login(wall, live_server.url, "/wall")
         wall.wait_for_selector("#situation[data-ready=true]")
+        wall.wait_for_selector("[data-testid=wall][data-ready=true]")
         overflow = wall.evaluate(VISIBLE_OVERFLOW_JS)
         assert overflow == []
         assert wall.locator("header.topbar").is_hidden()
         assert wall.get_by_test_id("sit-signal").get_attribute("data-colour") == "red"
+        official = wall.locator("[data-testid=wall-signal] [data-field=signal]")
+        assert official.get_attribute("data-colour") == "red", "the official signal on the wall"
+        assert wall.get_by_test_id("wall-replay").inner_text() == "回放结束"
         _shot(wall, artifacts_dir, "situation-wall.png")
     finally:
         context.close()

@@ -16,6 +16,7 @@ from fangxun.db import make_engine, session_scope
 from fangxun.db.migrate import upgrade
 from fangxun.demo import load_demo
 from fangxun.demo.story import Story, StoryLog, StoryOptions
+from fangxun.monitoring import heartbeat
 
 SECRET = "replayed-demo-secret-key-0123456789abcdef"
 #: Coarse cells and a look every half hour of replay time: the whole storm in about a minute.
@@ -74,4 +75,8 @@ def fresh_copy(demo: ReplayedDemo, folder: Path) -> ReplayedDemo:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(demo.db, folder / "demo.db")
     shutil.copytree(demo.data_dir, folder / "data", dirs_exist_ok=True)
+    # ``fangxun demo`` keeps ingest and the warning rules running after the replay: their
+    # heartbeats are fresh, as they would be (no "service stopped" banner from the copy's age).
+    for name in heartbeat.SERVICES:
+        heartbeat.beat(folder / "data", name, force=True)
     return ReplayedDemo(db=folder / "demo.db", data_dir=folder / "data", log=demo.log)

@@ -9,6 +9,7 @@ the screen, the views cycling; its type scales with the screen.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -134,5 +135,18 @@ def test_wall_and_pages_at_peak_and_end(
             assert desk.get_by_test_id("replay-badge").is_visible()
             _reads_in_chinese(desk, name)
             _shot(desk, artifacts_dir, f"room-{state}-{name}.png")
+        # The event report as printed: its PDF's first pages as PNG (pdftoppm), charts and all.
+        answer = desk.request.get(f"{live_server.url}/reports/events/1/report.pdf")
+        assert answer.ok, f"event report: HTTP {answer.status}"
+        pdf = artifacts_dir / f"room-{state}-report.pdf"
+        pdf.write_bytes(answer.body())
+        prefix = artifacts_dir / f"room-{state}-report"
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "2", str(pdf), str(prefix)],
+            check=True,
+            timeout=120,
+        )
+        for png in sorted(artifacts_dir.glob(f"room-{state}-report-*.png")):
+            shutil.copyfile(png, DOCS_IMAGES / png.name)
     finally:
         context.close()

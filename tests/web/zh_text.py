@@ -27,7 +27,7 @@ ALLOWED_WORDS = frozenset(
 #: upper-case code with digits or dashes, a username of a demo login, a file name.
 CODE = re.compile(r"^(?:[A-Z0-9]+(?:[-_][A-Za-z0-9]+)+|[A-Z]+\d+[A-Z0-9]*|[A-Za-z]\d+(?:\.\d+)?)$")
 #: Contact addresses (e-mail, a robot's URL) are data people copy, not text to translate.
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\bhttps?://\S+")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+")
 USERNAMES = frozenset(login.username for login in DEMO_LOGINS)
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-³²]*")
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")

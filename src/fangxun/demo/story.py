@@ -640,8 +640,9 @@ class Story:
                 self._deliver_offline(t0 + timedelta(seconds=frame.offset_s))
         now = t0 + timedelta(seconds=min(last, until_offset_s if until_offset_s is not None
                                          else last))  # fmt: skip
+        # The storm so far is an event of /reports (still open at the peak).
+        self.detect_storm_events(now)
         if until_offset_s is None or until_offset_s >= last:
-            self.detect_storm_events(now)
             replay_clock.ended(self.settings.data_dir, at=now)
         else:
             # Held mid-storm (a screenshot of the peak): still a replay, its clock stopped.
@@ -653,6 +654,8 @@ class Story:
         return self.log
 
     def _deliver_offline(self, now: datetime) -> None:
+        # The sender runs on the wall clock, as in ``fangxun demo``: deliveries are due by it.
+        del now
         if self.notify_sender is None:
             return
         from fangxun.notify.channels import MemoryTransport
@@ -662,7 +665,6 @@ class Story:
             factory=session_factory(self.engine),
             transports=dict.fromkeys(Channel, MemoryTransport()),
             settings=self.settings,
-            clock=lambda: now,
         )
 
     # --- running and stopping ------------------------------------------------------------------

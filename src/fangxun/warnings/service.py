@@ -224,6 +224,17 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def _station_of(datastream_code: Any) -> str:
+    """The station's code of a datastream's (``RG01-rain`` → ``RG01``): people know stations, the
+    datastream is the record's detail.
+
+    >>> _station_of("RG01-rain"), _station_of("PD-LB03-depth"), _station_of("RG9")
+    ('RG01', 'PD-LB03', 'RG9')
+    """
+    code = str(datastream_code)
+    return code.rsplit("-", 1)[0] if "-" in code else code
+
+
 def change_summary(warning: Warning, change: WarningChange) -> tuple[str, str]:
     """:func:`summary_text` of one change (its colour, time, and whether it lifts)."""
     colour = change.to_colour or change.from_colour or warning.colour
@@ -260,7 +271,8 @@ def summary_text(
             src_zh = "含预报" if c.get("source") == "forecast" else "实测"
             src_en = "incl. forecast" if c.get("source") == "forecast" else "observed"
             zh = (
-                f"雨量站 {c['gauge']} {hours} 小时雨量 {_fmt(c['total_mm'])} 毫米（{src_zh}），"
+                f"雨量站 {_station_of(c['gauge'])} {hours} 小时雨量 {_fmt(c['total_mm'])} 毫米"
+                f"（{src_zh}），"
                 f"阈值 {_fmt(c['threshold_mm'], 0)} 毫米"
             )
             en = (

@@ -40,7 +40,7 @@ KIND_LABELS: Final[dict[str, str]] = {
 }
 KIND_COLOURS: Final[dict[str, str]] = {
     StationKind.rain_gauge: "#1f78b4",
-    StationKind.ponding: "#e31a1c",
+    StationKind.ponding: "#00838f",
     StationKind.river_gauge: "#33a02c",
     StationKind.pump_station: "#6a3d9a",
 }

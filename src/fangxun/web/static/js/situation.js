@@ -64,6 +64,8 @@ function render(data) {
   section(data, "signal", (t, d) => {
     t.append(d.colour ? badge(d.colour) : el("span", { class: "sit-quiet", text: labels.no_signal }));
     t.dataset.colour = d.colour || "";
+    // The official signal is the meteorological service's; what our gauges indicate is beside it.
+    if (d.indication) t.append(el("div", { class: "sit-sub", text: `${labels.indication}: ${labels[d.indication] || d.indication}` }));
   });
   section(data, "response", (t, d) => {
     t.append(el("span", { class: d.level ? "sit-level" : "sit-quiet", text: d.level || labels.no_response }));
@@ -107,7 +109,7 @@ function render(data) {
     if (!d.items.length) t.append(el("li", { class: "sit-quiet", text: labels.none }));
     for (const n of d.items) {
       t.append(el("li", {}, el("span", { text: n.subject || "" }),
-        el("div", { class: "sit-sub", text: [n.recipient, n.channel, fmtTime(n.created_at)].filter(Boolean).join(" · ") })));
+        el("div", { class: "sit-sub", text: [n.recipient, fmtTime(n.created_at)].filter(Boolean).join(" · ") })));
     }
   });
   section(data, "duty", (t, d) => {
