@@ -192,7 +192,10 @@ def run_storm(
                         obs = rates[s + k]
                         valid = np.isfinite(obs) & np.isfinite(rates[s])
                         rel_nb[(thr, nb)].add(pn[k - 1][valid], obs[valid] >= thr)
-        print(f"{key} start {frames[s].time:%H:%M} done ({time.perf_counter() - t0:.0f} s)")
+        print(
+            f"{key} start {frames[s].time:%H:%M} done ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
     mean = {
         name: {
             thr: {lead: float(np.nanmean(v)) for lead, v in by_lead.items()}
@@ -430,6 +433,7 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=20)
     ap.add_argument("--only", nargs="*", help="storm keys (mch rmi bom)")
     ap.add_argument("--no-timing", action="store_true")
+    ap.add_argument("--partial", type=Path, default=None, help="write each storm's result here")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--doc-only", action="store_true", help="rewrite the doc from the JSON")
     args = ap.parse_args()
@@ -440,13 +444,29 @@ def main() -> None:
         return
     warnings.filterwarnings("ignore")
     storms = []
-    for key, label, importer, pattern in STORMS:
+    chosen = (
+        sorted((st for st in STORMS if st[0] in args.only), key=lambda st: args.only.index(st[0]))
+        if args.only
+        else STORMS
+    )
+    for key, label, importer, pattern in chosen:
         if args.only and key not in args.only:
             continue
         files = sorted(str(p) for p in args.radar_dir.glob(pattern))
         if not files:
             raise SystemExit(f"no files for {label} under {args.radar_dir}/{pattern}")
         storms.append(run_storm(key, label, importer, files, args))
+        rel = storms[-1]["reliability"]
+        print(
+            f"{label}: BSS pixel 1 mm/h {rel['1']['all_leads']['brier_skill_score']:.3f}, "
+            f"10 mm/h {rel['10']['all_leads']['brier_skill_score']:.3f}; 10 mm/h neighbourhood "
+            + ", ".join(
+                f"{k} {v['brier_skill_score']:.3f}" for k, v in rel["10"]["neighbourhood"].items()
+            ),
+            flush=True,
+        )
+        if args.partial:  # what is done so far, should the run be cut short
+            args.partial.write_text(json.dumps(storms, indent=1), encoding="utf-8")
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_end": list(os.getloadavg()),

@@ -268,3 +268,16 @@ def test_run_keeps_its_rain_for_the_map_and_is_scored_against_later_radar(
     img = rain_rgba(np.array([[0.0, RAIN_SCALE_MM_H[0]], [15.0, 500.0]]))
     assert img[0, 0, 3] == 0 and img[0, 1, 3] > 0
     assert len({tuple(img[0, 1]), tuple(img[1, 0]), tuple(img[1, 1])}) == 3
+
+
+def test_radar_is_cut_to_the_district_and_its_margin_before_the_nowcast() -> None:
+    from fangxun.rain.chain import crop_to
+
+    frames = moving_frames(2)
+    cut = crop_to(frames, GRID, margin_m=10_000.0)
+    # the district spans radar columns 40–60 and rows 25–45; 10 km more on each side
+    assert cut[0].shape == (40, 40)
+    assert cut[0].transform.c == 530_000.0 and cut[0].transform.f == 3_835_000.0
+    np.testing.assert_array_equal(cut[1].rate_mm_h, frames[1].rate_mm_h[15:55, 30:70])
+    # a margin that covers most of the frame leaves the frames whole
+    assert crop_to(frames, GRID, margin_m=60_000.0)[0].shape == frames[0].shape
