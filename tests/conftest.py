@@ -64,15 +64,6 @@ BACKENDS = [
 ]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start the files that hold a ``slow`` test first, each file's tests kept together and in
-    order. `make test` runs ``-n 2 --dist loadgroup``, which hands tests out in collection order:
-    a long test collected last keeps one worker busy while the other has nothing left (the
-    longest-first rule of list scheduling). Only the order changes, never what runs."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.path not in slow_files)  # stable: files stay contiguous
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """argon2 at minimum cost: hashing is not what the tests measure, and it is slow by design."""
