@@ -6,7 +6,8 @@ Zhengzhou. From an empty database, only `fangxun` commands: `db upgrade`, then `
 and a mapping), `setup terrain` (a GeoTIFF in EPSG:32650), `setup buildings` (footprints GeoJSON),
 `setup storm-formula` (q form, L/(s·ha)), `setup stations` (a CSV), `hazards import` (an Excel
 sheet with GCJ-02 coordinates and a mapping), `setup check` (exit 0), then an operational
-forecast run and `warnings evaluate`, which raises a predicted-ponding warning at the hollow.
+forecast run and `warnings evaluate`, whose predicted-ponding proposal at the hollow is approved
+and goes out as a warning.
 """
 
 from __future__ import annotations
@@ -214,6 +215,11 @@ def test_second_district_from_files_forecasts_and_warns(district_env: Path) -> N
     assert "forecast #1: done" in out and "HX-01" in out
     code, out = fangxun("warnings", "evaluate")
     assert code == 0, out
+    # Predicted ponding below red waits for the duty forecaster's approval (issue 19).
+    code, out = fangxun("warnings", "proposals")
+    assert code == 0 and "#1 pending" in out and "合溪路下穿" in out, out
+    code, out = fangxun("warnings", "approve", "1", "--note", "合溪区试运行")
+    assert code == 0 and "approved" in out, out
     code, out = fangxun("warnings", "list")
     assert code == 0 and "合溪路下穿" in out, out
 

@@ -8,6 +8,7 @@ rather than duplicates. Keyword-only service functions; the caller's scope commi
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Sequence
@@ -583,7 +584,8 @@ def readiness(*, session: Session, settings: Settings, terrain: Path) -> Readine
         "(else the unverified example is used)",
         required=False,
     )
-    out.items.append(_drainage_network_item(session))
+    drainage = _drainage_network_item(session)
+    out.items.append(dataclasses.replace(drainage, key="drainage", detail=drainage.what))
     return out
 
 

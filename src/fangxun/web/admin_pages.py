@@ -32,6 +32,8 @@ from fangxun.setup import service as setup_service
 from fangxun.web.auth import CsrfProtected, WebUser
 from fangxun.web.forms import FORM_ERRORS, problem_text, status_of
 from fangxun.web.i18n import N_
+from fangxun.web.monitoring_pages import KIND_LABELS as STATION_KIND_LABELS
+from fangxun.web.notify_pages import CHANNEL_LABELS
 from fangxun.web.render import WebRoute, render_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -92,6 +94,7 @@ CHECKS: Final[dict[str, str]] = {
     "landuse": N_("Land use (Manning's n by class)"),
     "catchments": N_("Drainage catchments (pipe capacity by area)"),
     "formula": N_("The district's storm intensity formula, with its source"),
+    "drainage": N_("Drainage network"),
 }
 AREAS: Final[dict[str, str]] = {
     "forecasts": N_("forecasts"),
@@ -99,6 +102,24 @@ AREAS: Final[dict[str, str]] = {
     "notifications": N_("notifications"),
     "duty": N_("duty"),
 }
+UNIT_KIND_LABELS: Final[dict[str, str]] = {
+    "district": N_("District"),
+    "street_office": N_("Street office"),
+    "department": N_("Department"),
+}
+#: What each field of the imports means (msgids), shown in the mapping step's choices.
+FIELD_LABELS: Final[dict[str, str]] = {
+    "code": N_("Code"), "name": N_("Name"), "name_en": N_("English name"), "kind": N_("Kind"),
+    "parent": N_("Parent unit"), "unit": N_("Unit"), "phone": N_("Phone"),
+    "email": N_("E-mail"), "post": N_("Post"), "lon": N_("Longitude"), "lat": N_("Latitude"),
+    "elevation_m": N_("Elevation (m)"), "interval_s": N_("Reporting interval (s)"),
+    "warning_level_m": N_("Warning level (m)"), "guarantee_level_m": N_("Guarantee level (m)"),
+    "responsible": N_("Responsible person"), "deputy": N_("Deputy"),
+    "risk_level": N_("Risk level"), "blue": N_("Blue threshold (cm)"),
+    "yellow": N_("Yellow threshold (cm)"), "orange": N_("Orange threshold (cm)"),
+    "red": N_("Red threshold (cm)"), "status": N_("Status"), "address": N_("Address"),
+    "description": N_("Notes"), "polygon": N_("Outline (GeoJSON)"),
+}  # fmt: skip
 DATUM_LABELS: Final[dict[str, str]] = {
     "wgs84": N_("WGS 84 (GPS)"),
     "cgcs2000": N_("CGCS2000 (as WGS 84)"),
@@ -124,8 +145,11 @@ def _page(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> Response:
+    labels = {"unit_kinds": UNIT_KIND_LABELS, "station_kinds": STATION_KIND_LABELS,
+              "channel_labels": {**CHANNEL_LABELS, "sms": N_("SMS")},
+              "field_labels": FIELD_LABELS}  # fmt: skip
     return render_page(request, f"admin/{template}", settings=settings, user=user, active="admin",
-                       context={**_DEFAULTS, "pages": PAGES, **context},
+                       context={**_DEFAULTS, **labels, "pages": PAGES, **context},
                        status_code=status_code)  # fmt: skip
 
 
