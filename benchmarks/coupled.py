@@ -95,14 +95,16 @@ def demo_inlets(grid: Grid, cells: dict[str, tuple[int, int]]) -> dict[str, list
     roads = _coarsen(terrain.road_mask, grid.shape)
     roofs = _coarsen(terrain.landuse == LANDUSE_BUILDING, grid.shape)
     pumped = {n: c for n, c in cells.items() if n.startswith("UP")}
-    trunks = {n: c for n, c in cells.items() if n not in pumped}
+    # the wet wells take no surface water (only their own cell, where they would overflow)
+    wells = {n: [c] for n, c in cells.items() if n.startswith("WW")}
+    trunks = {n: c for n, c in cells.items() if n not in pumped and n not in wells}
     under = inlet_cells(grid, pumped, 130.0, roads)
     taken = np.zeros(grid.shape, dtype=bool)
     for feed in under.values():
         for r, c in feed:
             taken[r, c] = True
     out = inlet_cells(grid, trunks, ROOF_RADIUS_M, (roads | roofs) & ~taken)
-    return out | under
+    return out | under | wells
 
 
 #: Roofs and gullies this far (m) from a trunk manhole feed it: half the street spacing.
