@@ -45,6 +45,7 @@ CHANNEL_LABELS: Final[dict[str, str]] = {
 #: What a notification is about, by the prefix of its event key (``warning-change:17``).
 EVENT_LABELS: Final[dict[str, str]] = {
     "warning-change": N_("Warning change #%(n)s"),
+    "warning-batch": N_("Warning changes #%(n)s (one message)"),
 }
 #: Labels of the reasons a recipient is told (msgids).
 ROLE_LABELS: Final[dict[str, str]] = {
@@ -61,8 +62,10 @@ local_seconds: Final = partial(local, seconds=True)
 
 
 def event_label(key: str, gettext: Callable[[str], str]) -> str:
-    """``warning-change:17`` → 预警变化 #17; a key of another kind as it is."""
-    kind, _sep, number = key.partition(":")
+    """``warning-change:17`` → 预警变化 #17 (``warning-batch:59-69:<digest>`` → the changes
+    59 to 69 in one message); a key of another kind as it is."""
+    kind, _sep, rest = key.partition(":")
+    number = rest.split(":", 1)[0]
     return gettext(EVENT_LABELS[kind]) % {"n": number} if kind in EVENT_LABELS else key
 
 
