@@ -16,6 +16,8 @@ ALLOWED_WORDS = frozenset(
         "GB", "SL", "CAP", "CSV", "PDF", "Word", "Excel", "GeoJSON", "API", "MQTT", "WeCom",
         "QC", "ID", "IV", "III", "II", "I", "No", "JSON", "YAML", "Atom", "iCalendar", "XML",
         "HTTP", "URL", "SMS", "DingTalk", "Webhook", "webhook",
+        # geodesy and meteorology terms used as such in Chinese (WGS 84, GPS, DEM, QPF, UTC)
+        "WGS", "GPS", "DEM", "QPF", "UTC",
         # the product's name and the demo's unit codes
         "Fangxun", "GXQ", "WUTONG", "GOUZHAO", "FENGYANG", "SHIFO", "SHUANGQIAO", "CGJ",
         "NYNCJ", "HBAJJ", "SWJ", "YJGLJ", "GAJJ",

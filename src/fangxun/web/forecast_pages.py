@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from fangxun.api.deps import EngineDep, SessionDep, SettingsDep
@@ -137,6 +139,93 @@ CHAIN_SOURCE_LABELS: Final[dict[str, str]] = {
 }
 
 
+#: The rain chain's record (English, in the run's summary) as people read it: each pattern of
+#: ``fangxun.rain.chain`` / ``forecast.rainsource`` with its msgid; a text no pattern knows is
+#: shown as the technical record it is (in <code>).
+CHAIN_TEXTS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
+    (re.compile(pattern), msgid)
+    for pattern, msgid in (
+        (
+            r"^(?P<n>\d+) radar frame\(s\) of feed '(?P<feed>[^']*)' in the last hour "
+            r"\((?P<need>\d+) needed\)$",
+            N_("%(n)s radar frames of feed %(feed)s in the last hour (%(need)s needed)"),
+        ),
+        (
+            r"^latest radar frame is (?P<age>.+) old \(more than (?P<limit>.+)\)$",
+            N_("latest radar frame is %(age)s old (more than %(limit)s)"),
+        ),
+        (r"^no QPF feed configured$", N_("no QPF feed configured")),
+        (r"^no radar or QPF feed configured$", N_("no radar or QPF feed configured")),
+        (
+            r"^no QPF of feed '(?P<feed>[^']*)' valid between the start and the horizon$",
+            N_("no QPF of feed %(feed)s valid between the start and the horizon"),
+        ),
+        (r"^no field after the forecast start$", N_("no field after the forecast start")),
+        (r"^no gauge reported in the window$", N_("no gauge reported in the window")),
+        (r"^(?P<n>\d+) gauge\(s\)$", N_("%(n)s gauges")),
+        (r"^IDW of up to (?P<n>\d+) gauge\(s\)$", N_("inverse-distance of up to %(n)s gauges")),
+    )
+)
+#: The source names that prefix a passed-over reason ("radar nowcast: ...").
+CHAIN_REASON_PREFIXES: Final[dict[str, str]] = {
+    "blended nowcast": "blended_nowcast",
+    "radar nowcast": "radar_nowcast",
+    "qpf": "qpf",
+    "gauge persistence": "gauge_persistence",
+}
+
+
+#: A nowcast's detail: "S-PROG from 12:30Z, 20 STEPS member(s), adjusted radar".
+NOWCAST_DETAIL: Final = re.compile(
+    r"^(?P<method>[\w-]+) from (?P<hh>\d\d):(?P<mm>\d\d)Z"
+    r"(?:, (?P<members>\d+) (?P<ensemble>[\w-]+) member\(s\))?(?:, (?P<variant>\w+) radar)?$"
+)
+
+
+def nowcast_detail(text: str, _: Any, issued_at: datetime | None) -> Markup | None:
+    """A nowcast's detail in the page's language and zone (None when ``text`` is not one)."""
+    match = NOWCAST_DETAIL.match(text)
+    if match is None:
+        return None
+    hh, mm = int(match["hh"]), int(match["mm"])
+    when = f"{hh:02d}:{mm:02d} UTC"
+    if issued_at is not None:
+        utc = issued_at.astimezone(UTC).replace(hour=hh, minute=mm, second=0, microsecond=0)
+        if utc > issued_at:
+            utc -= timedelta(days=1)
+        when = local(utc, "%H:%M")
+    parts: list[str] = [
+        escape(_("%(method)s nowcast from the radar of %(time)s"))
+        % {"method": Markup("<code>%s</code>") % match["method"], "time": when}
+    ]
+    if match["members"]:
+        parts.append(_("%(n)s ensemble members") % {"n": match["members"]})
+    if match["variant"]:
+        parts.append(
+            _("gauge-adjusted radar") if match["variant"] == "adjusted" else _("raw radar")
+        )
+    return Markup("，").join(parts)
+
+
+def chain_text(text: str, _: Any) -> Markup:
+    """One reason or detail of the rain chain, in the page's language where it is a known
+    pattern (a reason's source prefix translated too), else as its technical record."""
+    prefix, sep, rest = text.partition(": ")
+    label = ""
+    if sep and prefix in CHAIN_REASON_PREFIXES:
+        label = _(CHAIN_SOURCE_LABELS[CHAIN_REASON_PREFIXES[prefix]]) + "："
+        text = rest
+    for pattern, msgid in CHAIN_TEXTS:
+        match = pattern.match(text)
+        if match:
+            values = {
+                key: Markup("<code>%s</code>") % value if key == "feed" else value
+                for key, value in match.groupdict().items()
+            }
+            return escape(label) + escape(_(msgid)) % values
+    return escape(label) + Markup("<code>%s</code>") % text
+
+
 def rain_info(run: ForecastRun, _: Any) -> dict[str, Any] | None:
     """The source of the rain behind ``run`` and its age, for the page (None for runs made
     before the chain recorded it)."""
@@ -146,11 +235,15 @@ def rain_info(run: ForecastRun, _: Any) -> dict[str, Any] | None:
     age = info.get("age_s")
     return {
         "source": _(CHAIN_SOURCE_LABELS.get(info.get("source", ""), info.get("source", ""))),
-        "detail": info.get("detail", ""),
+        "detail": (
+            nowcast_detail(info["detail"], _, run.issued_at) or chain_text(info["detail"], _)
+            if info.get("detail")
+            else ""
+        ),
         "age_min": None if age is None else round(float(age) / 60.0),
         "spatial": bool(info.get("spatial")),
         "members": int(info.get("ensemble_members") or 0),
-        "reasons": info.get("reasons") or [],
+        "reasons": [chain_text(str(r), _) for r in info.get("reasons") or []],
     }
 
 
