@@ -22,8 +22,6 @@ from fangxun.inundation import Hyetograph
 
 distributed = pytest.importorskip("distributed")
 
-pytestmark = pytest.mark.xdist_group("dask-cluster")
-
 #: Seconds to wait for the cluster to come up (a busy CI machine starts Python slowly).
 STARTUP_TIMEOUT_S = 120.0
 
