@@ -131,7 +131,7 @@ def test_replay_on_the_map_and_the_wall(
     try:
         wall = context.new_page()
         _login(wall, live_server.url, "/wall")
-        # the wall keeps the live panel's data hidden (its own panels show it): attached, not visible
+        # the wall keeps the live panel's data hidden (its own panels show it): attached only
         wall.wait_for_selector("#situation[data-ready=true]", state="attached")
         wall.wait_for_selector("[data-testid=wall][data-ready=true]")
         overflow = wall.evaluate(VISIBLE_OVERFLOW_JS)
